@@ -1,0 +1,67 @@
+"""Generators: the StyleGAN2 implementation and loading by bundled name or folder path."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from dynode.errors import CheckpointError
+from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from dynode.io.checkpoints import load_model_files
+
+ARCHITECTURES = {"stylegan2": (StyleGAN2Config, StyleGAN2Generator)}
+
+
+def bundled_names() -> list[str]:
+    """Names of the generators shipped inside the package."""
+    root = resources.files("dynode") / "weights"
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file())
+
+
+def resolve(name_or_path: str) -> Path:
+    """Map a bundled generator name or a model folder path to the folder."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    bundled = resources.files("dynode") / "weights" / str(name_or_path)
+    if bundled.is_dir():
+        return Path(str(bundled))
+    raise CheckpointError(
+        f"unknown generator {name_or_path!r}: not a model folder, and not a bundled name {bundled_names()}")
+
+
+def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device = "cpu") -> StyleGAN2Generator:
+    """Load a generator by bundled name (e.g. ``"toyfaces64"``) or model folder path, in eval mode.
+
+    Raises:
+        CheckpointError: unknown name, unreadable files, unknown architecture, or weights that
+            do not fit the architecture in config.json (another resolution or width).
+    """
+    folder = resolve(name_or_path)
+    meta, tensors = load_model_files(folder)
+    arch = meta.get("architecture")
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(f"{folder}: architecture {arch!r} is not one of {sorted(ARCHITECTURES)}")
+    config_cls, model_cls = ARCHITECTURES[arch]
+    try:
+        model = model_cls(config_cls.from_dict(meta["config"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{folder}: invalid {arch} config ({e})") from e
+    expected = model.state_dict()
+    wrong = [k for k, v in tensors.items() if k in expected and v.shape != expected[k].shape]
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if wrong or missing or extra:
+        detail = "; ".join(filter(None, [
+            f"shape mismatch in {wrong[:3]} (e.g. {wrong[0]}: file {tuple(tensors[wrong[0]].shape)}, "
+            f"config {tuple(expected[wrong[0]].shape)})" if wrong else "",
+            f"missing {missing[:3]}" if missing else "", f"unexpected {extra[:3]}" if extra else ""]))
+        raise CheckpointError(f"{folder}: weights do not match the {arch} config "
+                              f"(resolution {model.config.resolution}): {detail}")
+    model.load_state_dict(tensors)
+    return model.eval().requires_grad_(False).to(device)
+
+
+__all__ = ["StyleGAN2Config", "StyleGAN2Generator", "load_generator", "bundled_names", "resolve"]

@@ -1,0 +1,111 @@
+"""Model checkpoints and stage artifacts on disk.
+
+A model is a folder ``NAME/`` with ``model.safetensors`` (weights) and ``config.json``
+(``format_version``, ``architecture``, the architecture config, the dynode version). A stage
+artifact is one ``.safetensors`` file whose header metadata holds its JSON description.
+Every write goes to a temporary name in the same folder and is renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from dynode.errors import CheckpointError
+
+FORMAT_VERSION = 1
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix if suffix is not None else path.suffix,
+                               dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _version() -> str:
+    from dynode import __version__
+    return __version__
+
+
+def save_model(folder: str | os.PathLike, module: torch.nn.Module, architecture: str, config: dict) -> Path:
+    """Write ``module``'s weights and config to ``folder`` (created if needed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with atomic_path(folder / "model.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    meta = {"format_version": FORMAT_VERSION, "architecture": architecture, "config": config,
+            "dynode_version": _version()}
+    with atomic_path(folder / "config.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+def load_model_files(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read ``config.json`` and the weights of a model folder.
+
+    Raises:
+        CheckpointError: the folder, a file, or the format version is missing or unreadable.
+    """
+    folder = Path(folder)
+    cfg_path, weights_path = folder / "config.json", folder / "model.safetensors"
+    if not cfg_path.is_file() or not weights_path.is_file():
+        raise CheckpointError(f"{folder}: expected a model folder with config.json and model.safetensors")
+    try:
+        meta = json.loads(cfg_path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{cfg_path}: unreadable config ({e})") from e
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{cfg_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+    try:
+        tensors = load_file(str(weights_path))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{weights_path}: unreadable weights ({e})") from e
+    return meta, tensors
+
+
+def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.Tensor], info: dict) -> Path:
+    """Write a stage artifact: tensors plus a JSON description in the safetensors header."""
+    meta = {"format_version": str(FORMAT_VERSION), "kind": kind, "dynode_version": _version(),
+            "info": json.dumps(info)}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+    return path
+
+
+def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a stage artifact written by :func:`save_artifact`, checking its kind.
+
+    Raises:
+        CheckpointError: missing or unreadable file, or an artifact of another kind.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such artifact file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: not a readable dynode artifact ({e})") from e
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"{path}: artifact of kind {meta.get('kind')!r}, expected {kind!r}")
+    return tensors, json.loads(meta["info"])
