@@ -1,0 +1,90 @@
+"""Frozen configurations of the algorithms, with a JSON round trip and a short hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+
+from dynode.errors import InputError
+
+
+class _Config:
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InputError(f"{cls.__name__}: unknown keys {unknown}; valid keys are {sorted(known)}")
+        return cls(**d)
+
+    def hash(self) -> str:
+        """First 12 hex digits of the SHA-256 of the sorted JSON form."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class InversionConfig(_Config):
+    """GAN inversion by optimisation.
+
+    Args:
+        space: "w+" (one code per layer) or "w" (one code broadcast to every layer).
+        steps_first: Adam steps for the first frame, started from the mean latent.
+        steps: Adam steps for each later frame, warm-started from the previous frame's code.
+        lr: peak Adam learning rate (cosine ramp-down over the last 25% of steps).
+        batch_size: frames optimised together; a batch starts from the last code of the previous one.
+        ssim_weight: weight of the structural (1 - SSIM) term added to the pixel MSE.
+    """
+
+    space: str = "w+"
+    steps_first: int = 300
+    steps: int = 100
+    lr: float = 0.05
+    batch_size: int = 4
+    ssim_weight: float = 0.5
+
+    def __post_init__(self):
+        if self.space not in ("w", "w+"):
+            raise InputError(f"InversionConfig.space must be 'w' or 'w+', got {self.space!r}")
+        if self.steps_first < 1 or self.steps < 1 or self.batch_size < 1:
+            raise InputError("InversionConfig: steps_first, steps and batch_size must be >= 1, got "
+                             f"{self.steps_first}, {self.steps}, {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class FitConfig(_Config):
+    """Fitting a vector field to a latent sequence.
+
+    Args:
+        field: vector field name (see ``dynode.dynamics.FIELDS``).
+        solver: torchdiffeq method, "dopri5" (adaptive) or "rk4" (fixed step).
+        subspace_dim: fit on this many principal components of the video's own latents
+            (0: the full latent space).
+        hidden: width of the field's MLP.
+        iters: Adam iterations.
+        lr: Adam learning rate.
+        windows: random sub-windows of observations solved per iteration.
+        rtol, atol: adaptive solver tolerances; step_size: rk4 step in normalised time.
+        seed: seeds the initialisation and the window draws.
+    """
+
+    field: str = "mlp"
+    solver: str = "dopri5"
+    subspace_dim: int = 8
+    hidden: int = 128
+    iters: int = 400
+    lr: float = 3e-3
+    windows: int = 8
+    rtol: float = 1e-4
+    atol: float = 1e-5
+    step_size: float = 0.02
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.solver not in ("dopri5", "rk4"):
+            raise InputError(f"FitConfig.solver must be 'dopri5' or 'rk4', got {self.solver!r}")
+        if self.subspace_dim < 0 or self.iters < 1 or self.windows < 1 or self.hidden < 1:
+            raise InputError("FitConfig: subspace_dim must be >= 0 and iters, windows, hidden >= 1")

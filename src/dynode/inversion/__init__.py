@@ -1,0 +1,5 @@
+"""GAN inversion: frames -> per-frame latent codes."""
+
+from dynode.inversion.optimize import invert
+
+__all__ = ["invert"]

@@ -1,0 +1,101 @@
+"""Optimisation-based inversion of video frames into W or W+, warm-started frame to frame."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import torch
+
+from dynode.config import InversionConfig
+from dynode.errors import InputError
+from dynode.generators.stylegan2 import StyleGAN2Generator
+from dynode.metrics.image import psnr, ssim
+from dynode.types import LatentSequence
+
+
+def _lr_at(step: int, total: int, peak: float) -> float:
+    """Cosine ramp-down over the last quarter, short linear warm-up (as in StyleGAN2's projector)."""
+    frac = step / max(total, 1)
+    ramp = min(1.0, (1 - frac) / 0.25)
+    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
+    return peak * ramp * min(1.0, frac / 0.05 + 0.05)
+
+
+def _loss(gen: StyleGAN2Generator, codes: torch.Tensor, target: torch.Tensor, cfg: InversionConfig):
+    img = gen.synthesis(codes)
+    per_frame = (img - target).pow(2).flatten(1).mean(1) + cfg.ssim_weight * (1 - ssim(img, target))
+    return per_frame, img
+
+
+def _optimise(gen, init, target, steps, cfg):
+    codes = init.clone().requires_grad_(True)
+    opt = torch.optim.Adam([codes], lr=cfg.lr, betas=(0.9, 0.999))
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(step, steps, cfg.lr)
+        per_frame, _ = _loss(gen, codes, target, cfg)
+        opt.zero_grad(set_to_none=True)
+        per_frame.sum().backward()
+        opt.step()
+    with torch.no_grad():
+        per_frame, img = _loss(gen, codes, target, cfg)
+    return codes.detach(), per_frame, psnr(img, target)
+
+
+def invert(generator: StyleGAN2Generator, images: torch.Tensor, times: torch.Tensor,
+           config: InversionConfig = InversionConfig(), generator_name: str = "",
+           progress: Callable[[int, int], None] | None = None) -> LatentSequence:
+    """Invert every frame of a video.
+
+    The first frame starts from the mean latent with ``steps_first`` steps; each later batch of
+    ``batch_size`` frames starts from the last code of the previous batch (warm start).
+
+    Args:
+        generator: the generator (its parameters are not changed).
+        images: float32 (T, 3, R, R) in [-1, 1], R the generator's resolution.
+        times: (T,) seconds, strictly increasing.
+        config: inversion settings.
+        generator_name: recorded in the result so later stages reload the same generator.
+        progress: called as progress(frames_done, frames_total).
+
+    Returns:
+        LatentSequence with (T, num_ws, w_dim) codes (W codes broadcast), per-frame loss and PSNR.
+
+    Raises:
+        InputError: images of the wrong shape or resolution, or times of the wrong length.
+    """
+    res = generator.resolution
+    if images.dim() != 4 or images.shape[1:] != (3, res, res):
+        raise InputError(f"invert(): expected frames of shape (T, 3, {res}, {res}) for this generator, got "
+                         f"{tuple(images.shape)}; resize or align the video to {res}x{res} first")
+    if len(times) != len(images):
+        raise InputError(f"invert(): {len(images)} frames but {len(times)} times")
+    generator.requires_grad_(False)
+    device = generator.w_avg.device
+    images = images.to(device)
+    start = time.time()
+    w_avg = generator.w_avg.detach()
+    init = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
+    codes, losses, psnrs = [], [], []
+    batches = [[0]] + [list(range(i, min(i + config.batch_size, len(images))))
+                       for i in range(1, len(images), config.batch_size)]
+    done = 0
+    for k, idx in enumerate(batches):
+        steps = config.steps_first if k == 0 else config.steps
+        c, loss, p = _optimise(generator, init.expand(len(idx), *init.shape[1:]), images[idx], steps, config)
+        codes.append(c)
+        losses.append(loss)
+        psnrs.append(p)
+        init = c[-1:]
+        done += len(idx)
+        if progress is not None:
+            progress(done, len(images))
+    codes = torch.cat(codes)
+    if config.space == "w":
+        codes = codes[:, None].repeat(1, generator.num_ws, 1)
+    seconds = time.time() - start
+    return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(), generator_name,
+                          config.space, {"config": config.to_dict(), "seconds": seconds,
+                                         "seconds_per_frame": seconds / len(images)})
