@@ -92,6 +92,9 @@ class LatentSequence:
         if self.latents.dim() != 3 or self.latents.shape[0] != len(self.times):
             raise InputError(f"LatentSequence.latents must be (T={len(self.times)}, num_ws, w_dim), "
                              f"got {tuple(self.latents.shape)}")
+        if not torch.isfinite(self.latents).all():
+            bad = torch.nonzero(~torch.isfinite(self.latents.flatten(1)).all(1)).flatten().tolist()
+            raise InputError(f"LatentSequence.latents contain NaN/inf at frames {bad[:10]}")
 
     def __len__(self) -> int:
         return len(self.times)

@@ -62,6 +62,12 @@ def _palette(x: torch.Tensor, colours: list[tuple[float, float, float]]) -> torc
     return rgb[:, :, None, None]
 
 
+def hair_lightness(hair_color: torch.Tensor) -> torch.Tensor:
+    """Luma (0-1) of the hair colour for a hair_color factor batch (B,): a linear "hair colour" attribute."""
+    luma = _palette(hair_color.float(), _HAIR)[:, :, 0, 0] @ torch.tensor([0.299, 0.587, 0.114])
+    return luma
+
+
 def _hsv(h: torch.Tensor, s: float, v: float) -> torch.Tensor:
     """HSV -> RGB for a hue batch (B,) in [0, 1] at fixed saturation and value: (B, 3, 1, 1)."""
     k = torch.tensor([5.0, 3.0, 1.0], dtype=h.dtype, device=h.device)

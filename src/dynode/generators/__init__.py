@@ -17,6 +17,8 @@ ARCHITECTURES = {"stylegan2": (StyleGAN2Config, StyleGAN2Generator)}
 def bundled_names() -> list[str]:
     """Names of the generators shipped inside the package."""
     root = resources.files("dynode") / "weights"
+    if not root.is_dir():
+        return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file())
 
 

@@ -80,6 +80,8 @@ def resize_square(frames: Frames, size: int) -> Frames:
 def write_video(path: str | os.PathLike, pixels: np.ndarray, fps: float) -> Path:
     """Write uint8 (T, H, W, 3) frames as H.264 mp4 or GIF, atomically (temp file, then rename).
 
+    GIF stores identical consecutive frames once, with their durations added.
+
     Raises:
         InputError: unsupported suffix, bad pixel array, or non-positive fps.
     """

@@ -1,0 +1,27 @@
+# Set-up is automatic: every target creates or reuses .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test train-gan clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch is pinned to the CPU build on local disk; torchvision is never installed.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/dynode demo --out demo_out
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Continue training the bundled generator (long; not part of the tests).
+train-gan: $(STAMP)
+	$(VENV)/bin/dynode train-gan --out runs/toyfaces64 --kimg 200 $(if $(wildcard runs/toyfaces64/state.pt),--resume runs/toyfaces64/state.pt)
+
+clean:
+	rm -rf demo_out .pytest_cache

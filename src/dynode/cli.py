@@ -1,0 +1,283 @@
+"""Command-line front end: parse, build a config, call a pipeline, map errors to exit code 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from dynode.errors import DynodeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="dynode: invert a video into a GAN's latent space, fit a neural ODE, and render it "
+                       "at any frame rate, past its end, or edited consistently.")
+err = Console(stderr=True)
+
+
+@contextmanager
+def _errors():
+    """Turn dynode's errors into a one-line message and exit code 2."""
+    try:
+        yield
+    except DynodeError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def _setup(device: str, seed: int) -> str:
+    torch.manual_seed(seed)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@contextmanager
+def _bar(description: str):
+    """A rich progress bar; yields update(done, total)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=False, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done, total, *_):
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+DEVICE = typer.Option("cpu", help="torch device: cpu, cuda, cuda:1, or auto")
+SEED = typer.Option(0, help="random seed")
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="output folder"),
+         seed: int = typer.Option(7, help="seed of the toy-face video"),
+         device: str = DEVICE) -> None:
+    """Run the whole pipeline on a toy-face video with ground truth and write videos + metrics.json."""
+    from dynode.pipelines.demo import DemoConfig, run_demo
+    with _errors():
+        dev = _setup(device, seed)
+        metrics = run_demo(out, DemoConfig(seed=seed), dev, log=lambda m: err.print(m, highlight=False))
+        h = metrics["held_out_interpolation"]
+        err.print(f"held-out PSNR: ODE {h['ode']['psnr']:.2f} dB, linear {h['linear']['psnr']:.2f} dB; "
+                  f"total {metrics['total_seconds']:.0f} s; wrote {out}/", highlight=False)
+
+
+@app.command()
+def invert(video: Path = typer.Argument(..., help="video file or folder of images"),
+           out: Path = typer.Option(..., "--out", "-o", help="latents artifact (.safetensors)"),
+           generator: str = typer.Option("toyfaces64", help="bundled generator name or model folder"),
+           space: str = typer.Option("w+", help="w+ or w"),
+           steps: int = typer.Option(100, help="steps per frame after the first"),
+           steps_first: int = typer.Option(300, help="steps for the first frame"),
+           batch_size: int = typer.Option(4, help="frames optimised together"),
+           every: int = typer.Option(1, help="invert every n-th frame only"),
+           resize: bool = typer.Option(False, help="centre-crop and resize frames to the generator's size"),
+           device: str = DEVICE, seed: int = SEED) -> None:
+    """Invert every frame of a video into the generator's latent space."""
+    from dynode.config import InversionConfig
+    from dynode.pipelines import invert_video
+    with _errors():
+        dev = _setup(device, seed)
+        cfg = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size)
+        with _bar("inverting") as update:
+            seq = invert_video(video, generator, cfg, resize=resize, every=every, device=dev, progress=update)
+        seq.save(out)
+        err.print(f"{len(seq)} frames, mean PSNR {seq.psnr.mean():.2f} dB -> {out}", highlight=False)
+
+
+@app.command("fit")
+def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
+            out: Path = typer.Option(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
+            field: str = typer.Option("mlp", help="vector field: mlp, mlp_t, paper"),
+            solver: str = typer.Option("dopri5", help="dopri5 or rk4"),
+            subspace_dim: int = typer.Option(8, help="PCA components of the video's latents (0: full space)"),
+            iters: int = typer.Option(400, help="Adam iterations"),
+            seed: int = SEED) -> None:
+    """Fit a neural ODE to a latent sequence."""
+    from dynode.config import FitConfig
+    from dynode.dynamics import fit
+    from dynode.types import LatentSequence
+    with _errors():
+        _setup("cpu", seed)
+        seq = LatentSequence.load(latents)
+        with _bar("fitting") as update:
+            traj = fit(seq, FitConfig(field=field, solver=solver, subspace_dim=subspace_dim, iters=iters, seed=seed),
+                       progress=update)
+        traj.save(out)
+        err.print(f"fitted in {traj.stats['seconds']:.1f} s, loss {traj.stats['full_loss']:.4g} -> {out}",
+                  highlight=False)
+
+
+def _parse_times(times: Optional[str]) -> Optional[list[float]]:
+    if times is None:
+        return None
+    from dynode.errors import InputError
+    try:
+        return [float(x) for x in times.split(",")]
+    except ValueError as e:
+        raise InputError(f"--times must be comma-separated seconds, got {times!r}") from e
+
+
+def _load_traj(path: Path, device: str):
+    from dynode.dynamics import Trajectory
+    from dynode.generators import load_generator
+    traj = Trajectory.load(path)
+    return traj, load_generator(traj.generator, device)
+
+
+@app.command()
+def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
+                out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
+                factor: Optional[int] = typer.Option(None, help="multiply the observed frame rate"),
+                fps: Optional[float] = typer.Option(None, help="render at this frame rate"),
+                times: Optional[str] = typer.Option(None, help="explicit times in seconds, comma-separated"),
+                out_fps: Optional[float] = typer.Option(None, help="playback rate of the file (default: the render rate)"),
+                device: str = DEVICE) -> None:
+    """Render the trajectory at any frame rate over the observed span (default 8x)."""
+    from dynode.pipelines import interpolate_video
+    from dynode.io.video import write_video
+    with _errors():
+        traj, gen = _load_traj(trajectory, _setup(device, 0))
+        if factor is None and fps is None and times is None:
+            factor = 8
+        t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times))
+        rate = out_fps or fps or (len(t) - 1) / max(float(t[-1] - t[0]), 1e-9)
+        write_video(out, pixels, rate)
+        err.print(f"{len(t)} frames at {rate:.2f} fps -> {out}", highlight=False)
+
+
+@app.command()
+def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
+                out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
+                seconds: float = typer.Option(1.0, help="how far past the last frame"),
+                fps: float = typer.Option(16.0, help="render rate"),
+                device: str = DEVICE) -> None:
+    """Render from the first frame to SECONDS past the last one."""
+    from dynode.pipelines import extrapolate_video
+    from dynode.io.video import write_video
+    with _errors():
+        traj, gen = _load_traj(trajectory, _setup(device, 0))
+        t, pixels = extrapolate_video(traj, gen, seconds, fps)
+        write_video(out, pixels, fps)
+        err.print(f"{len(t)} frames up to t={float(t[-1]):.2f} s -> {out}", highlight=False)
+
+
+@app.command()
+def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
+         out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
+         direction: str = typer.Option("smile", help="direction name stored with the generator, or a file"),
+         strength: float = typer.Option(2.0, help="edit strength (in standard deviations of W along it)"),
+         per_frame: bool = typer.Option(False, help="baseline: add the edit to every frame instead of the ODE start"),
+         layers: Optional[str] = typer.Option(None, help="W+ layers to edit, comma-separated (default all)"),
+         factor: int = typer.Option(1, help="render at this multiple of the observed frame rate"),
+         device: str = DEVICE) -> None:
+    """Edit the first frame's code and re-solve the ODE: every frame inherits the edit."""
+    from dynode.errors import InputError
+    from dynode.pipelines import edit_video, render_times
+    from dynode.io.video import write_video
+    with _errors():
+        traj, gen = _load_traj(trajectory, _setup(device, 0))
+        try:
+            layer_list = [int(x) for x in layers.split(",")] if layers else None
+        except ValueError as e:
+            raise InputError(f"--layers must be comma-separated integers, got {layers!r}") from e
+        t = render_times(traj.observed_times, factor=factor)
+        pixels = edit_video(traj, gen, direction, strength, t, per_frame, layer_list)
+        rate = (len(t) - 1) / max(float(t[-1] - t[0]), 1e-9)
+        write_video(out, pixels, rate)
+        err.print(f"{len(t)} edited frames -> {out}", highlight=False)
+
+
+@app.command()
+def render(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
+           out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
+           fps: Optional[float] = typer.Option(None, help="playback rate (default: from the frame times)"),
+           device: str = DEVICE) -> None:
+    """Render a latent sequence (e.g. the per-frame reconstruction)."""
+    from dynode.generators import load_generator
+    from dynode.io.video import write_video
+    from dynode.render import render_pixels
+    from dynode.types import LatentSequence
+    with _errors():
+        seq = LatentSequence.load(latents)
+        gen = load_generator(seq.generator, _setup(device, 0))
+        rate = fps or (len(seq) - 1) / max(float(seq.times[-1] - seq.times[0]), 1e-9)
+        write_video(out, render_pixels(gen, seq.latents), rate)
+        err.print(f"{len(seq)} frames -> {out}", highlight=False)
+
+
+@app.command("toy-video")
+def toy_video(out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
+              seed: int = typer.Option(0, help="identity and motion seed"),
+              seconds: float = typer.Option(4.0, help="duration"),
+              fps: float = typer.Option(16.0, help="frame rate"),
+              resolution: int = typer.Option(64, help="frame size in pixels")) -> None:
+    """Render a toy-face video (ground truth known at any time) to try dynode on."""
+    from dynode.data.toyfaces import ToyFaceVideo
+    from dynode.io.images import to_uint8
+    from dynode.io.video import write_video
+    from dynode.pipelines import future_times
+    with _errors():
+        t = future_times(0.0, seconds - 1 / fps, fps, include_start=True)
+        write_video(out, to_uint8(ToyFaceVideo(seed).render(t, resolution)), fps)
+        err.print(f"{len(t)} frames -> {out}", highlight=False)
+
+
+@app.command("train-gan")
+def train_gan(out: Path = typer.Option(Path("runs/toyfaces64"), "--out", "-o", help="run folder"),
+              kimg: float = typer.Option(100.0, help="train until this many thousand images"),
+              minutes: Optional[float] = typer.Option(None, help="stop after this wall time"),
+              resume: Optional[Path] = typer.Option(None, help="state.pt of a run to continue"),
+              batch: int = typer.Option(8, help="batch size"),
+              device: str = DEVICE, seed: int = SEED) -> None:
+    """Train a StyleGAN2 on the toy-face world (resumable; exports the EMA model to OUT/export)."""
+    from dynode.generators.train import TrainConfig, train
+    with _errors():
+        dev = _setup(device, seed)
+        with _bar("training (kimg)") as update:
+            result = train(TrainConfig(kimg=kimg, batch=batch, seed=seed), out, resume, minutes, dev,
+                           progress=lambda done, total, stats: update(done, total))
+        err.print(f"{result.kimg:.1f} kimg in {result.seconds / 60:.1f} min ({result.images_per_second:.1f} img/s) "
+                  f"-> {out}/export", highlight=False)
+
+
+@app.command("train-attributes")
+def train_attributes(out: Path = typer.Option(..., "--out", "-o", help="model folder"),
+                     steps: int = typer.Option(2500, help="training steps"), seed: int = SEED) -> None:
+    """Train the toy-face attribute probe (used to find edit directions and to measure edits)."""
+    from dynode.metrics.attributes import save_regressor, train_regressor
+    with _errors():
+        _setup("cpu", seed)
+        with _bar("training probe") as update:
+            model, stats = train_regressor(steps=steps, seed=seed, progress=update)
+        save_regressor(out, model, stats)
+        err.print(json.dumps(stats["heldout_mae"]), highlight=False)
+
+
+@app.command("fit-directions")
+def fit_directions_cmd(generator: str = typer.Option("toyfaces64", help="generator name or model folder"),
+                       samples: int = typer.Option(4000, help="generator samples to label"),
+                       seed: int = SEED) -> None:
+    """Find edit directions (smile, glasses, hair_color, ...) and store them beside the generator."""
+    from dynode.edit.directions import fit_directions, save_directions
+    from dynode.generators import load_generator, resolve
+    from dynode.metrics.attributes import load_regressor
+    with _errors():
+        _setup("cpu", seed)
+        gen = load_generator(generator)
+        directions, stats = fit_directions(gen, load_regressor(), samples, seed)
+        path = save_directions(resolve(generator), directions, stats)
+        err.print(json.dumps(stats["directions"], indent=1), highlight=False)
+        err.print(f"-> {path}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,80 @@
+"""The user-level stages: each takes an artifact (or video path) and returns the next one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from dynode.config import InversionConfig
+from dynode.dynamics import Trajectory
+from dynode.edit import edit_per_frame, edit_start, get_direction
+from dynode.errors import InputError
+from dynode.generators import load_generator
+from dynode.generators.stylegan2 import StyleGAN2Generator
+from dynode.inversion import invert
+from dynode.io.images import from_uint8
+from dynode.io.video import read_video, resize_square
+from dynode.pipelines.times import future_times, render_times
+from dynode.render import render_pixels
+from dynode.types import LatentSequence
+
+Progress = Callable[[int, int], None]
+
+
+def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: InversionConfig = InversionConfig(),
+                 resize: bool = False, every: int = 1, device: str = "cpu",
+                 progress: Progress | None = None) -> LatentSequence:
+    """Read a video and invert its frames (every ``every``-th frame, real timestamps kept).
+
+    The video is read before the generator is loaded, so a bad input fails fast.
+
+    Raises:
+        InputError: unreadable video, < 2 frames, or frames of the wrong size without ``resize``.
+        CheckpointError: unknown or unreadable generator.
+    """
+    frames = read_video(path)
+    if every < 1:
+        raise InputError(f"every must be >= 1, got {every}")
+    frames = frames.select(slice(None, None, every))
+    if len(frames) < 2:
+        raise InputError(f"{path}: only {len(frames)} frame(s) left after taking every {every}th; need >= 2")
+    generator = load_generator(generator_name, device)
+    res = generator.resolution
+    if frames.pixels.shape[1:3] != (res, res):
+        if not resize:
+            h, w = frames.pixels.shape[1:3]
+            raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
+                             "pass --resize to centre-crop and resize")
+        frames = resize_square(frames, res)
+    return invert(generator, from_uint8(frames.pixels), frames.times, config, generator_name, progress)
+
+
+def interpolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, factor: int | None = None,
+                      fps: float | None = None, times: list[float] | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """Render the trajectory over the observed span; returns (times, uint8 pixels)."""
+    t = render_times(trajectory.observed_times, factor, fps, times)
+    return t, render_pixels(generator, trajectory.evaluate(t))
+
+
+def extrapolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, seconds: float,
+                      fps: float) -> tuple[torch.Tensor, np.ndarray]:
+    """Render from the first observation to ``seconds`` past the last one at ``fps``."""
+    t0, t1 = float(trajectory.observed_times[0]), float(trajectory.observed_times[-1])
+    t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
+    return t, render_pixels(generator, trajectory.evaluate(t))
+
+
+def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, direction: str, strength: float,
+               times: torch.Tensor, per_frame: bool = False,
+               layers: list[int] | None = None) -> np.ndarray:
+    """Render an edit at ``times``: the edited start re-solved through the ODE (default), or the
+    per-frame baseline (a*d added to each code of the unedited trajectory)."""
+    d = get_direction(direction, trajectory.generator, trajectory.latent_shape)
+    if per_frame:
+        latents = edit_per_frame(trajectory.evaluate(times), d, strength, layers)
+    else:
+        latents = trajectory.evaluate(times, start=edit_start(trajectory.w0, d, strength, layers))
+    return render_pixels(generator, latents)

@@ -1,0 +1,38 @@
+"""Rendering codes to pixels in chunks, so long or high-frame-rate outputs stay within memory."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from dynode.errors import InputError
+from dynode.generators.stylegan2 import StyleGAN2Generator
+from dynode.io.images import to_uint8
+
+
+def check_latents(generator: StyleGAN2Generator, latents: torch.Tensor) -> None:
+    """Raise InputError unless latents are (T, num_ws, w_dim) for this generator."""
+    want = (generator.num_ws, generator.w_dim)
+    if latents.dim() != 3 or tuple(latents.shape[1:]) != want:
+        raise InputError(f"latents of shape {tuple(latents.shape)} do not fit this generator, which needs "
+                         f"(T, {want[0]}, {want[1]}); were they made with another generator?")
+
+
+@torch.no_grad()
+def iter_render(generator: StyleGAN2Generator, latents: torch.Tensor, chunk: int = 32,
+                progress: Callable[[int, int], None] | None = None) -> Iterator[torch.Tensor]:
+    """Yield float images (n, 3, R, R) in [-1, 1] for consecutive chunks of codes (T, num_ws, w_dim)."""
+    check_latents(generator, latents)
+    device = generator.w_avg.device
+    for i in range(0, len(latents), chunk):
+        yield generator.synthesis(latents[i:i + chunk].to(device)).cpu()
+        if progress is not None:
+            progress(min(i + chunk, len(latents)), len(latents))
+
+
+def render_pixels(generator: StyleGAN2Generator, latents: torch.Tensor, chunk: int = 32,
+                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Codes (T, num_ws, w_dim) -> uint8 video pixels (T, R, R, 3)."""
+    return np.concatenate([to_uint8(x) for x in iter_render(generator, latents, chunk, progress)])

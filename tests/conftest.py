@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+import torch
+
+from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from dynode.io.checkpoints import save_model
+from dynode.io.images import to_uint8
+from dynode.io.video import write_video
+
+TINY = StyleGAN2Config(resolution=16, w_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
+
+
+def make_tiny(seed: int = 0, config: StyleGAN2Config = TINY) -> StyleGAN2Generator:
+    torch.manual_seed(seed)
+    g = StyleGAN2Generator(config)
+    g.update_w_avg(n=500)
+    return g.eval().requires_grad_(False)
+
+
+@pytest.fixture
+def tiny_gen():
+    return make_tiny()
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    """A tiny generator saved as a model folder, with a .npy direction beside it."""
+    g = make_tiny()
+    folder = save_model(tmp_path / "tiny", g, "stylegan2", TINY.to_dict())
+    np.save(tmp_path / "dir.npy", np.ones(TINY.w_dim, np.float32) / 4)
+    return folder
+
+
+@pytest.fixture
+def tiny_video(tmp_path, tiny_gen):
+    """A 6-frame 16x16 mp4 made by the tiny generator along a straight latent path."""
+    w = tiny_gen.mapping(torch.randn(2, TINY.w_dim, generator=torch.Generator().manual_seed(1)))
+    a = torch.linspace(0, 1, 6)[:, None]
+    frames = tiny_gen.synthesis(w[0] * (1 - a) + w[1] * a)
+    path = tmp_path / "tiny.mp4"
+    write_video(path, to_uint8(frames), 8.0)
+    return path

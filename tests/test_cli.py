@@ -1,0 +1,76 @@
+import numpy as np
+from typer.testing import CliRunner
+
+from dynode.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_full_pipeline_with_a_tiny_generator(tmp_path, tiny_folder, tiny_video):
+    lat, traj = tmp_path / "lat.safetensors", tmp_path / "traj.safetensors"
+    r = run("invert", tiny_video, "-o", lat, "--generator", tiny_folder, "--steps", 3, "--steps-first", 5)
+    assert r.exit_code == 0, r.output
+    r = run("fit", lat, "-o", traj, "--iters", 20, "--subspace-dim", 3)
+    assert r.exit_code == 0, r.output
+    for args in (("interpolate", traj, "-o", tmp_path / "i.mp4", "--factor", 4),
+                 ("interpolate", traj, "-o", tmp_path / "i.gif", "--times", "0,0.1,0.33"),
+                 ("extrapolate", traj, "-o", tmp_path / "e.mp4", "--seconds", 0.5),
+                 ("edit", traj, "-o", tmp_path / "d.mp4", "--direction", tmp_path / "dir.npy"),
+                 ("edit", traj, "-o", tmp_path / "p.mp4", "--direction", tmp_path / "dir.npy", "--per-frame"),
+                 ("render", lat, "-o", tmp_path / "r.mp4")):
+        r = run(*args)
+        assert r.exit_code == 0, (args, r.output)
+    from dynode.io.video import read_video
+    assert len(read_video(tmp_path / "i.mp4")) == 21  # 6 frames, 4x: 5 gaps * 4 + 1
+    assert len(read_video(tmp_path / "i.gif")) == 3
+
+
+def test_missing_video_exits_2_with_message(tmp_path):
+    r = run("invert", tmp_path / "nope.mp4", "-o", tmp_path / "l.safetensors")
+    assert r.exit_code == 2 and "no such video" in r.output
+    assert not (tmp_path / "l.safetensors").exists()
+
+
+def test_single_frame_video_exits_2(tmp_path, tiny_folder):
+    from dynode.io.video import write_video
+    write_video(tmp_path / "one.mp4", np.zeros((1, 16, 16, 3), np.uint8), 8)
+    r = run("invert", tmp_path / "one.mp4", "-o", tmp_path / "l.safetensors", "--generator", tiny_folder)
+    assert r.exit_code == 2 and "at least 2" in r.output
+
+
+def test_wrong_size_video_suggests_resize(tmp_path, tiny_folder):
+    from dynode.io.video import write_video
+    write_video(tmp_path / "big.mp4", np.zeros((3, 32, 48, 3), np.uint8), 8)
+    r = run("invert", tmp_path / "big.mp4", "-o", tmp_path / "l.safetensors", "--generator", tiny_folder,
+            "--steps", 1, "--steps-first", 1)
+    assert r.exit_code == 2 and "--resize" in r.output
+    r = run("invert", tmp_path / "big.mp4", "-o", tmp_path / "l.safetensors", "--generator", tiny_folder,
+            "--steps", 1, "--steps-first", 1, "--resize")
+    assert r.exit_code == 0, r.output
+
+
+def test_bad_checkpoint_and_bad_direction_exit_2(tmp_path, tiny_folder, tiny_video):
+    r = run("invert", tiny_video, "-o", tmp_path / "l.safetensors", "--generator", tmp_path / "nowhere")
+    assert r.exit_code == 2 and "unknown generator" in r.output
+    lat, traj = tmp_path / "lat.safetensors", tmp_path / "traj.safetensors"
+    assert run("invert", tiny_video, "-o", lat, "--generator", tiny_folder, "--steps", 1, "--steps-first", 1).exit_code == 0
+    assert run("fit", lat, "-o", traj, "--iters", 3).exit_code == 0
+    np.save(tmp_path / "bad.npy", np.ones(7, np.float32))
+    r = run("edit", traj, "-o", tmp_path / "x.mp4", "--direction", tmp_path / "bad.npy")
+    assert r.exit_code == 2 and "has shape (7,)" in r.output
+    assert not (tmp_path / "x.mp4").exists()
+    r = run("fit", traj, "-o", tmp_path / "t2.safetensors")
+    assert r.exit_code == 2 and "expected 'latents'" in r.output
+    r = run("fit", lat, "-o", tmp_path / "t2.safetensors", "--field", "bogus")
+    assert r.exit_code == 2 and "valid fields" in r.output
+
+
+def test_toy_video_command(tmp_path):
+    r = run("toy-video", "-o", tmp_path / "toy.mp4", "--seconds", 1, "--fps", 8)
+    assert r.exit_code == 0, r.output
+    from dynode.io.video import read_video
+    assert len(read_video(tmp_path / "toy.mp4")) == 8
