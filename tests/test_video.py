@@ -56,3 +56,19 @@ def test_odd_sizes_are_written_and_resize_square(tmp_path):
     frames = read_video(tmp_path / "odd.mp4")
     assert frames.pixels.shape[1:] == (24, 32, 3)
     assert resize_square(frames, 16).pixels.shape == (3, 16, 16, 3)
+
+
+@pytest.mark.parametrize("suffix,codec", [(".avi", "mpeg4"), (".mov", "libx264"), (".webm", "libvpx-vp9")])
+def test_reads_other_containers(tmp_path, suffix, codec):
+    import av
+    px = _pixels(4, 24, 32)
+    path = tmp_path / f"v{suffix}"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=12)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for p in px:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(p, format="rgb24")))
+        container.mux(stream.encode())
+    frames = read_video(path)
+    assert len(frames) == 4 and frames.pixels.shape[1:] == (24, 32, 3)
+    torch.testing.assert_close(frames.times, torch.arange(4, dtype=torch.float64) / 12, atol=2e-3, rtol=0)

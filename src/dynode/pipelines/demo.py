@@ -75,21 +75,19 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
         log(f"{name}: {timings[name]:.1f} s")
 
     stage.t = time.time()
+    generator = load_generator(config.generator, device)
     video = ToyFaceVideo(config.seed)
     n_all = int(round((config.seconds + config.future) * config.fps))
     t_all = torch.arange(n_all, dtype=torch.float64) / config.fps
-    truth = video.render(t_all, 64)
+    truth = video.render(t_all, generator.resolution)
     in_span = t_all <= config.seconds - 1 / config.fps + 1e-9
     observed_idx = torch.nonzero(in_span).flatten()[::config.keep_every]
     last_obs_t = float(t_all[observed_idx[-1]])
     held = torch.tensor([i for i in range(n_all) if t_all[i] < last_obs_t and i not in set(observed_idx.tolist())])
     future = torch.nonzero(t_all > last_obs_t).flatten()
     write_video(out / "input.mp4", to_uint8(truth), config.fps)
-    stage("render_input")
+    stage("load_and_render_input")
 
-    generator = load_generator(config.generator, device)
-    if generator.resolution != 64:
-        truth = torch.nn.functional.interpolate(truth, size=generator.resolution, mode="bilinear", antialias=True)
     seq = invert(generator, truth[observed_idx], t_all[observed_idx], config.inversion, config.generator)
     seq.save(out / "latents.safetensors")
     observed_fps = config.fps / config.keep_every
