@@ -74,3 +74,9 @@ def test_toy_video_command(tmp_path):
     assert r.exit_code == 0, r.output
     from dynode.io.video import read_video
     assert len(read_video(tmp_path / "toy.mp4")) == 8
+
+
+def test_demo_rejects_unknown_direction_before_work(tmp_path):
+    r = run("demo", "--out", tmp_path / "d", "--direction", "beard")
+    assert r.exit_code == 2 and "must be one of" in r.output
+    assert not (tmp_path / "d").exists()

@@ -59,12 +59,16 @@ SEED = typer.Option(0, help="random seed")
 @app.command()
 def demo(out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="output folder"),
          seed: int = typer.Option(7, help="seed of the toy-face video"),
+         generator: str = typer.Option("toyfaces64", help="bundled generator name or model folder"),
+         direction: str = typer.Option("hair_color", help="edit direction stored with the generator"),
+         strength: float = typer.Option(2.0, help="edit strength"),
          device: str = DEVICE) -> None:
     """Run the whole pipeline on a toy-face video with ground truth and write videos + metrics.json."""
     from dynode.pipelines.demo import DemoConfig, run_demo
     with _errors():
         dev = _setup(device, seed)
-        metrics = run_demo(out, DemoConfig(seed=seed), dev, log=lambda m: err.print(m, highlight=False))
+        cfg = DemoConfig(seed=seed, generator=generator, direction=direction, strength=strength)
+        metrics = run_demo(out, cfg, dev, log=lambda m: err.print(m, highlight=False))
         h = metrics["held_out_interpolation"]
         err.print(f"held-out PSNR: ODE {h['ode']['psnr']:.2f} dB, linear {h['linear']['psnr']:.2f} dB; "
                   f"total {metrics['total_seconds']:.0f} s; wrote {out}/", highlight=False)

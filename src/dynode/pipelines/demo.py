@@ -23,6 +23,7 @@ from dynode.config import FitConfig, InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import fit
 from dynode.edit import EDITABLE, edit_per_frame, edit_start, get_direction
+from dynode.errors import InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert
 from dynode.io.checkpoints import atomic_path
@@ -43,7 +44,7 @@ class DemoConfig:
     keep_every: int = 4
     factor: int = 8
     generator: str = "toyfaces64"
-    direction: str = "smile"
+    direction: str = "hair_color"
     strength: float = 2.0
     inversion: InversionConfig = field(default_factory=InversionConfig)
     fit: FitConfig = field(default_factory=FitConfig)
@@ -65,6 +66,8 @@ def _side_by_side(*videos: np.ndarray) -> np.ndarray:
 def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig(), device: str = "cpu",
              log: Callable[[str], None] = print) -> dict:
     """Run the demo and write videos and ``metrics.json`` to ``out_dir``; returns the metrics."""
+    if config.direction not in EDITABLE:
+        raise InputError(f"demo direction must be one of {sorted(EDITABLE)}, got {config.direction!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
