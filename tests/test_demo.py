@@ -1,0 +1,20 @@
+import json
+
+from dynode.config import FitConfig, InversionConfig
+from dynode.pipelines.demo import DemoConfig, run_demo
+
+
+def test_demo_writes_every_output_and_metrics(tmp_path):
+    cfg = DemoConfig(seconds=2.0, future=0.5, inversion=InversionConfig(steps_first=10, steps=3),
+                     fit=FitConfig(iters=10))
+    metrics = run_demo(tmp_path, cfg, log=lambda m: None)
+    for name in ("input.mp4", "reconstruction.mp4", "interpolation_8x.mp4", "extrapolation.mp4",
+                 "edit_hair_color.mp4", "comparison.mp4", "latents.safetensors", "trajectory.safetensors"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk == metrics
+    assert metrics["video"] == {"seed": 7, "fps": 16.0, "frames": 40, "observed": 8, "held_out": 21, "future": 11,
+                                "resolution": 64}
+    for method in ("ode", "linear"):
+        assert 5 < metrics["held_out_interpolation"][method]["psnr"] < 60
+    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit"}
