@@ -102,7 +102,7 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
             out: Path = typer.Option(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
             field: str = typer.Option("mlp", help="vector field: mlp, mlp_t, paper"),
             solver: str = typer.Option("dopri5", help="dopri5 or rk4"),
-            subspace_dim: int = typer.Option(8, help="PCA components of the video's latents (0: full space)"),
+            subspace_dim: int = typer.Option(16, help="PCA components of the video's latents (0: full space)"),
             iters: int = typer.Option(400, help="Adam iterations"),
             seed: int = SEED) -> None:
     """Fit a neural ODE to a latent sequence."""

@@ -73,10 +73,10 @@ class FitConfig(_Config):
 
     field: str = "mlp"
     solver: str = "dopri5"
-    subspace_dim: int = 8
+    subspace_dim: int = 16
     hidden: int = 128
     iters: int = 400
-    lr: float = 3e-3
+    lr: float = 1e-2
     windows: int = 8
     rtol: float = 1e-4
     atol: float = 1e-5
