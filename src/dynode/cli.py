@@ -62,12 +62,15 @@ def demo(out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="output 
          generator: str = typer.Option("toyfaces64", help="bundled generator name or model folder"),
          direction: str = typer.Option("hair_color", help="edit direction stored with the generator"),
          strength: float = typer.Option(2.0, help="edit strength"),
+         subspace_dim: int = typer.Option(16, help="PCA components for the ODE (0: full space)"),
          device: str = DEVICE) -> None:
     """Run the whole pipeline on a toy-face video with ground truth and write videos + metrics.json."""
+    from dynode.config import FitConfig
     from dynode.pipelines.demo import DemoConfig, run_demo
     with _errors():
         dev = _setup(device, seed)
-        cfg = DemoConfig(seed=seed, generator=generator, direction=direction, strength=strength)
+        cfg = DemoConfig(seed=seed, generator=generator, direction=direction, strength=strength,
+                         fit=FitConfig(subspace_dim=subspace_dim))
         metrics = run_demo(out, cfg, dev, log=lambda m: err.print(m, highlight=False))
         h = metrics["held_out_interpolation"]
         err.print(f"held-out PSNR: ODE {h['ode']['psnr']:.2f} dB, linear {h['linear']['psnr']:.2f} dB; "
