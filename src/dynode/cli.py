@@ -52,6 +52,11 @@ def _bar(description: str):
         yield update
 
 
+def _rate(times) -> float:
+    """Playback frame rate that spreads the rendered times over their real duration."""
+    return (len(times) - 1) / max(float(times[-1] - times[0]), 1e-9)
+
+
 DEVICE = typer.Option("cpu", help="torch device: cpu, cuda, cuda:1, or auto")
 SEED = typer.Option(0, help="random seed")
 
@@ -156,7 +161,7 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
         if factor is None and fps is None and times is None:
             factor = 8
         t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times))
-        rate = out_fps or fps or (len(t) - 1) / max(float(t[-1] - t[0]), 1e-9)
+        rate = out_fps or fps or _rate(t)
         write_video(out, pixels, rate)
         err.print(f"{len(t)} frames at {rate:.2f} fps -> {out}", highlight=False)
 
@@ -198,7 +203,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
             raise InputError(f"--layers must be comma-separated integers, got {layers!r}") from e
         t = render_times(traj.observed_times, factor=factor)
         pixels = edit_video(traj, gen, direction, strength, t, per_frame, layer_list)
-        rate = (len(t) - 1) / max(float(t[-1] - t[0]), 1e-9)
+        rate = _rate(t)
         write_video(out, pixels, rate)
         err.print(f"{len(t)} edited frames -> {out}", highlight=False)
 
@@ -216,7 +221,7 @@ def render(latents: Path = typer.Argument(..., help="latents artifact from `dyno
     with _errors():
         seq = LatentSequence.load(latents)
         gen = load_generator(seq.generator, _setup(device, 0))
-        rate = fps or (len(seq) - 1) / max(float(seq.times[-1] - seq.times[0]), 1e-9)
+        rate = fps or _rate(seq.times)
         write_video(out, render_pixels(gen, seq.latents), rate)
         err.print(f"{len(seq)} frames -> {out}", highlight=False)
 
