@@ -1,5 +1,6 @@
 """Image and video quality metrics."""
 
 from dynode.metrics.image import psnr, ssim
+from dynode.metrics.perceptual import stlpips
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["psnr", "ssim", "stlpips"]
