@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test train-gan clean
+.PHONY: demo test bench-generator train-gan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Benchmarks (minutes; not part of the tests): JSON on stdout, files in bench_out/.
+bench-generator: $(STAMP)
+	$(PY) benchmarks/generator_quality.py --out bench_out/generator
+
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.
 RESUME := $(firstword $(wildcard runs/toyfaces64/state.pt) training/toyfaces64/state.pt)
@@ -26,4 +30,4 @@ train-gan: $(STAMP)
 	$(VENV)/bin/dynode train-gan --out runs/toyfaces64 --kimg 400 --resume $(RESUME)
 
 clean:
-	rm -rf demo_out .pytest_cache
+	rm -rf demo_out bench_out .pytest_cache

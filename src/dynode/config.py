@@ -37,6 +37,7 @@ class InversionConfig(_Config):
         lr: peak Adam learning rate (cosine ramp-down over the last 25% of steps).
         batch_size: frames optimised together; a batch starts from the last code of the previous one.
         ssim_weight: weight of the structural (1 - SSIM) term added to the pixel MSE.
+        perceptual_weight: weight of the ST-LPIPS perceptual distance added to the loss.
     """
 
     space: str = "w+"
@@ -45,6 +46,7 @@ class InversionConfig(_Config):
     lr: float = 0.05
     batch_size: int = 4
     ssim_weight: float = 0.5
+    perceptual_weight: float = 0.0
 
     def __post_init__(self):
         if self.space not in ("w", "w+"):
@@ -52,6 +54,8 @@ class InversionConfig(_Config):
         if self.steps_first < 1 or self.steps < 1 or self.batch_size < 1:
             raise InputError("InversionConfig: steps_first, steps and batch_size must be >= 1, got "
                              f"{self.steps_first}, {self.steps}, {self.batch_size}")
+        if min(self.lr, self.ssim_weight, self.perceptual_weight) < 0:
+            raise InputError("InversionConfig: lr, ssim_weight and perceptual_weight must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
         with torch.no_grad():
             save_grid(out_dir / "samples" / f"{images_seen // 1000:06d}kimg.png",
                       G_ema(fixed_z, randomize_noise=False), ncol=8, scale=2)
-        save_model(out_dir / "export", G_ema, "stylegan2", gcfg.to_dict())
+        save_model(out_dir / "export", G_ema, "stylegan2", gcfg.to_dict(),
+                   info={"kimg": images_seen / 1000, "train_seconds": round(time.time() - t0 + prev_seconds)})
         payload = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
                    "images_seen": images_seen, "seconds": time.time() - t0 + prev_seconds,

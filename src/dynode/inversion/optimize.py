@@ -12,6 +12,7 @@ from dynode.config import InversionConfig
 from dynode.errors import InputError
 from dynode.generators.stylegan2 import StyleGAN2Generator
 from dynode.metrics.image import psnr, ssim
+from dynode.metrics.perceptual import stlpips
 from dynode.types import LatentSequence
 
 
@@ -26,6 +27,8 @@ def _lr_at(step: int, total: int, peak: float) -> float:
 def _loss(gen: StyleGAN2Generator, codes: torch.Tensor, target: torch.Tensor, cfg: InversionConfig):
     img = gen.synthesis(codes)
     per_frame = (img - target).pow(2).flatten(1).mean(1) + cfg.ssim_weight * (1 - ssim(img, target))
+    if cfg.perceptual_weight:
+        per_frame = per_frame + cfg.perceptual_weight * stlpips(img, target)
     return per_frame, img
 
 

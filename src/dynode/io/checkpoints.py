@@ -47,15 +47,17 @@ def _version() -> str:
     return __version__
 
 
-def save_model(folder: str | os.PathLike, module: torch.nn.Module, architecture: str, config: dict) -> Path:
-    """Write ``module``'s weights and config to ``folder`` (created if needed)."""
+def save_model(folder: str | os.PathLike, module: torch.nn.Module, architecture: str, config: dict,
+               info: dict | None = None) -> Path:
+    """Write ``module``'s weights and config to ``folder`` (created if needed); ``info`` is provenance
+    (e.g. training length) stored alongside, never needed to load the model."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(tensors, str(tmp))
     meta = {"format_version": FORMAT_VERSION, "architecture": architecture, "config": config,
-            "dynode_version": _version()}
+            "dynode_version": _version(), **({"info": info} if info else {})}
     with atomic_path(folder / "config.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2))
     return folder

@@ -1,0 +1,26 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(script: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_generator_quality_benchmark_reports_and_draws(tiny_folder, tmp_path):
+    out = tmp_path / "gq"
+    report = _bench("generator_quality.py", "--generator", str(tiny_folder), "--videos", "1", "--frames", "2",
+                    "--budgets", "2", "--out", str(out))
+    assert set(report["results"]) == {"w+@2", "w@2"}
+    entry = report["results"]["w+@2"]
+    assert 0 < entry["psnr"]["mean"] < 60 and 0 < entry["stlpips"]["mean"] and entry["seconds_per_frame"] > 0
+    assert set(entry["attribute_match"]) == {"smile", "eye_open", "roll"}
+    assert report["targets"]["w+_psnr>=30"] is False  # an untrained generator cannot reach it
+    assert json.loads((out / "generator_quality.json").read_text()) == report
+    assert (out / "samples.png").stat().st_size > 0 and (out / "reconstructions.png").stat().st_size > 0
