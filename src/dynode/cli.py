@@ -249,13 +249,21 @@ def train_gan(out: Path = typer.Option(Path("runs/toyfaces64"), "--out", "-o", h
               minutes: Optional[float] = typer.Option(None, help="stop after this wall time"),
               resume: Optional[Path] = typer.Option(None, help="state.pt of a run to continue"),
               batch: int = typer.Option(8, help="batch size"),
+              lr: float = typer.Option(0.002, help="Adam learning rate of G (D's is scaled for lazy R1)"),
+              augment: str = typer.Option("", help="DiffAugment policy, e.g. color,translation,cutout"),
+              pl_weight: float = typer.Option(0.0, help="path-length regulariser weight (0 = off)"),
               device: str = DEVICE, seed: int = SEED) -> None:
-    """Train a StyleGAN2 on the toy-face world (resumable; exports the EMA model to OUT/export)."""
+    """Train a StyleGAN2 on the toy-face world (resumable; exports the EMA model to OUT/export).
+
+    A resumed run keeps its architecture and optimiser state and takes the hyper-parameters
+    given here.
+    """
     from dynode.generators.train import TrainConfig, train
     with _errors():
         dev = _setup(device, seed)
+        config = TrainConfig(kimg=kimg, batch=batch, lr=lr, augment=augment, pl_weight=pl_weight, seed=seed)
         with _bar("training (kimg)") as update:
-            result = train(TrainConfig(kimg=kimg, batch=batch, seed=seed), out, resume, minutes, dev,
+            result = train(config, out, resume, minutes, dev,
                            progress=lambda done, total, stats: update(done, total))
         err.print(f"{result.kimg:.1f} kimg in {result.seconds / 60:.1f} min ({result.images_per_second:.1f} img/s) "
                   f"-> {out}/export", highlight=False)

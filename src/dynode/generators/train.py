@@ -1,7 +1,9 @@
 """StyleGAN2 training on the toy-face world.
 
-Non-saturating logistic loss, lazy R1 on reals, style mixing, an EMA generator, resumable
-state, periodic sample grids and exports of the EMA generator as a model folder. Real images
+Non-saturating logistic loss, lazy R1 on reals, style mixing, optional differentiable
+augmentation (``dynode.generators.augment``) and lazy path-length regularisation, an EMA
+generator, resumable state, periodic sample grids and exports of the EMA generator as a model
+folder. Real images
 are rendered fresh each step from ``dynode.data.toyfaces`` (rendering is ~1 ms an image, far
 below a training step), so there is no dataset cache and no overfitting to a finite set.
 """
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +23,7 @@ from torch.nn import functional as F
 
 from dynode.data.toyfaces import render, sample_factors
 from dynode.errors import CheckpointError, InputError
+from dynode.generators.augment import diff_augment, parse_policy
 from dynode.generators.discriminator import Discriminator
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 from dynode.io.checkpoints import atomic_path, save_model
@@ -28,7 +32,13 @@ from dynode.io.images import save_grid
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training hyper-parameters. ``kimg`` is the total length (thousands of real images shown)."""
+    """Training hyper-parameters. ``kimg`` is the total length (thousands of real images shown).
+
+    Args:
+        augment: DiffAugment policy for both D inputs, e.g. "color,translation" ("" = none).
+        pl_weight: weight of the path-length regulariser on G (0 = off), applied every
+            ``pl_every`` steps on half the batch, as in StyleGAN2.
+    """
 
     generator: StyleGAN2Config = field(default_factory=lambda: StyleGAN2Config(
         resolution=64, w_dim=128, n_mlp=4, channels={4: 64, 8: 64, 16: 64, 32: 32, 64: 32}))
@@ -42,6 +52,10 @@ class TrainConfig:
     ema_rampup: float = 0.05
     seed: int = 0
     snapshot_kimg: float = 5.0
+    augment: str = ""
+    pl_weight: float = 0.0
+    pl_every: int = 4
+    pl_decay: float = 0.01
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -80,13 +94,32 @@ def _mix_layer(num_ws, g):
     return int(torch.randint(1, num_ws, (), generator=g))
 
 
+def _path_length_penalty(G, batch, pl_mean, decay, g):
+    """StyleGAN2's path-length regulariser: the Jacobian norm of image w.r.t. w, held near its mean.
+
+    Returns (penalty, updated running mean).
+    """
+    z = torch.randn(batch, G.w_dim, generator=g).to(pl_mean.device)
+    ws = G.mapping(z)[:, None].repeat(1, G.num_ws, 1)
+    img = G.synthesis(ws, randomize_noise=True)
+    noise = torch.randn(img.shape, generator=g).to(img) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+    lengths = grad.pow(2).sum(2).mean(1).sqrt()
+    # Start the running mean at the first measurement (a run resumed without it, or a new one),
+    # so that the first penalties do not pull every path length towards zero.
+    pl_mean = lengths.mean().detach() if pl_mean == 0 else pl_mean + decay * (lengths.mean().detach() - pl_mean)
+    return (lengths - pl_mean).pow(2).mean(), pl_mean
+
+
 def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = None,
           minutes: float | None = None, device: str = "cpu",
           progress: Callable[[float, float, dict], None] | None = None) -> TrainResult:
     """Train (or continue training) a generator; writes state.pt, samples and ``export/``.
 
     Args:
-        config: hyper-parameters (ignored except ``kimg`` when resuming: the run's own config wins).
+        config: hyper-parameters. When resuming, the run's generator architecture, step count and
+            optimiser state are kept and every other field comes from this config, so a run can
+            go on with another learning rate, batch, augmentation or regulariser.
         out_dir: run folder; ``state.pt`` (resumable), ``samples/*.png``, ``export/`` (EMA model).
         resume: a ``state.pt`` to continue from.
         minutes: stop after this wall time even if ``kimg`` is not reached (a snapshot is written).
@@ -101,9 +134,11 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
             state = torch.load(resume, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many types for a bad file
             raise CheckpointError(f"{resume}: cannot resume from this file ({e})") from e
-        config = TrainConfig.from_dict({**json.loads(state["config"]), "kimg": config.kimg})
+        run_generator = json.loads(state["config"])["generator"]
+        config = replace(config, generator=StyleGAN2Config.from_dict(run_generator))
     if config.batch < 2 or config.batch % 2:
         raise InputError(f"TrainConfig.batch must be an even number >= 2, got {config.batch}")
+    parse_policy(config.augment)
     torch.manual_seed(config.seed)
     gcfg = config.generator
     G = StyleGAN2Generator(gcfg).to(device)
@@ -113,6 +148,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr * ratio, betas=(0.0, 0.99**ratio))
     step, images_seen = 0, 0
+    pl_mean = torch.zeros((), device=device)
     if state is not None:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
@@ -120,6 +156,10 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         step, images_seen = int(state["step"]), int(state["images_seen"])
+        pl_mean = torch.as_tensor(state.get("pl_mean", 0.0), dtype=torch.float32).to(device)
+        for opt, lr in ((opt_g, config.lr), (opt_d, config.lr * ratio)):
+            for group in opt.param_groups:
+                group["lr"] = lr
     data_gen = torch.Generator().manual_seed(config.seed * 1000 + step)
     fixed_z = torch.randn(32, gcfg.w_dim, generator=torch.Generator().manual_seed(123)).to(device)
 
@@ -132,7 +172,8 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
                    info={"kimg": images_seen / 1000, "train_seconds": round(time.time() - t0 + prev_seconds)})
         payload = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
-                   "images_seen": images_seen, "seconds": time.time() - t0 + prev_seconds,
+                   "images_seen": images_seen, "pl_mean": pl_mean.item(),
+                   "seconds": time.time() - t0 + prev_seconds,
                    "config": json.dumps(config.to_dict())}
         with atomic_path(out_dir / "state.pt") as tmp:
             torch.save(payload, tmp)
@@ -147,6 +188,13 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
     next_snapshot = (images_seen // int(config.snapshot_kimg * 1000) + 1) * config.snapshot_kimg * 1000
     stats: dict = {}
     b = config.batch
+
+    def D_aug(images):
+        return D(diff_augment(images, config.augment, data_gen))
+
+    with open(out_dir / "log.jsonl", "a") as fh:
+        fh.write(json.dumps({"start_kimg": images_seen / 1000, "device": str(device),
+                             "config": config.to_dict()}) + "\n")
     while images_seen < config.kimg * 1000:
         if minutes is not None and time.time() - t0 > minutes * 60:
             break
@@ -157,14 +205,14 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
         z, mix = _sample_z(b, gcfg.w_dim, config.mixing_prob, device, data_gen)
         with torch.no_grad():
             fake = G(z, mix_z=mix, mix_layer=_mix_layer(gcfg.num_ws, data_gen))
-        d_loss = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
+        d_loss = F.softplus(D_aug(fake)).mean() + F.softplus(-D_aug(real)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
         stats["d"] = d_loss.item()
         if step % config.r1_every == 0:
             real_r = real.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(D(real_r).sum(), real_r, create_graph=True)
+            (grad,) = torch.autograd.grad(D_aug(real_r).sum(), real_r, create_graph=True)
             r1 = grad.pow(2).flatten(1).sum(1).mean()
             if torch.isfinite(r1):
                 opt_d.zero_grad(set_to_none=True)
@@ -177,11 +225,17 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
         _requires_grad(G, True)
         _requires_grad(D, False)
         z, mix = _sample_z(b, gcfg.w_dim, config.mixing_prob, device, data_gen)
-        g_loss = F.softplus(-D(G(z, mix_z=mix, mix_layer=_mix_layer(gcfg.num_ws, data_gen)))).mean()
+        g_loss = F.softplus(-D_aug(G(z, mix_z=mix, mix_layer=_mix_layer(gcfg.num_ws, data_gen)))).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
         stats["g"] = g_loss.item()
+        if config.pl_weight > 0 and step % config.pl_every == 0:
+            penalty, pl_mean = _path_length_penalty(G, max(b // 2, 1), pl_mean, config.pl_decay, data_gen)
+            opt_g.zero_grad(set_to_none=True)
+            (config.pl_weight * config.pl_every * penalty).backward()
+            opt_g.step()
+            stats["pl"] = penalty.item()
         # EMA of the generator weights, half-life ema_kimg (shorter during the ramp-up).
         images_seen += b
         step += 1
