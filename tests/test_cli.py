@@ -80,3 +80,16 @@ def test_demo_rejects_unknown_direction_before_work(tmp_path):
     r = run("demo", "--out", tmp_path / "d", "--direction", "beard")
     assert r.exit_code == 2 and "must be one of" in r.output
     assert not (tmp_path / "d").exists()
+
+
+def test_invert_with_perceptual_loss_records_it_and_refuses_a_negative_weight(tmp_path, tiny_folder, tiny_video):
+    from dynode.types import LatentSequence
+    lat = tmp_path / "lat.safetensors"
+    r = run("invert", tiny_video, "-o", lat, "--generator", tiny_folder, "--steps", 1, "--steps-first", 2,
+            "--perceptual-weight", 0.3)
+    assert r.exit_code == 0, r.output
+    assert LatentSequence.load(lat).info["config"]["perceptual_weight"] == 0.3
+    r = run("invert", tiny_video, "-o", tmp_path / "neg.safetensors", "--generator", tiny_folder,
+            "--perceptual-weight", -1)
+    assert r.exit_code == 2 and "perceptual_weight" in r.output
+    assert not (tmp_path / "neg.safetensors").exists()

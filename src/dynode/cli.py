@@ -90,6 +90,7 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
            steps: int = typer.Option(100, help="steps per frame after the first"),
            steps_first: int = typer.Option(300, help="steps for the first frame"),
            batch_size: int = typer.Option(4, help="frames optimised together"),
+           perceptual_weight: float = typer.Option(0.0, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
            every: int = typer.Option(1, help="invert every n-th frame only"),
            resize: bool = typer.Option(False, help="centre-crop and resize frames to the generator's size"),
            device: str = DEVICE, seed: int = SEED) -> None:
@@ -98,7 +99,8 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
     from dynode.pipelines import invert_video
     with _errors():
         dev = _setup(device, seed)
-        cfg = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size)
+        cfg = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
+                              perceptual_weight=perceptual_weight)
         with _bar("inverting") as update:
             seq = invert_video(video, generator, cfg, resize=resize, every=every, device=dev, progress=update)
         seq.save(out)
