@@ -63,7 +63,7 @@ def run(generator: str, videos: int, frames: int, fps: float, budgets: list[int]
         for budget in budgets:
             cfg = InversionConfig(space=space, steps_first=budget, steps=budget, perceptual_weight=perceptual_weight)
             recon, seconds = [], 0.0
-            for clip, target in zip(clips, real):
+            for target in real:
                 seq = invert(gen, target, times, cfg, generator)
                 seconds += seq.info["seconds"]
                 with torch.no_grad():
