@@ -34,7 +34,8 @@ def test_resume_takes_new_hyperparameters_with_augmentation_and_path_length(tmp_
 
 def test_unknown_augmentation_is_refused(tmp_path):
     with pytest.raises(InputError, match="valid names"):
-        train(TrainConfig(generator=TINY, kimg=0.01, batch=4, augment="zoom"), tmp_path)
+        train(TrainConfig(generator=TINY, kimg=0.01, batch=4, augment="zoom"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_odd_batch_is_refused(tmp_path):

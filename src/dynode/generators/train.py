@@ -127,7 +127,6 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
         progress: called as progress(kimg_done, kimg_total, stats) after each step.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     state = None
     if resume is not None:
         try:
@@ -139,6 +138,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
     if config.batch < 2 or config.batch % 2:
         raise InputError(f"TrainConfig.batch must be an even number >= 2, got {config.batch}")
     parse_policy(config.augment)
+    out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     gcfg = config.generator
     G = StyleGAN2Generator(gcfg).to(device)
