@@ -3,9 +3,9 @@
 Non-saturating logistic loss, lazy R1 on reals, style mixing, optional differentiable
 augmentation (``dynode.generators.augment``) and lazy path-length regularisation, an EMA
 generator, resumable state, periodic sample grids and exports of the EMA generator as a model
-folder. Real images
-are rendered fresh each step from ``dynode.data.toyfaces`` (rendering is ~1 ms an image, far
-below a training step), so there is no dataset cache and no overfitting to a finite set.
+folder. Real images are rendered fresh each step from ``dynode.data.toyfaces`` (rendering is
+~1 ms an image, far below a training step), so there is no dataset cache and no overfitting to
+a finite set.
 """
 
 from __future__ import annotations
