@@ -16,14 +16,17 @@ from torch.nn import functional as F
 from dynode.errors import InputError
 
 
+def _per_image(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """One uniform [0, 1) number per image, shaped (B, 1, 1, 1) to broadcast over it."""
+    return torch.rand(x.shape[0], 1, 1, 1, generator=g).to(x)
+
+
 def _color(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    b = x.shape[0]
-    rand = lambda: torch.rand(b, 1, 1, 1, generator=g).to(x)  # noqa: E731
-    x = x + (rand() - 0.5)  # brightness
+    x = x + (_per_image(x, g) - 0.5)  # brightness
     mean = x.mean(1, keepdim=True)
-    x = (x - mean) * (rand() * 2) + mean  # saturation
+    x = (x - mean) * (_per_image(x, g) * 2) + mean  # saturation
     mean = x.mean([1, 2, 3], keepdim=True)
-    return (x - mean) * (rand() + 0.5) + mean  # contrast
+    return (x - mean) * (_per_image(x, g) + 0.5) + mean  # contrast
 
 
 def _translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
