@@ -126,7 +126,7 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
             traj = fit(seq, FitConfig(field=field, solver=solver, subspace_dim=subspace_dim, iters=iters, seed=seed),
                        progress=update)
         traj.save(out)
-        err.print(f"fitted in {traj.stats['seconds']:.1f} s, loss {traj.stats['full_loss']:.4g} -> {out}",
+        err.print(f"fitted in {traj.stats['seconds']:.1f} s, loss {traj.stats['best_loss']:.4g} -> {out}",
                   highlight=False)
 
 

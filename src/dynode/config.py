@@ -72,7 +72,13 @@ class FitConfig(_Config):
         lr: Adam learning rate.
         windows: random sub-windows of observations solved per iteration.
         rtol, atol: adaptive solver tolerances; step_size: rk4 step in normalised time.
-        seed: seeds the initialisation and the window draws.
+        adjoint: back-propagate with the adjoint method (memory constant in the number of
+            frames and solver steps, about twice the time).
+        holdout: fraction of the interior observations held out to choose the best model
+            (by the exact-endpoint path's error there) and to stop early; 0: none.
+        patience: with a hold-out, stop after this many checks (every 25 iterations) without
+            improvement.
+        seed: seeds the initialisation, the window draws and the hold-out draw.
     """
 
     field: str = "mlp"
@@ -85,10 +91,15 @@ class FitConfig(_Config):
     rtol: float = 1e-4
     atol: float = 1e-5
     step_size: float = 0.02
+    adjoint: bool = False
+    holdout: float = 0.0
+    patience: int = 4
     seed: int = 0
 
     def __post_init__(self):
         if self.solver not in ("dopri5", "rk4"):
             raise InputError(f"FitConfig.solver must be 'dopri5' or 'rk4', got {self.solver!r}")
-        if self.subspace_dim < 0 or self.iters < 1 or self.windows < 1 or self.hidden < 1:
-            raise InputError("FitConfig: subspace_dim must be >= 0 and iters, windows, hidden >= 1")
+        if self.subspace_dim < 0 or self.iters < 1 or self.windows < 1 or self.hidden < 1 or self.patience < 1:
+            raise InputError("FitConfig: subspace_dim must be >= 0 and iters, windows, hidden, patience >= 1")
+        if not 0 <= self.holdout < 1:
+            raise InputError(f"FitConfig.holdout must be in [0, 1), got {self.holdout}")

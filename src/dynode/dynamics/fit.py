@@ -10,36 +10,54 @@ import torch
 
 from dynode.config import FitConfig
 from dynode.dynamics.fields import make_field
-from dynode.dynamics.trajectory import Trajectory, solve
+from dynode.dynamics.trajectory import Trajectory, _Segments, solve, through_observations
 from dynode.errors import FitError, InputError
 from dynode.types import LatentSequence
 
 
 def _full_loss(field, z, tau, cfg) -> float:
+    """Mean squared error of one solve from the first code through all observations."""
     with torch.no_grad():
         pred = solve(field, z[0], tau, cfg.solver, cfg.rtol, cfg.atol, cfg.step_size)
         return (pred - z).pow(2).mean().item()
 
 
+def _heldout_loss(field, z, tau, keep, held, cfg) -> float:
+    """Mean squared error at the held-out observations of the exact-endpoint path through the kept ones."""
+    with torch.no_grad():
+        pred = through_observations(field, z[keep], tau[keep].double(), tau[held].double(), cfg.solver, cfg.rtol,
+                                    cfg.atol, cfg.step_size)[0]
+        return (pred - z[held]).pow(2).mean().item()
+
+
+def _diffusion(field, z, tau, cfg) -> torch.Tensor:
+    """Per-coordinate noise scale sigma with one-step residual r_i ~ N(0, sigma^2 gap_i) (Euler-Maruyama
+    quasi-likelihood): the spread that the ODE's one-segment predictions leave unexplained."""
+    with torch.no_grad():
+        gap = tau[1:] - tau[:-1]
+        pred = solve(_Segments(field, tau[:-1], gap), z[:-1], torch.tensor([0.0, 1.0]), cfg.solver, cfg.rtol,
+                     cfg.atol, cfg.step_size)[-1]
+        return ((z[1:] - pred).pow(2) / gap[:, None]).mean(0).sqrt()
+
+
 def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> torch.Tensor:
     """Mean squared error of runs of ``length`` observations, each solved from its own first code.
 
-    Autonomous fields on windows that share one relative time grid (any uniformly sampled
-    video) are solved as one batch; otherwise window by window.
+    All windows are solved as one batch, each row on its own clock (a time-dependent field sees
+    its absolute time), on the union of their relative time grids; on a uniformly sampled video
+    that union is a single window's grid.
     """
-    grids = torch.stack([tau[s:s + length] - tau[s] for s in starts.tolist()])
-    targets = torch.stack([z[s:s + length] for s in starts.tolist()])
-    batched = not getattr(field, "time_dependent", False) and torch.allclose(grids, grids[:1], atol=1e-6)
-    groups = [(grids[0], starts.tolist())] if batched else [(tau[s:s + length], [s]) for s in starts.tolist()]
-    preds = []
-    for grid, group in groups:
-        try:
-            preds.append(solve(field, z[group], grid, cfg.solver, cfg.rtol, cfg.atol, cfg.step_size).transpose(0, 1))
-        except FitError as e:
-            raise FitError(f"fit(): iteration {it}, window of {length} observations from t="
-                           f"{times[group[0]].item():.3f} s: {e}") from e
-    pred = torch.cat(preds)
-    return (pred[:, 1:] - targets[:, 1:]).pow(2).mean()
+    index = starts[:, None] + torch.arange(length)
+    grids = tau[index] - tau[starts][:, None]
+    union, where = torch.unique(grids, sorted=True, return_inverse=True)
+    rows = _Segments(field, tau[starts], torch.ones(len(starts)))
+    try:
+        pred = solve(rows, z[starts], union, cfg.solver, cfg.rtol, cfg.atol, cfg.step_size, cfg.adjoint)
+    except FitError as e:
+        raise FitError(f"fit(): iteration {it}, windows of {length} observations from t="
+                       f"{times[starts].tolist()} s: {e}") from e
+    pred = pred[where[:, 1:], torch.arange(len(starts))[:, None]]  # (windows, length - 1, k)
+    return (pred - z[index[:, 1:]]).pow(2).mean()
 
 
 def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
@@ -51,8 +69,11 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
     Each iteration solves ``windows`` random runs of consecutive observations, each started at
     its observed first code (multiple shooting); the longest run grows from 2 observations to
     the whole video over the first half of training, so that the final model is trained to
-    reach the last frame from the first. The parameters with the lowest whole-video loss seen at
-    the checkpoints (every 25 iterations) are kept.
+    reach the last frame from the first. Every 25 iterations the model is checked and the best
+    parameters are kept: by the whole-video loss of one solve from the first code, or, with
+    ``config.holdout``, by the error of the exact-endpoint path at held-out observations (then
+    fitting stops after ``config.patience`` checks without improvement). Finally the noise
+    scale of :meth:`Trajectory.sample_future` is estimated from the one-step residuals.
 
     Args:
         sequence: observed codes (T >= 2) and their times in seconds.
@@ -63,7 +84,7 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
         Trajectory; its ``stats`` hold the iterations, losses, best iteration and seconds.
 
     Raises:
-        InputError: fewer than 2 observations. FitError: NaN loss or solver failure, with the
+        InputError: fewer than 2 observations (3 with a hold-out). FitError: NaN loss or solver failure, with the
             iteration and the time window reached.
     """
     threads = torch.get_num_threads()
@@ -75,10 +96,22 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
         torch.set_num_threads(threads)
 
 
+def _split(T: int, holdout: float, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices kept for training and held out (interior observations only, drawn with rng)."""
+    n_held = round(holdout * (T - 2))
+    if holdout and n_held < 1:
+        raise InputError(f"fit(): holdout={holdout} of {T - 2} interior observations holds out none; "
+                         "use a larger holdout or 0")
+    held = (torch.randperm(T - 2, generator=rng)[:n_held] + 1).sort().values
+    keep = torch.ones(T, dtype=torch.bool)
+    keep[held] = False
+    return keep.nonzero()[:, 0], held
+
+
 def _fit(sequence: LatentSequence, config: FitConfig, progress) -> Trajectory:
     T = len(sequence)
-    if T < 2:
-        raise InputError(f"fit(): need at least 2 observed frames, got {T}")
+    if T < 2 + bool(config.holdout):
+        raise InputError(f"fit(): need at least {2 + bool(config.holdout)} observed frames, got {T}")
     start = time.time()
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
@@ -87,23 +120,26 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress) -> Trajectory:
     basis = None
     coords = x - mean
     if config.subspace_dim:
-        k = min(config.subspace_dim, T - 1, x.shape[1]) if T > 1 else 1
+        k = min(config.subspace_dim, T - 1, x.shape[1])
         basis = torch.linalg.svd(coords, full_matrices=False).Vh[:max(k, 1)].contiguous()
         coords = coords @ basis.T
     scale = float(coords.std().clamp(min=1e-6))
-    z = coords / scale
-    times = sequence.times
-    t0, t_scale = float(times[0]), float(times[-1] - times[0])
-    tau = ((times - t0) / t_scale).float()
-    field = make_field(config.field, z.shape[1], config.hidden)
+    z_all = coords / scale
+    times_all = sequence.times
+    t0, t_scale = float(times_all[0]), float(times_all[-1] - times_all[0])
+    tau_all = ((times_all - t0) / t_scale).float()
+    keep, held = _split(T, config.holdout, rng)
+    z, tau, times = z_all[keep], tau_all[keep], times_all[keep]
+    n = len(keep)
+    field = make_field(config.field, z.shape[1], config.hidden, path=(tau_all, z_all))
     opt = torch.optim.Adam(field.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.iters, eta_min=config.lr * 0.05)
     best = (float("inf"), copy.deepcopy(field.state_dict()), 0)
-    loss_value = float("nan")
+    loss_value, stale, it = float("nan"), 0, 0
     for it in range(config.iters):
-        longest = 2 + round((T - 2) * min(1.0, it / max(1, config.iters // 2)))
+        longest = 2 + round((n - 2) * min(1.0, it / max(1, config.iters // 2)))
         length = int(torch.randint(2, longest + 1, (), generator=rng))
-        starts = torch.randint(0, T - length + 1, (config.windows,), generator=rng)
+        starts = torch.randint(0, n - length + 1, (config.windows,), generator=rng)
         loss = _windows_loss(field, z, tau, times, starts, length, config, it)
         if not torch.isfinite(loss):
             raise FitError(f"fit(): loss became NaN at iteration {it} (windows of {length} observations "
@@ -116,15 +152,24 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress) -> Trajectory:
         loss_value = loss.item()
         if progress is not None:
             progress(it + 1, config.iters, loss_value)
-        if longest == T and ((it + 1) % 25 == 0 or it + 1 == config.iters):
-            full = _full_loss(field, z, tau, config)
-            if full < best[0]:
-                best = (full, copy.deepcopy(field.state_dict()), it + 1)
+        check = (it + 1) % 25 == 0 or it + 1 == config.iters
+        if len(held) and check:
+            score = _heldout_loss(field, z_all, tau_all, keep, held, config)
+        elif longest == n and check:
+            score = _full_loss(field, z, tau, config)
+        else:
+            continue
+        if score < best[0]:
+            best, stale = (score, copy.deepcopy(field.state_dict()), it + 1), 0
+        else:
+            stale += 1
+            if len(held) and stale >= config.patience:
+                break
     field.load_state_dict(best[1])
     field.eval()
-    stats = {"config": config.to_dict(), "iterations": config.iters, "last_window_loss": loss_value,
-             "full_loss": best[0], "best_iteration": best[2], "subspace_dim": z.shape[1],
-             "seconds": time.time() - start}
-    return Trajectory(field, config.field, config.hidden, sequence.latents[0].clone().float(), mean, basis, scale,
-                      t0, t_scale, times.clone(), config.solver, config.rtol, config.atol, config.step_size,
-                      sequence.generator, stats)
+    stats = {"config": config.to_dict(), "iterations": it + 1, "last_window_loss": loss_value,
+             "best_loss": best[0], "best_iteration": best[2], "selected_by": "heldout" if len(held) else "full",
+             "subspace_dim": z.shape[1], "seconds": time.time() - start}
+    return Trajectory(field, config.field, config.hidden, sequence.latents.clone().float(), times_all.clone(),
+                      mean, basis, scale, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,
+                      config.rtol, config.atol, config.step_size, sequence.generator, stats)

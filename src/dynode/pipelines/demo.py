@@ -148,7 +148,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
         "extrapolation_first_4": {"ode": _scores(plain_px[future[:4]], truth[future[:4]]),
                                   "constant_velocity": _scores(cv_future[:4], truth[future[:4]])},
         "edit": {"direction": config.direction, "strength": config.strength, **edit_metrics},
-        "fit": {k: traj.stats[k] for k in ("full_loss", "best_iteration", "subspace_dim", "seconds")},
+        "fit": {k: traj.stats[k] for k in ("best_loss", "best_iteration", "subspace_dim", "seconds")},
         "stage_seconds": timings,
         "total_seconds": round(sum(timings.values()), 3),
     }

@@ -1,0 +1,226 @@
+"""Interpolation and extrapolation against ground truth: dynode's dynamics vs baselines. Prints JSON.
+
+Toy-face videos with fixed seeds are rendered at ``factor`` x the working frame rate. Over
+the first three quarters of each video only every ``factor``-th frame is kept (the working
+rate); those frames are inverted once and every latent method starts from the same codes.
+The held-out frames in between are predicted at their exact times (interpolation) and the
+last quarter is predicted past the last kept frame (extrapolation), then compared with the
+ground-truth renders: PSNR, SSIM, ST-LPIPS and temporal smoothness (mean absolute
+difference between the predicted and true second temporal differences of the frames, on
+the 0-255 scale, over the whole predicted sequence). Pixel-space baselines (ffmpeg
+minterpolate, DIS optical flow) interpolate the real kept frames and so do not pay the
+inversion error; the "inversion" row is the reconstruction of the kept frames, the ceiling
+of every latent method. ``--fit-frames`` also times the default fit on a longer video.
+
+    python benchmarks/interpolation.py --out bench_out/interp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dynode.baselines import LATENT_INTERPOLATORS, constant_velocity, flow_interpolate, minterpolate
+from dynode.config import FitConfig, InversionConfig
+from dynode.data.toyfaces import ToyFaceVideo
+from dynode.dynamics import fit
+from dynode.generators import load_generator
+from dynode.inversion import invert
+from dynode.io.checkpoints import atomic_path
+from dynode.io.images import from_uint8, save_grid, to_uint8
+from dynode.metrics import psnr, ssim, stlpips
+from dynode.render import render_pixels
+from dynode.types import LatentSequence
+
+# name -> (field, evaluation mode); the first is dynode's default.
+DYNODE = {"dynode": ("mlp", "exact"), "dynode-initial": ("mlp", "initial"), "dynode-mlp_t": ("mlp_t", "exact"),
+          "dynode-cde": ("cde", "exact"), "paper": ("paper", "initial")}
+METRICS = ("psnr", "ssim", "stlpips", "smoothness")
+
+
+def _inverted(gen, generator: str, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None):
+    """Kept frames (uint8) and their inversion, cached on disk by seed, times and config."""
+    frames = to_uint8(ToyFaceVideo(seed).render(times, gen.resolution))
+    path = None
+    if cache is not None:
+        key = f"{generator.replace('/', '_')}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
+        path = cache / f"{key}.safetensors"
+        if path.is_file():
+            return frames, LatentSequence.load(path)
+    seq = invert(gen, from_uint8(frames), times, cfg, generator)
+    if path is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        seq.save(path)
+    return frames, seq
+
+
+def _smoothness(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """Mean |second difference of pred - second difference of truth| in 0-255 levels."""
+    d2 = lambda x: x[2:] - 2 * x[1:-1] + x[:-2]  # noqa: E731
+    return float((d2(pred) - d2(truth)).abs().mean() * 127.5)
+
+
+def _scores(pred: np.ndarray, truth: torch.Tensor, rows: list[int], seconds: float) -> dict:
+    x = from_uint8(pred)
+    with torch.no_grad():
+        return {"psnr": float(psnr(x[rows], truth[rows]).mean()), "ssim": float(ssim(x[rows], truth[rows]).mean()),
+                "stlpips": float(stlpips(x[rows], truth[rows]).mean()), "smoothness": _smoothness(x, truth),
+                "seconds": seconds}
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,
+              fit_cfg: FitConfig, cache: Path | None) -> tuple[dict, dict]:
+    """Scores of every method on one video: ({"interpolation": ..., "extrapolation": ...}, strip frames)."""
+    dt = 1.0 / (fps * factor)
+    n_span = int(round(seconds * 0.75 * fps)) * factor + 1  # truth frames over the kept span
+    n_all = int(round(seconds * fps)) * factor + 1
+    t_all = torch.arange(n_all, dtype=torch.float64) * dt
+    truth = ToyFaceVideo(seed).render(t_all, gen.resolution)
+    t_span, t_future = t_all[:n_span], t_all[n_span:]
+    truth_span, truth_future = truth[:n_span], truth[n_span:]
+    kept_rows = list(range(0, n_span, factor))
+    held = [i for i in range(n_span) if i % factor]
+    first8 = list(range(factor - 1, min(8 * factor, len(t_future)), factor))  # the next 8 working-rate frames
+    frames, seq = _inverted(gen, generator, seed, t_span[kept_rows], inv, cache)
+    interp, extrap, extrap_all = {}, {}, {}
+    recon = render_pixels(gen, seq.latents)
+    interp["inversion"] = _scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.info["seconds"])
+
+    def latent(name, fn, into, times, target, rows):
+        pix, secs = _timed(lambda: render_pixels(gen, fn(times)))
+        into[name] = _scores(pix, target, rows, secs)
+        if into is extrap:
+            extrap_all[name] = _scores(pix, target, list(range(len(times))), secs)
+        return pix
+
+    strip = {}
+    for name, (field, mode) in DYNODE.items():
+        cfg = FitConfig(**{**fit_cfg.to_dict(), "field": field})
+        traj, fit_s = _timed(lambda: fit(seq, cfg))
+        strip[name] = latent(name, lambda t: traj.evaluate(t, mode=mode), interp, t_span, truth_span, held)
+        interp[name]["seconds"] += fit_s
+        latent(name, lambda t: traj.evaluate(t, mode=mode), extrap, t_future, truth_future, first8)
+        for task in (extrap, extrap_all):
+            task[name]["seconds"] += fit_s
+        if name == "dynode":
+            sde = traj.sample_future(t_future, samples=16, seed=seed)
+            latent("dynode-sde-mean16", lambda t: sde.mean(0), extrap, t_future, truth_future, first8)
+            spread = sde.reshape(16, len(t_future), -1).std(0).mean(1)
+            extrap["dynode-sde-mean16"]["spread_start"] = float(spread[0])
+            extrap["dynode-sde-mean16"]["spread_end"] = float(spread[-1])
+    for name, fn in LATENT_INTERPOLATORS.items():
+        strip[name] = latent(name, lambda t: fn(seq.times, seq.latents, t), interp, t_span, truth_span, held)
+    latent("constant_velocity", lambda t: constant_velocity(seq.times, seq.latents, t), extrap, t_future,
+           truth_future, first8)
+    pix, secs = _timed(lambda: minterpolate(frames, factor))
+    interp["minterpolate"] = _scores(pix, truth_span, held, secs)
+    strip["minterpolate"] = pix
+    pix, secs = _timed(lambda: flow_interpolate(frames, seq.times, t_span))
+    interp["dis_flow"] = _scores(pix, truth_span, held, secs)
+    strip["dis_flow"] = pix
+    strip["truth"] = to_uint8(truth_span)
+    return {"interpolation": interp, "extrapolation_first8": extrap, "extrapolation_all": extrap_all}, strip
+
+
+def _mean(per_video: list[dict]) -> dict:
+    out = {}
+    for task in per_video[0]:
+        out[task] = {}
+        for method in per_video[0][task]:
+            entries = [v[task][method] for v in per_video]
+            out[task][method] = {k: round(float(np.mean([e[k] for e in entries])), 4)
+                                 for k in (*METRICS, "seconds", "spread_start", "spread_end") if k in entries[0]}
+    return out
+
+
+def markdown(summary: dict) -> str:
+    """A table per task: method x metric, with seconds per video."""
+    lines = []
+    for task, methods in summary.items():
+        lines += [f"**{task}** (mean over videos)", "",
+                  "| method | PSNR dB | SSIM | ST-LPIPS | smoothness err | s/video |", "|---|---|---|---|---|---|"]
+        for name, m in methods.items():
+            cells = [f"{m[k]:.2f}" if k == "psnr" else f"{m[k]:.4f}" if k in ("ssim", "stlpips") else
+                     f"{m[k]:.3f}" for k in METRICS]
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {m['seconds']:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def fit_speed(gen, generator: str, frames: int, fps: float, inv: InversionConfig, fit_cfg: FitConfig,
+              cache: Path | None) -> dict:
+    """Seconds to fit the default field to a ``frames``-frame inverted toy-face video."""
+    times = torch.arange(frames, dtype=torch.float64) / fps
+    _, seq = _inverted(gen, generator, 4242, times, inv, cache)
+    traj = fit(seq, fit_cfg)
+    return {"frames": frames, "seconds": round(traj.stats["seconds"], 2), "threads": 1,
+            "best_loss": traj.stats["best_loss"]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--generator", default="toyfaces64", help="bundled name or model folder")
+    p.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
+    p.add_argument("--fps", type=float, default=4.0, help="working frame rate (kept frames)")
+    p.add_argument("--seconds", type=float, default=8.0, help="video length; the last quarter is extrapolated")
+    p.add_argument("--factor", type=int, default=4, help="ground truth at this multiple of the working rate")
+    p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
+    p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
+    p.add_argument("--iters", type=int, default=FitConfig().iters, help="fitting iterations")
+    p.add_argument("--fit-frames", type=int, default=100, help="also time the default fit on this many frames (0: skip)")
+    p.add_argument("--out", type=Path, default=None, help="folder for JSON, markdown, PNG strip and the inversion cache")
+    a = p.parse_args(argv)
+    if a.factor < 2 or a.fps <= 0 or a.seconds * 0.75 * a.fps < 2:
+        p.error("need --factor >= 2 and at least 2 kept frames over the first three quarters")
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    gen = load_generator(a.generator)
+    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first)
+    fit_cfg = FitConfig(iters=a.iters)
+    cache = a.out / "cache" if a.out else None
+    per_video, strip = [], None
+    for seed in a.seeds:
+        scores, frames = run_video(gen, a.generator, seed, a.fps, a.seconds, a.factor, inv, fit_cfg, cache)
+        per_video.append(scores)
+        strip = strip or frames
+        print(f"seed {seed}: dynode {scores['interpolation']['dynode']['psnr']:.2f} dB, linear "
+              f"{scores['interpolation']['linear']['psnr']:.2f} dB", file=sys.stderr)
+    summary = _mean(per_video)
+    report = {"generator": a.generator, "seeds": a.seeds, "fps": a.fps, "seconds": a.seconds, "factor": a.factor,
+              "inversion": inv.to_dict(), "fit": fit_cfg.to_dict(), "summary": summary, "per_video": per_video,
+              "fit_speed": fit_speed(gen, a.generator, a.fit_frames, 16.0, inv, fit_cfg, cache) if a.fit_frames else None}
+    first = summary["interpolation"]
+    report["targets"] = {
+        f"interp_beats_{b}": first["dynode"]["psnr"] > first[b]["psnr"] and first["dynode"]["stlpips"] < first[b]["stlpips"]
+        for b in ("linear", "slerp", "spline", "minterpolate")}
+    ex = summary["extrapolation_first8"]
+    report["targets"]["extrap_first8_beats_constant_velocity"] = ex["dynode"]["psnr"] > ex["constant_velocity"]["psnr"]
+    if report["fit_speed"]:
+        report["targets"]["fit_100_frames_under_20s"] = report["fit_speed"]["seconds"] < 20
+    table = markdown(summary)
+    print(table, file=sys.stderr)
+    if a.out is not None:
+        a.out.mkdir(parents=True, exist_ok=True)
+        rows = ["truth", "dynode", "linear", "spline", "minterpolate", "dis_flow"]
+        cols = list(range(a.factor, 3 * a.factor + 1))  # two working-rate intervals at the truth rate
+        save_grid(a.out / "strip.png", torch.cat([from_uint8(strip[r][cols]) for r in rows]), ncol=len(cols), scale=2)
+        with atomic_path(a.out / "interpolation.md") as tmp:
+            tmp.write_text(table)
+        with atomic_path(a.out / "interpolation.json") as tmp:
+            tmp.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
