@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-generator train-gan clean
+.PHONY: demo test bench-generator bench-interp bench-memory train-gan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP)
 # Benchmarks (minutes; not part of the tests): JSON on stdout, files in bench_out/.
 bench-generator: $(STAMP)
 	$(PY) benchmarks/generator_quality.py --out bench_out/generator
+
+bench-interp: $(STAMP)
+	$(PY) benchmarks/interpolation.py --out bench_out/interp
+
+bench-memory: $(STAMP)
+	$(PY) benchmarks/fit_memory.py
 
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.

@@ -24,3 +24,20 @@ def test_generator_quality_benchmark_reports_and_draws(tiny_folder, tmp_path):
     assert report["targets"]["w+_psnr>=30"] is False  # an untrained generator cannot reach it
     assert json.loads((out / "generator_quality.json").read_text()) == report
     assert (out / "samples.png").stat().st_size > 0 and (out / "reconstructions.png").stat().st_size > 0
+
+
+def test_interpolation_benchmark_scores_every_method(tiny_folder, tmp_path):
+    out = tmp_path / "interp"
+    report = _bench("interpolation.py", "--generator", str(tiny_folder), "--seeds", "5", "--fps", "2", "--seconds", "4",
+                    "--factor", "2", "--steps", "2", "--steps-first", "2", "--iters", "4", "--fit-frames", "0",
+                    "--out", str(out))
+    interp = report["summary"]["interpolation"]
+    assert {"dynode", "dynode-initial", "dynode-cde", "paper", "linear", "slerp", "spline", "minterpolate",
+            "dis_flow", "inversion"} <= set(interp)
+    assert all(0 < m["psnr"] < 60 and m["stlpips"] > 0 and m["smoothness"] >= 0 for m in interp.values())
+    extrap = report["summary"]["extrapolation_first8"]
+    assert {"dynode", "constant_velocity", "dynode-sde-mean16"} <= set(extrap)
+    assert extrap["dynode-sde-mean16"]["spread_end"] > extrap["dynode-sde-mean16"]["spread_start"]
+    # Pixel baselines see the real frames, so an untrained generator loses to them.
+    assert report["targets"]["interp_beats_minterpolate"] is False
+    assert "| dynode |" in (out / "interpolation.md").read_text() and (out / "strip.png").stat().st_size > 0

@@ -18,7 +18,9 @@ def test_full_pipeline_with_a_tiny_generator(tmp_path, tiny_folder, tiny_video):
     assert r.exit_code == 0, r.output
     for args in (("interpolate", traj, "-o", tmp_path / "i.mp4", "--factor", 4),
                  ("interpolate", traj, "-o", tmp_path / "i.gif", "--times", "0,0.1,0.33"),
+                 ("interpolate", traj, "-o", tmp_path / "paper.mp4", "--factor", 2, "--mode", "initial"),
                  ("extrapolate", traj, "-o", tmp_path / "e.mp4", "--seconds", 0.5),
+                 ("extrapolate", traj, "-o", tmp_path / "sde.mp4", "--seconds", 0.5, "--samples", 3),
                  ("edit", traj, "-o", tmp_path / "d.mp4", "--direction", tmp_path / "dir.npy"),
                  ("edit", traj, "-o", tmp_path / "p.mp4", "--direction", tmp_path / "dir.npy", "--per-frame"),
                  ("render", lat, "-o", tmp_path / "r.mp4")):
@@ -27,6 +29,13 @@ def test_full_pipeline_with_a_tiny_generator(tmp_path, tiny_folder, tiny_video):
     from dynode.io.video import read_video
     assert len(read_video(tmp_path / "i.mp4")) == 21  # 6 frames, 4x: 5 gaps * 4 + 1
     assert len(read_video(tmp_path / "i.gif")) == 3
+    e, sde = read_video(tmp_path / "e.mp4"), read_video(tmp_path / "sde.mp4")
+    assert len(sde) == len(e) and sde.pixels.shape[2] == 3 * e.pixels.shape[2]  # three futures side by side
+    r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--mode", "spline")
+    assert r.exit_code == 2 and "valid modes" in r.output and not (tmp_path / "x.mp4").exists()
+    r = run("fit", lat, "-o", tmp_path / "cde.safetensors", "--iters", 5, "--subspace-dim", 3, "--field", "cde",
+            "--holdout", 0.2, "--adjoint")
+    assert r.exit_code == 0, r.output
 
 
 def test_missing_video_exits_2_with_message(tmp_path):

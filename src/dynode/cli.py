@@ -59,6 +59,8 @@ def _rate(times) -> float:
 
 DEVICE = typer.Option("cpu", help="torch device: cpu, cuda, cuda:1, or auto")
 SEED = typer.Option(0, help="random seed")
+MODE = typer.Option("exact", help="exact: through every observed frame (extrapolating from the last); "
+                                  "initial: one solve from the first frame, as in the paper")
 
 
 @app.command()
@@ -110,12 +112,14 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
 @app.command("fit")
 def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
             out: Path = typer.Option(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
-            field: str = typer.Option("mlp", help="vector field: mlp, mlp_t, paper"),
+            field: str = typer.Option("mlp", help="vector field: mlp, mlp_t, paper, cde"),
             solver: str = typer.Option("dopri5", help="dopri5 or rk4"),
             subspace_dim: int = typer.Option(16, help="PCA components of the video's latents (0: full space)"),
             iters: int = typer.Option(400, help="Adam iterations"),
+            holdout: float = typer.Option(0.0, help="fraction of frames held out to pick the model and stop early"),
+            adjoint: bool = typer.Option(False, help="adjoint back-propagation: memory constant in video length"),
             seed: int = SEED) -> None:
-    """Fit a neural ODE to a latent sequence."""
+    """Fit a neural ODE (or CDE) to a latent sequence."""
     from dynode.config import FitConfig
     from dynode.dynamics import fit
     from dynode.types import LatentSequence
@@ -123,8 +127,8 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
         _setup("cpu", seed)
         seq = LatentSequence.load(latents)
         with _bar("fitting") as update:
-            traj = fit(seq, FitConfig(field=field, solver=solver, subspace_dim=subspace_dim, iters=iters, seed=seed),
-                       progress=update)
+            traj = fit(seq, FitConfig(field=field, solver=solver, subspace_dim=subspace_dim, iters=iters,
+                                      holdout=holdout, adjoint=adjoint, seed=seed), progress=update)
         traj.save(out)
         err.print(f"fitted in {traj.stats['seconds']:.1f} s, loss {traj.stats['best_loss']:.4g} -> {out}",
                   highlight=False)
@@ -154,7 +158,7 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 fps: Optional[float] = typer.Option(None, help="render at this frame rate"),
                 times: Optional[str] = typer.Option(None, help="explicit times in seconds, comma-separated"),
                 out_fps: Optional[float] = typer.Option(None, help="playback rate of the file (default: the render rate)"),
-                device: str = DEVICE) -> None:
+                mode: str = MODE, device: str = DEVICE) -> None:
     """Render the trajectory at any frame rate over the observed span (default 8x)."""
     from dynode.pipelines import interpolate_video
     from dynode.io.video import write_video
@@ -162,7 +166,7 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
         traj, gen = _load_traj(trajectory, _setup(device, 0))
         if factor is None and fps is None and times is None:
             factor = 8
-        t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times))
+        t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times), mode)
         rate = out_fps or fps or _rate(t)
         write_video(out, pixels, rate)
         err.print(f"{len(t)} frames at {rate:.2f} fps -> {out}", highlight=False)
@@ -173,13 +177,14 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
                 seconds: float = typer.Option(1.0, help="how far past the last frame"),
                 fps: float = typer.Option(16.0, help="render rate"),
-                device: str = DEVICE) -> None:
+                samples: int = typer.Option(0, help="show this many SDE futures side by side (0: the ODE's one)"),
+                mode: str = MODE, device: str = DEVICE, seed: int = SEED) -> None:
     """Render from the first frame to SECONDS past the last one."""
     from dynode.pipelines import extrapolate_video
     from dynode.io.video import write_video
     with _errors():
         traj, gen = _load_traj(trajectory, _setup(device, 0))
-        t, pixels = extrapolate_video(traj, gen, seconds, fps)
+        t, pixels = extrapolate_video(traj, gen, seconds, fps, mode, samples, seed)
         write_video(out, pixels, fps)
         err.print(f"{len(t)} frames up to t={float(t[-1]):.2f} s -> {out}", highlight=False)
 

@@ -46,16 +46,20 @@ def minterpolate(frames: np.ndarray, factor: int) -> np.ndarray:
     if factor < 1:
         raise InputError(f"factor must be >= 1, got {factor}")
     T, H, W, _ = frames.shape
+    # The filter refuses frames under two 16-px blocks a side: pad small frames (edges repeated).
+    pad_h, pad_w = max(0, 32 - H), max(0, 32 - W)
+    padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
     # Time is nominal (1 input frame a second): the filter's motion search does not depend on it.
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{W + pad_w}x{H + pad_h}",
            "-r", "1", "-i", "-", "-vf", f"minterpolate=fps={factor}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1",
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     # The filter stops a few output frames short of the last input frame: pad with copies of it.
-    padded = np.concatenate([frames, np.repeat(frames[-1:], 2, 0)])
+    padded = np.concatenate([padded, np.repeat(padded[-1:], 2, 0)])
     run = subprocess.run(cmd, input=padded.tobytes(), capture_output=True, check=False)
     if run.returncode != 0:
         raise RuntimeError(f"ffmpeg minterpolate failed: {run.stderr.decode(errors='replace')[-500:]}")
-    out = np.frombuffer(run.stdout, np.uint8).reshape(-1, H, W, 3)
+    out = np.frombuffer(run.stdout, np.uint8).reshape(-1, H + pad_h, W + pad_w, 3)[:, :H, :W]
     n = (T - 1) * factor + 1
     if len(out) < n:
         raise RuntimeError(f"ffmpeg minterpolate returned {len(out)} frames, expected at least {n}")

@@ -53,18 +53,32 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
 
 
 def interpolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, factor: int | None = None,
-                      fps: float | None = None, times: list[float] | None = None) -> tuple[torch.Tensor, np.ndarray]:
+                      fps: float | None = None, times: list[float] | None = None,
+                      mode: str = "exact") -> tuple[torch.Tensor, np.ndarray]:
     """Render the trajectory over the observed span; returns (times, uint8 pixels)."""
     t = render_times(trajectory.observed_times, factor, fps, times)
-    return t, render_pixels(generator, trajectory.evaluate(t))
+    return t, render_pixels(generator, trajectory.evaluate(t, mode=mode))
 
 
-def extrapolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, seconds: float,
-                      fps: float) -> tuple[torch.Tensor, np.ndarray]:
-    """Render from the first observation to ``seconds`` past the last one at ``fps``."""
+def extrapolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, seconds: float, fps: float,
+                      mode: str = "exact", samples: int = 0, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Render from the first observation to ``seconds`` past the last one at ``fps``.
+
+    With ``samples`` > 0 the frames past the last observation are that many SDE futures
+    (:meth:`Trajectory.sample_future`), laid side by side; returns (times, uint8 pixels).
+    """
     t0, t1 = float(trajectory.observed_times[0]), float(trajectory.observed_times[-1])
     t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
-    return t, render_pixels(generator, trajectory.evaluate(t))
+    latents = trajectory.evaluate(t, mode=mode)
+    if samples < 1:
+        return t, render_pixels(generator, latents)
+    after = t > t1
+    futures = trajectory.sample_future(t[after], samples, seed)
+    tiles = []
+    for future in futures:
+        latents[after] = future
+        tiles.append(render_pixels(generator, latents))
+    return t, np.concatenate(tiles, axis=2)
 
 
 def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, direction: str, strength: float,
