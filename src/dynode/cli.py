@@ -115,7 +115,7 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
             field: str = typer.Option("mlp", help="vector field: mlp, mlp_t, paper, cde"),
             solver: str = typer.Option("dopri5", help="dopri5 or rk4"),
             subspace_dim: int = typer.Option(16, help="PCA components of the video's latents (0: full space)"),
-            iters: int = typer.Option(400, help="Adam iterations"),
+            iters: int = typer.Option(300, help="Adam iterations"),
             holdout: float = typer.Option(0.0, help="fraction of frames held out to pick the model and stop early"),
             adjoint: bool = typer.Option(False, help="adjoint back-propagation: memory constant in video length"),
             seed: int = SEED) -> None:

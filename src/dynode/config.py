@@ -85,7 +85,7 @@ class FitConfig(_Config):
     solver: str = "dopri5"
     subspace_dim: int = 16
     hidden: int = 128
-    iters: int = 400
+    iters: int = 300
     lr: float = 1e-2
     windows: int = 8
     rtol: float = 1e-4
