@@ -30,7 +30,8 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for line in _block("walkthrough").strip().splitlines():
         _run(line)
-    for name in ("toy_8x.mp4", "toy_30fps.gif", "toy_future.mp4", "toy_smile.mp4", "toy_hair.mp4"):
+    for name in ("toy_8x.mp4", "toy_30fps.gif", "toy_paper.mp4", "toy_future.mp4", "toy_futures.mp4", "toy_smile.mp4",
+                 "toy_hair.mp4"):
         assert (tmp_path / name).stat().st_size > 0
     namespace: dict = {}
     exec(compile(_block("python"), "README.md", "exec"), namespace)
