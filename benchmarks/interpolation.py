@@ -105,10 +105,11 @@ def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor
             extrap_all[name] = _scores(pix, target, list(range(len(times))), secs)
         return pix
 
-    strip = {}
+    strip, fitted = {}, {}
     for name, (field, mode) in DYNODE.items():
-        cfg = FitConfig(**{**fit_cfg.to_dict(), "field": field})
-        traj, fit_s = _timed(lambda: fit(seq, cfg))
+        if field not in fitted:  # one fit per field, evaluated in each mode
+            fitted[field] = _timed(lambda: fit(seq, FitConfig(**{**fit_cfg.to_dict(), "field": field})))
+        traj, fit_s = fitted[field]
         strip[name] = latent(name, lambda t: traj.evaluate(t, mode=mode), interp, t_span, truth_span, held)
         interp[name]["seconds"] += fit_s
         latent(name, lambda t: traj.evaluate(t, mode=mode), extrap, t_future, truth_future, first8)

@@ -6,9 +6,10 @@ or one time per row (B, 1).
 - ``mlp`` (default): autonomous MLP whose output scale, the speed in latent space, is learned.
 - ``mlp_t``: the same MLP also fed tau, for motion that changes over the video.
 - ``paper``: the DynODE authors' field, output divided by its norm (fixed speed); reproduction.
-- ``cde``: a neural controlled differential equation dz = g(z) dX(tau) driven by the video's
-  own observed path X = (tau, z_obs) through a natural cubic spline (torchcde). It follows
-  the observations closely but has no control past them: it holds still when extrapolating.
+- ``cde``: a neural controlled differential equation dz = (E + g(z)) dX(tau) driven by the
+  video's own observed path X = (tau, z_obs) through a natural cubic spline (torchcde); E
+  passes the path through, so it starts as that spline and learns corrections. It has no
+  control past the observations: it holds still when extrapolating.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ class PaperField(nn.Module):
 
 
 class CDEField(nn.Module):
-    """Neural CDE as an ODE: dz/dtau = g(z) @ dX/dtau, X the observed path (tau, z_obs).
+    """Neural CDE as an ODE: dz/dtau = (E + g(z)) @ dX/dtau, X the observed path (tau, z_obs).
+
+    E = [0 | I] passes the path's own increments through, so with the learned g near zero at
+    the start the solution is the natural cubic spline of the observations, and training
+    learns corrections to it.
 
     Args:
         dim: state size. hidden: MLP width.
@@ -79,6 +84,7 @@ class CDEField(nn.Module):
         tau, z = path
         self.dim = dim
         self.net = _mlp(dim, hidden, dim * (dim + 1))
+        self.register_buffer("passthrough", torch.cat([torch.zeros(dim, 1), torch.eye(dim)], 1), persistent=False)
         control = torch.cat([tau[:, None].float(), z.float()], -1)
         self.spline = torchcde.CubicSpline(torchcde.natural_cubic_coeffs(control, t=tau.float()), t=tau.float())
 
@@ -87,7 +93,7 @@ class CDEField(nn.Module):
         # No control outside the observed span (ends excluded, so a solve started there holds still).
         inside = ((t > 0) & (t < 1)).to(z)
         dx = self.spline.derivative(t.clamp(0, 1).reshape(-1)) * inside.reshape(-1, 1)
-        g = self.net(z).reshape(*z.shape[:-1], self.dim, self.dim + 1)
+        g = self.net(z).reshape(*z.shape[:-1], self.dim, self.dim + 1) + self.passthrough
         if t.dim() == 0:
             dx = dx[0]
         return (g @ dx.unsqueeze(-1)).squeeze(-1)
