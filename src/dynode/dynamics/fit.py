@@ -10,7 +10,7 @@ import torch
 
 from dynode.config import FitConfig
 from dynode.dynamics.fields import make_field
-from dynode.dynamics.trajectory import Trajectory, _Segments, solve, through_observations
+from dynode.dynamics.trajectory import Segments, Trajectory, solve, through_observations
 from dynode.errors import FitError, InputError
 from dynode.types import LatentSequence
 
@@ -35,7 +35,7 @@ def _diffusion(field, z, tau, cfg) -> torch.Tensor:
     quasi-likelihood): the spread that the ODE's one-segment predictions leave unexplained."""
     with torch.no_grad():
         gap = tau[1:] - tau[:-1]
-        pred = solve(_Segments(field, tau[:-1], gap), z[:-1], torch.tensor([0.0, 1.0]), cfg.solver, cfg.rtol,
+        pred = solve(Segments(field, tau[:-1], gap), z[:-1], torch.tensor([0.0, 1.0]), cfg.solver, cfg.rtol,
                      cfg.atol, cfg.step_size)[-1]
         return ((z[1:] - pred).pow(2) / gap[:, None]).mean(0).sqrt()
 
@@ -50,7 +50,7 @@ def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> torch.Tensor
     index = starts[:, None] + torch.arange(length)
     grids = tau[index] - tau[starts][:, None]
     union, where = torch.unique(grids, sorted=True, return_inverse=True)
-    rows = _Segments(field, tau[starts], torch.ones(len(starts)))
+    rows = Segments(field, tau[starts], torch.ones(len(starts)))
     try:
         pred = solve(rows, z[starts], union, cfg.solver, cfg.rtol, cfg.atol, cfg.step_size, cfg.adjoint)
     except FitError as e:

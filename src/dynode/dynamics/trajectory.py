@@ -28,7 +28,7 @@ class _Counted(nn.Module):
         return self.field(t, z)
 
 
-class _Segments(nn.Module):
+class Segments(nn.Module):
     """A field seen in each row's own segment time s in [0, 1]: row b covers tau = start_b + s * gap_b.
 
     Solving it from each row's code solves every segment between observations in one batch.
@@ -104,7 +104,7 @@ def through_observations(field: nn.Module, z_obs: torch.Tensor, tau_obs: torch.T
     inner = fracs[(fracs > 0) & (fracs < 1)]
     z = z_obs[lo].clone()
     if len(inner):
-        seg_field = _Segments(field, tau_obs[segs].float(), (tau_obs[segs + 1] - tau_obs[segs]).float())
+        seg_field = Segments(field, tau_obs[segs].float(), (tau_obs[segs + 1] - tau_obs[segs]).float())
         grid = torch.cat([torch.zeros(1), inner, torch.ones(1)])
         fwd = solve(seg_field, z_obs[segs], grid, solver, rtol, atol, step_size)[1:-1]
         bwd = solve(seg_field, z_obs[segs + 1], grid.flip(0), solver, rtol, atol, step_size).flip(0)[1:-1]
