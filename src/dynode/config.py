@@ -88,8 +88,8 @@ class FitConfig(_Config):
     iters: int = 300
     lr: float = 1e-2
     windows: int = 8
-    rtol: float = 1e-4
-    atol: float = 1e-5
+    rtol: float = 1e-3
+    atol: float = 1e-4
     step_size: float = 0.02
     adjoint: bool = False
     holdout: float = 0.0

@@ -174,8 +174,8 @@ class Trajectory:
     t_scale: float
     diffusion: torch.Tensor
     solver: str = "dopri5"
-    rtol: float = 1e-4
-    atol: float = 1e-5
+    rtol: float = 1e-3
+    atol: float = 1e-4
     step_size: float = 0.02
     generator: str = ""
     stats: dict = field(default_factory=dict)
