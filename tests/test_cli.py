@@ -36,6 +36,11 @@ def test_full_pipeline_with_a_tiny_generator(tmp_path, tiny_folder, tiny_video):
     r = run("fit", lat, "-o", tmp_path / "cde.safetensors", "--iters", 5, "--subspace-dim", 3, "--field", "cde",
             "--holdout", 0.2, "--adjoint")
     assert r.exit_code == 0, r.output
+    r = run("fit", lat, "-o", tmp_path / "img.safetensors", "--iters", 5, "--subspace-dim", 3, "--image-weight", 0.5,
+            "--video", tiny_video)
+    assert r.exit_code == 0, r.output
+    r = run("fit", lat, "-o", tmp_path / "noimg.safetensors", "--iters", 5, "--image-weight", 0.5)
+    assert r.exit_code == 2 and "needs the video" in r.output and not (tmp_path / "noimg.safetensors").exists()
 
 
 def test_missing_video_exits_2_with_message(tmp_path):

@@ -232,3 +232,22 @@ def test_adjoint_gradients_match_direct_backpropagation():
         _windows_loss(field, z, t, t.double(), torch.tensor([0, 2]), 4, cfg, 0).backward()
         grads.append(torch.cat([p.grad.flatten() for p in field.parameters()]))
     torch.testing.assert_close(grads[0], grads[1], atol=1e-4, rtol=1e-3)
+
+
+def test_image_loss_renders_predictions_and_needs_the_frames(tiny_gen):
+    t = torch.linspace(0, 1, 6)
+    w = tiny_gen.mapping(torch.randn(2, 16, generator=torch.Generator().manual_seed(0)))
+    a = t[:, None, None]
+    lat = (w[0] * (1 - a) + w[1] * a).expand(6, tiny_gen.num_ws, 16).contiguous()
+    frames = tiny_gen.synthesis(lat)
+    seq = LatentSequence(t.double(), lat, torch.zeros(6), torch.zeros(6), "tiny")
+    cfg = FitConfig(subspace_dim=3, iters=10, image_weight=1.0, image_frames=2)
+    plain = fit(seq, FitConfig(subspace_dim=3, iters=10))
+    with_image = fit(seq, cfg, generator=tiny_gen, frames=frames)
+    # Same seed and windows: the image term changes the gradients, so the fitted fields differ.
+    assert not torch.allclose(plain.field.net[0].weight, with_image.field.net[0].weight)
+    assert (with_image.evaluate(t) - lat).abs().max() < 1e-4
+    with pytest.raises(InputError, match="image_weight needs"):
+        fit(seq, cfg)
+    with pytest.raises(InputError, match="image_weight needs"):
+        fit(seq, cfg, generator=tiny_gen, frames=frames[:3])

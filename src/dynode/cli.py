@@ -118,17 +118,20 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
             iters: int = typer.Option(300, help="Adam iterations"),
             holdout: float = typer.Option(0.0, help="fraction of frames held out to pick the model and stop early"),
             adjoint: bool = typer.Option(False, help="adjoint back-propagation: memory constant in video length"),
-            seed: int = SEED) -> None:
+            image_weight: float = typer.Option(0.0, help="add rendered-frame ST-LPIPS to the loss (needs --video)"),
+            video: Optional[Path] = typer.Option(None, help="the video the latents were inverted from"),
+            device: str = DEVICE, seed: int = SEED) -> None:
     """Fit a neural ODE (or CDE) to a latent sequence."""
     from dynode.config import FitConfig
-    from dynode.dynamics import fit
+    from dynode.pipelines import fit_sequence
     from dynode.types import LatentSequence
     with _errors():
-        _setup("cpu", seed)
+        dev = _setup(device, seed)
         seq = LatentSequence.load(latents)
+        config = FitConfig(field=field, solver=solver, subspace_dim=subspace_dim, iters=iters, holdout=holdout,
+                           adjoint=adjoint, image_weight=image_weight, seed=seed)
         with _bar("fitting") as update:
-            traj = fit(seq, FitConfig(field=field, solver=solver, subspace_dim=subspace_dim, iters=iters,
-                                      holdout=holdout, adjoint=adjoint, seed=seed), progress=update)
+            traj = fit_sequence(seq, config, video, dev, progress=update)
         traj.save(out)
         err.print(f"fitted in {traj.stats['seconds']:.1f} s, loss {traj.stats['best_loss']:.4g} -> {out}",
                   highlight=False)

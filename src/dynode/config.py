@@ -78,6 +78,9 @@ class FitConfig(_Config):
             (by the exact-endpoint path's error there) and to stop early; 0: none.
         patience: with a hold-out, stop after this many checks (every 25 iterations) without
             improvement.
+        image_weight: weight of an image-space term: predicted codes are rendered and compared
+            with the observed frames by ST-LPIPS (0: off; needs the generator and the frames).
+        image_frames: predicted frames rendered per iteration for that term.
         seed: seeds the initialisation, the window draws and the hold-out draw.
     """
 
@@ -94,6 +97,8 @@ class FitConfig(_Config):
     adjoint: bool = False
     holdout: float = 0.0
     patience: int = 4
+    image_weight: float = 0.0
+    image_frames: int = 4
     seed: int = 0
 
     def __post_init__(self):
@@ -101,5 +106,8 @@ class FitConfig(_Config):
             raise InputError(f"FitConfig.solver must be 'dopri5' or 'rk4', got {self.solver!r}")
         if self.subspace_dim < 0 or self.iters < 1 or self.windows < 1 or self.hidden < 1 or self.patience < 1:
             raise InputError("FitConfig: subspace_dim must be >= 0 and iters, windows, hidden, patience >= 1")
+        if self.image_weight < 0 or self.image_frames < 1:
+            raise InputError(f"FitConfig: image_weight must be >= 0 and image_frames >= 1, got "
+                             f"{self.image_weight}, {self.image_frames}")
         if not 0 <= self.holdout < 1:
             raise InputError(f"FitConfig.holdout must be in [0, 1), got {self.holdout}")

@@ -10,7 +10,7 @@ import torch
 
 from dynode.config import FitConfig
 from dynode.dynamics.fields import make_field
-from dynode.dynamics.trajectory import Segments, Trajectory, solve, through_observations
+from dynode.dynamics.trajectory import Segments, Trajectory, from_coords, solve, through_observations, to_coords
 from dynode.errors import FitError, InputError
 from dynode.types import LatentSequence
 
@@ -40,8 +40,11 @@ def _diffusion(field, z, tau, cfg) -> torch.Tensor:
         return ((z[1:] - pred).pow(2) / gap[:, None]).mean(0).sqrt()
 
 
-def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> torch.Tensor:
+def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mean squared error of runs of ``length`` observations, each solved from its own first code.
+
+    Returns the loss, the predictions (windows, length - 1, k) and the observations they
+    predict (windows, length - 1).
 
     All windows are solved as one batch, each row on its own clock (a time-dependent field sees
     its absolute time), on the union of their relative time grids; on a uniformly sampled video
@@ -57,11 +60,31 @@ def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> torch.Tensor
         raise FitError(f"fit(): iteration {it}, windows of {length} observations from t="
                        f"{times[starts].tolist()} s: {e}") from e
     pred = pred[where[:, 1:], torch.arange(len(starts))[:, None]]  # (windows, length - 1, k)
-    return (pred - z[index[:, 1:]]).pow(2).mean()
+    return (pred - z[index[:, 1:]]).pow(2).mean(), pred, index[:, 1:]
+
+
+class _ImageLoss:
+    """ST-LPIPS between rendered predictions and the observed frames (``FitConfig.image_weight``)."""
+
+    def __init__(self, generator, frames: torch.Tensor, sequence: LatentSequence, mean, basis, scale):
+        from dynode.metrics import stlpips
+        self.stlpips, self.generator, self.frames = stlpips, generator, frames
+        self.coords = (mean, basis, scale)
+        self.shape = sequence.latents.shape[1:]
+        x = sequence.latents.reshape(len(sequence), -1).float()
+        self.residual = x - from_coords(to_coords(x, *self.coords), *self.coords)
+
+    def __call__(self, z_pred: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """z_pred (B, k) predicted for observations ``observed`` (B,) -> mean distance to their frames."""
+        device = self.frames.device
+        w = (from_coords(z_pred, *self.coords) + self.residual[observed]).reshape(len(observed), *self.shape)
+        images = self.generator.synthesis(w.to(device))
+        return self.stlpips(images, self.frames[observed.to(device)]).mean().cpu()
 
 
 def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
-        progress: Callable[[int, int, float], None] | None = None) -> Trajectory:
+        progress: Callable[[int, int, float], None] | None = None, generator=None,
+        frames: torch.Tensor | None = None) -> Trajectory:
     """Fit dz/dt = f(z, t) to the observed codes and return the trajectory started at the first code.
 
     Codes are projected on the top ``subspace_dim`` principal components of the video's own
@@ -75,23 +98,30 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
     fitting stops after ``config.patience`` checks without improvement). Finally the noise
     scale of :meth:`Trajectory.sample_future` is estimated from the one-step residuals.
 
+    With ``config.image_weight`` > 0, each iteration also renders ``config.image_frames``
+    predicted codes with ``generator`` and adds their ST-LPIPS distance to the observed
+    ``frames``, so that the path is judged by the pictures it makes, not only by the codes.
+
     Args:
         sequence: observed codes (T >= 2) and their times in seconds.
         config: fitting settings.
         progress: called as progress(iteration, iterations, loss).
+        generator: the generator the codes belong to (needed for the image loss only).
+        frames: (T, 3, R, R) float images in [-1, 1], the observed frames (image loss only).
 
     Returns:
         Trajectory; its ``stats`` hold the iterations, losses, best iteration and seconds.
 
     Raises:
-        InputError: fewer than 2 observations (3 with a hold-out). FitError: NaN loss or solver failure, with the
+        InputError: fewer than 2 observations (3 with a hold-out), or an image loss without a
+            generator and frames of the right shape. FitError: NaN loss or solver failure, with the
             iteration and the time window reached.
     """
     threads = torch.get_num_threads()
     # The field is a small MLP: thread hand-offs cost more than they save (measured ~4x on 2 cores).
     torch.set_num_threads(1)
     try:
-        return _fit(sequence, config, progress)
+        return _fit(sequence, config, progress, generator, frames)
     finally:
         torch.set_num_threads(threads)
 
@@ -108,10 +138,16 @@ def _split(T: int, holdout: float, rng: torch.Generator) -> tuple[torch.Tensor, 
     return keep.nonzero()[:, 0], held
 
 
-def _fit(sequence: LatentSequence, config: FitConfig, progress) -> Trajectory:
+def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frames) -> Trajectory:
     T = len(sequence)
     if T < 2 + bool(config.holdout):
         raise InputError(f"fit(): need at least {2 + bool(config.holdout)} observed frames, got {T}")
+    if config.image_weight:
+        res = getattr(generator, "resolution", None)
+        if generator is None or frames is None or tuple(frames.shape) != (T, 3, res, res):
+            raise InputError(f"fit(): image_weight needs the generator and the {T} observed frames as a "
+                             f"(T, 3, R, R) tensor; got generator={type(generator).__name__}, frames of shape "
+                             f"{None if frames is None else tuple(frames.shape)}")
     start = time.time()
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
@@ -131,6 +167,7 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress) -> Trajectory:
     keep, held = _split(T, config.holdout, rng)
     z, tau, times = z_all[keep], tau_all[keep], times_all[keep]
     n = len(keep)
+    image_loss = _ImageLoss(generator, frames.float(), sequence, mean, basis, scale) if config.image_weight else None
     field = make_field(config.field, z.shape[1], config.hidden, path=(tau_all, z_all))
     opt = torch.optim.Adam(field.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.iters, eta_min=config.lr * 0.05)
@@ -140,7 +177,11 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress) -> Trajectory:
         longest = 2 + round((n - 2) * min(1.0, it / max(1, config.iters // 2)))
         length = int(torch.randint(2, longest + 1, (), generator=rng))
         starts = torch.randint(0, n - length + 1, (config.windows,), generator=rng)
-        loss = _windows_loss(field, z, tau, times, starts, length, config, it)
+        loss, pred, predicted = _windows_loss(field, z, tau, times, starts, length, config, it)
+        if image_loss is not None:
+            pick = torch.randperm(predicted.numel(), generator=rng)[:config.image_frames]
+            loss = loss + config.image_weight * image_loss(pred.reshape(-1, pred.shape[-1])[pick],
+                                                           keep[predicted.reshape(-1)[pick]])
         if not torch.isfinite(loss):
             raise FitError(f"fit(): loss became NaN at iteration {it} (windows of {length} observations "
                            f"starting at t={times[starts].tolist()} s); lower lr (now {config.lr}) or use solver='rk4'")

@@ -191,14 +191,11 @@ class Trajectory:
 
     def encode(self, w: torch.Tensor) -> torch.Tensor:
         """(N, num_ws, w_dim) -> (N, k) normalised coordinates."""
-        return _encode(w, self.mean, self.basis, self.scale)
+        return to_coords(w, self.mean, self.basis, self.scale)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(N, k) -> (N, num_ws, w_dim)."""
-        x = z * self.scale
-        if self.basis is not None:
-            x = x @ self.basis
-        return (x + self.mean).reshape(z.shape[0], *self.latent_shape)
+        return from_coords(z, self.mean, self.basis, self.scale).reshape(z.shape[0], *self.latent_shape)
 
     def _tau(self, times) -> torch.Tensor:
         t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
@@ -328,7 +325,7 @@ class Trajectory:
         if "observed" not in t:
             raise CheckpointError(f"{path}: trajectory written by an older dynode (no observed codes); fit it again")
         basis = t.get("basis")
-        z_obs = _encode(t["observed"], t["mean"], basis, info["scale"])
+        z_obs = to_coords(t["observed"], t["mean"], basis, info["scale"])
         tau_obs = ((t["observed_times"] - info["t0"]) / info["t_scale"]).float()
         net = make_field(info["field_name"], z_obs.shape[1], info["hidden"], path=(tau_obs, z_obs))
         net.load_state_dict({k[len("field."):]: v for k, v in t.items() if k.startswith("field.")})
@@ -337,8 +334,17 @@ class Trajectory:
                    info["atol"], info["step_size"], info["generator"], info["stats"])
 
 
-def _encode(w: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor | None, scale: float) -> torch.Tensor:
+def to_coords(w: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor | None, scale: float) -> torch.Tensor:
+    """Codes (N, ...) -> normalised subspace coordinates (N, k)."""
     x = w.reshape(w.shape[0], -1).float() - mean
     if basis is not None:
         x = x @ basis.T
     return x / scale
+
+
+def from_coords(z: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor | None, scale: float) -> torch.Tensor:
+    """Normalised coordinates (N, k) -> flat codes (N, D)."""
+    x = z * scale
+    if basis is not None:
+        x = x @ basis
+    return x + mean

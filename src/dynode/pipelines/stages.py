@@ -8,8 +8,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dynode.config import InversionConfig
-from dynode.dynamics import Trajectory
+from dynode.config import FitConfig, InversionConfig
+from dynode.dynamics import Trajectory, fit
 from dynode.edit import edit_per_frame, edit_start, get_direction
 from dynode.errors import InputError
 from dynode.generators import load_generator
@@ -50,6 +50,32 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
                              "pass --resize to centre-crop and resize")
         frames = resize_square(frames, res)
     return invert(generator, from_uint8(frames.pixels), frames.times, config, generator_name, progress)
+
+
+def fit_sequence(sequence: LatentSequence, config: FitConfig = FitConfig(), video: str | Path | None = None,
+                 device: str = "cpu", progress: Callable[[int, int, float], None] | None = None) -> Trajectory:
+    """Fit the dynamics; with ``config.image_weight`` the observed frames are read from ``video``
+    (the frames at the sequence's times, resized to the generator if needed).
+
+    Raises:
+        InputError: an image loss without a video, or a video lacking a frame at one of the times.
+    """
+    if not config.image_weight:
+        return fit(sequence, config, progress)
+    if video is None:
+        raise InputError("an image-space loss (image_weight > 0) needs the video the codes were inverted from")
+    frames = read_video(video)
+    gap = (frames.times[:, None] - sequence.times[None]).abs()
+    nearest = gap.argmin(0)
+    missing = gap.min(0).values > 1e-3
+    if missing.any():
+        raise InputError(f"{video}: no frame at t={sequence.times[missing][0].item():.4f} s, where the codes were "
+                         "inverted; give the video that was inverted")
+    generator = load_generator(sequence.generator, device)
+    frames = frames.select(nearest)
+    if frames.pixels.shape[1:3] != (generator.resolution, generator.resolution):
+        frames = resize_square(frames, generator.resolution)
+    return fit(sequence, config, progress, generator, from_uint8(frames.pixels).to(device))
 
 
 def interpolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, factor: int | None = None,
