@@ -35,6 +35,19 @@ def check_times(times, name: str = "times") -> torch.Tensor:
     return t
 
 
+def bracket(observed: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The observations around each time: indices lo, hi = lo + 1 (N,) and the fraction (N,) of
+    the way from observed[lo] to observed[hi], clamped to [0, 1] (times outside the span take
+    the first or last interval's end).
+
+    Args:
+        observed: (T >= 2,) strictly increasing times. times: (N,) of the same dtype.
+    """
+    hi = torch.searchsorted(observed, times).clamp(1, len(observed) - 1)
+    lo = hi - 1
+    return lo, hi, ((times - observed[lo]) / (observed[hi] - observed[lo])).clamp(0, 1)
+
+
 @dataclass
 class Frames:
     """Decoded video frames.

@@ -12,11 +12,11 @@ import torch
 from scipy.interpolate import CubicSpline
 
 from dynode.errors import InputError
-from dynode.types import check_times
+from dynode.types import bracket, check_times
 
 
-def _bracket(observed_times, latents: torch.Tensor, times):
-    """Indices of the observations around each (clamped) query time and the fraction between them."""
+def _checked(observed_times, latents: torch.Tensor, times) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated observed times (T,) and query times (N,), both float64."""
     t_obs = check_times(observed_times, "observed_times")
     if len(t_obs) != len(latents) or len(t_obs) < 2:
         raise InputError(f"need >= 2 observed codes with one time each, got {len(latents)} codes and "
@@ -24,11 +24,14 @@ def _bracket(observed_times, latents: torch.Tensor, times):
     t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
     if not torch.isfinite(t).all():
         raise InputError(f"times contains NaN or infinite values: {t.tolist()[:8]}")
-    tc = t.clamp(t_obs[0], t_obs[-1])
-    hi = torch.searchsorted(t_obs, tc).clamp(1, len(t_obs) - 1)
-    lo = hi - 1
-    frac = ((tc - t_obs[lo]) / (t_obs[hi] - t_obs[lo])).float().view(-1, *[1] * (latents.dim() - 1))
-    return lo, hi, frac
+    return t_obs, t
+
+
+def _bracket(observed_times, latents: torch.Tensor, times):
+    """Indices of the observations around each query time and the fraction between them, shaped
+    to broadcast over a code."""
+    lo, hi, frac = bracket(*_checked(observed_times, latents, times))
+    return lo, hi, frac.float().view(-1, *[1] * (latents.dim() - 1))
 
 
 def linear(observed_times, latents: torch.Tensor, times) -> torch.Tensor:
@@ -59,9 +62,8 @@ def slerp(observed_times, latents: torch.Tensor, times) -> torch.Tensor:
 
 def spline(observed_times, latents: torch.Tensor, times) -> torch.Tensor:
     """Natural cubic spline through the codes (C2 in time; needs no fitting)."""
-    _bracket(observed_times, latents, times)
-    t_obs = check_times(observed_times, "observed_times").numpy()
-    t = np.clip(torch.as_tensor(times, dtype=torch.float64).reshape(-1).numpy(), t_obs[0], t_obs[-1])
+    t_obs, t = (x.numpy() for x in _checked(observed_times, latents, times))
+    t = np.clip(t, t_obs[0], t_obs[-1])
     values = latents.reshape(len(latents), -1).double().numpy()
     out = CubicSpline(t_obs, values, axis=0, bc_type="natural")(t)
     return torch.from_numpy(out).float().reshape(len(t), *latents.shape[1:])

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dynode.errors import InputError
-from dynode.types import check_times
+from dynode.types import bracket, check_times
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:
@@ -87,14 +87,11 @@ def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
     t_obs = check_times(observed_times, "observed_times")
     if len(t_obs) != len(frames):
         raise InputError(f"got {len(frames)} frames but {len(t_obs)} observed times")
-    t = torch.as_tensor(times, dtype=torch.float64).reshape(-1).clamp(t_obs[0], t_obs[-1])
-    hi = torch.searchsorted(t_obs, t).clamp(1, len(t_obs) - 1)
-    lo = hi - 1
-    frac = ((t - t_obs[lo]) / (t_obs[hi] - t_obs[lo])).numpy()
+    lo, _, frac = bracket(t_obs, torch.as_tensor(times, dtype=torch.float64).reshape(-1))
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    out = np.empty((len(t), *frames.shape[1:]), np.uint8)
+    out = np.empty((len(lo), *frames.shape[1:]), np.uint8)
     for n, (i, s) in enumerate(zip(lo.tolist(), frac.tolist())):
         if s <= 0 or s >= 1:
             out[n] = frames[i if s <= 0 else i + 1]

@@ -13,6 +13,7 @@ from torchdiffeq import odeint, odeint_adjoint
 from dynode.dynamics.fields import make_field
 from dynode.errors import CheckpointError, FitError, InputError
 from dynode.io.checkpoints import load_artifact, save_artifact
+from dynode.types import bracket
 
 
 class _Counted(nn.Module):
@@ -94,11 +95,9 @@ def through_observations(field: nn.Module, z_obs: torch.Tensor, tau_obs: torch.T
     Returns:
         z (N, k), the segment index lo (N,) and the blend weight b (N,).
     """
-    hi = torch.searchsorted(tau_obs, tau).clamp(1, len(tau_obs) - 1)
-    lo = hi - 1
-    gap = tau_obs[hi] - tau_obs[lo]
+    lo, hi, frac = bracket(tau_obs, tau)
     # float32 before the unique: the solver's grid must stay strictly increasing once cast.
-    frac = ((tau - tau_obs[lo]) / gap).clamp(0, 1).float()
+    frac = frac.float()
     segs, seg_of = torch.unique(lo, return_inverse=True)
     fracs = torch.unique(frac, sorted=True)
     inner = fracs[(fracs > 0) & (fracs < 1)]
