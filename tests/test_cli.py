@@ -22,12 +22,24 @@ def test_full_pipeline_with_a_tiny_generator(tmp_path, tiny_folder, tiny_video):
                  ("extrapolate", traj, "-o", tmp_path / "e.mp4", "--seconds", 0.5),
                  ("extrapolate", traj, "-o", tmp_path / "sde.mp4", "--seconds", 0.5, "--samples", 3),
                  ("edit", traj, "-o", tmp_path / "d.mp4", "--direction", tmp_path / "dir.npy"),
-                 ("edit", traj, "-o", tmp_path / "p.mp4", "--direction", tmp_path / "dir.npy", "--per-frame"),
+                 ("edit", traj, "-o", tmp_path / "p.mp4", "--direction", tmp_path / "dir.npy", "--mode", "per-frame"),
+                 ("edit", traj, "-o", tmp_path / "c.mp4", "-d", tmp_path / "dir.npy", "-s", 1, "-d",
+                  tmp_path / "dir.npy", "-s", -2, "--schedule", "0:0,0.3:1", "--layers", "coarse", "--motion", "pc0=2",
+                  "--compare"),
+                 ("edit", traj, "-o", tmp_path / "m.mp4", "--motion", "pc1=0.5", "--mode", "paper"),
                  ("render", lat, "-o", tmp_path / "r.mp4")):
         r = run(*args)
         assert r.exit_code == 0, (args, r.output)
     from dynode.io.video import read_video
     assert len(read_video(tmp_path / "i.mp4")) == 21  # 6 frames, 4x: 5 gaps * 4 + 1
+    assert read_video(tmp_path / "c.mp4").pixels.shape[2] == 2 * read_video(tmp_path / "d.mp4").pixels.shape[2]
+    for args, msg in ((("-o", tmp_path / "n.mp4"), "nothing to edit"),
+                      (("-o", tmp_path / "n.mp4", "--motion", "pc0"), "COMPONENT=GAIN"),
+                      (("-o", tmp_path / "n.mp4", "-d", tmp_path / "dir.npy", "-s", 1, "-s", 2, "-s", 3), "one strength"),
+                      (("-o", tmp_path / "n.mp4", "-d", tmp_path / "dir.npy", "--schedule", "0:1", "--mode", "paper"),
+                       "cannot follow a schedule")):
+        r = run("edit", traj, *args)
+        assert r.exit_code == 2 and msg in r.output and not (tmp_path / "n.mp4").exists(), (args, r.output)
     assert len(read_video(tmp_path / "i.gif")) == 3
     e, sde = read_video(tmp_path / "e.mp4"), read_video(tmp_path / "sde.mp4")
     assert len(sde) == len(e) and sde.pixels.shape[2] == 3 * e.pixels.shape[2]  # three futures side by side
@@ -107,3 +119,29 @@ def test_invert_with_perceptual_loss_records_it_and_refuses_a_negative_weight(tm
             "--perceptual-weight", -1)
     assert r.exit_code == 2 and "perceptual_weight" in r.output
     assert not (tmp_path / "neg.safetensors").exists()
+
+
+def test_directions_fit_list_and_show(tmp_path, tiny_folder):
+    lib = tmp_path / "lib.safetensors"
+    for args in (("--method", "sefa", "--count", 3, "--layers", "coarse", "--samples", 200),
+                 ("--method", "ganspace", "--count", 2, "--samples", 200),
+                 ("--method", "user", "--vector", tmp_path / "dir.npy", "--name", "mine", "--samples", 200)):
+        r = run("directions", "fit", "--generator", tiny_folder, "-o", lib, *args)
+        assert r.exit_code == 0, (args, r.output)
+    from dynode.edit import read_directions
+    found = read_directions(lib)
+    assert set(found) == {"sefa0", "sefa1", "sefa2", "ganspace0", "ganspace1", "mine"}
+    assert found["sefa0"].layers == (0, 1, 2, 3)
+    r = run("directions", "fit", "--generator", tiny_folder, "--method", "sefa")  # into the generator's library
+    assert r.exit_code == 0, r.output
+    r = run("directions", "list", "--generator", tiny_folder)
+    assert r.exit_code == 0 and "sefa4" in r.output and "eigenvalue" in r.output
+    r = run("directions", "show", "sefa0", f"{lib}:mine", "--generator", tiny_folder, "-o", tmp_path / "s.png",
+            "--scale", 1)
+    assert r.exit_code == 0, r.output
+    from PIL import Image
+    assert Image.open(tmp_path / "s.png").size == (7 * 16, 2 * 16)
+    r = run("directions", "fit", "--generator", tiny_folder, "--method", "magic")
+    assert r.exit_code == 2 and "unknown method" in r.output
+    r = run("directions", "show", "nope", "--generator", tiny_folder, "-o", tmp_path / "x.png")
+    assert r.exit_code == 2 and "unknown direction" in r.output and not (tmp_path / "x.png").exists()

@@ -10,7 +10,7 @@ from dynode.cli import app
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 TINY_BUDGETS = {"train-gan": ["--kimg", "0.016", "--batch", "8"], "train-attributes": ["--steps", "3"],
-                "fit-directions": ["--samples", "40"]}
+                "directions": ["--samples", "40"]}
 
 
 def _block(marker: str) -> str:
@@ -31,7 +31,7 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
     for line in _block("walkthrough").strip().splitlines():
         _run(line)
     for name in ("toy_8x.mp4", "toy_30fps.gif", "toy_paper.mp4", "toy_future.mp4", "toy_futures.mp4", "toy_smile.mp4",
-                 "toy_hair.mp4"):
+                 "toy_hair.mp4", "toy_combo.mp4", "toy_fade.mp4", "toy_big_motion.mp4", "directions.png", "toy_sefa.mp4"):
         assert (tmp_path / name).stat().st_size > 0
     namespace: dict = {}
     exec(compile(_block("python"), "README.md", "exec"), namespace)

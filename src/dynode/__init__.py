@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from dynode.config import FitConfig, InversionConfig
 from dynode.dynamics import Trajectory, fit
-from dynode.edit import edit_per_frame, edit_start, get_direction
+from dynode.edit import Edit, Schedule, get_direction, propagate, scale_motion
 from dynode.errors import CheckpointError, DynodeError, FitError, InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert
@@ -18,7 +18,7 @@ from dynode.render import render_pixels
 from dynode.types import Frames, LatentSequence
 
 __all__ = [
-    "CheckpointError", "DynodeError", "FitConfig", "FitError", "Frames", "InputError", "InversionConfig",
-    "LatentSequence", "Trajectory", "__version__", "edit_per_frame", "edit_start", "fit", "get_direction",
-    "invert", "load_generator", "read_video", "render_pixels", "write_video",
+    "CheckpointError", "DynodeError", "Edit", "FitConfig", "FitError", "Frames", "InputError", "InversionConfig",
+    "LatentSequence", "Schedule", "Trajectory", "__version__", "fit", "get_direction", "invert", "load_generator",
+    "propagate", "read_video", "render_pixels", "scale_motion", "write_video",
 ]

@@ -6,8 +6,9 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
+import numpy as np
 import torch
 import typer
 from rich.console import Console
@@ -195,26 +196,48 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
 @app.command()
 def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
          out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
-         direction: str = typer.Option("smile", help="direction name stored with the generator, or a file"),
-         strength: float = typer.Option(2.0, help="edit strength (in standard deviations of W along it)"),
-         per_frame: bool = typer.Option(False, help="baseline: add the edit to every frame instead of the ODE start"),
-         layers: Optional[str] = typer.Option(None, help="W+ layers to edit, comma-separated (default all)"),
+         direction: Optional[List[str]] = typer.Option(None, "--direction", "-d",
+                                                       help="direction name stored with the generator, or a file "
+                                                            "(.safetensors[:NAME] or .npy); repeat to combine edits"),
+         strength: Optional[List[float]] = typer.Option(None, "--strength", "-s",
+                                                        help="strength in standard deviations of W along the "
+                                                             "direction; one for all or one per --direction [2]"),
+         mode: str = typer.Option("first-frame", help="first-frame: edit the first code, carry it by the ODE; "
+                                                      "per-frame: add the edit to every code; paper: one solve "
+                                                      "from the edited first code"),
+         layers: Optional[str] = typer.Option(None, help="W+ layers to edit: coarse, middle, fine, 0-3, 1,4,5 "
+                                                         "(default: the direction's own, usually all)"),
+         condition: Optional[List[str]] = typer.Option(None, help="project this direction out of the edits so its "
+                                                                  "attribute stays put (e.g. glasses); repeatable"),
+         schedule: Optional[str] = typer.Option(None, help="fade the edits over time with time:weight keyframes, "
+                                                           "e.g. 0:0,1:1,3:1,4:0"),
+         motion: Optional[List[str]] = typer.Option(None, help="scale a motion component: pcK=GAIN (the video's "
+                                                               "K-th principal motion) or DIRECTION=GAIN; "
+                                                               "2 exaggerates, 0.5 damps"),
          factor: int = typer.Option(1, help="render at this multiple of the observed frame rate"),
+         compare: bool = typer.Option(False, help="put the unedited video on the left"),
          device: str = DEVICE) -> None:
-    """Edit the first frame's code and re-solve the ODE: every frame inherits the edit."""
+    """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     from dynode.errors import InputError
-    from dynode.pipelines import edit_video, render_times
+    from dynode.pipelines import edit_video, make_edits, render_times
     from dynode.io.video import write_video
     with _errors():
+        if not direction and not motion:
+            raise InputError("nothing to edit: give --direction and/or --motion")
+        motion_edits = []
+        for spec in motion or []:
+            name, _, gain = spec.rpartition("=")
+            try:
+                motion_edits.append((name, float(gain)))
+            except ValueError as e:
+                raise InputError(f"--motion {spec!r}: expected COMPONENT=GAIN, e.g. pc0=2") from e
         traj, gen = _load_traj(trajectory, _setup(device, 0))
-        try:
-            layer_list = [int(x) for x in layers.split(",")] if layers else None
-        except ValueError as e:
-            raise InputError(f"--layers must be comma-separated integers, got {layers!r}") from e
+        edits = make_edits(traj, direction or [], strength or [2.0], layers, condition or [], schedule)
         t = render_times(traj.observed_times, factor=factor)
-        pixels = edit_video(traj, gen, direction, strength, t, per_frame, layer_list)
-        rate = _rate(t)
-        write_video(out, pixels, rate)
+        pixels = edit_video(traj, gen, t, edits, mode, motion_edits)
+        if compare:
+            pixels = np.concatenate([edit_video(traj, gen, t), pixels], axis=2)
+        write_video(out, pixels, _rate(t))
         err.print(f"{len(t)} edited frames -> {out}", highlight=False)
 
 
@@ -292,21 +315,111 @@ def train_attributes(out: Path = typer.Option(..., "--out", "-o", help="model fo
         err.print(json.dumps(stats["heldout_mae"]), highlight=False)
 
 
-@app.command("fit-directions")
-def fit_directions_cmd(generator: str = typer.Option("toyfaces64", help="generator name or model folder"),
-                       samples: int = typer.Option(4000, help="generator samples to label"),
-                       seed: int = SEED) -> None:
-    """Find edit directions (smile, glasses, hair_color, ...) and store them beside the generator."""
-    from dynode.edit.directions import fit_directions, save_directions
-    from dynode.generators import load_generator, resolve
-    from dynode.metrics.attributes import load_regressor
+directions_app = typer.Typer(no_args_is_help=True, help="List, find and show edit directions.")
+app.add_typer(directions_app, name="directions")
+GENERATOR = typer.Option("toyfaces64", help="generator name or model folder")
+
+
+@directions_app.command("list")
+def directions_list(generator: str = GENERATOR) -> None:
+    """List the directions stored with a generator: name, method, attribute, layers, sigma."""
+    from dynode.edit import library_path, load_library
+    with _errors():
+        found = load_library(generator)
+        if not found:
+            err.print(f"no directions stored with {generator!r} ({library_path(generator)}); "
+                      "find some with `dynode directions fit`", highlight=False)
+            return
+        for d in found.values():
+            layers = "all" if d.layers is None else ",".join(map(str, d.layers))
+            shape = "x".join(map(str, d.vector.shape))
+            print(f"{d.name:14s} {d.method:12s} {d.attribute or '-':15s} layers {layers:10s} sigma {d.sigma:.3f}  "
+                  f"{shape}  {json.dumps(d.info)}")
+
+
+@directions_app.command("fit")
+def directions_fit(method: str = typer.Option("interfacegan", help="interfacegan (labelled by the toy-face "
+                                                                   "probe), sefa, ganspace or user"),
+                   generator: str = GENERATOR,
+                   out: Optional[Path] = typer.Option(None, "--out", "-o", help="directions file (default: the "
+                                                                                "generator's own library)"),
+                   count: int = typer.Option(5, help="sefa/ganspace: how many directions"),
+                   layers: Optional[str] = typer.Option(None, help="W+ layers the directions act on: coarse, "
+                                                                   "middle, fine, 0-3... (default all)"),
+                   samples: int = typer.Option(4000, help="interfacegan: labelled samples; others: samples "
+                                                          "that measure each direction's spread"),
+                   vector: Optional[Path] = typer.Option(None, help="user: a .npy vector (w_dim,) or "
+                                                                    "(num_ws, w_dim)"),
+                   name: Optional[str] = typer.Option(None, help="user: the direction's name"),
+                   seed: int = SEED) -> None:
+    """Find directions and add them to a directions file (replacing those of the same names)."""
+    from dynode.edit import library_path, parse_layers
+    from dynode.edit.directions import add_to_library
+    from dynode.edit.find import ganspace, interfacegan, sefa, user_direction
+    from dynode.errors import InputError
+    from dynode.generators import generator_id, load_generator
     with _errors():
         _setup("cpu", seed)
         gen = load_generator(generator)
-        directions, stats = fit_directions(gen, load_regressor(), samples, seed)
-        path = save_directions(resolve(generator), directions, stats)
-        err.print(json.dumps(stats["directions"], indent=1), highlight=False)
-        err.print(f"-> {path}", highlight=False)
+        gid = generator_id(generator)
+        chosen = parse_layers(layers, gen.num_ws)
+        if method == "interfacegan":
+            from dynode.metrics.attributes import load_regressor
+            found = [d.on_layers(chosen) for d in interfacegan(gen, load_regressor(), samples, seed, gid)]
+        elif method in ("sefa", "ganspace"):
+            found = (sefa if method == "sefa" else ganspace)(gen, count, chosen, gid, max(samples, 1000), seed)
+        elif method == "user":
+            if vector is None or not name:
+                raise InputError("--method user needs --vector FILE.npy and --name NAME")
+            try:
+                v = torch.from_numpy(np.load(vector, allow_pickle=False)).float()
+            except (OSError, ValueError) as e:
+                raise InputError(f"--vector {vector}: unreadable ({e})") from e
+            found = [user_direction(name, v, gen, chosen, None, gid, max(samples, 1000), seed)]
+        else:
+            raise InputError(f"unknown method {method!r}; valid: interfacegan, sefa, ganspace, user")
+        path = add_to_library(out or library_path(generator), found)
+        for d in found:
+            err.print(f"{d.name}: sigma {d.sigma:.3f} {json.dumps(d.info)}", highlight=False, soft_wrap=True)
+        err.print(f"{len(found)} directions -> {path}", highlight=False)
+
+
+@directions_app.command("show")
+def directions_show(names: Optional[List[str]] = typer.Argument(None, help="directions (default: all stored)"),
+                    out: Path = typer.Option(..., "--out", "-o", help="PNG strip: a row per direction"),
+                    generator: str = GENERATOR,
+                    latents: Optional[Path] = typer.Option(None, help="edit this latents artifact's first frame "
+                                                                      "instead of a random face"),
+                    strengths: str = typer.Option("-3,-2,-1,0,1,2,3", help="columns, comma-separated"),
+                    scale: int = typer.Option(2, help="pixel magnification of the PNG"),
+                    seed: int = SEED) -> None:
+    """Draw each direction at strengths -3..+3 from one face."""
+    from dynode.edit import get_direction, load_library
+    from dynode.errors import InputError
+    from dynode.generators import load_generator
+    from dynode.io.images import save_grid
+    from dynode.pipelines import direction_strip
+    from dynode.types import LatentSequence
+    with _errors():
+        _setup("cpu", seed)
+        try:
+            columns = [float(x) for x in strengths.split(",")]
+        except ValueError as e:
+            raise InputError(f"--strengths must be comma-separated numbers, got {strengths!r}") from e
+        if latents is not None:
+            seq = LatentSequence.load(latents)
+            generator, start = seq.generator, seq.latents[0]
+        gen = load_generator(generator)
+        if latents is None:
+            z = torch.randn(1, gen.w_dim, generator=torch.Generator().manual_seed(seed))
+            start = gen.mapping(z, truncation=0.7)[0].expand(gen.num_ws, -1)
+        names = names or list(load_library(generator))
+        if not names:
+            raise InputError(f"no directions stored with {generator!r} and none named")
+        dirs = [get_direction(n, generator, (gen.num_ws, gen.w_dim)) for n in names]
+        save_grid(out, direction_strip(gen, dirs, start, columns), ncol=len(columns), scale=scale)
+        err.print(f"{len(dirs)} directions x {len(columns)} strengths ({', '.join(names)}) -> {out}",
+                  highlight=False)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,12 @@ from __future__ import annotations
 
 import subprocess
 
-import cv2
 import numpy as np
 import torch
 
 from dynode.errors import InputError
+from dynode.flow import DISFlow, check_frames, warp
 from dynode.types import bracket, check_times
-
-
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 2:
-        raise InputError(f"frames must be uint8 (T>=2, H, W, 3), got {frames.dtype} {frames.shape}")
-    return np.ascontiguousarray(frames)
 
 
 def minterpolate(frames: np.ndarray, factor: int) -> np.ndarray:
@@ -42,7 +36,7 @@ def minterpolate(frames: np.ndarray, factor: int) -> np.ndarray:
     """
     import imageio_ffmpeg
 
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     if factor < 1:
         raise InputError(f"factor must be >= 1, got {factor}")
     T, H, W, _ = frames.shape
@@ -66,13 +60,6 @@ def minterpolate(frames: np.ndarray, factor: int) -> np.ndarray:
     return out[:n].copy()
 
 
-def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward warp: out(x) = image(x + flow(x)), bilinear, edges replicated."""
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
     """Optical-flow interpolation of the observed frames at any times inside their span.
 
@@ -83,13 +70,12 @@ def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
     Returns:
         uint8 (N, H, W, 3).
     """
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     t_obs = check_times(observed_times, "observed_times")
     if len(t_obs) != len(frames):
         raise InputError(f"got {len(frames)} frames but {len(t_obs)} observed times")
     lo, _, frac = bracket(t_obs, torch.as_tensor(times, dtype=torch.float64).reshape(-1))
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis = DISFlow()
     flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     out = np.empty((len(lo), *frames.shape[1:]), np.uint8)
     for n, (i, s) in enumerate(zip(lo.tolist(), frac.tolist())):
@@ -98,10 +84,10 @@ def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
             continue
         if i not in flows:
             # DIS flow from a to b: a(x) ~ b(x + flow(x)).
-            flows[i] = (dis.calc(grey[i], grey[i + 1], None), dis.calc(grey[i + 1], grey[i], None))
+            flows[i] = (dis(frames[i], frames[i + 1]), dis(frames[i + 1], frames[i]))
         f01, f10 = flows[i]
         f_t0 = -(1 - s) * s * f01 + s * s * f10
         f_t1 = (1 - s) ** 2 * f01 - s * (1 - s) * f10
-        blend = (1 - s) * _warp(frames[i], f_t0).astype(np.float32) + s * _warp(frames[i + 1], f_t1).astype(np.float32)
+        blend = (1 - s) * warp(frames[i], f_t0).astype(np.float32) + s * warp(frames[i + 1], f_t1).astype(np.float32)
         out[n] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
     return out

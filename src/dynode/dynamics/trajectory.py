@@ -231,9 +231,7 @@ class Trajectory:
         if tuple(start.shape) != self.latent_shape:
             raise InputError(f"Trajectory.evaluate(): start must have shape {self.latent_shape}, got {tuple(start.shape)}")
         if mode == "initial":
-            z0 = self.encode(start[None])
-            residual = start.float() - self.decode(z0)[0]
-            return self.decode(self._solve_from(z0, 0.0, tau)) + residual
+            return self.evaluate_from(times, start[None])[0]
         z_obs = self.encode(self.observed)
         residuals = self.observed.float() - self.decode(z_obs)
         tau_obs = self._tau(self.observed_times)
@@ -241,9 +239,10 @@ class Trajectory:
         before, after = tau < 0, tau > tau_obs[-1]
         inside = ~(before | after)
         if before.any():
-            out[before] = self.decode(self._solve_from(z_obs[:1], 0.0, tau[before])) + residuals[0]
+            out[before] = self.decode(self._solve_from(z_obs[:1], 0.0, tau[before])[:, 0]) + residuals[0]
         if after.any():
-            out[after] = self.decode(self._solve_from(z_obs[-1:], float(tau_obs[-1]), tau[after])) + residuals[-1]
+            out[after] = self.decode(self._solve_from(z_obs[-1:], float(tau_obs[-1]), tau[after])[:, 0]) \
+                + residuals[-1]
         if inside.any():
             z, lo, b = through_observations(self.field, z_obs, tau_obs, tau[inside], self.solver, self.rtol,
                                             self.atol, self.step_size)
@@ -252,24 +251,44 @@ class Trajectory:
         return out
 
     def _solve_from(self, z0: torch.Tensor, tau0: float, tau: torch.Tensor) -> torch.Tensor:
-        """z at taus on either side of tau0, solved from z0 (1, k) at tau0: (N,) -> (N, k)."""
-        out = torch.empty(len(tau), z0.shape[1])
+        """z at taus on either side of tau0, solved from each row of z0 (B, k) at tau0: -> (N, B, k)."""
+        out = torch.empty(len(tau), *z0.shape)
         for mask in (tau >= tau0, tau < tau0):
             if not mask.any():
                 continue
             uniq, inverse = torch.unique(tau[mask], sorted=True, return_inverse=True)
             backward = bool(uniq[0] < tau0)
             targets = uniq.flip(0) if backward else uniq[uniq > tau0]
-            z = z0
+            z = z0[None]
             if len(targets):
                 grid = torch.cat([torch.tensor([tau0], dtype=torch.float64), targets]).float()
-                z = solve(self.field, z0, grid, self.solver, self.rtol, self.atol, self.step_size)[1:, 0]
+                z = solve(self.field, z0, grid, self.solver, self.rtol, self.atol, self.step_size)[1:]
             if backward:
                 z = z.flip(0)
-            elif uniq[0] == tau0:
-                z = torch.cat([z0, z]) if len(targets) else z0
+            elif uniq[0] == tau0 and len(targets):
+                z = torch.cat([z0[None], z])
             out[mask] = z[inverse]
         return out
+
+    @torch.no_grad()
+    def evaluate_from(self, times, starts: torch.Tensor) -> torch.Tensor:
+        """The paper's single solve from several start codes at t0, in one batch.
+
+        Args:
+            times: (N,) seconds. starts: (B, num_ws, w_dim) codes at t0.
+
+        Returns:
+            float32 (B, N, num_ws, w_dim); each start's residual outside the subspace is carried along.
+        """
+        if starts.dim() != 3 or tuple(starts.shape[1:]) != self.latent_shape:
+            raise InputError(f"Trajectory.evaluate_from(): starts must have shape (B, {self.latent_shape[0]}, "
+                             f"{self.latent_shape[1]}), got {tuple(starts.shape)}")
+        tau = self._tau(times)
+        z0 = self.encode(starts)
+        residual = starts.float() - self.decode(z0)
+        z = self._solve_from(z0, 0.0, tau).transpose(0, 1)  # (B, N, k)
+        return self.decode(z.reshape(-1, z.shape[-1])).reshape(len(starts), len(tau), *self.latent_shape) \
+            + residual[:, None]
 
     @torch.no_grad()
     def sample_future(self, times, samples: int = 8, seed: int = 0) -> torch.Tensor:

@@ -1,6 +1,9 @@
-"""Editing: semantic directions and their application to a trajectory or to every frame."""
+"""Editing: semantic directions, how they are found, and how edits reach every frame."""
 
-from dynode.edit.apply import edit_per_frame, edit_start
-from dynode.edit.directions import EDITABLE, fit_directions, get_direction, load_directions
+from dynode.edit.directions import (Direction, get_direction, library_path, load_library, parse_layers,
+                                    read_directions, save_directions)
+from dynode.edit.motion import motion_component, scale_motion
+from dynode.edit.propagate import MODES, Edit, Schedule, propagate
 
-__all__ = ["EDITABLE", "edit_per_frame", "edit_start", "fit_directions", "get_direction", "load_directions"]
+__all__ = ["MODES", "Direction", "Edit", "Schedule", "get_direction", "library_path", "load_library",
+           "motion_component", "parse_layers", "propagate", "read_directions", "save_directions", "scale_motion"]

@@ -1,123 +1,232 @@
-"""Semantic directions in W: found with the InterFaceGAN recipe, stored beside a generator.
+"""Semantic directions in W, stored with what they are for, loaded and checked.
 
-Recipe: sample codes w = mapping(z), render them, read attributes with the toy-face probe,
-label the top and bottom 30% of each attribute, fit a logistic-regression boundary in W and
-take its unit normal (pointing to more of the attribute). Each direction is stored scaled by
-the spread of sample codes along it, so strength 1 moves a code by one standard deviation.
+A :class:`Direction` is a unit vector in W (``(w_dim,)``, added to the chosen W+ layers) or
+in W+ (``(num_ws, w_dim)``, unit Frobenius norm) with its metadata: ``sigma``, the spread of
+sampled W codes along it (strength a moves a code by a * sigma, so strengths mean the same
+for every direction), the W+ layers it applies to, the generator it was made for (an id
+that hashes the weights), how it was found and for which attribute.
+
+Directions are stored in a safetensors file, one tensor per name and the metadata in the
+header. The file ``directions.safetensors`` beside a generator is its library: a bare name
+such as ``smile`` refers to it. How directions are found: :mod:`dynode.edit.find`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
 
-from dynode.errors import InputError
-from dynode.generators import resolve
-from dynode.generators.stylegan2 import StyleGAN2Generator
+from dynode.errors import CheckpointError, InputError
+from dynode.generators import generator_id, resolve
 from dynode.io.checkpoints import load_artifact, save_artifact
-from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
 
 DIRECTIONS_FILE = "directions.safetensors"
-# Public direction name -> probe attribute.
-EDITABLE = {"smile": "smile", "glasses": "glasses", "hair_color": "hair_lightness", "mouth_open": "mouth_open",
-            "eye_open": "eye_open", "hair_length": "hair_length", "skin": "skin"}
+METHODS = ("interfacegan", "sefa", "ganspace", "user")
+# Named W+ layer groups by the resolution a layer draws (StyleGAN's coarse/middle/fine split).
+LAYER_GROUPS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
 
 
-def _boundary(w: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> tuple[torch.Tensor, float]:
-    """Logistic regression on W (L2-regularised); returns the unit normal and training accuracy."""
-    mean, std = w.mean(0), w.std(0).clamp(min=1e-6)
-    x = (w - mean) / std
-    weight = torch.zeros(w.shape[1], requires_grad=True)
-    bias = torch.zeros((), requires_grad=True)
-    opt = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+@dataclass(frozen=True)
+class Direction:
+    """A unit direction in W or W+ with its metadata (see the module).
 
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ weight + bias, labels) + 1e-3 * weight.pow(2).sum()
-        loss.backward()
-        return loss
+    Attributes:
+        name: what it is called in its file. vector: (w_dim,) or (num_ws, w_dim), unit norm.
+        sigma: spread of sampled W codes along the vector; strength a adds a * sigma * vector.
+        layers: W+ layers it applies to (None: all). method: one of ``METHODS``.
+        attribute: the attribute it changes, if known. generator_id: the generator it was
+            made for (None: unknown, e.g. a bare .npy vector). info: how it was found.
+    """
 
-    opt.step(closure)
-    with torch.no_grad():
-        acc = float(((x @ weight + bias > 0).float() == labels).float().mean())
-        normal = weight / std  # back to W coordinates
-    return normal / normal.norm(), acc
+    name: str
+    vector: torch.Tensor
+    sigma: float = 1.0
+    layers: tuple[int, ...] | None = None
+    method: str = "user"
+    attribute: str | None = None
+    generator_id: str | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        norm = float(self.vector.norm())
+        if not np.isfinite(norm) or norm == 0:
+            raise InputError(f"direction {self.name!r}: the vector must be finite and non-zero")
+        object.__setattr__(self, "vector", self.vector.detach().float() / norm)
+        if self.method not in METHODS:
+            raise InputError(f"direction {self.name!r}: method {self.method!r} is not one of {list(METHODS)}")
+        if not self.sigma > 0:
+            raise InputError(f"direction {self.name!r}: sigma must be > 0, got {self.sigma}")
+
+    def offset(self, strength: float, num_ws: int) -> torch.Tensor:
+        """The code offset of an edit of this strength: (num_ws, w_dim), zero off its layers."""
+        if self.vector.dim() == 2 and self.vector.shape[0] != num_ws:
+            raise InputError(f"direction {self.name!r} has {self.vector.shape[0]} W+ layers; the code has {num_ws}")
+        d = self.vector.expand(num_ws, -1) if self.vector.dim() == 1 else self.vector
+        d = d * (float(strength) * self.sigma)
+        if self.layers is not None:
+            bad = [i for i in self.layers if not 0 <= i < num_ws]
+            if bad:
+                raise InputError(f"direction {self.name!r}: layers {bad} out of range 0..{num_ws - 1}")
+            mask = torch.zeros(num_ws, 1)
+            mask[list(self.layers)] = 1
+            d = d * mask
+        return d
+
+    def on_layers(self, layers: tuple[int, ...] | None) -> "Direction":
+        """The same direction applied to other W+ layers (None: all)."""
+        return dataclasses.replace(self, layers=layers)
+
+    def conditioned(self, others: list["Direction"]) -> "Direction":
+        """Conditional manipulation (InterFaceGAN): this direction with the span of ``others``
+        projected out, so that moving along it leaves their attributes' linear scores unchanged.
+        sigma is kept, so strengths stay comparable with the unconditioned direction."""
+        if not others:
+            return self
+        shape = self.vector.shape
+        if any(o.vector.shape != shape for o in others):
+            raise InputError(f"cannot condition {self.name!r} {tuple(shape)} on directions of other shapes "
+                             f"{[tuple(o.vector.shape) for o in others]}")
+        basis, _ = torch.linalg.qr(torch.stack([o.vector.reshape(-1) for o in others], 1))
+        v = self.vector.reshape(-1)
+        v = v - basis @ (basis.T @ v)
+        if float(v.norm()) < 1e-4:
+            raise InputError(f"direction {self.name!r} lies in the span of {[o.name for o in others]}; "
+                             "nothing is left after conditioning")
+        info = {**self.info, "conditioned_on": [o.name for o in others]}
+        return dataclasses.replace(self, vector=v.reshape(shape), info=info)
+
+    def meta(self) -> dict:
+        return {"sigma": self.sigma, "layers": list(self.layers) if self.layers is not None else None,
+                "method": self.method, "attribute": self.attribute, "generator_id": self.generator_id,
+                "info": self.info}
 
 
-@torch.no_grad()
-def fit_directions(generator: StyleGAN2Generator, regressor: AttributeRegressor, n: int = 4000,
-                   seed: int = 0, batch: int = 250) -> tuple[dict[str, torch.Tensor], dict]:
-    """Find one W direction per name in ``EDITABLE``; returns (directions (w_dim,), stats)."""
-    g = torch.Generator().manual_seed(seed)
-    ws, scores = [], []
-    for i in range(0, n, batch):
-        z = torch.randn(min(batch, n - i), generator.w_dim, generator=g)
-        w = generator.mapping(z)
-        ws.append(w)
-        scores.append(regressor(generator.synthesis(w)))
-    w, scores = torch.cat(ws), torch.cat(scores)
-    directions, stats = {}, {}
-    for name, attr in EDITABLE.items():
-        s = scores[:, ATTRIBUTES.index(attr)]
-        lo, hi = torch.quantile(s, 0.3), torch.quantile(s, 0.7)
-        keep = (s <= lo) | (s >= hi)
-        with torch.enable_grad():
-            normal, acc = _boundary(w[keep], (s[keep] >= hi).float())
-        spread = float((w @ normal).std())
-        directions[name] = normal * spread
-        stats[name] = {"boundary_accuracy": round(acc, 4), "w_spread": round(spread, 4),
-                       "attribute_range": [round(float(s.min()), 3), round(float(s.max()), 3)]}
-    return directions, {"samples": n, "seed": seed, "directions": stats}
-
-
-def save_directions(folder: str | Path, directions: dict[str, torch.Tensor], stats: dict) -> Path:
-    return save_artifact(Path(folder) / DIRECTIONS_FILE, "directions", directions, stats)
-
-
-def load_directions(generator: str) -> dict[str, torch.Tensor]:
-    """Directions stored beside a generator (bundled name or folder); {} if it has none."""
-    path = resolve(generator) / DIRECTIONS_FILE
-    if not path.is_file():
-        return {}
-    return load_artifact(path, "directions")[0]
-
-
-def get_direction(spec: str, generator: str, latent_shape: tuple[int, int]) -> torch.Tensor:
-    """A direction by name (stored beside the generator) or from a file (.safetensors key
-    "direction", or .npy), checked against the latent shape (num_ws, w_dim).
-
-    Returns:
-        (w_dim,) for a W direction (applied to every layer) or (num_ws, w_dim) for a W+ one.
+def parse_layers(spec: str | None, num_ws: int) -> tuple[int, ...] | None:
+    """W+ layers from a spec: "all", "coarse", "middle", "fine", "0-3", "0,2,5", or a mix
+    ("coarse,9"). Layer i draws at 4 * 2^(i // 2) pixels. None or "all" means every layer.
 
     Raises:
-        InputError: unknown name, unreadable file, or a direction of the wrong size.
+        InputError: an unknown group, a malformed range or a layer outside 0..num_ws-1.
     """
-    path = Path(spec)
-    if path.suffix in (".safetensors", ".npy"):
-        if not path.is_file():
-            raise InputError(f"direction file {path} does not exist")
+    if spec is None or spec.strip() == "all":
+        return None
+    out: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        if part in LAYER_GROUPS:
+            lo, hi = LAYER_GROUPS[part]
+            out.update(i for i in range(num_ws) if lo <= 4 * 2 ** (i // 2) <= hi)
+            continue
         try:
-            if path.suffix == ".npy":
-                d = torch.from_numpy(np.load(path, allow_pickle=False)).float()
-            else:
-                tensors = load_file(str(path))
-                if "direction" not in tensors:
-                    raise ValueError(f"no tensor named 'direction' (found {sorted(tensors)})")
-                d = tensors["direction"].float()
-        except (OSError, ValueError, SafetensorError) as e:
+            a, _, b = part.partition("-")
+            first, last = int(a), int(b or a)
+        except ValueError as e:
+            raise InputError(f"layers {spec!r}: {part!r} is not a layer, a range a-b, or one of "
+                             f"{['all', *LAYER_GROUPS]}") from e
+        if not 0 <= first <= last < num_ws:
+            raise InputError(f"layers {spec!r}: {part!r} is outside 0..{num_ws - 1}")
+        out.update(range(first, last + 1))
+    if not out:
+        raise InputError(f"layers {spec!r}: no layer of this {num_ws}-layer generator is in it")
+    return tuple(sorted(out))
+
+
+def save_directions(path: str | Path, directions: list[Direction]) -> Path:
+    """Write directions to one file (atomically); names must be unique."""
+    names = [d.name for d in directions]
+    if len(set(names)) != len(names) or not names:
+        raise InputError(f"save_directions(): need at least one direction and unique names, got {names}")
+    return save_artifact(path, "directions", {d.name: d.vector for d in directions},
+                         {"directions": {d.name: d.meta() for d in directions}})
+
+
+def read_directions(path: str | Path) -> dict[str, Direction]:
+    """All directions in a file written by :func:`save_directions`, by name."""
+    tensors, info = load_artifact(path, "directions")
+    metas = info.get("directions", {})
+    if not all(isinstance(metas.get(n), dict) and "sigma" in metas[n] for n in tensors):
+        raise CheckpointError(f"{path}: directions written by an older dynode (no metadata); "
+                              "fit them again with `dynode directions fit`")
+    out = {}
+    for name, vector in tensors.items():
+        m = metas[name]
+        layers = tuple(m["layers"]) if m.get("layers") is not None else None
+        out[name] = Direction(name, vector, m["sigma"], layers, m["method"], m.get("attribute"),
+                              m.get("generator_id"), m.get("info", {}))
+    return out
+
+
+def library_path(generator: str) -> Path:
+    """The directions file beside a generator (bundled name or folder)."""
+    return resolve(generator) / DIRECTIONS_FILE
+
+
+def load_library(generator: str) -> dict[str, Direction]:
+    """The directions stored beside a generator; {} if it has none."""
+    path = library_path(generator)
+    return read_directions(path) if path.is_file() else {}
+
+
+def add_to_library(path: str | Path, directions: list[Direction]) -> Path:
+    """Add directions to a file (created if missing), replacing those of the same names."""
+    path = Path(path)
+    kept = read_directions(path) if path.is_file() else {}
+    kept.update({d.name: d for d in directions})
+    return save_directions(path, list(kept.values()))
+
+
+def _from_file(path: Path, name: str | None) -> Direction:
+    if not path.is_file():
+        raise InputError(f"direction file {path} does not exist")
+    if path.suffix == ".npy":
+        try:
+            vector = torch.from_numpy(np.load(path, allow_pickle=False)).float()
+        except (OSError, ValueError) as e:
             raise InputError(f"direction file {path}: unreadable ({e})") from e
+        return Direction(name or path.stem, vector)
+    try:
+        found = read_directions(path)
+    except (CheckpointError, SafetensorError) as e:
+        raise InputError(f"direction file {path}: {e}") from e
+    if name is None and len(found) == 1:
+        return next(iter(found.values()))
+    if name not in found:
+        raise InputError(f"direction file {path} holds {sorted(found)}; name one as {path}:NAME")
+    return found[name]
+
+
+def get_direction(spec: str, generator: str, latent_shape: tuple[int, int]) -> Direction:
+    """A direction by name (from the generator's library) or from a file: ``dir.safetensors``,
+    ``dir.safetensors:NAME`` for a file holding several, or a bare ``dir.npy`` vector.
+
+    Args:
+        generator: the name or folder of the generator the codes belong to.
+        latent_shape: (num_ws, w_dim) of those codes.
+
+    Raises:
+        InputError: unknown name, unreadable file, a direction of the wrong size, or one made
+            for another generator (its id differs from this generator's).
+    """
+    path, _, name = spec.partition(":") if ".safetensors:" in spec else (spec, "", "")
+    path = Path(path)
+    if path.suffix in (".safetensors", ".npy"):
+        d = _from_file(path, name or None)
     else:
-        available = load_directions(generator)
+        available = load_library(generator)
         if spec not in available:
             raise InputError(f"unknown direction {spec!r} for generator {generator!r}; available: "
                              f"{sorted(available)} (or give a .safetensors/.npy file)")
         d = available[spec]
     num_ws, w_dim = latent_shape
-    if tuple(d.shape) not in ((w_dim,), (num_ws, w_dim)):
-        raise InputError(f"direction {spec!r} has shape {tuple(d.shape)}; this generator needs ({w_dim},) "
+    if tuple(d.vector.shape) not in ((w_dim,), (num_ws, w_dim)):
+        raise InputError(f"direction {spec!r} has shape {tuple(d.vector.shape)}; this generator needs ({w_dim},) "
                          f"or ({num_ws}, {w_dim})")
-    return d.float()
+    if d.generator_id is not None and d.generator_id != generator_id(generator):
+        raise InputError(f"direction {spec!r} was made for generator {d.generator_id}, but these codes belong to "
+                         f"{generator!r} ({generator_id(generator)}); fit directions for this generator")
+    d.offset(0.0, num_ws)  # checks its layers against this generator
+    return d

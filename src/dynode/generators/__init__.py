@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from importlib import resources
 from pathlib import Path
 
@@ -32,6 +34,27 @@ def resolve(name_or_path: str) -> Path:
         return Path(str(bundled))
     raise CheckpointError(
         f"unknown generator {name_or_path!r}: not a model folder, and not a bundled name {bundled_names()}")
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def generator_id(name_or_path: str) -> str:
+    """A short id of a generator's weights (sha256 of its model.safetensors, 16 hex digits).
+
+    Directions record it, so that a direction made for one generator is refused by another.
+    """
+    weights = resolve(name_or_path) / "model.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"{weights.parent}: no model.safetensors")
+    stat = weights.stat()
+    return _digest(str(weights), stat.st_mtime_ns, stat.st_size)
 
 
 def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device = "cpu") -> StyleGAN2Generator:
@@ -66,4 +89,4 @@ def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device 
     return model.eval().requires_grad_(False).to(device)
 
 
-__all__ = ["StyleGAN2Config", "StyleGAN2Generator", "load_generator", "bundled_names", "resolve"]
+__all__ = ["StyleGAN2Config", "StyleGAN2Generator", "generator_id", "load_generator", "bundled_names", "resolve"]

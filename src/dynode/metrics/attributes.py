@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -99,3 +100,50 @@ def load_regressor(folder: str | Path | None = None) -> AttributeRegressor:
     model = AttributeRegressor(meta["config"]["width"])
     model.load_state_dict(tensors)
     return model.eval().requires_grad_(False)
+
+
+MOTION_ATTRIBUTES = ("smile", "mouth_open", "eye_open", "tx", "ty", "roll", "scale", "gaze_x", "gaze_y")
+IDENTITY_ATTRIBUTES = ("glasses", "hair_lightness", "hair_length", "skin")
+
+
+@torch.no_grad()
+def edit_report(probe: AttributeRegressor, edited: torch.Tensor, unedited: torch.Tensor, source: torch.Tensor,
+                attribute: str, sign: float, min_change: float = 0.1, chunk: int = 128) -> dict:
+    """How an edit changed a video, read by the probe on every frame.
+
+    Args:
+        edited, unedited, source: (T, 3, R, R) images in [-1, 1]: the edited video, the unedited
+            reconstruction it was made from, and the source video.
+        attribute: the attribute the edit targets (one of ``ATTRIBUTES``). sign: +1 or -1, the
+            way it should move. min_change: the move that counts as reaching the target.
+
+    Returns:
+        change_mean/min (of the attribute, signed so that positive is the intended way),
+        success_rate (share of frames with change >= min_change) and its value in each
+        quarter of the video (late quarters falling behind mean the edit fades with time),
+        motion_drift (mean |edited - unedited| over the motion attributes other than the
+        target), motion_tolerance (the same between the unedited reconstruction and the source:
+        the reconstruction's own error, which the drift should stay within), and
+        identity_drift (over the identity attributes other than the target).
+    """
+    if attribute not in ATTRIBUTES:
+        raise InputError(f"edit_report: unknown attribute {attribute!r}; known: {list(ATTRIBUTES)}")
+    if not edited.shape == unedited.shape == source.shape:
+        raise InputError(f"edit_report: edited {tuple(edited.shape)}, unedited {tuple(unedited.shape)} and source "
+                         f"{tuple(source.shape)} must match")
+
+    def read(x):
+        return torch.cat([probe(c) for c in x.split(chunk)])
+
+    e, u, s = read(edited), read(unedited), read(source)
+    a = ATTRIBUTES.index(attribute)
+    change = (e[:, a] - u[:, a]) * float(np.sign(sign))
+    hit = (change >= min_change).float()
+    motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES if m != attribute]
+    identity = [ATTRIBUTES.index(m) for m in IDENTITY_ATTRIBUTES if m != attribute]
+    return {"change_mean": round(float(change.mean()), 4), "change_min": round(float(change.min()), 4),
+            "success_rate": round(float(hit.mean()), 4),
+            "success_by_quarter": [round(float(q.mean()), 4) for q in hit.tensor_split(4)],
+            "motion_drift": round(float((e - u)[:, motion].abs().mean()), 4),
+            "motion_tolerance": round(float((u - s)[:, motion].abs().mean()), 4),
+            "identity_drift": round(float((e - u)[:, identity].abs().mean()), 4)}

@@ -10,7 +10,7 @@ import torch
 
 from dynode.config import FitConfig, InversionConfig
 from dynode.dynamics import Trajectory, fit
-from dynode.edit import edit_per_frame, edit_start, get_direction
+from dynode.edit import Edit, Schedule, get_direction, motion_component, parse_layers, propagate, scale_motion
 from dynode.errors import InputError
 from dynode.generators import load_generator
 from dynode.generators.stylegan2 import StyleGAN2Generator
@@ -107,14 +107,45 @@ def extrapolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, sec
     return t, np.concatenate(tiles, axis=2)
 
 
-def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, direction: str, strength: float,
-               times: torch.Tensor, per_frame: bool = False,
-               layers: list[int] | None = None) -> np.ndarray:
-    """Render an edit at ``times``: the edited start re-solved through the ODE (default), or the
-    per-frame baseline (a*d added to each code of the unedited trajectory)."""
-    d = get_direction(direction, trajectory.generator, trajectory.latent_shape)
-    if per_frame:
-        latents = edit_per_frame(trajectory.evaluate(times), d, strength, layers)
-    else:
-        latents = trajectory.evaluate(times, start=edit_start(trajectory.w0, d, strength, layers))
-    return render_pixels(generator, latents)
+def make_edits(trajectory: Trajectory, directions: list[str], strengths: list[float], layers: str | None = None,
+               conditions: list[str] = (), schedule: str | None = None) -> list[Edit]:
+    """Edits from user specs: direction names or files, one strength for all or one each, an optional
+    W+ layer spec (overrides the directions' own), directions to condition on, and a schedule.
+
+    Raises:
+        InputError: a count mismatch, or anything :func:`get_direction`, :func:`parse_layers` or
+            :meth:`Schedule.parse` refuses.
+    """
+    if len(strengths) not in (1, len(directions)):
+        raise InputError(f"give one strength for all directions or one for each: {len(directions)} directions, "
+                         f"{len(strengths)} strengths")
+    strengths = list(strengths) * len(directions) if len(strengths) == 1 else list(strengths)
+    shape = trajectory.latent_shape
+    others = [get_direction(c, trajectory.generator, shape) for c in conditions]
+    chosen = parse_layers(layers, shape[0]) if layers is not None else None
+    sched = Schedule.parse(schedule) if schedule else None
+    edits = []
+    for spec, strength in zip(directions, strengths):
+        d = get_direction(spec, trajectory.generator, shape).conditioned(others)
+        edits.append(Edit(d.on_layers(chosen) if layers is not None else d, strength, sched))
+    return edits
+
+
+def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, times: torch.Tensor, edits: list[Edit] = (),
+               mode: str = "first-frame", motion: list[tuple[str, float]] = ()) -> np.ndarray:
+    """Render edits at ``times`` (see :func:`dynode.edit.propagate` for the modes), after the
+    motion edits: (component, gain) pairs, the component "pcK" or a direction spec, applied in order."""
+    for spec, gain in motion:
+        component = spec if spec.startswith("pc") and spec[2:].isdigit() else \
+            get_direction(spec, trajectory.generator, trajectory.latent_shape)
+        trajectory = scale_motion(trajectory, motion_component(trajectory, component), gain)
+    return render_pixels(generator, propagate(trajectory, times, list(edits), mode))
+
+
+@torch.no_grad()
+def direction_strip(generator: StyleGAN2Generator, directions: list, start: torch.Tensor,
+                    strengths: list[float]) -> torch.Tensor:
+    """Images of ``start`` (num_ws, w_dim) edited along each direction at each strength: one row
+    per direction, (len(directions) * len(strengths), 3, R, R) in [-1, 1]."""
+    codes = torch.stack([start + d.offset(a, generator.num_ws) for d in directions for a in strengths])
+    return torch.cat([generator.synthesis(c.to(generator.w_avg.device)).cpu() for c in codes.split(32)])

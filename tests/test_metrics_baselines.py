@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from dynode.baselines import constant_velocity, flow_interpolate, linear, minterpolate, slerp, spline
-from dynode.edit import edit_per_frame, edit_start, get_direction
 from dynode.errors import InputError
 from dynode.metrics import psnr, ssim
 
@@ -60,30 +59,3 @@ def test_pixel_baselines_follow_a_panning_texture():
         assert np.abs(out.astype(float) - middle).mean() < 0.6 * np.abs(blend - middle).mean()
     with pytest.raises(InputError, match="uint8"):
         minterpolate(frames.astype(np.float32), 2)
-
-
-def test_edits_add_the_direction_on_chosen_layers():
-    start = torch.zeros(4, 3)
-    d = torch.ones(3)
-    e = edit_start(start, d, 2.0, layers=[1, 2])
-    assert e[0].abs().sum() == 0 and torch.equal(e[1], torch.full((3,), 2.0))
-    frames = edit_per_frame(torch.zeros(5, 4, 3), d, -1.0)
-    assert torch.equal(frames, -torch.ones(5, 4, 3))
-    with pytest.raises(InputError, match="out of range"):
-        edit_start(start, d, 1.0, layers=[7])
-
-
-def test_direction_of_wrong_size_and_unknown_name(tmp_path, tiny_folder):
-    np.save(tmp_path / "bad.npy", np.ones(5, np.float32))
-    with pytest.raises(InputError, match=r"has shape \(5,\)"):
-        get_direction(str(tmp_path / "bad.npy"), str(tiny_folder), (6, 16))
-    with pytest.raises(InputError, match="unknown direction"):
-        get_direction("smile", str(tiny_folder), (6, 16))
-    assert get_direction(str(tmp_path / "dir.npy"), str(tiny_folder), (6, 16)).shape == (16,)
-
-
-def test_bundled_directions_exist_for_the_bundled_generator():
-    from dynode.edit import load_directions
-    dirs = load_directions("toyfaces64")
-    assert {"smile", "glasses", "hair_color"} <= set(dirs)
-    assert all(d.shape == (dirs["smile"].shape[0],) for d in dirs.values())

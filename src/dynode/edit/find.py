@@ -1,0 +1,146 @@
+"""Finding directions: InterFaceGAN (labelled samples), SeFa (closed form), GANSpace (PCA), user vectors.
+
+Every method returns :class:`Direction` objects whose ``sigma`` is the spread of sampled W
+codes along them, so that strength 1 means one standard deviation for every method.
+
+- InterFaceGAN: sample w = mapping(z), render, read attributes with the toy-face probe,
+  label the top and bottom 30% of each attribute, fit a logistic-regression boundary in W and
+  take its unit normal (towards more of the attribute). Needs an attribute regressor.
+- SeFa (Shen & Zhou, 2021): the top eigenvectors of A^T A, A the style-modulation weights of
+  the chosen layers stacked; the directions that change those layers' styles most. No labels.
+- GANSpace (Harkonen et al., 2020): principal components of sampled W codes. No labels.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dynode.edit.directions import Direction
+from dynode.errors import InputError
+from dynode.generators.stylegan2 import StyleGAN2Generator
+from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
+
+# Direction name -> the probe attribute it should change.
+EDITABLE = {"smile": "smile", "glasses": "glasses", "hair_color": "hair_lightness", "mouth_open": "mouth_open",
+            "eye_open": "eye_open", "hair_length": "hair_length", "skin": "skin"}
+
+
+@torch.no_grad()
+def sample_w(generator: StyleGAN2Generator, n: int, seed: int = 0) -> torch.Tensor:
+    """n codes w = mapping(z) from seeded z: (n, w_dim)."""
+    z = torch.randn(n, generator.w_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([generator.mapping(c.to(generator.w_avg.device)).cpu() for c in z.split(1000)])
+
+
+def _signed(v: torch.Tensor) -> torch.Tensor:
+    """Eigenvectors have no sign: fix it so the largest-magnitude entry is positive (deterministic)."""
+    return v * torch.sign(v[v.abs().argmax()])
+
+
+def _spread(w: torch.Tensor, v: torch.Tensor) -> float:
+    return float((w @ (v / v.norm())).std())
+
+
+def _boundary(w: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> tuple[torch.Tensor, float]:
+    """Logistic regression on W (L2-regularised); returns the unit normal and training accuracy."""
+    mean, std = w.mean(0), w.std(0).clamp(min=1e-6)
+    x = (w - mean) / std
+    weight = torch.zeros(w.shape[1], requires_grad=True)
+    bias = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ weight + bias, labels) + 1e-3 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        acc = float(((x @ weight + bias > 0).float() == labels).float().mean())
+        normal = weight / std  # back to W coordinates
+    return normal / normal.norm(), acc
+
+
+@torch.no_grad()
+def interfacegan(generator: StyleGAN2Generator, regressor: AttributeRegressor, n: int = 4000, seed: int = 0,
+                 gen_id: str | None = None, names: list[str] | None = None, batch: int = 250) -> list[Direction]:
+    """One direction per name of ``EDITABLE`` (or ``names``), from n probe-labelled samples."""
+    names = list(EDITABLE) if names is None else names
+    unknown = sorted(set(names) - set(EDITABLE))
+    if unknown:
+        raise InputError(f"interfacegan: no attribute for {unknown}; known: {sorted(EDITABLE)}")
+    if n < 20:
+        raise InputError(f"interfacegan: need at least 20 samples, got {n}")
+    w = sample_w(generator, n, seed)
+    scores = torch.cat([regressor(generator.synthesis(c.to(generator.w_avg.device)).cpu()) for c in w.split(batch)])
+    out = []
+    for name in names:
+        s = scores[:, ATTRIBUTES.index(EDITABLE[name])]
+        lo, hi = torch.quantile(s, 0.3), torch.quantile(s, 0.7)
+        keep = (s <= lo) | (s >= hi)
+        with torch.enable_grad():
+            normal, acc = _boundary(w[keep], (s[keep] >= hi).float())
+        info = {"samples": n, "seed": seed, "boundary_accuracy": round(acc, 4),
+                "attribute_range": [round(float(s.min()), 3), round(float(s.max()), 3)]}
+        out.append(Direction(name, normal, _spread(w, normal), None, "interfacegan", EDITABLE[name], gen_id, info))
+    return out
+
+
+def style_weights(generator: StyleGAN2Generator, layers: tuple[int, ...] | None = None) -> torch.Tensor:
+    """The effective style-modulation weights (rows stacked) of the synthesis convolutions that
+    read the given W+ layers (None: all); to-RGB layers are left out, as in SeFa."""
+    convs = [generator.conv1, *generator.convs]  # conv k reads W+ layer k
+    chosen = range(len(convs)) if layers is None else [i for i in layers if i < len(convs)]
+    if not chosen:
+        raise InputError(f"SeFa: layers {layers} hold no convolution (the last layer only feeds to-RGB)")
+    mods = [convs[i].conv.modulation for i in chosen]
+    return torch.cat([m.weight.detach().cpu() * m.scale for m in mods])
+
+
+def sefa(generator: StyleGAN2Generator, count: int = 5, layers: tuple[int, ...] | None = None,
+         gen_id: str | None = None, samples: int = 10000, seed: int = 0) -> list[Direction]:
+    """The top ``count`` SeFa directions ``sefa0``, ``sefa1``... for the given layers."""
+    a = style_weights(generator, layers)
+    if not 1 <= count <= a.shape[1]:
+        raise InputError(f"SeFa: count must be in 1..{a.shape[1]}, got {count}")
+    values, vectors = torch.linalg.eigh(a.T @ a)
+    order = values.argsort(descending=True)[:count]
+    w = sample_w(generator, samples, seed)
+    out = []
+    for k, i in enumerate(order.tolist()):
+        v = _signed(vectors[:, i])
+        out.append(Direction(f"sefa{k}", v, _spread(w, v), layers, "sefa", None, gen_id,
+                             {"eigenvalue": round(float(values[i]), 6)}))
+    return out
+
+
+def ganspace(generator: StyleGAN2Generator, count: int = 5, layers: tuple[int, ...] | None = None,
+             gen_id: str | None = None, samples: int = 10000, seed: int = 0) -> list[Direction]:
+    """The top ``count`` principal components ``ganspace0``, ``ganspace1``... of sampled W codes."""
+    w = sample_w(generator, samples, seed)
+    if not 1 <= count <= w.shape[1]:
+        raise InputError(f"GANSpace: count must be in 1..{w.shape[1]}, got {count}")
+    x = w - w.mean(0)
+    _, s, vh = torch.linalg.svd(x, full_matrices=False)
+    variance = s**2 / (len(x) - 1)
+    out = []
+    for k in range(count):
+        v = _signed(vh[k])
+        out.append(Direction(f"ganspace{k}", v, float(variance[k].sqrt()), layers, "ganspace", None, gen_id,
+                             {"explained_variance": round(float(variance[k] / variance.sum()), 4)}))
+    return out
+
+
+def user_direction(name: str, vector: torch.Tensor, generator: StyleGAN2Generator,
+                   layers: tuple[int, ...] | None = None, attribute: str | None = None,
+                   gen_id: str | None = None, samples: int = 10000, seed: int = 0) -> Direction:
+    """A user-supplied vector (w_dim,) or (num_ws, w_dim) with its sigma measured on samples."""
+    if tuple(vector.shape) not in ((generator.w_dim,), (generator.num_ws, generator.w_dim)):
+        raise InputError(f"vector {name!r} has shape {tuple(vector.shape)}; this generator needs "
+                         f"({generator.w_dim},) or ({generator.num_ws}, {generator.w_dim})")
+    unit = vector.float() / vector.float().norm().clamp(min=1e-12)
+    # The spread of sampled codes (broadcast to every layer for a W+ vector) along the unit vector.
+    projected = sample_w(generator, samples, seed) @ unit.reshape(-1, generator.w_dim).sum(0)
+    sigma = float(projected.std())
+    return Direction(name, vector.float(), sigma if sigma > 0 else 1.0, layers, "user", attribute, gen_id)

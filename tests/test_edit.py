@@ -1,0 +1,196 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dynode.config import FitConfig
+from dynode.dynamics import fit
+from dynode.edit import (Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
+                         read_directions, save_directions, scale_motion)
+from dynode.edit.find import ganspace, interfacegan, sample_w, sefa, style_weights, user_direction
+from dynode.errors import CheckpointError, InputError
+from dynode.generators import generator_id
+from dynode.types import LatentSequence
+
+
+@pytest.fixture(scope="module")
+def traj():
+    """A fitted 2-D subspace trajectory of 4x8 codes: a loop in the first two coordinates of layer 0."""
+    t = torch.linspace(0, 2, 9, dtype=torch.float64)
+    ang = math.pi * t
+    lat = torch.zeros(9, 4, 8)
+    lat[:, 0, 0], lat[:, 0, 1] = torch.cos(ang).float(), 0.5 * torch.sin(ang).float()
+    seq = LatentSequence(t, lat, torch.zeros(9), torch.zeros(9), "x")
+    return fit(seq, FitConfig(subspace_dim=2, iters=60))
+
+
+def test_directions_are_unit_and_conditioning_projects_out():
+    a = Direction("a", torch.tensor([3.0, 4.0, 0.0]), sigma=2.0)
+    b = Direction("b", torch.tensor([1.0, 0.0, 0.0]))
+    c = Direction("c", torch.tensor([0.0, 1.0, 1.0]))
+    assert math.isclose(float(a.vector.norm()), 1.0, rel_tol=1e-6)
+    ab = a.conditioned([b])
+    assert abs(float(ab.vector @ b.vector)) < 1e-6 and math.isclose(float(ab.vector.norm()), 1.0, rel_tol=1e-6)
+    assert ab.sigma == 2.0 and ab.info["conditioned_on"] == ["b"]
+    abc = a.conditioned([b, c])
+    assert abs(float(abc.vector @ b.vector)) < 1e-6 and abs(float(abc.vector @ c.vector)) < 1e-6
+    with pytest.raises(InputError, match="lies in the span"):
+        b.conditioned([b])
+    with pytest.raises(InputError, match="non-zero"):
+        Direction("z", torch.zeros(3))
+    torch.testing.assert_close(a.offset(2.0, 2), torch.tensor([[2.4, 3.2, 0.0]] * 2))
+    assert a.on_layers((1,)).offset(1.0, 2)[0].abs().sum() == 0
+    with pytest.raises(InputError, match="out of range"):
+        a.on_layers((5,)).offset(1.0, 2)
+
+
+def test_layer_specs():
+    assert parse_layers("coarse", 10) == (0, 1, 2, 3)
+    assert parse_layers("middle", 10) == (4, 5, 6, 7)
+    assert parse_layers("fine", 10) == (8, 9)
+    assert parse_layers("0-2,9", 10) == (0, 1, 2, 9) and parse_layers("all", 10) is None
+    for bad, msg in (("fine", "no layer"), ("3-12", "outside"), ("top", "not a layer")):
+        with pytest.raises(InputError, match=msg):
+            parse_layers(bad, 6 if bad == "fine" else 10)
+
+
+def test_sefa_returns_the_top_eigenvectors_of_the_modulation_weights(tiny_gen):
+    # Independently: every synthesis convolution's modulation weight, equalised-lr scale applied.
+    mods = [m for name, m in tiny_gen.named_modules() if name.endswith("conv.modulation") and "to_rgb" not in name]
+    a = torch.cat([m.weight * m.scale for m in mods])
+    values, vectors = torch.linalg.eigh(a.T @ a)
+    found = sefa(tiny_gen, count=3, samples=200)
+    for k, d in enumerate(found):
+        assert abs(float(d.vector @ vectors[:, -1 - k])) > 1 - 1e-4
+        assert d.info["eigenvalue"] == pytest.approx(float(values[-1 - k]), rel=1e-4)
+    assert found[0].info["eigenvalue"] >= found[1].info["eigenvalue"] >= found[2].info["eigenvalue"]
+    # On some layers only, the weights of those layers' convolutions alone.
+    assert style_weights(tiny_gen, (0,)).shape == (mods[0].weight.shape[0], tiny_gen.w_dim)
+    with pytest.raises(InputError, match="no convolution"):
+        sefa(tiny_gen, layers=(tiny_gen.num_ws - 1,))
+
+
+def test_ganspace_and_user_directions_measure_their_spread(tiny_gen):
+    found = ganspace(tiny_gen, count=2, samples=500)
+    w = sample_w(tiny_gen, 500)
+    assert found[0].sigma == pytest.approx(float((w @ found[0].vector).std()), rel=1e-3)
+    assert found[0].sigma >= found[1].sigma and abs(float(found[0].vector @ found[1].vector)) < 1e-5
+    user = user_direction("u", torch.ones(tiny_gen.w_dim), tiny_gen, samples=500)
+    assert user.method == "user" and user.sigma == pytest.approx(float((w @ user.vector).std()), rel=1e-3)
+    with pytest.raises(InputError, match="has shape"):
+        user_direction("u", torch.ones(3), tiny_gen)
+
+
+def test_interfacegan_labels_samples_with_the_probe(tiny_gen):
+    from dynode.metrics.attributes import load_regressor
+    found = interfacegan(tiny_gen, load_regressor(), n=40, names=["smile", "skin"])
+    assert [d.name for d in found] == ["smile", "skin"] and found[1].attribute == "skin"
+    assert all(math.isclose(float(d.vector.norm()), 1.0, rel_tol=1e-5) and 0 <= d.info["boundary_accuracy"] <= 1
+               for d in found)
+
+
+def test_direction_files_keep_metadata_and_refuse_the_wrong_generator_or_size(tmp_path, tiny_folder):
+    gid = generator_id(str(tiny_folder))
+    d1 = Direction("up", torch.ones(16), 0.5, (1, 2), "sefa", None, gid, {"eigenvalue": 3.0})
+    d2 = Direction("plus", torch.ones(6, 16), 1.0, None, "user", "smile", gid)
+    save_directions(tmp_path / "two.safetensors", [d1, d2])
+    back = read_directions(tmp_path / "two.safetensors")
+    assert back["up"].layers == (1, 2) and back["up"].info == {"eigenvalue": 3.0} and back["plus"].attribute == "smile"
+    got = get_direction(f"{tmp_path / 'two.safetensors'}:plus", str(tiny_folder), (6, 16))
+    torch.testing.assert_close(got.vector, d2.vector)
+    with pytest.raises(InputError, match="name one"):
+        get_direction(str(tmp_path / "two.safetensors"), str(tiny_folder), (6, 16))
+    save_directions(tmp_path / "other.safetensors", [Direction("up", torch.ones(16), generator_id="0123456789abcdef")])
+    with pytest.raises(InputError, match="made for generator 0123456789abcdef"):
+        get_direction(str(tmp_path / "other.safetensors"), str(tiny_folder), (6, 16))
+    np.save(tmp_path / "bad.npy", np.ones(5, np.float32))
+    with pytest.raises(InputError, match=r"has shape \(5,\)"):
+        get_direction(str(tmp_path / "bad.npy"), str(tiny_folder), (6, 16))
+    with pytest.raises(InputError, match="unknown direction"):
+        get_direction("smile", str(tiny_folder), (6, 16))
+    assert get_direction(str(tmp_path / "dir.npy"), str(tiny_folder), (6, 16)).vector.shape == (16,)
+    with pytest.raises(InputError, match="layers"):
+        get_direction(str(tmp_path / "two.safetensors") + ":up", str(tiny_folder), (2, 16))
+
+
+def test_old_direction_files_are_refused_with_advice(tmp_path):
+    from dynode.io.checkpoints import save_artifact
+    save_artifact(tmp_path / "old.safetensors", "directions", {"smile": torch.ones(4)}, {"samples": 10})
+    with pytest.raises(CheckpointError, match="older dynode"):
+        read_directions(tmp_path / "old.safetensors")
+
+
+def test_bundled_library_has_every_method():
+    from dynode.edit import load_library
+    found = load_library("toyfaces64")
+    assert {"smile", "glasses", "hair_color", "sefa0", "ganspace0"} <= set(found)
+    assert {d.method for d in found.values()} == {"interfacegan", "sefa", "ganspace"}
+    assert {d.generator_id for d in found.values()} == {generator_id("toyfaces64")}
+
+
+def test_zero_strength_reproduces_the_unedited_video_exactly(traj):
+    t = torch.linspace(0, 2, 17)
+    d = Direction("d", torch.ones(8))
+    plain = traj.evaluate(t)
+    for mode in ("first-frame", "per-frame"):
+        assert torch.equal(propagate(traj, t, [Edit(d, 0.0)], mode), plain)
+    tiny = propagate(traj, t, [Edit(d, 1e-5)], "first-frame")
+    assert 0 < (tiny - plain).abs().max() < 1e-4
+    torch.testing.assert_close(propagate(traj, t, [Edit(d, 0.0)], "paper"), traj.evaluate(t, mode="initial"))
+
+
+def test_first_frame_edit_starts_at_the_edit_and_carries_it(traj):
+    t = torch.linspace(0, 2, 9)
+    inside = Direction("in", torch.tensor([1.0, 1.0, 0, 0, 0, 0, 0, 0]), layers=(0,))  # in the motion plane
+    outside = Direction("out", torch.ones(8), layers=(3,))  # layer 3 never moves: outside the subspace
+    plain = traj.evaluate(t)
+    ff = propagate(traj, t, [Edit(inside, 0.3)], "first-frame")
+    torch.testing.assert_close(ff[0], plain[0] + inside.offset(0.3, 4))
+    assert (ff[1:] - plain[1:] - inside.offset(0.3, 4)).abs().max() > 1e-3  # the flow moved it
+    # Outside the subspace the flow cannot act: the edit stays constant, as per-frame editing does.
+    torch.testing.assert_close(propagate(traj, t, [Edit(outside, 2.0)], "first-frame"),
+                               propagate(traj, t, [Edit(outside, 2.0)], "per-frame"))
+    both = propagate(traj, t, [Edit(inside, 0.3), Edit(outside, 2.0)], "per-frame")
+    torch.testing.assert_close(both, plain + inside.offset(0.3, 4) + outside.offset(2.0, 4))
+    with pytest.raises(InputError, match="valid modes"):
+        propagate(traj, t, [Edit(inside, 1.0)], "last-frame")
+
+
+def test_schedules_fade_edits(traj):
+    s = Schedule.parse("0:0,1:1,1.5:1,2:0")
+    torch.testing.assert_close(s([-1, 0, 0.5, 1.2, 1.75, 3]), torch.tensor([0, 0, 0.5, 1, 0.5, 0]))
+    for bad in ("0:0,0:1", "0-1", "1:0,0:1"):
+        with pytest.raises(InputError, match="schedule"):
+            Schedule.parse(bad)
+    t = torch.linspace(0, 2, 9)
+    d = Direction("d", torch.ones(8), layers=(3,))
+    faded = propagate(traj, t, [Edit(d, 2.0, s)], "per-frame")
+    plain = traj.evaluate(t)
+    torch.testing.assert_close(faded[0], plain[0])
+    torch.testing.assert_close(faded[4], plain[4] + d.offset(2.0, 4))
+    torch.testing.assert_close(faded[2], plain[2] + 0.5 * d.offset(2.0, 4))
+    ff = propagate(traj, t, [Edit(d, 2.0, s)], "first-frame")
+    torch.testing.assert_close(ff[0], plain[0]) and torch.testing.assert_close(ff[4], plain[4] + d.offset(2.0, 4))
+    with pytest.raises(InputError, match="cannot follow a schedule"):
+        propagate(traj, t, [Edit(d, 2.0, s)], "paper")
+
+
+def test_motion_gain_scales_the_path_along_a_component(traj):
+    t = torch.linspace(0, 2, 13)
+    v = motion_component(traj, "pc0")
+    z = traj.encode(traj.evaluate(t))
+    center = traj.encode(traj.observed).mean(0)
+    for gain in (1.0, 2.0, 0.5):
+        u = traj.encode(scale_motion(traj, v, gain).evaluate(t))
+        expect = z + (gain - 1) * ((z - center) @ v)[:, None] * v
+        torch.testing.assert_close(u, expect, atol=2e-3, rtol=0)
+    doubled = scale_motion(traj, v, 2.0)
+    assert float(((traj.encode(doubled.evaluate(t)) - center) @ v).abs().max()) > \
+        1.8 * float(((z - center) @ v).abs().max())
+    with pytest.raises(InputError, match="gain must be > 0"):
+        scale_motion(traj, v, 0.0)
+    with pytest.raises(InputError, match="components pc0..pc1"):
+        motion_component(traj, "pc5")
+    with pytest.raises(InputError, match="outside the coordinates"):
+        motion_component(traj, Direction("out", torch.ones(8), layers=(3,)))
