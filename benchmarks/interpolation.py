@@ -21,45 +21,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from common import inverted, timed
 from dynode.baselines import LATENT_INTERPOLATORS, constant_velocity, flow_interpolate, minterpolate
 from dynode.config import FitConfig, InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import fit
 from dynode.generators import load_generator
-from dynode.inversion import invert
 from dynode.io.checkpoints import atomic_path
 from dynode.io.images import from_uint8, save_grid, to_uint8
 from dynode.metrics import psnr, ssim, stlpips
 from dynode.render import render_pixels
-from dynode.types import LatentSequence
 
 # name -> (field, evaluation mode, image-loss weight); the first is dynode's default.
 DYNODE = {"dynode": ("mlp", "exact", 0.0), "dynode-initial": ("mlp", "initial", 0.0),
           "dynode-image": ("mlp", "exact", 0.5), "dynode-mlp_t": ("mlp_t", "exact", 0.0),
           "dynode-cde": ("cde", "exact", 0.0), "paper": ("paper", "initial", 0.0)}
 METRICS = ("psnr", "ssim", "stlpips", "smoothness")
-
-
-def _inverted(gen, generator: str, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None):
-    """Kept frames (uint8) and their inversion, cached on disk by seed, times and config."""
-    frames = to_uint8(ToyFaceVideo(seed).render(times, gen.resolution))
-    path = None
-    if cache is not None:
-        key = f"{generator.replace('/', '_')}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
-        path = cache / f"{key}.safetensors"
-        if path.is_file():
-            return frames, LatentSequence.load(path)
-    seq = invert(gen, from_uint8(frames), times, cfg, generator)
-    if path is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        seq.save(path)
-    return frames, seq
 
 
 def _smoothness(pred: torch.Tensor, truth: torch.Tensor) -> float:
@@ -76,12 +58,6 @@ def _scores(pred: np.ndarray, truth: torch.Tensor, rows: list[int], seconds: flo
                 "seconds": seconds}
 
 
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
-
-
 def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,
               fit_cfg: FitConfig, cache: Path | None) -> tuple[dict, dict]:
     """Scores of every method on one video: ({"interpolation": ..., "extrapolation": ...}, strip frames)."""
@@ -95,13 +71,13 @@ def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor
     kept_rows = list(range(0, n_span, factor))
     held = [i for i in range(n_span) if i % factor]
     first8 = list(range(factor - 1, min(8 * factor, len(t_future)), factor))  # the next 8 working-rate frames
-    frames, seq = _inverted(gen, generator, seed, t_span[kept_rows], inv, cache)
+    frames, seq = inverted(gen, generator, seed, t_span[kept_rows], inv, cache)
     interp, extrap, extrap_all = {}, {}, {}
     recon = render_pixels(gen, seq.latents)
     interp["inversion"] = _scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.info["seconds"])
 
     def latent(name, fn, into, times, target, rows):
-        pix, secs = _timed(lambda: render_pixels(gen, fn(times)))
+        pix, secs = timed(lambda: render_pixels(gen, fn(times)))
         into[name] = _scores(pix, target, rows, secs)
         if into is extrap:
             extrap_all[name] = _scores(pix, target, list(range(len(times))), secs)
@@ -111,7 +87,7 @@ def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor
     for name, (field, mode, image_weight) in DYNODE.items():
         if (field, image_weight) not in fitted:  # one fit per field and loss, evaluated in each mode
             cfg = FitConfig(**{**fit_cfg.to_dict(), "field": field, "image_weight": image_weight})
-            fitted[field, image_weight] = _timed(lambda: fit(seq, cfg, generator=gen, frames=from_uint8(frames)))
+            fitted[field, image_weight] = timed(lambda: fit(seq, cfg, generator=gen, frames=from_uint8(frames)))
         traj, fit_s = fitted[field, image_weight]
         strip[name] = latent(name, lambda t: traj.evaluate(t, mode=mode), interp, t_span, truth_span, held)
         interp[name]["seconds"] += fit_s
@@ -128,10 +104,10 @@ def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor
         strip[name] = latent(name, lambda t: fn(seq.times, seq.latents, t), interp, t_span, truth_span, held)
     latent("constant_velocity", lambda t: constant_velocity(seq.times, seq.latents, t), extrap, t_future,
            truth_future, first8)
-    pix, secs = _timed(lambda: minterpolate(frames, factor))
+    pix, secs = timed(lambda: minterpolate(frames, factor))
     interp["minterpolate"] = _scores(pix, truth_span, held, secs)
     strip["minterpolate"] = pix
-    pix, secs = _timed(lambda: flow_interpolate(frames, seq.times, t_span))
+    pix, secs = timed(lambda: flow_interpolate(frames, seq.times, t_span))
     interp["dis_flow"] = _scores(pix, truth_span, held, secs)
     strip["dis_flow"] = pix
     strip["truth"] = to_uint8(truth_span)
@@ -167,7 +143,7 @@ def fit_speed(gen, generator: str, frames: int, fps: float, inv: InversionConfig
               cache: Path | None) -> dict:
     """Seconds to fit the default field to a ``frames``-frame inverted toy-face video."""
     times = torch.arange(frames, dtype=torch.float64) / fps
-    _, seq = _inverted(gen, generator, 4242, times, inv, cache)
+    _, seq = inverted(gen, generator, 4242, times, inv, cache)
     traj = fit(seq, fit_cfg)
     return {"frames": frames, "seconds": round(traj.stats["seconds"], 2), "threads": 1,
             "best_loss": traj.stats["best_loss"]}

@@ -41,3 +41,26 @@ def test_interpolation_benchmark_scores_every_method(tiny_folder, tmp_path):
     # Pixel baselines see the real frames, so an untrained generator loses to them.
     assert report["targets"]["interp_beats_minterpolate"] is False
     assert "| dynode |" in (out / "interpolation.md").read_text() and (out / "strip.png").stat().st_size > 0
+
+
+def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
+    import torch
+
+    from dynode.edit import Direction, save_directions
+    from dynode.edit.directions import DIRECTIONS_FILE
+    from dynode.generators import generator_id
+    gid = generator_id(str(tiny_folder))
+    save_directions(tiny_folder / DIRECTIONS_FILE, [Direction(n, torch.randn(16, generator=torch.Generator().manual_seed(i)),
+                                                              generator_id=gid) for i, n in enumerate(("skin", "smile"))])
+    out = tmp_path / "edit"
+    report = _bench("editing.py", "--generator", str(tiny_folder), "--seeds", "5", "--frames", "6", "--fps", "4",
+                    "--edits", "skin:2", "smile:-1", "--steps", "2", "--steps-first", "2", "--iters", "4",
+                    "--out", str(out))
+    summary = report["summary"]
+    assert {"skin/first-frame", "smile/per-frame", "first-frame", "per-frame", "paper", "unedited"} <= set(summary)
+    ff = summary["first-frame"]
+    assert 0 <= ff["success_rate"] <= 1 and ff["flicker"] > 0 and ff["seconds"] > 0 and len(ff["success_by_quarter"]) == 4
+    assert set(report["targets"]) == {"first_frame_success>=0.95", "first_frame_motion_drift<=tolerance",
+                                      "first_frame_flicker<=per_frame", "edit_6_frames_under_10s"}
+    assert (out / "side_by_side_skin.mp4").stat().st_size > 0 and (out / "strip.png").stat().st_size > 0
+    assert json.loads((out / "editing.json").read_text()) == report
