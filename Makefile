@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-generator bench-interp bench-memory train-gan clean
+.PHONY: demo test bench-generator bench-interp bench-memory bench-edit train-gan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench-interp: $(STAMP)
 
 bench-memory: $(STAMP)
 	$(PY) benchmarks/fit_memory.py
+
+bench-edit: $(STAMP)
+	$(PY) benchmarks/editing.py --out bench_out/edit
 
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.
