@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from dynode.config import InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.inversion import invert
+from dynode.io.checkpoints import atomic_path
 from dynode.io.images import from_uint8, to_uint8
 from dynode.types import LatentSequence
 
@@ -36,3 +38,10 @@ def timed(fn):
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
+
+
+def save_report(out: Path, name: str, table: str, report: dict) -> None:
+    """Write ``name``.md (the markdown table) and ``name``.json (the report) into ``out``, atomically."""
+    for suffix, text in ((".md", table), (".json", json.dumps(report, indent=2))):
+        with atomic_path(out / f"{name}{suffix}") as tmp:
+            tmp.write_text(text)

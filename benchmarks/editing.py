@@ -27,13 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import inverted, timed
+from common import inverted, save_report, timed
 from dynode.config import FitConfig, InversionConfig
 from dynode.dynamics import Trajectory, fit
 from dynode.edit import Edit, get_direction, propagate
 from dynode.edit.find import EDITABLE
 from dynode.generators import load_generator
-from dynode.io.checkpoints import atomic_path
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
 from dynode.metrics.attributes import edit_report, load_regressor
@@ -165,10 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         write_video(a.out / f"side_by_side_{name}.mp4", np.concatenate(panels, axis=2), a.fps)
         cols = np.linspace(0, a.frames - 1, 8).round().astype(int)
         save_grid(a.out / "strip.png", torch.cat([from_uint8(v[cols]) for v in panels]), ncol=len(cols), scale=2)
-        with atomic_path(a.out / "editing.md") as tmp:
-            tmp.write_text(table)
-        with atomic_path(a.out / "editing.json") as tmp:
-            tmp.write_text(json.dumps(report, indent=2))
+        save_report(a.out, "editing", table, report)
     print(json.dumps(report, indent=2))
 
 

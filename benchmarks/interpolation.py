@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import inverted, timed
+from common import inverted, save_report, timed
 from dynode.baselines import LATENT_INTERPOLATORS, constant_velocity, flow_interpolate, minterpolate
 from dynode.config import FitConfig, InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import fit
 from dynode.generators import load_generator
-from dynode.io.checkpoints import atomic_path
 from dynode.io.images import from_uint8, save_grid, to_uint8
 from dynode.metrics import psnr, ssim, stlpips
 from dynode.render import render_pixels
@@ -201,10 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = ["truth", "dynode", "linear", "spline", "minterpolate", "dis_flow"]
         cols = list(range(a.factor, 3 * a.factor + 1))  # two working-rate intervals at the truth rate
         save_grid(a.out / "strip.png", torch.cat([from_uint8(strip[r][cols]) for r in rows]), ncol=len(cols), scale=2)
-        with atomic_path(a.out / "interpolation.md") as tmp:
-            tmp.write_text(table)
-        with atomic_path(a.out / "interpolation.json") as tmp:
-            tmp.write_text(json.dumps(report, indent=2))
+        save_report(a.out, "interpolation", table, report)
     print(json.dumps(report, indent=2))
 
 
