@@ -12,7 +12,9 @@ rendered at every frame. Scores, per video, edit and mode:
   reconstruction's own error against the source) and of the other identity attributes;
 - flicker: the warping error between consecutive frames with the source's DIS flow, divided
   by the source's own (1 = no flicker beyond the source's);
-- seconds to edit the video (propagate + render every frame), inversion and fit cached.
+- seconds to edit the video (propagate + render every frame), inversion and fit cached;
+- motion edits (the video's main motion component pc0 damped x0.5 and exaggerated x2): the
+  probe's motion attributes' spread over time against the unedited video's, and flicker.
 
     python benchmarks/editing.py --out bench_out/edit
 """
@@ -30,16 +32,17 @@ import torch
 from common import inverted, save_report, timed
 from dynode.config import FitConfig, InversionConfig
 from dynode.dynamics import Trajectory, fit
-from dynode.edit import Edit, get_direction, propagate
+from dynode.edit import Edit, get_direction, motion_component, propagate, scale_motion
 from dynode.edit.find import EDITABLE
 from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
-from dynode.metrics.attributes import edit_report, load_regressor
+from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report, load_regressor, read_attributes
 from dynode.metrics.consistency import flicker, source_flows
 from dynode.render import render_pixels
 
 MODES = ("first-frame", "per-frame", "paper")
+MOTION_GAINS = (0.5, 2.0)
 SCORES = ("success_rate", "change_mean", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
 
 
@@ -72,6 +75,15 @@ def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits:
             scores[f"{name}/{mode}"] = {**report, "flicker": flicker(pixels, source, flows)["relative"],
                                         "seconds": round(seconds, 3)}
             videos[f"{name}/{mode}"] = pixels
+    motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES]
+    plain_spread = read_attributes(probe, from_uint8(plain))[:, motion].var(0).sum()
+    for gain in MOTION_GAINS:
+        moved = scale_motion(traj, motion_component(traj, "pc0"), gain)
+        pixels, seconds = timed(lambda: render_pixels(gen, moved.evaluate(times)))
+        spread = read_attributes(probe, from_uint8(pixels))[:, motion].var(0).sum()
+        scores[f"motion pc0 x{gain:g}"] = {"amplitude_ratio": round(float((spread / plain_spread).sqrt()), 4),
+                                           "flicker": flicker(pixels, source, flows)["relative"],
+                                           "seconds": round(seconds, 3)}
     return scores, videos
 
 
@@ -87,7 +99,8 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]]) -> dict:
         rows = [out[f"{name}/{mode}"] for name, _ in edits]
         out[mode] = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in SCORES}
         out[mode]["success_by_quarter"] = [round(float(np.mean(q)), 4) for q in zip(*[r["success_by_quarter"] for r in rows])]
-    out["unedited"] = {"flicker": round(float(np.mean([v["unedited"]["flicker"] for v in per_video])), 4)}
+    for case in ["unedited"] + [f"motion pc0 x{g:g}" for g in MOTION_GAINS]:
+        out[case] = {k: round(float(np.mean([v[case][k] for v in per_video])), 4) for k in per_video[0][case]}
     return out
 
 
@@ -103,6 +116,10 @@ def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float) -
                      f"{m['motion_drift']:.3f} ({m['motion_tolerance']:.3f}) | {m['identity_drift']:.3f} | "
                      f"{m['flicker']:.2f} | {m['seconds']:.1f} |")
     lines.append(f"| unedited reconstruction | - | - | - | - | - | - | {summary['unedited']['flicker']:.2f} | - |")
+    lines += ["", "| motion edit | probe motion amplitude (x unedited) | flicker (x source) | s/video |", "|---|---|---|---|"]
+    for gain in MOTION_GAINS:
+        m = summary[f"motion pc0 x{gain:g}"]
+        lines.append(f"| `--motion pc0={gain:g}` | {m['amplitude_ratio']:.2f} | {m['flicker']:.2f} | {m['seconds']:.1f} |")
     return "\n".join(lines)
 
 

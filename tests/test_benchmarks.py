@@ -57,7 +57,9 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
                     "--edits", "skin:2", "smile:-1", "--steps", "2", "--steps-first", "2", "--iters", "4",
                     "--out", str(out))
     summary = report["summary"]
-    assert {"skin/first-frame", "smile/per-frame", "first-frame", "per-frame", "paper", "unedited"} <= set(summary)
+    assert {"skin/first-frame", "smile/per-frame", "first-frame", "per-frame", "paper", "unedited",
+            "motion pc0 x0.5", "motion pc0 x2"} <= set(summary)
+    assert summary["motion pc0 x2"]["amplitude_ratio"] > 0
     ff = summary["first-frame"]
     assert 0 <= ff["success_rate"] <= 1 and ff["flicker"] > 0 and ff["seconds"] > 0 and len(ff["success_by_quarter"]) == 4
     assert set(report["targets"]) == {"first_frame_success>=0.95", "first_frame_motion_drift<=tolerance",

@@ -107,6 +107,12 @@ IDENTITY_ATTRIBUTES = ("glasses", "hair_lightness", "hair_length", "skin")
 
 
 @torch.no_grad()
+def read_attributes(probe: AttributeRegressor, images: torch.Tensor, chunk: int = 128) -> torch.Tensor:
+    """The probe on (T, 3, R, R) images in chunks: (T, len(ATTRIBUTES))."""
+    return torch.cat([probe(c) for c in images.split(chunk)])
+
+
+@torch.no_grad()
 def edit_report(probe: AttributeRegressor, edited: torch.Tensor, unedited: torch.Tensor, source: torch.Tensor,
                 attribute: str, sign: float, min_change: float = 0.1, chunk: int = 128) -> dict:
     """How an edit changed a video, read by the probe on every frame.
@@ -132,10 +138,7 @@ def edit_report(probe: AttributeRegressor, edited: torch.Tensor, unedited: torch
         raise InputError(f"edit_report: edited {tuple(edited.shape)}, unedited {tuple(unedited.shape)} and source "
                          f"{tuple(source.shape)} must match")
 
-    def read(x):
-        return torch.cat([probe(c) for c in x.split(chunk)])
-
-    e, u, s = read(edited), read(unedited), read(source)
+    e, u, s = (read_attributes(probe, x, chunk) for x in (edited, unedited, source))
     a = ATTRIBUTES.index(attribute)
     change = (e[:, a] - u[:, a]) * float(np.sign(sign))
     hit = (change >= min_change).float()
