@@ -1,10 +1,12 @@
 """Consistent video editing, measured: first-frame propagation (DynODE) vs per-frame editing. Prints JSON.
 
 Each toy-face video (``--frames`` frames at ``--fps``) is inverted and fitted once (both
-cached in ``--out``/cache). Each edit of ``--edits`` (direction:strength) is then applied in
-each mode (first-frame: the edit made on the first code and carried by the fitted ODE;
-per-frame: added to every code; paper: the single solve from the edited first code) and
-rendered at every frame. Scores, per video, edit and mode:
+cached in ``--out``/cache), with the default subspace field and with a field on the full W+
+space, where the dynamics act on the whole edit as in the paper. Each edit of ``--edits``
+(direction:strength; the sign is chosen per video so that the edit pushes the attribute away
+from where the video has it) is then applied in each mode (first-frame: made on the first
+code and carried by the fitted ODE; per-frame: added to every code; paper: the single solve
+from the edited first code) and rendered at every frame. Scores, per video, edit and row:
 
 - the attribute probe on every frame: the target attribute's change against the unedited
   reconstruction (success: >= ``--min-change`` the intended way; also per quarter of the
@@ -41,12 +43,17 @@ from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report
 from dynode.metrics.consistency import flicker, source_flows
 from dynode.render import render_pixels
 
-MODES = ("first-frame", "per-frame", "paper")
+# Row -> (mode, fit): the default subspace fit, and a fit in the full W+ space where the dynamics act
+# on the whole edit (as in the paper).
+ROWS = {"first-frame": ("first-frame", "subspace"), "per-frame": ("per-frame", "subspace"),
+        "paper": ("paper", "subspace"), "first-frame, full space": ("first-frame", "full space"),
+        "paper, full space": ("paper", "full space")}
 MOTION_GAINS = (0.5, 2.0)
 SCORES = ("success_rate", "change_mean", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
 
 
-def _fitted(seq, cfg: FitConfig, path: Path | None) -> Trajectory:
+def _fitted(seq, cfg: FitConfig, cache: Path | None, key: str) -> Trajectory:
+    path = cache / f"{key}_{cfg.hash()}.traj.safetensors" if cache is not None else None
     if path is not None and path.is_file():
         return Trajectory.load(path)
     traj = fit(seq, cfg)
@@ -57,24 +64,34 @@ def _fitted(seq, cfg: FitConfig, path: Path | None) -> Trajectory:
 
 def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
               inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None, min_change: float) -> tuple[dict, dict]:
-    """Scores of every edit x mode on one video, and the rendered videos (for the side-by-side)."""
+    """Scores of every edit x row of ``ROWS`` on one video, and the rendered videos (for the side-by-side).
+
+    Each edit pushes its attribute away from where the video has it (towards the far end of the
+    probe's 0-1 range), so that an attribute already at one end is not asked to go further.
+    """
     source, seq = inverted(gen, generator, seed, times, inv, cache)
-    traj_path = cache / f"{generator.replace('/', '_')}_s{seed}_n{len(times)}_{inv.hash()}_{fit_cfg.hash()}.traj.safetensors" \
-        if cache is not None else None
-    traj = _fitted(seq, fit_cfg, traj_path)
+    key = f"{generator.replace('/', '_')}_s{seed}_n{len(times)}_{inv.hash()}"
+    trajs = {"subspace": _fitted(seq, fit_cfg, cache, key),
+             "full space": _fitted(seq, FitConfig(**{**fit_cfg.to_dict(), "subspace_dim": 0}), cache, key)}
     flows = source_flows(source)
-    plain = render_pixels(gen, traj.evaluate(times))
+    plains = {k: render_pixels(gen, t.evaluate(times)) for k, t in trajs.items()}
+    plain = plains["subspace"]
+    read = read_attributes(probe, from_uint8(plain))
     scores = {"unedited": {"flicker": flicker(plain, source, flows)["relative"]}}
     videos = {"source": source, "unedited": plain}
     for name, strength in edits:
-        direction = get_direction(name, generator, traj.latent_shape)
-        for mode in MODES:
-            pixels, seconds = timed(lambda: render_pixels(gen, propagate(traj, times, [Edit(direction, strength)], mode)))
-            report = edit_report(probe, from_uint8(pixels), from_uint8(plain), from_uint8(source),
-                                 EDITABLE[name], np.sign(strength), min_change)
-            scores[f"{name}/{mode}"] = {**report, "flicker": flicker(pixels, source, flows)["relative"],
-                                        "seconds": round(seconds, 3)}
-            videos[f"{name}/{mode}"] = pixels
+        attribute = EDITABLE[name]
+        sign = 1.0 if float(read[:, ATTRIBUTES.index(attribute)].mean()) < 0.5 else -1.0
+        direction = get_direction(name, generator, trajs["subspace"].latent_shape)
+        for row, (mode, fitted) in ROWS.items():
+            traj = trajs[fitted]
+            edit = [Edit(direction, sign * abs(strength))]
+            pixels, seconds = timed(lambda: render_pixels(gen, propagate(traj, times, edit, mode)))
+            report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted]), from_uint8(source), attribute,
+                                 sign, min_change)
+            scores[f"{name}/{row}"] = {**report, "sign": sign, "flicker": flicker(pixels, source, flows)["relative"],
+                                       "seconds": round(seconds, 3)}
+            videos[f"{name}/{row}"] = pixels
     motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES]
     plain_spread = read_attributes(probe, from_uint8(plain))[:, motion].var(0).sum()
     for gain in MOTION_GAINS:
@@ -90,12 +107,12 @@ def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits:
 def summarise(per_video: list[dict], edits: list[tuple[str, float]]) -> dict:
     """Mean over videos per edit x mode, and per mode over every edit."""
     out = {}
-    cases = [f"{name}/{mode}" for name, _ in edits for mode in MODES]
+    cases = [f"{name}/{mode}" for name, _ in edits for mode in ROWS]
     for case in cases:
         out[case] = {k: round(float(np.mean([v[case][k] for v in per_video])), 4) for k in SCORES}
         out[case]["success_by_quarter"] = [round(float(np.mean(q)), 4) for q in
                                            zip(*[v[case]["success_by_quarter"] for v in per_video])]
-    for mode in MODES:
+    for mode in ROWS:
         rows = [out[f"{name}/{mode}"] for name, _ in edits]
         out[mode] = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in SCORES}
         out[mode]["success_by_quarter"] = [round(float(np.mean(q)), 4) for q in zip(*[r["success_by_quarter"] for r in rows])]
@@ -107,15 +124,15 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]]) -> dict:
 def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float) -> str:
     lines = [f"| edit | mode | success (change >= {min_change}) | by quarter | change | motion drift (tolerance) | "
              "identity drift | flicker (x source) | s/video |", "|---|---|---|---|---|---|---|---|---|"]
-    for label in [f"{n}/{m}" for n, _ in edits for m in MODES] + list(MODES):
+    for label in [f"{n}/{m}" for n, _ in edits for m in ROWS] + list(ROWS):
         m = summary[label]
         edit, _, mode = label.rpartition("/")
         strength = dict(edits).get(edit)
-        lines.append(f"| {f'{edit} {strength:+g}' if edit else 'all'} | {mode} | {m['success_rate']:.0%} | "
+        lines.append(f"| {f'{edit} ±{abs(strength):g}' if edit else 'all'} | {mode} | {m['success_rate']:.0%} | "
                      f"{' '.join(f'{q:.0%}' for q in m['success_by_quarter'])} | {m['change_mean']:+.3f} | "
                      f"{m['motion_drift']:.3f} ({m['motion_tolerance']:.3f}) | {m['identity_drift']:.3f} | "
-                     f"{m['flicker']:.2f} | {m['seconds']:.1f} |")
-    lines.append(f"| unedited reconstruction | - | - | - | - | - | - | {summary['unedited']['flicker']:.2f} | - |")
+                     f"{m['flicker']:.3f} | {m['seconds']:.1f} |")
+    lines.append(f"| unedited reconstruction | - | - | - | - | - | - | {summary['unedited']['flicker']:.3f} | - |")
     lines += ["", "| motion edit | probe motion amplitude (x unedited) | flicker (x source) | s/video |", "|---|---|---|---|"]
     for gain in MOTION_GAINS:
         m = summary[f"motion pc0 x{gain:g}"]
@@ -140,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--frames", type=int, default=120, help="frames per video")
     p.add_argument("--fps", type=float, default=12.0)
     p.add_argument("--edits", nargs="+", default=["skin:3", "hair_length:3", "mouth_open:3"],
-                   help="direction:strength, directions with a probe attribute")
+                   help="direction:strength for directions with a probe attribute; the sign is chosen per video, "
+                        "away from where the video has the attribute")
     p.add_argument("--min-change", type=float, default=0.1, help="attribute change (0-1 scale) that counts as reached")
     p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
     p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
@@ -170,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
               "targets": {"first_frame_success>=0.95": ff["success_rate"] >= 0.95,
                           "first_frame_motion_drift<=tolerance": ff["motion_drift"] <= ff["motion_tolerance"],
                           "first_frame_flicker<=per_frame": ff["flicker"] <= pf["flicker"],
-                          f"edit_{a.frames}_frames_under_10s": max(summary[m]["seconds"] for m in MODES) < 10},
+                          f"edit_{a.frames}_frames_under_10s": max(summary[m]["seconds"] for m in ROWS) < 10},
               "summary": summary, "per_video": per_video}
     table = markdown(summary, edits, a.min_change)
     print(table, file=sys.stderr)
