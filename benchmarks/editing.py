@@ -15,6 +15,9 @@ from the edited first code) and rendered at every frame. Scores, per video, edit
 - flicker: the warping error between consecutive frames with the source's DIS flow, divided
   by the source's own (1 = no flicker beyond the source's);
 - seconds to edit the video (propagate + render every frame), inversion and fit cached;
+- for first-frame rows, ``carried_edit_change``: how far the flow moved the edit from the
+  offset made at the first frame, |Phi_t(w0 + e) - Phi_t(w0) - e| / |e|, mean over frames
+  (0: the carried edit is the per-frame edit);
 - motion edits (the video's main motion component pc0 damped x0.5 and exaggerated x2): the
   probe's motion attributes' spread over time against the unedited video's, and flicker.
 
@@ -62,6 +65,11 @@ def _fitted(seq, cfg: FitConfig, cache: Path | None, key: str) -> Trajectory:
     return traj
 
 
+def _edited(gen, traj: Trajectory, times: torch.Tensor, edits: list[Edit], mode: str):
+    codes = propagate(traj, times, edits, mode)
+    return codes, render_pixels(gen, codes)
+
+
 def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
               inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None, min_change: float) -> tuple[dict, dict]:
     """Scores of every edit x row of ``ROWS`` on one video, and the rendered videos (for the side-by-side).
@@ -86,11 +94,15 @@ def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits:
         for row, (mode, fitted) in ROWS.items():
             traj = trajs[fitted]
             edit = [Edit(direction, sign * abs(strength))]
-            pixels, seconds = timed(lambda: render_pixels(gen, propagate(traj, times, edit, mode)))
+            (codes, pixels), seconds = timed(lambda: _edited(gen, traj, times, edit, mode))
             report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted]), from_uint8(source), attribute,
                                  sign, min_change)
             scores[f"{name}/{row}"] = {**report, "sign": sign, "flicker": flicker(pixels, source, flows)["relative"],
                                        "seconds": round(seconds, 3)}
+            if mode == "first-frame":  # how far the flow moved the edit from the offset made at the first frame
+                offset = edit[0].direction.offset(edit[0].strength, traj.latent_shape[0])
+                moved = (codes - traj.evaluate(times) - offset).flatten(1).norm(dim=1) / offset.norm()
+                scores[f"{name}/{row}"]["carried_edit_change"] = round(float(moved.mean()), 4)
             videos[f"{name}/{row}"] = pixels
     motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES]
     plain_spread = read_attributes(probe, from_uint8(plain))[:, motion].var(0).sum()
@@ -116,6 +128,8 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]]) -> dict:
         rows = [out[f"{name}/{mode}"] for name, _ in edits]
         out[mode] = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in SCORES}
         out[mode]["success_by_quarter"] = [round(float(np.mean(q)), 4) for q in zip(*[r["success_by_quarter"] for r in rows])]
+    for case in [c for c in cases if "carried_edit_change" in per_video[0][c]]:
+        out[case]["carried_edit_change"] = round(float(np.mean([v[case]["carried_edit_change"] for v in per_video])), 4)
     for case in ["unedited"] + [f"motion pc0 x{g:g}" for g in MOTION_GAINS]:
         out[case] = {k: round(float(np.mean([v[case][k] for v in per_video])), 4) for k in per_video[0][case]}
     return out
