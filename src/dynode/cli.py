@@ -259,6 +259,27 @@ def render(latents: Path = typer.Argument(..., help="latents artifact from `dyno
         err.print(f"{len(seq)} frames -> {out}", highlight=False)
 
 
+@app.command()
+def convert(checkpoint: Path = typer.Argument(..., help="rosinality StyleGAN2 .pt/.pth or NVlabs StyleGAN2-ADA .pkl"),
+            out: Path = typer.Option(..., "--out", "-o", help="model folder to write (use it as --generator)"),
+            lr_mlp: Optional[float] = typer.Option(None, help="mapping learning-rate multiplier the source was "
+                                                              "trained with (default: from the file, else 0.01)"),
+            samples: int = typer.Option(8, help="also write samples.png with this many samples (0: none)")) -> None:
+    """Convert a foreign StyleGAN2 checkpoint into a dynode model folder (no code from the file is run)."""
+    from dynode.generators.convert import convert_checkpoint
+    from dynode.io.checkpoints import save_model
+    from dynode.io.images import save_grid
+    with _errors():
+        model, source = convert_checkpoint(checkpoint, lr_mlp)
+        save_model(out, model, "stylegan2", model.config.to_dict(), {"converted_from": source})
+        if samples > 0:
+            z = torch.randn(samples, model.w_dim, generator=torch.Generator().manual_seed(0))
+            with torch.no_grad():
+                save_grid(out / "samples.png", model(z, truncation=0.7, randomize_noise=False), ncol=min(samples, 8))
+        err.print(f"{source['format']} checkpoint, {model.resolution}x{model.resolution}, w_dim {model.w_dim}, "
+                  f"{model.num_ws} W+ layers -> {out}", highlight=False)
+
+
 @app.command("toy-video")
 def toy_video(out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
               seed: int = typer.Option(0, help="identity and motion seed"),

@@ -1,0 +1,247 @@
+"""Foreign StyleGAN2 checkpoints to dynode model folders, without running code from the file.
+
+- rosinality ``.pt`` / ``.pth`` (stylegan2-pytorch ``train.py``): a ``torch.save`` dict with
+  ``g_ema`` (state dict) and ``latent_avg``. Read with torch's weights-only unpickler, which
+  rebuilds tensors and plain containers only; ``argparse.Namespace`` (the ``args`` entry) is the
+  one extra class allowed. dynode's generator uses the same parameter names.
+- NVlabs ``.pkl`` (stylegan2-ada-pytorch / stylegan3 ``G_ema``): a plain pickle of modules whose
+  classes travel as source code inside the file (``torch_utils.persistence``). :class:`SafeUnpickler`
+  rebuilds tensors and containers, turns each persistent module into a :class:`Stub` holding its
+  parameters, buffers and sub-modules, and never looks at (let alone executes) the source. Any
+  other import the pickle asks for is refused. Names are then mapped to dynode's layout.
+
+Both keep ``G_ema``'s fixed noise buffers and mean latent; only the StyleGAN2 "skip" generator
+with z_dim == w_dim and no class conditioning is supported (StyleGAN2-ADA's default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import pickle
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+
+from dynode.errors import CheckpointError
+from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+
+BLUR = torch.tensor([1.0, 3.0, 3.0, 1.0])
+
+
+class Stub:
+    """A module from a pickle, rebuilt as data: its class name and its ``__dict__`` (never its code)."""
+
+    def __init__(self, meta: dict):
+        self.class_name = str(meta.get("class_name"))
+        self.state = meta.get("state") or {}
+
+    def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
+        """Parameters and buffers of this module and its sub-modules, by dotted name."""
+        out = {}
+        for group in ("_parameters", "_buffers"):
+            for name, value in (self.state.get(group) or {}).items():
+                if isinstance(value, torch.Tensor):
+                    out[prefix + name] = value.detach()
+        for name, child in (self.state.get("_modules") or {}).items():
+            if isinstance(child, Stub):
+                out.update(child.tensors(f"{prefix}{name}."))
+        return out
+
+
+class _EasyDict(dict):
+    """Stands for ``dnnlib.util.EasyDict`` (a dict subclass): its items are kept as a plain dict."""
+
+
+def _storage_from_bytes(data: bytes):
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
+    return torch.nn.Parameter(data, requires_grad=requires_grad)
+
+
+# The only callables and classes a pickle may name: (module, name) -> what it gets instead.
+_ALLOWED = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
+    ("torch", "Size"): torch.Size,
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): Stub,
+    ("dnnlib.util", "EasyDict"): _EasyDict,
+}
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickles tensors, containers and NVlabs persistent modules (as :class:`Stub`); refuses the rest."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[module, name]
+        raise CheckpointError(f"refused: the checkpoint asks to import {module}.{name}; dynode rebuilds only "
+                              "tensors, containers and StyleGAN modules from a pickle and never runs its code")
+
+    def persistent_load(self, pid):
+        raise CheckpointError("refused: the pickle uses persistent ids (not an NVlabs network pickle)")
+
+
+def _channels_and_log(state: dict[str, torch.Tensor]) -> tuple[int, dict[int, int]]:
+    n = sum(1 for k in state if re.fullmatch(r"convs\.\d+\.conv\.weight", k))
+    if n == 0 or n % 2 or "conv1.conv.weight" not in state:
+        raise CheckpointError("not a StyleGAN2 generator: no synthesis convolutions found")
+    log = n // 2 + 2
+    channels = {4: state["conv1.conv.weight"].shape[1]}
+    for i in range(n // 2):
+        channels[2 ** (i + 3)] = state[f"convs.{2 * i}.conv.weight"].shape[1]
+    return log, channels
+
+
+def generator_from_state(state: dict[str, torch.Tensor], w_avg: torch.Tensor | None,
+                         lr_mlp: float = 0.01) -> StyleGAN2Generator:
+    """A dynode generator from a state dict in rosinality's names (blur kernels optional).
+
+    Raises:
+        CheckpointError: a missing or misshapen tensor, z_dim != w_dim, or a non-standard blur kernel.
+    """
+    state = dict(state)
+    for key in [k for k in state if k.endswith((".blur.kernel", ".upsample.kernel"))]:
+        kernel = state.pop(key).float()
+        standard = torch.outer(BLUR, BLUR)
+        if kernel.shape != (4, 4) or not torch.allclose(kernel / kernel.sum(), standard / standard.sum(), atol=1e-6):
+            raise CheckpointError(f"{key}: blur kernel {kernel.tolist()} is not StyleGAN2's [1, 3, 3, 1]")
+    if "style.1.weight" not in state:
+        raise CheckpointError("not a StyleGAN2 generator: no mapping network (style.1.weight) found")
+    w_dim, z_dim = state["style.1.weight"].shape
+    if z_dim != w_dim:
+        raise CheckpointError(f"z_dim {z_dim} differs from w_dim {w_dim}; dynode's generator needs them equal")
+    n_mlp = sum(1 for k in state if re.fullmatch(r"style\.\d+\.weight", k))
+    log, channels = _channels_and_log(state)
+    config = StyleGAN2Config(resolution=2 ** log, w_dim=int(w_dim), n_mlp=n_mlp, channels=channels, lr_mlp=lr_mlp)
+    model = StyleGAN2Generator(config)
+    if w_avg is not None:
+        state["w_avg"] = w_avg.reshape(-1)
+    expected = model.state_dict()
+    if "w_avg" not in state:
+        state["w_avg"] = torch.zeros(w_dim)
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or extra or wrong:
+        raise CheckpointError(f"weights do not form a StyleGAN2 generator of resolution {config.resolution}: "
+                              f"missing {missing[:3]}, unexpected {extra[:3]}, misshapen {wrong[:3]}")
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    if w_avg is None:
+        model.update_w_avg()
+    return model.eval().requires_grad_(False)
+
+
+def load_rosinality(path: str | Path) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """(``g_ema`` state dict, ``latent_avg``) of a rosinality checkpoint, read without running code."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path}: refused: the checkpoint asks for more than tensors and containers "
+                              f"({str(e).splitlines()[0]}); dynode never runs code from a checkpoint") from e
+    except (OSError, RuntimeError, EOFError) as e:
+        raise CheckpointError(f"{path}: unreadable as a torch checkpoint ({e})") from e
+    if not isinstance(ckpt, dict) or "g_ema" not in ckpt:
+        raise CheckpointError(f"{path}: not a rosinality StyleGAN2 checkpoint (no 'g_ema' entry)")
+    return dict(ckpt["g_ema"]), ckpt.get("latent_avg")
+
+
+def load_nvlabs(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(``G_ema``'s tensors by NVlabs name, its constructor kwargs) of a network pickle."""
+    try:
+        with open(path, "rb") as f:
+            data = SafeUnpickler(f).load()
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from e
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: unreadable as an NVlabs network pickle ({e})") from e
+    if not isinstance(data, dict) or not isinstance(data.get("G_ema"), Stub):
+        raise CheckpointError(f"{path}: not an NVlabs network pickle (no 'G_ema' network)")
+    g = data["G_ema"]
+    tensors = g.tensors()
+    if any(".input." in k for k in tensors) or "synthesis.input.freqs" in tensors:
+        raise CheckpointError(f"{path}: a StyleGAN3 generator; dynode converts StyleGAN2 generators only")
+    return tensors, dict(g.state.get("_init_kwargs") or {})
+
+
+def nvlabs_to_rosinality(nv: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """NVlabs StyleGAN2 names -> rosinality names (the same tensors, reshaped), and ``mapping.w_avg``."""
+    if any(k.startswith("mapping.embed") for k in nv):
+        raise CheckpointError("a class-conditional generator (mapping.embed); dynode converts unconditional ones")
+    resolutions = sorted({int(m.group(1)) for k in nv if (m := re.match(r"synthesis\.b(\d+)\.", k))})
+    if not resolutions or resolutions[0] != 4:
+        raise CheckpointError("not a StyleGAN2 synthesis network (no synthesis.b4 block)")
+    ros: dict[str, torch.Tensor] = {}
+
+    def take(key):
+        if key not in nv:
+            raise CheckpointError(f"missing {key}: not a StyleGAN2-ADA 'skip' generator")
+        return nv[key]
+
+    n_mapping = sum(1 for k in nv if re.fullmatch(r"mapping\.fc\d+\.weight", k))
+    for i in range(n_mapping):
+        ros[f"style.{i + 1}.weight"], ros[f"style.{i + 1}.bias"] = take(f"mapping.fc{i}.weight"), take(f"mapping.fc{i}.bias")
+
+    def conv(dst, src, noise_index):
+        ros[f"{dst}.conv.weight"] = take(f"{src}.weight")[None]
+        ros[f"{dst}.conv.modulation.weight"] = take(f"{src}.affine.weight")
+        ros[f"{dst}.conv.modulation.bias"] = take(f"{src}.affine.bias")
+        ros[f"{dst}.activate.bias"] = take(f"{src}.bias")
+        ros[f"{dst}.noise.weight"] = take(f"{src}.noise_strength").reshape(1)
+        ros[f"noises.noise_{noise_index}"] = take(f"{src}.noise_const")[None, None]
+
+    def to_rgb(dst, src):
+        ros[f"{dst}.conv.weight"] = take(f"{src}.torgb.weight")[None]
+        ros[f"{dst}.conv.modulation.weight"] = take(f"{src}.torgb.affine.weight")
+        ros[f"{dst}.conv.modulation.bias"] = take(f"{src}.torgb.affine.bias")
+        ros[f"{dst}.bias"] = take(f"{src}.torgb.bias").reshape(1, -1, 1, 1)
+
+    ros["input.input"] = take("synthesis.b4.const")[None]
+    conv("conv1", "synthesis.b4.conv1", 0)
+    to_rgb("to_rgb1", "synthesis.b4")
+    for i, res in enumerate(resolutions[1:]):
+        conv(f"convs.{2 * i}", f"synthesis.b{res}.conv0", 2 * i + 1)
+        conv(f"convs.{2 * i + 1}", f"synthesis.b{res}.conv1", 2 * i + 2)
+        to_rgb(f"to_rgbs.{i}", f"synthesis.b{res}")
+    for key in [k for k in nv if k.endswith("resample_filter")]:
+        ros[f"{key}.upsample.kernel"] = nv[key] * 4  # checked against [1, 3, 3, 1], then dropped
+    return ros, take("mapping.w_avg")
+
+
+def convert_checkpoint(path: str | Path, lr_mlp: float | None = None) -> tuple[StyleGAN2Generator, dict]:
+    """A dynode generator from a rosinality ``.pt``/``.pth`` or NVlabs ``.pkl``; returns it and a
+    description of the source (format, resolution, sizes).
+
+    Raises:
+        CheckpointError: unknown format, refused imports, or weights that are not a supported StyleGAN2.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.suffix in (".pt", ".pth"):
+        state, w_avg = load_rosinality(path)
+        source = {"format": "rosinality"}
+    elif path.suffix == ".pkl":
+        nv, kwargs = load_nvlabs(path)
+        state, w_avg = nvlabs_to_rosinality(nv)
+        mapping = kwargs.get("mapping_kwargs") or {}
+        lr_mlp = lr_mlp if lr_mlp is not None else float(mapping.get("lr_multiplier", 0.01))
+        source = {"format": "nvlabs", "init_kwargs": {k: v for k, v in kwargs.items()
+                                                      if isinstance(v, (int, float, str, bool, type(None)))}}
+    else:
+        raise CheckpointError(f"{path}: unknown checkpoint format {path.suffix!r}; give a rosinality .pt/.pth "
+                              "or an NVlabs .pkl")
+    model = generator_from_state(state, w_avg, 0.01 if lr_mlp is None else lr_mlp)
+    if not math.isfinite(float(sum(p.float().abs().sum() for p in model.state_dict().values()))):
+        raise CheckpointError(f"{path}: the weights hold NaN or inf")
+    source.update(resolution=model.resolution, w_dim=model.w_dim, num_ws=model.num_ws, file=path.name)
+    return model, source

@@ -1,0 +1,179 @@
+import argparse
+import pickle
+import sys
+import types
+from collections import OrderedDict
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import make_tiny
+from dynode.cli import app
+from dynode.errors import CheckpointError
+from dynode.generators import load_generator
+from dynode.generators.convert import convert_checkpoint
+
+
+def _source():
+    """A tiny generator with every parameter moved off its initial value, so a wrong mapping shows."""
+    g = make_tiny(seed=3)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in g.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=gen))
+    return g
+
+
+def _same_outputs(a, b):
+    z = torch.randn(4, a.w_dim, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        torch.testing.assert_close(b.mapping(z), a.mapping(z))
+        ws = a.mapping(z)[:, None].repeat(1, a.num_ws, 1) + 0.1 * torch.randn(4, a.num_ws, a.w_dim)
+        torch.testing.assert_close(b.synthesis(ws), a.synthesis(ws))
+    torch.testing.assert_close(b.w_avg, a.w_avg)
+
+
+def _blur_kernels(g) -> dict:
+    k = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1]))
+    k = k / k.sum() * 4  # rosinality's make_kernel(...) * factor**2
+    out = {}
+    for i in range(len(g.to_rgbs)):
+        out[f"convs.{2 * i}.conv.blur.kernel"] = k
+        out[f"to_rgbs.{i}.upsample.kernel"] = k
+    return out
+
+
+def test_rosinality_checkpoint_converts_to_the_same_generator(tmp_path):
+    src = _source()
+    state = {k: v for k, v in src.state_dict().items() if k != "w_avg"} | _blur_kernels(src)
+    ckpt = {"g": state, "d": {"convs.0.0.weight": torch.randn(4, 3, 1, 1)}, "g_ema": state,
+            "g_optim": {"state": {}, "param_groups": [{"lr": 0.002, "betas": (0.0, 0.99)}]},
+            "args": argparse.Namespace(size=16, latent=16, n_mlp=2, channel_multiplier=2), "latent_avg": src.w_avg}
+    torch.save(ckpt, tmp_path / "ros.pt")
+    model, info = convert_checkpoint(tmp_path / "ros.pt")
+    assert info["format"] == "rosinality" and info["resolution"] == 16
+    _same_outputs(src, model)
+    r = CliRunner().invoke(app, ["convert", str(tmp_path / "ros.pt"), "-o", str(tmp_path / "out"), "--samples", "2"])
+    assert r.exit_code == 0, r.output
+    _same_outputs(src, load_generator(str(tmp_path / "out")))
+    assert (tmp_path / "out" / "samples.png").is_file()
+
+
+class _Gadget:
+    pass
+
+
+def test_rosinality_loader_refuses_foreign_classes_and_odd_files(tmp_path):
+    torch.save({"g_ema": {}, "gadget": _Gadget()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="refused"):
+        convert_checkpoint(tmp_path / "evil.pt")
+    torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="no 'g_ema'"):
+        convert_checkpoint(tmp_path / "other.pt")
+    (tmp_path / "x.onnx").write_bytes(b"0")
+    with pytest.raises(CheckpointError, match="unknown checkpoint format"):
+        convert_checkpoint(tmp_path / "x.onnx")
+    bad = make_tiny().state_dict() | _blur_kernels(make_tiny())
+    bad["convs.0.conv.blur.kernel"] = torch.ones(4, 4)
+    torch.save({"g_ema": bad}, tmp_path / "blur.pt")
+    with pytest.raises(CheckpointError, match="blur kernel"):
+        convert_checkpoint(tmp_path / "blur.pt")
+
+
+@pytest.fixture
+def nvlabs_modules(monkeypatch):
+    """Stand-ins for the modules an NVlabs pickle names, so the test can write one in that format."""
+    persistence = types.ModuleType("torch_utils.persistence")
+    util = types.ModuleType("dnnlib.util")
+
+    def _reconstruct_persistent_obj(meta):  # what NVlabs' code would run; the converter must not
+        raise AssertionError("the converter ran the pickle's reconstruction code")
+
+    class EasyDict(dict):
+        pass
+
+    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
+    util.EasyDict = EasyDict
+    for name, mod in (("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
+                      ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    return persistence, util
+
+
+class _Persistent:
+    """Pickles like an NVlabs persistent-class instance: the class as source code plus its __dict__."""
+
+    def __init__(self, class_name, params=None, buffers=None, modules=None, init_kwargs=None):
+        self.meta = {"type": "class", "version": 4, "class_name": class_name,
+                     "module_src": "raise RuntimeError('the source code in the pickle was executed')",
+                     "state": {"training": False, "_parameters": OrderedDict(params or {}),
+                               "_buffers": OrderedDict(buffers or {}), "_modules": OrderedDict(modules or {}),
+                               "_init_args": (), "_init_kwargs": init_kwargs or {}}}
+
+    def __reduce__(self):
+        return sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,)
+
+
+def _nvlabs_generator(g) -> _Persistent:
+    """NVlabs' G_ema layout for a dynode generator, written from NVlabs' names."""
+    P = torch.nn.Parameter
+    sd = g.state_dict()
+    f = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1]))
+    f = f / f.sum()
+
+    def fc(prefix):
+        return _Persistent("FullyConnectedLayer", {"weight": P(sd[f"{prefix}.weight"]), "bias": P(sd[f"{prefix}.bias"])})
+
+    def layer(ros, noise):
+        return _Persistent("SynthesisLayer", {"weight": P(sd[f"{ros}.conv.weight"][0]), "bias": P(sd[f"{ros}.activate.bias"]),
+                                              "noise_strength": P(sd[f"{ros}.noise.weight"][0])},
+                           {"noise_const": sd[f"noises.noise_{noise}"][0, 0], "resample_filter": f},
+                           {"affine": fc(f"{ros}.conv.modulation")})
+
+    def torgb(ros):
+        return _Persistent("ToRGBLayer", {"weight": P(sd[f"{ros}.conv.weight"][0]), "bias": P(sd[f"{ros}.bias"].flatten())},
+                           modules={"affine": fc(f"{ros}.conv.modulation")})
+
+    blocks = {"b4": _Persistent("SynthesisBlock", {"const": P(sd["input.input"][0])}, {"resample_filter": f},
+                                {"conv1": layer("conv1", 0), "torgb": torgb("to_rgb1")})}
+    for i in range(len(g.to_rgbs)):
+        blocks[f"b{2 ** (i + 3)}"] = _Persistent("SynthesisBlock", buffers={"resample_filter": f}, modules={
+            "conv0": layer(f"convs.{2 * i}", 2 * i + 1), "conv1": layer(f"convs.{2 * i + 1}", 2 * i + 2),
+            "torgb": torgb(f"to_rgbs.{i}")})
+    mapping = _Persistent("MappingNetwork", buffers={"w_avg": sd["w_avg"]},
+                          modules={f"fc{i}": fc(f"style.{i + 1}") for i in range(g.config.n_mlp)})
+    return _Persistent("Generator", modules={"mapping": mapping, "synthesis": _Persistent("SynthesisNetwork",
+                                                                                          modules=blocks)},
+                       init_kwargs={"z_dim": g.w_dim, "w_dim": g.w_dim, "c_dim": 0, "img_resolution": g.resolution,
+                                    "mapping_kwargs": {"lr_multiplier": g.config.lr_mlp}})
+
+
+def test_nvlabs_pickle_converts_without_running_its_code(tmp_path, nvlabs_modules):
+    src = _source()
+    _, util = nvlabs_modules
+    data = {"G": _nvlabs_generator(make_tiny(seed=8)), "D": _Persistent("Discriminator"), "G_ema": _nvlabs_generator(src),
+            "augment_pipe": None, "training_set_kwargs": util.EasyDict(resolution=16, path="faces.zip")}
+    (tmp_path / "net.pkl").write_bytes(pickle.dumps(data))
+    model, info = convert_checkpoint(tmp_path / "net.pkl")
+    assert info["format"] == "nvlabs" and info["init_kwargs"]["img_resolution"] == 16
+    _same_outputs(src, model)
+
+
+def test_nvlabs_loader_refuses_any_other_import(tmp_path, nvlabs_modules):
+    class Evil:
+        def __reduce__(self):
+            import os
+            return os.system, ("echo owned",)
+
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"G_ema": Evil()}))
+    with pytest.raises(CheckpointError, match=r"refused: the checkpoint asks to import (os|posix)\.system"):
+        convert_checkpoint(tmp_path / "evil.pkl")
+    r = CliRunner().invoke(app, ["convert", str(tmp_path / "evil.pkl"), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "refused" in r.output and not (tmp_path / "out").exists()
+    (tmp_path / "none.pkl").write_bytes(pickle.dumps({"G": 1}))
+    with pytest.raises(CheckpointError, match="no 'G_ema'"):
+        convert_checkpoint(tmp_path / "none.pkl")
