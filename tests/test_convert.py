@@ -12,7 +12,7 @@ from conftest import make_tiny
 from dynode.cli import app
 from dynode.errors import CheckpointError
 from dynode.generators import load_generator
-from dynode.generators.convert import convert_checkpoint
+from dynode.io.convert import convert_checkpoint
 
 
 def _source():

@@ -266,7 +266,7 @@ def convert(checkpoint: Path = typer.Argument(..., help="rosinality StyleGAN2 .p
                                                               "trained with (default: from the file, else 0.01)"),
             samples: int = typer.Option(8, help="also write samples.png with this many samples (0: none)")) -> None:
     """Convert a foreign StyleGAN2 checkpoint into a dynode model folder (no code from the file is run)."""
-    from dynode.generators.convert import convert_checkpoint
+    from dynode.io.convert import convert_checkpoint
     from dynode.io.checkpoints import save_model
     from dynode.io.images import save_grid
     with _errors():
