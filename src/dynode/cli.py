@@ -60,6 +60,10 @@ def _rate(times) -> float:
 
 DEVICE = typer.Option("cpu", help="torch device: cpu, cuda, cuda:1, or auto")
 SEED = typer.Option(0, help="random seed")
+ALIGN = typer.Option(False, help="crop the face of each frame FFHQ-style first (needs the extra 'face')")
+SIGMA = typer.Option(2.0, help="with --align: temporal smoothing of the face crop, in frames")
+FULL_FRAME = typer.Option(False, help="paste the rendered face back into the whole picture (needs a video "
+                                      "inverted with --align)")
 MODE = typer.Option("exact", help="exact: through every observed frame (extrapolating from the last); "
                                   "initial: one solve from the first frame, as in the paper")
 
@@ -96,6 +100,7 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
            perceptual_weight: float = typer.Option(0.0, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
            every: int = typer.Option(1, help="invert every n-th frame only"),
            resize: bool = typer.Option(False, help="centre-crop and resize frames to the generator's size"),
+           align: bool = ALIGN, sigma: float = SIGMA,
            device: str = DEVICE, seed: int = SEED) -> None:
     """Invert every frame of a video into the generator's latent space."""
     from dynode.config import InversionConfig
@@ -105,7 +110,8 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
         cfg = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
                               perceptual_weight=perceptual_weight)
         with _bar("inverting") as update:
-            seq = invert_video(video, generator, cfg, resize=resize, every=every, device=dev, progress=update)
+            seq = invert_video(video, generator, cfg, resize=resize, every=every, device=dev, progress=update,
+                               align=align, sigma=sigma, log=err.print)
         seq.save(out)
         err.print(f"{len(seq)} frames, mean PSNR {seq.psnr.mean():.2f} dB -> {out}", highlight=False)
 
@@ -148,29 +154,52 @@ def _parse_times(times: Optional[str]) -> Optional[list[float]]:
         raise InputError(f"--times must be comma-separated seconds, got {times!r}") from e
 
 
-def _load_traj(path: Path, device: str):
+def _load_traj(path: Path, device: str, align: bool = False, generator: str = "toyfaces64", sigma: float = 2.0,
+               steps: int = 100, steps_first: int = 300, iters: int = 300):
+    """A trajectory artifact, or a video taken through inversion and fitting first; and its generator."""
     from dynode.dynamics import Trajectory
     from dynode.generators import load_generator
-    traj = Trajectory.load(path)
+    if path.suffix == ".safetensors":
+        traj = Trajectory.load(path)
+    else:
+        from dynode.config import FitConfig, InversionConfig
+        from dynode.pipelines import fit_sequence, invert_video
+        cfg = InversionConfig(steps=steps, steps_first=steps_first)
+        with _bar("inverting") as update:
+            seq = invert_video(path, generator, cfg, resize=not align, device=device, progress=update, align=align,
+                               sigma=sigma, log=err.print)
+        err.print(f"{len(seq)} frames inverted, mean PSNR {seq.psnr.mean():.2f} dB", highlight=False)
+        with _bar("fitting") as update:
+            traj = fit_sequence(seq, FitConfig(iters=iters), progress=update)
     return traj, load_generator(traj.generator, device)
 
 
+VIDEO_IN = {"generator": typer.Option("toyfaces64", help="for a video input: generator name or model folder"),
+            "steps": typer.Option(100, help="for a video input: inversion steps per frame after the first"),
+            "steps_first": typer.Option(300, help="for a video input: inversion steps for the first frame"),
+            "iters": typer.Option(300, help="for a video input: fitting iterations")}
+
+
 @app.command()
-def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
+def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`, or a video "
+                                                           "(inverted and fitted first)"),
                 out: Path = typer.Option(..., "--out", "-o", help="output video (.mp4 or .gif)"),
                 factor: Optional[int] = typer.Option(None, help="multiply the observed frame rate"),
                 fps: Optional[float] = typer.Option(None, help="render at this frame rate"),
                 times: Optional[str] = typer.Option(None, help="explicit times in seconds, comma-separated"),
                 out_fps: Optional[float] = typer.Option(None, help="playback rate of the file (default: the render rate)"),
-                mode: str = MODE, device: str = DEVICE) -> None:
+                mode: str = MODE, full_frame: bool = FULL_FRAME, align: bool = ALIGN, sigma: float = SIGMA,
+                generator: str = VIDEO_IN["generator"], steps: int = VIDEO_IN["steps"],
+                steps_first: int = VIDEO_IN["steps_first"], iters: int = VIDEO_IN["iters"],
+                device: str = DEVICE) -> None:
     """Render the trajectory at any frame rate over the observed span (default 8x)."""
     from dynode.pipelines import interpolate_video
     from dynode.io.video import write_video
     with _errors():
-        traj, gen = _load_traj(trajectory, _setup(device, 0))
         if factor is None and fps is None and times is None:
             factor = 8
-        t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times), mode)
+        traj, gen = _load_traj(trajectory, _setup(device, 0), align, generator, sigma, steps, steps_first, iters)
+        t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times), mode, full_frame)
         rate = out_fps or fps or _rate(t)
         write_video(out, pixels, rate)
         err.print(f"{len(t)} frames at {rate:.2f} fps -> {out}", highlight=False)
@@ -216,7 +245,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                                                                "2 exaggerates, 0.5 damps"),
          factor: int = typer.Option(1, help="render at this multiple of the observed frame rate"),
          compare: bool = typer.Option(False, help="put the unedited video on the left"),
-         device: str = DEVICE) -> None:
+         full_frame: bool = FULL_FRAME, device: str = DEVICE) -> None:
     """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     from dynode.errors import InputError
     from dynode.pipelines import edit_video, make_edits, render_times
@@ -234,9 +263,9 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         traj, gen = _load_traj(trajectory, _setup(device, 0))
         edits = make_edits(traj, direction or [], strength or [2.0], layers, condition or [], schedule)
         t = render_times(traj.observed_times, factor=factor)
-        pixels = edit_video(traj, gen, t, edits, mode, motion_edits)
+        pixels = edit_video(traj, gen, t, edits, mode, motion_edits, full_frame)
         if compare:
-            pixels = np.concatenate([edit_video(traj, gen, t), pixels], axis=2)
+            pixels = np.concatenate([edit_video(traj, gen, t, full=full_frame), pixels], axis=2)
         write_video(out, pixels, _rate(t))
         err.print(f"{len(t)} edited frames -> {out}", highlight=False)
 

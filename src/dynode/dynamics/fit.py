@@ -211,6 +211,8 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
     stats = {"config": config.to_dict(), "iterations": it + 1, "last_window_loss": loss_value,
              "best_loss": best[0], "best_iteration": best[2], "selected_by": "heldout" if len(held) else "full",
              "subspace_dim": z.shape[1], "seconds": time.time() - start}
+    if "source" in sequence.info:  # where the codes came from (video, face alignment), for pasting back
+        stats["source"] = sequence.info["source"]
     return Trajectory(field, config.field, config.hidden, sequence.latents.clone().float(), times_all.clone(),
                       mean, basis, scale, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,
                       config.rtol, config.atol, config.step_size, sequence.generator, stats)

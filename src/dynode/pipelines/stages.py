@@ -26,13 +26,18 @@ Progress = Callable[[int, int], None]
 
 def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: InversionConfig = InversionConfig(),
                  resize: bool = False, every: int = 1, device: str = "cpu",
-                 progress: Progress | None = None) -> LatentSequence:
+                 progress: Progress | None = None, align: bool = False, sigma: float = 2.0,
+                 log: Callable[[str], None] | None = None) -> LatentSequence:
     """Read a video and invert its frames (every ``every``-th frame, real timestamps kept).
 
-    The video is read before the generator is loaded, so a bad input fails fast.
+    With ``align`` the face of each frame is cropped FFHQ-style first (:func:`dynode.align.align_video`,
+    ``sigma`` smoothing the crop in time); the video's path and the alignment are recorded in
+    ``info["source"]`` so that renders can be pasted back into the full frames. The video is
+    read before the generator is loaded, so a bad input fails fast.
 
     Raises:
-        InputError: unreadable video, < 2 frames, or frames of the wrong size without ``resize``.
+        InputError: unreadable video, < 2 frames, frames of the wrong size without ``resize`` or
+            ``align``, or no face anywhere with ``align``.
         CheckpointError: unknown or unreadable generator.
     """
     frames = read_video(path)
@@ -43,13 +48,38 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
         raise InputError(f"{path}: only {len(frames)} frame(s) left after taking every {every}th; need >= 2")
     generator = load_generator(generator_name, device)
     res = generator.resolution
+    source = None
+    if align:
+        from dynode.align import align_video
+        alignment, frames = align_video(frames, res, sigma, log=log)
+        source = {"video": str(Path(path).resolve()), "every": every, "alignment": alignment.to_dict()}
     if frames.pixels.shape[1:3] != (res, res):
         if not resize:
             h, w = frames.pixels.shape[1:3]
             raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
                              "pass --resize to centre-crop and resize")
         frames = resize_square(frames, res)
-    return invert(generator, from_uint8(frames.pixels), frames.times, config, generator_name, progress)
+    seq = invert(generator, from_uint8(frames.pixels), frames.times, config, generator_name, progress)
+    if source is not None:
+        seq.info["source"] = source
+    return seq
+
+
+def full_frame(trajectory: Trajectory, times: torch.Tensor, crops: np.ndarray, feather: float = 4.0) -> np.ndarray:
+    """Rendered crops at ``times`` pasted into the video the trajectory was inverted from (its
+    source recorded by ``invert_video(align=True)``), the background flow-interpolated.
+
+    Raises:
+        InputError: the trajectory has no aligned source, or its video is gone.
+    """
+    from dynode.align import Alignment, paste_at
+    source = trajectory.stats.get("source")
+    if not source:
+        raise InputError("full-frame output needs a trajectory of an aligned video: invert it with --align")
+    if not Path(source["video"]).is_file():
+        raise InputError(f"full-frame output needs the source video {source['video']}, which is gone")
+    video = read_video(source["video"]).select(slice(None, None, source.get("every", 1)))
+    return paste_at(video, crops, Alignment.from_dict(source["alignment"]), times, feather)
 
 
 def fit_sequence(sequence: LatentSequence, config: FitConfig = FitConfig(), video: str | Path | None = None,
@@ -80,10 +110,12 @@ def fit_sequence(sequence: LatentSequence, config: FitConfig = FitConfig(), vide
 
 def interpolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, factor: int | None = None,
                       fps: float | None = None, times: list[float] | None = None,
-                      mode: str = "exact") -> tuple[torch.Tensor, np.ndarray]:
-    """Render the trajectory over the observed span; returns (times, uint8 pixels)."""
+                      mode: str = "exact", full: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+    """Render the trajectory over the observed span, pasted into the full frames with ``full``
+    (see :func:`full_frame`); returns (times, uint8 pixels)."""
     t = render_times(trajectory.observed_times, factor, fps, times)
-    return t, render_pixels(generator, trajectory.evaluate(t, mode=mode))
+    pixels = render_pixels(generator, trajectory.evaluate(t, mode=mode))
+    return t, full_frame(trajectory, t, pixels) if full else pixels
 
 
 def extrapolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, seconds: float, fps: float,
@@ -132,14 +164,17 @@ def make_edits(trajectory: Trajectory, directions: list[str], strengths: list[fl
 
 
 def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, times: torch.Tensor, edits: list[Edit] = (),
-               mode: str = "first-frame", motion: list[tuple[str, float]] = ()) -> np.ndarray:
+               mode: str = "first-frame", motion: list[tuple[str, float]] = (), full: bool = False) -> np.ndarray:
     """Render edits at ``times`` (see :func:`dynode.edit.propagate` for the modes), after the
-    motion edits: (component, gain) pairs, the component "pcK" or a direction spec, applied in order."""
+    motion edits: (component, gain) pairs, the component "pcK" or a direction spec, applied in
+    order; pasted into the full frames with ``full`` (see :func:`full_frame`)."""
+    source = trajectory
     for spec, gain in motion:
         component = spec if spec.startswith("pc") and spec[2:].isdigit() else \
             get_direction(spec, trajectory.generator, trajectory.latent_shape)
         trajectory = scale_motion(trajectory, motion_component(trajectory, component), gain)
-    return render_pixels(generator, propagate(trajectory, times, list(edits), mode))
+    pixels = render_pixels(generator, propagate(trajectory, times, list(edits), mode))
+    return full_frame(source, times, pixels) if full else pixels
 
 
 @torch.no_grad()

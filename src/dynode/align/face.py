@@ -1,0 +1,174 @@
+"""Face alignment: dlib's 68 landmarks -> FFHQ-style square crops, the crop transform smoothed in time.
+
+Needs the optional extra ``face`` (``pip install 'dynode[face]'``: dlib-bin and
+face-recognition-models, whose model files are located on disk; nothing is downloaded). The
+68-point landmark model was trained on data (iBUG 300-W) whose licence excludes commercial use.
+
+Each frame's crop is the FFHQ recipe: from the eye centres and mouth corners, a square of side
+about four eye-to-eye distances (or 3.6 eye-to-mouth), centred a little below the eyes and
+turned with the eye line. It is stored as its centre c and half-side vector x (y is x turned
+by 90 degrees). Across frames, c and x are Gaussian-smoothed in time (``sigma`` in frames) so
+the crop does not jitter with the landmarks; frames where no face is found take c and x
+interpolated from their neighbours.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from dynode.errors import InputError
+from dynode.types import Frames
+
+
+def model_file(name: str) -> Path:
+    """Path of a model file shipped by face-recognition-models (its package is not imported: its
+    ``__init__`` needs pkg_resources)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("face alignment and identity metrics need the optional extra: pip install 'dynode[face]' "
+                         "(dlib-bin and face-recognition-models)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not path.is_file():
+        raise InputError(f"face-recognition-models is installed but lacks {name}")
+    return path
+
+
+def _dlib():
+    try:
+        import dlib
+    except ImportError as e:
+        raise InputError("face alignment needs the optional extra: pip install 'dynode[face]' (dlib-bin and "
+                         "face-recognition-models)") from e
+    return dlib
+
+
+class Landmarker:
+    """dlib's HOG face detector and 68-point shape predictor on RGB uint8 frames."""
+
+    def __init__(self):
+        dlib = _dlib()
+        self.detector = dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
+
+    def faces(self, frame: np.ndarray) -> list:
+        """dlib rectangles of the faces in a frame, largest first (small frames are upsampled once)."""
+        rects = list(self.detector(frame, 1 if min(frame.shape[:2]) < 400 else 0))
+        return sorted(rects, key=lambda r: -r.width() * r.height())
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray | None, int]:
+        """(68, 2) landmarks of the largest face (None if none) and the number of faces found."""
+        rects = self.faces(frame)
+        if not rects:
+            return None, 0
+        shape = self.predictor(frame, rects[0])
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float64), len(rects)
+
+
+def ffhq_quad(landmarks: np.ndarray) -> np.ndarray:
+    """The FFHQ crop of 68 landmarks as (cx, cy, xx, xy): centre and half-side vector."""
+    eye_left, eye_right = landmarks[36:42].mean(0), landmarks[42:48].mean(0)
+    mouth_avg = (landmarks[48] + landmarks[54]) / 2
+    eye_avg = (eye_left + eye_right) / 2
+    eye_to_eye, eye_to_mouth = eye_right - eye_left, mouth_avg - eye_avg
+    x = eye_to_eye - np.array([-eye_to_mouth[1], eye_to_mouth[0]])  # the eye line, averaged with the face axis
+    x = x / np.hypot(*x) * max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
+    center = eye_avg + eye_to_mouth * 0.1
+    return np.concatenate([center, x])
+
+
+@dataclass
+class Alignment:
+    """Per-frame crops of a video: ``quads`` (T, 4) centre and half-side vector in frame pixels,
+    ``landmarks`` (T, 68, 2), ``found`` (T,) whether a face was detected there, ``size`` the crop
+    side in pixels, ``frame_shape`` (H, W) of the video, ``times`` (T,) seconds."""
+
+    quads: np.ndarray
+    landmarks: np.ndarray
+    found: np.ndarray
+    size: int
+    frame_shape: tuple[int, int]
+    times: np.ndarray
+
+    def matrices(self) -> np.ndarray:
+        """(T, 2, 3) affine maps from frame pixels to crop pixels."""
+        out = np.empty((len(self.quads), 2, 3))
+        s = float(self.size)
+        for i, (cx, cy, xx, xy) in enumerate(self.quads):
+            c, x, y = np.array([cx, cy]), np.array([xx, xy]), np.array([-xy, xx])
+            src = np.float32([c - x - y, c - x + y, c + x - y])
+            out[i] = cv2.getAffineTransform(src, np.float32([[0, 0], [0, s], [s, 0]]))
+        return out
+
+    def crops(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 (T, size, size, 3) crops of uint8 (T, H, W, 3) frames (borders reflected)."""
+        return np.stack([cv2.warpAffine(p, m, (self.size, self.size), flags=cv2.INTER_AREA,
+                                        borderMode=cv2.BORDER_REFLECT)
+                         for p, m in zip(pixels, self.matrices())])
+
+    def at(self, times) -> "Alignment":
+        """The alignment at other times: crops and landmarks interpolated linearly in time."""
+        t = np.asarray(times, np.float64).reshape(-1)
+
+        def interp(a):
+            flat = a.reshape(len(a), -1)
+            return np.stack([np.interp(t, self.times, col) for col in flat.T], 1).reshape(len(t), *a.shape[1:])
+
+        found = np.interp(t, self.times, self.found.astype(float)) > 0.5
+        return Alignment(interp(self.quads), interp(self.landmarks), found, self.size, self.frame_shape, t)
+
+    def to_dict(self) -> dict:
+        return {"quads": self.quads.round(3).tolist(), "landmarks": self.landmarks.round(2).tolist(),
+                "found": self.found.tolist(), "size": self.size, "frame_shape": list(self.frame_shape),
+                "times": self.times.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Alignment":
+        return cls(np.array(d["quads"], np.float64), np.array(d["landmarks"], np.float64), np.array(d["found"], bool),
+                   int(d["size"]), tuple(d["frame_shape"]), np.array(d["times"], np.float64))
+
+
+def align_video(frames: Frames, size: int, sigma: float = 2.0, landmarker: Landmarker | None = None,
+                log: Callable[[str], None] | None = None) -> tuple[Alignment, Frames]:
+    """Find the face in every frame and crop it FFHQ-style at ``size`` pixels.
+
+    Args:
+        sigma: temporal smoothing of the crop transform, in frames (0: none).
+        log: receives one line about frames with several faces or none.
+
+    Returns:
+        The alignment and the crops as Frames (same times).
+
+    Raises:
+        InputError: no face in any frame, or a negative sigma.
+    """
+    if sigma < 0:
+        raise InputError(f"alignment sigma must be >= 0 frames, got {sigma}")
+    landmarker = landmarker or Landmarker()
+    T = len(frames)
+    quads, marks, found, several = np.zeros((T, 4)), np.zeros((T, 68, 2)), np.zeros(T, bool), 0
+    for i, frame in enumerate(frames.pixels):
+        lm, n = landmarker(frame)
+        several += n > 1
+        if lm is not None:
+            quads[i], marks[i], found[i] = ffhq_quad(lm), lm, True
+    if not found.any():
+        raise InputError(f"no face found in any of the {T} frames; dynode's alignment needs a visible, roughly "
+                         "frontal face (or run without --align)")
+    idx = np.arange(T)
+    for a in (quads.reshape(T, -1), marks.reshape(T, -1)):
+        for col in range(a.shape[1]):
+            a[~found, col] = np.interp(idx[~found], idx[found], a[found, col])
+    if sigma > 0 and T > 1:
+        quads = gaussian_filter1d(quads, sigma, axis=0, mode="nearest")
+    if log is not None and (several or not found.all()):
+        log(f"alignment: {int(several)} frame(s) with several faces (the largest was used), "
+            f"{int((~found).sum())} frame(s) without a face (crop interpolated from the neighbours)")
+    alignment = Alignment(quads, marks, found, size, tuple(frames.pixels.shape[1:3]), frames.times.numpy())
+    return alignment, Frames(alignment.crops(frames.pixels), frames.times, frames.fps)

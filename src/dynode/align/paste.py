@@ -1,0 +1,59 @@
+"""Paste rendered face crops back into full frames, with a feathered mask from the landmarks.
+
+The crop is warped back with the inverse of its alignment transform; the mask is the convex
+hull of the 68 landmarks, extended over the forehead (the brows raised by a third of the
+brow-to-chin height), dilated and blurred by ``feather`` pixels, and limited to where the crop
+covers the frame. For times between the video's frames the alignment is interpolated
+(:meth:`Alignment.at`) and the background comes from optical-flow interpolation of the
+neighbouring original frames (:func:`dynode.baselines.flow_interpolate`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dynode.align.face import Alignment
+from dynode.baselines import flow_interpolate
+from dynode.errors import InputError
+from dynode.types import Frames
+
+
+def face_mask(landmarks: np.ndarray, shape: tuple[int, int], feather: float) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: 1 inside the face (hull of the landmarks and the forehead)."""
+    brows = landmarks[17:27]
+    height = landmarks[8, 1] - brows[:, 1].mean()
+    forehead = brows - np.array([0.0, height / 3])
+    hull = cv2.convexHull(np.concatenate([landmarks, forehead]).astype(np.float32)).astype(np.int32)
+    mask = np.zeros(shape, np.float32)
+    cv2.fillConvexPoly(mask, hull, 1.0, lineType=cv2.LINE_AA)
+    if feather > 0:
+        k = max(1, int(round(feather)))
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        mask = cv2.GaussianBlur(mask, (0, 0), feather / 2)
+    return mask
+
+
+def paste(frames: np.ndarray, crops: np.ndarray, alignment: Alignment, feather: float = 4.0) -> np.ndarray:
+    """Full frames with each crop pasted back: uint8 (T, H, W, 3) from frames (T, H, W, 3) and
+    crops (T, S, S, 3) aligned by ``alignment`` (T entries)."""
+    if not len(frames) == len(crops) == len(alignment.quads):
+        raise InputError(f"paste: {len(frames)} frames, {len(crops)} crops and {len(alignment.quads)} alignments "
+                         "must match")
+    h, w = frames.shape[1:3]
+    out = np.empty_like(frames)
+    cover = np.full(crops.shape[1:3], 1.0, np.float32)
+    for i, (frame, crop, m) in enumerate(zip(frames, crops, alignment.matrices())):
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        face = cv2.warpAffine(crop, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        inside = cv2.warpAffine(cover, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        alpha = (face_mask(alignment.landmarks[i], (h, w), feather) * inside)[..., None]
+        out[i] = np.clip(np.rint(alpha * face + (1 - alpha) * frame), 0, 255).astype(np.uint8)
+    return out
+
+
+def paste_at(video: Frames, crops: np.ndarray, alignment: Alignment, times, feather: float = 4.0) -> np.ndarray:
+    """Paste crops rendered at any ``times`` into the video: the background at each time is the
+    optical-flow interpolation of the video's frames, the alignment is interpolated in time."""
+    background = flow_interpolate(video.pixels, video.times, times)
+    return paste(background, crops, alignment.at(times), feather)
