@@ -84,7 +84,7 @@ def test_cli_full_frame_from_a_real_video(tmp_path, clip):
     run = lambda *a: CliRunner().invoke(app, [str(x) for x in a])  # noqa: E731
     fast = ("--steps", 2, "--steps-first", 4)
     r = run("interpolate", tmp_path / "clip.mp4", "--align", "--full-frame", "--factor", 2, "-o", tmp_path / "o.mp4",
-            *fast, "--iters", 5)
+            *fast, "--iters", 5, "--pti", "--pti-steps", 2)
     assert r.exit_code == 0, r.output
     out = read_video(tmp_path / "o.mp4")
     assert out.pixels.shape == (11, 144, 176, 3)

@@ -60,6 +60,9 @@ def _rate(times) -> float:
 
 DEVICE = typer.Option("cpu", help="torch device: cpu, cuda, cuda:1, or auto")
 SEED = typer.Option(0, help="random seed")
+PTI = typer.Option(False, help="pivotal tuning: fine-tune a copy of the generator on the video around its codes "
+                               "(the weight delta is stored with the codes)")
+PTI_STEPS = typer.Option(300, help="with --pti: tuning steps")
 ALIGN = typer.Option(False, help="crop the face of each frame FFHQ-style first (needs the extra 'face')")
 SIGMA = typer.Option(2.0, help="with --align: temporal smoothing of the face crop, in frames")
 FULL_FRAME = typer.Option(False, help="paste the rendered face back into the whole picture (needs a video "
@@ -100,10 +103,10 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
            perceptual_weight: float = typer.Option(0.0, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
            every: int = typer.Option(1, help="invert every n-th frame only"),
            resize: bool = typer.Option(False, help="centre-crop and resize frames to the generator's size"),
-           align: bool = ALIGN, sigma: float = SIGMA,
+           align: bool = ALIGN, sigma: float = SIGMA, pti: bool = PTI, pti_steps: int = PTI_STEPS,
            device: str = DEVICE, seed: int = SEED) -> None:
     """Invert every frame of a video into the generator's latent space."""
-    from dynode.config import InversionConfig
+    from dynode.config import InversionConfig, PTIConfig
     from dynode.pipelines import invert_video
     with _errors():
         dev = _setup(device, seed)
@@ -111,9 +114,10 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
                               perceptual_weight=perceptual_weight)
         with _bar("inverting") as update:
             seq = invert_video(video, generator, cfg, resize=resize, every=every, device=dev, progress=update,
-                               align=align, sigma=sigma, log=err.print)
+                               align=align, sigma=sigma, log=err.print, pti=PTIConfig(steps=pti_steps) if pti else None)
         seq.save(out)
-        err.print(f"{len(seq)} frames, mean PSNR {seq.psnr.mean():.2f} dB -> {out}", highlight=False)
+        tuned = f" (pivotal tuning: {seq.info['pti']['psnr_before']:.2f} dB before)" if pti else ""
+        err.print(f"{len(seq)} frames, mean PSNR {seq.psnr.mean():.2f} dB{tuned} -> {out}", highlight=False)
 
 
 @app.command("fit")
@@ -155,23 +159,23 @@ def _parse_times(times: Optional[str]) -> Optional[list[float]]:
 
 
 def _load_traj(path: Path, device: str, align: bool = False, generator: str = "toyfaces64", sigma: float = 2.0,
-               steps: int = 100, steps_first: int = 300, iters: int = 300):
+               steps: int = 100, steps_first: int = 300, iters: int = 300, pti: bool = False, pti_steps: int = 300):
     """A trajectory artifact, or a video taken through inversion and fitting first; and its generator."""
     from dynode.dynamics import Trajectory
     from dynode.generators import load_generator
     if path.suffix == ".safetensors":
         traj = Trajectory.load(path)
     else:
-        from dynode.config import FitConfig, InversionConfig
+        from dynode.config import FitConfig, InversionConfig, PTIConfig
         from dynode.pipelines import fit_sequence, invert_video
         cfg = InversionConfig(steps=steps, steps_first=steps_first)
         with _bar("inverting") as update:
             seq = invert_video(path, generator, cfg, resize=not align, device=device, progress=update, align=align,
-                               sigma=sigma, log=err.print)
+                               sigma=sigma, log=err.print, pti=PTIConfig(steps=pti_steps) if pti else None)
         err.print(f"{len(seq)} frames inverted, mean PSNR {seq.psnr.mean():.2f} dB", highlight=False)
         with _bar("fitting") as update:
             traj = fit_sequence(seq, FitConfig(iters=iters), progress=update)
-    return traj, load_generator(traj.generator, device)
+    return traj, load_generator(traj.generator, device, traj.delta)
 
 
 VIDEO_IN = {"generator": typer.Option("toyfaces64", help="for a video input: generator name or model folder"),
@@ -191,14 +195,15 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 mode: str = MODE, full_frame: bool = FULL_FRAME, align: bool = ALIGN, sigma: float = SIGMA,
                 generator: str = VIDEO_IN["generator"], steps: int = VIDEO_IN["steps"],
                 steps_first: int = VIDEO_IN["steps_first"], iters: int = VIDEO_IN["iters"],
-                device: str = DEVICE) -> None:
+                pti: bool = PTI, pti_steps: int = PTI_STEPS, device: str = DEVICE) -> None:
     """Render the trajectory at any frame rate over the observed span (default 8x)."""
     from dynode.pipelines import interpolate_video
     from dynode.io.video import write_video
     with _errors():
         if factor is None and fps is None and times is None:
             factor = 8
-        traj, gen = _load_traj(trajectory, _setup(device, 0), align, generator, sigma, steps, steps_first, iters)
+        traj, gen = _load_traj(trajectory, _setup(device, 0), align, generator, sigma, steps, steps_first, iters, pti,
+                               pti_steps)
         t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times), mode, full_frame)
         rate = out_fps or fps or _rate(t)
         write_video(out, pixels, rate)
@@ -282,7 +287,7 @@ def render(latents: Path = typer.Argument(..., help="latents artifact from `dyno
     from dynode.types import LatentSequence
     with _errors():
         seq = LatentSequence.load(latents)
-        gen = load_generator(seq.generator, _setup(device, 0))
+        gen = load_generator(seq.generator, _setup(device, 0), seq.delta)
         rate = fps or _rate(seq.times)
         write_video(out, render_pixels(gen, seq.latents), rate)
         err.print(f"{len(seq)} frames -> {out}", highlight=False)

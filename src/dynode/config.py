@@ -59,6 +59,35 @@ class InversionConfig(_Config):
 
 
 @dataclass(frozen=True)
+class PTIConfig(_Config):
+    """Pivotal tuning (Roich et al. 2022): fine-tune the synthesis network around the inverted codes.
+
+    Args:
+        steps: Adam steps over random batches of frames.
+        lr: Adam learning rate of the synthesis weights.
+        batch_size: frames a step.
+        locality_weight: weight of the locality regulariser (0: off). Each step a code is taken
+            ``locality_distance`` sampled-code standard deviations from a pivot towards a random
+            sample, and the tuned generator's image there is pulled towards the original's.
+        locality_distance: how far from the pivots the regulariser looks, in standard deviations.
+        ssim_weight: weight of the structural (1 - SSIM) term beside the pixel MSE.
+    """
+
+    steps: int = 300
+    lr: float = 3e-3
+    batch_size: int = 4
+    locality_weight: float = 0.1
+    locality_distance: float = 3.0
+    ssim_weight: float = 0.5
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1 or not self.lr > 0 or self.locality_weight < 0 \
+                or not self.locality_distance > 0:
+            raise InputError("PTIConfig: steps and batch_size must be >= 1, lr and locality_distance > 0, "
+                             f"locality_weight >= 0; got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
 class FitConfig(_Config):
     """Fitting a vector field to a latent sequence.
 

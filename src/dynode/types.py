@@ -90,6 +90,8 @@ class LatentSequence:
         generator: name or folder of the generator the codes belong to.
         space: "w+" or "w".
         info: free-form stats (steps, seconds, config).
+        delta: the pivotal-tuning change of the generator's weights for this video (None: none);
+            render with ``load_generator(generator, delta=delta)``.
     """
 
     times: torch.Tensor
@@ -99,6 +101,7 @@ class LatentSequence:
     generator: str
     space: str = "w+"
     info: dict = field(default_factory=dict)
+    delta: dict | None = None
 
     def __post_init__(self):
         self.times = check_times(self.times, "LatentSequence.times")
@@ -115,14 +118,16 @@ class LatentSequence:
     def select(self, index) -> "LatentSequence":
         idx = torch.arange(len(self))[index]
         return LatentSequence(self.times[idx], self.latents[idx], self.losses[idx], self.psnr[idx],
-                              self.generator, self.space, dict(self.info))
+                              self.generator, self.space, dict(self.info), self.delta)
 
     def save(self, path: str | os.PathLike) -> None:
-        save_artifact(path, "latents", {"times": self.times, "latents": self.latents, "losses": self.losses,
-                                        "psnr": self.psnr},
-                      {"generator": self.generator, "space": self.space, "info": self.info})
+        tensors = {"times": self.times, "latents": self.latents, "losses": self.losses, "psnr": self.psnr}
+        tensors.update({f"delta.{k}": v for k, v in (self.delta or {}).items()})
+        save_artifact(path, "latents", tensors, {"generator": self.generator, "space": self.space, "info": self.info})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LatentSequence":
         t, info = load_artifact(path, "latents")
-        return cls(t["times"], t["latents"], t["losses"], t["psnr"], info["generator"], info["space"], info["info"])
+        delta = {k[len("delta."):]: v for k, v in t.items() if k.startswith("delta.")} or None
+        return cls(t["times"], t["latents"], t["losses"], t["psnr"], info["generator"], info["space"], info["info"],
+                   delta)

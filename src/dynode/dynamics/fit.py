@@ -215,4 +215,4 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
         stats["source"] = sequence.info["source"]
     return Trajectory(field, config.field, config.hidden, sequence.latents.clone().float(), times_all.clone(),
                       mean, basis, scale, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,
-                      config.rtol, config.atol, config.step_size, sequence.generator, stats)
+                      config.rtol, config.atol, config.step_size, sequence.generator, stats, sequence.delta)

@@ -158,7 +158,8 @@ class Trajectory:
         diffusion: (k,) noise scale of the SDE used by :meth:`sample_future`, per unit of
             sqrt(normalised time), estimated from the one-step prediction residuals.
         solver, rtol, atol, step_size: solver settings. generator: the generator's name/folder.
-        stats: fitting statistics.
+        stats: fitting statistics. delta: the video's pivotal-tuning weight delta (None: none);
+            render with ``load_generator(generator, delta=delta)``.
     """
 
     field: nn.Module
@@ -178,6 +179,7 @@ class Trajectory:
     step_size: float = 0.02
     generator: str = ""
     stats: dict = field(default_factory=dict)
+    delta: dict | None = None
 
     @property
     def w0(self) -> torch.Tensor:
@@ -333,6 +335,7 @@ class Trajectory:
                         "diffusion": self.diffusion})
         if self.basis is not None:
             tensors["basis"] = self.basis
+        tensors.update({f"delta.{k}": v for k, v in (self.delta or {}).items()})
         info = {k: getattr(self, k) for k in ("field_name", "hidden", "scale", "t0", "t_scale", "solver", "rtol",
                                               "atol", "step_size", "generator", "stats")}
         save_artifact(path, "trajectory", tensors, info)
@@ -349,7 +352,8 @@ class Trajectory:
         net.load_state_dict({k[len("field."):]: v for k, v in t.items() if k.startswith("field.")})
         return cls(net.eval(), info["field_name"], info["hidden"], t["observed"], t["observed_times"], t["mean"],
                    basis, info["scale"], info["t0"], info["t_scale"], t["diffusion"], info["solver"], info["rtol"],
-                   info["atol"], info["step_size"], info["generator"], info["stats"])
+                   info["atol"], info["step_size"], info["generator"], info["stats"],
+                   {k[len("delta."):]: v for k, v in t.items() if k.startswith("delta.")} or None)
 
 
 def to_coords(w: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor | None, scale: float) -> torch.Tensor:

@@ -57,12 +57,32 @@ def generator_id(name_or_path: str) -> str:
     return _digest(str(weights), stat.st_mtime_ns, stat.st_size)
 
 
-def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device = "cpu") -> StyleGAN2Generator:
-    """Load a generator by bundled name (e.g. ``"toyfaces64"``) or model folder path, in eval mode.
+def apply_delta(generator: StyleGAN2Generator, delta: dict[str, torch.Tensor]) -> StyleGAN2Generator:
+    """Add a weight delta (e.g. from pivotal tuning) to a generator's parameters in place; returns it.
 
     Raises:
-        CheckpointError: unknown name, unreadable files, unknown architecture, or weights that
-            do not fit the architecture in config.json (another resolution or width).
+        CheckpointError: a delta for another generator (unknown names or shapes).
+    """
+    params = dict(generator.named_parameters())
+    wrong = [k for k, v in delta.items() if k not in params or params[k].shape != v.shape]
+    if wrong:
+        raise CheckpointError(f"the tuning delta does not fit this generator (e.g. {wrong[:3]}); were the codes "
+                              "made with another generator?")
+    with torch.no_grad():
+        for k, v in delta.items():
+            params[k].add_(v.to(params[k].device))
+    return generator
+
+
+def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device = "cpu",
+                   delta: dict[str, torch.Tensor] | None = None) -> StyleGAN2Generator:
+    """Load a generator by bundled name (e.g. ``"toyfaces64"``) or model folder path, in eval mode,
+    with a video's pivotal-tuning ``delta`` added when given.
+
+    Raises:
+        CheckpointError: unknown name, unreadable files, unknown architecture, weights that do
+            not fit the architecture in config.json (another resolution or width), or a delta
+            that does not fit.
     """
     folder = resolve(name_or_path)
     meta, tensors = load_model_files(folder)
@@ -86,7 +106,9 @@ def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device 
         raise CheckpointError(f"{folder}: weights do not match the {arch} config "
                               f"(resolution {model.config.resolution}): {detail}")
     model.load_state_dict(tensors)
+    if delta:
+        apply_delta(model, delta)
     return model.eval().requires_grad_(False).to(device)
 
 
-__all__ = ["StyleGAN2Config", "StyleGAN2Generator", "generator_id", "load_generator", "bundled_names", "resolve"]
+__all__ = ["StyleGAN2Config", "StyleGAN2Generator", "apply_delta", "generator_id", "load_generator", "bundled_names", "resolve"]

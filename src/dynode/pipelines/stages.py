@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from dynode.config import FitConfig, InversionConfig
+from dynode.config import FitConfig, InversionConfig, PTIConfig
 from dynode.dynamics import Trajectory, fit
 from dynode.edit import Edit, Schedule, get_direction, motion_component, parse_layers, propagate, scale_motion
 from dynode.errors import InputError
-from dynode.generators import load_generator
+from dynode.generators import apply_delta, load_generator
 from dynode.generators.stylegan2 import StyleGAN2Generator
-from dynode.inversion import invert
+from dynode.inversion import invert, pivotal_tuning
+from dynode.metrics import psnr
 from dynode.io.images import from_uint8
 from dynode.io.video import read_video, resize_square
 from dynode.pipelines.times import future_times, render_times
@@ -27,13 +29,16 @@ Progress = Callable[[int, int], None]
 def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: InversionConfig = InversionConfig(),
                  resize: bool = False, every: int = 1, device: str = "cpu",
                  progress: Progress | None = None, align: bool = False, sigma: float = 2.0,
-                 log: Callable[[str], None] | None = None) -> LatentSequence:
+                 log: Callable[[str], None] | None = None, pti: PTIConfig | None = None) -> LatentSequence:
     """Read a video and invert its frames (every ``every``-th frame, real timestamps kept).
 
     With ``align`` the face of each frame is cropped FFHQ-style first (:func:`dynode.align.align_video`,
     ``sigma`` smoothing the crop in time); the video's path and the alignment are recorded in
-    ``info["source"]`` so that renders can be pasted back into the full frames. The video is
-    read before the generator is loaded, so a bad input fails fast.
+    ``info["source"]`` so that renders can be pasted back into the full frames. With ``pti`` the
+    generator is then tuned around the codes (:func:`dynode.inversion.pivotal_tuning`): the weight
+    delta is kept in ``delta``, the per-frame PSNR is the tuned generator's and ``info["pti"]``
+    holds the PSNR before. The video is read before the generator is loaded, so a bad input
+    fails fast.
 
     Raises:
         InputError: unreadable video, < 2 frames, frames of the wrong size without ``resize`` or
@@ -59,9 +64,16 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
             raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
                              "pass --resize to centre-crop and resize")
         frames = resize_square(frames, res)
-    seq = invert(generator, from_uint8(frames.pixels), frames.times, config, generator_name, progress)
+    images = from_uint8(frames.pixels)
+    seq = invert(generator, images, frames.times, config, generator_name, progress)
     if source is not None:
         seq.info["source"] = source
+    if pti is not None:
+        seq.delta, seq.info["pti"] = pivotal_tuning(generator, images, seq.latents, pti)
+        tuned = apply_delta(copy.deepcopy(generator), seq.delta)
+        with torch.no_grad():
+            seq.psnr = torch.cat([psnr(tuned.synthesis(w.to(device)).cpu(), x) for w, x in
+                                  zip(seq.latents.split(16), images.split(16))])
     return seq
 
 
@@ -101,7 +113,7 @@ def fit_sequence(sequence: LatentSequence, config: FitConfig = FitConfig(), vide
     if missing.any():
         raise InputError(f"{video}: no frame at t={sequence.times[missing][0].item():.4f} s, where the codes were "
                          "inverted; give the video that was inverted")
-    generator = load_generator(sequence.generator, device)
+    generator = load_generator(sequence.generator, device, sequence.delta)
     frames = frames.select(nearest)
     if frames.pixels.shape[1:3] != (generator.resolution, generator.resolution):
         frames = resize_square(frames, generator.resolution)

@@ -1,0 +1,44 @@
+import copy
+
+import pytest
+import torch
+
+from dynode.config import InversionConfig, PTIConfig
+from dynode.dynamics import fit
+from dynode.config import FitConfig
+from dynode.errors import CheckpointError, InputError
+from dynode.generators import apply_delta, load_generator
+from dynode.inversion import invert, pivotal_tuning
+from dynode.metrics import psnr
+from dynode.types import LatentSequence
+
+
+def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_path, tiny_gen, tiny_folder):
+    # Frames the tiny generator cannot make: smooth colour gradients.
+    ramp = torch.linspace(-1, 1, 16)
+    images = torch.stack([torch.stack([ramp[None].expand(16, 16) * s, ramp[:, None].expand(16, 16) * -s,
+                                       torch.full((16, 16), 0.3 * s)]) for s in (0.5, 0.7, 0.9)])
+    seq = invert(tiny_gen, images, torch.tensor([0.0, 0.1, 0.2]), InversionConfig(steps=5, steps_first=10),
+                 str(tiny_folder))
+    before = {k: v.clone() for k, v in tiny_gen.state_dict().items()}
+    delta, stats = pivotal_tuning(tiny_gen, images, seq.latents, PTIConfig(steps=40, batch_size=3))
+    assert stats["psnr_after"] > stats["psnr_before"] + 1
+    assert all(torch.equal(v, tiny_gen.state_dict()[k]) for k, v in before.items())  # the original is untouched
+    assert not any(k.startswith("style.") for k in delta)  # the mapping network is not tuned
+    tuned = apply_delta(copy.deepcopy(tiny_gen), delta)
+    assert float(psnr(tuned.synthesis(seq.latents), images).mean()) == pytest.approx(stats["psnr_after"], abs=1e-3)
+    seq.delta = delta
+    seq.save(tmp_path / "l.safetensors")
+    back = LatentSequence.load(tmp_path / "l.safetensors")
+    traj = fit(back, FitConfig(iters=5, subspace_dim=2))
+    traj.save(tmp_path / "t.safetensors")
+    from dynode.dynamics import Trajectory
+    loaded = Trajectory.load(tmp_path / "t.safetensors")
+    gen = load_generator(str(tiny_folder), delta=loaded.delta)
+    torch.testing.assert_close(gen.synthesis(seq.latents), tuned.synthesis(seq.latents))
+    with pytest.raises(CheckpointError, match="does not fit"):
+        apply_delta(copy.deepcopy(tiny_gen), {"conv1.conv.weight": torch.zeros(3)})
+    with pytest.raises(InputError, match="pivots"):
+        pivotal_tuning(tiny_gen, images, seq.latents[:2])
+    with pytest.raises(InputError, match="PTIConfig"):
+        PTIConfig(steps=0)
