@@ -35,7 +35,10 @@ def test_flicker_is_one_for_the_source_and_grows_with_flicker(toy):
 
 def test_identity_consistency():
     same = torch.ones(5, 8)
-    assert identity_consistency(same) == {"tl_id": 1.0, "tg_id": 1.0}
+    assert identity_consistency(same) == {"tl_id": 1.0, "tg_id": 1.0, "face_found": 1.0}
+    gap = same.clone()
+    gap[2] = float("nan")
+    assert identity_consistency(gap)["face_found"] == 0.8 and identity_consistency(gap)["tl_id"] == 1.0
     drift = torch.stack([torch.ones(8) + 0.5 * k * torch.arange(8.0) for k in range(5)])
     scores = identity_consistency(drift, same)
     assert scores["tg_id"] < scores["tl_id"] < 1.0
@@ -59,3 +62,15 @@ def test_edit_report_reads_the_target_and_the_drift(toy):
     assert edit_report(probe, render(moved, 64), frames, frames, "skin", sign)["motion_drift"] > report["motion_drift"]
     with pytest.raises(InputError, match="unknown attribute"):
         edit_report(probe, edited, frames, frames, "beard", 1)
+
+
+def test_dlib_embeddings_are_stable_within_a_clip_and_nan_without_a_face(carphone):
+    from dynode.io.video import read_video
+    from dynode.metrics.identity import FaceEmbedder
+    clip = read_video(carphone, max_frames=4)
+    embed = FaceEmbedder()
+    e = embed(clip.pixels)
+    assert e.shape == (4, 128) and torch.isfinite(e).all()
+    assert torch.isnan(embed(np.full_like(clip.pixels[:1], 128))).all()
+    same = identity_consistency(e)
+    assert same["tl_id"] > 0.9 and same["face_found"] == 1.0

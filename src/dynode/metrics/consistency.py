@@ -64,19 +64,28 @@ def flicker(frames: np.ndarray, source: np.ndarray,
 
 
 def identity_consistency(embeddings: torch.Tensor, source_embeddings: torch.Tensor | None = None) -> dict:
-    """TL-ID and TG-ID of (T, D) face embeddings; relative to the source's when given (1 = as consistent)."""
+    """TL-ID and TG-ID of (T, D) face embeddings; relative to the source's when given (1 = as consistent).
+
+    Rows that are NaN (no face found in that frame) are left out of the pairs they are in; the
+    share of frames with an embedding is reported as ``face_found``.
+    """
     if embeddings.dim() != 2 or len(embeddings) < 2:
         raise InputError(f"identity_consistency: need (T>=2, D) embeddings, got {tuple(embeddings.shape)}")
 
     def scores(e):
-        e = torch.nn.functional.normalize(e.float(), dim=1)
+        ok = torch.isfinite(e).all(1)
+        e = torch.nn.functional.normalize(torch.nan_to_num(e.float()), dim=1)
         sim = e @ e.T
-        local = float(torch.diagonal(sim, 1).mean())
+        adjacent = ok[1:] & ok[:-1]
         upper = torch.triu_indices(len(e), len(e), 1)
-        return local, float(sim[upper[0], upper[1]].mean())
+        pairs = ok[upper[0]] & ok[upper[1]]
+        if not adjacent.any() or not pairs.any():
+            raise InputError("identity_consistency: fewer than two frames with a face")
+        return (float(torch.diagonal(sim, 1)[adjacent].mean()), float(sim[upper[0], upper[1]][pairs].mean()),
+                float(ok.float().mean()))
 
-    tl, tg = scores(embeddings)
+    tl, tg, found = scores(embeddings)
     if source_embeddings is None:
-        return {"tl_id": round(tl, 4), "tg_id": round(tg, 4)}
-    stl, stg = scores(source_embeddings)
-    return {"tl_id": round(tl / stl, 4), "tg_id": round(tg / stg, 4)}
+        return {"tl_id": round(tl, 4), "tg_id": round(tg, 4), "face_found": round(found, 4)}
+    stl, stg, _ = scores(source_embeddings)
+    return {"tl_id": round(tl / stl, 4), "tg_id": round(tg / stg, 4), "face_found": round(found, 4)}
