@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-generator bench-interp bench-memory bench-edit train-gan clean
+.PHONY: demo test bench-generator bench-interp bench-memory bench-edit bench-real train-gan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-memory: $(STAMP)
 
 bench-edit: $(STAMP)
 	$(PY) benchmarks/editing.py --out bench_out/edit
+
+bench-real: $(STAMP)
+	$(PY) benchmarks/real_clip.py --out bench_out/real
 
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.

@@ -66,3 +66,16 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
                                       "first_frame_flicker<=per_frame", "edit_6_frames_under_10s"}
     assert (out / "side_by_side_skin.mp4").stat().st_size > 0 and (out / "strip.png").stat().st_size > 0
     assert json.loads((out / "editing.json").read_text()) == report
+
+
+def test_real_clip_benchmark_scores_crops_full_frames_and_identity(tiny_folder, tmp_path):
+    out = tmp_path / "real"
+    report = _bench("real_clip.py", "--generator", str(tiny_folder), "--frames", "9", "--keep", "2", "--steps", "2",
+                    "--steps-first", "2", "--pti-steps", "2", "--iters", "4", "--out", str(out))
+    r = report["results"]["2"]
+    assert r["kept"] == 5 and r["held_out"] == 4
+    assert set(r["full_frame"]) == {"dynode", "linear", "minterpolate", "dis_flow"}
+    assert all(0 < m["psnr"] < 60 for m in r["full_frame"].values())
+    assert {"invert", "pti", "fit", "paste"} <= set(r["seconds"]) and "tl_id" in r["identity"]["dynode"]
+    assert report["crop_paste_ceiling"]["psnr"] > 25
+    assert (out / "strip.png").stat().st_size > 0 and (out / "real_clip.json").is_file()
