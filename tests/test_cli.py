@@ -145,3 +145,18 @@ def test_directions_fit_list_and_show(tmp_path, tiny_folder):
     assert r.exit_code == 2 and "unknown method" in r.output
     r = run("directions", "show", "nope", "--generator", tiny_folder, "-o", tmp_path / "x.png")
     assert r.exit_code == 2 and "unknown direction" in r.output and not (tmp_path / "x.png").exists()
+
+
+def test_outputs_carry_the_source_audio(tmp_path, tiny_folder):
+    import av
+
+    from test_video import _av_video, _pattern
+    _av_video(tmp_path / "talk.mp4", _pattern(8), fps=8, audio_seconds=1.0)
+    lat, traj = tmp_path / "l.safetensors", tmp_path / "t.safetensors"
+    assert run("invert", tmp_path / "talk.mp4", "-o", lat, "--generator", tiny_folder, "--resize", "--steps", 2,
+               "--steps-first", 2).exit_code == 0
+    assert run("fit", lat, "-o", traj, "--iters", 5, "--subspace-dim", 2).exit_code == 0
+    r = run("interpolate", traj, "-o", tmp_path / "i.mp4", "--factor", 2)
+    assert r.exit_code == 0, r.output
+    with av.open(str(tmp_path / "i.mp4")) as c:
+        assert len(c.streams.audio) == 1

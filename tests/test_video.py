@@ -72,3 +72,92 @@ def test_reads_other_containers(tmp_path, suffix, codec):
     frames = read_video(path)
     assert len(frames) == 4 and frames.pixels.shape[1:] == (24, 32, 3)
     torch.testing.assert_close(frames.times, torch.arange(4, dtype=torch.float64) / 12, atol=2e-3, rtol=0)
+
+
+def _av_video(path, frames, fps=10, rotation=None, audio_seconds=None):
+    """An mp4 written with PyAV directly: optional display rotation and a 440 Hz mono AAC track."""
+    import av
+    from fractions import Fraction
+    with av.open(str(path), mode="w") as c:
+        v = c.add_stream("libx264", rate=Fraction(fps))
+        v.width, v.height, v.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        if rotation is not None:
+            v.set_display_rotation(rotation)
+        a = c.add_stream("aac", rate=44100) if audio_seconds else None
+        if a is not None:
+            a.layout = "mono"
+        for f in frames:
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode())
+        if a is not None:
+            n = int(44100 * audio_seconds)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)[None]
+            for i in range(0, n, 1024):
+                af = av.AudioFrame.from_ndarray(tone[:, i:i + 1024], format="fltp", layout="mono")
+                af.sample_rate, af.pts = 44100, i
+                c.mux(a.encode(af))
+            c.mux(a.encode())
+
+
+def _pattern(n=6, h=48, w=64):
+    f = np.zeros((n, h, w, 3), np.uint8)
+    f[:, :16, :16] = (255, 0, 0)  # a red block in the top-left corner
+    f[:, :, :, 2] = np.linspace(0, 255, w, dtype=np.uint8)[None, None]
+    return f
+
+
+def test_rotation_metadata_is_applied_as_ffmpeg_does(tmp_path):
+    import subprocess
+
+    import imageio_ffmpeg
+    _av_video(tmp_path / "rot.mp4", _pattern(), rotation=90)
+    ours = read_video(tmp_path / "rot.mp4")
+    assert ours.pixels.shape[1:3] == (64, 48)
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "rot.mp4"), "-frames:v",
+                          "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    theirs = np.frombuffer(raw, np.uint8).reshape(64, 48, 3)
+    assert np.abs(ours.pixels[0].astype(int) - theirs).mean() < 4
+
+
+def test_audio_is_carried_into_outputs(tmp_path):
+    from dynode.io.video import VideoReader
+    _av_video(tmp_path / "talk.mp4", _pattern(20), fps=10, audio_seconds=2.0)
+    assert VideoReader(tmp_path / "talk.mp4").has_audio
+    write_video(tmp_path / "out.mp4", _pattern(40), 20.0, audio=tmp_path / "talk.mp4")
+    import av
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert c.streams.audio, "no audio track in the output"
+        heard = sum(f.samples for f in c.decode(c.streams.audio[0])) / 44100
+    assert 1.8 < heard < 2.2
+    write_video(tmp_path / "silent.mp4", _pattern(4), 10.0, audio=tmp_path / "out.mp4")  # shorter: cut
+
+
+def test_streamed_writing_and_failures_leave_no_file(tmp_path):
+    from dynode.io.video import VideoWriter
+    with VideoWriter(tmp_path / "s.mp4", 10.0) as w:
+        for chunk in np.array_split(_pattern(9), 3):
+            w.write(chunk)
+    assert len(read_video(tmp_path / "s.mp4")) == 9
+    with pytest.raises(RuntimeError):
+        with VideoWriter(tmp_path / "broken.mp4", 10.0) as w:
+            w.write(_pattern(2))
+            raise RuntimeError("renderer crashed")
+    with pytest.raises(InputError, match="no frames"):
+        with VideoWriter(tmp_path / "empty.mp4", 10.0):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.mp4"]
+
+
+def test_corrupt_data_mid_stream_is_skipped(tmp_path):
+    frames = (np.random.default_rng(0).integers(0, 255, (30, 48, 64, 3))).astype(np.uint8)
+    write_video(tmp_path / "ok.mp4", frames, 10.0)
+    data = bytearray((tmp_path / "ok.mp4").read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 2000] = bytes(2000)  # zero a stretch in the middle of the frame data
+    (tmp_path / "bad.mp4").write_bytes(bytes(data))
+    lines = []
+    got = read_video(tmp_path / "bad.mp4", log=lines.append)
+    assert len(got) >= 20 and got.pixels.shape[1:] == (48, 64, 3)
+    (tmp_path / "cut.mp4").write_bytes(bytes(data[: len(data) * 3 // 4]))
+    with pytest.raises(InputError):
+        read_video(tmp_path / "cut.mp4")  # the index is at the end: a cut mp4 is not a video

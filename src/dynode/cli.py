@@ -197,7 +197,7 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 steps_first: int = VIDEO_IN["steps_first"], iters: int = VIDEO_IN["iters"],
                 pti: bool = PTI, pti_steps: int = PTI_STEPS, device: str = DEVICE) -> None:
     """Render the trajectory at any frame rate over the observed span (default 8x)."""
-    from dynode.pipelines import interpolate_video
+    from dynode.pipelines import interpolate_video, source_audio
     from dynode.io.video import write_video
     with _errors():
         if factor is None and fps is None and times is None:
@@ -206,7 +206,7 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                                pti_steps)
         t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times), mode, full_frame)
         rate = out_fps or fps or _rate(t)
-        write_video(out, pixels, rate)
+        write_video(out, pixels, rate, audio=source_audio(traj) if times is None and out_fps is None else None)
         err.print(f"{len(t)} frames at {rate:.2f} fps -> {out}", highlight=False)
 
 
@@ -253,7 +253,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          full_frame: bool = FULL_FRAME, device: str = DEVICE) -> None:
     """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     from dynode.errors import InputError
-    from dynode.pipelines import edit_video, make_edits, render_times
+    from dynode.pipelines import edit_video, make_edits, render_times, source_audio
     from dynode.io.video import write_video
     with _errors():
         if not direction and not motion:
@@ -271,7 +271,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         pixels = edit_video(traj, gen, t, edits, mode, motion_edits, full_frame)
         if compare:
             pixels = np.concatenate([edit_video(traj, gen, t, full=full_frame), pixels], axis=2)
-        write_video(out, pixels, _rate(t))
+        write_video(out, pixels, _rate(t), audio=source_audio(traj))
         err.print(f"{len(t)} edited frames -> {out}", highlight=False)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -19,16 +21,68 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 WRITE_SUFFIXES = {".mp4", ".gif"}
 
 
-def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | None = None) -> Frames:
+class VideoReader:
+    """Decode a video file frame by frame, so memory holds one frame at a time.
+
+    Frames come upright (the stream's rotation metadata is applied, as players do) with their
+    presentation times in seconds from the first frame. A packet that fails to decode (a
+    corrupt frame mid-stream) is skipped and counted in ``skipped``; decoding goes on.
+
+    Attributes:
+        fps: the stream's nominal frame rate. has_audio: whether the file has an audio track.
+        skipped: undecodable packets met so far.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float = 25.0):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such video file or folder")
+        try:
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    raise InputError(f"{self.path}: the file has no video stream")
+                stream = container.streams.video[0]
+                self.fps = float(stream.average_rate or stream.guessed_rate or fps)
+                self.has_audio = bool(container.streams.audio)
+        except (av.error.FFmpegError, UnicodeDecodeError) as e:
+            raise InputError(f"{self.path}: cannot decode as a video ({e})") from e
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
+        """(uint8 (H, W, 3) upright frame, time in seconds from the first frame)."""
+        first = None
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                for packet in container.demux(stream):
+                    try:
+                        frames = packet.decode()
+                    except av.error.InvalidDataError:
+                        self.skipped += 1
+                        continue
+                    for frame in frames:
+                        t = frame.time if frame.time is not None else 0.0
+                        first = t if first is None else first
+                        pixels = frame.to_ndarray(format="rgb24")
+                        turns = int(round((frame.rotation or 0) / 90)) % 4
+                        yield (np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels), t - first
+        except (av.error.FFmpegError, UnicodeDecodeError) as e:
+            raise InputError(f"{self.path}: cannot decode as a video ({e})") from e
+
+
+def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | None = None,
+               log: Callable[[str], None] | None = None) -> Frames:
     """Read a video file (mp4, avi, mov, webm, gif, ...) or a folder of images.
 
     Args:
         path: a video file, or a folder whose images (sorted by name) are the frames.
         fps: frame rate given to a folder of images (files carry their own timestamps).
         max_frames: stop after this many frames.
+        log: told how many corrupt packets were skipped, if any.
 
     Returns:
-        Frames with times in seconds from the first frame (presentation timestamps for files).
+        Frames with times in seconds from the first frame (presentation timestamps for files,
+        so variable frame rates keep their real timing), upright.
 
     Raises:
         InputError: missing or undecodable input, or fewer than 2 frames.
@@ -47,20 +101,16 @@ def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | Non
         times = [i / fps for i in range(len(pixels))]
         nominal = fps
     else:
+        reader = VideoReader(path, fps)
         pixels, times = [], []
-        try:
-            with av.open(str(path)) as container:
-                if not container.streams.video:
-                    raise InputError(f"{path}: the file has no video stream")
-                stream = container.streams.video[0]
-                nominal = float(stream.average_rate or stream.guessed_rate or fps)
-                for frame in container.decode(stream):
-                    pixels.append(frame.to_ndarray(format="rgb24"))
-                    times.append(frame.time if frame.time is not None else len(times) / nominal)
-                    if max_frames is not None and len(pixels) >= max_frames:
-                        break
-        except (av.error.FFmpegError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: cannot decode as a video ({e})") from e
+        for frame, t in reader:
+            pixels.append(frame)
+            times.append(t)
+            if max_frames is not None and len(pixels) >= max_frames:
+                break
+        nominal = reader.fps
+        if reader.skipped and log is not None:
+            log(f"{path}: skipped {reader.skipped} corrupt packet(s)")
     if len(pixels) < 2:
         raise InputError(f"{path}: has {len(pixels)} frame(s); dynode needs at least 2 to fit a trajectory")
     t = torch.tensor(times, dtype=torch.float64)
@@ -77,43 +127,109 @@ def resize_square(frames: Frames, size: int) -> Frames:
     return Frames(np.stack(out), frames.times, frames.fps)
 
 
-def write_video(path: str | os.PathLike, pixels: np.ndarray, fps: float) -> Path:
-    """Write uint8 (T, H, W, 3) frames as H.264 mp4 or GIF, atomically (temp file, then rename).
+class VideoWriter:
+    """Write frames as they come (H.264 mp4 or GIF), atomically: to a temporary file renamed on success.
 
-    GIF stores identical consecutive frames once, with their durations added.
+    ``audio`` names a file whose first audio track is copied into an mp4 (re-encoded as AAC and
+    cut to the video's duration). GIF stores identical consecutive frames once, their durations
+    added.
+
+        with VideoWriter("out.mp4", 30.0, audio="source.mp4") as w:
+            for chunk in chunks:
+                w.write(chunk)          # uint8 (n, H, W, 3)
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, audio: str | os.PathLike | None = None):
+        self.path = Path(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in WRITE_SUFFIXES:
+            raise InputError(f"{self.path}: cannot write {self.suffix!r}; use one of {sorted(WRITE_SUFFIXES)}")
+        if not fps > 0:
+            raise InputError(f"write_video(): fps must be positive, got {fps}")
+        self.fps, self.audio, self.count = fps, audio, 0
+        self._gif: list[Image.Image] = []
+
+    def __enter__(self) -> "VideoWriter":
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+        self._container = av.open(str(self._tmp), mode="w", format="mp4") if self.suffix == ".mp4" else None
+        self._stream = self._audio = None
+        if self._container is not None and self.audio is not None:
+            with av.open(str(self.audio)) as src:  # every stream must exist before the first packet
+                if src.streams.audio:
+                    self._audio = self._container.add_stream("aac", rate=src.streams.audio[0].rate)
+                    self._audio.layout = "stereo" if src.streams.audio[0].channels > 1 else "mono"
+        return self
+
+    def write(self, pixels: np.ndarray) -> None:
+        if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
+            raise InputError(f"write_video(): expected uint8 (T, H, W, 3), got {pixels.dtype} {pixels.shape}")
+        self.count += len(pixels)
+        if self._container is None:
+            self._gif += [Image.fromarray(p) for p in pixels]
+            return
+        # yuv420p needs even sizes: pad by edge replication.
+        _, h, w, _ = pixels.shape
+        pixels = np.pad(pixels, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        if self._stream is None:
+            self._stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
+            self._stream.width, self._stream.height = pixels.shape[2], pixels.shape[1]
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": "16", "preset": "medium"}
+        for p in pixels:
+            self._container.mux(self._stream.encode(av.VideoFrame.from_ndarray(p, format="rgb24")))
+
+    def __exit__(self, kind, value, tb):
+        try:
+            if kind is None:
+                self._finish()
+        except BaseException:
+            self._close()
+            self._atomic.__exit__(*sys.exc_info())  # removes the temporary file
+            raise
+        self._close()
+        return self._atomic.__exit__(kind, value, tb)
+
+    def _finish(self) -> None:
+        if self.count == 0:
+            raise InputError(f"write_video(): no frames to write to {self.path}")
+        if self._container is None:
+            self._gif[0].save(self._tmp, format="GIF", save_all=True, append_images=self._gif[1:],
+                              duration=max(int(round(1000 / self.fps)), 20), loop=0)
+            return
+        self._container.mux(self._stream.encode())
+        if self._audio is not None:
+            _copy_audio(self.audio, self._container, self._audio, self.count / self.fps)
+
+    def _close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _copy_audio(source: str | os.PathLike, container, out, seconds: float) -> None:
+    """Re-encode the first audio track of ``source`` into the stream ``out`` of ``container``, cut at ``seconds``."""
+    with av.open(str(source)) as src:
+        audio = src.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout=out.layout.name, rate=out.rate)
+        for frame in src.decode(audio):
+            if frame.time is not None and frame.time >= seconds:
+                break
+            for piece in resampler.resample(frame):
+                piece.pts = None
+                container.mux(out.encode(piece))
+        container.mux(out.encode())
+
+
+def write_video(path: str | os.PathLike, pixels: np.ndarray, fps: float,
+                audio: str | os.PathLike | None = None) -> Path:
+    """Write uint8 (T, H, W, 3) frames as H.264 mp4 or GIF, atomically (see :class:`VideoWriter`).
 
     Raises:
         InputError: unsupported suffix, bad pixel array, or non-positive fps.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in WRITE_SUFFIXES:
-        raise InputError(f"{path}: cannot write {suffix!r}; use one of {sorted(WRITE_SUFFIXES)}")
     if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8 or len(pixels) == 0:
         raise InputError(f"write_video(): expected uint8 (T, H, W, 3) with T >= 1, got {pixels.dtype} {pixels.shape}")
-    if not fps > 0:
-        raise InputError(f"write_video(): fps must be positive, got {fps}")
-    with atomic_path(path) as tmp:
-        if suffix == ".gif":
-            images = [Image.fromarray(p) for p in pixels]
-            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                           duration=max(int(round(1000 / fps)), 20), loop=0)
-        else:
-            _write_h264(tmp, pixels, fps)
-    return path
-
-
-def _write_h264(path: Path, pixels: np.ndarray, fps: float) -> None:
-    # yuv420p needs even sizes: pad by edge replication.
-    _, h, w, _ = pixels.shape
-    pixels = np.pad(pixels, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height = pixels.shape[2], pixels.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "16", "preset": "medium"}
-        for p in pixels:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(p, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    with VideoWriter(path, fps, audio) as writer:
+        writer.write(pixels)
+    return Path(path)

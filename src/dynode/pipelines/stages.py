@@ -33,8 +33,8 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
     """Read a video and invert its frames (every ``every``-th frame, real timestamps kept).
 
     With ``align`` the face of each frame is cropped FFHQ-style first (:func:`dynode.align.align_video`,
-    ``sigma`` smoothing the crop in time); the video's path and the alignment are recorded in
-    ``info["source"]`` so that renders can be pasted back into the full frames. With ``pti`` the
+    ``sigma`` smoothing the crop in time). The video's path (and the alignment) are recorded in
+    ``info["source"]``, so that renders can be pasted back into the full frames and carry its audio. With ``pti`` the
     generator is then tuned around the codes (:func:`dynode.inversion.pivotal_tuning`): the weight
     delta is kept in ``delta``, the per-frame PSNR is the tuned generator's and ``info["pti"]``
     holds the PSNR before. The video is read before the generator is loaded, so a bad input
@@ -53,11 +53,11 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
         raise InputError(f"{path}: only {len(frames)} frame(s) left after taking every {every}th; need >= 2")
     generator = load_generator(generator_name, device)
     res = generator.resolution
-    source = None
+    source = {"video": str(Path(path).resolve()), "every": every}
     if align:
         from dynode.align import align_video
         alignment, frames = align_video(frames, res, sigma, log=log)
-        source = {"video": str(Path(path).resolve()), "every": every, "alignment": alignment.to_dict()}
+        source["alignment"] = alignment.to_dict()
     if frames.pixels.shape[1:3] != (res, res):
         if not resize:
             h, w = frames.pixels.shape[1:3]
@@ -66,8 +66,7 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
         frames = resize_square(frames, res)
     images = from_uint8(frames.pixels)
     seq = invert(generator, images, frames.times, config, generator_name, progress)
-    if source is not None:
-        seq.info["source"] = source
+    seq.info["source"] = source
     if pti is not None:
         seq.delta, seq.info["pti"] = pivotal_tuning(generator, images, seq.latents, pti)
         tuned = apply_delta(copy.deepcopy(generator), seq.delta)
@@ -85,8 +84,8 @@ def full_frame(trajectory: Trajectory, times: torch.Tensor, crops: np.ndarray, f
         InputError: the trajectory has no aligned source, or its video is gone.
     """
     from dynode.align import Alignment, paste_at
-    source = trajectory.stats.get("source")
-    if not source:
+    source = trajectory.stats.get("source") or {}
+    if "alignment" not in source:
         raise InputError("full-frame output needs a trajectory of an aligned video: invert it with --align")
     if not Path(source["video"]).is_file():
         raise InputError(f"full-frame output needs the source video {source['video']}, which is gone")
@@ -196,3 +195,9 @@ def direction_strip(generator: StyleGAN2Generator, directions: list, start: torc
     per direction, (len(directions) * len(strengths), 3, R, R) in [-1, 1]."""
     codes = torch.stack([start + d.offset(a, generator.num_ws) for d in directions for a in strengths])
     return torch.cat([generator.synthesis(c.to(generator.w_avg.device)).cpu() for c in codes.split(32)])
+
+
+def source_audio(trajectory: Trajectory) -> str | None:
+    """The video the trajectory was inverted from, if it is still there (its audio goes into outputs)."""
+    video = (trajectory.stats.get("source") or {}).get("video")
+    return video if video and Path(video).is_file() else None
