@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	# torch is pinned to the CPU build on local disk; torchvision is never installed.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[test,face]"
+	# An external z-space generator for the adapter's test; --no-deps keeps torchvision out.
+	$(PY) -m pip install --quiet --no-deps gan-face-generate==1.1.1
 	touch $(STAMP)
 
 demo: $(STAMP)
