@@ -99,3 +99,21 @@ def test_cli_full_frame_from_a_real_video(tmp_path, clip):
     r = run("fit", tmp_path / "p.safetensors", "-o", tmp_path / "pt.safetensors", "--iters", 5)
     r = run("interpolate", tmp_path / "pt.safetensors", "--full-frame", "-o", tmp_path / "x.mp4")
     assert r.exit_code == 2 and "--align" in r.output and not (tmp_path / "x.mp4").exists()
+
+
+def test_streaming_from_the_file_matches_the_in_memory_path(tmp_path, clip, aligned):
+    from dynode.align import paste_stream
+    from dynode.io.video import VideoReader, write_video
+    write_video(tmp_path / "c.mp4", clip.pixels, clip.fps)
+    in_memory = read_video(tmp_path / "c.mp4")
+    a_mem, crops_mem = align_video(in_memory, 64, sigma=2.0, every=2)
+    a_file, crops_file = align_video(VideoReader(tmp_path / "c.mp4"), 64, sigma=2.0, every=2)
+    np.testing.assert_allclose(a_file.quads, a_mem.quads)
+    np.testing.assert_array_equal(crops_file.pixels, crops_mem.pixels)
+    assert len(a_file.quads) == 6
+    times = np.linspace(0, float(a_mem.times[-1]), 11)
+    faces = np.repeat(crops_mem.pixels[:1], 11, 0)
+    streamed = np.stack(list(paste_stream(VideoReader(tmp_path / "c.mp4"), iter(faces), a_file, times, every=2)))
+    np.testing.assert_array_equal(streamed, paste_at(in_memory.select(slice(None, None, 2)), faces, a_mem, times))
+    with pytest.raises(InputError, match="increasing"):
+        next(paste_stream(in_memory, iter(faces), a_mem, times[::-1]))

@@ -161,3 +161,10 @@ def test_corrupt_data_mid_stream_is_skipped(tmp_path):
     (tmp_path / "cut.mp4").write_bytes(bytes(data[: len(data) * 3 // 4]))
     with pytest.raises(InputError):
         read_video(tmp_path / "cut.mp4")  # the index is at the end: a cut mp4 is not a video
+
+
+def test_every_and_size_reduce_frames_as_they_are_decoded(tmp_path):
+    write_video(tmp_path / "v.mp4", _pattern(9), 10.0)
+    small = read_video(tmp_path / "v.mp4", every=3, size=16)
+    assert small.pixels.shape == (3, 16, 16, 3)
+    np.testing.assert_allclose(small.times.numpy(), [0.0, 0.3, 0.6], atol=1e-6)

@@ -197,16 +197,17 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 steps_first: int = VIDEO_IN["steps_first"], iters: int = VIDEO_IN["iters"],
                 pti: bool = PTI, pti_steps: int = PTI_STEPS, device: str = DEVICE) -> None:
     """Render the trajectory at any frame rate over the observed span (default 8x)."""
-    from dynode.pipelines import interpolate_video, source_audio
-    from dynode.io.video import write_video
+    from dynode.pipelines import interpolate_latents, render_stream, source_audio
+    from dynode.io.video import write_frames
     with _errors():
         if factor is None and fps is None and times is None:
             factor = 8
         traj, gen = _load_traj(trajectory, _setup(device, 0), align, generator, sigma, steps, steps_first, iters, pti,
                                pti_steps)
-        t, pixels = interpolate_video(traj, gen, factor, fps, _parse_times(times), mode, full_frame)
+        t, latents = interpolate_latents(traj, factor, fps, _parse_times(times), mode)
         rate = out_fps or fps or _rate(t)
-        write_video(out, pixels, rate, audio=source_audio(traj) if times is None and out_fps is None else None)
+        write_frames(out, render_stream(traj, gen, latents, t, full_frame), rate,
+                     audio=source_audio(traj) if times is None and out_fps is None else None)
         err.print(f"{len(t)} frames at {rate:.2f} fps -> {out}", highlight=False)
 
 
@@ -253,8 +254,8 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          full_frame: bool = FULL_FRAME, device: str = DEVICE) -> None:
     """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     from dynode.errors import InputError
-    from dynode.pipelines import edit_video, make_edits, render_times, source_audio
-    from dynode.io.video import write_video
+    from dynode.pipelines import edited_latents, make_edits, render_stream, render_times, source_audio
+    from dynode.io.video import write_frames
     with _errors():
         if not direction and not motion:
             raise InputError("nothing to edit: give --direction and/or --motion")
@@ -268,10 +269,11 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         traj, gen = _load_traj(trajectory, _setup(device, 0))
         edits = make_edits(traj, direction or [], strength or [2.0], layers, condition or [], schedule)
         t = render_times(traj.observed_times, factor=factor)
-        pixels = edit_video(traj, gen, t, edits, mode, motion_edits, full_frame)
+        frames = render_stream(traj, gen, edited_latents(traj, t, edits, mode, motion_edits), t, full_frame)
         if compare:
-            pixels = np.concatenate([edit_video(traj, gen, t, full=full_frame), pixels], axis=2)
-        write_video(out, pixels, _rate(t), audio=source_audio(traj))
+            plain = render_stream(traj, gen, traj.evaluate(t), t, full_frame)
+            frames = (np.concatenate([a, b], axis=1) for a, b in zip(plain, frames))
+        write_frames(out, frames, _rate(t), audio=source_audio(traj))
         err.print(f"{len(t)} edited frames -> {out}", highlight=False)
 
 

@@ -17,13 +17,15 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
+import torch
 from scipy.ndimage import gaussian_filter1d
 
 from dynode.errors import InputError
+from dynode.io.video import VideoReader
 from dynode.types import Frames
 
 
@@ -106,8 +108,8 @@ class Alignment:
             out[i] = cv2.getAffineTransform(src, np.float32([[0, 0], [0, s], [s, 0]]))
         return out
 
-    def crops(self, pixels: np.ndarray) -> np.ndarray:
-        """uint8 (T, size, size, 3) crops of uint8 (T, H, W, 3) frames (borders reflected)."""
+    def crops(self, pixels: Iterable[np.ndarray]) -> np.ndarray:
+        """uint8 (T, size, size, 3) crops of T uint8 (H, W, 3) frames (borders reflected)."""
         return np.stack([cv2.warpAffine(p, m, (self.size, self.size), flags=cv2.INTER_AREA,
                                         borderMode=cv2.BORDER_REFLECT)
                          for p, m in zip(pixels, self.matrices())])
@@ -134,9 +136,17 @@ class Alignment:
                    int(d["size"]), tuple(d["frame_shape"]), np.array(d["times"], np.float64))
 
 
-def align_video(frames: Frames, size: int, sigma: float = 2.0, landmarker: Landmarker | None = None,
-                log: Callable[[str], None] | None = None) -> tuple[Alignment, Frames]:
-    """Find the face in every frame and crop it FFHQ-style at ``size`` pixels.
+def _each(source: Frames | VideoReader, every: int) -> Iterator[tuple[np.ndarray, float]]:
+    pairs = zip(source.pixels, source.times.tolist()) if isinstance(source, Frames) else iter(source)
+    return (pair for i, pair in enumerate(pairs) if i % every == 0)
+
+
+def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, landmarker: Landmarker | None = None,
+                log: Callable[[str], None] | None = None, every: int = 1) -> tuple[Alignment, Frames]:
+    """Find the face in every (``every``-th) frame and crop it FFHQ-style at ``size`` pixels.
+
+    A :class:`VideoReader` is read twice, frame by frame (landmarks, then crops), so only the
+    crops are held in memory.
 
     Args:
         sigma: temporal smoothing of the crop transform, in frames (0: none).
@@ -146,18 +156,24 @@ def align_video(frames: Frames, size: int, sigma: float = 2.0, landmarker: Landm
         The alignment and the crops as Frames (same times).
 
     Raises:
-        InputError: no face in any frame, or a negative sigma.
+        InputError: no face in any frame, fewer than 2 frames, or a negative sigma.
     """
     if sigma < 0:
         raise InputError(f"alignment sigma must be >= 0 frames, got {sigma}")
     landmarker = landmarker or Landmarker()
-    T = len(frames)
-    quads, marks, found, several = np.zeros((T, 4)), np.zeros((T, 68, 2)), np.zeros(T, bool), 0
-    for i, frame in enumerate(frames.pixels):
+    quads, marks, found, times, several, shape = [], [], [], [], 0, None
+    for frame, t in _each(source, every):
         lm, n = landmarker(frame)
         several += n > 1
-        if lm is not None:
-            quads[i], marks[i], found[i] = ffhq_quad(lm), lm, True
+        shape = frame.shape[:2]
+        found.append(lm is not None)
+        quads.append(ffhq_quad(lm) if lm is not None else np.zeros(4))
+        marks.append(lm if lm is not None else np.zeros((68, 2)))
+        times.append(t)
+    T = len(times)
+    if T < 2:
+        raise InputError(f"{T} frame(s) to align; dynode needs at least 2")
+    quads, marks, found = np.array(quads), np.array(marks), np.array(found)
     if not found.any():
         raise InputError(f"no face found in any of the {T} frames; dynode's alignment needs a visible, roughly "
                          "frontal face (or run without --align)")
@@ -165,10 +181,13 @@ def align_video(frames: Frames, size: int, sigma: float = 2.0, landmarker: Landm
     for a in (quads.reshape(T, -1), marks.reshape(T, -1)):
         for col in range(a.shape[1]):
             a[~found, col] = np.interp(idx[~found], idx[found], a[found, col])
-    if sigma > 0 and T > 1:
+    if sigma > 0:
         quads = gaussian_filter1d(quads, sigma, axis=0, mode="nearest")
     if log is not None and (several or not found.all()):
         log(f"alignment: {int(several)} frame(s) with several faces (the largest was used), "
             f"{int((~found).sum())} frame(s) without a face (crop interpolated from the neighbours)")
-    alignment = Alignment(quads, marks, found, size, tuple(frames.pixels.shape[1:3]), frames.times.numpy())
-    return alignment, Frames(alignment.crops(frames.pixels), frames.times, frames.fps)
+    times = np.array(times)
+    alignment = Alignment(quads, marks, found, size, tuple(shape), times)
+    crops = alignment.crops(frame for frame, _ in _each(source, every))
+    fps = source.fps / every
+    return alignment, Frames(crops, torch.as_tensor(times, dtype=torch.float64), fps)

@@ -10,12 +10,15 @@ neighbouring original frames (:func:`dynode.baselines.flow_interpolate`).
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import cv2
 import numpy as np
 
 from dynode.align.face import Alignment
 from dynode.baselines import flow_interpolate
 from dynode.errors import InputError
+from dynode.io.video import VideoReader
 from dynode.types import Frames
 
 
@@ -52,8 +55,47 @@ def paste(frames: np.ndarray, crops: np.ndarray, alignment: Alignment, feather: 
     return out
 
 
+def paste_stream(source: Frames | VideoReader, crops: Iterable[np.ndarray], alignment: Alignment, times,
+                 feather: float = 4.0, every: int = 1) -> Iterator[np.ndarray]:
+    """Full frames, one at a time, for crops rendered at increasing ``times``: the source video is
+    walked once, two frames at a time, and the background at each time is the optical-flow
+    interpolation of the source frames around it (a source frame itself at its own time).
+
+    Args:
+        source: the video the alignment was made on (every ``every``-th frame of it).
+        crops: uint8 (S, S, 3) crops, one per time.
+
+    Raises:
+        InputError: times that decrease, or more times than crops.
+    """
+    t = np.asarray(times, np.float64).reshape(-1)
+    if len(t) > 1 and np.any(np.diff(t) < 0):
+        raise InputError("paste_stream(): times must be increasing")
+    crops = iter(crops)
+    frames = (pair for i, pair in enumerate(zip(source.pixels, source.times.tolist()) if isinstance(source, Frames)
+                                            else iter(source)) if i % every == 0)
+    prev = next(frames)
+    nxt = next(frames, None)
+    i = 0
+    while i < len(t):
+        while nxt is not None and t[i] > nxt[1]:
+            prev, nxt = nxt, next(frames, None)
+        j = i  # the times up to the next source frame share its flow
+        while j < len(t) and (nxt is None or t[j] <= nxt[1]):
+            j += 1
+        group = t[i:j]
+        if nxt is None:
+            background = np.repeat(prev[0][None], len(group), 0)
+        else:
+            background = flow_interpolate(np.stack([prev[0], nxt[0]]), [prev[1], nxt[1]], group)
+        try:
+            faces = np.stack([next(crops) for _ in group])
+        except StopIteration:
+            raise InputError(f"paste_stream(): fewer crops than the {len(t)} times") from None
+        yield from paste(background, faces, alignment.at(group), feather)
+        i = j
+
+
 def paste_at(video: Frames, crops: np.ndarray, alignment: Alignment, times, feather: float = 4.0) -> np.ndarray:
-    """Paste crops rendered at any ``times`` into the video: the background at each time is the
-    optical-flow interpolation of the video's frames, the alignment is interpolated in time."""
-    background = flow_interpolate(video.pixels, video.times, times)
-    return paste(background, crops, alignment.at(times), feather)
+    """Paste crops rendered at any increasing ``times`` into the video (see :func:`paste_stream`)."""
+    return np.stack(list(paste_stream(video, crops, alignment, times, feather)))

@@ -6,7 +6,7 @@ import os
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -71,14 +71,19 @@ class VideoReader:
 
 
 def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | None = None,
-               log: Callable[[str], None] | None = None) -> Frames:
+               log: Callable[[str], None] | None = None, every: int = 1, size: int | None = None) -> Frames:
     """Read a video file (mp4, avi, mov, webm, gif, ...) or a folder of images.
+
+    Frames are decoded one at a time, and with ``every`` or ``size`` reduced as they arrive, so
+    only what is kept is held in memory.
 
     Args:
         path: a video file, or a folder whose images (sorted by name) are the frames.
         fps: frame rate given to a folder of images (files carry their own timestamps).
-        max_frames: stop after this many frames.
+        max_frames: stop after this many kept frames.
         log: told how many corrupt packets were skipped, if any.
+        every: keep every n-th frame.
+        size: centre-crop each kept frame to a square and resize it to size x size.
 
     Returns:
         Frames with times in seconds from the first frame (presentation timestamps for files,
@@ -90,21 +95,26 @@ def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | Non
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such video file or folder")
+    if every < 1:
+        raise InputError(f"every must be >= 1, got {every}")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:max_frames]
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::every][:max_frames]
         try:
             pixels = [np.asarray(Image.open(p).convert("RGB")) for p in files]
         except OSError as e:
             raise InputError(f"{path}: unreadable image in folder ({e})") from e
-        if len({p.shape for p in pixels}) > 1:
+        if len({p.shape for p in pixels}) > 1 and size is None:
             raise InputError(f"{path}: images differ in size: {sorted({p.shape for p in pixels})}")
-        times = [i / fps for i in range(len(pixels))]
+        pixels = [square(p, size) for p in pixels] if size else pixels
+        times = [i * every / fps for i in range(len(pixels))]
         nominal = fps
     else:
         reader = VideoReader(path, fps)
         pixels, times = [], []
-        for frame, t in reader:
-            pixels.append(frame)
+        for i, (frame, t) in enumerate(reader):
+            if i % every:
+                continue
+            pixels.append(square(frame, size) if size else frame)
             times.append(t)
             if max_frames is not None and len(pixels) >= max_frames:
                 break
@@ -117,14 +127,17 @@ def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | Non
     return Frames(np.stack(pixels), t - t[0], nominal)
 
 
-def resize_square(frames: Frames, size: int) -> Frames:
-    """Centre-crop to a square and resize to size x size (Lanczos)."""
-    _, h, w, _ = frames.pixels.shape
+def square(pixels: np.ndarray, size: int) -> np.ndarray:
+    """One uint8 (H, W, 3) frame centre-cropped to a square and resized to size x size (Lanczos)."""
+    h, w, _ = pixels.shape
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
-    out = [np.asarray(Image.fromarray(p[top:top + s, left:left + s]).resize((size, size), Image.LANCZOS))
-           for p in frames.pixels]
-    return Frames(np.stack(out), frames.times, frames.fps)
+    return np.asarray(Image.fromarray(pixels[top:top + s, left:left + s]).resize((size, size), Image.LANCZOS))
+
+
+def resize_square(frames: Frames, size: int) -> Frames:
+    """Centre-crop to a square and resize to size x size (Lanczos)."""
+    return Frames(np.stack([square(p, size) for p in frames.pixels]), frames.times, frames.fps)
 
 
 class VideoWriter:
@@ -219,6 +232,22 @@ def _copy_audio(source: str | os.PathLike, container, out, seconds: float) -> No
                 piece.pts = None
                 container.mux(out.encode(piece))
         container.mux(out.encode())
+
+
+def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float,
+                 audio: str | os.PathLike | None = None, chunk: int = 32) -> int:
+    """Write uint8 (H, W, 3) frames from an iterator as they come (memory: ``chunk`` frames);
+    returns how many were written. See :class:`VideoWriter`."""
+    with VideoWriter(path, fps, audio) as writer:
+        batch = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == chunk:
+                writer.write(np.stack(batch))
+                batch = []
+        if batch:
+            writer.write(np.stack(batch))
+    return writer.count
 
 
 def write_video(path: str | os.PathLike, pixels: np.ndarray, fps: float,

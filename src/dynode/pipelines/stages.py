@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -17,10 +17,10 @@ from dynode.generators import apply_delta, load_generator
 from dynode.generators.stylegan2 import StyleGAN2Generator
 from dynode.inversion import invert, pivotal_tuning
 from dynode.metrics import psnr
-from dynode.io.images import from_uint8
-from dynode.io.video import read_video, resize_square
+from dynode.io.images import from_uint8, to_uint8
+from dynode.io.video import VideoReader, read_video, resize_square
 from dynode.pipelines.times import future_times, render_times
-from dynode.render import render_pixels
+from dynode.render import iter_render, render_pixels
 from dynode.types import LatentSequence
 
 Progress = Callable[[int, int], None]
@@ -37,33 +37,36 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
     ``info["source"]``, so that renders can be pasted back into the full frames and carry its audio. With ``pti`` the
     generator is then tuned around the codes (:func:`dynode.inversion.pivotal_tuning`): the weight
     delta is kept in ``delta``, the per-frame PSNR is the tuned generator's and ``info["pti"]``
-    holds the PSNR before. The video is read before the generator is loaded, so a bad input
-    fails fast.
+    holds the PSNR before. Frames are decoded one at a time and reduced (cropped or resized)
+    as they come, so only the generator-sized frames are held in memory.
 
     Raises:
         InputError: unreadable video, < 2 frames, frames of the wrong size without ``resize`` or
             ``align``, or no face anywhere with ``align``.
         CheckpointError: unknown or unreadable generator.
     """
-    frames = read_video(path)
     if every < 1:
         raise InputError(f"every must be >= 1, got {every}")
-    frames = frames.select(slice(None, None, every))
-    if len(frames) < 2:
-        raise InputError(f"{path}: only {len(frames)} frame(s) left after taking every {every}th; need >= 2")
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such video file or folder")
+    if align and not path.is_file():
+        raise InputError(f"{path}: --align needs a video file")
     generator = load_generator(generator_name, device)
     res = generator.resolution
-    source = {"video": str(Path(path).resolve()), "every": every}
+    source = {"video": str(path.resolve()), "every": every}
     if align:
         from dynode.align import align_video
-        alignment, frames = align_video(frames, res, sigma, log=log)
+        alignment, frames = align_video(VideoReader(path), res, sigma, log=log, every=every)
         source["alignment"] = alignment.to_dict()
+    else:
+        frames = read_video(path, log=log, every=every, size=res if resize else None)
+    if len(frames) < 2:
+        raise InputError(f"{path}: only {len(frames)} frame(s) left after taking every {every}th; need >= 2")
     if frames.pixels.shape[1:3] != (res, res):
-        if not resize:
-            h, w = frames.pixels.shape[1:3]
-            raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
-                             "pass --resize to centre-crop and resize")
-        frames = resize_square(frames, res)
+        h, w = frames.pixels.shape[1:3]
+        raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
+                         "pass --resize to centre-crop and resize, or --align to crop the face")
     images = from_uint8(frames.pixels)
     seq = invert(generator, images, frames.times, config, generator_name, progress)
     seq.info["source"] = source
@@ -76,21 +79,39 @@ def invert_video(path: str | Path, generator_name: str = "toyfaces64", config: I
     return seq
 
 
-def full_frame(trajectory: Trajectory, times: torch.Tensor, crops: np.ndarray, feather: float = 4.0) -> np.ndarray:
-    """Rendered crops at ``times`` pasted into the video the trajectory was inverted from (its
-    source recorded by ``invert_video(align=True)``), the background flow-interpolated.
-
-    Raises:
-        InputError: the trajectory has no aligned source, or its video is gone.
-    """
-    from dynode.align import Alignment, paste_at
+def _aligned_source(trajectory: Trajectory):
+    from dynode.align import Alignment
     source = trajectory.stats.get("source") or {}
     if "alignment" not in source:
         raise InputError("full-frame output needs a trajectory of an aligned video: invert it with --align")
     if not Path(source["video"]).is_file():
         raise InputError(f"full-frame output needs the source video {source['video']}, which is gone")
-    video = read_video(source["video"]).select(slice(None, None, source.get("every", 1)))
-    return paste_at(video, crops, Alignment.from_dict(source["alignment"]), times, feather)
+    return VideoReader(source["video"]), source.get("every", 1), Alignment.from_dict(source["alignment"])
+
+
+def render_stream(trajectory: Trajectory, generator: StyleGAN2Generator, latents: torch.Tensor, times: torch.Tensor,
+                  full: bool = False, feather: float = 4.0) -> Iterator[np.ndarray]:
+    """Rendered frames one at a time (uint8 (H, W, 3)), rendered in chunks; with ``full`` pasted into
+    the video the trajectory was inverted from (its source recorded by ``invert_video(align=True)``),
+    that video read once as the frames go, the background flow-interpolated (see
+    :func:`dynode.align.paste_stream`). Memory stays bounded for any length.
+
+    Raises:
+        InputError: ``full`` for a trajectory without an aligned source, or whose video is gone.
+    """
+    crops = (frame for chunk in iter_render(generator, latents) for frame in to_uint8(chunk))
+    if not full:
+        return crops
+    from dynode.align import paste_stream
+    reader, every, alignment = _aligned_source(trajectory)
+    return paste_stream(reader, crops, alignment, times, feather, every)
+
+
+def full_frame(trajectory: Trajectory, times: torch.Tensor, crops: np.ndarray, feather: float = 4.0) -> np.ndarray:
+    """Rendered crops at increasing ``times`` pasted into the full frames of the trajectory's source video."""
+    from dynode.align import paste_stream
+    reader, every, alignment = _aligned_source(trajectory)
+    return np.stack(list(paste_stream(reader, iter(crops), alignment, times, feather, every)))
 
 
 def fit_sequence(sequence: LatentSequence, config: FitConfig = FitConfig(), video: str | Path | None = None,
@@ -119,13 +140,20 @@ def fit_sequence(sequence: LatentSequence, config: FitConfig = FitConfig(), vide
     return fit(sequence, config, progress, generator, from_uint8(frames.pixels).to(device))
 
 
+def interpolate_latents(trajectory: Trajectory, factor: int | None = None, fps: float | None = None,
+                        times: list[float] | None = None, mode: str = "exact") -> tuple[torch.Tensor, torch.Tensor]:
+    """(times, codes) over the observed span at ``factor`` x the observed rate, at ``fps``, or at ``times``."""
+    t = render_times(trajectory.observed_times, factor, fps, times)
+    return t, trajectory.evaluate(t, mode=mode)
+
+
 def interpolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, factor: int | None = None,
                       fps: float | None = None, times: list[float] | None = None,
                       mode: str = "exact", full: bool = False) -> tuple[torch.Tensor, np.ndarray]:
-    """Render the trajectory over the observed span, pasted into the full frames with ``full``
-    (see :func:`full_frame`); returns (times, uint8 pixels)."""
-    t = render_times(trajectory.observed_times, factor, fps, times)
-    pixels = render_pixels(generator, trajectory.evaluate(t, mode=mode))
+    """Render :func:`interpolate_latents`, pasted into the full frames with ``full`` (see
+    :func:`full_frame`); returns (times, uint8 pixels)."""
+    t, latents = interpolate_latents(trajectory, factor, fps, times, mode)
+    pixels = render_pixels(generator, latents)
     return t, full_frame(trajectory, t, pixels) if full else pixels
 
 
@@ -174,18 +202,22 @@ def make_edits(trajectory: Trajectory, directions: list[str], strengths: list[fl
     return edits
 
 
-def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, times: torch.Tensor, edits: list[Edit] = (),
-               mode: str = "first-frame", motion: list[tuple[str, float]] = (), full: bool = False) -> np.ndarray:
-    """Render edits at ``times`` (see :func:`dynode.edit.propagate` for the modes), after the
-    motion edits: (component, gain) pairs, the component "pcK" or a direction spec, applied in
-    order; pasted into the full frames with ``full`` (see :func:`full_frame`)."""
-    source = trajectory
+def edited_latents(trajectory: Trajectory, times: torch.Tensor, edits: list[Edit] = (), mode: str = "first-frame",
+                   motion: list[tuple[str, float]] = ()) -> torch.Tensor:
+    """Edited codes at ``times`` (see :func:`dynode.edit.propagate` for the modes), after the motion
+    edits: (component, gain) pairs, the component "pcK" or a direction spec, applied in order."""
     for spec, gain in motion:
         component = spec if spec.startswith("pc") and spec[2:].isdigit() else \
             get_direction(spec, trajectory.generator, trajectory.latent_shape)
         trajectory = scale_motion(trajectory, motion_component(trajectory, component), gain)
-    pixels = render_pixels(generator, propagate(trajectory, times, list(edits), mode))
-    return full_frame(source, times, pixels) if full else pixels
+    return propagate(trajectory, times, list(edits), mode)
+
+
+def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, times: torch.Tensor, edits: list[Edit] = (),
+               mode: str = "first-frame", motion: list[tuple[str, float]] = (), full: bool = False) -> np.ndarray:
+    """Render :func:`edited_latents` at ``times``, pasted into the full frames with ``full``."""
+    pixels = render_pixels(generator, edited_latents(trajectory, times, edits, mode, motion))
+    return full_frame(trajectory, times, pixels) if full else pixels
 
 
 @torch.no_grad()
