@@ -168,3 +168,20 @@ def test_every_and_size_reduce_frames_as_they_are_decoded(tmp_path):
     small = read_video(tmp_path / "v.mp4", every=3, size=16)
     assert small.pixels.shape == (3, 16, 16, 3)
     np.testing.assert_allclose(small.times.numpy(), [0.0, 0.3, 0.6], atol=1e-6)
+
+
+def test_variable_frame_rate_keeps_the_real_timestamps(tmp_path):
+    import av
+    from fractions import Fraction
+    stamps = [0.0, 0.1, 0.15, 0.4, 0.45, 1.0]  # irregular: dropped and bunched frames
+    with av.open(str(tmp_path / "vfr.mp4"), mode="w") as c:
+        v = c.add_stream("libx264", rate=30)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 1000)
+        for f, t in zip(_pattern(len(stamps)), stamps):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts, frame.time_base = int(t * 1000), Fraction(1, 1000)
+            c.mux(v.encode(frame))
+        c.mux(v.encode())
+    got = read_video(tmp_path / "vfr.mp4")
+    np.testing.assert_allclose(got.times.numpy(), stamps, atol=2e-3)
