@@ -42,7 +42,7 @@ def model_file(name: str) -> Path:
     return path
 
 
-def _dlib():
+def load_dlib():
     try:
         import dlib
     except ImportError as e:
@@ -55,7 +55,7 @@ class Landmarker:
     """dlib's HOG face detector and 68-point shape predictor on RGB uint8 frames."""
 
     def __init__(self):
-        dlib = _dlib()
+        dlib = load_dlib()
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dynode.align.face import Landmarker, model_file
+from dynode.align.face import Landmarker, load_dlib, model_file
 
 
 class FaceEmbedder:
     """dlib's face recognition network: the largest face of a frame -> a 128-D identity embedding."""
 
     def __init__(self, landmarker: Landmarker | None = None):
-        import dlib
         self.landmarker = landmarker or Landmarker()
-        self.net = dlib.face_recognition_model_v1(str(model_file("dlib_face_recognition_resnet_model_v1.dat")))
+        path = model_file("dlib_face_recognition_resnet_model_v1.dat")
+        self.net = load_dlib().face_recognition_model_v1(str(path))
 
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (T, H, W, 3) -> (T, 128); rows of frames without a detected face are NaN."""

@@ -107,13 +107,6 @@ def render_stream(trajectory: Trajectory, generator: StyleGAN2Generator, latents
     return paste_stream(reader, crops, alignment, times, feather, every)
 
 
-def full_frame(trajectory: Trajectory, times: torch.Tensor, crops: np.ndarray, feather: float = 4.0) -> np.ndarray:
-    """Rendered crops at increasing ``times`` pasted into the full frames of the trajectory's source video."""
-    from dynode.align import paste_stream
-    reader, every, alignment = _aligned_source(trajectory)
-    return np.stack(list(paste_stream(reader, iter(crops), alignment, times, feather, every)))
-
-
 def fit_sequence(sequence: LatentSequence, config: FitConfig = FitConfig(), video: str | Path | None = None,
                  device: str = "cpu", progress: Callable[[int, int, float], None] | None = None) -> Trajectory:
     """Fit the dynamics; with ``config.image_weight`` the observed frames are read from ``video``
@@ -145,16 +138,6 @@ def interpolate_latents(trajectory: Trajectory, factor: int | None = None, fps: 
     """(times, codes) over the observed span at ``factor`` x the observed rate, at ``fps``, or at ``times``."""
     t = render_times(trajectory.observed_times, factor, fps, times)
     return t, trajectory.evaluate(t, mode=mode)
-
-
-def interpolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, factor: int | None = None,
-                      fps: float | None = None, times: list[float] | None = None,
-                      mode: str = "exact", full: bool = False) -> tuple[torch.Tensor, np.ndarray]:
-    """Render :func:`interpolate_latents`, pasted into the full frames with ``full`` (see
-    :func:`full_frame`); returns (times, uint8 pixels)."""
-    t, latents = interpolate_latents(trajectory, factor, fps, times, mode)
-    pixels = render_pixels(generator, latents)
-    return t, full_frame(trajectory, t, pixels) if full else pixels
 
 
 def extrapolate_video(trajectory: Trajectory, generator: StyleGAN2Generator, seconds: float, fps: float,
@@ -211,13 +194,6 @@ def edited_latents(trajectory: Trajectory, times: torch.Tensor, edits: list[Edit
             get_direction(spec, trajectory.generator, trajectory.latent_shape)
         trajectory = scale_motion(trajectory, motion_component(trajectory, component), gain)
     return propagate(trajectory, times, list(edits), mode)
-
-
-def edit_video(trajectory: Trajectory, generator: StyleGAN2Generator, times: torch.Tensor, edits: list[Edit] = (),
-               mode: str = "first-frame", motion: list[tuple[str, float]] = (), full: bool = False) -> np.ndarray:
-    """Render :func:`edited_latents` at ``times``, pasted into the full frames with ``full``."""
-    pixels = render_pixels(generator, edited_latents(trajectory, times, edits, mode, motion))
-    return full_frame(trajectory, times, pixels) if full else pixels
 
 
 @torch.no_grad()
