@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from dynode.errors import InputError
-from dynode.io.video import VideoReader
+from dynode.io.video import VideoReader, frame_pairs
 from dynode.types import Frames
 
 
@@ -136,11 +136,6 @@ class Alignment:
                    int(d["size"]), tuple(d["frame_shape"]), np.array(d["times"], np.float64))
 
 
-def _each(source: Frames | VideoReader, every: int) -> Iterator[tuple[np.ndarray, float]]:
-    pairs = zip(source.pixels, source.times.tolist()) if isinstance(source, Frames) else iter(source)
-    return (pair for i, pair in enumerate(pairs) if i % every == 0)
-
-
 def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, landmarker: Landmarker | None = None,
                 log: Callable[[str], None] | None = None, every: int = 1) -> tuple[Alignment, Frames]:
     """Find the face in every (``every``-th) frame and crop it FFHQ-style at ``size`` pixels.
@@ -162,7 +157,7 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
         raise InputError(f"alignment sigma must be >= 0 frames, got {sigma}")
     landmarker = landmarker or Landmarker()
     quads, marks, found, times, several, shape = [], [], [], [], 0, None
-    for frame, t in _each(source, every):
+    for frame, t in frame_pairs(source, every):
         lm, n = landmarker(frame)
         several += n > 1
         shape = frame.shape[:2]
@@ -188,6 +183,6 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
             f"{int((~found).sum())} frame(s) without a face (crop interpolated from the neighbours)")
     times = np.array(times)
     alignment = Alignment(quads, marks, found, size, tuple(shape), times)
-    crops = alignment.crops(frame for frame, _ in _each(source, every))
+    crops = alignment.crops(frame for frame, _ in frame_pairs(source, every))
     fps = source.fps / every
     return alignment, Frames(crops, torch.as_tensor(times, dtype=torch.float64), fps)

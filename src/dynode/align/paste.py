@@ -18,7 +18,7 @@ import numpy as np
 from dynode.align.face import Alignment
 from dynode.baselines import flow_interpolate
 from dynode.errors import InputError
-from dynode.io.video import VideoReader
+from dynode.io.video import VideoReader, frame_pairs
 from dynode.types import Frames
 
 
@@ -72,8 +72,7 @@ def paste_stream(source: Frames | VideoReader, crops: Iterable[np.ndarray], alig
     if len(t) > 1 and np.any(np.diff(t) < 0):
         raise InputError("paste_stream(): times must be increasing")
     crops = iter(crops)
-    frames = (pair for i, pair in enumerate(zip(source.pixels, source.times.tolist()) if isinstance(source, Frames)
-                                            else iter(source)) if i % every == 0)
+    frames = frame_pairs(source, every)
     prev = next(frames)
     nxt = next(frames, None)
     i = 0

@@ -70,6 +70,13 @@ class VideoReader:
             raise InputError(f"{self.path}: cannot decode as a video ({e})") from e
 
 
+def frame_pairs(source: Frames | VideoReader, every: int = 1) -> Iterator[tuple[np.ndarray, float]]:
+    """(uint8 (H, W, 3) frame, time in seconds) for every ``every``-th frame of in-memory Frames
+    or of a :class:`VideoReader` (decoded as they are taken)."""
+    pairs = zip(source.pixels, source.times.tolist()) if isinstance(source, Frames) else iter(source)
+    return (pair for i, pair in enumerate(pairs) if i % every == 0)
+
+
 def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | None = None,
                log: Callable[[str], None] | None = None, every: int = 1, size: int | None = None) -> Frames:
     """Read a video file (mp4, avi, mov, webm, gif, ...) or a folder of images.
@@ -111,9 +118,7 @@ def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | Non
     else:
         reader = VideoReader(path, fps)
         pixels, times = [], []
-        for i, (frame, t) in enumerate(reader):
-            if i % every:
-                continue
+        for frame, t in frame_pairs(reader, every):
             pixels.append(square(frame, size) if size else frame)
             times.append(t)
             if max_frames is not None and len(pixels) >= max_frames:
