@@ -463,10 +463,11 @@ def directions_show(names: Optional[List[str]] = typer.Argument(None, help="dire
             columns = [float(x) for x in strengths.split(",")]
         except ValueError as e:
             raise InputError(f"--strengths must be comma-separated numbers, got {strengths!r}") from e
+        delta = None
         if latents is not None:
             seq = LatentSequence.load(latents)
-            generator, start = seq.generator, seq.latents[0]
-        gen = load_generator(generator)
+            generator, start, delta = seq.generator, seq.latents[0], seq.delta
+        gen = load_generator(generator, delta=delta)
         if latents is None:
             z = torch.randn(1, gen.w_dim, generator=torch.Generator().manual_seed(seed))
             start = gen.mapping(z, truncation=0.7)[0].expand(gen.num_ws, -1)
