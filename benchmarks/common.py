@@ -10,27 +10,28 @@ import torch
 
 from dynode.config import InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
-from dynode.inversion import invert
 from dynode.io.checkpoints import atomic_path
-from dynode.io.images import from_uint8, to_uint8
-from dynode.types import LatentSequence
+from dynode.io.images import to_uint8
+from dynode.pipelines import VideoPipeline
+from dynode.types import Frames, LatentSequence
 
 
-def inverted(gen, generator: str, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None):
-    """Frames (uint8) of toy-face video ``seed`` at ``times`` and their inversion, cached on disk by
-    seed, times and config."""
-    frames = to_uint8(ToyFaceVideo(seed).render(times, gen.resolution))
+def inverted(gen, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None) -> VideoPipeline:
+    """A pipeline of toy-face video ``seed`` at ``times`` (its frames in memory) with its inversion,
+    cached on disk by generator, seed, times and config."""
+    frames = Frames(to_uint8(ToyFaceVideo(seed).render(times, gen.resolution)), times,
+                    1 / float(times[1] - times[0]))
     path = None
     if cache is not None:
-        key = f"{generator.replace('/', '_')}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
+        key = f"{gen.id or 'memory'}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
         path = cache / f"{key}.safetensors"
         if path.is_file():
-            return frames, LatentSequence.load(path)
-    seq = invert(gen, from_uint8(frames), times, cfg, generator)
+            return VideoPipeline(gen, LatentSequence.load(path), frames=frames)
+    pipe = VideoPipeline.from_frames(frames, gen, cfg, fit=None)
     if path is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        seq.save(path)
-    return frames, seq
+        pipe.sequence.save(path)
+    return pipe
 
 
 def timed(fn):

@@ -36,53 +36,58 @@ import torch
 
 from common import inverted, save_report, timed
 from dynode.config import FitConfig, InversionConfig
-from dynode.dynamics import Trajectory, fit
-from dynode.edit import Edit, get_direction, motion_component, propagate, scale_motion
+from dynode.dynamics import Trajectory
+from dynode.edit import Edit, propagate
 from dynode.edit.find import EDITABLE
 from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
 from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report, load_regressor, read_attributes
 from dynode.metrics.consistency import flicker, source_flows
-from dynode.render import render_pixels
+from dynode.pipelines import VideoPipeline
 
-# Row -> (mode, fit): the default subspace fit, and a fit in the full W+ space where the dynamics act
-# on the whole edit (as in the paper).
-ROWS = {"first-frame": ("first-frame", "subspace"), "per-frame": ("per-frame", "subspace"),
-        "paper": ("paper", "subspace"), "first-frame, full space": ("first-frame", "full space"),
-        "paper, full space": ("paper", "full space")}
+# Row -> (propagation, path, fit): the default subspace fit, and a fit in the full W+ space where the
+# dynamics act on the whole edit (as in the paper). "paper" is first-frame on the initial path: the
+# single solve from the edited first code.
+ROWS = {"first-frame": ("first-frame", "exact", "subspace"), "per-frame": ("per-frame", "exact", "subspace"),
+        "paper": ("first-frame", "initial", "subspace"),
+        "first-frame, full space": ("first-frame", "exact", "full space"),
+        "paper, full space": ("first-frame", "initial", "full space")}
 MOTION_GAINS = (0.5, 2.0)
 SCORES = ("success_rate", "change_mean", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
 
 
-def _fitted(seq, cfg: FitConfig, cache: Path | None, key: str) -> Trajectory:
+def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -> VideoPipeline:
+    """A pipeline of the same codes with the trajectory fitted by ``cfg`` (cached)."""
     path = cache / f"{key}_{cfg.hash()}.traj.safetensors" if cache is not None else None
     if path is not None and path.is_file():
-        return Trajectory.load(path)
-    traj = fit(seq, cfg)
+        return VideoPipeline(pipe.generator, pipe.sequence, Trajectory.load(path), frames=pipe.frames)
+    fitted = VideoPipeline(pipe.generator, pipe.sequence, frames=pipe.frames).fit(cfg)
     if path is not None:
-        traj.save(path)
-    return traj
+        fitted.trajectory.save(path)
+    return fitted
 
 
-def _edited(gen, traj: Trajectory, times: torch.Tensor, edits: list[Edit], mode: str):
-    codes = propagate(traj, times, edits, mode)
-    return codes, render_pixels(gen, codes)
+def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str):
+    codes = propagate(pipe.trajectory, times, edits, propagation, path)
+    return codes, pipe.render(codes, times).numpy()
 
 
-def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
+def run_video(gen, probe, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
               inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None, min_change: float) -> tuple[dict, dict]:
     """Scores of every edit x row of ``ROWS`` on one video, and the rendered videos (for the side-by-side).
 
     Each edit pushes its attribute away from where the video has it (towards the far end of the
     probe's 0-1 range), so that an attribute already at one end is not asked to go further.
     """
-    source, seq = inverted(gen, generator, seed, times, inv, cache)
-    key = f"{generator.replace('/', '_')}_s{seed}_n{len(times)}_{inv.hash()}"
-    trajs = {"subspace": _fitted(seq, fit_cfg, cache, key),
-             "full space": _fitted(seq, FitConfig(**{**fit_cfg.to_dict(), "subspace_dim": 0}), cache, key)}
+    inverted_pipe = inverted(gen, seed, times, inv, cache)
+    source = inverted_pipe.frames.pixels
+    key = f"{gen.id or 'memory'}_s{seed}_n{len(times)}_{inv.hash()}"
+    pipes = {"subspace": _fitted(inverted_pipe, fit_cfg, cache, key),
+             "full space": _fitted(inverted_pipe, FitConfig.from_dict({**fit_cfg.to_dict(), "subspace_dim": 0}),
+                                   cache, key)}
     flows = source_flows(source)
-    plains = {k: render_pixels(gen, t.evaluate(times)) for k, t in trajs.items()}
+    plains = {k: p.interpolate(times=times).numpy() for k, p in pipes.items()}
     plain = plains["subspace"]
     read = read_attributes(probe, from_uint8(plain))
     scores = {"unedited": {"flicker": flicker(plain, source, flows)["relative"]}}
@@ -90,16 +95,16 @@ def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits:
     for name, strength in edits:
         attribute = EDITABLE[name]
         sign = 1.0 if float(read[:, ATTRIBUTES.index(attribute)].mean()) < 0.5 else -1.0
-        direction = get_direction(name, generator, trajs["subspace"].latent_shape)
-        for row, (mode, fitted) in ROWS.items():
-            traj = trajs[fitted]
+        direction = pipes["subspace"].direction(name)
+        for row, (propagation, path, fitted) in ROWS.items():
+            pipe, traj = pipes[fitted], pipes[fitted].trajectory
             edit = [Edit(direction, sign * abs(strength))]
-            (codes, pixels), seconds = timed(lambda: _edited(gen, traj, times, edit, mode))
+            (codes, pixels), seconds = timed(lambda: _edited(pipe, times, edit, propagation, path))
             report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted]), from_uint8(source), attribute,
                                  sign, min_change)
             scores[f"{name}/{row}"] = {**report, "sign": sign, "flicker": flicker(pixels, source, flows)["relative"],
                                        "seconds": round(seconds, 3)}
-            if mode == "first-frame":  # how far the flow moved the edit from the offset made at the first frame
+            if (propagation, path) == ("first-frame", "exact"):  # how far the flow moved the first frame's edit
                 offset = edit[0].direction.offset(edit[0].strength, traj.latent_shape[0])
                 moved = (codes - traj.evaluate(times) - offset).flatten(1).norm(dim=1) / offset.norm()
                 scores[f"{name}/{row}"]["carried_edit_change"] = round(float(moved.mean()), 4)
@@ -107,8 +112,7 @@ def run_video(gen, probe, generator: str, seed: int, times: torch.Tensor, edits:
     motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES]
     plain_spread = read_attributes(probe, from_uint8(plain))[:, motion].var(0).sum()
     for gain in MOTION_GAINS:
-        moved = scale_motion(traj, motion_component(traj, "pc0"), gain)
-        pixels, seconds = timed(lambda: render_pixels(gen, moved.evaluate(times)))
+        pixels, seconds = timed(lambda: pipes["subspace"].edit(motion=[("pc0", gain)], times=times).numpy())
         spread = read_attributes(probe, from_uint8(pixels))[:, motion].var(0).sum()
         scores[f"motion pc0 x{gain:g}"] = {"amplitude_ratio": round(float((spread / plain_spread).sqrt()), 4),
                                            "flicker": flicker(pixels, source, flows)["relative"],
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     times = torch.arange(a.frames, dtype=torch.float64) / a.fps
     per_video, example = [], None
     for seed in a.seeds:
-        scores, videos = run_video(gen, probe, a.generator, seed, times, edits, inv, fit_cfg, cache, a.min_change)
+        scores, videos = run_video(gen, probe, seed, times, edits, inv, fit_cfg, cache, a.min_change)
         per_video.append(scores)
         example = example or videos
         print(f"seed {seed}: " + ", ".join(f"{k} {v['success_rate']:.0%}" for k, v in scores.items()

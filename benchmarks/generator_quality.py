@@ -64,7 +64,7 @@ def run(generator: str, videos: int, frames: int, fps: float, budgets: list[int]
             cfg = InversionConfig(space=space, steps_first=budget, steps=budget, perceptual_weight=perceptual_weight)
             recon, seconds = [], 0.0
             for target in real:
-                seq = invert(gen, target, times, cfg, generator)
+                seq = invert(gen, target, times, cfg)
                 seconds += seq.info["seconds"]
                 with torch.no_grad():
                     recon.append(gen.synthesis(seq.latents.to(device)))

@@ -19,6 +19,7 @@ of every latent method. ``--fit-frames`` also times the default fit on a longer 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -30,13 +31,12 @@ from common import inverted, save_report, timed
 from dynode.baselines import LATENT_INTERPOLATORS, constant_velocity, flow_interpolate, minterpolate
 from dynode.config import FitConfig, InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
-from dynode.dynamics import fit
+from dynode.dynamics import sample_future
 from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid, to_uint8
 from dynode.metrics import psnr, ssim, stlpips
-from dynode.render import render_pixels
 
-# name -> (field, evaluation mode, image-loss weight); the first is dynode's default.
+# name -> (field, latent path, image-loss weight); the first is dynode's default.
 DYNODE = {"dynode": ("mlp", "exact", 0.0), "dynode-initial": ("mlp", "initial", 0.0),
           "dynode-image": ("mlp", "exact", 0.5), "dynode-mlp_t": ("mlp_t", "exact", 0.0),
           "dynode-cde": ("cde", "exact", 0.0), "paper": ("paper", "initial", 0.0)}
@@ -57,7 +57,7 @@ def _scores(pred: np.ndarray, truth: torch.Tensor, rows: list[int], seconds: flo
                 "seconds": seconds}
 
 
-def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,
+def run_video(gen, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,
               fit_cfg: FitConfig, cache: Path | None) -> tuple[dict, dict]:
     """Scores of every method on one video: ({"interpolation": ..., "extrapolation": ...}, strip frames)."""
     dt = 1.0 / (fps * factor)
@@ -70,31 +70,32 @@ def run_video(gen, generator: str, seed: int, fps: float, seconds: float, factor
     kept_rows = list(range(0, n_span, factor))
     held = [i for i in range(n_span) if i % factor]
     first8 = list(range(factor - 1, min(8 * factor, len(t_future)), factor))  # the next 8 working-rate frames
-    frames, seq = inverted(gen, generator, seed, t_span[kept_rows], inv, cache)
+    pipe = inverted(gen, seed, t_span[kept_rows], inv, cache)
+    frames, seq = pipe.frames.pixels, pipe.sequence
     interp, extrap, extrap_all = {}, {}, {}
-    recon = render_pixels(gen, seq.latents)
+    recon = pipe.reconstruction().numpy()
     interp["inversion"] = _scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.info["seconds"])
 
     def latent(name, fn, into, times, target, rows):
-        pix, secs = timed(lambda: render_pixels(gen, fn(times)))
+        pix, secs = timed(lambda: pipe.render(fn(times), times).numpy())
         into[name] = _scores(pix, target, rows, secs)
         if into is extrap:
             extrap_all[name] = _scores(pix, target, list(range(len(times))), secs)
         return pix
 
     strip, fitted = {}, {}
-    for name, (field, mode, image_weight) in DYNODE.items():
-        if (field, image_weight) not in fitted:  # one fit per field and loss, evaluated in each mode
-            cfg = FitConfig(**{**fit_cfg.to_dict(), "field": field, "image_weight": image_weight})
-            fitted[field, image_weight] = timed(lambda: fit(seq, cfg, generator=gen, frames=from_uint8(frames)))
+    for name, (field, path, image_weight) in DYNODE.items():
+        if (field, image_weight) not in fitted:  # one fit per field and loss, evaluated on each path
+            cfg = FitConfig.from_dict({**fit_cfg.to_dict(), "field": field, "image_weight": image_weight})
+            fitted[field, image_weight] = timed(lambda: copy.copy(pipe).fit(cfg).trajectory)
         traj, fit_s = fitted[field, image_weight]
-        strip[name] = latent(name, lambda t: traj.evaluate(t, mode=mode), interp, t_span, truth_span, held)
+        strip[name] = latent(name, lambda t: traj.evaluate(t, path=path), interp, t_span, truth_span, held)
         interp[name]["seconds"] += fit_s
-        latent(name, lambda t: traj.evaluate(t, mode=mode), extrap, t_future, truth_future, first8)
+        latent(name, lambda t: traj.evaluate(t, path=path), extrap, t_future, truth_future, first8)
         for task in (extrap, extrap_all):
             task[name]["seconds"] += fit_s
         if name == "dynode":
-            sde = traj.sample_future(t_future, samples=16, seed=seed)
+            sde = sample_future(traj, t_future, samples=16, seed=seed)
             latent("dynode-sde-mean16", lambda t: sde.mean(0), extrap, t_future, truth_future, first8)
             spread = sde.reshape(16, len(t_future), -1).std(0).mean(1)
             extrap["dynode-sde-mean16"]["spread_start"] = float(spread[0])
@@ -138,12 +139,10 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def fit_speed(gen, generator: str, frames: int, fps: float, inv: InversionConfig, fit_cfg: FitConfig,
-              cache: Path | None) -> dict:
+def fit_speed(gen, frames: int, fps: float, inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None) -> dict:
     """Seconds to fit the default field to a ``frames``-frame inverted toy-face video."""
     times = torch.arange(frames, dtype=torch.float64) / fps
-    _, seq = inverted(gen, generator, 4242, times, inv, cache)
-    traj = fit(seq, fit_cfg)
+    traj = inverted(gen, 4242, times, inv, cache).fit(fit_cfg).trajectory
     return {"frames": frames, "seconds": round(traj.stats["seconds"], 2), "threads": 1,
             "best_loss": traj.stats["best_loss"]}
 
@@ -172,14 +171,14 @@ def main(argv: list[str] | None = None) -> None:
     cache = a.out / "cache" if a.out else None
     per_video, strip = [], None
     for seed in a.seeds:
-        scores, frames = run_video(gen, a.generator, seed, a.fps, a.seconds, a.factor, inv, fit_cfg, cache)
+        scores, frames = run_video(gen, seed, a.fps, a.seconds, a.factor, inv, fit_cfg, cache)
         per_video.append(scores)
         strip = strip or frames
         print(f"seed {seed}: dynode {scores['interpolation']['dynode']['psnr']:.2f} dB, linear "
               f"{scores['interpolation']['linear']['psnr']:.2f} dB", file=sys.stderr)
     report = {"generator": a.generator, "seeds": a.seeds, "fps": a.fps, "seconds": a.seconds, "factor": a.factor,
               "inversion": inv.to_dict(), "fit": fit_cfg.to_dict(), "targets": {},
-              "fit_speed": fit_speed(gen, a.generator, a.fit_frames, 16.0, inv, fit_cfg, cache) if a.fit_frames else None}
+              "fit_speed": fit_speed(gen, a.fit_frames, 16.0, inv, fit_cfg, cache) if a.fit_frames else None}
     if report["fit_speed"]:
         report["targets"]["fit_100_frames_under_20s"] = report["fit_speed"]["seconds"] < 20
     if not per_video:

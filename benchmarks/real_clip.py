@@ -37,16 +37,14 @@ from common import save_report
 from dynode.align import align_video, paste, paste_at
 from dynode.baselines import flow_interpolate, linear, minterpolate
 from dynode.config import FitConfig, InversionConfig, PTIConfig
-from dynode.dynamics import fit
 from dynode.errors import InputError
-from dynode.generators import apply_delta, load_generator
-from dynode.inversion import invert, pivotal_tuning
+from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import read_video
 from dynode.metrics import psnr, ssim, stlpips
 from dynode.metrics.consistency import identity_consistency
 from dynode.metrics.identity import FaceEmbedder
-from dynode.render import render_pixels
+from dynode.pipelines import VideoPipeline
 
 
 def carphone() -> Path:
@@ -90,17 +88,16 @@ def run(gen_name: str, keep: int, video, inv: InversionConfig, pti: PTIConfig | 
     gen = load_generator(gen_name)
     kept_video = video.select(kept)
     alignment, kept_crops = stage("align", lambda: align_video(kept_video, gen.resolution, sigma=max(2.0 / keep, 1.0)))
-    images = from_uint8(kept_crops.pixels)
-    seq = stage("invert", lambda: invert(gen, images, times[kept], inv, gen_name))
+    pipe = stage("invert", lambda: VideoPipeline.from_frames(kept_crops, gen, inv, fit=None))
+    seq = pipe.sequence
     result = {"kept": len(kept), "held_out": len(held), "reconstruction_psnr": round(float(seq.psnr.mean()), 3)}
     if pti is not None:
-        seq.delta, info = stage("pti", lambda: pivotal_tuning(gen, images, seq.latents, pti))
-        gen = apply_delta(gen, seq.delta)
-        result["reconstruction_psnr_tuned"] = info["psnr_after"]
-    traj = stage("fit", lambda: fit(seq, fit_cfg))
+        stage("pti", lambda: pipe.tune(pti))
+        result["reconstruction_psnr_tuned"] = seq.info["pti"]["psnr_after"]
+    stage("fit", lambda: pipe.fit(fit_cfg))
     t_all = times[: kept[-1] + 1]
-    dyn = stage("render", lambda: render_pixels(gen, traj.evaluate(t_all)))
-    lin = render_pixels(gen, linear(seq.times, seq.latents, t_all))
+    dyn = stage("render", lambda: pipe.interpolate(times=t_all).numpy())
+    lin = pipe.render(linear(seq.times, seq.latents, t_all), t_all).numpy()
     truth = video.pixels[: kept[-1] + 1]
     truth_crops = alignment.at(t_all).crops(truth)
     result["crops"] = {"dynode": _scores(dyn[held], truth_crops[held]), "linear": _scores(lin[held], truth_crops[held])}

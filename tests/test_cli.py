@@ -1,4 +1,6 @@
 import numpy as np
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from dynode.cli import app
@@ -10,49 +12,170 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def test_full_pipeline_with_a_tiny_generator(tmp_path, tiny_folder, tiny_video):
-    lat, traj = tmp_path / "lat.safetensors", tmp_path / "traj.safetensors"
-    r = run("invert", tiny_video, "-o", lat, "--generator", tiny_folder, "--steps", 3, "--steps-first", 5)
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A tiny generator folder, a 6-frame video it drew (8 fps), its codes and a fitted trajectory."""
+    from conftest import TINY, make_tiny
+    from dynode.io.checkpoints import save_model
+    from dynode.io.images import to_uint8
+    from dynode.io.video import write_video
+    root = tmp_path_factory.mktemp("fitted")
+    gen = make_tiny()
+    folder = save_model(root / "tiny", gen, "stylegan2", TINY.to_dict())
+    np.save(root / "dir.npy", np.ones(TINY.w_dim, np.float32) / 4)
+    w = gen.mapping(torch.randn(2, TINY.w_dim, generator=torch.Generator().manual_seed(1)))
+    a = torch.linspace(0, 1, 6)[:, None]
+    write_video(root / "tiny.mp4", to_uint8(gen.synthesis(w[0] * (1 - a) + w[1] * a)), 8.0)
+    lat, traj = root / "lat.safetensors", root / "traj.safetensors"
+    r = run("invert", root / "tiny.mp4", "-o", lat, "--generator", folder, "--steps", 3, "--steps-first", 5)
     assert r.exit_code == 0, r.output
     r = run("fit", lat, "-o", traj, "--iters", 20, "--subspace-dim", 3)
     assert r.exit_code == 0, r.output
-    for args in (("interpolate", traj, "-o", tmp_path / "i.mp4", "--factor", 4),
-                 ("interpolate", traj, "-o", tmp_path / "i.gif", "--times", "0,0.1,0.33"),
-                 ("interpolate", traj, "-o", tmp_path / "paper.mp4", "--factor", 2, "--mode", "initial"),
-                 ("extrapolate", traj, "-o", tmp_path / "e.mp4", "--seconds", 0.5),
-                 ("extrapolate", traj, "-o", tmp_path / "sde.mp4", "--seconds", 0.5, "--samples", 3),
-                 ("edit", traj, "-o", tmp_path / "d.mp4", "--direction", tmp_path / "dir.npy"),
-                 ("edit", traj, "-o", tmp_path / "p.mp4", "--direction", tmp_path / "dir.npy", "--mode", "per-frame"),
-                 ("edit", traj, "-o", tmp_path / "c.mp4", "-d", tmp_path / "dir.npy", "-s", 1, "-d",
-                  tmp_path / "dir.npy", "-s", -2, "--schedule", "0:0,0.3:1", "--layers", "coarse", "--motion", "pc0=2",
-                  "--compare"),
-                 ("edit", traj, "-o", tmp_path / "m.mp4", "--motion", "pc1=0.5", "--mode", "paper"),
-                 ("render", lat, "-o", tmp_path / "r.mp4")):
-        r = run(*args)
-        assert r.exit_code == 0, (args, r.output)
+    return root, lat, traj
+
+
+def _frames(path):
     from dynode.io.video import read_video
-    assert len(read_video(tmp_path / "i.mp4")) == 21  # 6 frames, 4x: 5 gaps * 4 + 1
-    assert read_video(tmp_path / "c.mp4").pixels.shape[2] == 2 * read_video(tmp_path / "d.mp4").pixels.shape[2]
+    return read_video(path)
+
+
+def test_invert_records_the_source_video_and_its_times(fitted):
+    from dynode.types import LatentSequence
+    root, lat, _ = fitted
+    seq = LatentSequence.load(lat)
+    assert len(seq) == 6 and seq.source.video == str((root / "tiny.mp4").resolve())
+    assert (seq.source.width, seq.source.height, seq.source.every) == (16, 16, 1) and seq.source.alignment is None
+    torch.testing.assert_close(seq.times, torch.arange(6, dtype=torch.float64) / 8, atol=2e-3, rtol=0)
+
+
+def test_interpolate_by_factor_fps_and_times(fitted, tmp_path):
+    _, _, traj = fitted
+    assert run("interpolate", traj, "-o", tmp_path / "f.mp4", "--factor", 4).exit_code == 0
+    f = _frames(tmp_path / "f.mp4")
+    assert len(f) == 21 and f.fps == pytest.approx(32, rel=0.01)  # 5 gaps x 4 + 1, played over the real 0.625 s
+    assert run("interpolate", traj, "-o", tmp_path / "r.mp4", "--fps", 24).exit_code == 0
+    assert len(_frames(tmp_path / "r.mp4")) == 16  # 0..0.625 s at 24 fps
+    assert run("interpolate", traj, "-o", tmp_path / "t.gif", "--times", "0,0.1,0.33").exit_code == 0
+    assert len(_frames(tmp_path / "t.gif")) == 3
+    r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--factor", 2, "--fps", 3)
+    assert r.exit_code == 2 and "exactly one" in r.output and not (tmp_path / "x.mp4").exists()
+
+
+def test_the_exact_path_passes_through_the_reconstruction_and_the_initial_one_does_not(fitted, tmp_path):
+    _, lat, traj = fitted
+    observed = ",".join(f"{k / 8:.6f}" for k in range(6))
+    for path in ("exact", "initial"):
+        r = run("interpolate", traj, "-o", tmp_path / f"{path}.mp4", "--times", observed, "--path", path)
+        assert r.exit_code == 0, r.output
+    assert run("render", lat, "-o", tmp_path / "rec.mp4").exit_code == 0
+    rec = _frames(tmp_path / "rec.mp4").pixels.astype(float)
+    exact, initial = (_frames(tmp_path / f"{p}.mp4").pixels.astype(float) for p in ("exact", "initial"))
+    assert np.abs(exact - rec).mean() < 1.0 < np.abs(initial[1:] - rec[1:]).mean()
+    r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--path", "spline")
+    assert r.exit_code == 2 and "valid paths" in r.output and not (tmp_path / "x.mp4").exists()
+
+
+def test_extrapolate_runs_past_the_end_and_sde_futures_spread(fitted, tmp_path):
+    _, _, traj = fitted
+    assert run("extrapolate", traj, "-o", tmp_path / "e.mp4", "--seconds", 0.5).exit_code == 0
+    assert len(_frames(tmp_path / "e.mp4")) == 19  # 0 .. 0.625 + 0.5 s at 16 fps
+    assert run("extrapolate", traj, "-o", tmp_path / "s.mp4", "--seconds", 0.5, "--samples", 3).exit_code == 0
+    s = _frames(tmp_path / "s.mp4").pixels.astype(float)
+    assert s.shape[:3] == (19, 16, 48)
+    tiles = np.stack(np.split(s, 3, axis=2))
+    same = np.abs(tiles[0, :10] - tiles[1, :10]).mean()  # the observed span: one path, codec noise only
+    assert 3 * same < np.abs(tiles[0, -1] - tiles[1, -1]).mean()  # the futures part after the last frame
+
+
+def test_edits_change_the_video_and_strength_zero_keeps_it(fitted, tmp_path):
+    root, _, traj = fitted
+    d = root / "dir.npy"
+    for name, args in (("zero", ("-d", d, "-s", 0)), ("two", ("-d", d, "-s", 2)),
+                       ("cmp", ("-d", d, "-s", 2, "--compare")), ("plain", ())):
+        cmd = ("interpolate", traj, "-o", tmp_path / "plain.mp4", "--factor", 1) if name == "plain" else \
+            ("edit", traj, "-o", tmp_path / f"{name}.mp4", *args)
+        r = run(*cmd)
+        assert r.exit_code == 0, r.output
+    plain, zero, two, cmp = (_frames(tmp_path / f"{n}.mp4").pixels.astype(float) for n in ("plain", "zero", "two", "cmp"))
+    assert len(two) == 6 and np.abs(zero - plain).mean() < 0.5 < 5 < np.abs(two - plain).mean()
+    left, right = cmp[:, :, :16], cmp[:, :, 16:]  # unedited | edited (codec noise grows side by side)
+    assert cmp.shape[2] == 32 and 2 * np.abs(left - plain).mean() < np.abs(left - two).mean()
+    assert 2 * np.abs(right - two).mean() < np.abs(right - plain).mean()
+
+
+def test_edit_options_each_move_the_result(fitted, tmp_path):
+    root, _, traj = fitted
+    d = root / "dir.npy"
+    cases = {"base": ("-d", d, "-s", 2), "per-frame": ("-d", d, "-s", 2, "--propagation", "per-frame"),
+             "layers": ("-d", d, "-s", 2, "--layers", "coarse"), "faded": ("-d", d, "-s", 2, "--schedule", "0:0,0.6:1"),
+             "motion": ("--motion", "pc0=2"), "paper": ("-d", d, "-s", 2, "--path", "initial")}
+    for name, args in cases.items():
+        r = run("edit", traj, "-o", tmp_path / f"{name}.mp4", *args)
+        assert r.exit_code == 0, (name, r.output)
+    assert run("interpolate", traj, "-o", tmp_path / "plain.mp4", "--factor", 1).exit_code == 0
+    plain = _frames(tmp_path / "plain.mp4").pixels.astype(float)
+    base = _frames(tmp_path / "base.mp4").pixels.astype(float)
+    faded = _frames(tmp_path / "faded.mp4").pixels.astype(float)
+    gap = lambda a, b: np.abs(a - b).mean()  # noqa: E731
+    assert len(faded) == len(base) == 6
+    assert 2 * gap(faded[0], plain[0]) < gap(faded[0], base[0])  # weight 0 at t=0: unedited
+    assert 2 * gap(faded[-1], base[-1]) < gap(faded[-1], plain[-1])  # weight 1 at the end: the full edit
+    for name in ("per-frame", "layers", "motion", "paper"):
+        assert gap(_frames(tmp_path / f"{name}.mp4").pixels.astype(float), base) > 1.0, name
+
+
+def test_bad_edits_exit_2_and_write_nothing(fitted, tmp_path):
+    root, _, traj = fitted
+    d = root / "dir.npy"
     for args, msg in ((("-o", tmp_path / "n.mp4"), "nothing to edit"),
                       (("-o", tmp_path / "n.mp4", "--motion", "pc0"), "COMPONENT=GAIN"),
-                      (("-o", tmp_path / "n.mp4", "-d", tmp_path / "dir.npy", "-s", 1, "-s", 2, "-s", 3), "one strength"),
-                      (("-o", tmp_path / "n.mp4", "-d", tmp_path / "dir.npy", "--schedule", "0:1", "--mode", "paper"),
-                       "cannot follow a schedule")):
+                      (("-o", tmp_path / "n.mp4", "-d", d, "-s", 1, "-s", 2, "-s", 3), "one strength"),
+                      (("-o", tmp_path / "n.mp4", "-d", d, "--propagation", "paper"), "valid"),
+                      (("-o", tmp_path / "n.mp4", "-d", d, "--schedule", "1:0,0:1"), "schedule")):
         r = run("edit", traj, *args)
         assert r.exit_code == 2 and msg in r.output and not (tmp_path / "n.mp4").exists(), (args, r.output)
-    assert len(read_video(tmp_path / "i.gif")) == 3
-    e, sde = read_video(tmp_path / "e.mp4"), read_video(tmp_path / "sde.mp4")
-    assert len(sde) == len(e) and sde.pixels.shape[2] == 3 * e.pixels.shape[2]  # three futures side by side
-    r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--mode", "spline")
-    assert r.exit_code == 2 and "valid modes" in r.output and not (tmp_path / "x.mp4").exists()
+
+
+def test_fit_options_and_the_image_loss_reading_the_recorded_source(fitted, tmp_path):
+    from dynode.dynamics import Trajectory
+    root, lat, _ = fitted
     r = run("fit", lat, "-o", tmp_path / "cde.safetensors", "--iters", 5, "--subspace-dim", 3, "--field", "cde",
-            "--holdout", 0.2, "--adjoint")
+            "--holdout", 0.2, "--adjoint", "--solver", "rk4")
     assert r.exit_code == 0, r.output
-    r = run("fit", lat, "-o", tmp_path / "img.safetensors", "--iters", 5, "--subspace-dim", 3, "--image-weight", 0.5,
-            "--video", tiny_video)
+    cde = Trajectory.load(tmp_path / "cde.safetensors")
+    assert cde.field_name == "cde" and cde.solver.method == "rk4" and cde.stats["selected_by"] == "heldout"
+    r = run("fit", lat, "-o", tmp_path / "img.safetensors", "--iters", 5, "--subspace-dim", 3, "--image-weight", 0.5)
     assert r.exit_code == 0, r.output
-    r = run("fit", lat, "-o", tmp_path / "noimg.safetensors", "--iters", 5, "--image-weight", 0.5)
-    assert r.exit_code == 2 and "needs the video" in r.output and not (tmp_path / "noimg.safetensors").exists()
+    assert Trajectory.load(tmp_path / "img.safetensors").stats["config"]["image_weight"] == 0.5
+
+
+def test_a_moved_source_video_is_named_when_needed(fitted, tmp_path):
+    import shutil
+    from dynode.types import LatentSequence
+    root, lat, _ = fitted
+    shutil.copy(root / "tiny.mp4", tmp_path / "moved.mp4")
+    assert run("invert", tmp_path / "moved.mp4", "-o", tmp_path / "l.safetensors", "--generator", root / "tiny",
+               "--steps", 1, "--steps-first", 1).exit_code == 0
+    (tmp_path / "moved.mp4").unlink()
+    r = run("fit", tmp_path / "l.safetensors", "-o", tmp_path / "t.safetensors", "--iters", 2, "--image-weight", 0.5)
+    assert r.exit_code == 2 and "moved.mp4, which is gone" in r.output and not (tmp_path / "t.safetensors").exists()
+    assert LatentSequence.load(tmp_path / "l.safetensors").source.video.endswith("moved.mp4")
+
+
+def test_interpolate_takes_a_video_with_the_reading_options_of_invert(fitted, tmp_path):
+    from dynode.io.video import write_video
+    root = fitted[0]
+    frames = np.zeros((8, 24, 40, 3), np.uint8)
+    frames[..., 0] = np.linspace(0, 255, 8)[:, None, None].astype(np.uint8)
+    write_video(tmp_path / "wide.mp4", frames, 8)
+    r = run("interpolate", tmp_path / "wide.mp4", "-o", tmp_path / "i.mp4", "--generator", root / "tiny", "--resize",
+            "--every", 2, "--space", "w", "--batch-size", 2, "--steps", 2, "--steps-first", 2, "--iters", 5,
+            "--factor", 2)
+    assert r.exit_code == 0, r.output
+    out = _frames(tmp_path / "i.mp4")
+    assert len(out) == 7 and out.pixels.shape[1:3] == (16, 16)  # 4 frames kept, 3 gaps x 2 + 1
+    r = run("interpolate", tmp_path / "wide.mp4", "-o", tmp_path / "j.mp4", "--generator", root / "tiny")
+    assert r.exit_code == 2 and "--resize" in r.output and not (tmp_path / "j.mp4").exists()
 
 
 def test_missing_video_exits_2_with_message(tmp_path):
@@ -90,7 +213,7 @@ def test_bad_checkpoint_and_bad_direction_exit_2(tmp_path, tiny_folder, tiny_vid
     assert r.exit_code == 2 and "has shape (7,)" in r.output
     assert not (tmp_path / "x.mp4").exists()
     r = run("fit", traj, "-o", tmp_path / "t2.safetensors")
-    assert r.exit_code == 2 and "expected 'latents'" in r.output
+    assert r.exit_code == 2 and "give a latents artifact" in r.output
     r = run("fit", lat, "-o", tmp_path / "t2.safetensors", "--field", "bogus")
     assert r.exit_code == 2 and "valid fields" in r.output
 

@@ -15,6 +15,8 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     assert on_disk == metrics
     assert metrics["video"] == {"seed": 7, "fps": 16.0, "frames": 40, "observed": 8, "held_out": 21, "future": 11,
                                 "resolution": 64}
-    for method in ("ode", "linear"):
-        assert 5 < metrics["held_out_interpolation"][method]["psnr"] < 60
+    from dynode.io.video import read_video
+    assert len(read_video(tmp_path / "interpolation_8x.mp4")) == 7 * 8 + 1  # 8 observed frames, 8x
+    for mode in ("ode", "per_frame"):  # hair_color +2 lightens the hair on average in both modes
+        assert metrics["edit"][mode]["attribute_change_mean"] > 0.05, metrics["edit"]
     assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit"}

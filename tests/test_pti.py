@@ -18,8 +18,8 @@ def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_p
     ramp = torch.linspace(-1, 1, 16)
     images = torch.stack([torch.stack([ramp[None].expand(16, 16) * s, ramp[:, None].expand(16, 16) * -s,
                                        torch.full((16, 16), 0.3 * s)]) for s in (0.5, 0.7, 0.9)])
-    seq = invert(tiny_gen, images, torch.tensor([0.0, 0.1, 0.2]), InversionConfig(steps=5, steps_first=10),
-                 str(tiny_folder))
+    seq = invert(load_generator(str(tiny_folder)), images, torch.tensor([0.0, 0.1, 0.2]),
+                 InversionConfig(steps=5, steps_first=10))
     before = {k: v.clone() for k, v in tiny_gen.state_dict().items()}
     delta, stats = pivotal_tuning(tiny_gen, images, seq.latents, PTIConfig(steps=40, batch_size=3))
     assert stats["psnr_after"] > stats["psnr_before"] + 1
@@ -32,9 +32,8 @@ def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_p
     back = LatentSequence.load(tmp_path / "l.safetensors")
     traj = fit(back, FitConfig(iters=5, subspace_dim=2))
     traj.save(tmp_path / "t.safetensors")
-    from dynode.dynamics import Trajectory
-    loaded = Trajectory.load(tmp_path / "t.safetensors")
-    gen = load_generator(str(tiny_folder), delta=loaded.delta)
+    from dynode.pipelines import VideoPipeline
+    gen = VideoPipeline.from_artifacts(tmp_path / "t.safetensors").generator  # reloaded with the video's delta
     torch.testing.assert_close(gen.synthesis(seq.latents), tuned.synthesis(seq.latents))
     with pytest.raises(CheckpointError, match="does not fit"):
         apply_delta(copy.deepcopy(tiny_gen), {"conv1.conv.weight": torch.zeros(3)})

@@ -30,12 +30,17 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for line in _block("walkthrough").strip().splitlines():
         _run(line)
-    for name in ("toy_8x.mp4", "toy_30fps.gif", "toy_paper.mp4", "toy_future.mp4", "toy_futures.mp4", "toy_smile.mp4",
+    from dynode.io.video import read_video
+    for name in ("toy_30fps.gif", "toy_paper.mp4", "toy_future.mp4", "toy_futures.mp4", "toy_smile.mp4",
                  "toy_hair.mp4", "toy_combo.mp4", "toy_fade.mp4", "toy_big_motion.mp4", "directions.png", "toy_sefa.mp4"):
         assert (tmp_path / name).stat().st_size > 0
+    assert len(read_video(tmp_path / "toy_8x.mp4")) == 15 * 8 + 1  # 16 frames (2 s at 8 fps), 8x
+    assert len(read_video(tmp_path / "wide_4x.mp4")) == 7 * 4 + 1  # every 2nd of 16 frames, 4x
     namespace: dict = {}
     exec(compile(_block("python"), "README.md", "exec"), namespace)
-    assert namespace["pixels"].shape == (3, 64, 64, 3)
+    assert namespace["pixels"].shape == (16, 64, 128, 3) and namespace["frames"].shape == (3, 64, 64, 3)
+    assert len(read_video(tmp_path / "toy_4x_api.mp4")) == 15 * 4 + 1
+    assert namespace["futures"].numpy().shape[2] == 3 * 64
 
 
 def test_training_commands(tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ def test_a_z_space_dcgan_runs_the_whole_pipeline():
         frames = gen.synthesis(path)
     assert frames.shape == (5, 3, 64, 64) and frames.abs().max() <= 1
     times = torch.linspace(0, 1, 5, dtype=torch.float64)
-    seq = invert(gen, frames, times, InversionConfig(steps=40, steps_first=100), "dcgan")
+    seq = invert(gen, frames, times, InversionConfig(steps=40, steps_first=100))
     with torch.no_grad():
         start = float(psnr(gen.synthesis(gen.w_avg.expand(5, -1)), frames).mean())  # where inversion starts
     assert seq.latents.shape == (5, 1, 100) and float(seq.psnr.mean()) > start + 3

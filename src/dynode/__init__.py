@@ -1,24 +1,28 @@
 """dynode: continuous videos in a GAN's latent space.
 
-    frames = read_video("clip.mp4")                      # Frames (uint8 pixels, times in s)
-    seq = invert(load_generator("toyfaces64"), images, frames.times)   # LatentSequence
-    traj = fit(seq)                                      # Trajectory: traj.evaluate(times)
+    pipe = VideoPipeline.from_video("clip.mp4")              # read, invert, fit
+    pipe.interpolate(factor=8).write("clip_8x.mp4")           # any frame rate
+    pipe.edit([Edit(pipe.direction("smile"), 2.0)]).write("clip_smile.mp4")
+
+The stages underneath are public too: read_video -> invert -> fit -> Trajectory.evaluate -> render.
 """
 
 __version__ = "0.1.0"
 
-from dynode.config import FitConfig, InversionConfig
-from dynode.dynamics import Trajectory, fit
+from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, SolverConfig
+from dynode.dynamics import Trajectory, fit, sample_future
 from dynode.edit import Edit, Schedule, get_direction, propagate, scale_motion
 from dynode.errors import CheckpointError, DynodeError, FitError, InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert
 from dynode.io.video import read_video, write_video
+from dynode.pipelines import Clip, VideoPipeline
 from dynode.render import render_pixels
-from dynode.types import Frames, LatentSequence
+from dynode.types import Frames, Generator, LatentSequence, Source
 
 __all__ = [
-    "CheckpointError", "DynodeError", "Edit", "FitConfig", "FitError", "Frames", "InputError", "InversionConfig",
-    "LatentSequence", "Schedule", "Trajectory", "__version__", "fit", "get_direction", "invert", "load_generator",
-    "propagate", "read_video", "render_pixels", "scale_motion", "write_video",
+    "CheckpointError", "Clip", "DynodeError", "Edit", "FitConfig", "FitError", "Frames", "Generator", "InputError",
+    "InversionConfig", "LatentSequence", "PTIConfig", "ReadConfig", "Schedule", "SolverConfig", "Source",
+    "Trajectory", "VideoPipeline", "__version__", "fit", "get_direction", "invert", "load_generator", "propagate",
+    "read_video", "render_pixels", "sample_future", "scale_motion", "write_video",
 ]

@@ -2,28 +2,67 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 
 from dynode.errors import InputError
 
 
 class _Config:
+    """Base of every configuration: a frozen dataclass with a JSON round trip and a hash."""
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain data (nested configs as dicts)."""
+        return {f.name: getattr(self, f.name).to_dict() if isinstance(getattr(self, f.name), _Config)
+                else copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        """The config from its ``to_dict`` form (nested configs included).
+
+        Raises:
+            InputError: unknown keys, or values the config refuses.
+        """
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(known))
         if unknown:
             raise InputError(f"{cls.__name__}: unknown keys {unknown}; valid keys are {sorted(known)}")
-        return cls(**d)
+        values = dict(d)
+        for name, value in d.items():
+            f = known[name]
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            if isinstance(default, _Config) and isinstance(value, dict):
+                values[name] = type(default).from_dict(value)
+        return cls(**values)
 
     def hash(self) -> str:
         """First 12 hex digits of the SHA-256 of the sorted JSON form."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ReadConfig(_Config):
+    """How a video's frames are taken before inversion.
+
+    Args:
+        every: keep every n-th frame.
+        resize: centre-crop and resize frames of another size to the generator's.
+        align: crop the face of each frame FFHQ-style (needs the extra ``face``).
+        sigma: with ``align``, temporal smoothing of the crop transform, in frames.
+    """
+
+    every: int = 1
+    resize: bool = False
+    align: bool = False
+    sigma: float = 2.0
+
+    def __post_init__(self):
+        if self.every < 1:
+            raise InputError(f"ReadConfig.every must be >= 1, got {self.every}")
+        if self.sigma < 0:
+            raise InputError(f"ReadConfig.sigma (alignment smoothing, in frames) must be >= 0, got {self.sigma}")
 
 
 @dataclass(frozen=True)
@@ -88,19 +127,40 @@ class PTIConfig(_Config):
 
 
 @dataclass(frozen=True)
+class SolverConfig(_Config):
+    """How the ODE is solved (torchdiffeq).
+
+    Args:
+        method: "dopri5" (adaptive) or "rk4" (fixed step).
+        rtol, atol: the adaptive solver's tolerances.
+        step_size: the rk4 step (and the SDE's Euler-Maruyama step), in normalised time.
+    """
+
+    method: str = "dopri5"
+    rtol: float = 1e-3
+    atol: float = 1e-4
+    step_size: float = 0.02
+
+    def __post_init__(self):
+        if self.method not in ("dopri5", "rk4"):
+            raise InputError(f"SolverConfig.method must be 'dopri5' or 'rk4', got {self.method!r}")
+        if not (self.rtol > 0 and self.atol > 0 and self.step_size > 0):
+            raise InputError(f"SolverConfig: rtol, atol and step_size must be > 0, got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
 class FitConfig(_Config):
     """Fitting a vector field to a latent sequence.
 
     Args:
         field: vector field name (see ``dynode.dynamics.FIELDS``).
-        solver: torchdiffeq method, "dopri5" (adaptive) or "rk4" (fixed step).
+        solver: how the ODE is solved (:class:`SolverConfig`).
         subspace_dim: fit on this many principal components of the video's own latents
             (0: the full latent space).
         hidden: width of the field's MLP.
         iters: Adam iterations.
         lr: Adam learning rate.
         windows: random sub-windows of observations solved per iteration.
-        rtol, atol: adaptive solver tolerances; step_size: rk4 step in normalised time.
         adjoint: back-propagate with the adjoint method (memory constant in the number of
             frames and solver steps, about twice the time).
         holdout: fraction of the interior observations held out to choose the best model
@@ -114,15 +174,12 @@ class FitConfig(_Config):
     """
 
     field: str = "mlp"
-    solver: str = "dopri5"
+    solver: SolverConfig = SolverConfig()
     subspace_dim: int = 16
     hidden: int = 128
     iters: int = 300
     lr: float = 1e-2
     windows: int = 8
-    rtol: float = 1e-3
-    atol: float = 1e-4
-    step_size: float = 0.02
     adjoint: bool = False
     holdout: float = 0.0
     patience: int = 4
@@ -131,8 +188,8 @@ class FitConfig(_Config):
     seed: int = 0
 
     def __post_init__(self):
-        if self.solver not in ("dopri5", "rk4"):
-            raise InputError(f"FitConfig.solver must be 'dopri5' or 'rk4', got {self.solver!r}")
+        if not isinstance(self.solver, SolverConfig):
+            raise InputError(f"FitConfig.solver must be a SolverConfig, got {self.solver!r}")
         if self.subspace_dim < 0 or self.iters < 1 or self.windows < 1 or self.hidden < 1 or self.patience < 1:
             raise InputError("FitConfig: subspace_dim must be >= 0 and iters, windows, hidden, patience >= 1")
         if self.image_weight < 0 or self.image_frames < 1:

@@ -1,11 +1,14 @@
-"""Optical flow shared by the pixel baselines and the consistency metrics: DIS flow and warping."""
+"""Optical flow shared by the pixel baseline, paste-back and the consistency metrics: DIS flow, warping,
+and frame interpolation along flow."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
 from dynode.errors import InputError
+from dynode.types import bracket, check_times
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
@@ -33,3 +36,36 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
+    """Optical-flow interpolation of the observed frames at any times inside their span.
+
+    Args:
+        frames: uint8 (T, H, W, 3) at ``observed_times`` (T,) seconds, any spacing.
+        times: (N,) seconds; times outside the span take the first/last frame.
+
+    Returns:
+        uint8 (N, H, W, 3).
+    """
+    frames = check_frames(frames)
+    t_obs = check_times(observed_times, "observed_times")
+    if len(t_obs) != len(frames):
+        raise InputError(f"got {len(frames)} frames but {len(t_obs)} observed times")
+    lo, _, frac = bracket(t_obs, torch.as_tensor(times, dtype=torch.float64).reshape(-1))
+    dis = DISFlow()
+    flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    out = np.empty((len(lo), *frames.shape[1:]), np.uint8)
+    for n, (i, s) in enumerate(zip(lo.tolist(), frac.tolist())):
+        if s <= 0 or s >= 1:
+            out[n] = frames[i if s <= 0 else i + 1]
+            continue
+        if i not in flows:
+            # DIS flow from a to b: a(x) ~ b(x + flow(x)).
+            flows[i] = (dis(frames[i], frames[i + 1]), dis(frames[i + 1], frames[i]))
+        f01, f10 = flows[i]
+        f_t0 = -(1 - s) * s * f01 + s * s * f10
+        f_t1 = (1 - s) ** 2 * f01 - s * (1 - s) * f10
+        blend = (1 - s) * warp(frames[i], f_t0).astype(np.float32) + s * warp(frames[i + 1], f_t1).astype(np.float32)
+        out[n] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    return out

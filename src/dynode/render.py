@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 from dynode.errors import InputError
-from dynode.generators.stylegan2 import StyleGAN2Generator
+from dynode.types import Generator
 from dynode.io.images import to_uint8
 
 
-def check_latents(generator: StyleGAN2Generator, latents: torch.Tensor) -> None:
+def check_latents(generator: Generator, latents: torch.Tensor) -> None:
     """Raise InputError unless latents are (T, num_ws, w_dim) for this generator."""
     want = (generator.num_ws, generator.w_dim)
     if latents.dim() != 3 or tuple(latents.shape[1:]) != want:
@@ -21,18 +21,26 @@ def check_latents(generator: StyleGAN2Generator, latents: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def iter_render(generator: StyleGAN2Generator, latents: torch.Tensor, chunk: int = 32,
+def iter_render(generator: Generator, latents: torch.Tensor, chunk: int = 32,
                 progress: Callable[[int, int], None] | None = None) -> Iterator[torch.Tensor]:
     """Yield float images (n, 3, R, R) in [-1, 1] for consecutive chunks of codes (T, num_ws, w_dim)."""
     check_latents(generator, latents)
-    device = generator.w_avg.device
+    device = generator.device
     for i in range(0, len(latents), chunk):
         yield generator.synthesis(latents[i:i + chunk].to(device)).cpu()
         if progress is not None:
             progress(min(i + chunk, len(latents)), len(latents))
 
 
-def render_pixels(generator: StyleGAN2Generator, latents: torch.Tensor, chunk: int = 32,
+def render_pixels(generator: Generator, latents: torch.Tensor, chunk: int = 32,
                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Codes (T, num_ws, w_dim) -> uint8 video pixels (T, R, R, 3)."""
     return np.concatenate([to_uint8(x) for x in iter_render(generator, latents, chunk, progress)])
+
+
+@torch.no_grad()
+def direction_strip(generator: Generator, directions: list, start: torch.Tensor, strengths: list[float]) -> torch.Tensor:
+    """Images of ``start`` (num_ws, w_dim) edited along each direction at each strength: one row
+    per direction, (len(directions) * len(strengths), 3, R, R) in [-1, 1]."""
+    codes = torch.stack([start + d.offset(a, generator.num_ws) for d in directions for a in strengths])
+    return torch.cat(list(iter_render(generator, codes)))

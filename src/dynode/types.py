@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
 from dynode.errors import InputError
 from dynode.io.checkpoints import load_artifact, save_artifact
+
+if TYPE_CHECKING:
+    from dynode.align.face import Alignment
 
 
 def check_times(times, name: str = "times") -> torch.Tensor:
@@ -46,6 +51,95 @@ def bracket(observed: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, 
     hi = torch.searchsorted(observed, times).clamp(1, len(observed) - 1)
     lo = hi - 1
     return lo, hi, ((times - observed[lo]) / (observed[hi] - observed[lo])).clamp(0, 1)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What every stage needs of a generator: a loaded model, its pivotal-tuning delta applied.
+
+    ``StyleGAN2Generator``, ``ZSpaceGenerator`` and converted models satisfy it. Stages receive
+    the loaded object, never a name.
+
+    Attributes:
+        name: how artifacts reload it: a bundled name or a model folder ("" for a generator
+            built in memory, which artifacts cannot reload alone).
+        id: 16 hex digits identifying the base weights (directions and artifacts record it;
+            "" when unknown). A tuning delta does not change it.
+        delta: the pivotal-tuning weight delta applied to it (None: none).
+        num_ws, w_dim: a code is (num_ws, w_dim). resolution: images are (3, R, R).
+        mean_latent: (w_dim,) the mean code (inversion starts there).
+        device: where its weights are.
+    """
+
+    name: str
+    id: str
+    delta: dict | None
+
+    @property
+    def num_ws(self) -> int: ...
+
+    @property
+    def w_dim(self) -> int: ...
+
+    @property
+    def resolution(self) -> int: ...
+
+    @property
+    def mean_latent(self) -> torch.Tensor: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+        """Codes (B, num_ws, w_dim) -> images (B, 3, R, R) in [-1, 1]."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """The video a latent sequence was inverted from, as later stages need it.
+
+    Attributes:
+        video: absolute path of the file. width, height: its frame size in pixels. fps: its
+            nominal frame rate. duration: seconds from its first to its last frame.
+        every: every n-th frame was inverted. has_audio: whether it has an audio stream.
+        alignment: the face crop of each inverted frame (None: frames were used whole or resized).
+    """
+
+    video: str
+    width: int
+    height: int
+    fps: float
+    duration: float
+    every: int = 1
+    has_audio: bool = False
+    alignment: "Alignment | None" = None
+
+    def require(self, purpose: str) -> Path:
+        """The video's path, checked to exist.
+
+        Raises:
+            InputError: the file was moved or deleted (the message names it and ``purpose``).
+        """
+        path = Path(self.video)
+        if not path.exists():
+            raise InputError(f"{purpose} needs the source video {self.video}, which is gone (moved or deleted); "
+                             "put it back at that path, or invert the video again")
+        return path
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("video", "width", "height", "fps", "duration", "every", "has_audio")}
+        d["alignment"] = None if self.alignment is None else self.alignment.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Source | None":
+        if not d:
+            return None
+        from dynode.align.face import Alignment
+        align = d.get("alignment")
+        return cls(d["video"], int(d["width"]), int(d["height"]), float(d["fps"]), float(d["duration"]),
+                   int(d.get("every", 1)), bool(d.get("has_audio", False)),
+                   None if align is None else Alignment.from_dict(align))
 
 
 @dataclass
@@ -87,11 +181,12 @@ class LatentSequence:
         latents: float32 (T, num_ws, w_dim).
         losses: float32 (T,) final inversion loss per frame.
         psnr: float32 (T,) reconstruction PSNR per frame, dB.
-        generator: name or folder of the generator the codes belong to.
+        generator: name or folder of the generator the codes belong to ("" if built in memory).
         space: "w+" or "w".
         info: free-form stats (steps, seconds, config).
-        delta: the pivotal-tuning change of the generator's weights for this video (None: none);
-            render with ``load_generator(generator, delta=delta)``.
+        delta: the pivotal-tuning change of the generator's weights for this video (None: none).
+        generator_id: the id of the generator's base weights ("" if unknown).
+        source: the video the codes were inverted from (None: frames given in memory).
     """
 
     times: torch.Tensor
@@ -102,6 +197,8 @@ class LatentSequence:
     space: str = "w+"
     info: dict = field(default_factory=dict)
     delta: dict | None = None
+    generator_id: str = ""
+    source: Source | None = None
 
     def __post_init__(self):
         self.times = check_times(self.times, "LatentSequence.times")
@@ -118,16 +215,27 @@ class LatentSequence:
     def select(self, index) -> "LatentSequence":
         idx = torch.arange(len(self))[index]
         return LatentSequence(self.times[idx], self.latents[idx], self.losses[idx], self.psnr[idx],
-                              self.generator, self.space, dict(self.info), self.delta)
+                              self.generator, self.space, dict(self.info), self.delta, self.generator_id, self.source)
 
     def save(self, path: str | os.PathLike) -> None:
         tensors = {"times": self.times, "latents": self.latents, "losses": self.losses, "psnr": self.psnr}
-        tensors.update({f"delta.{k}": v for k, v in (self.delta or {}).items()})
-        save_artifact(path, "latents", tensors, {"generator": self.generator, "space": self.space, "info": self.info})
+        tensors.update(delta_tensors(self.delta))
+        save_artifact(path, "latents", tensors, {"generator": self.generator, "generator_id": self.generator_id,
+                                                 "space": self.space, "info": self.info,
+                                                 "source": None if self.source is None else self.source.to_dict()})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LatentSequence":
         t, info = load_artifact(path, "latents")
-        delta = {k[len("delta."):]: v for k, v in t.items() if k.startswith("delta.")} or None
         return cls(t["times"], t["latents"], t["losses"], t["psnr"], info["generator"], info["space"], info["info"],
-                   delta)
+                   tensors_delta(t), info.get("generator_id", ""), Source.from_dict(info.get("source")))
+
+
+def delta_tensors(delta: dict | None) -> dict[str, torch.Tensor]:
+    """A tuning delta as artifact tensors (names prefixed ``delta.``)."""
+    return {f"delta.{k}": v for k, v in (delta or {}).items()}
+
+
+def tensors_delta(tensors: dict[str, torch.Tensor]) -> dict | None:
+    """The tuning delta stored among an artifact's tensors (None: none)."""
+    return {k[len("delta."):]: v for k, v in tensors.items() if k.startswith("delta.")} or None

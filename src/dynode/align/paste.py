@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from dynode.align.face import Alignment
-from dynode.baselines import flow_interpolate
 from dynode.errors import InputError
+from dynode.flow import flow_interpolate
 from dynode.io.video import VideoReader, frame_pairs
 from dynode.types import Frames
 

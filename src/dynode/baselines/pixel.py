@@ -2,9 +2,10 @@
 
 - :func:`minterpolate`: ffmpeg's motion-compensated ``minterpolate`` filter (the binary that
   ships in the imageio-ffmpeg package), on a uniform frame grid.
-- :func:`flow_interpolate`: bidirectional DIS optical flow (OpenCV) between the two
-  observations around each query time, with the flow at the query time approximated from the
-  two end flows as in Super SloMo (Jiang et al. 2018), and the two warped frames blended.
+- :func:`flow_interpolate` (defined in :mod:`dynode.flow`, which paste-back shares):
+  bidirectional DIS optical flow (OpenCV) between the two observations around each query time,
+  with the flow at the query time approximated from the two end flows as in Super SloMo (Jiang
+  et al. 2018), and the two warped frames blended.
 
 Both take and return uint8 (N, H, W, 3) frames.
 """
@@ -14,11 +15,11 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
-import torch
 
 from dynode.errors import InputError
-from dynode.flow import DISFlow, check_frames, warp
-from dynode.types import bracket, check_times
+from dynode.flow import check_frames, flow_interpolate
+
+__all__ = ["flow_interpolate", "minterpolate"]
 
 
 def minterpolate(frames: np.ndarray, factor: int) -> np.ndarray:
@@ -58,36 +59,3 @@ def minterpolate(frames: np.ndarray, factor: int) -> np.ndarray:
     if len(out) < n:
         raise RuntimeError(f"ffmpeg minterpolate returned {len(out)} frames, expected at least {n}")
     return out[:n].copy()
-
-
-def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
-    """Optical-flow interpolation of the observed frames at any times inside their span.
-
-    Args:
-        frames: uint8 (T, H, W, 3) at ``observed_times`` (T,) seconds, any spacing.
-        times: (N,) seconds; times outside the span take the first/last frame.
-
-    Returns:
-        uint8 (N, H, W, 3).
-    """
-    frames = check_frames(frames)
-    t_obs = check_times(observed_times, "observed_times")
-    if len(t_obs) != len(frames):
-        raise InputError(f"got {len(frames)} frames but {len(t_obs)} observed times")
-    lo, _, frac = bracket(t_obs, torch.as_tensor(times, dtype=torch.float64).reshape(-1))
-    dis = DISFlow()
-    flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    out = np.empty((len(lo), *frames.shape[1:]), np.uint8)
-    for n, (i, s) in enumerate(zip(lo.tolist(), frac.tolist())):
-        if s <= 0 or s >= 1:
-            out[n] = frames[i if s <= 0 else i + 1]
-            continue
-        if i not in flows:
-            # DIS flow from a to b: a(x) ~ b(x + flow(x)).
-            flows[i] = (dis(frames[i], frames[i + 1]), dis(frames[i + 1], frames[i]))
-        f01, f10 = flows[i]
-        f_t0 = -(1 - s) * s * f01 + s * s * f10
-        f_t1 = (1 - s) ** 2 * f01 - s * (1 - s) * f10
-        blend = (1 - s) * warp(frames[i], f_t0).astype(np.float32) + s * warp(frames[i + 1], f_t1).astype(np.float32)
-        out[n] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
-    return out

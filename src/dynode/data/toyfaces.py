@@ -279,3 +279,19 @@ class ToyFaceVideo:
     def render(self, times, resolution: int = 64) -> torch.Tensor:
         """Ground-truth frames at times in seconds: float32 (T, 3, R, R) in [-1, 1]."""
         return render(self.factors_at(times), resolution)
+
+
+def write_toy_video(path, seed: int = 0, seconds: float = 4.0, fps: float = 16.0, resolution: int = 64) -> int:
+    """Write a toy-face video of ``seconds`` at ``fps`` (mp4 or gif); returns the frame count.
+
+    Raises:
+        InputError: a non-positive rate or duration, or an unsupported file suffix.
+    """
+    from dynode.io.images import to_uint8
+    from dynode.io.video import write_video
+    from dynode.pipelines.times import future_times
+    if not seconds > 0:
+        raise InputError(f"toy video: seconds must be > 0, got {seconds}")
+    t = future_times(0.0, seconds - 1 / fps, fps, include_start=True)
+    write_video(path, to_uint8(ToyFaceVideo(seed).render(t, resolution)), fps)
+    return len(t)

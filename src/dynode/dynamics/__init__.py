@@ -1,7 +1,10 @@
-"""Latent dynamics: vector fields, fitting, and the continuous Trajectory."""
+"""Latent dynamics: vector fields, fitting, and the continuous Trajectory with its parts."""
 
+from dynode.dynamics.chart import Chart
 from dynode.dynamics.fields import FIELDS, make_field
 from dynode.dynamics.fit import fit
-from dynode.dynamics.trajectory import Trajectory, solve
+from dynode.dynamics.sde import sample_future
+from dynode.dynamics.solve import solve
+from dynode.dynamics.trajectory import PATHS, Trajectory
 
-__all__ = ["FIELDS", "Trajectory", "fit", "make_field", "solve"]
+__all__ = ["FIELDS", "PATHS", "Chart", "Trajectory", "fit", "make_field", "sample_future", "solve"]

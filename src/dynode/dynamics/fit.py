@@ -10,7 +10,9 @@ import torch
 
 from dynode.config import FitConfig
 from dynode.dynamics.fields import make_field
-from dynode.dynamics.trajectory import Segments, Trajectory, from_coords, solve, through_observations, to_coords
+from dynode.dynamics.chart import Chart
+from dynode.dynamics.solve import Segments, solve, through_observations
+from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import FitError, InputError
 from dynode.types import LatentSequence
 
@@ -18,15 +20,14 @@ from dynode.types import LatentSequence
 def _full_loss(field, z, tau, cfg) -> float:
     """Mean squared error of one solve from the first code through all observations."""
     with torch.no_grad():
-        pred = solve(field, z[0], tau, cfg.solver, cfg.rtol, cfg.atol, cfg.step_size)
+        pred = solve(field, z[0], tau, cfg.solver)
         return (pred - z).pow(2).mean().item()
 
 
 def _heldout_loss(field, z, tau, keep, held, cfg) -> float:
     """Mean squared error at the held-out observations of the exact-endpoint path through the kept ones."""
     with torch.no_grad():
-        pred = through_observations(field, z[keep], tau[keep].double(), tau[held].double(), cfg.solver, cfg.rtol,
-                                    cfg.atol, cfg.step_size)[0]
+        pred = through_observations(field, z[keep], tau[keep].double(), tau[held].double(), cfg.solver)[0]
         return (pred - z[held]).pow(2).mean().item()
 
 
@@ -35,8 +36,7 @@ def _diffusion(field, z, tau, cfg) -> torch.Tensor:
     quasi-likelihood): the spread that the ODE's one-segment predictions leave unexplained."""
     with torch.no_grad():
         gap = tau[1:] - tau[:-1]
-        pred = solve(Segments(field, tau[:-1], gap), z[:-1], torch.tensor([0.0, 1.0]), cfg.solver, cfg.rtol,
-                     cfg.atol, cfg.step_size)[-1]
+        pred = solve(Segments(field, tau[:-1], gap), z[:-1], torch.tensor([0.0, 1.0]), cfg.solver)[-1]
         return ((z[1:] - pred).pow(2) / gap[:, None]).mean(0).sqrt()
 
 
@@ -55,7 +55,7 @@ def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> tuple[torch.
     union, where = torch.unique(grids, sorted=True, return_inverse=True)
     rows = Segments(field, tau[starts], torch.ones(len(starts)))
     try:
-        pred = solve(rows, z[starts], union, cfg.solver, cfg.rtol, cfg.atol, cfg.step_size, cfg.adjoint)
+        pred = solve(rows, z[starts], union, cfg.solver, cfg.adjoint)
     except FitError as e:
         raise FitError(f"fit(): iteration {it}, windows of {length} observations from t="
                        f"{times[starts].tolist()} s: {e}") from e
@@ -66,18 +66,15 @@ def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> tuple[torch.
 class _ImageLoss:
     """ST-LPIPS between rendered predictions and the observed frames (``FitConfig.image_weight``)."""
 
-    def __init__(self, generator, frames: torch.Tensor, sequence: LatentSequence, mean, basis, scale):
+    def __init__(self, generator, frames: torch.Tensor, sequence: LatentSequence, chart: Chart):
         from dynode.metrics import stlpips
-        self.stlpips, self.generator, self.frames = stlpips, generator, frames
-        self.coords = (mean, basis, scale)
-        self.shape = sequence.latents.shape[1:]
-        x = sequence.latents.reshape(len(sequence), -1).float()
-        self.residual = x - from_coords(to_coords(x, *self.coords), *self.coords)
+        self.stlpips, self.generator, self.frames, self.chart = stlpips, generator, frames, chart
+        self.residual = chart.residual(sequence.latents)
 
     def __call__(self, z_pred: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         """z_pred (B, k) predicted for observations ``observed`` (B,) -> mean distance to their frames."""
         device = self.frames.device
-        w = (from_coords(z_pred, *self.coords) + self.residual[observed]).reshape(len(observed), *self.shape)
+        w = self.chart.decode(z_pred) + self.residual[observed]
         images = self.generator.synthesis(w.to(device))
         return self.stlpips(images, self.frames[observed.to(device)]).mean().cpu()
 
@@ -96,7 +93,7 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
     parameters are kept: by the whole-video loss of one solve from the first code, or, with
     ``config.holdout``, by the error of the exact-endpoint path at held-out observations (then
     fitting stops after ``config.patience`` checks without improvement). Finally the noise
-    scale of :meth:`Trajectory.sample_future` is estimated from the one-step residuals.
+    scale of :func:`dynode.dynamics.sample_future` is estimated from the one-step residuals.
 
     With ``config.image_weight`` > 0, each iteration also renders ``config.image_frames``
     predicted codes with ``generator`` and adds their ST-LPIPS distance to the observed
@@ -151,23 +148,15 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
     start = time.time()
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
-    x = sequence.latents.reshape(T, -1).float()
-    mean = x.mean(0)
-    basis = None
-    coords = x - mean
-    if config.subspace_dim:
-        k = min(config.subspace_dim, T - 1, x.shape[1])
-        basis = torch.linalg.svd(coords, full_matrices=False).Vh[:max(k, 1)].contiguous()
-        coords = coords @ basis.T
-    scale = float(coords.std().clamp(min=1e-6))
-    z_all = coords / scale
+    chart = Chart.of(sequence.latents, config.subspace_dim)
+    z_all = chart.encode(sequence.latents)
     times_all = sequence.times
     t0, t_scale = float(times_all[0]), float(times_all[-1] - times_all[0])
     tau_all = ((times_all - t0) / t_scale).float()
     keep, held = _split(T, config.holdout, rng)
     z, tau, times = z_all[keep], tau_all[keep], times_all[keep]
     n = len(keep)
-    image_loss = _ImageLoss(generator, frames.float(), sequence, mean, basis, scale) if config.image_weight else None
+    image_loss = _ImageLoss(generator, frames.float(), sequence, chart) if config.image_weight else None
     field = make_field(config.field, z.shape[1], config.hidden, path=(tau_all, z_all))
     opt = torch.optim.Adam(field.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.iters, eta_min=config.lr * 0.05)
@@ -184,7 +173,7 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
                                                            keep[predicted.reshape(-1)[pick]])
         if not torch.isfinite(loss):
             raise FitError(f"fit(): loss became NaN at iteration {it} (windows of {length} observations "
-                           f"starting at t={times[starts].tolist()} s); lower lr (now {config.lr}) or use solver='rk4'")
+                           f"starting at t={times[starts].tolist()} s); lower lr (now {config.lr}) or use solver rk4")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(field.parameters(), 10.0)
@@ -211,8 +200,6 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
     stats = {"config": config.to_dict(), "iterations": it + 1, "last_window_loss": loss_value,
              "best_loss": best[0], "best_iteration": best[2], "selected_by": "heldout" if len(held) else "full",
              "subspace_dim": z.shape[1], "seconds": time.time() - start}
-    if "source" in sequence.info:  # where the codes came from (video, face alignment), for pasting back
-        stats["source"] = sequence.info["source"]
     return Trajectory(field, config.field, config.hidden, sequence.latents.clone().float(), times_all.clone(),
-                      mean, basis, scale, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,
-                      config.rtol, config.atol, config.step_size, sequence.generator, stats, sequence.delta)
+                      chart, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,
+                      sequence.generator, sequence.generator_id, sequence.delta, sequence.source, stats)

@@ -14,6 +14,7 @@ such as ``smile`` refers to it. How directions are found: :mod:`dynode.edit.find
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +23,11 @@ import torch
 from safetensors import SafetensorError
 
 from dynode.errors import CheckpointError, InputError
-from dynode.generators import generator_id, resolve
+from dynode.generators import resolve
 from dynode.io.checkpoints import load_artifact, save_artifact
+from dynode.types import Generator
 
 DIRECTIONS_FILE = "directions.safetensors"
-METHODS = ("interfacegan", "sefa", "ganspace", "user")
 # Named W+ layer groups by the resolution a layer draws (StyleGAN's coarse/middle/fine split).
 LAYER_GROUPS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
 
@@ -38,7 +39,7 @@ class Direction:
     Attributes:
         name: what it is called in its file. vector: (w_dim,) or (num_ws, w_dim), unit norm.
         sigma: spread of sampled W codes along the vector; strength a adds a * sigma * vector.
-        layers: W+ layers it applies to (None: all). method: one of ``METHODS``.
+        layers: W+ layers it applies to (None: all). method: a key of :data:`dynode.edit.find.METHODS`.
         attribute: the attribute it changes, if known. generator_id: the generator it was
             made for (None: unknown, e.g. a bare .npy vector). info: how it was found.
     """
@@ -57,6 +58,7 @@ class Direction:
         if not np.isfinite(norm) or norm == 0:
             raise InputError(f"direction {self.name!r}: the vector must be finite and non-zero")
         object.__setattr__(self, "vector", self.vector.detach().float() / norm)
+        from dynode.edit.find import METHODS
         if self.method not in METHODS:
             raise InputError(f"direction {self.name!r}: method {self.method!r} is not one of {list(METHODS)}")
         if not self.sigma > 0:
@@ -171,6 +173,33 @@ def load_library(generator: str) -> dict[str, Direction]:
     return read_directions(path) if path.is_file() else {}
 
 
+def describe_library(generator: str) -> str:
+    """One line per direction stored with a generator: name, method, attribute, layers, sigma, info."""
+    found = load_library(generator)
+    if not found:
+        return (f"no directions stored with {generator!r} ({library_path(generator)}); "
+                "find some with `dynode directions fit`")
+    lines = []
+    for d in found.values():
+        layers = "all" if d.layers is None else ",".join(map(str, d.layers))
+        shape = "x".join(map(str, d.vector.shape))
+        lines.append(f"{d.name:14s} {d.method:12s} {d.attribute or '-':15s} layers {layers:10s} "
+                     f"sigma {d.sigma:.3f}  {shape}  {json.dumps(d.info)}")
+    return "\n".join(lines)
+
+
+def load_vector(path: str | Path) -> torch.Tensor:
+    """A vector from a ``.npy`` file, as float32 (no pickled objects are read).
+
+    Raises:
+        InputError: a missing or unreadable file.
+    """
+    try:
+        return torch.from_numpy(np.load(path, allow_pickle=False)).float()
+    except (OSError, ValueError) as e:
+        raise InputError(f"vector file {path}: unreadable ({e})") from e
+
+
 def add_to_library(path: str | Path, directions: list[Direction]) -> Path:
     """Add directions to a file (created if missing), replacing those of the same names."""
     path = Path(path)
@@ -183,11 +212,7 @@ def _from_file(path: Path, name: str | None) -> Direction:
     if not path.is_file():
         raise InputError(f"direction file {path} does not exist")
     if path.suffix == ".npy":
-        try:
-            vector = torch.from_numpy(np.load(path, allow_pickle=False)).float()
-        except (OSError, ValueError) as e:
-            raise InputError(f"direction file {path}: unreadable ({e})") from e
-        return Direction(name or path.stem, vector)
+        return Direction(name or path.stem, load_vector(path))
     try:
         found = read_directions(path)
     except (CheckpointError, SafetensorError) as e:
@@ -199,13 +224,12 @@ def _from_file(path: Path, name: str | None) -> Direction:
     return found[name]
 
 
-def get_direction(spec: str, generator: str, latent_shape: tuple[int, int]) -> Direction:
+def get_direction(spec: str, generator: Generator) -> Direction:
     """A direction by name (from the generator's library) or from a file: ``dir.safetensors``,
     ``dir.safetensors:NAME`` for a file holding several, or a bare ``dir.npy`` vector.
 
     Args:
-        generator: the name or folder of the generator the codes belong to.
-        latent_shape: (num_ws, w_dim) of those codes.
+        generator: the loaded generator the codes belong to (its library, shape and id).
 
     Raises:
         InputError: unknown name, unreadable file, a direction of the wrong size, or one made
@@ -216,17 +240,17 @@ def get_direction(spec: str, generator: str, latent_shape: tuple[int, int]) -> D
     if path.suffix in (".safetensors", ".npy"):
         d = _from_file(path, name or None)
     else:
-        available = load_library(generator)
+        available = load_library(generator.name) if generator.name else {}
         if spec not in available:
-            raise InputError(f"unknown direction {spec!r} for generator {generator!r}; available: "
+            raise InputError(f"unknown direction {spec!r} for generator {generator.name!r}; available: "
                              f"{sorted(available)} (or give a .safetensors/.npy file)")
         d = available[spec]
-    num_ws, w_dim = latent_shape
+    num_ws, w_dim = generator.num_ws, generator.w_dim
     if tuple(d.vector.shape) not in ((w_dim,), (num_ws, w_dim)):
         raise InputError(f"direction {spec!r} has shape {tuple(d.vector.shape)}; this generator needs ({w_dim},) "
                          f"or ({num_ws}, {w_dim})")
-    if d.generator_id is not None and d.generator_id != generator_id(generator):
+    if d.generator_id is not None and generator.id and d.generator_id != generator.id:
         raise InputError(f"direction {spec!r} was made for generator {d.generator_id}, but these codes belong to "
-                         f"{generator!r} ({generator_id(generator)}); fit directions for this generator")
+                         f"{generator.name!r} ({generator.id}); fit directions for this generator")
     d.offset(0.0, num_ws)  # checks its layers against this generator
     return d

@@ -17,19 +17,24 @@ import torch
 
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
-from dynode.generators.stylegan2 import StyleGAN2Generator
 from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
+from dynode.types import Generator
 
 # Direction name -> the probe attribute it should change.
 EDITABLE = {"smile": "smile", "glasses": "glasses", "hair_color": "hair_lightness", "mouth_open": "mouth_open",
             "eye_open": "eye_open", "hair_length": "hair_length", "skin": "skin"}
 
 
+def _id(generator: Generator) -> str | None:
+    """The id a found direction records (None for a generator built in memory: any generator takes it)."""
+    return generator.id or None
+
+
 @torch.no_grad()
-def sample_w(generator: StyleGAN2Generator, n: int, seed: int = 0) -> torch.Tensor:
+def sample_w(generator: Generator, n: int, seed: int = 0) -> torch.Tensor:
     """n codes w = mapping(z) from seeded z: (n, w_dim)."""
     z = torch.randn(n, generator.w_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([generator.mapping(c.to(generator.w_avg.device)).cpu() for c in z.split(1000)])
+    return torch.cat([generator.mapping(c.to(generator.device)).cpu() for c in z.split(1000)])
 
 
 def _signed(v: torch.Tensor) -> torch.Tensor:
@@ -63,8 +68,8 @@ def _boundary(w: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> tuple[
 
 
 @torch.no_grad()
-def interfacegan(generator: StyleGAN2Generator, regressor: AttributeRegressor, n: int = 4000, seed: int = 0,
-                 gen_id: str | None = None, names: list[str] | None = None, batch: int = 250) -> list[Direction]:
+def interfacegan(generator: Generator, regressor: AttributeRegressor, n: int = 4000, seed: int = 0,
+                 names: list[str] | None = None, batch: int = 250) -> list[Direction]:
     """One direction per name of ``EDITABLE`` (or ``names``), from n probe-labelled samples."""
     names = list(EDITABLE) if names is None else names
     unknown = sorted(set(names) - set(EDITABLE))
@@ -73,7 +78,7 @@ def interfacegan(generator: StyleGAN2Generator, regressor: AttributeRegressor, n
     if n < 20:
         raise InputError(f"interfacegan: need at least 20 samples, got {n}")
     w = sample_w(generator, n, seed)
-    scores = torch.cat([regressor(generator.synthesis(c.to(generator.w_avg.device)).cpu()) for c in w.split(batch)])
+    scores = torch.cat([regressor(generator.synthesis(c.to(generator.device)).cpu()) for c in w.split(batch)])
     out = []
     for name in names:
         s = scores[:, ATTRIBUTES.index(EDITABLE[name])]
@@ -83,11 +88,11 @@ def interfacegan(generator: StyleGAN2Generator, regressor: AttributeRegressor, n
             normal, acc = _boundary(w[keep], (s[keep] >= hi).float())
         info = {"samples": n, "seed": seed, "boundary_accuracy": round(acc, 4),
                 "attribute_range": [round(float(s.min()), 3), round(float(s.max()), 3)]}
-        out.append(Direction(name, normal, _spread(w, normal), None, "interfacegan", EDITABLE[name], gen_id, info))
+        out.append(Direction(name, normal, _spread(w, normal), None, "interfacegan", EDITABLE[name], _id(generator), info))
     return out
 
 
-def style_weights(generator: StyleGAN2Generator, layers: tuple[int, ...] | None = None) -> torch.Tensor:
+def style_weights(generator: Generator, layers: tuple[int, ...] | None = None) -> torch.Tensor:
     """The effective style-modulation weights (rows stacked) of the synthesis convolutions that
     read the given W+ layers (None: all); to-RGB layers are left out, as in SeFa."""
     convs = [generator.conv1, *generator.convs]  # conv k reads W+ layer k
@@ -98,8 +103,8 @@ def style_weights(generator: StyleGAN2Generator, layers: tuple[int, ...] | None 
     return torch.cat([m.weight.detach().cpu() * m.scale for m in mods])
 
 
-def sefa(generator: StyleGAN2Generator, count: int = 5, layers: tuple[int, ...] | None = None,
-         gen_id: str | None = None, samples: int = 10000, seed: int = 0) -> list[Direction]:
+def sefa(generator: Generator, count: int = 5, layers: tuple[int, ...] | None = None,
+         samples: int = 10000, seed: int = 0) -> list[Direction]:
     """The top ``count`` SeFa directions ``sefa0``, ``sefa1``... for the given layers."""
     a = style_weights(generator, layers)
     if not 1 <= count <= a.shape[1]:
@@ -110,13 +115,13 @@ def sefa(generator: StyleGAN2Generator, count: int = 5, layers: tuple[int, ...] 
     out = []
     for k, i in enumerate(order.tolist()):
         v = _signed(vectors[:, i])
-        out.append(Direction(f"sefa{k}", v, _spread(w, v), layers, "sefa", None, gen_id,
+        out.append(Direction(f"sefa{k}", v, _spread(w, v), layers, "sefa", None, _id(generator),
                              {"eigenvalue": round(float(values[i]), 6)}))
     return out
 
 
-def ganspace(generator: StyleGAN2Generator, count: int = 5, layers: tuple[int, ...] | None = None,
-             gen_id: str | None = None, samples: int = 10000, seed: int = 0) -> list[Direction]:
+def ganspace(generator: Generator, count: int = 5, layers: tuple[int, ...] | None = None,
+             samples: int = 10000, seed: int = 0) -> list[Direction]:
     """The top ``count`` principal components ``ganspace0``, ``ganspace1``... of sampled W codes."""
     w = sample_w(generator, samples, seed)
     if not 1 <= count <= w.shape[1]:
@@ -127,14 +132,14 @@ def ganspace(generator: StyleGAN2Generator, count: int = 5, layers: tuple[int, .
     out = []
     for k in range(count):
         v = _signed(vh[k])
-        out.append(Direction(f"ganspace{k}", v, float(variance[k].sqrt()), layers, "ganspace", None, gen_id,
+        out.append(Direction(f"ganspace{k}", v, float(variance[k].sqrt()), layers, "ganspace", None, _id(generator),
                              {"explained_variance": round(float(variance[k] / variance.sum()), 4)}))
     return out
 
 
-def user_direction(name: str, vector: torch.Tensor, generator: StyleGAN2Generator,
+def user_direction(name: str, vector: torch.Tensor, generator: Generator,
                    layers: tuple[int, ...] | None = None, attribute: str | None = None,
-                   gen_id: str | None = None, samples: int = 10000, seed: int = 0) -> Direction:
+                   samples: int = 10000, seed: int = 0) -> Direction:
     """A user-supplied vector (w_dim,) or (num_ws, w_dim) with its sigma measured on samples."""
     if tuple(vector.shape) not in ((generator.w_dim,), (generator.num_ws, generator.w_dim)):
         raise InputError(f"vector {name!r} has shape {tuple(vector.shape)}; this generator needs "
@@ -143,4 +148,42 @@ def user_direction(name: str, vector: torch.Tensor, generator: StyleGAN2Generato
     # The spread of sampled codes (broadcast to every layer for a W+ vector) along the unit vector.
     projected = sample_w(generator, samples, seed) @ unit.reshape(-1, generator.w_dim).sum(0)
     sigma = float(projected.std())
-    return Direction(name, vector.float(), sigma if sigma > 0 else 1.0, layers, "user", attribute, gen_id)
+    return Direction(name, vector.float(), sigma if sigma > 0 else 1.0, layers, "user", attribute, _id(generator))
+
+
+def _interfacegan(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
+    from dynode.metrics.attributes import load_regressor
+    return [d.on_layers(layers) for d in interfacegan(generator, load_regressor(), samples, seed)]
+
+
+def _user(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
+    if vector is None or not name:
+        raise InputError("method user needs a vector and a name")
+    return [user_direction(name, vector, generator, layers, None, max(samples, 1000), seed)]
+
+
+# Every way to find directions, by name: (generator, layers, count, samples, seed, vector, name) -> directions.
+METHODS = {
+    "interfacegan": _interfacegan,
+    "sefa": lambda g, layers, count, samples, seed, *_: sefa(g, count, layers, max(samples, 1000), seed),
+    "ganspace": lambda g, layers, count, samples, seed, *_: ganspace(g, count, layers, max(samples, 1000), seed),
+    "user": _user,
+}
+
+
+def find_directions(method: str, generator: Generator, layers: tuple[int, ...] | None = None, count: int = 5,
+                    samples: int = 4000, seed: int = 0, vector: torch.Tensor | None = None,
+                    name: str | None = None) -> list[Direction]:
+    """Directions found by ``method`` (a key of :data:`METHODS`) for ``generator`` on ``layers``.
+
+    Args:
+        count: sefa/ganspace: how many. samples: interfacegan: labelled samples; others: samples
+            that measure each direction's spread (at least 1000). vector, name: user: the vector
+            (w_dim,) or (num_ws, w_dim) and its name.
+
+    Raises:
+        InputError: an unknown method (the valid ones are listed), or arguments it refuses.
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; valid methods are {list(METHODS)}")
+    return METHODS[method](generator, layers, count, samples, seed, vector, name)

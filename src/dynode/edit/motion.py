@@ -54,7 +54,7 @@ def motion_component(trajectory: Trajectory, spec: str | Direction) -> torch.Ten
     if isinstance(spec, Direction):
         offset = spec.offset(1.0, trajectory.latent_shape[0])
         shift = trajectory.encode(trajectory.w0[None] + offset) - z[:1]
-        captured = float(shift.norm()) * trajectory.scale / float(offset.norm())  # share of the offset inside
+        captured = float(shift.norm()) * trajectory.chart.scale / float(offset.norm())  # share of the offset inside
         if captured < 0.01:
             raise InputError(f"direction {spec.name!r} lies outside the coordinates of this trajectory's motion "
                              "(fit with --subspace-dim 0 to use the full space); use a component pcK")

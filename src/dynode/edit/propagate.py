@@ -1,16 +1,16 @@
-"""Propagating edits through a video: first frame (DynODE), every frame (baseline), or the paper's solve.
+"""Propagating edits through a video: carried from the first frame (DynODE) or added to every frame.
 
 An :class:`Edit` is a direction, a strength and an optional :class:`Schedule` that fades it
 in and out over time. :func:`propagate` turns a list of edits into the edited codes at any
-times, in one of three modes:
+times. The unedited motion is the trajectory's ``path`` (``exact``: through every observed
+code; ``initial``: the paper's single solve from the first code), and the edit rides on it by
+one of two ``propagation`` modes:
 
 - ``first-frame`` (default): the edit is made on the first code only and carried to every
   time by the fitted flow: Delta(t) = Phi_t(w0 + a d) - Phi_t(w0), the difference between the
-  single solves from the edited and the plain first code, is added to the unedited exact path.
-  So strength 0 gives the unedited video exactly, the motion is the exact path's, and what
-  happens to the edit over time is decided by the dynamics.
-- ``paper``: the paper's output itself, Phi_t(w0 + sum a d), one solve from the edited start
-  (its reconstruction of the motion is the single solve's, which drifts from the video).
+  single solves from the edited and the plain first code, is added to the path. So strength 0
+  gives the unedited video exactly, and what happens to the edit over time is decided by the
+  dynamics. On the ``initial`` path this is the paper's output itself, Phi_t(w0 + a d).
 - ``per-frame``: the baseline that adds a * sigma * d to every frame's code.
 
 With a schedule the edit's contribution at time t is scaled by the schedule's weight there:
@@ -28,7 +28,7 @@ from dynode.dynamics import Trajectory
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
 
-MODES = ("first-frame", "per-frame", "paper")
+PROPAGATIONS = ("first-frame", "per-frame")
 
 
 @dataclass(frozen=True)
@@ -83,32 +83,29 @@ class Edit:
 
 
 @torch.no_grad()
-def propagate(trajectory: Trajectory, times, edits: list[Edit], mode: str = "first-frame") -> torch.Tensor:
-    """Edited codes at ``times`` (seconds): float32 (N, num_ws, w_dim). See the module for the modes.
+def propagate(trajectory: Trajectory, times, edits: list[Edit], propagation: str = "first-frame",
+              path: str = "exact") -> torch.Tensor:
+    """Edited codes at ``times`` (seconds): float32 (N, num_ws, w_dim). See the module for the
+    propagation modes and paths.
 
     Raises:
-        InputError: an unknown mode, or a schedule in mode "paper" (one solve from one start
-            cannot fade an edit in and out).
+        InputError: an unknown propagation mode or path.
     """
-    if mode not in MODES:
-        raise InputError(f"unknown edit mode {mode!r}; valid modes are {list(MODES)}")
+    if propagation not in PROPAGATIONS:
+        raise InputError(f"unknown propagation {propagation!r}; valid: {list(PROPAGATIONS)}")
     num_ws = trajectory.latent_shape[0]
-    offsets = [e.direction.offset(e.strength, num_ws) for e in edits]
-    if mode == "paper":
-        if any(e.schedule is not None for e in edits):
-            raise InputError("mode 'paper' edits the first code once and cannot follow a schedule; "
-                             "use mode 'first-frame' or 'per-frame'")
-        return trajectory.evaluate(times, start=trajectory.w0 + sum(offsets, torch.zeros(trajectory.latent_shape)))
-    out = trajectory.evaluate(times)
-    live = [(e, o) for e, o in zip(edits, offsets) if o.abs().max() > 0]
+    out = trajectory.evaluate(times, path=path)
+    live = [(e, o) for e in edits if (o := e.direction.offset(e.strength, num_ws)).abs().max() > 0]
     if not live:
         return out
-    if mode == "per-frame":
+    if propagation == "per-frame":
         for e, o in live:
             out += e.weights(times)[:, None, None] * o
         return out
     w0 = trajectory.w0.float()
     solved = trajectory.evaluate_from(times, torch.stack([w0] + [w0 + o for _, o in live]))
+    if path == "initial":  # the plain solve from the same batch: one edit then gives Phi_t(w0 + a d) exactly
+        out = solved[0].clone()
     for (e, _), edited in zip(live, solved[1:]):
         out += e.weights(times)[:, None, None] * (edited - solved[0])
     return out

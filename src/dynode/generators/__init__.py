@@ -9,11 +9,11 @@ from pathlib import Path
 
 import torch
 
-from dynode.errors import CheckpointError
+from dynode.errors import CheckpointError, InputError
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from dynode.generators.zspace import ZSpaceGenerator, build_zspace, save_zspace
 from dynode.io.checkpoints import load_model_files
-
-ARCHITECTURES = {"stylegan2": (StyleGAN2Config, StyleGAN2Generator)}
+from dynode.types import Generator
 
 
 def bundled_names() -> list[str]:
@@ -57,7 +57,7 @@ def generator_id(name_or_path: str) -> str:
     return _digest(str(weights), stat.st_mtime_ns, stat.st_size)
 
 
-def apply_delta(generator: StyleGAN2Generator, delta: dict[str, torch.Tensor]) -> StyleGAN2Generator:
+def apply_delta(generator: Generator, delta: dict[str, torch.Tensor]) -> Generator:
     """Add a weight delta (e.g. from pivotal tuning) to a generator's parameters in place; returns it.
 
     Raises:
@@ -71,28 +71,44 @@ def apply_delta(generator: StyleGAN2Generator, delta: dict[str, torch.Tensor]) -
     with torch.no_grad():
         for k, v in delta.items():
             params[k].add_(v.to(params[k].device))
+    generator.delta = delta
     return generator
 
 
+def _build_stylegan2(config: dict) -> StyleGAN2Generator:
+    return StyleGAN2Generator(StyleGAN2Config.from_dict(config))
+
+
+# How each architecture named in a model folder's config.json is built from its config.
+ARCHITECTURES = {"stylegan2": _build_stylegan2, "zspace": build_zspace}
+
+
 def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device = "cpu",
-                   delta: dict[str, torch.Tensor] | None = None) -> StyleGAN2Generator:
+                   delta: dict[str, torch.Tensor] | None = None, expect_id: str | None = None) -> Generator:
     """Load a generator by bundled name (e.g. ``"toyfaces64"``) or model folder path, in eval mode,
-    with a video's pivotal-tuning ``delta`` added when given.
+    with a video's pivotal-tuning ``delta`` added when given. The result records how it was
+    loaded (``name``, ``id``, ``delta``), so artifacts made with it reload it alone.
+
+    Args:
+        expect_id: the weight id an artifact recorded; a folder whose weights changed since is refused.
 
     Raises:
         CheckpointError: unknown name, unreadable files, unknown architecture, weights that do
-            not fit the architecture in config.json (another resolution or width), or a delta
-            that does not fit.
+            not fit the architecture in config.json (another resolution or width), a delta
+            that does not fit, or weights other than ``expect_id``.
     """
     folder = resolve(name_or_path)
+    gid = generator_id(name_or_path)
+    if expect_id and expect_id != gid:
+        raise CheckpointError(f"{folder}: these weights (id {gid}) are not the generator the codes were made with "
+                              f"(id {expect_id}); give the generator they were made with")
     meta, tensors = load_model_files(folder)
     arch = meta.get("architecture")
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"{folder}: architecture {arch!r} is not one of {sorted(ARCHITECTURES)}")
-    config_cls, model_cls = ARCHITECTURES[arch]
     try:
-        model = model_cls(config_cls.from_dict(meta["config"]))
-    except (KeyError, TypeError, ValueError) as e:
+        model = ARCHITECTURES[arch](meta["config"])
+    except (KeyError, TypeError, ValueError, InputError) as e:
         raise CheckpointError(f"{folder}: invalid {arch} config ({e})") from e
     expected = model.state_dict()
     wrong = [k for k, v in tensors.items() if k in expected and v.shape != expected[k].shape]
@@ -103,12 +119,14 @@ def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device 
             f"shape mismatch in {wrong[:3]} (e.g. {wrong[0]}: file {tuple(tensors[wrong[0]].shape)}, "
             f"config {tuple(expected[wrong[0]].shape)})" if wrong else "",
             f"missing {missing[:3]}" if missing else "", f"unexpected {extra[:3]}" if extra else ""]))
-        raise CheckpointError(f"{folder}: weights do not match the {arch} config "
-                              f"(resolution {model.config.resolution}): {detail}")
+        resolution = f" (resolution {model.resolution})" if arch == "stylegan2" else ""
+        raise CheckpointError(f"{folder}: weights do not match the {arch} config{resolution}: {detail}")
     model.load_state_dict(tensors)
     if delta:
         apply_delta(model, delta)
+    model.name, model.id, model.delta = str(name_or_path), gid, delta or None
     return model.eval().requires_grad_(False).to(device)
 
 
-__all__ = ["StyleGAN2Config", "StyleGAN2Generator", "apply_delta", "generator_id", "load_generator", "bundled_names", "resolve"]
+__all__ = ["ARCHITECTURES", "StyleGAN2Config", "StyleGAN2Generator", "ZSpaceGenerator", "apply_delta",
+           "bundled_names", "generator_id", "load_generator", "resolve", "save_zspace"]

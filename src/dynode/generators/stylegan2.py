@@ -12,24 +12,27 @@ Images: float32 (B, 3, R, R), RGB, nominally in [-1, 1].
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dynode.config import _Config
 from dynode.errors import InputError
+from dynode.generators.base import GeneratorIdentity
 
 
 @dataclass(frozen=True)
-class StyleGAN2Config:
+class StyleGAN2Config(_Config):
     """Architecture of a StyleGAN2 generator.
 
     Args:
         resolution: output size, a power of two >= 8.
         w_dim: size of z and w.
         n_mlp: number of mapping layers.
-        channels: feature channels per resolution, as {resolution: channels} for 4..resolution.
+        channels: feature channels per resolution, as {resolution: channels} for 4..resolution
+            (keys may be strings, as JSON writes them).
         lr_mlp: learning-rate multiplier of the mapping network.
     """
 
@@ -58,16 +61,6 @@ class StyleGAN2Config:
     def num_ws(self) -> int:
         return self.log_size * 2 - 2
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "StyleGAN2Config":
-        d = dict(d)
-        d["channels"] = {int(k): int(v) for k, v in d["channels"].items()}
-        return cls(**d)
 
 
 def _blur_kernel(k=(1, 3, 3, 1)) -> torch.Tensor:
@@ -205,7 +198,7 @@ class ConstantInput(nn.Module):
         return self.input.repeat(batch, 1, 1, 1)
 
 
-class StyleGAN2Generator(nn.Module):
+class StyleGAN2Generator(GeneratorIdentity, nn.Module):
     """StyleGAN2 generator: mapping network z -> w, synthesis network W+ -> image.
 
     The fixed noise buffers ``noises.noise_i`` make ``synthesis`` deterministic by default;

@@ -14,7 +14,7 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from dynode.data.toyfaces import render, sample_factors
+from dynode.config import _Config
 from dynode.errors import CheckpointError, InputError
 from dynode.generators.augment import diff_augment, parse_policy
 from dynode.generators.discriminator import Discriminator
@@ -31,7 +32,7 @@ from dynode.io.images import save_grid
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Config):
     """Training hyper-parameters. ``kimg`` is the total length (thousands of real images shown).
 
     Args:
@@ -57,16 +58,21 @@ class TrainConfig:
     pl_every: int = 4
     pl_decay: float = 0.01
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["generator"] = self.generator.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        d = dict(d)
-        d["generator"] = StyleGAN2Config.from_dict(d["generator"])
-        return cls(**d)
+    def __post_init__(self):
+        positive = {k: getattr(self, k) for k in ("kimg", "lr", "ema_kimg", "snapshot_kimg")}
+        at_least_one = {k: getattr(self, k) for k in ("r1_every", "pl_every")}
+        non_negative = {k: getattr(self, k) for k in ("r1_gamma", "ema_rampup", "pl_weight", "pl_decay")}
+        bad = [k for k, v in positive.items() if not v > 0] + [k for k, v in at_least_one.items() if v < 1] \
+            + [k for k, v in non_negative.items() if not v >= 0]
+        if not 0 <= self.mixing_prob <= 1:
+            bad.append("mixing_prob")
+        if self.batch < 2 or self.batch % 2:  # real and fake halves, and the path-length half batch
+            bad.append("batch")
+        if bad:
+            raise InputError(f"TrainConfig: invalid {', '.join(f'{k}={getattr(self, k)}' for k in bad)} "
+                             "(kimg, lr, ema_kimg, snapshot_kimg > 0; batch even and >= 2; r1_every, pl_every >= 1; "
+                             "r1_gamma, ema_rampup, pl_weight, pl_decay >= 0; mixing_prob in [0, 1])")
+        parse_policy(self.augment)
 
 
 @dataclass
@@ -135,9 +141,6 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
             raise CheckpointError(f"{resume}: cannot resume from this file ({e})") from e
         run_generator = json.loads(state["config"])["generator"]
         config = replace(config, generator=StyleGAN2Config.from_dict(run_generator))
-    if config.batch < 2 or config.batch % 2:
-        raise InputError(f"TrainConfig.batch must be an even number >= 2, got {config.batch}")
-    parse_policy(config.augment)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     gcfg = config.generator

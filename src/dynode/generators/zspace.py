@@ -5,17 +5,25 @@ is the identity (times the truncation). Inversion starts from ``w_avg``, which h
 sample of z (seed 0), not z's mean 0: z = 0 can be a dead point where no gradient flows (a
 DCGAN without biases whose first ReLUs are all off there). Inversion, fitting, interpolation, extrapolation and edits with user vectors then work
 unchanged; StyleGAN-only tools (SeFa, style mixing) do not apply.
+
+:func:`save_zspace` writes such a generator as a model folder (architecture ``zspace``) that
+names the network's class by import path: artifacts made with it then reload it alone. The
+class must be installed and be an ``nn.Module``; nothing else is imported or called.
 """
 
 from __future__ import annotations
+
+import importlib
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from dynode.errors import InputError
+from dynode.generators.base import GeneratorIdentity
 
 
-class ZSpaceGenerator(nn.Module):
+class ZSpaceGenerator(GeneratorIdentity, nn.Module):
     """Wrap ``module``: z (B, z_dim) -> images (B, 3, R, R) in [-1, 1].
 
     Args:
@@ -68,3 +76,42 @@ class ZSpaceGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, truncation: float = 1.0, randomize_noise: bool = False) -> torch.Tensor:
         return self.synthesis(self.mapping(z, truncation))
+
+
+def save_zspace(folder: str | Path, generator: ZSpaceGenerator, factory: str, kwargs: dict | None = None) -> Path:
+    """Write ``generator`` as a model folder: its weights, and ``factory`` ("package.module:Class",
+    an installed ``nn.Module`` class) with the JSON ``kwargs`` that rebuild its network.
+
+    Raises:
+        InputError: the factory cannot be imported, is not an nn.Module class, or does not
+            rebuild a network with these weights.
+    """
+    from dynode.io.checkpoints import save_model
+    config = {"factory": factory, "kwargs": dict(kwargs or {}), "z_dim": generator.z_dim,
+              "conv_input": generator.conv_input}
+    rebuilt = build_zspace(config)
+    try:
+        rebuilt.load_state_dict(generator.state_dict())
+    except RuntimeError as e:
+        raise InputError(f"save_zspace(): {factory}(**{config['kwargs']}) does not take these weights ({e})") from e
+    return save_model(folder, generator, "zspace", config)
+
+
+def build_zspace(config: dict) -> ZSpaceGenerator:
+    """A ZSpaceGenerator with fresh weights from a ``zspace`` model config (see :func:`save_zspace`).
+
+    Raises:
+        InputError: the factory is not "module:Class", not importable, or not an nn.Module class.
+    """
+    factory = str(config["factory"])
+    module_name, _, attr = factory.partition(":")
+    if not module_name or not attr:
+        raise InputError(f"zspace factory must be 'package.module:Class', got {factory!r}")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise InputError(f"zspace factory {factory!r} cannot be imported ({e}); install the package that defines it")\
+            from e
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise InputError(f"zspace factory {factory!r} is not an nn.Module class")
+    return ZSpaceGenerator(cls(**config["kwargs"]), int(config["z_dim"]), bool(config["conv_input"]))

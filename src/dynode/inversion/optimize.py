@@ -10,10 +10,9 @@ import torch
 
 from dynode.config import InversionConfig
 from dynode.errors import InputError
-from dynode.generators.stylegan2 import StyleGAN2Generator
 from dynode.metrics.image import psnr, ssim
 from dynode.metrics.perceptual import stlpips
-from dynode.types import LatentSequence
+from dynode.types import Generator, LatentSequence
 
 
 def _lr_at(step: int, total: int, peak: float) -> float:
@@ -24,7 +23,7 @@ def _lr_at(step: int, total: int, peak: float) -> float:
     return peak * ramp * min(1.0, frac / 0.05 + 0.05)
 
 
-def _loss(gen: StyleGAN2Generator, codes: torch.Tensor, target: torch.Tensor, cfg: InversionConfig):
+def _loss(gen: Generator, codes: torch.Tensor, target: torch.Tensor, cfg: InversionConfig):
     img = gen.synthesis(codes)
     per_frame = (img - target).pow(2).flatten(1).mean(1) + cfg.ssim_weight * (1 - ssim(img, target))
     if cfg.perceptual_weight:
@@ -47,9 +46,8 @@ def _optimise(gen, init, target, steps, cfg):
     return codes.detach(), per_frame, psnr(img, target)
 
 
-def invert(generator: StyleGAN2Generator, images: torch.Tensor, times: torch.Tensor,
-           config: InversionConfig = InversionConfig(), generator_name: str = "",
-           progress: Callable[[int, int], None] | None = None) -> LatentSequence:
+def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
+           config: InversionConfig = InversionConfig(), progress: Callable[[int, int], None] | None = None) -> LatentSequence:
     """Invert every frame of a video.
 
     The first frame starts from the mean latent with ``steps_first`` steps; each later batch of
@@ -60,7 +58,6 @@ def invert(generator: StyleGAN2Generator, images: torch.Tensor, times: torch.Ten
         images: float32 (T, 3, R, R) in [-1, 1], R the generator's resolution.
         times: (T,) seconds, strictly increasing.
         config: inversion settings.
-        generator_name: recorded in the result so later stages reload the same generator.
         progress: called as progress(frames_done, frames_total).
 
     Returns:
@@ -76,10 +73,10 @@ def invert(generator: StyleGAN2Generator, images: torch.Tensor, times: torch.Ten
     if len(times) != len(images):
         raise InputError(f"invert(): {len(images)} frames but {len(times)} times")
     generator.requires_grad_(False)
-    device = generator.w_avg.device
+    device = generator.device
     images = images.to(device)
     start = time.time()
-    w_avg = generator.w_avg.detach()
+    w_avg = generator.mean_latent.detach()
     init = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
     codes, losses, psnrs = [], [], []
     batches = [[0]] + [list(range(i, min(i + config.batch_size, len(images))))
@@ -99,6 +96,6 @@ def invert(generator: StyleGAN2Generator, images: torch.Tensor, times: torch.Ten
     if config.space == "w":
         codes = codes[:, None].repeat(1, generator.num_ws, 1)
     seconds = time.time() - start
-    return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(), generator_name,
+    return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(), generator.name,
                           config.space, {"config": config.to_dict(), "seconds": seconds,
-                                         "seconds_per_frame": seconds / len(images)})
+                                         "seconds_per_frame": seconds / len(images)}, generator.delta, generator.id)

@@ -18,16 +18,16 @@ import torch
 
 from dynode.config import PTIConfig
 from dynode.errors import InputError
-from dynode.generators.stylegan2 import StyleGAN2Generator
+from dynode.types import Generator
 from dynode.metrics.image import psnr, ssim
 
 
-def tunable(generator: StyleGAN2Generator) -> dict[str, torch.nn.Parameter]:
+def tunable(generator: Generator) -> dict[str, torch.nn.Parameter]:
     """The synthesis network's parameters (the mapping network stays as it is)."""
     return {k: p for k, p in generator.named_parameters() if not k.startswith("style.")}
 
 
-def pivotal_tuning(generator: StyleGAN2Generator, images: torch.Tensor, pivots: torch.Tensor,
+def pivotal_tuning(generator: Generator, images: torch.Tensor, pivots: torch.Tensor,
                    config: PTIConfig = PTIConfig(), seed: int = 0,
                    progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """Tune a copy of ``generator`` on (T, 3, R, R) images at their (T, num_ws, w_dim) pivots.
@@ -40,7 +40,7 @@ def pivotal_tuning(generator: StyleGAN2Generator, images: torch.Tensor, pivots: 
         raise InputError(f"pivotal_tuning: {images.shape[0]} images need as many pivots of shape "
                          f"({generator.num_ws}, {generator.w_dim}), got {tuple(pivots.shape)}")
     start = time.time()
-    device = generator.w_avg.device
+    device = generator.device
     images, pivots = images.to(device), pivots.to(device)
     tuned = copy.deepcopy(generator).train(False)
     params = tunable(tuned)

@@ -96,6 +96,25 @@ def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.T
     return path
 
 
+def artifact_kind(path: str | os.PathLike) -> str:
+    """The kind of a stage artifact ("latents", "trajectory"...), read from its header alone.
+
+    Raises:
+        CheckpointError: missing or unreadable file, or not a dynode artifact.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such artifact file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            kind = (f.metadata() or {}).get("kind")
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: not a readable dynode artifact ({e})") from e
+    if kind is None:
+        raise CheckpointError(f"{path}: not a dynode artifact (no kind in its header)")
+    return kind
+
+
 def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a stage artifact written by :func:`save_artifact`, checking its kind.
 

@@ -245,3 +245,23 @@ def convert_checkpoint(path: str | Path, lr_mlp: float | None = None) -> tuple[S
         raise CheckpointError(f"{path}: the weights hold NaN or inf")
     source.update(resolution=model.resolution, w_dim=model.w_dim, num_ws=model.num_ws, file=path.name)
     return model, source
+
+
+def write_converted(path: str | Path, out: str | Path, lr_mlp: float | None = None, samples: int = 8) \
+        -> tuple[StyleGAN2Generator, dict]:
+    """Convert a checkpoint (see :func:`convert_checkpoint`) into the model folder ``out``, with
+    ``samples.png`` showing that many truncated samples (0: none); returns the model and its source.
+
+    Raises:
+        CheckpointError: as :func:`convert_checkpoint`.
+    """
+    from dynode.io.checkpoints import save_model
+    from dynode.io.images import save_grid
+    model, source = convert_checkpoint(path, lr_mlp)
+    save_model(out, model, "stylegan2", model.config.to_dict(), {"converted_from": source})
+    if samples > 0:
+        z = torch.randn(samples, model.w_dim, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            save_grid(Path(out) / "samples.png", model(z, truncation=0.7, randomize_noise=False),
+                      ncol=min(samples, 8))
+    return model, source

@@ -1,8 +1,6 @@
 """Pipelines: chain the stages (inversion, dynamics, editing, rendering); no algorithms here."""
 
-from dynode.pipelines.stages import (direction_strip, edited_latents, extrapolate_video, fit_sequence,
-                                     interpolate_latents, invert_video, make_edits, render_stream, source_audio)
 from dynode.pipelines.times import future_times, render_times
+from dynode.pipelines.video import Clip, VideoPipeline, playback_rate
 
-__all__ = ["direction_strip", "edited_latents", "extrapolate_video", "fit_sequence", "future_times",
-           "interpolate_latents", "invert_video", "make_edits", "render_stream", "render_times", "source_audio"]
+__all__ = ["Clip", "VideoPipeline", "future_times", "playback_rate", "render_times"]

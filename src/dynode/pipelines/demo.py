@@ -19,25 +19,26 @@ import numpy as np
 import torch
 
 from dynode.baselines import constant_velocity, linear
-from dynode.config import FitConfig, InversionConfig
+from dynode.config import FitConfig, InversionConfig, _Config
 from dynode.data.toyfaces import ToyFaceVideo
-from dynode.dynamics import fit
-from dynode.edit import Edit, get_direction, load_library, propagate
+from dynode.edit import Edit, load_library
 from dynode.edit.find import EDITABLE
 from dynode.errors import InputError
 from dynode.generators import load_generator
-from dynode.inversion import invert
 from dynode.io.checkpoints import atomic_path
 from dynode.io.images import from_uint8, to_uint8
 from dynode.io.video import write_video
 from dynode.metrics import psnr, ssim
 from dynode.metrics.attributes import ATTRIBUTES, load_regressor
-from dynode.pipelines.times import render_times
-from dynode.render import render_pixels
+from dynode.pipelines.video import VideoPipeline
+from dynode.types import Frames
 
 
 @dataclass(frozen=True)
-class DemoConfig:
+class DemoConfig(_Config):
+    """The demo's video (toy-face ``seed`` at ``fps``: ``seconds`` observed, one in ``keep_every``
+    frames given to dynode, ``future`` seconds after), render ``factor`` and edit."""
+
     seed: int = 7
     fps: float = 16.0
     seconds: float = 4.0
@@ -49,6 +50,11 @@ class DemoConfig:
     strength: float = 2.0
     inversion: InversionConfig = field(default_factory=InversionConfig)
     fit: FitConfig = field(default_factory=FitConfig)
+
+    def __post_init__(self):
+        if not (self.fps > 0 and self.seconds > 0 and self.future >= 0 and self.keep_every >= 1 and self.factor >= 1):
+            raise InputError(f"DemoConfig: need fps, seconds > 0, future >= 0, keep_every, factor >= 1; got "
+                             f"{self.to_dict()}")
 
 
 def _scores(pred: np.ndarray, truth: torch.Tensor) -> dict:
@@ -85,49 +91,49 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     n_all = int(round((config.seconds + config.future) * config.fps))
     t_all = torch.arange(n_all, dtype=torch.float64) / config.fps
     truth = video.render(t_all, generator.resolution)
+    truth_px = to_uint8(truth)
     in_span = t_all <= config.seconds - 1 / config.fps + 1e-9
     observed_idx = torch.nonzero(in_span).flatten()[::config.keep_every]
     last_obs_t = float(t_all[observed_idx[-1]])
     observed_set = set(observed_idx.tolist())
     held = torch.tensor([i for i in range(n_all) if t_all[i] < last_obs_t and i not in observed_set])
     future = torch.nonzero(t_all > last_obs_t).flatten()
-    write_video(out / "input.mp4", to_uint8(truth), config.fps)
+    write_video(out / "input.mp4", truth_px, config.fps)
     stage("load_and_render_input")
 
-    seq = invert(generator, truth[observed_idx], t_all[observed_idx], config.inversion, config.generator)
-    seq.save(out / "latents.safetensors")
     observed_fps = config.fps / config.keep_every
-    write_video(out / "reconstruction.mp4",
-                _side_by_side(to_uint8(truth[observed_idx]), render_pixels(generator, seq.latents)), observed_fps)
+    observed = Frames(truth_px[observed_idx.numpy()], t_all[observed_idx], observed_fps)
+    pipe = VideoPipeline.from_frames(observed, generator, config.inversion, fit=None, log=log)
+    seq = pipe.sequence
+    seq.save(out / "latents.safetensors")
+    write_video(out / "reconstruction.mp4", _side_by_side(observed.pixels, pipe.reconstruction().numpy()),
+                observed_fps)
     stage("invert")
 
-    traj = fit(seq, config.fit)
+    traj = pipe.fit(config.fit).trajectory
     traj.save(out / "trajectory.safetensors")
     stage("fit")
 
-    t_interp = render_times(seq.times, factor=config.factor)
-    write_video(out / f"interpolation_{config.factor}x.mp4", render_pixels(generator, traj.evaluate(t_interp)),
-                observed_fps * config.factor)
+    pipe.interpolate(factor=config.factor).write(out / f"interpolation_{config.factor}x.mp4")
     # One solve and one render on the truth grid serve the held-out, future, edit and comparison outputs.
-    w_all = traj.evaluate(t_all)
-    plain_px = render_pixels(generator, w_all)
+    plain_px = pipe.interpolate(times=t_all).numpy()
     # The paper's single solve from the first frame, reported beside the exact path.
-    initial_px = render_pixels(generator, traj.evaluate(t_all, mode="initial"))
+    initial_px = pipe.interpolate(times=t_all, path="initial").numpy()
     span = torch.nonzero(t_all <= last_obs_t).flatten()
-    lin_px = render_pixels(generator, linear(seq.times, seq.latents, t_all[span]))
+    lin_px = pipe.render(linear(seq.times, seq.latents, t_all[span]), t_all[span]).numpy()
     stage("interpolate")
 
-    cv_future = render_pixels(generator, constant_velocity(seq.times, seq.latents, t_all[future]))
+    cv_future = pipe.render(constant_velocity(seq.times, seq.latents, t_all[future]), t_all[future]).numpy()
     write_video(out / "extrapolation.mp4", plain_px, config.fps)
     stage("extrapolate")
 
-    edit = [Edit(get_direction(config.direction, config.generator, traj.latent_shape), config.strength)]
-    ode_px = render_pixels(generator, propagate(traj, t_all, edit, "first-frame"))
-    frame_px = render_pixels(generator, propagate(traj, t_all, edit, "per-frame"))
+    edit = [Edit(pipe.direction(config.direction), config.strength)]
+    ode_px = pipe.edit(edit, times=t_all).numpy()
+    frame_px = pipe.edit(edit, propagation="per-frame", times=t_all).numpy()
     write_video(out / f"edit_{config.direction}.mp4", _side_by_side(plain_px, ode_px, frame_px), config.fps)
     stage("edit")
 
-    write_video(out / "comparison.mp4", _side_by_side(to_uint8(truth[span]), plain_px[span], lin_px), config.fps)
+    write_video(out / "comparison.mp4", _side_by_side(truth_px[span], plain_px[span], lin_px), config.fps)
     stage("comparison_video")
 
     probe = load_regressor()

@@ -1,0 +1,64 @@
+"""Stochastic futures of a fitted trajectory: its field as the drift of a neural SDE (torchsde)."""
+
+from __future__ import annotations
+
+import torch
+import torchsde
+from torch import nn
+
+from dynode.dynamics.trajectory import Trajectory
+from dynode.errors import InputError
+
+
+class _SDE(nn.Module):
+    """Ito SDE dz = f(tau, z) dtau + diag(sigma) dW for torchsde."""
+
+    noise_type, sde_type = "diagonal", "ito"
+
+    def __init__(self, field: nn.Module, sigma: torch.Tensor):
+        super().__init__()
+        self.field, self.sigma = field, sigma
+
+    def f(self, t, z):
+        return self.field(t, z)
+
+    def g(self, t, z):
+        return self.sigma.expand_as(z)
+
+
+@torch.no_grad()
+def sample_future(trajectory: Trajectory, times, samples: int = 8, seed: int = 0) -> torch.Tensor:
+    """Plausible futures from the last observed code: the fitted field as the drift of an SDE
+    with diagonal noise ``trajectory.diffusion`` (Euler-Maruyama), so the spread grows with
+    the horizon.
+
+    Args:
+        times: (N,) seconds, all at or after the last observed time.
+        samples: number of futures. seed: seeds the Brownian motion (same seed, same futures).
+
+    Returns:
+        float32 (samples, N, num_ws, w_dim).
+
+    Raises:
+        InputError: a time before the last observation, or samples < 1.
+    """
+    tau = trajectory.tau(times)
+    tau_last = float(trajectory.tau(trajectory.observed_times[-1:])[0])
+    if samples < 1 or not (tau >= tau_last - 1e-9).all():
+        raise InputError(f"sample_future(): need samples >= 1 and times at or after the last observed time "
+                         f"{float(trajectory.observed_times[-1]):.4f} s")
+    uniq, inverse = torch.unique(tau.clamp(min=tau_last), sorted=True, return_inverse=True)
+    grid = torch.cat([torch.tensor([tau_last], dtype=torch.float64), uniq[uniq > tau_last]]).float()
+    last = trajectory.observed[-1:]
+    z0 = trajectory.encode(last).expand(samples, -1).contiguous()
+    if len(grid) > 1:
+        bm = torchsde.BrownianInterval(float(grid[0]), float(grid[-1]), size=z0.shape, entropy=seed)
+        z = torchsde.sdeint(_SDE(trajectory.field, trajectory.diffusion), z0, grid, bm=bm, method="euler",
+                            dt=trajectory.solver.step_size)
+    else:
+        z = z0[None]
+    if uniq[0] > tau_last:
+        z = z[1:]
+    z = z[inverse]  # (N, samples, k)
+    codes = trajectory.decode(z.reshape(-1, z.shape[-1])) + trajectory.chart.residual(last)
+    return codes.reshape(len(tau), samples, *trajectory.latent_shape).transpose(0, 1).contiguous()

@@ -1,0 +1,461 @@
+"""The pipeline object: a video in, videos out. It chains the stages and holds what they share.
+
+    pipe = VideoPipeline.from_video("clip.mp4")          # read, invert, fit
+    pipe.interpolate(factor=8).write("clip_8x.mp4")
+    pipe.edit([Edit(pipe.direction("smile"), 2.0)]).write("clip_smile.mp4")
+
+A :class:`VideoPipeline` holds the loaded generator (its pivotal-tuning delta applied), the
+inverted codes, the fitted trajectory and the typed record of the source video. Every
+rendering method returns a :class:`Clip`: times, a playback rate, the source's audio when it
+spans the same time, and frames produced chunk by chunk only when iterated or written, so
+long outputs stay within memory. The CLI, the demo and the benchmarks build a pipeline from
+their arguments and call it; no stage reloads a generator by name or re-opens a path itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
+from dynode.dynamics import Trajectory, fit, sample_future
+from dynode.edit import (Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
+                         scale_motion)
+from dynode.errors import CheckpointError, InputError
+from dynode.generators import apply_delta, load_generator
+from dynode.inversion import invert, pivotal_tuning
+from dynode.io.checkpoints import artifact_kind
+from dynode.io.images import from_uint8, to_uint8
+from dynode.io.video import VideoReader, frame_pairs, read_video, write_frames
+from dynode.metrics import psnr
+from dynode.pipelines.times import future_times, render_times
+from dynode.render import check_latents, iter_render
+from dynode.types import Frames, Generator, LatentSequence, Source, check_times
+
+Progress = Callable[[int, int], None]
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def playback_rate(times: torch.Tensor) -> float:
+    """The frame rate that plays frames at ``times`` (seconds) over their real duration."""
+    return (len(times) - 1) / max(float(times[-1] - times[0]), 1e-9)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Frames rendered at ``times``, produced when iterated (uint8 chunks (n, H, W, 3)).
+
+    Attributes:
+        times: float64 (N,) seconds of the frames. fps: playback rate of a written file.
+        chunks: returns a fresh iterator over the frame chunks (each iteration renders anew).
+        audio: the video whose audio track goes with the frames (None: silent).
+    """
+
+    times: torch.Tensor
+    fps: float
+    chunks: Callable[[], Iterator[np.ndarray]]
+    audio: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.chunks()
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """The frames one at a time, uint8 (H, W, 3)."""
+        return (frame for chunk in self.chunks() for frame in chunk)
+
+    def numpy(self) -> np.ndarray:
+        """All frames, uint8 (N, H, W, 3) (held in memory: for short clips)."""
+        return np.concatenate(list(self.chunks()))
+
+    def write(self, path: str | Path) -> int:
+        """Write the clip as mp4 or gif, atomically, frame chunks as they come; returns the frame count."""
+        return write_frames(path, self.frames(), self.fps, self.audio)
+
+    def at_rate(self, fps: float) -> "Clip":
+        """The same frames played at another rate (the audio, which would no longer fit, is dropped)."""
+        if not fps > 0:
+            raise InputError(f"playback rate must be positive, got {fps}")
+        return replace(self, fps=fps, audio=None)
+
+    def beside(self, *others: "Clip") -> "Clip":
+        """This clip and ``others`` (same times) side by side, left to right."""
+        clips = (self, *others)
+
+        def chunks():
+            for frames in zip(*(c.frames() for c in clips)):
+                yield np.concatenate(frames, axis=1)[None]
+        return replace(self, chunks=chunks)
+
+
+def _describe(path: Path, frames: Frames, every: int, alignment) -> Source:
+    """The Source record of a video file or image folder whose frames were taken."""
+    has_audio = False
+    if path.is_file():
+        reader = VideoReader(path)
+        first = next(iter(reader))[0]
+        fps, has_audio = reader.fps, reader.has_audio
+    else:
+        first, fps = frames.pixels[0], frames.fps * every
+    height, width = alignment.frame_shape if alignment is not None else first.shape[:2]
+    return Source(str(path.resolve()), int(width), int(height), float(fps), float(frames.times[-1]), every,
+                  has_audio, alignment)
+
+
+class VideoPipeline:
+    """A video's generator, codes, trajectory and source, and everything rendered from them.
+
+    Build one with :meth:`from_video` (a file or image folder), :meth:`from_frames` (frames in
+    memory) or :meth:`from_artifacts` (a latents or trajectory file).
+
+    Attributes:
+        generator: the loaded generator (the video's tuning delta applied).
+        sequence: the inverted codes (None when built from a trajectory artifact).
+        trajectory: the fitted dynamics (None until :meth:`fit`).
+        source: the video the codes came from (None for frames given in memory).
+        frames: the frames the codes were inverted from, when at hand in memory (else the image
+            loss of :meth:`fit` reads them from the source video).
+    """
+
+    def __init__(self, generator: Generator, sequence: LatentSequence | None = None,
+                 trajectory: Trajectory | None = None, log: Log | None = None, frames: Frames | None = None):
+        if sequence is None and trajectory is None:
+            raise InputError("VideoPipeline needs a latent sequence or a trajectory")
+        self.generator, self.sequence, self.trajectory = generator, sequence, trajectory
+        self.log = log or _stderr
+        self.frames = frames
+
+    @property
+    def source(self) -> Source | None:
+        return (self.trajectory or self.sequence).source
+
+    # Building -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_video(cls, video: str | Path, generator: str | Generator = "toyfaces64", read: ReadConfig = ReadConfig(),
+                   inversion: InversionConfig = InversionConfig(), pti: PTIConfig | None = None,
+                   fit: FitConfig | None = FitConfig(), device: str = "cpu", progress: Progress | None = None,
+                   log: Log | None = None) -> "VideoPipeline":
+        """Read a video file or image folder, invert its frames and (unless ``fit`` is None) fit them.
+
+        Frames are decoded one at a time and reduced (every n-th, resized, or the face cropped) as
+        they come, so only generator-sized frames are held in memory. The video is recorded as
+        the codes' :class:`Source` (for full-frame output, audio and the image loss).
+
+        Args:
+            generator: a bundled name, a model folder, or a loaded generator.
+            read: which frames and how they are cropped. pti: pivotal tuning (None: none).
+            progress: inversion progress, called as progress(frames_done, frames_total).
+
+        Raises:
+            InputError: unreadable video, < 2 frames, frames of the wrong size without resize or
+                align, or no face anywhere with align. CheckpointError: unknown generator.
+        """
+        path = Path(video)
+        if not path.exists():
+            raise InputError(f"{path}: no such video file or folder")
+        if read.align and not path.is_file():
+            raise InputError(f"{path}: --align needs a video file")
+        gen = load_generator(generator, device) if isinstance(generator, str) else generator
+        res, log = gen.resolution, log or _stderr
+        alignment = None
+        if read.align:
+            from dynode.align import align_video
+            alignment, frames = align_video(VideoReader(path), res, read.sigma, log=log, every=read.every)
+        else:
+            frames = read_video(path, log=log, every=read.every, size=res if read.resize else None)
+        if frames.pixels.shape[1:3] != (res, res):
+            h, w = frames.pixels.shape[1:3]
+            raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
+                             "pass --resize to centre-crop and resize, or --align to crop the face")
+        return cls.from_frames(frames, gen, inversion, pti, fit, progress, log,
+                               _describe(path, frames, read.every, alignment))
+
+    @classmethod
+    def from_frames(cls, frames: Frames, generator: Generator, inversion: InversionConfig = InversionConfig(),
+                    pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(),
+                    progress: Progress | None = None, log: Log | None = None,
+                    source: Source | None = None) -> "VideoPipeline":
+        """Invert frames already in memory (uint8, the generator's size), tune and fit them.
+
+        Raises:
+            InputError: fewer than 2 frames, or frames of another size than the generator's.
+        """
+        res = generator.resolution
+        if len(frames) < 2:
+            raise InputError(f"{len(frames)} frame(s) to invert; dynode needs at least 2")
+        if frames.pixels.shape[1:3] != (res, res):
+            raise InputError(f"frames are {frames.pixels.shape[2]}x{frames.pixels.shape[1]} but the generator "
+                             f"makes {res}x{res}")
+        seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress)
+        seq.source = source
+        pipe = cls(generator, seq, log=log, frames=frames)
+        if pti is not None:
+            pipe.tune(pti)
+        return pipe if fit is None else pipe.fit(fit)
+
+    @classmethod
+    def from_artifacts(cls, path: str | Path, device: str = "cpu", generator: Generator | None = None,
+                       log: Log | None = None) -> "VideoPipeline":
+        """A pipeline from a latents or trajectory artifact, its generator reloaded from the record
+        it holds (name, weight id and tuning delta), or ``generator`` if given (used as it is).
+
+        Raises:
+            CheckpointError: unreadable artifact, one of another kind, a recorded generator that is
+                gone or whose weights changed, or one built in memory (pass ``generator``).
+        """
+        kind = artifact_kind(path)
+        if kind == "latents":
+            sequence, trajectory = LatentSequence.load(path), None
+        elif kind == "trajectory":
+            sequence, trajectory = None, Trajectory.load(path)
+        else:
+            raise CheckpointError(f"{path}: artifact of kind {kind!r}; expected a latents or trajectory artifact")
+        record = trajectory or sequence
+        if generator is None:
+            if not record.generator:
+                raise CheckpointError(f"{path}: made with a generator built in memory, which cannot be reloaded; "
+                                      "pass the generator")
+            generator = load_generator(record.generator, device, record.delta, record.generator_id)
+        return cls(generator, sequence, trajectory, log)
+
+    # Tuning and fitting -------------------------------------------------------------------
+
+    def tune(self, config: PTIConfig = PTIConfig()) -> "VideoPipeline":
+        """Pivotal tuning around the codes (see :func:`dynode.inversion.pivotal_tuning`): the pipeline's
+        generator becomes a tuned copy, the codes record its delta and their PSNR is the tuned one
+        (``info["pti"]`` holds the PSNR before). Returns this pipeline.
+
+        Raises:
+            InputError: no codes, a generator already tuned, or frames that are not at hand.
+        """
+        seq = self.sequence
+        if seq is None:
+            raise InputError("tuning needs the inverted codes: give a latents artifact (dynode invert)")
+        if seq.delta is not None:
+            raise InputError("these codes already come with a tuned generator; invert the video again to retune")
+        images = from_uint8(self._observed_frames().pixels)
+        delta, seq.info["pti"] = pivotal_tuning(self.generator, images, seq.latents, config)
+        self.generator = apply_delta(copy.deepcopy(self.generator), delta)
+        seq.delta = delta
+        with torch.no_grad():
+            seq.psnr = torch.cat([psnr(self.generator.synthesis(w.to(self.generator.device)).cpu(), x)
+                                  for w, x in zip(seq.latents.split(16), images.split(16))])
+        return self
+
+    def fit(self, config: FitConfig = FitConfig(), progress: Callable[[int, int, float], None] | None = None) \
+            -> "VideoPipeline":
+        """Fit the dynamics to the codes (see :func:`dynode.dynamics.fit`); returns this pipeline.
+
+        With ``config.image_weight`` the observed frames are needed: those read by
+        :meth:`from_video`, or read again from the source video.
+
+        Raises:
+            InputError: no codes (built from a trajectory), or an image loss whose source video
+                is gone or lacks a frame at one of the codes' times.
+        """
+        if self.sequence is None:
+            raise InputError("fitting needs the inverted codes: give a latents artifact (dynode invert)")
+        images = from_uint8(self._observed_frames().pixels).to(self.generator.device) if config.image_weight \
+            else None
+        self.trajectory = fit(self.sequence, config, progress, self.generator, images)
+        return self
+
+    def _observed_frames(self) -> Frames:
+        """The frames the codes were inverted from, at the codes' times (generator-sized)."""
+        seq = self.sequence
+        frames = self.frames
+        if frames is None:
+            if self.source is None:
+                raise InputError("an image-space loss needs the frames the codes were inverted from, and these "
+                                 "codes record no source video")
+            path = self.source.require("an image-space loss")
+            res, every = self.generator.resolution, self.source.every
+            if self.source.alignment is not None:
+                pairs = list(frame_pairs(VideoReader(path), every))
+                frames = Frames(self.source.alignment.crops(p for p, _ in pairs),
+                                torch.tensor([t for _, t in pairs], dtype=torch.float64), self.source.fps)
+            else:
+                resize = (self.source.width, self.source.height) != (res, res)
+                frames = read_video(path, every=every, size=res if resize else None)
+        gap = (frames.times[:, None] - seq.times[None]).abs()
+        missing = gap.min(0).values > 1e-3
+        if missing.any():
+            raise InputError(f"the source video has no frame at t={seq.times[missing][0].item():.4f} s, where the "
+                             "codes were inverted; was it changed since?")
+        return frames.select(gap.argmin(0))
+
+    # Rendering ----------------------------------------------------------------------------
+
+    def _require_trajectory(self, what: str) -> Trajectory:
+        if self.trajectory is None:
+            raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
+        return self.trajectory
+
+    def _audio(self) -> Path | None:
+        """The source video for its audio, if it has some; a gone source is said, not silently dropped."""
+        source = self.source
+        if source is None or not source.has_audio:
+            return None
+        if not Path(source.video).is_file():
+            self.log(f"warning: the source video {source.video} is gone (moved or deleted); the output has no audio")
+            return None
+        return Path(source.video)
+
+    def render(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
+               audio: Path | None = None, feather: float = 4.0) -> Clip:
+        """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read.
+
+        Args:
+            full_frame: paste each rendered face back into the source video (aligned sources
+                only), the background at new times interpolated by optical flow from the source
+                frames around it; the source is walked once as the frames go.
+            fps: playback rate (default: the times' own). audio: a video whose audio goes along.
+
+        Raises:
+            InputError: codes that do not fit the generator, times of another length, or
+                ``full_frame`` without an aligned source or with its video gone.
+        """
+        check_latents(self.generator, latents)
+        times = check_times(times)
+        if len(times) != len(latents):
+            raise InputError(f"render(): {len(latents)} codes but {len(times)} times")
+        rate = fps or playback_rate(times)
+        generator = self.generator
+
+        def crops() -> Iterator[np.ndarray]:
+            return (to_uint8(chunk) for chunk in iter_render(generator, latents))
+        if not full_frame:
+            return Clip(times, rate, crops, audio)
+        source = self.source
+        if source is None or source.alignment is None:
+            raise InputError("full-frame output needs codes of an aligned video: invert it with --align")
+        video = source.require("full-frame output")
+
+        def pasted() -> Iterator[np.ndarray]:
+            from dynode.align import paste_stream
+            faces = (face for chunk in crops() for face in chunk)
+            return (frame[None] for frame in paste_stream(VideoReader(video), faces, source.alignment, times,
+                                                          feather, source.every))
+        return Clip(times, rate, pasted, audio)
+
+    def reconstruction(self, fps: float | None = None) -> Clip:
+        """The inverted codes themselves, rendered at their frames' times."""
+        record = self.sequence if self.sequence is not None else self.trajectory
+        codes = record.latents if self.sequence is not None else record.observed
+        times = self.sequence.times if self.sequence is not None else record.observed_times
+        return self.render(codes, times, fps=fps)
+
+    def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
+                    path: str = "exact", full_frame: bool = False) -> Clip:
+        """The video over its observed span at ``factor`` x its rate (default 8), at ``fps``, or at ``times``.
+
+        Args:
+            path: "exact" (through every observed frame) or "initial" (the paper's single solve
+                from the first frame).
+            full_frame: paste into the source video (see :meth:`render`).
+
+        Raises:
+            InputError: no trajectory, several of factor/fps/times, or bad values.
+        """
+        traj = self._require_trajectory("interpolation")
+        if factor is None and fps is None and times is None:
+            factor = 8
+        t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
+        return self.render(traj.evaluate(t, path=path), t, full_frame, fps,
+                           self._audio() if times is None else None)
+
+    def extrapolate(self, seconds: float = 1.0, fps: float = 16.0, path: str = "exact", samples: int = 0,
+                    seed: int = 0) -> Clip:
+        """From the first observation to ``seconds`` past the last one at ``fps``. With ``samples`` > 0,
+        that many futures drawn from the neural SDE (:func:`dynode.dynamics.sample_future`) side by side.
+
+        Raises:
+            InputError: no trajectory, a negative duration or a non-positive rate.
+        """
+        traj = self._require_trajectory("extrapolation")
+        t0, t1 = float(traj.observed_times[0]), float(traj.observed_times[-1])
+        t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
+        latents = traj.evaluate(t, path=path)
+        if samples < 1:
+            return self.render(latents, t, fps=fps)
+        after = t > t1
+        tiles = []
+        for future in sample_future(traj, t[after], samples, seed):
+            codes = latents.clone()
+            codes[after] = future
+            tiles.append(self.render(codes, t, fps=fps))
+        return tiles[0].beside(*tiles[1:])
+
+    # Editing ------------------------------------------------------------------------------
+
+    def direction(self, spec: str) -> Direction:
+        """A direction of this generator's library by name, or from a file (see :func:`dynode.get_direction`)."""
+        return get_direction(spec, self.generator)
+
+    def make_edits(self, directions: list[str], strengths: list[float], layers: str | None = None,
+                   conditions: Iterable[str] = (), schedule: str | None = None) -> list[Edit]:
+        """Edits from user specs: direction names or files, one strength for all or one each, an optional
+        W+ layer spec (overrides the directions' own), directions to condition on, and a schedule.
+
+        Raises:
+            InputError: a count mismatch, or anything :func:`get_direction`, :func:`parse_layers` or
+                :meth:`Schedule.parse` refuses.
+        """
+        if len(strengths) not in (1, len(directions)):
+            raise InputError(f"give one strength for all directions or one for each: {len(directions)} directions, "
+                             f"{len(strengths)} strengths")
+        strengths = list(strengths) * len(directions) if len(strengths) == 1 else list(strengths)
+        others = [self.direction(c) for c in conditions]
+        chosen = parse_layers(layers, self.generator.num_ws) if layers is not None else None
+        sched = Schedule.parse(schedule) if schedule else None
+        edits = []
+        for spec, strength in zip(directions, strengths):
+            d = self.direction(spec).conditioned(others)
+            edits.append(Edit(d.on_layers(chosen) if layers is not None else d, strength, sched))
+        return edits
+
+    def edit(self, edits: Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
+             propagation: str = "first-frame", path: str = "exact", factor: int = 1,
+             times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False) -> Clip:
+        """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
+        after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
+        (the video's K-th principal motion), a direction spec or a :class:`Direction`.
+
+        Args:
+            propagation: "first-frame" (edit the first code, carried by the flow) or "per-frame".
+            path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
+            factor: render at this multiple of the observed rate (ignored with ``times``).
+            compare: the unedited video on the left.
+
+        Raises:
+            InputError: nothing to edit, an unknown propagation or path, or a bad motion component.
+        """
+        traj = self._require_trajectory("editing")
+        edits, motion = list(edits), list(motion)
+        if not edits and not motion:
+            raise InputError("nothing to edit: give a direction and/or a motion edit")
+        moved = traj
+        for component, gain in motion:
+            if isinstance(component, str) and not (component.startswith("pc") and component[2:].isdigit()):
+                component = self.direction(component)
+            moved = scale_motion(moved, motion_component(moved, component), gain)
+        t = render_times(traj.observed_times, factor=factor) if times is None else check_times(list(times))
+        audio = self._audio() if times is None else None
+        clip = self.render(propagate(moved, t, edits, propagation, path), t, full_frame, audio=audio)
+        if compare:
+            return self.render(traj.evaluate(t, path=path), t, full_frame, audio=audio).beside(clip)
+        return clip
+
