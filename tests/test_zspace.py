@@ -47,3 +47,34 @@ def test_a_z_space_dcgan_runs_the_whole_pipeline():
 def test_a_module_that_does_not_make_images_is_refused():
     with pytest.raises(InputError, match=r"\(B, 3, R, R\)"):
         ZSpaceGenerator(torch.nn.Linear(8, 8), z_dim=8, conv_input=False)
+
+
+def test_a_saved_z_space_generator_reloads_from_the_artifacts(tmp_path):
+    from dynode.generators import load_generator, save_zspace
+    from dynode.io.images import to_uint8
+    from dynode.pipelines import VideoPipeline
+    from dynode.types import Frames
+    net = _dcgan()
+    kwargs = {"ngpu": 0, "nc": 3, "nz": 100, "ngf": net.main[0].weight.shape[1] // 8}
+    folder = save_zspace(tmp_path / "dcgan", ZSpaceGenerator(net, 100), "gan_face_generate.models:Generator", kwargs)
+    gen = load_generator(str(folder))
+    assert (gen.num_ws, gen.w_dim, gen.resolution) == (1, 100, 64) and len(gen.id) == 16
+    z = torch.randn(4, 1, 100, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        frames = Frames(to_uint8(gen.synthesis(z)), torch.arange(4, dtype=torch.float64) / 4, 4.0)
+    pipe = VideoPipeline.from_frames(frames, gen, InversionConfig(steps=5, steps_first=10), fit=FitConfig(iters=5,
+                                                                                                         subspace_dim=2))
+    pipe.trajectory.save(tmp_path / "t.safetensors")
+    again = VideoPipeline.from_artifacts(tmp_path / "t.safetensors")  # no generator passed: reloaded by its record
+    assert isinstance(again.generator, ZSpaceGenerator) and again.generator.id == gen.id
+    torch.testing.assert_close(again.interpolate(factor=2).numpy(), pipe.interpolate(factor=2).numpy(), atol=1, rtol=0)
+
+
+def test_a_z_space_factory_must_be_an_installed_module_class(tmp_path):
+    from dynode.generators import save_zspace
+    gen = ZSpaceGenerator(_dcgan(), 100)
+    for factory, msg in (("os:system", "not an nn.Module class"), ("no_such_package.x:Net", "cannot be imported"),
+                         ("Generator", "package.module:Class")):
+        with pytest.raises(InputError, match=msg):
+            save_zspace(tmp_path / "x", gen, factory, {})
+    assert not (tmp_path / "x").exists()
