@@ -39,8 +39,13 @@ def render_pixels(generator: Generator, latents: torch.Tensor, chunk: int = 32,
 
 
 @torch.no_grad()
-def direction_strip(generator: Generator, directions: list, start: torch.Tensor, strengths: list[float]) -> torch.Tensor:
-    """Images of ``start`` (num_ws, w_dim) edited along each direction at each strength: one row
-    per direction, (len(directions) * len(strengths), 3, R, R) in [-1, 1]."""
+def direction_strip(generator: Generator, directions: list, strengths: list[float], start: torch.Tensor | None = None,
+                    seed: int = 0) -> torch.Tensor:
+    """Images of ``start`` (num_ws, w_dim; default: a random face, truncation 0.7, from ``seed``)
+    edited along each direction at each strength: one row per direction,
+    (len(directions) * len(strengths), 3, R, R) in [-1, 1]."""
+    if start is None:
+        z = torch.randn(1, generator.w_dim, generator=torch.Generator().manual_seed(seed)).to(generator.device)
+        start = generator.mapping(z, truncation=0.7)[0].cpu().expand(generator.num_ws, -1)
     codes = torch.stack([start + d.offset(a, generator.num_ws) for d in directions for a in strengths])
     return torch.cat(list(iter_render(generator, codes)))

@@ -2,9 +2,9 @@
 
 from dynode.edit.directions import (Direction, add_to_library, describe_library, get_direction, library_path,
                                     load_library, load_vector, parse_layers, read_directions, save_directions)
-from dynode.edit.motion import motion_component, scale_motion
+from dynode.edit.motion import motion_component, parse_motion, scale_motion
 from dynode.edit.propagate import PROPAGATIONS, Edit, Schedule, propagate
 
 __all__ = ["PROPAGATIONS", "Direction", "Edit", "Schedule", "add_to_library", "describe_library", "get_direction",
-           "library_path", "load_library", "load_vector", "motion_component", "parse_layers", "propagate",
+           "library_path", "load_library", "load_vector", "motion_component", "parse_layers", "parse_motion", "propagate",
            "read_directions", "save_directions", "scale_motion"]

@@ -83,3 +83,18 @@ def scale_motion(trajectory: Trajectory, component: torch.Tensor, gain: float) -
     observed = trajectory.observed.float() + trajectory.decode(u) - trajectory.decode(z)
     stats = {**trajectory.stats, "motion_edits": [*trajectory.stats.get("motion_edits", []), {"gain": gain}]}
     return dataclasses.replace(trajectory, field=field, observed=observed, stats=stats)
+
+
+def parse_motion(spec: str) -> tuple[str, float]:
+    """A motion edit from "COMPONENT=GAIN" (e.g. "pc0=2", "smile=0.5") -> (component, gain).
+
+    Raises:
+        InputError: no "=", no component, or a gain that is not a number.
+    """
+    name, eq, gain = spec.rpartition("=")
+    try:
+        if not name or not eq:
+            raise ValueError(spec)
+        return name, float(gain)
+    except ValueError as e:
+        raise InputError(f"motion {spec!r}: expected COMPONENT=GAIN, e.g. pc0=2") from e

@@ -1,0 +1,88 @@
+"""Command-line front end: parse arguments, build configs, call the pipeline, map errors to exit code 2.
+
+The shared options and helpers live here; the commands in :mod:`dynode.cli.video` (a video in,
+videos out) and :mod:`dynode.cli.models` (generators, directions, training).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Optional
+
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from dynode.errors import DynodeError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="dynode: invert a video into a GAN's latent space, fit a neural ODE, and render it "
+                       "at any frame rate, past its end, or edited consistently.")
+err = Console(stderr=True)
+
+
+def say(message: str) -> None:
+    err.print(message, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _errors():
+    """Turn dynode's errors into a one-line message and exit code 2."""
+    try:
+        yield
+    except DynodeError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def _device(device: str, seed: int = 0) -> str:
+    torch.manual_seed(seed)
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+@contextmanager
+def _bar(description: str):
+    """A rich progress bar; yields update(done, total)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=False, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total, *_: bar.update(task, completed=done, total=total)
+
+
+def _numbers(text: Optional[str], flag: str) -> Optional[list[float]]:
+    try:
+        return None if text is None else [float(x) for x in text.split(",")]
+    except ValueError as e:
+        raise InputError(f"{flag} must be comma-separated numbers, got {text!r}") from e
+
+
+O = typer.Option
+DEVICE, SEED = O("cpu", help="torch device: cpu, cuda, cuda:1, or auto"), O(0, help="random seed")
+GENERATOR = O("toyfaces64", help="bundled generator name or model folder")
+OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
+PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from the "
+                                 "last) or initial (one solve from the first frame, as in the paper)")
+FULL_FRAME = O(False, help="paste the rendered face back into the whole picture (codes of a video inverted "
+                           "with --align)")
+# How a video is read and inverted: the same options wherever a command takes a video.
+READ = dict(generator=GENERATOR, space=O("w+", help="w+ or w"),
+            steps=O(100, help="inversion steps per frame after the first"),
+            steps_first=O(300, help="inversion steps for the first frame"),
+            batch_size=O(4, help="frames optimised together"),
+            perceptual_weight=O(0.0, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
+            every=O(1, help="invert every n-th frame only"),
+            resize=O(False, help="centre-crop and resize frames to the generator's size"),
+            align=O(False, help="crop the face of each frame FFHQ-style first (needs the extra 'face')"),
+            sigma=O(2.0, help="with --align: temporal smoothing of the face crop, in frames"),
+            pti=O(False, help="pivotal tuning: fine-tune a copy of the generator on the video around its codes "
+                              "(the weight delta is stored with the codes)"),
+            pti_steps=O(300, help="with --pti: tuning steps"))
+
+
+# The commands register themselves on ``app`` when their modules are imported.
+from dynode.cli import video, models  # noqa: E402,F401,I001  (video first: the order of --help)
+
+__all__ = ["app"]

@@ -1,0 +1,128 @@
+"""The model commands: convert, train-gan, train-attributes, directions list|fit|show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from dynode.cli import DEVICE, GENERATOR, O, SEED, _bar, _device, _errors, _numbers, app, say
+from dynode.errors import InputError
+
+
+@app.command()
+def convert(checkpoint: Path = typer.Argument(..., help="rosinality StyleGAN2 .pt/.pth or NVlabs StyleGAN2-ADA .pkl"),
+            out: Path = O(..., "--out", "-o", help="model folder to write (use it as --generator)"),
+            lr_mlp: Optional[float] = O(None, help="mapping learning-rate multiplier the source was trained with "
+                                                   "(default: from the file, else 0.01)"),
+            samples: int = O(8, help="also write samples.png with this many samples (0: none)")) -> None:
+    """Convert a foreign StyleGAN2 checkpoint into a dynode model folder (no code from the file is run)."""
+    from dynode.io.convert import write_converted
+    with _errors():
+        model, source = write_converted(checkpoint, out, lr_mlp, samples)
+        say(f"{source['format']} checkpoint, {model.resolution}x{model.resolution}, w_dim {model.w_dim}, "
+            f"{model.num_ws} W+ layers -> {out}")
+
+
+@app.command("train-gan")
+def train_gan(out: Path = O(Path("runs/toyfaces64"), "--out", "-o", help="run folder"),
+              kimg: float = O(100.0, help="train until this many thousand images"),
+              minutes: Optional[float] = O(None, help="stop after this wall time"),
+              resume: Optional[Path] = O(None, help="state.pt of a run to continue"),
+              batch: int = O(8, help="batch size"), lr: float = O(0.002, help="Adam learning rate of G"),
+              augment: str = O("", help="DiffAugment policy, e.g. color,translation,cutout"),
+              pl_weight: float = O(0.0, help="path-length regulariser weight (0 = off)"),
+              device: str = DEVICE, seed: int = SEED) -> None:
+    """Train a StyleGAN2 on the toy-face world (resumable; exports the EMA model to OUT/export).
+
+    A resumed run keeps its architecture and optimiser state and takes the hyper-parameters given here.
+    """
+    from dynode.generators.train import TrainConfig, train
+    with _errors():
+        config = TrainConfig(kimg=kimg, batch=batch, lr=lr, augment=augment, pl_weight=pl_weight, seed=seed)
+        with _bar("training (kimg)") as update:
+            result = train(config, out, resume, minutes, _device(device, seed), progress=update)
+        say(f"{result.kimg:.1f} kimg in {result.seconds / 60:.1f} min ({result.images_per_second:.1f} img/s) "
+            f"-> {out}/export")
+
+
+@app.command("train-attributes")
+def train_attributes(out: Path = O(..., "--out", "-o", help="model folder"),
+                     steps: int = O(2500, help="training steps"), seed: int = SEED) -> None:
+    """Train the toy-face attribute probe (used to find edit directions and to measure edits)."""
+    from dynode.metrics.attributes import save_regressor, train_regressor
+    with _errors():
+        _device("cpu", seed)
+        with _bar("training probe") as update:
+            model, stats = train_regressor(steps=steps, seed=seed, progress=update)
+        save_regressor(out, model, stats)
+        say(json.dumps(stats["heldout_mae"]))
+
+
+directions_app = typer.Typer(no_args_is_help=True, help="List, find and show edit directions.")
+app.add_typer(directions_app, name="directions")
+
+
+@directions_app.command("list")
+def directions_list(generator: str = GENERATOR) -> None:
+    """List the directions stored with a generator: name, method, attribute, layers, sigma."""
+    from dynode.edit import describe_library
+    with _errors():
+        print(describe_library(generator))
+
+
+@directions_app.command("fit")
+def directions_fit(method: str = O("interfacegan", help="how: interfacegan (labelled by the toy-face probe), sefa, "
+                                                       "ganspace or user"),
+                   generator: str = GENERATOR,
+                   out: Optional[Path] = O(None, "--out", "-o", help="directions file (default: the generator's "
+                                                                     "own library)"),
+                   count: int = O(5, help="sefa/ganspace: how many directions"),
+                   layers: Optional[str] = O(None, help="W+ layers the directions act on: coarse, middle, fine, "
+                                                        "0-3... (default all)"),
+                   samples: int = O(4000, help="interfacegan: labelled samples; others: samples that measure "
+                                               "each direction's spread"),
+                   vector: Optional[Path] = O(None, help="user: a .npy vector (w_dim,) or (num_ws, w_dim)"),
+                   name: Optional[str] = O(None, help="user: the direction's name"), seed: int = SEED) -> None:
+    """Find directions and add them to a directions file (replacing those of the same names)."""
+    from dynode.edit import add_to_library, library_path, load_vector, parse_layers
+    from dynode.edit.find import find_directions
+    from dynode.generators import load_generator
+    with _errors():
+        _device("cpu", seed)
+        gen = load_generator(generator)
+        found = find_directions(method, gen, parse_layers(layers, gen.num_ws), count, samples, seed,
+                                None if vector is None else load_vector(vector), name)
+        path = add_to_library(out or library_path(generator), found)
+        for d in found:
+            say(f"{d.name}: sigma {d.sigma:.3f} {json.dumps(d.info)}")
+        say(f"{len(found)} directions -> {path}")
+
+
+@directions_app.command("show")
+def directions_show(names: Optional[List[str]] = typer.Argument(None, help="directions (default: all stored)"),
+                    out: Path = O(..., "--out", "-o", help="PNG strip: a row per direction"),
+                    generator: str = GENERATOR,
+                    latents: Optional[Path] = O(None, help="edit this latents artifact's first frame (rendered with "
+                                                           "its tuning) instead of a random face"),
+                    strengths: str = O("-3,-2,-1,0,1,2,3", help="columns, comma-separated"),
+                    scale: int = O(2, help="pixel magnification of the PNG"), seed: int = SEED) -> None:
+    """Draw each direction at strengths -3..+3 from one face."""
+    from dynode.edit import get_direction, load_library
+    from dynode.generators import load_generator
+    from dynode.io.images import save_grid
+    from dynode.pipelines import VideoPipeline
+    from dynode.render import direction_strip
+    with _errors():
+        columns = _numbers(strengths, "--strengths")
+        pipe = VideoPipeline.from_artifacts(latents) if latents is not None else None
+        gen = pipe.generator if pipe else load_generator(generator)
+        names = names or list(load_library(gen.name))
+        if not names:
+            raise InputError(f"no directions stored with {gen.name!r} and none named")
+        strip = direction_strip(gen, [get_direction(n, gen) for n in names], columns,
+                                pipe.sequence.latents[0] if pipe else None, seed)
+        save_grid(out, strip, ncol=len(columns), scale=scale)
+        say(f"{len(names)} directions x {len(columns)} strengths ({', '.join(names)}) -> {out}")

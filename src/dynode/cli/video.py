@@ -1,0 +1,200 @@
+"""The video commands: demo, invert, fit, interpolate, extrapolate, edit, render, toy-video."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from dynode.cli import DEVICE, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, READ, SEED, _bar, _device, _errors, \
+    _numbers, app, say
+from dynode.errors import InputError
+
+
+def _read_options(command):
+    """Give ``command`` the READ options; they reach it gathered in its ``read`` dict."""
+    signature = inspect.signature(command, eval_str=True)
+    extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=type(v.default))
+             for k, v in READ.items()]
+
+    @functools.wraps(command)
+    def run(**kwargs):
+        return command(**{k: v for k, v in kwargs.items() if k not in READ}, read={k: kwargs[k] for k in READ})
+    run.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "read"]
+                                          + extra)
+    run.__annotations__ = {k: p.annotation for k, p in run.__signature__.parameters.items()}
+    return run
+
+
+def _invert(video: Path, fit, device: str, generator: str, space: str, steps: int, steps_first: int,
+            batch_size: int, perceptual_weight: float, every: int, resize: bool, align: bool, sigma: float,
+            pti: bool, pti_steps: int):
+    """A pipeline from a video with the READ options (fitted with ``fit`` unless it is None)."""
+    from dynode.config import InversionConfig, PTIConfig, ReadConfig
+    from dynode.pipelines import VideoPipeline
+    inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
+                                perceptual_weight=perceptual_weight)
+    with _bar("inverting") as update:
+        pipe = VideoPipeline.from_video(video, generator, ReadConfig(every, resize, align, sigma), inversion,
+                                        PTIConfig(steps=pti_steps) if pti else None, None, device, update, say)
+    seq = pipe.sequence
+    tuned = f" (pivotal tuning: {seq.info['pti']['psnr_before']:.2f} dB before)" if pti else ""
+    say(f"{len(seq)} frames inverted, mean PSNR {seq.psnr.mean():.2f} dB{tuned}")
+    if fit is not None:
+        with _bar("fitting") as update:
+            pipe.fit(fit, update)
+        say(f"fitted in {pipe.trajectory.stats['seconds']:.1f} s, loss {pipe.trajectory.stats['best_loss']:.4g}")
+    return pipe
+
+
+@app.command()
+def demo(out: Path = O(Path("demo_out"), "--out", "-o", help="output folder"),
+         seed: int = O(7, help="seed of the toy-face video"), generator: str = GENERATOR,
+         direction: str = O("hair_color", help="edit direction stored with the generator"),
+         strength: float = O(2.0, help="edit strength"),
+         subspace_dim: int = O(16, help="PCA components for the ODE (0: full space)"), device: str = DEVICE) -> None:
+    """Run the whole pipeline on a toy-face video with ground truth and write videos + metrics.json."""
+    from dynode.config import FitConfig
+    from dynode.pipelines.demo import DemoConfig, run_demo
+    with _errors():
+        cfg = DemoConfig(seed=seed, generator=generator, direction=direction, strength=strength,
+                         fit=FitConfig(subspace_dim=subspace_dim))
+        metrics = run_demo(out, cfg, _device(device, seed), log=say)
+        h = metrics["held_out_interpolation"]
+        say(f"held-out PSNR: ODE {h['ode']['psnr']:.2f} dB, linear {h['linear']['psnr']:.2f} dB; "
+            f"total {metrics['total_seconds']:.0f} s; wrote {out}/")
+
+
+@app.command()
+@_read_options
+def invert(video: Path = typer.Argument(..., help="video file or folder of images"),
+           out: Path = O(..., "--out", "-o", help="latents artifact (.safetensors)"),
+           device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
+    """Invert every frame of a video into the generator's latent space."""
+    with _errors():
+        pipe = _invert(video, None, _device(device, seed), **read)
+        pipe.sequence.save(out)
+        say(f"-> {out}")
+
+
+@app.command("fit")
+def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
+            out: Path = O(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
+            field: str = O("mlp", help="vector field: mlp, mlp_t, paper, cde"),
+            solver: str = O("dopri5", help="dopri5 or rk4"),
+            subspace_dim: int = O(16, help="PCA components of the video's latents (0: full space)"),
+            iters: int = O(300, help="Adam iterations"),
+            holdout: float = O(0.0, help="fraction of frames held out to pick the model and stop early"),
+            adjoint: bool = O(False, help="adjoint back-propagation: memory constant in video length"),
+            image_weight: float = O(0.0, help="add rendered-frame ST-LPIPS to the loss (reads the source video)"),
+            device: str = DEVICE, seed: int = SEED) -> None:
+    """Fit a neural ODE (or CDE) to a latent sequence."""
+    from dynode.config import FitConfig, SolverConfig
+    from dynode.pipelines import VideoPipeline
+    with _errors():
+        config = FitConfig(field=field, solver=SolverConfig(method=solver), subspace_dim=subspace_dim, iters=iters,
+                           holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
+        pipe = VideoPipeline.from_artifacts(latents, _device(device, seed), log=say)
+        with _bar("fitting") as update:
+            traj = pipe.fit(config, update).trajectory
+        traj.save(out)
+        say(f"fitted in {traj.stats['seconds']:.1f} s, loss {traj.stats['best_loss']:.4g} -> {out}")
+
+
+def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = 300):
+    """A pipeline from an artifact, or from a video inverted (READ options) and fitted first."""
+    from dynode.config import FitConfig
+    from dynode.pipelines import VideoPipeline
+    if path.suffix == ".safetensors":
+        return VideoPipeline.from_artifacts(path, device, log=say)
+    return _invert(path, FitConfig(iters=iters), device, **(read or {}))
+
+
+@app.command()
+@_read_options
+def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`, or a video "
+                                                           "(inverted and fitted first)"),
+                out: Path = OUT_VIDEO, factor: Optional[int] = O(None, help="multiply the observed frame rate"),
+                fps: Optional[float] = O(None, help="render at this frame rate"),
+                times: Optional[str] = O(None, help="explicit times in seconds, comma-separated"),
+                out_fps: Optional[float] = O(None, help="playback rate of the file (default: the render rate)"),
+                path: str = PATH, full_frame: bool = FULL_FRAME,
+                iters: int = O(300, help="for a video input: fitting iterations"),
+                device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
+    """Render the trajectory at any frame rate over the observed span (default 8x)."""
+    with _errors():
+        pipe = _pipeline(trajectory, _device(device, seed), read, iters)
+        clip = pipe.interpolate(factor, fps, _numbers(times, "--times"), path, full_frame)
+        clip = clip.at_rate(out_fps) if out_fps else clip
+        clip.write(out)
+        say(f"{len(clip)} frames at {clip.fps:.2f} fps -> {out}")
+
+
+@app.command()
+def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
+                out: Path = OUT_VIDEO, seconds: float = O(1.0, help="how far past the last frame"),
+                fps: float = O(16.0, help="render rate"),
+                samples: int = O(0, help="show this many SDE futures side by side (0: the ODE's one)"),
+                path: str = PATH, device: str = DEVICE, seed: int = SEED) -> None:
+    """Render from the first frame to SECONDS past the last one."""
+    with _errors():
+        clip = _pipeline(trajectory, _device(device)).extrapolate(seconds, fps, path, samples, seed)
+        clip.write(out)
+        say(f"{len(clip)} frames up to t={float(clip.times[-1]):.2f} s -> {out}")
+
+
+@app.command()
+def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"), out: Path = OUT_VIDEO,
+         direction: Optional[List[str]] = O(None, "--direction", "-d", help="direction name stored with the "
+                                            "generator, or a file (.safetensors[:NAME] or .npy); repeatable"),
+         strength: Optional[List[float]] = O(None, "--strength", "-s", help="strength in standard deviations of W "
+                                             "along the direction; one for all or one per --direction [2]"),
+         propagation: str = O("first-frame", help="first-frame: edit the first code, carry it by the ODE; "
+                                                  "per-frame: add the edit to every code"),
+         path: str = PATH,
+         layers: Optional[str] = O(None, help="W+ layers to edit: coarse, middle, fine, 0-3, 1,4,5 "
+                                              "(default: the direction's own, usually all)"),
+         condition: Optional[List[str]] = O(None, help="project this direction out of the edits so its attribute "
+                                                       "stays put (e.g. glasses); repeatable"),
+         schedule: Optional[str] = O(None, help="fade the edits over time with time:weight keyframes, e.g. "
+                                                "0:0,1:1,3:1,4:0"),
+         motion: Optional[List[str]] = O(None, help="scale a motion component: pcK=GAIN (the video's K-th "
+                                                    "principal motion) or DIRECTION=GAIN; 2 exaggerates"),
+         factor: int = O(1, help="render at this multiple of the observed frame rate"),
+         compare: bool = O(False, help="put the unedited video on the left"),
+         full_frame: bool = FULL_FRAME, device: str = DEVICE) -> None:
+    """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
+    with _errors():
+        from dynode.edit import parse_motion
+        if not direction and not motion:
+            raise InputError("nothing to edit: give --direction and/or --motion")
+        moves = [parse_motion(spec) for spec in motion or []]
+        pipe = _pipeline(trajectory, _device(device))
+        edits = pipe.make_edits(direction or [], strength or [2.0], layers, condition or [], schedule)
+        clip = pipe.edit(edits, moves, propagation, path, factor, compare=compare, full_frame=full_frame)
+        clip.write(out)
+        say(f"{len(clip)} edited frames -> {out}")
+
+
+@app.command()
+def render(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"), out: Path = OUT_VIDEO,
+           fps: Optional[float] = O(None, help="playback rate (default: from the frame times)"),
+           device: str = DEVICE) -> None:
+    """Render a latent sequence (e.g. the per-frame reconstruction)."""
+    with _errors():
+        clip = _pipeline(latents, _device(device)).reconstruction(fps)
+        clip.write(out)
+        say(f"{len(clip)} frames -> {out}")
+
+
+@app.command("toy-video")
+def toy_video(out: Path = OUT_VIDEO, seed: int = O(0, help="identity and motion seed"),
+              seconds: float = O(4.0, help="duration"), fps: float = O(16.0, help="frame rate"),
+              resolution: int = O(64, help="frame size in pixels")) -> None:
+    """Render a toy-face video (ground truth known at any time) to try dynode on."""
+    from dynode.data.toyfaces import write_toy_video
+    with _errors():
+        say(f"{write_toy_video(out, seed, seconds, fps, resolution)} frames -> {out}")
