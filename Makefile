@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-generator bench-interp bench-memory bench-edit bench-real train-gan clean
+.PHONY: demo test test-fast bench-generator bench-interp bench-memory bench-edit bench-real train-gan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The unit tests only (seconds each): the slow end-to-end tests are left out.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 # Benchmarks (minutes; not part of the tests): JSON on stdout, files in bench_out/.
 bench-generator: $(STAMP)

@@ -75,6 +75,7 @@ def test_alignment_interpolates_in_time_and_round_trips(clip, aligned):
     assert mask.max() == pytest.approx(1.0, abs=1e-3) and mask[0, 0] == 0
 
 
+@pytest.mark.slow
 def test_cli_full_frame_from_a_real_video(tmp_path, clip):
     from typer.testing import CliRunner
 

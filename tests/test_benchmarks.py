@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -13,6 +15,7 @@ def _bench(script: str, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_generator_quality_benchmark_reports_and_draws(tiny_folder, tmp_path):
     out = tmp_path / "gq"
     report = _bench("generator_quality.py", "--generator", str(tiny_folder), "--videos", "1", "--frames", "2",
@@ -26,6 +29,7 @@ def test_generator_quality_benchmark_reports_and_draws(tiny_folder, tmp_path):
     assert (out / "samples.png").stat().st_size > 0 and (out / "reconstructions.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_interpolation_benchmark_scores_every_method(tiny_folder, tmp_path):
     out = tmp_path / "interp"
     report = _bench("interpolation.py", "--generator", str(tiny_folder), "--seeds", "5", "--fps", "2", "--seconds", "4",
@@ -43,6 +47,7 @@ def test_interpolation_benchmark_scores_every_method(tiny_folder, tmp_path):
     assert "| dynode |" in (out / "interpolation.md").read_text() and (out / "strip.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     import torch
 
@@ -68,6 +73,7 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     assert json.loads((out / "editing.json").read_text()) == report
 
 
+@pytest.mark.slow
 def test_real_clip_benchmark_scores_crops_full_frames_and_identity(tiny_folder, tmp_path):
     out = tmp_path / "real"
     report = _bench("real_clip.py", "--generator", str(tiny_folder), "--frames", "9", "--keep", "2", "--steps", "2",

@@ -4,6 +4,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dynode.cli import app
@@ -26,6 +27,7 @@ def _run(line: str, extra=()):
     assert result.exit_code == 0, (line, result.output)
 
 
+@pytest.mark.slow
 def test_walkthrough_and_python_api(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for line in _block("walkthrough").strip().splitlines():
@@ -43,6 +45,7 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
     assert namespace["futures"].numpy().shape[2] == 3 * 64
 
 
+@pytest.mark.slow
 def test_training_commands(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for line in _block("training").strip().splitlines():

@@ -23,6 +23,7 @@ def _dcgan():
     return net
 
 
+@pytest.mark.slow
 def test_a_z_space_dcgan_runs_the_whole_pipeline():
     gen = ZSpaceGenerator(_dcgan(), z_dim=100)
     assert (gen.num_ws, gen.w_dim, gen.resolution) == (1, 100, 64)
