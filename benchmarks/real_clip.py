@@ -69,7 +69,7 @@ def _identity(embeddings: torch.Tensor, source: torch.Tensor) -> dict:
         return {"tl_id": None, "tg_id": None, "face_found": round(float(torch.isfinite(embeddings).all(1).float().mean()), 4)}
 
 
-def run(gen_name: str, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_cfg: FitConfig,
+def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_cfg: FitConfig,
         embed: FaceEmbedder, source_ids: torch.Tensor) -> tuple[dict, dict]:
     """Scores for one hold-out rate, and the frames for the strip. Only the kept frames are
     aligned; the crop geometry at held-out times is interpolated from them, as in use."""
@@ -85,7 +85,6 @@ def run(gen_name: str, keep: int, video, inv: InversionConfig, pti: PTIConfig | 
     kept = list(range(0, n, keep))
     held = [i for i in range(n) if i % keep and i < kept[-1]]  # inside the kept span
     times = video.times
-    gen = load_generator(gen_name)
     kept_video = video.select(kept)
     alignment, kept_crops = stage("align", lambda: align_video(kept_video, gen.resolution, sigma=max(2.0 / keep, 1.0)))
     pipe = stage("invert", lambda: VideoPipeline.from_frames(kept_crops, gen, inv, fit=None))
@@ -163,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
               "pti": pti.to_dict() if pti else None, "fit": fit_cfg.to_dict(), "results": {}}
     strip = None
     for keep in a.keep:
-        result, frames = run(a.generator, keep, video, inv, pti, fit_cfg, embed, source_ids)
+        result, frames = run(gen, keep, video, inv, pti, fit_cfg, embed, source_ids)
         report["results"][str(keep)] = result
         strip = strip or frames
         print(f"keep 1/{keep}: dynode full-frame {result['full_frame']['dynode']['psnr']:.2f} dB, minterpolate "

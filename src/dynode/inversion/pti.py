@@ -4,8 +4,8 @@ After inversion, the codes are held fixed as pivots and the synthesis weights ar
 so that G(pivot_i) matches frame i (pixel MSE + SSIM term). A locality regulariser keeps the
 rest of the latent space in place: codes a few standard deviations from a pivot, towards a
 random sample, must render as the original generator rendered them. Only the change of the
-weights (the delta) is kept; it travels with the video's artifacts, and every later stage
-renders with ``load_generator(name, delta=...)``.
+weights (the delta) is kept; it travels with the video's artifacts, and
+:meth:`dynode.VideoPipeline.from_artifacts` reloads the generator with it for every later stage.
 """
 
 from __future__ import annotations
