@@ -76,8 +76,8 @@ def run_video(gen, seed: int, fps: float, seconds: float, factor: int, inv: Inve
     recon = pipe.reconstruction().numpy()
     interp["inversion"] = _scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.info["seconds"])
 
-    def latent(name, fn, into, times, target, rows):
-        pix, secs = timed(lambda: pipe.render(fn(times), times).numpy())
+    def latent(name, fn, into, times, target, rows, via=pipe, fidelity="latent"):
+        pix, secs = timed(lambda: via.render(fn(times), times, fidelity=fidelity).numpy())
         into[name] = _scores(pix, target, rows, secs)
         if into is extrap:
             extrap_all[name] = _scores(pix, target, list(range(len(times))), secs)
@@ -87,14 +87,20 @@ def run_video(gen, seed: int, fps: float, seconds: float, factor: int, inv: Inve
     for name, (field, path, image_weight) in DYNODE.items():
         if (field, image_weight) not in fitted:  # one fit per field and loss, evaluated on each path
             cfg = FitConfig.from_dict({**fit_cfg.to_dict(), "field": field, "image_weight": image_weight})
-            fitted[field, image_weight] = timed(lambda: copy.copy(pipe).fit(cfg).trajectory)
-        traj, fit_s = fitted[field, image_weight]
+            fitted[field, image_weight] = timed(lambda: copy.copy(pipe).fit(cfg))
+        via, fit_s = fitted[field, image_weight]
+        traj = via.trajectory
         strip[name] = latent(name, lambda t: traj.evaluate(t, path=path), interp, t_span, truth_span, held)
         interp[name]["seconds"] += fit_s
         latent(name, lambda t: traj.evaluate(t, path=path), extrap, t_future, truth_future, first8)
         for task in (extrap, extrap_all):
             task[name]["seconds"] += fit_s
-        if name == "dynode":
+        if name == "dynode":  # the same path with the video's own detail carried along it
+            strip["dynode-detail"] = latent("dynode-detail", traj.evaluate, interp, t_span, truth_span, held, via,
+                                            "detail")
+            latent("dynode-detail", traj.evaluate, extrap, t_future, truth_future, first8, via, "detail")
+            for task in (interp, extrap, extrap_all):
+                task["dynode-detail"]["seconds"] += fit_s
             sde = sample_future(traj, t_future, samples=16, seed=seed)
             latent("dynode-sde-mean16", lambda t: sde.mean(0), extrap, t_future, truth_future, first8)
             spread = sde.reshape(16, len(t_future), -1).std(0).mean(1)

@@ -114,16 +114,17 @@ class Source:
     has_audio: bool = False
     alignment: "Alignment | None" = None
 
-    def require(self, purpose: str) -> Path:
+    def require(self, purpose: str, instead: str = "invert the video again") -> Path:
         """The video's path, checked to exist.
 
         Raises:
-            InputError: the file was moved or deleted (the message names it and ``purpose``).
+            InputError: the file was moved or deleted (the message names it, ``purpose`` and what
+                to do ``instead``).
         """
         path = Path(self.video)
         if not path.exists():
             raise InputError(f"{purpose} needs the source video {self.video}, which is gone (moved or deleted); "
-                             "put it back at that path, or invert the video again")
+                             f"put it back at that path, or {instead}")
         return path
 
     def to_dict(self) -> dict:

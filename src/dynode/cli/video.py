@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli import DEVICE, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, READ, SEED, _bar, _device, _errors, \
+from dynode.cli import DEVICE, FIDELITY, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, READ, SEED, _bar, _device, _errors, \
     _numbers, app, say
 from dynode.errors import InputError
 
@@ -121,13 +121,13 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 fps: Optional[float] = O(None, help="render at this frame rate"),
                 times: Optional[str] = O(None, help="explicit times in seconds, comma-separated"),
                 out_fps: Optional[float] = O(None, help="playback rate of the file (default: the render rate)"),
-                path: str = PATH, full_frame: bool = FULL_FRAME,
+                path: str = PATH, full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY,
                 iters: int = O(300, help="for a video input: fitting iterations"),
                 device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
     """Render the trajectory at any frame rate over the observed span (default 8x)."""
     with _errors():
         pipe = _pipeline(trajectory, _device(device, seed), read, iters)
-        clip = pipe.interpolate(factor, fps, _numbers(times, "--times"), path, full_frame)
+        clip = pipe.interpolate(factor, fps, _numbers(times, "--times"), path, full_frame, fidelity)
         clip = clip.at_rate(out_fps) if out_fps else clip
         clip.write(out)
         say(f"{len(clip)} frames at {clip.fps:.2f} fps -> {out}")
@@ -138,10 +138,10 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 out: Path = OUT_VIDEO, seconds: float = O(1.0, help="how far past the last frame"),
                 fps: float = O(16.0, help="render rate"),
                 samples: int = O(0, help="show this many SDE futures side by side (0: the ODE's one)"),
-                path: str = PATH, device: str = DEVICE, seed: int = SEED) -> None:
+                path: str = PATH, fidelity: str = FIDELITY, device: str = DEVICE, seed: int = SEED) -> None:
     """Render from the first frame to SECONDS past the last one."""
     with _errors():
-        clip = _pipeline(trajectory, _device(device)).extrapolate(seconds, fps, path, samples, seed)
+        clip = _pipeline(trajectory, _device(device)).extrapolate(seconds, fps, path, samples, seed, fidelity)
         clip.write(out)
         say(f"{len(clip)} frames up to t={float(clip.times[-1]):.2f} s -> {out}")
 
@@ -165,7 +165,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                                                     "principal motion) or DIRECTION=GAIN; 2 exaggerates"),
          factor: int = O(1, help="render at this multiple of the observed frame rate"),
          compare: bool = O(False, help="put the unedited video on the left"),
-         full_frame: bool = FULL_FRAME, device: str = DEVICE) -> None:
+         full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY, device: str = DEVICE) -> None:
     """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     with _errors():
         from dynode.edit import parse_motion
@@ -174,7 +174,8 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device))
         edits = pipe.make_edits(direction or [], strength or [2.0], layers, condition or [], schedule)
-        clip = pipe.edit(edits, moves, propagation, path, factor, compare=compare, full_frame=full_frame)
+        clip = pipe.edit(edits, moves, propagation, path, factor, compare=compare, full_frame=full_frame,
+                         fidelity=fidelity)
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")
 
@@ -182,10 +183,10 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
 @app.command()
 def render(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"), out: Path = OUT_VIDEO,
            fps: Optional[float] = O(None, help="playback rate (default: from the frame times)"),
-           device: str = DEVICE) -> None:
+           fidelity: str = FIDELITY, device: str = DEVICE) -> None:
     """Render a latent sequence (e.g. the per-frame reconstruction)."""
     with _errors():
-        clip = _pipeline(latents, _device(device)).reconstruction(fps)
+        clip = _pipeline(latents, _device(device)).reconstruction(fps, fidelity)
         clip.write(out)
         say(f"{len(clip)} frames -> {out}")
 

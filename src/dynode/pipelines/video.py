@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
+from dynode.detail import FIDELITIES, Detail, DetailConfig
 from dynode.dynamics import Trajectory, fit, sample_future
 from dynode.edit import (Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
                          scale_motion)
@@ -40,6 +41,7 @@ from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
+CHUNK = 32  # frames rendered at a time
 
 
 def _stderr(message: str) -> None:
@@ -136,6 +138,8 @@ class VideoPipeline:
         self.generator, self.sequence, self.trajectory = generator, sequence, trajectory
         self.log = log or _stderr
         self.frames = frames
+        self.detail_config = DetailConfig()
+        self._detail: Detail | None = None
 
     @property
     def source(self) -> Source | None:
@@ -246,9 +250,10 @@ class VideoPipeline:
             raise InputError("tuning needs the inverted codes: give a latents artifact (dynode invert)")
         if seq.delta is not None:
             raise InputError("these codes already come with a tuned generator; invert the video again to retune")
-        images = from_uint8(self._observed_frames().pixels)
+        images = from_uint8(self._observed_frames("pivotal tuning").pixels)
         delta, seq.info["pti"] = pivotal_tuning(self.generator, images, seq.latents, config)
         self.generator = apply_delta(copy.deepcopy(self.generator), delta)
+        self._detail = None  # the residuals were the old generator's
         seq.delta = delta
         with torch.no_grad():
             seq.psnr = torch.cat([psnr(self.generator.synthesis(w.to(self.generator.device)).cpu(), x)
@@ -268,20 +273,27 @@ class VideoPipeline:
         """
         if self.sequence is None:
             raise InputError("fitting needs the inverted codes: give a latents artifact (dynode invert)")
-        images = from_uint8(self._observed_frames().pixels).to(self.generator.device) if config.image_weight \
-            else None
+        images = from_uint8(self._observed_frames("an image-space loss").pixels).to(self.generator.device) \
+            if config.image_weight else None
         self.trajectory = fit(self.sequence, config, progress, self.generator, images)
         return self
 
-    def _observed_frames(self) -> Frames:
-        """The frames the codes were inverted from, at the codes' times (generator-sized)."""
-        seq = self.sequence
+    def _observed(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The observed codes (T, num_ws, w_dim) and their times (T,)."""
+        if self.sequence is not None:
+            return self.sequence.latents, self.sequence.times
+        return self.trajectory.observed, self.trajectory.observed_times
+
+    def _observed_frames(self, purpose: str, instead: str = "invert the video again") -> Frames:
+        """The frames the codes were inverted from, at the codes' times (generator-sized): those in
+        memory, or read again from the source video."""
+        times = self._observed()[1]
         frames = self.frames
         if frames is None:
             if self.source is None:
-                raise InputError("an image-space loss needs the frames the codes were inverted from, and these "
-                                 "codes record no source video")
-            path = self.source.require("an image-space loss")
+                raise InputError(f"{purpose} needs the frames the codes were inverted from, and these codes record "
+                                 "no source video")
+            path = self.source.require(purpose, instead)
             res, every = self.generator.resolution, self.source.every
             if self.source.alignment is not None:
                 pairs = list(frame_pairs(VideoReader(path), every))
@@ -290,12 +302,26 @@ class VideoPipeline:
             else:
                 resize = (self.source.width, self.source.height) != (res, res)
                 frames = read_video(path, every=every, size=res if resize else None)
-        gap = (frames.times[:, None] - seq.times[None]).abs()
+        gap = (frames.times[:, None] - times[None]).abs()
         missing = gap.min(0).values > 1e-3
         if missing.any():
-            raise InputError(f"the source video has no frame at t={seq.times[missing][0].item():.4f} s, where the "
+            raise InputError(f"the source video has no frame at t={times[missing][0].item():.4f} s, where the "
                              "codes were inverted; was it changed since?")
         return frames.select(gap.argmin(0))
+
+    def detail(self) -> Detail:
+        """The observed frames' residuals against their renders, ready to carry (built once).
+
+        Raises:
+            InputError: the frames are neither in memory nor readable from the source video.
+        """
+        if self._detail is None:
+            frames = self._observed_frames("detail rendering (--fidelity detail)",
+                                           "render with --fidelity latent, which needs only the codes")
+            codes, times = self._observed()
+            renders = np.concatenate([to_uint8(c) for c in iter_render(self.generator, codes)])
+            self._detail = Detail(frames.pixels, renders, times, self.detail_config)
+        return self._detail
 
     # Rendering ----------------------------------------------------------------------------
 
@@ -315,7 +341,8 @@ class VideoPipeline:
         return Path(source.video)
 
     def render(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
-               audio: Path | None = None, feather: float = 4.0) -> Clip:
+               audio: Path | None = None, fidelity: str = "latent", geometry: torch.Tensor | None = None,
+               feather: float = 4.0) -> Clip:
         """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read.
 
         Args:
@@ -323,20 +350,35 @@ class VideoPipeline:
                 only), the background at new times interpolated by optical flow from the source
                 frames around it; the source is walked once as the frames go.
             fps: playback rate (default: the times' own). audio: a video whose audio goes along.
+            fidelity: "latent" (the generator's render) or "detail" (the video's own detail
+                carried along the path, see :mod:`dynode.detail`).
+            geometry: with "detail", the unedited codes at the same times whose renders give the
+                motion (default: ``latents`` themselves); pass them when ``latents`` are edited.
 
         Raises:
-            InputError: codes that do not fit the generator, times of another length, or
-                ``full_frame`` without an aligned source or with its video gone.
+            InputError: codes that do not fit the generator, times of another length, an unknown
+                fidelity, "detail" without the observed frames, or ``full_frame`` without an
+                aligned source or with its video gone.
         """
         check_latents(self.generator, latents)
         times = check_times(times)
-        if len(times) != len(latents):
-            raise InputError(f"render(): {len(latents)} codes but {len(times)} times")
+        if len(times) != len(latents) or (geometry is not None and geometry.shape != latents.shape):
+            raise InputError(f"render(): {len(latents)} codes but {len(times)} times"
+                             + ("" if geometry is None else f" and geometry codes {tuple(geometry.shape)}"))
+        if fidelity not in FIDELITIES:
+            raise InputError(f"unknown fidelity {fidelity!r}; valid: {list(FIDELITIES)}")
         rate = fps or playback_rate(times)
         generator = self.generator
+        detail = self.detail() if fidelity == "detail" else None
 
         def crops() -> Iterator[np.ndarray]:
-            return (to_uint8(chunk) for chunk in iter_render(generator, latents))
+            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, CHUNK))
+            if detail is None:
+                return chunks
+            if geometry is None:
+                return (detail.apply(t, chunk) for t, chunk in zip(times.split(CHUNK), chunks))
+            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, CHUNK))
+            return (detail.apply(t, base, chunk) for t, base, chunk in zip(times.split(CHUNK), plain, chunks))
         if not full_frame:
             return Clip(times, rate, crops, audio)
         source = self.source
@@ -351,21 +393,20 @@ class VideoPipeline:
                                                           feather, source.every))
         return Clip(times, rate, pasted, audio)
 
-    def reconstruction(self, fps: float | None = None) -> Clip:
-        """The inverted codes themselves, rendered at their frames' times."""
-        record = self.sequence if self.sequence is not None else self.trajectory
-        codes = record.latents if self.sequence is not None else record.observed
-        times = self.sequence.times if self.sequence is not None else record.observed_times
-        return self.render(codes, times, fps=fps)
+    def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
+        """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
+        codes, times = self._observed()
+        return self.render(codes, times, fps=fps, fidelity=fidelity)
 
     def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
-                    path: str = "exact", full_frame: bool = False) -> Clip:
+                    path: str = "exact", full_frame: bool = False, fidelity: str = "latent") -> Clip:
         """The video over its observed span at ``factor`` x its rate (default 8), at ``fps``, or at ``times``.
 
         Args:
             path: "exact" (through every observed frame) or "initial" (the paper's single solve
                 from the first frame).
             full_frame: paste into the source video (see :meth:`render`).
+            fidelity: "latent" or "detail" (see :meth:`render`).
 
         Raises:
             InputError: no trajectory, several of factor/fps/times, or bad values.
@@ -375,10 +416,10 @@ class VideoPipeline:
             factor = 8
         t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
         return self.render(traj.evaluate(t, path=path), t, full_frame, fps,
-                           self._audio() if times is None else None)
+                           self._audio() if times is None else None, fidelity)
 
     def extrapolate(self, seconds: float = 1.0, fps: float = 16.0, path: str = "exact", samples: int = 0,
-                    seed: int = 0) -> Clip:
+                    seed: int = 0, fidelity: str = "latent") -> Clip:
         """From the first observation to ``seconds`` past the last one at ``fps``. With ``samples`` > 0,
         that many futures drawn from the neural SDE (:func:`dynode.dynamics.sample_future`) side by side.
 
@@ -390,13 +431,13 @@ class VideoPipeline:
         t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
         latents = traj.evaluate(t, path=path)
         if samples < 1:
-            return self.render(latents, t, fps=fps)
+            return self.render(latents, t, fps=fps, fidelity=fidelity)
         after = t > t1
         tiles = []
         for future in sample_future(traj, t[after], samples, seed):
             codes = latents.clone()
             codes[after] = future
-            tiles.append(self.render(codes, t, fps=fps))
+            tiles.append(self.render(codes, t, fps=fps, fidelity=fidelity))
         return tiles[0].beside(*tiles[1:])
 
     # Editing ------------------------------------------------------------------------------
@@ -429,7 +470,8 @@ class VideoPipeline:
 
     def edit(self, edits: Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
              propagation: str = "first-frame", path: str = "exact", factor: int = 1,
-             times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False) -> Clip:
+             times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
+             fidelity: str = "latent") -> Clip:
         """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
         after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
         (the video's K-th principal motion), a direction spec or a :class:`Direction`.
@@ -439,6 +481,9 @@ class VideoPipeline:
             path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
             factor: render at this multiple of the observed rate (ignored with ``times``).
             compare: the unedited video on the left.
+            fidelity: "latent" or "detail": the video's detail rides on the edited renders, the
+                motion read from the unedited ones, only its fine grain kept where the edit changes
+                the picture strongly (see :mod:`dynode.detail`).
 
         Raises:
             InputError: nothing to edit, an unknown propagation or path, or a bad motion component.
@@ -454,8 +499,10 @@ class VideoPipeline:
             moved = scale_motion(moved, motion_component(moved, component), gain)
         t = render_times(traj.observed_times, factor=factor) if times is None else check_times(list(times))
         audio = self._audio() if times is None else None
-        clip = self.render(propagate(moved, t, edits, propagation, path), t, full_frame, audio=audio)
+        geometry = moved.evaluate(t, path=path) if fidelity == "detail" else None
+        clip = self.render(propagate(moved, t, edits, propagation, path), t, full_frame, audio=audio,
+                           fidelity=fidelity, geometry=geometry)
         if compare:
-            return self.render(traj.evaluate(t, path=path), t, full_frame, audio=audio).beside(clip)
+            return self.render(traj.evaluate(t, path=path), t, full_frame, audio=audio, fidelity=fidelity).beside(clip)
         return clip
 

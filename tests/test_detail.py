@@ -1,0 +1,85 @@
+"""Detail carried along the latent path (--fidelity detail)."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dynode.cli import app
+from dynode.config import FitConfig, InversionConfig
+from dynode.detail import Detail
+from dynode.errors import InputError
+from dynode.pipelines import VideoPipeline
+
+FAST = dict(inversion=InversionConfig(steps=2, steps_first=3), fit=FitConfig(iters=5, subspace_dim=2))
+
+
+def _blobs(shift: float, size: int = 32) -> np.ndarray:
+    """A smooth scene (what a generator draws) shifted right by ``shift`` pixels."""
+    y, x = np.mgrid[:size, :size].astype(np.float32)
+    img = np.stack([128 + 90 * np.sin((x - shift) / 5), 128 + 90 * np.cos(y / 6), 128 + 60 * np.sin((x - shift + y) / 7)],
+                   -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _grain(shift: int, size: int = 32) -> np.ndarray:
+    """Fine texture (what a generator cannot draw) moving with the scene."""
+    tex = np.random.default_rng(0).normal(0, 12, (size, size, 3)).astype(np.float32)
+    return np.roll(tex, shift, axis=1)
+
+
+def test_detail_reproduces_observed_frames_and_follows_the_motion_between_them():
+    renders = np.stack([_blobs(0), _blobs(4)])
+    frames = np.stack([np.clip(r + _grain(s), 0, 255).astype(np.uint8) for r, s in zip(renders, (0, 4))])
+    detail = Detail(frames, renders, [0.0, 1.0])
+    np.testing.assert_array_equal(detail.apply([0.0, 1.0], renders), frames)  # observed: the frames themselves
+    middle = _blobs(2)
+    truth = np.clip(middle + _grain(2), 0, 255).astype(np.float32)
+    carried = detail.apply([0.5], middle[None])[0].astype(np.float32)
+    inner = (slice(4, -4), slice(6, -6))  # away from the borders the texture enters and leaves by
+    assert np.abs(carried - truth)[inner].mean() < 0.5 * np.abs(middle.astype(np.float32) - truth)[inner].mean()
+    with pytest.raises(InputError, match="times"):
+        Detail(frames, renders, [0.0])
+
+
+def test_an_edit_keeps_only_the_fine_grain_where_it_changes_the_picture():
+    renders = np.stack([_blobs(0), _blobs(0)])
+    frames = np.clip(renders.astype(np.float32) + 40.0, 0, 255).astype(np.uint8)  # a flat, low-frequency residual
+    detail = Detail(frames, renders, [0.0, 1.0])
+    edited = np.clip(renders[:1].astype(np.float32) - 60, 0, 255).astype(np.uint8)
+    out = detail.apply([0.5], renders[:1], edited)[0].astype(np.float32)
+    # The flat offset would undo the edit; in the strongly edited picture it is dropped.
+    assert np.abs(out - edited[0]).mean() < 10 < np.abs(out - frames[0]).mean()
+
+
+def test_the_pipeline_renders_detail_for_interpolation_extrapolation_and_edits(tiny_folder, tiny_video, tmp_path):
+    pipe = VideoPipeline.from_video(tiny_video, str(tiny_folder), **FAST)
+    observed = pipe.frames.pixels
+    exact = pipe.interpolate(times=pipe.sequence.times, fidelity="detail").numpy()
+    np.testing.assert_array_equal(exact, observed)  # the exact path's renders + residuals are the frames
+    latent = pipe.interpolate(factor=2).numpy()
+    detailed = pipe.interpolate(factor=2, fidelity="detail").numpy()
+    assert detailed.shape == latent.shape and np.abs(detailed[1::2].astype(int) - latent[1::2]).mean() > 0
+    assert len(pipe.extrapolate(seconds=0.25, fps=8, fidelity="detail").numpy()) == 8
+    d = pipe.direction(str(tmp_path / "dir.npy"))
+    from dynode.edit import Edit
+    edited = pipe.edit([Edit(d, 3.0)], fidelity="detail").numpy()
+    assert edited.shape == observed.shape and np.abs(edited.astype(int) - observed).mean() > 1  # the edit shows
+    with pytest.raises(InputError, match="fidelity"):
+        pipe.interpolate(fidelity="sharp")
+
+
+def test_a_missing_source_is_named_with_the_way_out(tiny_folder, tiny_video, tmp_path):
+    import shutil
+    shutil.copy(tiny_video, tmp_path / "clip.mp4")
+    pipe = VideoPipeline.from_video(tmp_path / "clip.mp4", str(tiny_folder), **FAST)
+    pipe.trajectory.save(tmp_path / "t.safetensors")
+    (tmp_path / "clip.mp4").unlink()
+    r = CliRunner().invoke(app, ["interpolate", str(tmp_path / "t.safetensors"), "-o", str(tmp_path / "d.mp4"),
+                                 "--fidelity", "detail"])
+    assert r.exit_code == 2 and "clip.mp4, which is gone" in r.output and "--fidelity latent" in r.output
+    assert not (tmp_path / "d.mp4").exists()
+    r = CliRunner().invoke(app, ["interpolate", str(tmp_path / "t.safetensors"), "-o", str(tmp_path / "l.mp4"),
+                                 "--fidelity", "latent"])
+    assert r.exit_code == 0 and (tmp_path / "l.mp4").is_file()
+    with pytest.raises(InputError, match="gone"):
+        VideoPipeline.from_artifacts(tmp_path / "t.safetensors").detail()
