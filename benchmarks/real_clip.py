@@ -96,22 +96,30 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     stage("fit", lambda: pipe.fit(fit_cfg))
     t_all = times[: kept[-1] + 1]
     dyn = stage("render", lambda: pipe.interpolate(times=t_all).numpy())
+    dyn_detail = stage("render_detail", lambda: pipe.interpolate(times=t_all, fidelity="detail").numpy())
     lin = pipe.render(linear(seq.times, seq.latents, t_all), t_all).numpy()
     truth = video.pixels[: kept[-1] + 1]
     truth_crops = alignment.at(t_all).crops(truth)
-    result["crops"] = {"dynode": _scores(dyn[held], truth_crops[held]), "linear": _scores(lin[held], truth_crops[held])}
+    result["crops"] = {"dynode": _scores(dyn[held], truth_crops[held]),
+                       "dynode-detail": _scores(dyn_detail[held], truth_crops[held]),
+                       "linear": _scores(lin[held], truth_crops[held])}
     full = stage("paste", lambda: paste_at(kept_video, dyn, alignment, t_all))
+    full_detail = paste_at(kept_video, dyn_detail, alignment, t_all)
     full_lin = paste_at(kept_video, lin, alignment, t_all)
     mint = stage("minterpolate", lambda: minterpolate(kept_video.pixels, keep))[: len(t_all)]
     flow = stage("dis_flow", lambda: flow_interpolate(kept_video.pixels, kept_video.times, t_all))
-    result["full_frame"] = {"dynode": _scores(full[held], truth[held]), "linear": _scores(full_lin[held], truth[held]),
+    result["full_frame"] = {"dynode": _scores(full[held], truth[held]),
+                            "dynode-detail": _scores(full_detail[held], truth[held]),
+                            "linear": _scores(full_lin[held], truth[held]),
                             "minterpolate": _scores(mint[held], truth[held]), "dis_flow": _scores(flow[held], truth[held])}
     src_ids = source_ids[: kept[-1] + 1]
     result["identity"] = {name: _identity(embed(pixels), src_ids)
-                          for name, pixels in (("dynode", full), ("minterpolate", mint), ("dis_flow", flow))}
+                          for name, pixels in (("dynode", full), ("dynode-detail", full_detail), ("minterpolate", mint),
+                                               ("dis_flow", flow))}
     result["seconds"] = timings
-    return result, {"truth": truth, "dynode": full, "minterpolate": mint, "truth_crops": truth_crops,
-                    "dynode_crops": dyn, "held": held}
+    return result, {"truth": truth, "dynode": full, "dynode-detail": full_detail, "dis_flow": flow,
+                    "minterpolate": mint, "truth_crops": truth_crops, "dynode_crops": dyn,
+                    "dynode-detail_crops": dyn_detail, "held": held}
 
 
 def markdown(report: dict) -> str:
@@ -119,7 +127,7 @@ def markdown(report: dict) -> str:
              "TL-ID / TG-ID (x source) |", "|---|---|---|---|---|---|"]
     for keep, r in report["results"].items():
         label = f"{int(keep) - 1} of {keep}"
-        for method in ("dynode", "linear", "minterpolate", "dis_flow"):
+        for method in ("dynode", "dynode-detail", "linear", "minterpolate", "dis_flow"):
             crop = r["crops"].get(method)
             full = r["full_frame"][method]
             ident = r["identity"].get(method)
@@ -172,9 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     if a.out is not None:
         a.out.mkdir(parents=True, exist_ok=True)
         cols = strip["held"][:: max(1, len(strip["held"]) // 6)][:6]
-        rows = [strip[k][cols] for k in ("truth", "dynode", "minterpolate")]
+        rows = [strip[k][cols] for k in ("truth", "dynode", "dynode-detail", "dis_flow", "minterpolate")]
         save_grid(a.out / "strip.png", torch.cat([from_uint8(r) for r in rows]), ncol=len(cols), scale=2)
-        crops_rows = [strip[k][cols] for k in ("truth_crops", "dynode_crops")]
+        crops_rows = [strip[k][cols] for k in ("truth_crops", "dynode_crops", "dynode-detail_crops")]
         save_grid(a.out / "crops.png", torch.cat([from_uint8(r) for r in crops_rows]), ncol=len(cols), scale=3)
         save_report(a.out, "real_clip", table, report)
     print(json.dumps(report, indent=2))
