@@ -38,6 +38,7 @@ from common import inverted, save_report, timed
 from dynode.config import FitConfig, InversionConfig
 from dynode.dynamics import Trajectory
 from dynode.edit import Edit, propagate
+from dynode.edit.lock import LockConfig
 from dynode.edit.find import EDITABLE
 from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid
@@ -46,17 +47,21 @@ from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report
 from dynode.metrics.consistency import flicker, source_flows
 from dynode.pipelines import VideoPipeline
 
-# Row -> (propagation, path, fit, fidelity): the default subspace fit, and a fit in the full W+ space
-# where the dynamics act on the whole edit (as in the paper). "paper" is first-frame on the initial
-# path: the single solve from the edited first code. "detail" rows carry the video's own detail.
-ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent"),
-        "per-frame": ("per-frame", "exact", "subspace", "latent"),
-        "paper": ("first-frame", "initial", "subspace", "latent"),
-        "first-frame, full space": ("first-frame", "exact", "full space", "latent"),
-        "paper, full space": ("first-frame", "initial", "full space", "latent"),
-        "first-frame, detail": ("first-frame", "exact", "subspace", "detail")}
+# Row -> (propagation, path, fit, fidelity, locked response): the default subspace fit, and a fit in
+# the full W+ space where the dynamics act on the whole edit (as in the paper). "paper" is
+# first-frame on the initial path: the single solve from the edited first code. "detail" rows carry
+# the video's own detail; "locked" rows hold the edit's effect at the first frame's, measured by
+# the probe-free pixel response (scored by the probe it never saw) or by the probe itself.
+ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None),
+        "per-frame": ("per-frame", "exact", "subspace", "latent", None),
+        "paper": ("first-frame", "initial", "subspace", "latent", None),
+        "first-frame, full space": ("first-frame", "exact", "full space", "latent", None),
+        "paper, full space": ("first-frame", "initial", "full space", "latent", None),
+        "first-frame, detail": ("first-frame", "exact", "subspace", "detail", None),
+        "locked": ("locked", "exact", "subspace", "latent", "pixels"),
+        "locked, probe": ("locked", "exact", "subspace", "latent", "probe")}
 MOTION_GAINS = (0.5, 2.0)
-SCORES = ("success_rate", "change_mean", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
+SCORES = ("success_rate", "change_mean", "change_cv", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
 
 
 def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -> VideoPipeline:
@@ -70,10 +75,11 @@ def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -
     return fitted
 
 
-def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str, fidelity: str):
-    codes = propagate(pipe.trajectory, times, edits, propagation, path)
-    geometry = pipe.trajectory.evaluate(times, path=path) if fidelity == "detail" else None
-    return codes, pipe.render(codes, times, fidelity=fidelity, geometry=geometry).numpy()
+def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str, fidelity: str,
+            response: str | None) -> np.ndarray:
+    lock_config = LockConfig(response) if response else LockConfig()
+    return pipe.edit(edits, propagation=propagation, path=path, times=times, fidelity=fidelity,
+                     lock_config=lock_config).numpy()
 
 
 def run_video(gen, probe, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
@@ -101,15 +107,16 @@ def run_video(gen, probe, seed: int, times: torch.Tensor, edits: list[tuple[str,
         attribute = EDITABLE[name]
         sign = 1.0 if float(read[:, ATTRIBUTES.index(attribute)].mean()) < 0.5 else -1.0
         direction = pipes["subspace"].direction(name)
-        for row, (propagation, path, fitted, fidelity) in ROWS.items():
+        for row, (propagation, path, fitted, fidelity, response) in ROWS.items():
             pipe, traj = pipes[fitted], pipes[fitted].trajectory
             edit = [Edit(direction, sign * abs(strength))]
-            (codes, pixels), seconds = timed(lambda: _edited(pipe, times, edit, propagation, path, fidelity))
+            pixels, seconds = timed(lambda: _edited(pipe, times, edit, propagation, path, fidelity, response))
             report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted, fidelity]), from_uint8(source),
                                  attribute, sign, min_change)
             scores[f"{name}/{row}"] = {**report, "sign": sign, "flicker": flicker(pixels, source, flows)["relative"],
                                        "seconds": round(seconds, 3)}
             if row in ("first-frame", "first-frame, full space"):  # how far the flow moved the first frame's edit
+                codes = propagate(traj, times, edit, propagation, path)
                 offset = edit[0].direction.offset(edit[0].strength, traj.latent_shape[0])
                 moved = (codes - traj.evaluate(times) - offset).flatten(1).norm(dim=1) / offset.norm()
                 scores[f"{name}/{row}"]["carried_edit_change"] = round(float(moved.mean()), 4)
@@ -145,18 +152,20 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]]) -> dict:
 
 
 def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float) -> str:
-    lines = [f"| edit | mode | success (change >= {min_change}) | by quarter | change | motion drift (tolerance) | "
-             "identity drift | flicker (x source) | s/video |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"| edit | mode | success (change >= {min_change}) | by quarter | change | CV over frames | "
+             "motion drift (tolerance) | identity drift | flicker (x source) | s/video |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for label in [f"{n}/{m}" for n, _ in edits for m in ROWS] + list(ROWS):
         m = summary[label]
         edit, _, mode = label.rpartition("/")
         strength = dict(edits).get(edit)
         lines.append(f"| {f'{edit} ±{abs(strength):g}' if edit else 'all'} | {mode} | {m['success_rate']:.0%} | "
                      f"{' '.join(f'{q:.0%}' for q in m['success_by_quarter'])} | {m['change_mean']:+.3f} | "
+                     f"{m['change_cv']:.3f} | "
                      f"{m['motion_drift']:.3f} ({m['motion_tolerance']:.3f}) | {m['identity_drift']:.3f} | "
                      f"{m['flicker']:.3f} | {m['seconds']:.1f} |")
-    lines.append(f"| unedited reconstruction | - | - | - | - | - | - | {summary['unedited']['flicker']:.3f} | - |")
-    lines.append(f"| unedited, detail | - | - | - | - | - | - | {summary['unedited, detail']['flicker']:.3f} | - |")
+    for name in ("unedited", "unedited, detail"):
+        lines.append(f"| {name} | - | - | - | - | - | - | - | {summary[name]['flicker']:.3f} | - |")
     lines += ["", "| motion edit | probe motion amplitude (x unedited) | flicker (x source) | s/video |", "|---|---|---|---|"]
     for gain in MOTION_GAINS:
         m = summary[f"motion pc0 x{gain:g}"]
@@ -215,6 +224,10 @@ def main(argv: list[str] | None = None) -> None:
                           "detail_success_within_5%_of_latent":
                               summary["first-frame, detail"]["success_rate"] >= ff["success_rate"] - 0.05,
                           "detail_flicker<=latent": summary["first-frame, detail"]["flicker"] <= ff["flicker"],
+                          "locked_cv<=0.05": summary["locked"]["change_cv"] <= 0.05,
+                          "locked_success>=0.95": summary["locked"]["success_rate"] >= 0.95,
+                          "locked_flicker<=unedited": summary["locked"]["flicker"] <= summary["unedited"]["flicker"],
+                          "locked_under_2x_first_frame_seconds": summary["locked"]["seconds"] < 2 * ff["seconds"],
                           f"edit_{a.frames}_frames_under_10s": max(summary[m]["seconds"] for m in ROWS) < 10},
               "summary": summary, "per_video": per_video}
     table = markdown(summary, edits, a.min_change)
@@ -223,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         a.out.mkdir(parents=True, exist_ok=True)
         name = edits[0][0]
         panels = [example[k] for k in ("source", "unedited", f"{name}/first-frame", f"{name}/per-frame", f"{name}/paper",
-                                       f"{name}/first-frame, detail")]
+                                       f"{name}/first-frame, detail", f"{name}/locked")]
         write_video(a.out / f"side_by_side_{name}.mp4", np.concatenate(panels, axis=2), a.fps)
         cols = np.linspace(0, a.frames - 1, 8).round().astype(int)
         save_grid(a.out / "strip.png", torch.cat([from_uint8(v[cols]) for v in panels]), ncol=len(cols), scale=2)

@@ -58,7 +58,8 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     from dynode.generators import generator_id
     gid = generator_id(str(tiny_folder))
     save_directions(tiny_folder / DIRECTIONS_FILE, [Direction(n, torch.randn(16, generator=torch.Generator().manual_seed(i)),
-                                                              generator_id=gid) for i, n in enumerate(("skin", "smile"))])
+                                                              attribute=n, generator_id=gid)
+                                                    for i, n in enumerate(("skin", "smile"))])
     out = tmp_path / "edit"
     report = _bench("editing.py", "--generator", str(tiny_folder), "--seeds", "5", "--frames", "6", "--fps", "4",
                     "--edits", "skin:2", "smile:-1", "--steps", "2", "--steps-first", "2", "--iters", "4",
@@ -71,8 +72,11 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     assert ff["flicker"] > 0 and ff["seconds"] > 0 and len(ff["success_by_quarter"]) == 4
     assert set(report["targets"]) == {"first_frame_success>=0.95", "first_frame_motion_drift<=tolerance",
                                       "first_frame_flicker<=per_frame", "detail_success_within_5%_of_latent",
-                                      "detail_flicker<=latent", "edit_6_frames_under_10s"}
-    assert {"skin/first-frame, detail", "unedited, detail"} <= set(summary)
+                                      "detail_flicker<=latent", "locked_cv<=0.05", "locked_success>=0.95",
+                                      "locked_flicker<=unedited", "locked_under_2x_first_frame_seconds",
+                                      "edit_6_frames_under_10s"}
+    assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "smile/locked, probe"} <= set(summary)
+    assert summary["locked"]["change_cv"] >= 0 and len(summary["locked"]["success_by_quarter"]) == 4
     assert (out / "side_by_side_skin.mp4").stat().st_size > 0 and (out / "strip.png").stat().st_size > 0
     assert json.loads((out / "editing.json").read_text()) == report
 

@@ -153,7 +153,12 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          strength: Optional[List[float]] = O(None, "--strength", "-s", help="strength in standard deviations of W "
                                              "along the direction; one for all or one per --direction [2]"),
          propagation: str = O("first-frame", help="first-frame: edit the first code, carry it by the ODE; "
-                                                  "per-frame: add the edit to every code"),
+                                                  "per-frame: add the edit to every code; locked: the carried "
+                                                  "edit with its effect held at the first frame's on every frame"),
+         response: str = O("pixels", help="locked: how an edit's effect is measured: pixels (any generator) or "
+                                          "probe (the toy-face attribute probe)"),
+         target: Optional[float] = O(None, help="locked with --response probe: reach this attribute value (0-1) "
+                                                "on every frame"),
          path: str = PATH,
          layers: Optional[str] = O(None, help="W+ layers to edit: coarse, middle, fine, 0-3, 1,4,5 "
                                               "(default: the direction's own, usually all)"),
@@ -174,8 +179,9 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device))
         edits = pipe.make_edits(direction or [], strength or [2.0], layers, condition or [], schedule)
+        from dynode.edit.lock import LockConfig
         clip = pipe.edit(edits, moves, propagation, path, factor, compare=compare, full_frame=full_frame,
-                         fidelity=fidelity)
+                         fidelity=fidelity, lock_config=LockConfig(response, target))
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")
 

@@ -125,6 +125,7 @@ def edit_report(probe: AttributeRegressor, edited: torch.Tensor, unedited: torch
 
     Returns:
         change_mean/min (of the attribute, signed so that positive is the intended way),
+        change_cv (its coefficient of variation over frames: how much the edit's strength varies),
         success_rate (share of frames with change >= min_change) and its value in each
         quarter of the video (late quarters falling behind mean the edit fades with time),
         motion_drift (mean |edited - unedited| over the motion attributes other than the
@@ -145,6 +146,7 @@ def edit_report(probe: AttributeRegressor, edited: torch.Tensor, unedited: torch
     motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES if m != attribute]
     identity = [ATTRIBUTES.index(m) for m in IDENTITY_ATTRIBUTES if m != attribute]
     return {"change_mean": round(float(change.mean()), 4), "change_min": round(float(change.min()), 4),
+            "change_cv": round(float(change.std() / change.mean().abs().clamp(min=1e-6)), 4),
             "success_rate": round(float(hit.mean()), 4),
             "success_by_quarter": [round(float(q.mean()), 4) for q in hit.tensor_split(4)],
             "motion_drift": round(float((e - u)[:, motion].abs().mean()), 4),

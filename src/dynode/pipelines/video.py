@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -26,8 +26,9 @@ import torch
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
 from dynode.detail import FIDELITIES, Detail, DetailConfig
 from dynode.dynamics import Trajectory, fit, sample_future
-from dynode.edit import (Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
+from dynode.edit import (PROPAGATIONS, Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
                          scale_motion)
+from dynode.edit.lock import LockConfig, lock
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
@@ -61,12 +62,14 @@ class Clip:
         times: float64 (N,) seconds of the frames. fps: playback rate of a written file.
         chunks: returns a fresh iterator over the frame chunks (each iteration renders anew).
         audio: the video whose audio track goes with the frames (None: silent).
+        info: what the method that made it measured (e.g. a locked edit's gains).
     """
 
     times: torch.Tensor
     fps: float
     chunks: Callable[[], Iterator[np.ndarray]]
     audio: Path | None = None
+    info: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -471,13 +474,15 @@ class VideoPipeline:
     def edit(self, edits: Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
              propagation: str = "first-frame", path: str = "exact", factor: int = 1,
              times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
-             fidelity: str = "latent") -> Clip:
+             fidelity: str = "latent", lock_config: LockConfig = LockConfig()) -> Clip:
         """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
         after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
         (the video's K-th principal motion), a direction spec or a :class:`Direction`.
 
         Args:
-            propagation: "first-frame" (edit the first code, carried by the flow) or "per-frame".
+            propagation: "first-frame" (edit the first code, carried by the flow), "per-frame", or
+                "locked" (the carried edit with a per-frame gain that holds its effect at the first
+                frame's, or at ``lock_config.target``; see :mod:`dynode.edit.lock`).
             path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
             factor: render at this multiple of the observed rate (ignored with ``times``).
             compare: the unedited video on the left.
@@ -500,8 +505,18 @@ class VideoPipeline:
         t = render_times(traj.observed_times, factor=factor) if times is None else check_times(list(times))
         audio = self._audio() if times is None else None
         geometry = moved.evaluate(t, path=path) if fidelity == "detail" else None
-        clip = self.render(propagate(moved, t, edits, propagation, path), t, full_frame, audio=audio,
-                           fidelity=fidelity, geometry=geometry)
+        if propagation not in (*PROPAGATIONS, "locked"):
+            raise InputError(f"unknown propagation {propagation!r}; valid: {[*PROPAGATIONS, 'locked']}")
+        info = {}
+        if propagation == "locked":
+            probe = None
+            if lock_config.response == "probe":
+                from dynode.metrics.attributes import load_regressor
+                probe = load_regressor()
+            codes, info["locked"] = lock(moved, self.generator, t, edits, path, lock_config, probe)
+        else:
+            codes = propagate(moved, t, edits, propagation, path)
+        clip = replace(self.render(codes, t, full_frame, audio=audio, fidelity=fidelity, geometry=geometry), info=info)
         if compare:
             return self.render(traj.evaluate(t, path=path), t, full_frame, audio=audio, fidelity=fidelity).beside(clip)
         return clip

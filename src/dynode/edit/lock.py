@@ -1,0 +1,187 @@
+"""Locked edits: the look set on the first frame holds over the whole video.
+
+An edit carried from the first frame (``first-frame`` propagation) changes strength over time:
+the same latent offset reads differently on a face that turned, smiled or moved into other
+light. ``locked`` propagation measures the edit's effect on each frame with a response
+function and solves a per-frame gain g(t) on the carried edit so that the response equals the
+first frame's (or a ``target`` attribute value), then smooths g over time so that the
+correction does not flicker:
+
+    w(t) = path(t) + s(t) g(t) E(t),   E(t) = Phi_t(w0 + a sigma d) - Phi_t(w0)
+
+(s: the edit's schedule). Responses (``RESPONSES``):
+
+- ``pixels`` (any generator, no labels): the edited-minus-unedited image change projected on
+  the first frame's change, warped into the frame's geometry by DIS flow between the unedited
+  renders; 1 means "as much of the first frame's change as the first frame got";
+- ``probe`` (toy faces): the attribute probe's reading of the direction's attribute, changed
+  against the unedited frame; with ``target`` the attribute's absolute value instead.
+
+The gain is solved on keyframes (every ``stride``-th frame and the last; every frame by
+default) by secant steps from g = 0 and g = 1 (``iterations`` + 2 renders a keyframe), then a
+light smoothing spline through the keyframe gains gives every frame's gain. Measured on the
+demo video (``make bench-edit`` has the table): every frame as a keyframe holds the edit best,
+at about four times a first-frame edit's renders; every 2nd or 4th frame costs less but lets
+the effect vary more, because it changes from frame to frame as the face moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from scipy.interpolate import make_smoothing_spline
+
+from dynode.dynamics import Trajectory
+from dynode.edit.propagate import Edit, propagate
+from dynode.errors import InputError
+from dynode.flow import DISFlow, warp
+from dynode.io.images import to_uint8
+from dynode.render import iter_render
+from dynode.types import Generator
+
+RESPONSES = ("pixels", "probe")
+
+
+@dataclass(frozen=True)
+class LockConfig:
+    """Locked propagation.
+
+    Args:
+        response: "pixels" or "probe" (see the module).
+        target: with the probe, the attribute value (0-1) to reach on every frame, instead of the
+            first frame's change.
+        stride: a keyframe every this many frames (the last frame is always one).
+        iterations: secant steps a keyframe (one render each).
+        max_gain: the gain on the carried edit is kept in [0, max_gain].
+        smoothing: the smoothing spline's penalty on the gain's curvature, time counted in
+            frames (None: chosen by generalised cross-validation, which on the toy faces smoothed
+            too much to hold the probe's reading).
+    """
+
+    response: str = "pixels"
+    target: float | None = None
+    stride: int = 1
+    iterations: int = 2
+    max_gain: float = 4.0
+    smoothing: float | None = 0.05
+
+    def __post_init__(self):
+        if self.response not in RESPONSES:
+            raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
+        if self.target is not None and self.response != "probe":
+            raise InputError("a target attribute value needs the probe response (--response probe)")
+        if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0:
+            raise InputError(f"LockConfig: stride and iterations must be >= 1 and max_gain > 0, got {self}")
+
+
+def _render(generator: Generator, codes: torch.Tensor) -> torch.Tensor:
+    return torch.cat(list(iter_render(generator, codes)))
+
+
+class _PixelResponse:
+    """How much of the first keyframe's image change each keyframe's change carries (1 at the first)."""
+
+    def __init__(self, plain: torch.Tensor, full: torch.Tensor):
+        self.plain = plain
+        change = (full[0] - plain[0]).permute(1, 2, 0).numpy()
+        px = to_uint8(plain)
+        dis = DISFlow()
+        self.reference = torch.stack([torch.from_numpy(warp(change, dis(p, px[0]))).permute(2, 0, 1) for p in px])
+        self.norm = self.reference.flatten(1).pow(2).sum(1).clamp(min=1e-8)
+        self.target = 1.0
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return ((images - self.plain) * self.reference).flatten(1).sum(1) / self.norm
+
+
+class _ProbeResponse:
+    """The probe's reading of one attribute: changed against the unedited keyframe, or absolute with a target."""
+
+    def __init__(self, probe, attribute: str, plain: torch.Tensor, full: torch.Tensor, target: float | None):
+        from dynode.metrics.attributes import ATTRIBUTES, read_attributes
+        if attribute not in ATTRIBUTES:
+            raise InputError(f"the probe response needs a direction with a probe attribute ({list(ATTRIBUTES)}); "
+                             f"this one has {attribute!r}: use --response pixels")
+        self.read = lambda images: read_attributes(probe, images)[:, ATTRIBUTES.index(attribute)]
+        self.base = torch.zeros(len(plain)) if target is not None else self.read(plain)
+        self.target = target if target is not None else float(self(full)[0])
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.read(images) - self.base
+
+
+def _secant(g0, r0, g1, r1, target: float, max_gain: float) -> torch.Tensor:
+    """The gain where the line through (g0, r0), (g1, r1) reaches ``target``, kept in [0, max_gain];
+    g1 where the two points coincide or the response does not move."""
+    dg = g1 - g0
+    close = dg.abs() < 1e-6
+    slope = (r1 - r0) / torch.where(close, torch.ones_like(dg), dg)
+    flat = close | (slope.abs() < 1e-6)
+    g = g1 + (target - r1) / torch.where(flat, torch.ones_like(slope), slope)
+    return torch.where(flat, g1, g).clamp(0.0, max_gain)
+
+
+@torch.no_grad()
+def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor, edit: Edit, path: str = "exact",
+               config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The carried edit E(t) (N, num_ws, w_dim) of ``edit`` (its schedule left out) and the gain
+    g(t) (N,) that locks its response over ``times`` (N,) seconds; with stats: the target, and at
+    each keyframe the response of the carried edit (before), the response at the solved gain
+    (locked, before smoothing) and that gain."""
+    plain_codes = trajectory.evaluate(times, path=path)
+    carried = propagate(trajectory, times, [replace(edit, schedule=None)], "first-frame", path) - plain_codes
+    keys = torch.unique(torch.cat([torch.arange(0, len(times), config.stride), torch.tensor([len(times) - 1])]))
+    plain = _render(generator, plain_codes[keys])
+    full = _render(generator, plain_codes[keys] + carried[keys])
+    if config.response == "pixels":
+        response = _PixelResponse(plain, full)
+    else:
+        response = _ProbeResponse(probe, edit.direction.attribute, plain, full, config.target)
+    # Secant steps from g = 0 and g = 1, each from the two points nearest the target so far; a
+    # step the response does not confirm (a slope of the wrong sign) keeps the better point.
+    g_a, r_a = torch.zeros(len(keys)), response(plain)
+    g_b, r_b = torch.ones(len(keys)), response(full)
+    r1 = r_b
+    for _ in range(config.iterations):
+        g_c = _secant(g_a, r_a, g_b, r_b, response.target, config.max_gain)
+        r_c = response(_render(generator, plain_codes[keys] + g_c[:, None, None] * carried[keys]))
+        keep_b = (r_b - response.target).abs() <= (r_a - response.target).abs()
+        g_a, r_a = torch.where(keep_b, g_b, g_a), torch.where(keep_b, r_b, r_a)
+        g_b, r_b = g_c, r_c
+    better = (r_b - response.target).abs() <= (r_a - response.target).abs()
+    g3, r3 = torch.where(better, g_b, g_a), torch.where(better, r_b, r_a)
+    frames = (times.double() / (times[1:] - times[:-1]).median().double()).numpy() if len(times) > 1 \
+        else np.zeros(1)  # time in frames, so that the smoothing means the same at any frame rate
+    if len(keys) >= 5:
+        spline = make_smoothing_spline(frames[keys.numpy()], g3.double().numpy(), lam=config.smoothing)
+        gains = torch.from_numpy(spline(frames))
+    else:
+        gains = torch.from_numpy(np.interp(frames, frames[keys.numpy()], g3.double().numpy()))
+    stats = {"target": round(float(response.target), 4), "keyframes": len(keys),
+             "response_before": [round(float(r), 4) for r in r1], "response_locked": [round(float(r), 4) for r in r3],
+             "gain_keyframes": [round(float(g), 4) for g in g3]}
+    return carried, gains.float().clamp(0.0, config.max_gain), stats
+
+
+def lock(trajectory: Trajectory, generator: Generator, times, edits: list[Edit], path: str = "exact",
+         config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, list[dict]]:
+    """Locked edited codes at ``times`` (seconds): float32 (N, num_ws, w_dim), and per edit its stats.
+
+    Each edit is locked on its own (its response read with it alone) and the locked edits are
+    summed on the path, each scaled by its schedule.
+
+    Raises:
+        InputError: a probe response without a probe, or for a direction without a probe attribute.
+    """
+    if config.response == "probe" and probe is None:
+        raise InputError("the probe response needs the attribute probe")
+    t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
+    out = trajectory.evaluate(t, path=path)
+    stats = []
+    for e in edits:
+        carried, gains, info = lock_gains(trajectory, generator, t, e, path, config, probe)
+        out += (e.weights(t) * gains)[:, None, None] * carried
+        stats.append({"direction": e.direction.name, **info})
+    return out, stats

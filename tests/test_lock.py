@@ -1,0 +1,61 @@
+"""Locked edits: the edit's effect held at the first frame's on every frame."""
+
+import numpy as np
+import pytest
+import torch
+
+from dynode.config import FitConfig, InversionConfig
+from dynode.edit import Direction, Edit, Schedule, propagate
+from dynode.edit.lock import LockConfig, lock
+from dynode.errors import InputError
+from dynode.io.images import to_uint8
+from dynode.pipelines import VideoPipeline
+
+
+@pytest.fixture(scope="module")
+def moving(tmp_path_factory):
+    """A tiny generator's pipeline on a 12-frame video of a path with turns, fitted."""
+    from conftest import TINY, make_tiny
+    from dynode.io.checkpoints import save_model
+    from dynode.generators import load_generator
+    from dynode.types import Frames
+    root = tmp_path_factory.mktemp("lock")
+    gen = load_generator(str(save_model(root / "tiny", make_tiny(), "stylegan2", TINY.to_dict())))
+    w = gen.mapping(torch.randn(3, TINY.w_dim, generator=torch.Generator().manual_seed(4)))
+    a = torch.linspace(0, 2, 12)[:, None]
+    path = torch.where(a < 1, w[0] * (1 - a) + w[1] * a, w[1] * (2 - a) + w[2] * (a - 1))
+    with torch.no_grad():
+        frames = Frames(to_uint8(gen.synthesis(path)), torch.arange(12, dtype=torch.float64) / 8, 8.0)
+    return VideoPipeline.from_frames(frames, gen, InversionConfig(steps=20, steps_first=60),
+                                     fit=FitConfig(iters=40, subspace_dim=3))
+
+
+def test_locking_holds_the_first_frames_effect_better_than_carrying_the_edit(moving):
+    pipe = moving
+    t = pipe.trajectory.observed_times
+    d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
+    locked, stats = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)])
+    before, after = (np.array(stats[0][k]) for k in ("response_before", "response_locked"))
+    assert stats[0]["keyframes"] == len(t) and stats[0]["target"] == pytest.approx(1.0) and before[0] == 1.0
+    assert np.abs(after - 1).max() < 0.05 < 0.2 < np.abs(before - 1).max()  # the carried edit drifts; locked holds
+    plain = pipe.trajectory.evaluate(t)
+    assert not torch.allclose(locked - plain, propagate(pipe.trajectory, t, [Edit(d, 3.0)]) - plain)
+
+
+def test_schedules_and_bad_settings(moving):
+    pipe = moving
+    t = pipe.trajectory.observed_times
+    d = Direction("d", torch.ones(pipe.generator.w_dim), sigma=0.3)
+    faded, _ = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 2.0, Schedule.parse("0:0,1:1"))])
+    torch.testing.assert_close(faded[0], pipe.trajectory.evaluate(t[:1])[0])  # weight 0 at t = 0: unedited
+    with pytest.raises(InputError, match="valid"):
+        LockConfig("colour")
+    with pytest.raises(InputError, match="--response probe"):
+        LockConfig("pixels", target=0.8)
+    with pytest.raises(InputError, match="probe attribute"):
+        from dynode.metrics.attributes import load_regressor
+        lock(pipe.trajectory, pipe.generator, t, [Edit(d, 2.0)], config=LockConfig("probe"), probe=load_regressor())
+    with pytest.raises(InputError, match="valid"):
+        pipe.edit([Edit(d, 1.0)], propagation="frozen")
+    clip = pipe.edit([Edit(d, 1.0)], propagation="locked")
+    assert len(clip.numpy()) == 12 and clip.info["locked"][0]["direction"] == "d"
