@@ -35,10 +35,9 @@ import numpy as np
 import torch
 
 from common import inverted, save_report, timed
-from dynode.config import FitConfig, InversionConfig
+from dynode.config import FitConfig, InversionConfig, LockConfig
 from dynode.dynamics import Trajectory
 from dynode.edit import Edit, propagate
-from dynode.edit.lock import LockConfig
 from dynode.edit.find import EDITABLE
 from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from dynode.config import FitConfig, InversionConfig
+from dynode.config import FitConfig, InversionConfig, LockConfig
 from dynode.edit import Direction, Edit, Schedule, propagate
-from dynode.edit.lock import LockConfig, lock
+from dynode.edit.lock import lock
 from dynode.errors import InputError
 from dynode.io.images import to_uint8
 from dynode.pipelines import VideoPipeline

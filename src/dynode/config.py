@@ -197,3 +197,60 @@ class FitConfig(_Config):
                              f"{self.image_weight}, {self.image_frames}")
         if not 0 <= self.holdout < 1:
             raise InputError(f"FitConfig.holdout must be in [0, 1), got {self.holdout}")
+
+
+# How a locked edit measures its effect on a frame (see dynode.edit.lock).
+RESPONSES = ("pixels", "probe")
+
+
+@dataclass(frozen=True)
+class DetailConfig(_Config):
+    """How detail is carried along the latent path (:mod:`dynode.detail`).
+
+    Args:
+        consistency: forward-backward flow error (pixels) at which a neighbour's confidence
+            falls to exp(-1); larger trusts the flow more.
+        edit_threshold: mean |edited - unedited| change (0-255 levels) above which only the
+            residual's high frequencies are kept. highpass_sigma: the Gaussian (pixels) whose
+            blur is removed from the residual there.
+    """
+
+    consistency: float = 1.0
+    edit_threshold: float = 12.0
+    highpass_sigma: float = 1.5
+
+    def __post_init__(self):
+        if not (self.consistency > 0 and self.edit_threshold > 0 and self.highpass_sigma > 0):
+            raise InputError(f"DetailConfig: every field must be > 0, got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
+class LockConfig(_Config):
+    """Locked propagation (:mod:`dynode.edit.lock`).
+
+    Args:
+        response: "pixels" or "probe" (see :mod:`dynode.edit.lock`).
+        target: with the probe, the attribute value (0-1) to reach on every frame, instead of the
+            first frame's change.
+        stride: a keyframe every this many frames (the last frame is always one).
+        iterations: secant steps a keyframe (one render each).
+        max_gain: the gain on the carried edit is kept in [0, max_gain].
+        smoothing: the smoothing spline's penalty on the gain's curvature, time counted in
+            frames (None: chosen by generalised cross-validation, which on the toy faces smoothed
+            too much to hold the probe's reading).
+    """
+
+    response: str = "pixels"
+    target: float | None = None
+    stride: int = 1
+    iterations: int = 2
+    max_gain: float = 4.0
+    smoothing: float | None = 0.05
+
+    def __post_init__(self):
+        if self.response not in RESPONSES:
+            raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
+        if self.target is not None and self.response != "probe":
+            raise InputError("a target attribute value needs the probe response (--response probe)")
+        if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0:
+            raise InputError(f"LockConfig: stride and iterations must be >= 1 and max_gain > 0, got {self.to_dict()}")

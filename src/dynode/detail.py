@@ -20,38 +20,16 @@ uint8 (H, W, 3) at the generator's resolution (face crops for aligned videos, pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 import torch
 
+from dynode.config import DetailConfig
 from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
 from dynode.types import bracket, check_times
 
 FIDELITIES = ("latent", "detail")
-
-
-@dataclass(frozen=True)
-class DetailConfig:
-    """How detail is carried.
-
-    Args:
-        consistency: forward-backward flow error (pixels) at which a neighbour's confidence
-            falls to exp(-1); larger trusts the flow more.
-        edit_threshold: mean |edited - unedited| change (0-255 levels) above which only the
-            residual's high frequencies are kept. highpass_sigma: the Gaussian (pixels) whose
-            blur is removed from the residual there.
-    """
-
-    consistency: float = 1.0
-    edit_threshold: float = 12.0
-    highpass_sigma: float = 1.5
-
-    def __post_init__(self):
-        if not (self.consistency > 0 and self.edit_threshold > 0 and self.highpass_sigma > 0):
-            raise InputError(f"DetailConfig: every field must be > 0, got {self}")
 
 
 class Detail:

@@ -179,7 +179,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device))
         edits = pipe.make_edits(direction or [], strength or [2.0], layers, condition or [], schedule)
-        from dynode.edit.lock import LockConfig
+        from dynode.config import LockConfig
         clip = pipe.edit(edits, moves, propagation, path, factor, compare=compare, full_frame=full_frame,
                          fidelity=fidelity, lock_config=LockConfig(response, target))
         clip.write(out)

@@ -9,7 +9,7 @@ correction does not flicker:
 
     w(t) = path(t) + s(t) g(t) E(t),   E(t) = Phi_t(w0 + a sigma d) - Phi_t(w0)
 
-(s: the edit's schedule). Responses (``RESPONSES``):
+(s: the edit's schedule). Responses (``dynode.config.RESPONSES``):
 
 - ``pixels`` (any generator, no labels): the edited-minus-unedited image change projected on
   the first frame's change, warped into the frame's geometry by DIS flow between the unedited
@@ -27,12 +27,13 @@ the effect vary more, because it changes from frame to frame as the face moves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 from scipy.interpolate import make_smoothing_spline
 
+from dynode.config import LockConfig
 from dynode.dynamics import Trajectory
 from dynode.edit.propagate import Edit, propagate
 from dynode.errors import InputError
@@ -40,41 +41,6 @@ from dynode.flow import DISFlow, warp
 from dynode.io.images import to_uint8
 from dynode.render import iter_render
 from dynode.types import Generator
-
-RESPONSES = ("pixels", "probe")
-
-
-@dataclass(frozen=True)
-class LockConfig:
-    """Locked propagation.
-
-    Args:
-        response: "pixels" or "probe" (see the module).
-        target: with the probe, the attribute value (0-1) to reach on every frame, instead of the
-            first frame's change.
-        stride: a keyframe every this many frames (the last frame is always one).
-        iterations: secant steps a keyframe (one render each).
-        max_gain: the gain on the carried edit is kept in [0, max_gain].
-        smoothing: the smoothing spline's penalty on the gain's curvature, time counted in
-            frames (None: chosen by generalised cross-validation, which on the toy faces smoothed
-            too much to hold the probe's reading).
-    """
-
-    response: str = "pixels"
-    target: float | None = None
-    stride: int = 1
-    iterations: int = 2
-    max_gain: float = 4.0
-    smoothing: float | None = 0.05
-
-    def __post_init__(self):
-        if self.response not in RESPONSES:
-            raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
-        if self.target is not None and self.response != "probe":
-            raise InputError("a target attribute value needs the probe response (--response probe)")
-        if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0:
-            raise InputError(f"LockConfig: stride and iterations must be >= 1 and max_gain > 0, got {self}")
-
 
 def _render(generator: Generator, codes: torch.Tensor) -> torch.Tensor:
     return torch.cat(list(iter_render(generator, codes)))

@@ -23,12 +23,12 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
-from dynode.detail import FIDELITIES, Detail, DetailConfig
+from dynode.config import DetailConfig, FitConfig, InversionConfig, LockConfig, PTIConfig, ReadConfig
+from dynode.detail import FIDELITIES, Detail
 from dynode.dynamics import Trajectory, fit, sample_future
 from dynode.edit import (PROPAGATIONS, Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
                          scale_motion)
-from dynode.edit.lock import LockConfig, lock
+from dynode.edit.lock import lock
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
