@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table, file=sys.stderr)
     if a.out is not None:
         a.out.mkdir(parents=True, exist_ok=True)
-        rows = ["truth", "dynode", "linear", "spline", "minterpolate", "dis_flow"]
+        rows = ["truth", "dynode", "dynode-detail", "dis_flow", "linear", "spline", "minterpolate"]
         cols = list(range(a.factor, 3 * a.factor + 1))  # two working-rate intervals at the truth rate
         save_grid(a.out / "strip.png", torch.cat([from_uint8(strip[r][cols]) for r in rows]), ncol=len(cols), scale=2)
         save_report(a.out, "interpolation", table, report)
