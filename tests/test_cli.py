@@ -284,3 +284,16 @@ def test_outputs_carry_the_source_audio(tmp_path, tiny_folder):
     assert r.exit_code == 0, r.output
     with av.open(str(tmp_path / "i.mp4")) as c:
         assert len(c.streams.audio) == 1
+
+
+def test_plot_draws_the_path_and_refuses_bad_values(fitted, tmp_path):
+    from PIL import Image
+    _, lat, traj = fitted
+    r = run("plot", traj, "-o", tmp_path / "traj.png", "--seconds", 0.5, "--samples", 4)
+    assert r.exit_code == 0, r.output
+    width, height = Image.open(tmp_path / "traj.png").size
+    assert width > 2 * height > 400  # two panels side by side
+    r = run("plot", traj, "-o", tmp_path / "bad.png", "--samples", -1)
+    assert r.exit_code == 2 and "--samples" in r.output and not (tmp_path / "bad.png").exists()
+    r = run("plot", lat, "-o", tmp_path / "lat.png")
+    assert r.exit_code == 2 and "fitted trajectory" in r.output and not (tmp_path / "lat.png").exists()

@@ -9,7 +9,8 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
                      fit=FitConfig(iters=10))
     metrics = run_demo(tmp_path, cfg, log=lambda m: None)
     for name in ("input.mp4", "reconstruction.mp4", "interpolation_8x.mp4", "extrapolation.mp4",
-                 "edit_hair_color.mp4", "comparison.mp4", "latents.safetensors", "trajectory.safetensors"):
+                 "edit_hair_color.mp4", "comparison.mp4", "latents.safetensors", "trajectory.safetensors",
+                 "trajectory.png", "edit_hair_color.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == metrics
@@ -17,6 +18,8 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
                                 "resolution": 64}
     from dynode.io.video import read_video
     assert len(read_video(tmp_path / "interpolation_8x.mp4")) == 7 * 8 + 1  # 8 observed frames, 8x
-    for mode in ("ode", "per_frame"):  # hair_color +2 lightens the hair on average in both modes
+    held = metrics["held_out_interpolation"]  # the kept frames' own detail, carried, beats the bare renders
+    assert held["ode_detail"]["psnr"] > held["ode"]["psnr"] + 1
+    for mode in ("ode", "per_frame", "locked"):  # hair_color +2 lightens the hair on average in every mode
         assert metrics["edit"][mode]["attribute_change_mean"] > 0.05, metrics["edit"]
-    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit"}
+    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit", "edit_locked"}

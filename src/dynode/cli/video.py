@@ -205,3 +205,17 @@ def toy_video(out: Path = OUT_VIDEO, seed: int = O(0, help="identity and motion 
     from dynode.data.toyfaces import write_toy_video
     with _errors():
         say(f"{write_toy_video(out, seed, seconds, fps, resolution)} frames -> {out}")
+
+
+@app.command()
+def plot(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
+         out: Path = O(..., "--out", "-o", help="figure (.png, .pdf or .svg)"),
+         seconds: float = O(1.0, help="how far past the last frame to draw the futures"),
+         samples: int = O(16, help="SDE futures drawn past the end (0: none)"), seed: int = SEED) -> None:
+    """Draw the latent path in its top two principal components, with baselines and SDE futures."""
+    from dynode.plots import trajectory_figure
+    with _errors():
+        if seconds < 0 or samples < 0:
+            raise InputError(f"--seconds and --samples must be >= 0, got {seconds}, {samples}")
+        trajectory_figure(_pipeline(trajectory, "cpu").require_trajectory("a plot"), out, seconds, samples, seed)
+        say(f"-> {out}")

@@ -31,6 +31,7 @@ from dynode.io.video import write_video
 from dynode.metrics import psnr, ssim
 from dynode.metrics.attributes import ATTRIBUTES, load_regressor
 from dynode.pipelines.video import VideoPipeline
+from dynode.plots import attribute_figure, trajectory_figure
 from dynode.types import Frames
 
 
@@ -117,8 +118,10 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     pipe.interpolate(factor=config.factor).write(out / f"interpolation_{config.factor}x.mp4")
     # One solve and one render on the truth grid serve the held-out, future, edit and comparison outputs.
     plain_px = pipe.interpolate(times=t_all).numpy()
-    # The paper's single solve from the first frame, reported beside the exact path.
+    # The paper's single solve from the first frame, and the video's own detail carried along the
+    # exact path, reported beside it.
     initial_px = pipe.interpolate(times=t_all, path="initial").numpy()
+    detail_px = pipe.interpolate(times=t_all, fidelity="detail").numpy()
     span = torch.nonzero(t_all <= last_obs_t).flatten()
     lin_px = pipe.render(linear(seq.times, seq.latents, t_all[span]), t_all[span]).numpy()
     stage("interpolate")
@@ -130,8 +133,10 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     edit = [Edit(pipe.direction(config.direction), config.strength)]
     ode_px = pipe.edit(edit, times=t_all).numpy()
     frame_px = pipe.edit(edit, propagation="per-frame", times=t_all).numpy()
-    write_video(out / f"edit_{config.direction}.mp4", _side_by_side(plain_px, ode_px, frame_px), config.fps)
     stage("edit")
+    locked_px = pipe.edit(edit, propagation="locked", times=t_all).numpy()
+    write_video(out / f"edit_{config.direction}.mp4", _side_by_side(plain_px, ode_px, frame_px, locked_px), config.fps)
+    stage("edit_locked")
 
     write_video(out / "comparison.mp4", _side_by_side(truth_px[span], plain_px[span], lin_px), config.fps)
     stage("comparison_video")
@@ -139,12 +144,18 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     probe = load_regressor()
     attr = ATTRIBUTES.index(EDITABLE[config.direction])
     edit_metrics = {}
+    changes = {}
     with torch.no_grad():
         unedited = probe(from_uint8(plain_px))[:, attr]
-        for name, px in (("ode", ode_px), ("per_frame", frame_px)):
-            delta = probe(from_uint8(px))[:, attr] - unedited
+        for name, px in (("ode", ode_px), ("per_frame", frame_px), ("locked", locked_px)):
+            changes[name] = delta = probe(from_uint8(px))[:, attr] - unedited
             edit_metrics[name] = {"attribute_change_mean": round(float(delta.mean()), 4),
                                   "attribute_change_std": round(float(delta.std()), 4)}
+    attribute_figure(t_all, {"first-frame": changes["ode"], "per-frame": changes["per_frame"],
+                             "locked": changes["locked"]}, out / f"edit_{config.direction}.png",
+                     f"probe change of {EDITABLE[config.direction]}", f"{config.direction} {config.strength:+g}")
+    trajectory_figure(traj, out / "trajectory.png", future=config.future, seed=config.seed)
+    stage("plots")
 
     metrics = {
         "video": {"seed": config.seed, "fps": config.fps, "frames": n_all, "observed": len(observed_idx),
@@ -153,10 +164,12 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
                            "seconds_per_frame": round(seq.info["seconds_per_frame"], 3)},
         "held_out_interpolation": {"ode": _scores(plain_px[held], truth[held]),
                                    "ode_initial": _scores(initial_px[held], truth[held]),
+                                   "ode_detail": _scores(detail_px[held], truth[held]),
                                    "linear": _scores(lin_px[held], truth[held])},
         "extrapolation": {"ode": _scores(plain_px[future], truth[future]),
                           "constant_velocity": _scores(cv_future, truth[future])},
         "extrapolation_first_4": {"ode": _scores(plain_px[future[:4]], truth[future[:4]]),
+                                  "ode_detail": _scores(detail_px[future[:4]], truth[future[:4]]),
                                   "constant_velocity": _scores(cv_future[:4], truth[future[:4]])},
         "edit": {"direction": config.direction, "strength": config.strength, **edit_metrics},
         "fit": {k: traj.stats[k] for k in ("best_loss", "best_iteration", "subspace_dim", "seconds")},

@@ -328,7 +328,8 @@ class VideoPipeline:
 
     # Rendering ----------------------------------------------------------------------------
 
-    def _require_trajectory(self, what: str) -> Trajectory:
+    def require_trajectory(self, what: str) -> Trajectory:
+        """The fitted trajectory; InputError naming ``what`` needs it when there is none."""
         if self.trajectory is None:
             raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
         return self.trajectory
@@ -414,7 +415,7 @@ class VideoPipeline:
         Raises:
             InputError: no trajectory, several of factor/fps/times, or bad values.
         """
-        traj = self._require_trajectory("interpolation")
+        traj = self.require_trajectory("interpolation")
         if factor is None and fps is None and times is None:
             factor = 8
         t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
@@ -429,7 +430,7 @@ class VideoPipeline:
         Raises:
             InputError: no trajectory, a negative duration or a non-positive rate.
         """
-        traj = self._require_trajectory("extrapolation")
+        traj = self.require_trajectory("extrapolation")
         t0, t1 = float(traj.observed_times[0]), float(traj.observed_times[-1])
         t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
         latents = traj.evaluate(t, path=path)
@@ -493,7 +494,7 @@ class VideoPipeline:
         Raises:
             InputError: nothing to edit, an unknown propagation or path, or a bad motion component.
         """
-        traj = self._require_trajectory("editing")
+        traj = self.require_trajectory("editing")
         edits, motion = list(edits), list(motion)
         if not edits and not motion:
             raise InputError("nothing to edit: give a direction and/or a motion edit")
