@@ -213,14 +213,18 @@ class DetailConfig(_Config):
         edit_threshold: mean |edited - unedited| change (0-255 levels) above which only the
             residual's high frequencies are kept. highpass_sigma: the Gaussian (pixels) whose
             blur is removed from the residual there.
+        horizon: outside the observed span the residual fades as exp(-d / (horizon * gap)), d
+            the distance to the nearest observation and gap the median interval between
+            observations: the last frame's detail is stale seconds later.
     """
 
     consistency: float = 1.0
     edit_threshold: float = 12.0
     highpass_sigma: float = 1.5
+    horizon: float = 2.0
 
     def __post_init__(self):
-        if not (self.consistency > 0 and self.edit_threshold > 0 and self.highpass_sigma > 0):
+        if not (self.consistency > 0 and self.edit_threshold > 0 and self.highpass_sigma > 0 and self.horizon > 0):
             raise InputError(f"DetailConfig: every field must be > 0, got {self.to_dict()}")
 
 

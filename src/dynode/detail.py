@@ -14,7 +14,8 @@ time t, edited or not, inside or past the observed span:
    an edit changes the picture strongly (|G(w'_t) - u_t| above ``edit_threshold``) only the
    residual's high frequencies are kept, so the detail does not undo the edit there.
 
-At an observed time on the exact path the output is the observed frame itself. Everything is
+Past the observed span the residual fades with the distance (``DetailConfig.horizon``). At an
+observed time on the exact path the output is the observed frame itself. Everything is
 uint8 (H, W, 3) at the generator's resolution (face crops for aligned videos, pasted back after).
 """
 
@@ -52,6 +53,7 @@ class Detail:
         self.renders = np.ascontiguousarray(renders)
         self.residual = frames.astype(np.float32) - renders.astype(np.float32)
         self.config = config
+        self._gap = float((self.times[1:] - self.times[:-1]).median()) if len(self.times) > 1 else 1.0
         self._dis = DISFlow()
 
     def _carried(self, k: int, geometry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +86,11 @@ class Detail:
             total += w * confidence * carried
             weight += w * confidence
             reach += confidence
-        # Renormalised over the consistent neighbours; faded out where neither is (occlusion).
-        return total / np.maximum(weight, 1e-6) * np.clip(reach, 0.0, 1.0)
+        # Renormalised over the consistent neighbours; faded out where neither is (occlusion), and
+        # with the distance from the observed span (extrapolation).
+        outside = max(0.0, float(t) - float(self.times[-1]), float(self.times[0]) - float(t))
+        fade = np.exp(-outside / (self.config.horizon * self._gap)) if outside > 0 else 1.0
+        return total / np.maximum(weight, 1e-6) * np.clip(reach, 0.0, 1.0) * fade
 
     def apply(self, times, geometry: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """Renders with the carried detail added.
