@@ -95,7 +95,7 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
         result["reconstruction_psnr_tuned"] = seq.info["pti"]["psnr_after"]
     stage("fit", lambda: pipe.fit(fit_cfg))
     t_all = times[: kept[-1] + 1]
-    dyn = stage("render", lambda: pipe.interpolate(times=t_all).numpy())
+    dyn = stage("render", lambda: pipe.interpolate(times=t_all, fidelity="latent").numpy())
     dyn_detail = stage("render_detail", lambda: pipe.interpolate(times=t_all, fidelity="detail").numpy())
     lin = pipe.render(linear(seq.times, seq.latents, t_all), t_all).numpy()
     truth = video.pixels[: kept[-1] + 1]

@@ -65,7 +65,8 @@ def test_the_exact_path_passes_through_the_reconstruction_and_the_initial_one_do
     _, lat, traj = fitted
     observed = ",".join(f"{k / 8:.6f}" for k in range(6))
     for path in ("exact", "initial"):
-        r = run("interpolate", traj, "-o", tmp_path / f"{path}.mp4", "--times", observed, "--path", path)
+        r = run("interpolate", traj, "-o", tmp_path / f"{path}.mp4", "--times", observed, "--path", path,
+                "--fidelity", "latent")
         assert r.exit_code == 0, r.output
     assert run("render", lat, "-o", tmp_path / "rec.mp4").exit_code == 0
     rec = _frames(tmp_path / "rec.mp4").pixels.astype(float)
@@ -92,7 +93,8 @@ def test_edits_change_the_video_and_strength_zero_keeps_it(fitted, tmp_path):
     d = root / "dir.npy"
     for name, args in (("zero", ("-d", d, "-s", 0)), ("two", ("-d", d, "-s", 2)),
                        ("cmp", ("-d", d, "-s", 2, "--compare")), ("plain", ())):
-        cmd = ("interpolate", traj, "-o", tmp_path / "plain.mp4", "--factor", 1) if name == "plain" else \
+        cmd = ("interpolate", traj, "-o", tmp_path / "plain.mp4", "--factor", 1, "--fidelity", "latent") \
+            if name == "plain" else \
             ("edit", traj, "-o", tmp_path / f"{name}.mp4", *args)
         r = run(*cmd)
         assert r.exit_code == 0, r.output
@@ -113,7 +115,7 @@ def test_edit_options_each_move_the_result(fitted, tmp_path):
     for name, args in cases.items():
         r = run("edit", traj, "-o", tmp_path / f"{name}.mp4", *args)
         assert r.exit_code == 0, (name, r.output)
-    assert run("interpolate", traj, "-o", tmp_path / "plain.mp4", "--factor", 1).exit_code == 0
+    assert run("interpolate", traj, "-o", tmp_path / "plain.mp4", "--factor", 1, "--fidelity", "latent").exit_code == 0
     plain = _frames(tmp_path / "plain.mp4").pixels.astype(float)
     base = _frames(tmp_path / "base.mp4").pixels.astype(float)
     faded = _frames(tmp_path / "faded.mp4").pixels.astype(float)

@@ -56,7 +56,7 @@ def test_the_pipeline_renders_detail_for_interpolation_extrapolation_and_edits(t
     observed = pipe.frames.pixels
     exact = pipe.interpolate(times=pipe.sequence.times, fidelity="detail").numpy()
     np.testing.assert_array_equal(exact, observed)  # the exact path's renders + residuals are the frames
-    latent = pipe.interpolate(factor=2).numpy()
+    latent = pipe.interpolate(factor=2, fidelity="latent").numpy()
     detailed = pipe.interpolate(factor=2, fidelity="detail").numpy()
     assert detailed.shape == latent.shape and np.abs(detailed[1::2].astype(int) - latent[1::2]).mean() > 0
     assert len(pipe.extrapolate(seconds=0.25, fps=8, fidelity="detail").numpy()) == 8

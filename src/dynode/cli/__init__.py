@@ -65,8 +65,10 @@ GENERATOR = O("toyfaces64", help="bundled generator name or model folder")
 OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
 PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from the "
                                  "last) or initial (one solve from the first frame, as in the paper)")
-FIDELITY = O("latent", help="latent: the generator's render; detail: the video's own detail carried along the "
-                              "path (needs the source video)")
+FIDELITY = O("detail", help="detail: the video's own detail carried along the path (needs the source video); "
+                              "latent: the generator's render alone")
+FIDELITY_LATENT = O("latent", "--fidelity", help="latent: the generator's render alone; detail: the video's own "
+                                                 "detail carried along the path (needs the source video)")
 FULL_FRAME = O(False, help="paste the rendered face back into the whole picture (codes of a video inverted "
                            "with --align)")
 # How a video is read and inverted: the same options wherever a command takes a video.

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli import DEVICE, FIDELITY, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, READ, SEED, _bar, _device, _errors, \
+from dynode.cli import DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, READ, SEED, _bar, _device, _errors, \
     _numbers, app, say
 from dynode.errors import InputError
 
@@ -170,7 +170,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                                                     "principal motion) or DIRECTION=GAIN; 2 exaggerates"),
          factor: int = O(1, help="render at this multiple of the observed frame rate"),
          compare: bool = O(False, help="put the unedited video on the left"),
-         full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY, device: str = DEVICE) -> None:
+         full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY_LATENT, device: str = DEVICE) -> None:
     """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     with _errors():
         from dynode.edit import parse_motion
@@ -189,7 +189,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
 @app.command()
 def render(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"), out: Path = OUT_VIDEO,
            fps: Optional[float] = O(None, help="playback rate (default: from the frame times)"),
-           fidelity: str = FIDELITY, device: str = DEVICE) -> None:
+           fidelity: str = FIDELITY_LATENT, device: str = DEVICE) -> None:
     """Render a latent sequence (e.g. the per-frame reconstruction)."""
     with _errors():
         clip = _pipeline(latents, _device(device)).reconstruction(fps, fidelity)

@@ -295,7 +295,7 @@ class VideoPipeline:
         if frames is None:
             if self.source is None:
                 raise InputError(f"{purpose} needs the frames the codes were inverted from, and these codes record "
-                                 "no source video")
+                                 f"no source video; {instead}")
             path = self.source.require(purpose, instead)
             res, every = self.generator.resolution, self.source.every
             if self.source.alignment is not None:
@@ -403,14 +403,15 @@ class VideoPipeline:
         return self.render(codes, times, fps=fps, fidelity=fidelity)
 
     def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
-                    path: str = "exact", full_frame: bool = False, fidelity: str = "latent") -> Clip:
+                    path: str = "exact", full_frame: bool = False, fidelity: str = "detail") -> Clip:
         """The video over its observed span at ``factor`` x its rate (default 8), at ``fps``, or at ``times``.
 
         Args:
             path: "exact" (through every observed frame) or "initial" (the paper's single solve
                 from the first frame).
             full_frame: paste into the source video (see :meth:`render`).
-            fidelity: "latent" or "detail" (see :meth:`render`).
+            fidelity: "detail" (default: the video's own detail carried along the path; needs the
+                observed frames, in memory or from the source video) or "latent" (see :meth:`render`).
 
         Raises:
             InputError: no trajectory, several of factor/fps/times, or bad values.
@@ -423,7 +424,7 @@ class VideoPipeline:
                            self._audio() if times is None else None, fidelity)
 
     def extrapolate(self, seconds: float = 1.0, fps: float = 16.0, path: str = "exact", samples: int = 0,
-                    seed: int = 0, fidelity: str = "latent") -> Clip:
+                    seed: int = 0, fidelity: str = "detail") -> Clip:
         """From the first observation to ``seconds`` past the last one at ``fps``. With ``samples`` > 0,
         that many futures drawn from the neural SDE (:func:`dynode.dynamics.sample_future`) side by side.
 
