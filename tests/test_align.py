@@ -96,11 +96,11 @@ def test_cli_full_frame_from_a_real_video(tmp_path, clip):
     r = run("edit", tmp_path / "t.safetensors", "-d", "skin", "--full-frame", "-o", tmp_path / "e.mp4")
     assert r.exit_code == 0, r.output
     assert read_video(tmp_path / "e.mp4").pixels.shape == (6, 144, 176, 3)
-    # Detail from the aligned crops of the source, read again from the file: the observed frames come back.
-    r = run("interpolate", tmp_path / "t.safetensors", "--full-frame", "--fidelity", "detail", "--factor", 1,
-            "-o", tmp_path / "d.mp4")
+    # Detail (the default) from the aligned crops of the source, read again from the file: the frames come back.
+    r = run("interpolate", tmp_path / "t.safetensors", "--full-frame", "--factor", 1, "-o", tmp_path / "d.mp4")
     assert r.exit_code == 0, r.output
-    latent = run("interpolate", tmp_path / "t.safetensors", "--full-frame", "--factor", 1, "-o", tmp_path / "l.mp4")
+    latent = run("interpolate", tmp_path / "t.safetensors", "--full-frame", "--factor", 1, "--fidelity", "latent",
+                 "-o", tmp_path / "l.mp4")
     assert latent.exit_code == 0, latent.output
     truth = clip.pixels[:6].astype(float)
     detail_err = np.abs(read_video(tmp_path / "d.mp4").pixels.astype(float) - truth).mean()

@@ -34,7 +34,9 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
         _run(line)
     from dynode.io.video import read_video
     for name in ("toy_30fps.gif", "toy_paper.mp4", "toy_future.mp4", "toy_futures.mp4", "toy_smile.mp4",
-                 "toy_hair.mp4", "toy_combo.mp4", "toy_fade.mp4", "toy_big_motion.mp4", "directions.png", "toy_sefa.mp4"):
+                 "toy_hair.mp4", "toy_combo.mp4", "toy_fade.mp4", "toy_big_motion.mp4", "directions.png", "toy_sefa.mp4",
+                 "toy_latent.mp4", "toy_trajectory.png", "toy_hair_locked.mp4", "toy_hair_target.mp4",
+                 "toy_smile_detail.mp4"):
         assert (tmp_path / name).stat().st_size > 0
     assert len(read_video(tmp_path / "toy_8x.mp4")) == 15 * 8 + 1  # 16 frames (2 s at 8 fps), 8x
     assert len(read_video(tmp_path / "wide_4x.mp4")) == 7 * 4 + 1  # every 2nd of 16 frames, 4x
