@@ -130,8 +130,9 @@ class VideoPipeline:
         sequence: the inverted codes (None when built from a trajectory artifact).
         trajectory: the fitted dynamics (None until :meth:`fit`).
         source: the video the codes came from (None for frames given in memory).
-        frames: the frames the codes were inverted from, when at hand in memory (else the image
-            loss of :meth:`fit` reads them from the source video).
+        frames: the frames the codes were inverted from, when at hand in memory (else tuning, the
+            image loss of :meth:`fit` and detail rendering read them again from the source video).
+        detail_config: how detail is carried (see :mod:`dynode.detail`).
     """
 
     def __init__(self, generator: Generator, sequence: LatentSequence | None = None,
