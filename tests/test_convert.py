@@ -15,9 +15,12 @@ from dynode.generators import load_generator
 from dynode.io.convert import convert_checkpoint
 
 
-def _source():
+def _source(conv_clamp=None):
     """A tiny generator with every parameter moved off its initial value, so a wrong mapping shows."""
-    g = make_tiny(seed=3)
+    from dataclasses import replace
+
+    from conftest import TINY
+    g = make_tiny(seed=3, config=replace(TINY, conv_clamp=conv_clamp))
     gen = torch.Generator().manual_seed(5)
     with torch.no_grad():
         for p in g.parameters():
@@ -107,49 +110,67 @@ def nvlabs_modules(monkeypatch):
 class _Persistent:
     """Pickles like an NVlabs persistent-class instance: the class as source code plus its __dict__."""
 
-    def __init__(self, class_name, params=None, buffers=None, modules=None, init_kwargs=None):
+    def __init__(self, class_name, params=None, buffers=None, modules=None, init_kwargs=None, attrs=None):
         self.meta = {"type": "class", "version": 4, "class_name": class_name,
                      "module_src": "raise RuntimeError('the source code in the pickle was executed')",
                      "state": {"training": False, "_parameters": OrderedDict(params or {}),
                                "_buffers": OrderedDict(buffers or {}), "_modules": OrderedDict(modules or {}),
-                               "_init_args": (), "_init_kwargs": init_kwargs or {}}}
+                               "_init_args": (), "_init_kwargs": init_kwargs or {}, **(attrs or {})}}
 
     def __reduce__(self):
         return sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,)
 
 
-def _nvlabs_generator(g) -> _Persistent:
-    """NVlabs' G_ema layout for a dynode generator, written from NVlabs' names."""
+def _nvlabs_generator(g, mapping_kwargs=True) -> _Persistent:
+    """NVlabs' G_ema layout for a dynode generator, written from NVlabs' names, each module's state
+    holding what NVlabs' layers hold: numpy float64 gains, ``conv_clamp``, fp16 flags, lr multiplier."""
+    import numpy as np
     P = torch.nn.Parameter
     sd = g.state_dict()
     f = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1]))
     f = f / f.sum()
+    clamp = g.config.conv_clamp
 
-    def fc(prefix):
-        return _Persistent("FullyConnectedLayer", {"weight": P(sd[f"{prefix}.weight"]), "bias": P(sd[f"{prefix}.bias"])})
+    def fc(prefix, lr=1.0):
+        w = sd[f"{prefix}.weight"]
+        return _Persistent("FullyConnectedLayer", {"weight": P(w), "bias": P(sd[f"{prefix}.bias"])},
+                           attrs={"in_features": w.shape[1], "out_features": w.shape[0], "activation": "lrelu",
+                                  "weight_gain": np.float64(lr / np.sqrt(w.shape[1])), "bias_gain": lr})
 
-    def layer(ros, noise):
+    def layer(ros, noise, res):
         return _Persistent("SynthesisLayer", {"weight": P(sd[f"{ros}.conv.weight"][0]), "bias": P(sd[f"{ros}.activate.bias"]),
                                               "noise_strength": P(sd[f"{ros}.noise.weight"][0])},
                            {"noise_const": sd[f"noises.noise_{noise}"][0, 0], "resample_filter": f},
-                           {"affine": fc(f"{ros}.conv.modulation")})
+                           {"affine": fc(f"{ros}.conv.modulation")},
+                           attrs={"resolution": res, "activation": "lrelu", "conv_clamp": clamp,
+                                  "act_gain": np.float64(np.sqrt(2)), "padding": 1})
 
     def torgb(ros):
-        return _Persistent("ToRGBLayer", {"weight": P(sd[f"{ros}.conv.weight"][0]), "bias": P(sd[f"{ros}.bias"].flatten())},
-                           modules={"affine": fc(f"{ros}.conv.modulation")})
+        w = sd[f"{ros}.conv.weight"][0]
+        return _Persistent("ToRGBLayer", {"weight": P(w), "bias": P(sd[f"{ros}.bias"].flatten())},
+                           modules={"affine": fc(f"{ros}.conv.modulation")},
+                           attrs={"conv_clamp": clamp, "weight_gain": np.float64(1 / np.sqrt(w.shape[1]))})
 
-    blocks = {"b4": _Persistent("SynthesisBlock", {"const": P(sd["input.input"][0])}, {"resample_filter": f},
-                                {"conv1": layer("conv1", 0), "torgb": torgb("to_rgb1")})}
+    def block(res, params=None, modules=None):  # the top two resolutions run in fp16 in NVlabs' configs
+        return _Persistent("SynthesisBlock", params, {"resample_filter": f}, modules,
+                           attrs={"resolution": res, "use_fp16": res >= g.resolution // 2, "conv_clamp": clamp})
+
+    blocks = {"b4": block(4, {"const": P(sd["input.input"][0])}, {"conv1": layer("conv1", 0, 4), "torgb": torgb("to_rgb1")})}
     for i in range(len(g.to_rgbs)):
-        blocks[f"b{2 ** (i + 3)}"] = _Persistent("SynthesisBlock", buffers={"resample_filter": f}, modules={
-            "conv0": layer(f"convs.{2 * i}", 2 * i + 1), "conv1": layer(f"convs.{2 * i + 1}", 2 * i + 2),
-            "torgb": torgb(f"to_rgbs.{i}")})
+        res = 2 ** (i + 3)
+        blocks[f"b{res}"] = block(res, modules={"conv0": layer(f"convs.{2 * i}", 2 * i + 1, res),
+                                                "conv1": layer(f"convs.{2 * i + 1}", 2 * i + 2, res),
+                                                "torgb": torgb(f"to_rgbs.{i}")})
     mapping = _Persistent("MappingNetwork", buffers={"w_avg": sd["w_avg"]},
-                          modules={f"fc{i}": fc(f"style.{i + 1}") for i in range(g.config.n_mlp)})
+                          modules={f"fc{i}": fc(f"style.{i + 1}", g.config.lr_mlp) for i in range(g.config.n_mlp)},
+                          attrs={"w_avg_beta": 0.995, "num_ws": g.num_ws})
+    kwargs = {"z_dim": g.w_dim, "w_dim": g.w_dim, "c_dim": 0, "img_resolution": g.resolution,
+              "synthesis_kwargs": {"conv_clamp": clamp, "num_fp16_res": 2}}
+    if mapping_kwargs:
+        kwargs["mapping_kwargs"] = {"lr_multiplier": g.config.lr_mlp}
     return _Persistent("Generator", modules={"mapping": mapping, "synthesis": _Persistent("SynthesisNetwork",
                                                                                           modules=blocks)},
-                       init_kwargs={"z_dim": g.w_dim, "w_dim": g.w_dim, "c_dim": 0, "img_resolution": g.resolution,
-                                    "mapping_kwargs": {"lr_multiplier": g.config.lr_mlp}})
+                       init_kwargs=kwargs)
 
 
 def test_nvlabs_pickle_converts_without_running_its_code(tmp_path, nvlabs_modules):
@@ -177,3 +198,49 @@ def test_nvlabs_loader_refuses_any_other_import(tmp_path, nvlabs_modules):
     (tmp_path / "none.pkl").write_bytes(pickle.dumps({"G": 1}))
     with pytest.raises(CheckpointError, match="no 'G_ema'"):
         convert_checkpoint(tmp_path / "none.pkl")
+
+
+def test_nvlabs_layer_state_numpy_gains_clamp_and_lr_multiplier(tmp_path, nvlabs_modules):
+    from dataclasses import replace
+
+    import numpy as np
+    src = _source(conv_clamp=0.6)  # small enough to bite on this tiny generator
+    (tmp_path / "clamped.pkl").write_bytes(pickle.dumps({"G_ema": _nvlabs_generator(src)}))
+    model, info = convert_checkpoint(tmp_path / "clamped.pkl")
+    assert model.config.conv_clamp == 0.6 and info["conv_clamp"] == 0.6
+    _same_outputs(src, model)
+    unclamped = make_tiny(seed=3, config=replace(src.config, conv_clamp=None))
+    unclamped.load_state_dict(src.state_dict())
+    ws = src.mapping(torch.randn(2, src.w_dim, generator=torch.Generator().manual_seed(1)))[:, None].repeat(
+        1, src.num_ws, 1)
+    with torch.no_grad():
+        assert (unclamped.synthesis(ws) - model.synthesis(ws)).abs().max() > 1e-3  # the clamp changed the picture
+    lr = replace(src.config, conv_clamp=None, lr_mlp=0.03)
+    other = make_tiny(seed=4, config=lr)  # no mapping_kwargs: the multiplier is read off fc0's weight_gain
+    (tmp_path / "lr.pkl").write_bytes(pickle.dumps({"G_ema": _nvlabs_generator(other, mapping_kwargs=False)}))
+    model, _ = convert_checkpoint(tmp_path / "lr.pkl")
+    assert model.config.lr_mlp == pytest.approx(0.03) and model.config.conv_clamp is None
+    _same_outputs(other, model)
+    mixed = _nvlabs_generator(_source(conv_clamp=256.0))
+    mixed.meta["state"]["_modules"]["synthesis"].meta["state"]["_modules"]["b4"].meta["state"]["_modules"][
+        "conv1"].meta["state"]["conv_clamp"] = None
+    (tmp_path / "mixed.pkl").write_bytes(pickle.dumps({"G_ema": mixed}))
+    with pytest.raises(CheckpointError, match="clamp activations differently"):
+        convert_checkpoint(tmp_path / "mixed.pkl")
+    for evil in (np.array(["x"], dtype=object)[0:1], np.str_("x")):  # numpy values other than numbers
+        (tmp_path / "np.pkl").write_bytes(pickle.dumps({"G_ema": evil}))
+        with pytest.raises(CheckpointError, match="refused"):
+            convert_checkpoint(tmp_path / "np.pkl")
+
+
+def test_numpy_scalars_of_both_numpy_generations_are_read(tmp_path):
+    import io
+
+    import numpy as np
+    from dynode.io.convert import SafeUnpickler
+    data = pickle.dumps({"gain": np.float64(0.25), "n": np.int32(3)}, protocol=3)  # names as text lines
+    legacy = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # what numpy 1.x pickles name
+    assert legacy != data
+    for blob in (data, legacy):
+        out = SafeUnpickler(io.BytesIO(blob)).load()
+        assert out == {"gain": 0.25, "n": 3} and type(out["gain"]) is float

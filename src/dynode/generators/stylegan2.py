@@ -34,6 +34,8 @@ class StyleGAN2Config(_Config):
         channels: feature channels per resolution, as {resolution: channels} for 4..resolution
             (keys may be strings, as JSON writes them).
         lr_mlp: learning-rate multiplier of the mapping network.
+        conv_clamp: clamp every synthesis activation and to-RGB output to +-conv_clamp, as NVlabs'
+            StyleGAN2-ADA does (256 in its configs, so that fp16 layers cannot overflow); None: no clamp.
     """
 
     resolution: int = 64
@@ -41,8 +43,11 @@ class StyleGAN2Config(_Config):
     n_mlp: int = 4
     channels: dict[int, int] = field(default_factory=lambda: {4: 128, 8: 128, 16: 128, 32: 64, 64: 64})
     lr_mlp: float = 0.01
+    conv_clamp: float | None = None
 
     def __post_init__(self):
+        if self.conv_clamp is not None and not self.conv_clamp > 0:
+            raise InputError(f"StyleGAN2Config.conv_clamp must be > 0 or None, got {self.conv_clamp}")
         log = math.log2(self.resolution) if self.resolution > 0 else 0.5
         if self.resolution < 8 or log != int(log):
             raise InputError(f"StyleGAN2Config.resolution must be a power of two >= 8, got {self.resolution}")
@@ -162,28 +167,35 @@ class NoiseInjection(nn.Module):
         return x + self.weight * noise
 
 
+def _clamp(x: torch.Tensor, clamp: float | None) -> torch.Tensor:
+    return x if clamp is None else x.clamp(-clamp, clamp)
+
+
 class StyledConv(nn.Module):
-    def __init__(self, in_ch, out_ch, kernel_size, w_dim, upsample=False):
+    def __init__(self, in_ch, out_ch, kernel_size, w_dim, upsample=False, clamp=None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, w_dim, upsample=upsample)
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_ch)
+        self.clamp = clamp
 
     def forward(self, x, w, noise):
-        return self.activate(self.noise(self.conv(x, w), noise))
+        # NVlabs clamps after the activation and its gain (bias_act's clamp).
+        return _clamp(self.activate(self.noise(self.conv(x, w), noise)), self.clamp)
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_ch, w_dim, upsample=True):
+    def __init__(self, in_ch, w_dim, upsample=True, clamp=None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, 3, 1, w_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
         self.upsample = upsample
+        self.clamp = clamp
         if upsample:
             self.register_buffer("blur_kernel", _blur_kernel() * 4, persistent=False)
 
     def forward(self, x, w, skip=None):
-        out = self.conv(x, w) + self.bias
+        out = _clamp(self.conv(x, w) + self.bias, self.clamp)  # clamped before the skip is added, as NVlabs
         if skip is not None:
             out = out + upfirdn2d(skip, self.blur_kernel, up=2, pad=(2, 1))
         return out
@@ -213,8 +225,9 @@ class StyleGAN2Generator(GeneratorIdentity, nn.Module):
             EqualLinear(config.w_dim, config.w_dim, lr_mul=config.lr_mlp, activate=True)
             for _ in range(config.n_mlp)])
         self.input = ConstantInput(c[4])
-        self.conv1 = StyledConv(c[4], c[4], 3, config.w_dim)
-        self.to_rgb1 = ToRGB(c[4], config.w_dim, upsample=False)
+        clamp = config.conv_clamp
+        self.conv1 = StyledConv(c[4], c[4], 3, config.w_dim, clamp=clamp)
+        self.to_rgb1 = ToRGB(c[4], config.w_dim, upsample=False, clamp=clamp)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         self.noises = nn.Module()
@@ -225,9 +238,9 @@ class StyleGAN2Generator(GeneratorIdentity, nn.Module):
         in_ch = c[4]
         for log in range(3, config.log_size + 1):
             out_ch = c[2**log]
-            self.convs.append(StyledConv(in_ch, out_ch, 3, config.w_dim, upsample=True))
-            self.convs.append(StyledConv(out_ch, out_ch, 3, config.w_dim))
-            self.to_rgbs.append(ToRGB(out_ch, config.w_dim))
+            self.convs.append(StyledConv(in_ch, out_ch, 3, config.w_dim, upsample=True, clamp=clamp))
+            self.convs.append(StyledConv(out_ch, out_ch, 3, config.w_dim, clamp=clamp))
+            self.to_rgbs.append(ToRGB(out_ch, config.w_dim, clamp=clamp))
             in_ch = out_ch
         self.register_buffer("w_avg", torch.zeros(config.w_dim))
 

@@ -24,6 +24,7 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from dynode.errors import CheckpointError
@@ -38,6 +39,13 @@ class Stub:
     def __init__(self, meta: dict):
         self.class_name = str(meta.get("class_name"))
         self.state = meta.get("state") or {}
+
+    def modules(self, prefix: str = ""):
+        """(dotted name, Stub) of this module and every sub-module."""
+        yield prefix.rstrip("."), self
+        for name, child in (self.state.get("_modules") or {}).items():
+            if isinstance(child, Stub):
+                yield from child.modules(f"{prefix}{name}.")
 
     def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
         """Parameters and buffers of this module and its sub-modules, by dotted name."""
@@ -64,6 +72,30 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
     return torch.nn.Parameter(data, requires_grad=requires_grad)
 
 
+def _numeric_dtype(dtype) -> np.dtype:
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc":
+        raise CheckpointError(f"refused: the checkpoint holds a numpy value of type {dtype!r}; only numbers are read")
+    return dtype
+
+
+def _numpy_dtype(name, align=False, copy=True) -> np.dtype:
+    """``numpy.dtype`` as a pickle rebuilds it, for numeric types only (NVlabs layers hold numpy floats)."""
+    if not isinstance(name, str):
+        raise CheckpointError(f"refused: the checkpoint asks for a numpy dtype from {type(name).__name__}")
+    try:
+        return _numeric_dtype(np.dtype(name))
+    except TypeError as e:
+        raise CheckpointError(f"refused: unknown numpy dtype {name!r}") from e
+
+
+def _numpy_scalar(dtype, data=None):
+    """A numpy scalar (e.g. a layer's ``weight_gain``) from its dtype and raw bytes, as a Python number."""
+    dtype = _numeric_dtype(dtype)
+    if not isinstance(data, bytes) or len(data) != dtype.itemsize:
+        raise CheckpointError(f"refused: a numpy {dtype} scalar without its {dtype.itemsize} bytes of data")
+    return np.frombuffer(data, dtype)[0].item()
+
+
 # The only callables and classes a pickle may name: (module, name) -> what it gets instead.
 _ALLOWED = {
     ("collections", "OrderedDict"): OrderedDict,
@@ -74,6 +106,10 @@ _ALLOWED = {
     ("torch", "Size"): torch.Size,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): Stub,
     ("dnnlib.util", "EasyDict"): _EasyDict,
+    # numpy scalars and dtypes (numpy 1.x and 2.x names), numbers only.
+    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy._core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy", "dtype"): _numpy_dtype,
 }
 
 
@@ -102,8 +138,9 @@ def _channels_and_log(state: dict[str, torch.Tensor]) -> tuple[int, dict[int, in
 
 
 def generator_from_state(state: dict[str, torch.Tensor], w_avg: torch.Tensor | None,
-                         lr_mlp: float = 0.01) -> StyleGAN2Generator:
-    """A dynode generator from a state dict in rosinality's names (blur kernels optional).
+                         lr_mlp: float = 0.01, conv_clamp: float | None = None) -> StyleGAN2Generator:
+    """A dynode generator from a state dict in rosinality's names (blur kernels optional), its
+    activations clamped to +-``conv_clamp`` if given.
 
     Raises:
         CheckpointError: a missing or misshapen tensor, z_dim != w_dim, or a non-standard blur kernel.
@@ -121,7 +158,8 @@ def generator_from_state(state: dict[str, torch.Tensor], w_avg: torch.Tensor | N
         raise CheckpointError(f"z_dim {z_dim} differs from w_dim {w_dim}; dynode's generator needs them equal")
     n_mlp = sum(1 for k in state if re.fullmatch(r"style\.\d+\.weight", k))
     log, channels = _channels_and_log(state)
-    config = StyleGAN2Config(resolution=2 ** log, w_dim=int(w_dim), n_mlp=n_mlp, channels=channels, lr_mlp=lr_mlp)
+    config = StyleGAN2Config(resolution=2 ** log, w_dim=int(w_dim), n_mlp=n_mlp, channels=channels, lr_mlp=lr_mlp,
+                             conv_clamp=None if conv_clamp is None else float(conv_clamp))
     model = StyleGAN2Generator(config)
     if w_avg is not None:
         state["w_avg"] = w_avg.reshape(-1)
@@ -156,7 +194,14 @@ def load_rosinality(path: str | Path) -> tuple[dict[str, torch.Tensor], torch.Te
 
 
 def load_nvlabs(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(``G_ema``'s tensors by NVlabs name, its constructor kwargs) of a network pickle."""
+    """(``G_ema``'s tensors by NVlabs name, its settings) of a network pickle. The settings are its
+    constructor kwargs (``init_kwargs``), the synthesis layers' ``conv_clamp`` and the mapping
+    network's learning-rate multiplier read off its first layer's ``weight_gain`` (None if absent).
+
+    Raises:
+        CheckpointError: refused imports, not a StyleGAN2 network pickle, or layers that clamp
+            their activations differently.
+    """
     try:
         with open(path, "rb") as f:
             data = SafeUnpickler(f).load()
@@ -170,7 +215,17 @@ def load_nvlabs(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     tensors = g.tensors()
     if any(".input." in k for k in tensors) or "synthesis.input.freqs" in tensors:
         raise CheckpointError(f"{path}: a StyleGAN3 generator; dynode converts StyleGAN2 generators only")
-    return tensors, dict(g.state.get("_init_kwargs") or {})
+    modules = dict(g.modules())
+    clamps = {m.state.get("conv_clamp") for m in modules.values() if m.class_name in ("SynthesisLayer", "ToRGBLayer")}
+    if len(clamps) > 1:
+        raise CheckpointError(f"{path}: its synthesis layers clamp activations differently ({sorted(map(str, clamps))}); "
+                              "dynode's generator clamps all of them alike or none")
+    fc0 = modules.get("mapping.fc0")
+    gain = fc0.state.get("weight_gain") if fc0 is not None else None
+    lr = float(gain) * math.sqrt(tensors["mapping.fc0.weight"].shape[1]) if isinstance(gain, (int, float)) \
+        and "mapping.fc0.weight" in tensors else None
+    return tensors, {"init_kwargs": dict(g.state.get("_init_kwargs") or {}), "conv_clamp": next(iter(clamps), None),
+                     "lr_multiplier": lr}
 
 
 def nvlabs_to_rosinality(nv: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -227,20 +282,24 @@ def convert_checkpoint(path: str | Path, lr_mlp: float | None = None) -> tuple[S
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    conv_clamp = None
     if path.suffix in (".pt", ".pth"):
         state, w_avg = load_rosinality(path)
         source = {"format": "rosinality"}
     elif path.suffix == ".pkl":
-        nv, kwargs = load_nvlabs(path)
+        nv, settings = load_nvlabs(path)
         state, w_avg = nvlabs_to_rosinality(nv)
+        kwargs = settings["init_kwargs"]
         mapping = kwargs.get("mapping_kwargs") or {}
-        lr_mlp = lr_mlp if lr_mlp is not None else float(mapping.get("lr_multiplier", 0.01))
-        source = {"format": "nvlabs", "init_kwargs": {k: v for k, v in kwargs.items()
-                                                      if isinstance(v, (int, float, str, bool, type(None)))}}
+        if lr_mlp is None:  # the file's own: its constructor kwargs, else its first mapping layer's gain
+            lr_mlp = float(mapping.get("lr_multiplier", settings["lr_multiplier"] or 0.01))
+        conv_clamp = settings["conv_clamp"]
+        source = {"format": "nvlabs", "conv_clamp": conv_clamp,
+                  "init_kwargs": {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str, bool, type(None)))}}
     else:
         raise CheckpointError(f"{path}: unknown checkpoint format {path.suffix!r}; give a rosinality .pt/.pth "
                               "or an NVlabs .pkl")
-    model = generator_from_state(state, w_avg, 0.01 if lr_mlp is None else lr_mlp)
+    model = generator_from_state(state, w_avg, 0.01 if lr_mlp is None else lr_mlp, conv_clamp)
     if not math.isfinite(float(sum(p.float().abs().sum() for p in model.state_dict().values()))):
         raise CheckpointError(f"{path}: the weights hold NaN or inf")
     source.update(resolution=model.resolution, w_dim=model.w_dim, num_ws=model.num_ws, file=path.name)
