@@ -299,3 +299,15 @@ def test_plot_draws_the_path_and_refuses_bad_values(fitted, tmp_path):
     assert r.exit_code == 2 and "--samples" in r.output and not (tmp_path / "bad.png").exists()
     r = run("plot", lat, "-o", tmp_path / "lat.png")
     assert r.exit_code == 2 and "fitted trajectory" in r.output and not (tmp_path / "lat.png").exists()
+
+
+def test_device_auto_is_the_default_and_bad_devices_are_named(fitted, tmp_path):
+    import torch
+    _, _, traj = fitted
+    r = run("interpolate", traj, "-o", tmp_path / "a.mp4", "--factor", 1)  # --device auto: cpu here
+    assert r.exit_code == 0, r.output
+    r = run("interpolate", traj, "-o", tmp_path / "b.mp4", "--device", "gpu0")
+    assert r.exit_code == 2 and "not a torch device" in r.output and not (tmp_path / "b.mp4").exists()
+    if not torch.cuda.is_available():
+        r = run("interpolate", traj, "-o", tmp_path / "c.mp4", "--device", "cuda")
+        assert r.exit_code == 2 and "no CUDA GPU" in r.output and not (tmp_path / "c.mp4").exists()

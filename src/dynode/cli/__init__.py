@@ -38,8 +38,24 @@ def _errors():
 
 
 def _device(device: str, seed: int = 0) -> str:
+    """Seed torch and resolve --device: auto is cuda when a GPU is there, else cpu.
+
+    Raises:
+        InputError: an unparsable device, or a CUDA device on a machine without one.
+    """
     torch.manual_seed(seed)
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as e:
+        raise InputError(f"--device {device!r}: not a torch device (cpu, cuda, cuda:1, auto)") from e
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: no CUDA GPU on this machine; use --device cpu or auto")
+        # TF32 matmuls and convolutions: ample precision for inversion and rendering, several times faster.
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return device
 
 
 @contextmanager
@@ -60,7 +76,8 @@ def _numbers(text: Optional[str], flag: str) -> Optional[list[float]]:
 
 
 O = typer.Option
-DEVICE, SEED = O("cpu", help="torch device: cpu, cuda, cuda:1, or auto"), O(0, help="random seed")
+DEVICE, SEED = O("auto", help="torch device: auto (cuda if there is a GPU, else cpu), cpu, cuda, cuda:1"), \
+    O(0, help="random seed")
 GENERATOR = O("toyfaces64", help="bundled generator name or model folder")
 OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
 PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from the "
