@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench-generator bench-interp bench-memory bench-edit bench-real train-gan clean
+.PHONY: demo test test-fast bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ bench-edit: $(STAMP)
 
 bench-real: $(STAMP)
 	$(PY) benchmarks/real_clip.py --out bench_out/real
+
+bench-encoder: $(STAMP)
+	$(PY) benchmarks/encoder.py --out bench_out/encoder
+
+# Retrain the bundled generator's encoder (about 10 minutes on 2 cores; exported into its model folder).
+train-encoder: $(STAMP)
+	$(VENV)/bin/dynode train-encoder --generator toyfaces64 --out runs/encoder --steps 3000
 
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.

@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--min-change", type=float, default=0.1, help="attribute change (0-1 scale) that counts as reached")
     p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
     p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
+    p.add_argument("--init", default="previous", choices=["previous", "encoder", "mean", "auto"],
+                   help="where inversion starts (previous, the warm start these tables were measured with)")
     p.add_argument("--iters", type=int, default=FitConfig().iters, help="fitting iterations")
     p.add_argument("--out", type=Path, default=None, help="folder for JSON, markdown, side-by-side video and the cache")
     a = p.parse_args(argv)
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     edits = _edits(a.edits)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     gen, probe = load_generator(a.generator), load_regressor()
-    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first)
+    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
     fit_cfg = FitConfig(iters=a.iters)
     cache = a.out / "cache" if a.out else None
     times = torch.arange(a.frames, dtype=torch.float64) / a.fps

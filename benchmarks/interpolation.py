@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--factor", type=int, default=4, help="ground truth at this multiple of the working rate")
     p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
     p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
+    p.add_argument("--init", default="previous", choices=["previous", "encoder", "mean", "auto"],
+                   help="where inversion starts (previous, the warm start these tables were measured with)")
     p.add_argument("--iters", type=int, default=FitConfig().iters, help="fitting iterations")
     p.add_argument("--fit-frames", type=int, default=100, help="also time the default fit on this many frames (0: skip)")
     p.add_argument("--out", type=Path, default=None, help="folder for JSON, markdown, PNG strip and the inversion cache")
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error("nothing to do: give --seeds or --fit-frames")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     gen = load_generator(a.generator)
-    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first)
+    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
     fit_cfg = FitConfig(iters=a.iters)
     cache = a.out / "cache" if a.out else None
     per_video, strip = [], None

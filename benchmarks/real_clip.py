@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--frames", type=int, default=None, help="use only the first N frames")
     p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
     p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
+    p.add_argument("--init", default="previous", choices=["previous", "encoder", "mean", "auto"],
+                   help="where inversion starts (previous, the warm start these tables were measured with)")
     p.add_argument("--pti-steps", type=int, default=PTIConfig().steps, help="pivotal tuning steps (0: none)")
     p.add_argument("--iters", type=int, default=FitConfig().iters, help="fitting iterations")
     p.add_argument("--out", type=Path, default=None, help="folder for JSON, markdown and the PNG strip")
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     embed = FaceEmbedder()  # the source's crops pasted straight back: the ceiling of any face replacement
     recon_all = paste(video.pixels, crops.pixels, alignment)
     source_ids = embed(video.pixels)
-    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first)
+    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
     pti = PTIConfig(steps=a.pti_steps) if a.pti_steps > 0 else None
     fit_cfg = FitConfig(iters=a.iters)
     report = {"video": str(a.video or "carphone_pristine.mp4"), "frames": len(video), "fps": round(video.fps, 3),

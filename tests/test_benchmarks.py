@@ -94,3 +94,27 @@ def test_real_clip_benchmark_scores_crops_full_frames_and_identity(tiny_folder, 
     assert {"invert", "pti", "fit", "paste"} <= set(r["seconds"]) and "tl_id" in r["identity"]["dynode"]
     assert report["crop_paste_ceiling"]["psnr"] > 25
     assert (out / "strip.png").stat().st_size > 0 and (out / "real_clip.json").is_file()
+
+
+@pytest.mark.slow
+def test_encoder_benchmark_scores_every_start_and_times_the_pipeline(tiny_folder, tmp_path):
+    import torch
+
+    from dynode.edit import Direction, save_directions
+    from dynode.edit.directions import DIRECTIONS_FILE
+    from dynode.generators import generator_id, load_generator
+    from dynode.inversion.encoder import EncoderConfig, encoder_folder, train_encoder
+    gen = load_generator(str(tiny_folder))
+    train_encoder(gen, EncoderConfig(steps=5, batch=4), export=encoder_folder(gen))
+    save_directions(tiny_folder / DIRECTIONS_FILE, [Direction("hair_color", torch.ones(16),
+                                                              generator_id=generator_id(str(tiny_folder)))])
+    out = tmp_path / "enc"
+    report = _bench("encoder.py", "--generator", str(tiny_folder), "--frames", "6", "--fps", "4", "--fewer", "50",
+                    "--out", str(out))
+    assert set(report["inversion"]) == {"optimisation (300/100 steps)", "optimisation (6/2 steps)",
+                                        "encoder + 2 steps", "encoder + 100 steps", "encoder alone"}
+    assert set(report["pipeline_seconds"]) == {"invert", "fit", "interpolate_4x_detail", "edit"}
+    assert report["outputs"] == {"interpolated_frames": 21, "edited_frames": 6}
+    best = report["inversion"]["optimisation (300/100 steps)"]
+    assert best["psnr"] > report["inversion"]["encoder alone"]["psnr"]  # a 5-step encoder is no substitute
+    assert (out / "encoder.md").is_file()

@@ -77,6 +77,11 @@ class InversionConfig(_Config):
         batch_size: frames optimised together; a batch starts from the last code of the previous one.
         ssim_weight: weight of the structural (1 - SSIM) term added to the pixel MSE.
         perceptual_weight: weight of the ST-LPIPS perceptual distance added to the loss.
+        init: where optimisation starts: "auto" (the generator's encoder if it has one, else
+            "previous"), "encoder" (the first frame from the encoder's code, each later batch from
+            the previous solution moved by the encoder's change between the frames), "mean" (each
+            batch from the mean code) or "previous" (the first frame from the mean code, each
+            later batch from the previous batch's last code).
     """
 
     space: str = "w+"
@@ -86,8 +91,11 @@ class InversionConfig(_Config):
     batch_size: int = 4
     ssim_weight: float = 0.5
     perceptual_weight: float = 0.0
+    init: str = "auto"
 
     def __post_init__(self):
+        if self.init not in ("auto", "encoder", "mean", "previous"):
+            raise InputError(f"InversionConfig.init must be auto, encoder, mean or previous, got {self.init!r}")
         if self.space not in ("w", "w+"):
             raise InputError(f"InversionConfig.space must be 'w' or 'w+', got {self.space!r}")
         if self.steps_first < 1 or self.steps < 1 or self.batch_size < 1:

@@ -100,7 +100,9 @@ READ = dict(generator=GENERATOR, space=O("w+", help="w+ or w"),
             sigma=O(2.0, help="with --align: temporal smoothing of the face crop, in frames"),
             pti=O(False, help="pivotal tuning: fine-tune a copy of the generator on the video around its codes "
                               "(the weight delta is stored with the codes)"),
-            pti_steps=O(300, help="with --pti: tuning steps"))
+            pti_steps=O(300, help="with --pti: tuning steps"),
+            init=O("auto", help="where inversion starts: auto (the generator's encoder if it has one, else "
+                                "previous), encoder, mean, previous (warm start from the previous frame)"))
 
 
 # The commands register themselves on ``app`` when their modules are imported.

@@ -48,6 +48,28 @@ def train_gan(out: Path = O(Path("runs/toyfaces64"), "--out", "-o", help="run fo
             f"-> {out}/export")
 
 
+@app.command("train-encoder")
+def train_encoder_cmd(generator: str = GENERATOR,
+                      out: Path = O(Path("runs/encoder"), "--out", "-o", help="run folder (resumable state.pt)"),
+                      steps: int = O(3000, help="Adam steps"), batch: int = O(32, help="samples a step"),
+                      minutes: Optional[float] = O(None, help="stop after this wall time"),
+                      resume: Optional[Path] = O(None, help="state.pt of a run to continue"),
+                      device: str = DEVICE, seed: int = SEED) -> None:
+    """Train an encoder image -> W+ on the generator's own samples; inversion then starts from it.
+
+    The encoder is exported into the generator's model folder (encoder/), where `--init auto`
+    (the default) finds it.
+    """
+    from dynode.generators import load_generator
+    from dynode.inversion.encoder import EncoderConfig, encoder_folder, train_encoder
+    with _errors():
+        gen = load_generator(generator, _device(device, seed))
+        config = EncoderConfig(steps=steps, batch=batch, seed=seed)
+        with _bar("training encoder") as update:
+            _, stats = train_encoder(gen, config, out, encoder_folder(gen), resume, minutes, update)
+        say(f"{stats['steps']} steps in {stats['seconds']:.0f} s, loss {stats['loss']:.4f} -> {encoder_folder(gen)}")
+
+
 @app.command("train-attributes")
 def train_attributes(out: Path = O(..., "--out", "-o", help="model folder"),
                      steps: int = O(2500, help="training steps"), seed: int = SEED) -> None:

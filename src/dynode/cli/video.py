@@ -31,12 +31,12 @@ def _read_options(command):
 
 def _invert(video: Path, fit, device: str, generator: str, space: str, steps: int, steps_first: int,
             batch_size: int, perceptual_weight: float, every: int, resize: bool, align: bool, sigma: float,
-            pti: bool, pti_steps: int):
+            pti: bool, pti_steps: int, init: str):
     """A pipeline from a video with the READ options (fitted with ``fit`` unless it is None)."""
     from dynode.config import InversionConfig, PTIConfig, ReadConfig
     from dynode.pipelines import VideoPipeline
     inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
-                                perceptual_weight=perceptual_weight)
+                                perceptual_weight=perceptual_weight, init=init)
     with _bar("inverting") as update:
         pipe = VideoPipeline.from_video(video, generator, ReadConfig(every, resize, align, sigma), inversion,
                                         PTIConfig(steps=pti_steps) if pti else None, None, device, update, say)

@@ -47,11 +47,16 @@ def _optimise(gen, init, target, steps, cfg):
 
 
 def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
-           config: InversionConfig = InversionConfig(), progress: Callable[[int, int], None] | None = None) -> LatentSequence:
+           config: InversionConfig = InversionConfig(), progress: Callable[[int, int], None] | None = None,
+           encoder: torch.nn.Module | None = None) -> LatentSequence:
     """Invert every frame of a video.
 
-    The first frame starts from the mean latent with ``steps_first`` steps; each later batch of
-    ``batch_size`` frames starts from the last code of the previous batch (warm start).
+    Where each batch of ``batch_size`` frames starts (``config.init``): ``previous`` (the first
+    frame from the mean code with ``steps_first`` steps, each later batch from the last code of
+    the previous batch: warm start), ``mean`` (every batch from the mean code), ``encoder``
+    (the first frame from ``encoder``'s code, each later frame from the previous batch's last
+    code plus the encoder's change between the two frames; ``steps`` steps each, no cold start),
+    ``auto`` (the encoder if one is given, else ``previous``).
 
     Args:
         generator: the generator (its parameters are not changed).
@@ -59,12 +64,15 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         times: (T,) seconds, strictly increasing.
         config: inversion settings.
         progress: called as progress(frames_done, frames_total).
+        encoder: images -> W+ codes (:class:`dynode.inversion.encoder.Encoder`), for init
+            ``encoder`` or ``auto``.
 
     Returns:
         LatentSequence with (T, num_ws, w_dim) codes (W codes broadcast), per-frame loss and PSNR.
 
     Raises:
-        InputError: images of the wrong shape or resolution, or times of the wrong length.
+        InputError: images of the wrong shape or resolution, times of the wrong length, or init
+            ``encoder`` without an encoder.
     """
     res = generator.resolution
     if images.dim() != 4 or images.shape[1:] != (3, res, res):
@@ -76,19 +84,33 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     device = generator.device
     images = images.to(device)
     start = time.time()
+    init_mode = config.init if config.init != "auto" else ("encoder" if encoder is not None else "previous")
+    if init_mode == "encoder" and encoder is None:
+        raise InputError("invert(): init 'encoder' needs an encoder; train one with `dynode train-encoder`")
     w_avg = generator.mean_latent.detach()
-    init = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
+    mean = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
+    init = mean
     codes, losses, psnrs = [], [], []
     batches = [[0]] + [list(range(i, min(i + config.batch_size, len(images))))
                        for i in range(1, len(images), config.batch_size)]
     done = 0
     for k, idx in enumerate(batches):
-        steps = config.steps_first if k == 0 else config.steps
-        c, loss, p = _optimise(generator, init.expand(len(idx), *init.shape[1:]), images[idx], steps, config)
+        steps = config.steps_first if k == 0 and init_mode != "encoder" else config.steps
+        if init_mode == "encoder":
+            with torch.no_grad():
+                guess = encoder(images[idx])
+                guess = guess.mean(1) if config.space == "w" else guess
+            # The first frame from the encoder's code; later ones from the previous frame's solution
+            # moved by the encoder's change between the frames (its codes are rough, its changes less so).
+            start_codes = guess if k == 0 else init + guess - last_guess
+            last_guess = guess[-1:]
+        else:
+            start_codes = init.expand(len(idx), *init.shape[1:])
+        c, loss, p = _optimise(generator, start_codes, images[idx], steps, config)
         codes.append(c)
         losses.append(loss)
         psnrs.append(p)
-        init = c[-1:]
+        init = c[-1:] if init_mode in ("previous", "encoder") else mean
         done += len(idx)
         if progress is not None:
             progress(done, len(images))
@@ -97,5 +119,5 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         codes = codes[:, None].repeat(1, generator.num_ws, 1)
     seconds = time.time() - start
     return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(), generator.name,
-                          config.space, {"config": config.to_dict(), "seconds": seconds,
+                          config.space, {"config": config.to_dict(), "init": init_mode, "seconds": seconds,
                                          "seconds_per_frame": seconds / len(images)}, generator.delta, generator.id)

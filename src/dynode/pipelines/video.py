@@ -119,6 +119,25 @@ def _describe(path: Path, frames: Frames, every: int, alignment) -> Source:
                   has_audio, alignment)
 
 
+def _encoder_for(generator: Generator, init: str):
+    """The generator's encoder for inversion init "auto" (if it has one) or "encoder" (required).
+
+    Raises:
+        InputError: init "encoder" and no encoder beside the generator. CheckpointError: one made
+            for another generator.
+    """
+    if init not in ("auto", "encoder"):
+        return None
+    from dynode.inversion.encoder import encoder_folder, load_encoder
+    folder = encoder_folder(generator)
+    if folder is None or not (folder / "model.safetensors").is_file():
+        if init == "encoder":
+            raise InputError(f"--init encoder: generator {generator.name or '(built in memory)'} has no encoder "
+                             f"({folder}); train one with `dynode train-encoder`, or use --init previous")
+        return None
+    return load_encoder(folder, generator)
+
+
 class VideoPipeline:
     """A video's generator, codes, trajectory and source, and everything rendered from them.
 
@@ -207,7 +226,8 @@ class VideoPipeline:
         if frames.pixels.shape[1:3] != (res, res):
             raise InputError(f"frames are {frames.pixels.shape[2]}x{frames.pixels.shape[1]} but the generator "
                              f"makes {res}x{res}")
-        seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress)
+        seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress,
+                     _encoder_for(generator, inversion.init))
         seq.source = source
         pipe = cls(generator, seq, log=log, frames=frames)
         if pti is not None:

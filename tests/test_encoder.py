@@ -1,0 +1,71 @@
+"""The encoder initialiser: trained on the generator's samples, refused for another generator."""
+
+import pytest
+import torch
+
+from conftest import TINY, make_tiny
+from dynode.config import InversionConfig
+from dynode.errors import CheckpointError, InputError
+from dynode.generators import load_generator
+from dynode.inversion import invert
+from dynode.inversion.encoder import (EncoderConfig, encoder_folder, export_encoder, load_encoder, sample_codes,
+                                      train_encoder)
+from dynode.io.checkpoints import save_model
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("enc")
+    gen = load_generator(str(save_model(root / "tiny", make_tiny(), "stylegan2", TINY.to_dict())))
+    config = EncoderConfig(steps=150, batch=16, lr=3e-3)
+    enc, stats = train_encoder(gen, config, root / "run", encoder_folder(gen))
+    return gen, enc, stats, config, root
+
+
+def test_the_encoder_learns_codes_and_starts_inversion_closer(trained):
+    gen, enc, stats, config, _ = trained
+    codes = sample_codes(gen, 16, config, float(enc.spread), torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        images = gen.synthesis(codes)
+        err = (enc(images) - codes).pow(2).mean() / (gen.mean_latent - codes).pow(2).mean()
+    assert stats["steps"] == 150 and err < 0.8  # nearer the true codes than the mean code is
+    t = torch.arange(4, dtype=torch.float64) / 4
+    quick = InversionConfig(steps=3, steps_first=3)
+    from_encoder = invert(gen, images[:4], t, InversionConfig(steps=3, steps_first=3, init="encoder"), encoder=enc)
+    from_mean = invert(gen, images[:4], t, InversionConfig(steps=3, steps_first=3, init="mean"))
+    assert from_encoder.info["init"] == "encoder" and invert(gen, images[:4], t, quick).info["init"] == "previous"
+    assert from_encoder.psnr.mean() > from_mean.psnr.mean()
+
+
+def test_exported_encoders_reload_for_their_generator_only(trained, tmp_path):
+    gen, enc, _, config, root = trained
+    again = load_encoder(encoder_folder(gen), gen)
+    x = torch.zeros(1, 3, TINY.resolution, TINY.resolution)
+    torch.testing.assert_close(again(x), enc(x))
+    other = load_generator(str(save_model(tmp_path / "other", make_tiny(seed=7), "stylegan2", TINY.to_dict())))
+    export_encoder(tmp_path / "foreign", enc, gen)
+    with pytest.raises(CheckpointError, match=rf"an encoder for generator {gen.id}, but .* generator {other.id}"):
+        load_encoder(tmp_path / "foreign", other)
+    with pytest.raises(CheckpointError, match="a run for generator"):
+        train_encoder(other, config, resume=root / "run" / "state.pt")
+    with pytest.raises(InputError, match="needs an encoder"):
+        invert(other, x, torch.zeros(1, dtype=torch.float64), InversionConfig(init="encoder"))
+
+
+def test_the_cli_uses_an_encoder_when_there_is_one(trained, tmp_path, tiny_folder, tiny_video):
+    from typer.testing import CliRunner
+
+    from dynode.cli import app
+    from dynode.types import LatentSequence
+    run = lambda *a: CliRunner().invoke(app, [str(x) for x in a])  # noqa: E731
+    r = run("invert", tiny_video, "-o", tmp_path / "l.safetensors", "--generator", tiny_folder, "--init", "encoder",
+            "--steps", 1, "--steps-first", 1)
+    assert r.exit_code == 2 and "has no encoder" in r.output and not (tmp_path / "l.safetensors").exists()
+    r = run("train-encoder", "--generator", tiny_folder, "--out", tmp_path / "run", "--steps", 5, "--batch", 4)
+    assert r.exit_code == 0, r.output
+    r = run("invert", tiny_video, "-o", tmp_path / "l.safetensors", "--generator", tiny_folder, "--steps", 1,
+            "--steps-first", 1)
+    assert r.exit_code == 0 and LatentSequence.load(tmp_path / "l.safetensors").info["init"] == "encoder"
+    r = run("invert", tiny_video, "-o", tmp_path / "m.safetensors", "--generator", tiny_folder, "--steps", 1,
+            "--steps-first", 1, "--init", "previous")
+    assert r.exit_code == 0 and LatentSequence.load(tmp_path / "m.safetensors").info["init"] == "previous"
