@@ -108,3 +108,31 @@ def test_configs_round_trip_nested_and_refuse_bad_fields():
         ReadConfig(every=0)
     with pytest.raises(InputError, match="unknown keys"):
         FitConfig.from_dict({"solver": {"method": "rk4"}, "speed": 2})
+
+
+def test_an_interrupted_inversion_resumes_where_it_stopped(tmp_path, tiny_folder, tiny_video):
+    from dynode.io.video import read_video
+    from dynode.types import Frames
+    gen = load_generator(str(tiny_folder))
+    frames = read_video(tiny_video)
+    config = InversionConfig(steps=3, steps_first=4, batch_size=2, init="previous")
+    whole = VideoPipeline.from_frames(frames, gen, config, fit=None).sequence
+    partial, said = tmp_path / "l.partial.safetensors", []
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_three(done, total):
+        if done >= 3:
+            raise Stop
+    with pytest.raises(Stop):
+        VideoPipeline.from_frames(frames, gen, config, fit=None, progress=stop_after_three, partial=partial)
+    assert partial.is_file()
+    resumed = VideoPipeline.from_frames(frames, gen, config, fit=None, partial=partial, log=said.append).sequence
+    assert any("resuming: 3 of 6" in line for line in said) and not partial.is_file()
+    torch.testing.assert_close(resumed.latents, whole.latents)  # as if it had never stopped
+    with pytest.raises(Stop):
+        VideoPipeline.from_frames(frames, gen, config, fit=None, progress=stop_after_three, partial=partial)
+    other = Frames(frames.pixels[::-1].copy(), frames.times, frames.fps)  # another video: never used
+    VideoPipeline.from_frames(other, gen, config, fit=None, partial=partial, log=said.append)
+    assert any("another video" in line and "starting over" in line for line in said)

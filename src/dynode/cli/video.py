@@ -31,15 +31,23 @@ def _read_options(command):
 
 def _invert(video: Path, fit, device: str, generator: str, space: str, steps: int, steps_first: int,
             batch_size: int, perceptual_weight: float, every: int, resize: bool, align: bool, sigma: float,
-            pti: bool, pti_steps: int, init: str):
-    """A pipeline from a video with the READ options (fitted with ``fit`` unless it is None)."""
+            pti: bool, pti_steps: int, init: str, partial: Optional[Path] = None):
+    """A pipeline from a video with the READ options (fitted with ``fit`` unless it is None); with
+    ``partial`` the inversion's progress is kept there, and Ctrl-C says how to resume."""
     from dynode.config import InversionConfig, PTIConfig, ReadConfig
     from dynode.pipelines import VideoPipeline
     inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
                                 perceptual_weight=perceptual_weight, init=init)
-    with _bar("inverting") as update:
-        pipe = VideoPipeline.from_video(video, generator, ReadConfig(every, resize, align, sigma), inversion,
-                                        PTIConfig(steps=pti_steps) if pti else None, None, device, update, say)
+    try:
+        with _bar("inverting") as update:
+            pipe = VideoPipeline.from_video(video, generator, ReadConfig(every, resize, align, sigma), inversion,
+                                            PTIConfig(steps=pti_steps) if pti else None, None, device, update, say,
+                                            partial)
+    except KeyboardInterrupt:
+        kept = f"the frames done so far are kept in {partial}; run the same command again to continue" \
+            if partial is not None and partial.is_file() else "nothing was kept"
+        say(f"interrupted: {kept}")
+        raise typer.Exit(130)
     seq = pipe.sequence
     tuned = f" (pivotal tuning: {seq.info['pti']['psnr_before']:.2f} dB before)" if pti else ""
     say(f"{len(seq)} frames inverted, mean PSNR {seq.psnr.mean():.2f} dB{tuned}")
@@ -75,7 +83,7 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
            device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
     """Invert every frame of a video into the generator's latent space."""
     with _errors():
-        pipe = _invert(video, None, _device(device, seed), **read)
+        pipe = _invert(video, None, _device(device, seed), **read, partial=out.with_suffix(".partial.safetensors"))
         pipe.sequence.save(out)
         say(f"-> {out}")
 

@@ -48,7 +48,8 @@ def _optimise(gen, init, target, steps, cfg):
 
 def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
            config: InversionConfig = InversionConfig(), progress: Callable[[int, int], None] | None = None,
-           encoder: torch.nn.Module | None = None) -> LatentSequence:
+           encoder: torch.nn.Module | None = None, done: tuple[torch.Tensor, ...] | None = None,
+           checkpoint: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None) -> LatentSequence:
     """Invert every frame of a video.
 
     Where each batch of ``batch_size`` frames starts (``config.init``): ``previous`` (the first
@@ -66,6 +67,10 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         progress: called as progress(frames_done, frames_total).
         encoder: images -> W+ codes (:class:`dynode.inversion.encoder.Encoder`), for init
             ``encoder`` or ``auto``.
+        done: (codes, losses, psnr) of the first frames, already inverted by an interrupted run
+            with the same frames and config (they continue where it stopped, as it would have).
+        checkpoint: called with (codes, losses, psnr) of every frame inverted so far after each
+            batch (to keep them for a resume).
 
     Returns:
         LatentSequence with (T, num_ws, w_dim) codes (W codes broadcast), per-frame loss and PSNR.
@@ -93,8 +98,22 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     codes, losses, psnrs = [], [], []
     batches = [[0]] + [list(range(i, min(i + config.batch_size, len(images))))
                        for i in range(1, len(images), config.batch_size)]
-    done = 0
+    finished = 0
+    if done is not None:
+        n = len(done[0])
+        if n not in [b[0] for b in batches] + [len(images)]:
+            raise InputError(f"invert(): {n} frames already done is not a batch boundary of this config")
+        codes, losses, psnrs = [[x.to(device)] for x in done]
+        finished = n
+        if n and init_mode in ("previous", "encoder"):
+            init = done[0][-1:].to(device)
+            if init_mode == "encoder":
+                with torch.no_grad():
+                    last_guess = encoder(images[n - 1:n])
+                    last_guess = last_guess.mean(1) if config.space == "w" else last_guess
     for k, idx in enumerate(batches):
+        if idx[0] < finished:
+            continue
         steps = config.steps_first if k == 0 and init_mode != "encoder" else config.steps
         if init_mode == "encoder":
             with torch.no_grad():
@@ -111,9 +130,11 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         losses.append(loss)
         psnrs.append(p)
         init = c[-1:] if init_mode in ("previous", "encoder") else mean
-        done += len(idx)
+        finished += len(idx)
+        if checkpoint is not None:
+            checkpoint(*(torch.cat(x).cpu() for x in (codes, losses, psnrs)))
         if progress is not None:
-            progress(done, len(images))
+            progress(finished, len(images))
     codes = torch.cat(codes)
     if config.space == "w":
         codes = codes[:, None].repeat(1, generator.num_ws, 1)

@@ -15,6 +15,8 @@ their arguments and call it; no stage reloads a generator by name or re-opens a 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +34,7 @@ from dynode.edit.lock import lock
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
-from dynode.io.checkpoints import artifact_kind
+from dynode.io.checkpoints import artifact_kind, load_artifact, save_artifact
 from dynode.io.images import from_uint8, to_uint8
 from dynode.io.video import VideoReader, frame_pairs, read_video, write_frames
 from dynode.metrics import psnr
@@ -119,6 +121,37 @@ def _describe(path: Path, frames: Frames, every: int, alignment) -> Source:
                   has_audio, alignment)
 
 
+def _fingerprint(frames: Frames, generator: Generator, inversion: InversionConfig) -> str:
+    """What an interrupted inversion must share with its resume: the frames, the generator, the config."""
+    h = hashlib.sha256(np.ascontiguousarray(frames.pixels).tobytes())
+    h.update(frames.times.numpy().tobytes())
+    h.update(f"{generator.id}|{generator.name}|{json.dumps(inversion.to_dict(), sort_keys=True)}".encode())
+    return h.hexdigest()[:24]
+
+
+def _resume(partial: str | Path | None, frames: Frames, generator: Generator, inversion: InversionConfig, log: Log):
+    """(the frames already done, a checkpoint callback) for an inversion kept in ``partial``."""
+    if partial is None:
+        return None, None
+    partial, key = Path(partial), _fingerprint(frames, generator, inversion)
+    done = None
+    if partial.is_file():
+        try:
+            tensors, info = load_artifact(partial, "partial-latents")
+        except CheckpointError:
+            tensors, info = None, {}
+        if info.get("fingerprint") == key:
+            done = (tensors["codes"], tensors["losses"], tensors["psnr"])
+            log(f"resuming: {len(done[0])} of {len(frames)} frames were inverted before ({partial})")
+        else:
+            log(f"{partial} is from another video, generator or inversion config: starting over")
+
+    def keep(codes, losses, psnrs):
+        save_artifact(partial, "partial-latents", {"codes": codes, "losses": losses, "psnr": psnrs},
+                      {"fingerprint": key, "frames": len(frames)})
+    return done, keep
+
+
 def _encoder_for(generator: Generator, init: str):
     """The generator's encoder for inversion init "auto" (if it has one) or "encoder" (required).
 
@@ -174,7 +207,7 @@ class VideoPipeline:
     def from_video(cls, video: str | Path, generator: str | Generator = "toyfaces64", read: ReadConfig = ReadConfig(),
                    inversion: InversionConfig = InversionConfig(), pti: PTIConfig | None = None,
                    fit: FitConfig | None = FitConfig(), device: str = "cpu", progress: Progress | None = None,
-                   log: Log | None = None) -> "VideoPipeline":
+                   log: Log | None = None, partial: str | Path | None = None) -> "VideoPipeline":
         """Read a video file or image folder, invert its frames and (unless ``fit`` is None) fit them.
 
         Frames are decoded one at a time and reduced (every n-th, resized, or the face cropped) as
@@ -185,6 +218,7 @@ class VideoPipeline:
             generator: a bundled name, a model folder, or a loaded generator.
             read: which frames and how they are cropped. pti: pivotal tuning (None: none).
             progress: inversion progress, called as progress(frames_done, frames_total).
+            partial: keep the inversion's progress there to resume it (see :meth:`from_frames`).
 
         Raises:
             InputError: unreadable video, < 2 frames, frames of the wrong size without resize or
@@ -208,14 +242,20 @@ class VideoPipeline:
             raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
                              "pass --resize to centre-crop and resize, or --align to crop the face")
         return cls.from_frames(frames, gen, inversion, pti, fit, progress, log,
-                               _describe(path, frames, read.every, alignment))
+                               _describe(path, frames, read.every, alignment), partial)
 
     @classmethod
     def from_frames(cls, frames: Frames, generator: Generator, inversion: InversionConfig = InversionConfig(),
                     pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(),
                     progress: Progress | None = None, log: Log | None = None,
-                    source: Source | None = None) -> "VideoPipeline":
+                    source: Source | None = None, partial: str | Path | None = None) -> "VideoPipeline":
         """Invert frames already in memory (uint8, the generator's size), tune and fit them.
+
+        Args:
+            partial: a file where the inversion keeps the frames done so far (atomically, after
+                every batch, with a fingerprint of the frames, the generator and the config). If
+                it exists and matches, inversion continues where it stopped; if it does not
+                match, it starts over and says so. Removed once the inversion is complete.
 
         Raises:
             InputError: fewer than 2 frames, or frames of another size than the generator's.
@@ -226,8 +266,12 @@ class VideoPipeline:
         if frames.pixels.shape[1:3] != (res, res):
             raise InputError(f"frames are {frames.pixels.shape[2]}x{frames.pixels.shape[1]} but the generator "
                              f"makes {res}x{res}")
+        log = log or _stderr
+        done, keep = _resume(partial, frames, generator, inversion, log)
         seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress,
-                     _encoder_for(generator, inversion.init))
+                     _encoder_for(generator, inversion.init), done, keep)
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
         seq.source = source
         pipe = cls(generator, seq, log=log, frames=frames)
         if pti is not None:
