@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
+.PHONY: demo test test-fast bench-scale bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-edit: $(STAMP)
 
 bench-real: $(STAMP)
 	$(PY) benchmarks/real_clip.py --out bench_out/real
+
+bench-scale: $(STAMP)
+	$(PY) benchmarks/scale.py
 
 bench-encoder: $(STAMP)
 	$(PY) benchmarks/encoder.py --out bench_out/encoder

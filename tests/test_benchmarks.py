@@ -118,3 +118,11 @@ def test_encoder_benchmark_scores_every_start_and_times_the_pipeline(tiny_folder
     best = report["inversion"]["optimisation (300/100 steps)"]
     assert best["psnr"] > report["inversion"]["encoder alone"]["psnr"]  # a 5-step encoder is no substitute
     assert (out / "encoder.md").is_file()
+
+
+def test_scale_benchmark_times_the_bundled_generator():
+    report = _bench("scale.py", "--resolutions", "--repeat", "1")
+    (row,) = report["results"]
+    assert row["generator"] == "toyfaces64" and row["resolution"] == 64 and row["parameters_m"] == 0.39
+    assert row["inversion_s_per_frame"] > row["inversion_s_per_frame_encoder_20_steps"] > 0
+    assert row["render_frames_per_s"] > 0 and row["peak_memory_mb"] > 0
