@@ -20,6 +20,15 @@ def check_latents(generator: Generator, latents: torch.Tensor) -> None:
                          f"(T, {want[0]}, {want[1]}); were they made with another generator?")
 
 
+def render_chunk(generator: Generator) -> int:
+    """Frames to render at a time: 32 on the CPU; on a GPU as many as half its free memory holds
+    (about 40 bytes of activations per pixel per frame at StyleGAN2's widths), 1 to 256."""
+    if generator.device.type != "cuda":
+        return 32
+    free, _ = torch.cuda.mem_get_info(generator.device)
+    return int(max(1, min(256, free // 2 // (40 * generator.resolution ** 2 * 32))))
+
+
 @torch.no_grad()
 def iter_render(generator: Generator, latents: torch.Tensor, chunk: int = 32,
                 progress: Callable[[int, int], None] | None = None) -> Iterator[torch.Tensor]:

@@ -39,12 +39,11 @@ from dynode.io.images import from_uint8, to_uint8
 from dynode.io.video import VideoReader, frame_pairs, read_video, write_frames
 from dynode.metrics import psnr
 from dynode.pipelines.times import future_times, render_times
-from dynode.render import check_latents, iter_render
+from dynode.render import check_latents, iter_render, render_chunk
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
-CHUNK = 32  # frames rendered at a time
 
 
 def _stderr(message: str) -> None:
@@ -439,15 +438,16 @@ class VideoPipeline:
         rate = fps or playback_rate(times)
         generator = self.generator
         detail = self.detail() if fidelity == "detail" else None
+        chunk = render_chunk(generator)
 
         def crops() -> Iterator[np.ndarray]:
-            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, CHUNK))
+            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, chunk))
             if detail is None:
                 return chunks
             if geometry is None:
-                return (detail.apply(t, chunk) for t, chunk in zip(times.split(CHUNK), chunks))
-            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, CHUNK))
-            return (detail.apply(t, base, chunk) for t, base, chunk in zip(times.split(CHUNK), plain, chunks))
+                return (detail.apply(t, chunk) for t, chunk in zip(times.split(chunk), chunks))
+            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
+            return (detail.apply(t, base, chunk) for t, base, chunk in zip(times.split(chunk), plain, chunks))
         if not full_frame:
             return Clip(times, rate, crops, audio)
         source = self.source
