@@ -103,7 +103,8 @@ def test_encoder_benchmark_scores_every_start_and_times_the_pipeline(tiny_folder
     from dynode.edit import Direction, save_directions
     from dynode.edit.directions import DIRECTIONS_FILE
     from dynode.generators import generator_id, load_generator
-    from dynode.inversion.encoder import EncoderConfig, encoder_folder, train_encoder
+    from dynode.config import EncoderConfig
+    from dynode.inversion.encoder import encoder_folder, train_encoder
     gen = load_generator(str(tiny_folder))
     train_encoder(gen, EncoderConfig(steps=5, batch=4), export=encoder_folder(gen))
     save_directions(tiny_folder / DIRECTIONS_FILE, [Direction("hair_color", torch.ones(16),

@@ -4,12 +4,11 @@ import pytest
 import torch
 
 from conftest import TINY, make_tiny
-from dynode.config import InversionConfig
+from dynode.config import EncoderConfig, InversionConfig
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert
-from dynode.inversion.encoder import (EncoderConfig, encoder_folder, export_encoder, load_encoder, sample_codes,
-                                      train_encoder)
+from dynode.inversion.encoder import encoder_folder, export_encoder, load_encoder, sample_codes, train_encoder
 from dynode.io.checkpoints import save_model
 
 

@@ -266,3 +266,31 @@ class LockConfig(_Config):
             raise InputError("a target attribute value needs the probe response (--response probe)")
         if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0:
             raise InputError(f"LockConfig: stride and iterations must be >= 1 and max_gain > 0, got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
+class EncoderConfig(_Config):
+    """Training an inversion encoder (:mod:`dynode.inversion.encoder`).
+
+    Args:
+        steps: Adam steps. batch: samples a step. lr: Adam learning rate. width: the CNN's base width.
+        mixing: probability of a style-mixed sample. jitter: per-layer noise added to sampled codes,
+            in units of their spread (inverted W+ codes stray from the samples' W).
+        truncation: sampled codes are pulled this far towards the mean (1: none).
+        seed: seeds the samples.
+    """
+
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 1e-3
+    width: int = 32
+    mixing: float = 0.5
+    jitter: float = 0.2
+    truncation: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch < 1 or self.width < 1 or not self.lr > 0:
+            raise InputError(f"EncoderConfig: steps, batch, width >= 1 and lr > 0; got {self.to_dict()}")
+        if not (0 <= self.mixing <= 1 and self.jitter >= 0 and 0 < self.truncation <= 1):
+            raise InputError(f"EncoderConfig: mixing in [0, 1], jitter >= 0, truncation in (0, 1]; got {self.to_dict()}")

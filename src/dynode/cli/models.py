@@ -61,7 +61,8 @@ def train_encoder_cmd(generator: str = GENERATOR,
     (the default) finds it.
     """
     from dynode.generators import load_generator
-    from dynode.inversion.encoder import EncoderConfig, encoder_folder, train_encoder
+    from dynode.config import EncoderConfig
+    from dynode.inversion.encoder import encoder_folder, train_encoder
     with _errors():
         gen = load_generator(generator, _device(device, seed))
         config = EncoderConfig(steps=steps, batch=batch, seed=seed)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from dynode.config import _Config
+from dynode.config import EncoderConfig
 from dynode.errors import CheckpointError, InputError
 from dynode.io.checkpoints import atomic_path, load_model_files, save_model
 from dynode.types import Generator
@@ -57,34 +56,6 @@ class Encoder(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         offset = self.head(self.features(images)).view(len(images), self.num_ws, self.w_dim)
         return self.w_avg + self.spread * offset
-
-
-@dataclass(frozen=True)
-class EncoderConfig(_Config):
-    """Training an encoder.
-
-    Args:
-        steps: Adam steps. batch: samples a step. lr: Adam learning rate. width: the CNN's base width.
-        mixing: probability of a style-mixed sample. jitter: per-layer noise added to sampled codes,
-            in units of their spread (inverted W+ codes stray from the samples' W).
-        truncation: sampled codes are pulled this far towards the mean (1: none).
-        seed: seeds the samples.
-    """
-
-    steps: int = 3000
-    batch: int = 32
-    lr: float = 1e-3
-    width: int = 32
-    mixing: float = 0.5
-    jitter: float = 0.2
-    truncation: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.steps < 1 or self.batch < 1 or self.width < 1 or not self.lr > 0:
-            raise InputError(f"EncoderConfig: steps, batch, width >= 1 and lr > 0; got {self.to_dict()}")
-        if not (0 <= self.mixing <= 1 and self.jitter >= 0 and 0 < self.truncation <= 1):
-            raise InputError(f"EncoderConfig: mixing in [0, 1], jitter >= 0, truncation in (0, 1]; got {self.to_dict()}")
 
 
 @torch.no_grad()
