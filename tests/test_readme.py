@@ -11,7 +11,7 @@ from dynode.cli import app
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 TINY_BUDGETS = {"train-gan": ["--kimg", "0.016", "--batch", "8"], "train-attributes": ["--steps", "3"],
-                "directions": ["--samples", "40"]}
+                "directions": ["--samples", "40"], "train-encoder": ["--steps", "3", "--batch", "4"]}
 
 
 def _block(marker: str) -> str:
@@ -54,3 +54,4 @@ def test_training_commands(tmp_path, monkeypatch):
         _run(line, TINY_BUDGETS[shlex.split(line)[1]])
     assert (tmp_path / "runs/toyfaces64/export/directions.safetensors").is_file()
     assert (tmp_path / "runs/probe/model.safetensors").is_file()
+    assert (tmp_path / "runs/toyfaces64/export/encoder/model.safetensors").is_file()
