@@ -41,6 +41,11 @@ def iter_render(generator: Generator, latents: torch.Tensor, chunk: int = 32,
             progress(min(i + chunk, len(latents)), len(latents))
 
 
+def render_images(generator: Generator, latents: torch.Tensor, chunk: int = 32) -> torch.Tensor:
+    """Codes (T, num_ws, w_dim) -> float images (T, 3, R, R) in [-1, 1], rendered in chunks."""
+    return torch.cat(list(iter_render(generator, latents, chunk)))
+
+
 def render_pixels(generator: Generator, latents: torch.Tensor, chunk: int = 32,
                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Codes (T, num_ws, w_dim) -> uint8 video pixels (T, R, R, 3)."""
@@ -57,4 +62,4 @@ def direction_strip(generator: Generator, directions: list, strengths: list[floa
         z = torch.randn(1, generator.w_dim, generator=torch.Generator().manual_seed(seed)).to(generator.device)
         start = generator.mapping(z, truncation=0.7)[0].cpu().expand(generator.num_ws, -1)
     codes = torch.stack([start + d.offset(a, generator.num_ws) for d in directions for a in strengths])
-    return torch.cat(list(iter_render(generator, codes)))
+    return render_images(generator, codes)

@@ -39,12 +39,8 @@ from dynode.edit.propagate import Edit, propagate
 from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
 from dynode.io.images import to_uint8
-from dynode.render import iter_render
+from dynode.render import render_images
 from dynode.types import Generator
-
-def _render(generator: Generator, codes: torch.Tensor) -> torch.Tensor:
-    return torch.cat(list(iter_render(generator, codes)))
-
 
 class _PixelResponse:
     """How much of the first keyframe's image change each keyframe's change carries (1 at the first)."""
@@ -99,8 +95,8 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
     plain_codes = trajectory.evaluate(times, path=path)
     carried = propagate(trajectory, times, [replace(edit, schedule=None)], "first-frame", path) - plain_codes
     keys = torch.unique(torch.cat([torch.arange(0, len(times), config.stride), torch.tensor([len(times) - 1])]))
-    plain = _render(generator, plain_codes[keys])
-    full = _render(generator, plain_codes[keys] + carried[keys])
+    plain = render_images(generator, plain_codes[keys])
+    full = render_images(generator, plain_codes[keys] + carried[keys])
     if config.response == "pixels":
         response = _PixelResponse(plain, full)
     else:
@@ -112,7 +108,7 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
     r1 = r_b
     for _ in range(config.iterations):
         g_c = _secant(g_a, r_a, g_b, r_b, response.target, config.max_gain)
-        r_c = response(_render(generator, plain_codes[keys] + g_c[:, None, None] * carried[keys]))
+        r_c = response(render_images(generator, plain_codes[keys] + g_c[:, None, None] * carried[keys]))
         keep_b = (r_b - response.target).abs() <= (r_a - response.target).abs()
         g_a, r_a = torch.where(keep_b, g_b, g_a), torch.where(keep_b, r_b, r_a)
         g_b, r_b = g_c, r_c

@@ -46,6 +46,13 @@ def _optimise(gen, init, target, steps, cfg):
     return codes.detach(), per_frame, psnr(img, target)
 
 
+@torch.no_grad()
+def _encoded(encoder: torch.nn.Module, images: torch.Tensor, space: str) -> torch.Tensor:
+    """The encoder's codes for images, in the inversion's space (W: the mean over layers)."""
+    codes = encoder(images)
+    return codes.mean(1) if space == "w" else codes
+
+
 def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
            config: InversionConfig = InversionConfig(), progress: Callable[[int, int], None] | None = None,
            encoder: torch.nn.Module | None = None, done: tuple[torch.Tensor, ...] | None = None,
@@ -108,17 +115,13 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         if n and init_mode in ("previous", "encoder"):
             init = done[0][-1:].to(device)
             if init_mode == "encoder":
-                with torch.no_grad():
-                    last_guess = encoder(images[n - 1:n])
-                    last_guess = last_guess.mean(1) if config.space == "w" else last_guess
+                last_guess = _encoded(encoder, images[n - 1:n], config.space)
     for k, idx in enumerate(batches):
         if idx[0] < finished:
             continue
         steps = config.steps_first if k == 0 and init_mode != "encoder" else config.steps
         if init_mode == "encoder":
-            with torch.no_grad():
-                guess = encoder(images[idx])
-                guess = guess.mean(1) if config.space == "w" else guess
+            guess = _encoded(encoder, images[idx], config.space)
             # The first frame from the encoder's code; later ones from the previous frame's solution
             # moved by the encoder's change between the frames (its codes are rough, its changes less so).
             start_codes = guess if k == 0 else init + guess - last_guess

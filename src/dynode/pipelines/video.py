@@ -39,7 +39,7 @@ from dynode.io.images import from_uint8, to_uint8
 from dynode.io.video import VideoReader, frame_pairs, read_video, write_frames
 from dynode.metrics import psnr
 from dynode.pipelines.times import future_times, render_times
-from dynode.render import check_latents, iter_render, render_chunk
+from dynode.render import check_latents, iter_render, render_chunk, render_pixels
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
 Progress = Callable[[int, int], None]
@@ -386,7 +386,7 @@ class VideoPipeline:
             frames = self._observed_frames("detail rendering (--fidelity detail)",
                                            "render with --fidelity latent, which needs only the codes")
             codes, times = self._observed()
-            renders = np.concatenate([to_uint8(c) for c in iter_render(self.generator, codes)])
+            renders = render_pixels(self.generator, codes)
             self._detail = Detail(frames.pixels, renders, times, self.detail_config)
         return self._detail
 
