@@ -6,6 +6,8 @@ videos out) and :mod:`dynode.cli.models` (generators, directions, training).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 from contextlib import contextmanager
 from typing import Optional
@@ -105,7 +107,31 @@ READ = dict(generator=GENERATOR, space=O("w+", help="w+ or w"),
                                 "previous), encoder, mean, previous (warm start from the previous frame)"))
 
 
+def _read_configs(every: int, resize: bool, align: bool, sigma: float, space: str, steps: int, steps_first: int,
+                  batch_size: int, perceptual_weight: float, init: str, pti: bool, pti_steps: int):
+    """(ReadConfig, InversionConfig, PTIConfig or None) from the READ options but the generator."""
+    from dynode.config import InversionConfig, PTIConfig, ReadConfig
+    inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
+                                perceptual_weight=perceptual_weight, init=init)
+    return ReadConfig(every, resize, align, sigma), inversion, PTIConfig(steps=pti_steps) if pti else None
+
+
+def _read_options(command):
+    """Give ``command`` the READ options; they reach it gathered in its ``read`` dict."""
+    signature = inspect.signature(command, eval_str=True)
+    extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=type(v.default))
+             for k, v in READ.items()]
+
+    @functools.wraps(command)
+    def run(**kwargs):
+        return command(**{k: v for k, v in kwargs.items() if k not in READ}, read={k: kwargs[k] for k in READ})
+    run.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "read"]
+                                          + extra)
+    run.__annotations__ = {k: p.annotation for k, p in run.__signature__.parameters.items()}
+    return run
+
+
 # The commands register themselves on ``app`` when their modules are imported.
-from dynode.cli import video, models  # noqa: E402,F401,I001  (video first: the order of --help)
+from dynode.cli import video, batch, models  # noqa: E402,F401,I001  (video first: the order of --help)
 
 __all__ = ["app"]

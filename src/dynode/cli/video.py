@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from dynode.cli import DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, READ, SEED, _bar, _device, _errors, \
-    _numbers, app, say
+from dynode.cli import DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, SEED, _bar, _device, \
+    _errors, _numbers, _read_configs, _read_options, app, say
 from dynode.errors import InputError
-
-
-def _read_options(command):
-    """Give ``command`` the READ options; they reach it gathered in its ``read`` dict."""
-    signature = inspect.signature(command, eval_str=True)
-    extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=type(v.default))
-             for k, v in READ.items()]
-
-    @functools.wraps(command)
-    def run(**kwargs):
-        return command(**{k: v for k, v in kwargs.items() if k not in READ}, read={k: kwargs[k] for k in READ})
-    run.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "read"]
-                                          + extra)
-    run.__annotations__ = {k: p.annotation for k, p in run.__signature__.parameters.items()}
-    return run
 
 
 def _invert(video: Path, fit, device: str, generator: str, space: str, steps: int, steps_first: int,
@@ -34,14 +17,12 @@ def _invert(video: Path, fit, device: str, generator: str, space: str, steps: in
             pti: bool, pti_steps: int, init: str, partial: Optional[Path] = None):
     """A pipeline from a video with the READ options (fitted with ``fit`` unless it is None); with
     ``partial`` the inversion's progress is kept there, and Ctrl-C says how to resume."""
-    from dynode.config import InversionConfig, PTIConfig, ReadConfig
     from dynode.pipelines import VideoPipeline
-    inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
-                                perceptual_weight=perceptual_weight, init=init)
+    read, inversion, tuning = _read_configs(every, resize, align, sigma, space, steps, steps_first, batch_size,
+                                            perceptual_weight, init, pti, pti_steps)
     try:
         with _bar("inverting") as update:
-            pipe = VideoPipeline.from_video(video, generator, ReadConfig(every, resize, align, sigma), inversion,
-                                            PTIConfig(steps=pti_steps) if pti else None, None, device, update, say,
+            pipe = VideoPipeline.from_video(video, generator, read, inversion, tuning, None, device, update, say,
                                             partial)
     except KeyboardInterrupt:
         kept = f"the frames done so far are kept in {partial}; run the same command again to continue" \

@@ -1,0 +1,103 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dynode.cli import app
+from dynode.config import FitConfig, InversionConfig
+from dynode.errors import InputError
+from dynode.pipelines.batch import BatchJob, collect_videos, folder_names, run_batch
+
+
+def test_collect_videos_from_folders_globs_and_list_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    for name in ("a/x.mp4", "a/y.MOV", "a/notes.md", "z.gif"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "list.txt").write_text("# my clips\nz.gif\na/x.mp4  # again: kept once\n\n")
+    found = collect_videos([tmp_path / "a", str(tmp_path / "*.gif"), tmp_path / "list.txt"])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/x.mp4", "a/y.MOV", "z.gif"]
+    with pytest.raises(InputError, match="matches no file"):
+        collect_videos([str(tmp_path / "*.webm")])
+    with pytest.raises(InputError, match="no such video"):
+        collect_videos([tmp_path / "gone.mp4"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no video among"):
+        collect_videos([tmp_path / "empty"])
+
+
+def test_folder_names_tell_repeated_stems_apart(tmp_path):
+    videos = [tmp_path / "day1/clip.mp4", tmp_path / "day2/clip.mp4", tmp_path / "day2/other.mp4"]
+    assert folder_names(videos) == ["day1-clip", "day2-clip", "other"]
+
+
+def test_batch_job_validates_and_hashes_its_options():
+    job = BatchJob(factor=4, directions=["smile"])
+    assert BatchJob.from_dict(json.loads(json.dumps(job.to_dict()))) == job
+    assert job.hash() == BatchJob(factor=4, directions=("smile",)).hash() != BatchJob(factor=2, directions=("smile",)).hash()
+    for bad, message in [(dict(factor=-1), ">= 0"), (dict(directions=("a", "b", "c"), strengths=(1, 2)), "one strength"),
+                         (dict(propagation="sideways"), "propagation"), (dict(fidelity="x"), "fidelity")]:
+        with pytest.raises(InputError, match=message):
+            BatchJob(**bad)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """A tiny generator folder, two 6-frame videos it drew, a corrupt 'video' and an edit direction."""
+    from conftest import TINY, make_tiny
+    from dynode.io.checkpoints import save_model
+    from dynode.io.images import to_uint8
+    from dynode.io.video import write_video
+    root = tmp_path_factory.mktemp("batch")
+    gen = make_tiny()
+    folder = save_model(root / "tiny", gen, "stylegan2", TINY.to_dict())
+    np.save(root / "dir.npy", np.ones(TINY.w_dim, np.float32) / 4)
+    (root / "in").mkdir()
+    for seed in (1, 2):
+        w = gen.mapping(torch.randn(2, TINY.w_dim, generator=torch.Generator().manual_seed(seed)))
+        a = torch.linspace(0, 1, 6)[:, None]
+        write_video(root / f"in/clip{seed}.mp4", to_uint8(gen.synthesis(w[0] * (1 - a) + w[1] * a)), 8.0)
+    (root / "in/corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
+    job = BatchJob(str(folder), inversion=InversionConfig(steps_first=5, steps=3), fit=FitConfig(iters=20, subspace_dim=3),
+                   factor=2, directions=(str(root / "dir.npy"),))
+    return root, job
+
+
+@pytest.mark.slow
+def test_batch_on_local_ray_isolates_a_corrupt_video_and_resumes(clips):
+    from dynode.io.video import read_video
+    from dynode.types import LatentSequence
+    root, job = clips
+    out = root / "out"
+    seen = []
+    rows = run_batch(collect_videos([root / "in"]), out, job, workers=2, on_row=lambda row, done, total: seen.append(
+        (done, total)))
+    by_name = {r["name"]: r for r in rows}
+    assert [by_name[n]["status"] for n in ("clip1", "clip2", "corrupt")] == ["done", "done", "failed"]
+    assert "cannot decode" in by_name["corrupt"]["error"] and not (out / "corrupt").exists()
+    assert sorted(seen) == [(1, 3), (2, 3), (3, 3)]
+    for name in ("clip1", "clip2"):
+        row = by_name[name]
+        codes = LatentSequence.load(out / name / "latents.safetensors")
+        assert row["frames"] == len(codes) == 6 and row["seconds_fit"] > 0
+        assert row["psnr"] == pytest.approx(float(codes.psnr.mean()), abs=1e-3)
+        assert len(read_video(out / name / "interpolated.mp4")) == 11  # 5 gaps x 2 + 1
+        assert len(read_video(out / name / "edited.mp4")) == 6
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("video,name,status,frames") and len(summary) == 4
+    assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(rows))
+
+    # Again through the CLI: both finished videos are skipped untouched, the corrupt one fails again (exit 1).
+    stamp = (out / "clip1/interpolated.mp4").stat().st_mtime_ns
+    r = CliRunner().invoke(app, [
+        "batch", str(root / "in"), "--out", str(out), "--generator", job.generator, "--steps-first", "5", "--steps", "3",
+        "--iters", "20", "--subspace-dim", "3", "--factor", "2", "-d", job.directions[0], "--workers", "2"])
+    assert r.exit_code == 1, r.output
+    rows = json.loads((out / "summary.json").read_text())
+    assert sorted(r["status"] for r in rows) == ["failed", "skipped", "skipped"]
+    assert (out / "clip1/interpolated.mp4").stat().st_mtime_ns == stamp
+
+    # Other options: the video runs again.
+    rows = run_batch([root / "in/clip1.mp4"], out, BatchJob.from_dict(job.to_dict() | {"factor": 3}), workers=2)
+    assert rows[0]["status"] == "done" and len(read_video(out / "clip1/interpolated.mp4")) == 16
