@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench-scale bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
+.PHONY: demo test test-fast browser screenshots bench-scale bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/dynode demo --out demo_out
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The app's browser test drives Debian's chromium (Playwright's own browser download cannot work
+# offline): installed here when missing and apt-get can; otherwise that one test is skipped, saying why.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		  apt-get install -y -qq chromium >/dev/null; } || \
+		echo "no chromium and no way to install it: the app's browser test will be skipped"
+
+# The README's app screenshots, taken by the browser test.
+screenshots: $(STAMP) browser
+	DYNODE_SCREENSHOTS=docs $(PY) -m pytest -q tests/test_app.py -k browser
 
 # The unit tests only (seconds each): the slow end-to-end tests are left out.
 test-fast: $(STAMP)

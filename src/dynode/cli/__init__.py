@@ -132,6 +132,6 @@ def _read_options(command):
 
 
 # The commands register themselves on ``app`` when their modules are imported.
-from dynode.cli import video, batch, models  # noqa: E402,F401,I001  (video first: the order of --help)
+from dynode.cli import video, batch, web, models  # noqa: E402,F401,I001  (video first: the order of --help)
 
 __all__ = ["app"]

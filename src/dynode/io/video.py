@@ -30,6 +30,7 @@ class VideoReader:
 
     Attributes:
         fps: the stream's nominal frame rate. has_audio: whether the file has an audio track.
+        duration: the stream's length in seconds from its header (None if the header has none).
         skipped: undecodable packets met so far.
     """
 
@@ -44,6 +45,12 @@ class VideoReader:
                 stream = container.streams.video[0]
                 self.fps = float(stream.average_rate or stream.guessed_rate or fps)
                 self.has_audio = bool(container.streams.audio)
+                if stream.duration is not None and stream.time_base is not None:
+                    self.duration = float(stream.duration * stream.time_base)
+                elif container.duration is not None:
+                    self.duration = container.duration / av.time_base
+                else:
+                    self.duration = stream.frames / self.fps if stream.frames else None
         except (av.error.FFmpegError, UnicodeDecodeError) as e:
             raise InputError(f"{self.path}: cannot decode as a video ({e})") from e
         self.skipped = 0

@@ -25,9 +25,9 @@ from typing import Callable, Iterable
 
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config
 from dynode.detail import FIDELITIES
-from dynode.edit import PROPAGATIONS
 from dynode.errors import DynodeError, InputError
 from dynode.io.checkpoints import atomic_path
+from dynode.pipelines.video import EDIT_MODES, VideoPipeline
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".y4m")
 COLUMNS = ("video", "name", "status", "frames", "seconds_invert", "seconds_fit", "seconds_interpolate",
@@ -69,8 +69,8 @@ class BatchJob(_Config):
         if self.directions and len(self.strengths) not in (1, len(self.directions)):
             raise InputError(f"give one strength for all directions or one for each: {len(self.directions)} "
                              f"directions, {len(self.strengths)} strengths")
-        if self.propagation not in PROPAGATIONS:
-            raise InputError(f"propagation {self.propagation!r}: choose from {', '.join(PROPAGATIONS)}")
+        if self.propagation not in EDIT_MODES:
+            raise InputError(f"propagation {self.propagation!r}: choose from {', '.join(EDIT_MODES)}")
         if self.fidelity not in FIDELITIES:
             raise InputError(f"fidelity {self.fidelity!r}: choose from {', '.join(FIDELITIES)}")
 
@@ -135,7 +135,6 @@ def finished(video: Path, folder: Path, job: BatchJob) -> dict | None:
 def process_video(video: str | Path, folder: str | Path, job: BatchJob, device: str = "cpu") -> dict:
     """Run ``job`` on one video into ``folder``; returns its summary row (never raises: a failure is
     the row's status and error)."""
-    from dynode.pipelines.video import VideoPipeline
     video, folder = Path(video), Path(folder)
     row = {c: "" for c in COLUMNS} | {"video": str(video), "name": folder.name}
     start = time.perf_counter()

@@ -43,6 +43,8 @@ from dynode.render import check_latents, iter_render, render_chunk, render_pixel
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
 Progress = Callable[[int, int], None]
+# How an edit rides on the path: the propagations, and locked (the carried edit at a per-frame gain).
+EDIT_MODES = (*PROPAGATIONS, "locked")
 Log = Callable[[str], None]
 
 
@@ -572,8 +574,8 @@ class VideoPipeline:
         t = render_times(traj.observed_times, factor=factor) if times is None else check_times(list(times))
         audio = self._audio() if times is None else None
         geometry = moved.evaluate(t, path=path) if fidelity == "detail" else None
-        if propagation not in (*PROPAGATIONS, "locked"):
-            raise InputError(f"unknown propagation {propagation!r}; valid: {[*PROPAGATIONS, 'locked']}")
+        if propagation not in EDIT_MODES:
+            raise InputError(f"unknown propagation {propagation!r}; valid: {list(EDIT_MODES)}")
         info = {}
         if propagation == "locked":
             probe = None

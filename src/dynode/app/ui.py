@@ -1,0 +1,398 @@
+"""The app's actions (:class:`App`, plain methods on paths and numbers) and its page (:func:`build_app`)."""
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config
+from dynode.detail import FIDELITIES
+from dynode.dynamics.trajectory import PATHS
+from dynode.errors import DynodeError, InputError
+from dynode.io.video import VideoReader
+
+Progress = Callable[[float, str], None]
+MAX_EDITS = 3  # direction rows on the edit tab
+
+
+@dataclass(frozen=True)
+class AppConfig(_Config):
+    """The app's limits and resources.
+
+    Args:
+        max_upload_mb: largest upload accepted. max_seconds: longest video accepted.
+        max_side: largest frame width or height accepted, in pixels.
+        device: torch device of every job. cache_size: fitted videos kept in memory.
+    """
+
+    max_upload_mb: float = 200.0
+    max_seconds: float = 120.0
+    max_side: int = 1920
+    device: str = "cpu"
+    cache_size: int = 4
+
+    def __post_init__(self):
+        if not (self.max_upload_mb > 0 and self.max_seconds > 0 and self.max_side > 0 and self.cache_size >= 1):
+            raise InputError(f"AppConfig: limits must be positive and cache_size >= 1, got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
+class FitRequest(_Config):
+    """What a fitted video in the cache was made with."""
+
+    generator: str = "toyfaces64"
+    align: bool = False
+    pti: bool = False
+    steps_first: int = 300
+    steps: int = 100
+    iters: int = 300
+
+
+class App:
+    """The app's state: a temporary folder, the cache of fitted videos, one job per browser tab."""
+
+    def __init__(self, config: AppConfig = AppConfig()):
+        self.config = config
+        self.root = Path(tempfile.mkdtemp(prefix="dynode-app-"))
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._jobs: dict[str, threading.Lock] = {}
+        # Removed by close(), or when the app is collected or the interpreter exits, whichever comes first.
+        self._remove = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
+
+    def close(self) -> None:
+        """Remove the uploads and outputs."""
+        self._remove()
+
+    def folder(self, session: str) -> Path:
+        path = self.root / (session or "local")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def output(self, session: str, stem: str, suffix: str) -> Path:
+        """A fresh file name in the session's folder (so a browser never shows an older render)."""
+        return self.folder(session) / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
+
+    @contextmanager
+    def job(self, session: str):
+        """Run one job of this tab at a time; a second one is refused with a message."""
+        lock = self._jobs.setdefault(session, threading.Lock())
+        if not lock.acquire(blocking=False):
+            raise InputError("a job is already running in this tab; wait for it to finish")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # Opening a video ----------------------------------------------------------------------
+
+    def open_upload(self, path: str | Path, session: str) -> tuple[Path, str]:
+        """Check an uploaded file against the limits and keep it; returns (kept path, description).
+
+        Raises:
+            InputError: too large, too long, frames too large, or not a decodable video.
+        """
+        path, c = Path(path), self.config
+        megabytes = path.stat().st_size / 2**20
+        if megabytes > c.max_upload_mb:
+            raise InputError(f"{path.name} is {megabytes:.0f} MB; this app accepts up to {c.max_upload_mb:g} MB "
+                             "(dynode app --max-upload-mb)")
+        reader = VideoReader(path)
+        first = next(iter(reader), None)
+        if first is None:
+            raise InputError(f"{path.name}: no frame could be decoded")
+        height, width = first[0].shape[:2]
+        if max(width, height) > c.max_side:
+            raise InputError(f"{path.name}: frames are {width}x{height}; this app accepts up to {c.max_side} pixels a "
+                             "side (dynode app --max-side)")
+        if reader.duration is not None and reader.duration > c.max_seconds:
+            raise InputError(f"{path.name} lasts {reader.duration:.1f} s; this app accepts up to {c.max_seconds:g} s "
+                             "(dynode app --max-seconds)")
+        kept = self.output(session, "input", path.suffix.lower())
+        shutil.copyfile(path, kept)
+        length = f"{reader.duration:.1f} s" if reader.duration is not None else "unknown length"
+        return kept, f"{path.name}: {width}x{height}, {reader.fps:.3g} fps, {length}"
+
+    def make_toy(self, seed: int, session: str, seconds: float = 2.0, fps: float = 8.0) -> tuple[Path, str]:
+        """A toy-face video of the bundled generator's kind; returns (path, description)."""
+        from dynode.data.toyfaces import write_toy_video
+        path = self.output(session, f"toy{int(seed)}", ".mp4")
+        frames = write_toy_video(path, int(seed), seconds, fps)
+        return path, f"toy-face video, seed {int(seed)}: {frames} frames at {fps:g} fps"
+
+    # Inversion and fitting ----------------------------------------------------------------
+
+    def _key(self, video: Path, request: FitRequest) -> str:
+        h = hashlib.sha256()
+        with open(video, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        h.update(json.dumps(request.to_dict(), sort_keys=True).encode())
+        return h.hexdigest()[:24]
+
+    def pipeline(self, key: str):
+        """The fitted pipeline cached under ``key``.
+
+        Raises:
+            InputError: nothing fitted yet (or evicted from the cache).
+        """
+        with self._cache_lock:
+            if key not in self._cache:
+                raise InputError("no fitted video yet: open a video and press 'Invert and fit'")
+            self._cache.move_to_end(key)
+            return self._cache[key]
+
+    def fit(self, video: str | Path | None, request: FitRequest, session: str,
+            progress: Progress | None = None) -> tuple[str, str, Path, list[Path]]:
+        """Invert and fit a video (or take it from the cache); returns (cache key, summary, trajectory
+        plot, downloadable artifacts)."""
+        from dynode.pipelines import VideoPipeline
+        from dynode.plots import trajectory_figure
+        if video is None:
+            raise InputError("open a video first: upload one or make a toy-face video")
+        video = Path(video)
+        key, log = self._key(video, request), []
+        progress = progress or (lambda fraction, what: None)
+        with self._cache_lock:
+            cached = key in self._cache
+        if cached:
+            pipe = self.pipeline(key)
+            note = "taken from the cache (same video and settings)"
+        else:
+            inversion = InversionConfig(steps_first=request.steps_first, steps=request.steps)
+            read = ReadConfig(resize=not request.align, align=request.align)
+            pipe = VideoPipeline.from_video(video, request.generator, read, inversion,
+                                            PTIConfig() if request.pti else None, None, self.config.device,
+                                            lambda done, total: progress(0.8 * done / total, "inverting"), log.append)
+            pipe.fit(FitConfig(iters=request.iters),
+                     lambda done, total, *_: progress(0.8 + 0.2 * done / total, "fitting"))
+            note = f"fitted in {pipe.trajectory.stats['seconds']:.1f} s"
+            with self._cache_lock:
+                self._cache[key] = pipe
+                while len(self._cache) > self.config.cache_size:
+                    self._cache.popitem(last=False)
+        latents, trajectory = self.output(session, "latents", ".safetensors"), \
+            self.output(session, "trajectory", ".safetensors")
+        pipe.sequence.save(latents)
+        pipe.trajectory.save(trajectory)
+        plot = trajectory_figure(pipe.trajectory, self.output(session, "trajectory", ".png"), samples=8)
+        seq = pipe.sequence
+        summary = f"{len(seq)} frames inverted, reconstruction {seq.psnr.mean():.2f} dB; {note}" + \
+            "".join(f"\n\n{line}" for line in log)
+        return key, summary, plot, [latents, trajectory]
+
+    # Outputs ------------------------------------------------------------------------------
+
+    def interpolate(self, key: str, session: str, factor: int | None = 4, fps: float | None = None,
+                    path: str = "exact", fidelity: str = "detail") -> tuple[Path, str]:
+        clip = self.pipeline(key).interpolate(factor if not fps else None, fps or None, None, path, fidelity=fidelity)
+        out = self.output(session, "interpolated", ".mp4")
+        clip.write(out)
+        return out, f"{len(clip)} frames at {clip.fps:.3g} fps"
+
+    def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = "exact",
+                    fidelity: str = "detail") -> tuple[Path, str]:
+        pipe = self.pipeline(key)
+        clip = pipe.extrapolate(seconds, pipe.source.fps / pipe.source.every, path, int(samples), 0, fidelity)
+        out = self.output(session, "extrapolated", ".mp4")
+        clip.write(out)
+        return out, f"{len(clip)} frames, up to {float(clip.times[-1]):.2f} s"
+
+    def edit(self, key: str, session: str, edits: list[tuple[str, float]], mode: str = "first-frame",
+             schedule: str = "", layers: str = "", compare: bool = True) -> tuple[Path, Path | None, str]:
+        """An edited video, and for directions the toy-face probe reads, the attribute over time."""
+        pipe = self.pipeline(key)
+        edits = [(name, float(s)) for name, s in edits if name and float(s) != 0]
+        if not edits:
+            raise InputError("choose a direction and a non-zero strength")
+        made = pipe.make_edits([n for n, _ in edits], [s for _, s in edits], layers.strip() or None, (),
+                               schedule.strip() or None)
+        clip = pipe.edit(made, propagation=mode, compare=False)
+        out = self.output(session, "edited", ".mp4")
+        edited = clip.numpy()
+        plain = pipe.reconstruction().numpy() if compare or made[0].direction.attribute else None
+        from dynode.io.video import write_video
+        write_video(out, np.concatenate([plain, edited], axis=2) if compare else edited, clip.fps)
+        return out, self._attribute_plot(pipe, made[0], clip.times, plain, edited, session), \
+            f"{len(clip)} edited frames ({mode})"
+
+    def _attribute_plot(self, pipe, edit, times, plain, edited, session: str) -> Path | None:
+        """The probe's change of the first edit's attribute over time (toy faces only)."""
+        from dynode.io.images import from_uint8
+        from dynode.metrics.attributes import ATTRIBUTES, load_regressor
+        from dynode.plots import attribute_figure
+        attribute = edit.direction.attribute
+        if attribute not in ATTRIBUTES or pipe.generator.resolution != 64 or len(plain) != len(edited):
+            return None
+        probe, column = load_regressor(), ATTRIBUTES.index(attribute)
+        change = (probe(from_uint8(edited))[:, column] - probe(from_uint8(plain))[:, column]).detach().numpy()
+        return attribute_figure(times.numpy(), {"edited - unedited": change}, self.output(session, "attribute", ".png"),
+                                f"probe change of {attribute}", f"{edit.direction.name} {edit.strength:+g}")
+
+
+def directions_of(generator: str) -> list[str]:
+    """Names of the directions stored with a generator ([] for none or an unknown generator)."""
+    from dynode.edit.directions import load_library
+    try:
+        return sorted(load_library(generator))
+    except DynodeError:
+        return []
+
+
+def _first(names: list[str]) -> str | None:
+    """The direction offered first: smile when there is one."""
+    return "smile" if "smile" in names else (names[0] if names else None)
+
+
+def build_app(config: AppConfig = AppConfig(), app: App | None = None):
+    """The Gradio page over an :class:`App`; ``demo.app_state`` is the App (close it when done)."""
+    import gradio as gr
+
+    from dynode.generators import bundled_names
+    from dynode.pipelines.video import EDIT_MODES
+    state = app or App(config)
+
+    def guarded(action, inputs: list, outputs: list):
+        """Run ``action`` as this tab's one job; an error becomes the status line, other outputs unchanged.
+
+        Gradio passes the request (for the tab's session) and a progress tracker to the parameters
+        that ask for them by their signature, which is spelled out here for the ``inputs``.
+        """
+        def run(*args):
+            *values, request, progress = args
+            session = getattr(request, "session_hash", None) or "local"
+            try:
+                with state.job(session):
+                    return action(session, *values, progress=progress)
+            except DynodeError as e:
+                return [f"**Error:** {e}" if o is status else gr.update() for o in outputs]
+        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        run.__signature__ = inspect.Signature(
+            [inspect.Parameter(f"input{i}", positional) for i in range(len(inputs))]
+            + [inspect.Parameter("request", positional, default=None, annotation=gr.Request),
+               inspect.Parameter("progress", positional, default=gr.Progress())])
+        return run
+
+    # Gradio's copies of uploads and outputs go in the app's folder too, removed with it.
+    os.environ["GRADIO_TEMP_DIR"] = str(state.root / "gradio")
+    with gr.Blocks(title="dynode", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# dynode\nA video made continuous in a GAN's latent space: open a video, invert and fit it, "
+                    "then render it at any frame rate, past its end, or edited.")
+        video = gr.State(None)
+        key = gr.State(None)
+        status = gr.Markdown("Open a video to start.", elem_id="status")
+        with gr.Row():
+            with gr.Column():
+                upload = gr.File(label="Upload a video", file_types=["video"], type="filepath", elem_id="upload")
+                with gr.Row():
+                    seed = gr.Number(1, label="Toy seed", precision=0, minimum=0)
+                    toy = gr.Button("Make a toy-face video", elem_id="make-toy")
+            preview = gr.Video(label="Input", height=256, interactive=False, elem_id="preview")
+        with gr.Row():
+            generator = gr.Dropdown(bundled_names(), value="toyfaces64", label="Generator", allow_custom_value=True,
+                                    info="a bundled name, or the path of a model folder")
+            align = gr.Checkbox(False, label="Align faces (real faces)")
+            pti = gr.Checkbox(False, label="Pivotal tuning (real faces)")
+        with gr.Accordion("Budgets", open=False):
+            with gr.Row():
+                steps_first = gr.Number(300, label="Inversion steps, first frame", precision=0, minimum=1)
+                steps = gr.Number(100, label="Inversion steps, other frames", precision=0, minimum=1)
+                iters = gr.Number(300, label="Fitting iterations", precision=0, minimum=1)
+        run_fit = gr.Button("Invert and fit", variant="primary", elem_id="fit")
+        with gr.Row():
+            plot = gr.Image(label="Latent path (top two principal components)", type="filepath", elem_id="plot")
+            artifacts = gr.File(label="Artifacts", file_count="multiple", elem_id="artifacts")
+        with gr.Tabs():
+            with gr.Tab("Interpolate"):
+                with gr.Row():
+                    factor = gr.Slider(1, 16, 4, step=1, label="Factor (x the frame rate)")
+                    fps = gr.Number(0, label="Or a frame rate (0: use the factor)", minimum=0)
+                    i_path = gr.Radio(list(PATHS), value="exact", label="Path")
+                    i_fidelity = gr.Radio(list(FIDELITIES), value="detail", label="Fidelity")
+                interp_go = gr.Button("Interpolate", elem_id="interpolate")
+                interp_video = gr.Video(label="Interpolated", height=256, elem_id="interp-video")
+            with gr.Tab("Extrapolate"):
+                with gr.Row():
+                    seconds = gr.Slider(0.25, 4, 1, step=0.25, label="Seconds past the end")
+                    samples = gr.Slider(0, 4, 0, step=1, label="SDE futures side by side (0: the ODE's)")
+                    e_path = gr.Radio(list(PATHS), value="exact", label="Path")
+                    e_fidelity = gr.Radio(list(FIDELITIES), value="detail", label="Fidelity")
+                extra_go = gr.Button("Extrapolate", elem_id="extrapolate")
+                extra_video = gr.Video(label="Extrapolated", height=256, elem_id="extra-video")
+            with gr.Tab("Edit"):
+                rows = []
+                names = directions_of("toyfaces64")
+                for i in range(MAX_EDITS):
+                    with gr.Row():
+                        rows.append(gr.Dropdown(names, value=_first(names) if i == 0 else None,
+                                                label=f"Direction {i + 1}", allow_custom_value=True))
+                        rows.append(gr.Slider(-4, 4, 2.0 if i == 0 else 0.0, step=0.25, label=f"Strength {i + 1}"))
+                with gr.Row():
+                    mode = gr.Radio(list(EDIT_MODES), value="locked", label="Mode")
+                    schedule = gr.Textbox("", label="Schedule (time:weight, e.g. 0:0,1:1)")
+                    layers = gr.Textbox("", label="Layers (coarse, middle, fine, 0-3)")
+                    compare = gr.Checkbox(True, label="Unedited beside")
+                edit_go = gr.Button("Edit", elem_id="edit")
+                with gr.Row():
+                    edit_video = gr.Video(label="Edited", height=256, elem_id="edit-video")
+                    edit_plot = gr.Image(label="Attribute over time", type="filepath", elem_id="edit-plot")
+
+        def on_upload(session, path, progress):
+            if path is None:
+                return gr.update(), gr.update(), gr.update(), gr.update()
+            kept, text = state.open_upload(path, session)
+            return str(kept), str(kept), None, f"Opened {text}. Press 'Invert and fit'."
+
+        def on_toy(session, seed_value, progress):
+            path, text = state.make_toy(int(seed_value or 0), session)
+            return str(path), str(path), None, f"Made a {text}. Press 'Invert and fit'."
+
+        def on_fit(session, path, gen, al, tune, s_first, s, it, progress):
+            request = FitRequest(str(gen), bool(al), bool(tune), int(s_first), int(s), int(it))
+            k, summary, figure, files = state.fit(path, request, session, lambda f, what: progress(f, desc=what))
+            return k, str(figure), [str(f) for f in files], summary
+
+        def on_interpolate(session, k, fac, rate, p, fid, progress):
+            out, text = state.interpolate(k, session, int(fac), float(rate or 0), p, fid)
+            return str(out), f"Interpolated: {text}."
+
+        def on_extrapolate(session, k, sec, n, p, fid, progress):
+            out, text = state.extrapolate(k, session, float(sec), int(n), p, fid)
+            return str(out), f"Extrapolated: {text}."
+
+        def on_edit(session, k, *values, progress):
+            pairs, (m, sch, lay, cmp) = list(zip(values[:2 * MAX_EDITS:2], values[1:2 * MAX_EDITS:2])), \
+                values[2 * MAX_EDITS:]
+            out, figure, text = state.edit(k, session, pairs, m, sch, lay, bool(cmp))
+            return str(out), str(figure) if figure else None, f"Edited: {text}."
+
+        def on_generator(gen):
+            names = directions_of(str(gen))
+            return [gr.update(choices=names, value=_first(names) if i == 0 else None) for i in range(MAX_EDITS)]
+
+        wire = [(upload.upload, on_upload, [upload], [video, preview, key, status]),
+                (toy.click, on_toy, [seed], [video, preview, key, status]),
+                (run_fit.click, on_fit, [video, generator, align, pti, steps_first, steps, iters],
+                 [key, plot, artifacts, status]),
+                (interp_go.click, on_interpolate, [key, factor, fps, i_path, i_fidelity], [interp_video, status]),
+                (extra_go.click, on_extrapolate, [key, seconds, samples, e_path, e_fidelity], [extra_video, status]),
+                (edit_go.click, on_edit, [key, *rows, mode, schedule, layers, compare],
+                 [edit_video, edit_plot, status])]
+        for event, action, inputs, outputs in wire:
+            event(guarded(action, inputs, outputs), inputs, outputs, concurrency_limit=None)
+        generator.change(on_generator, [generator], rows[::2])
+    demo.app_state = state
+    return demo
+

@@ -1,0 +1,126 @@
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from dynode.app import App, AppConfig
+from dynode.app.ui import FitRequest
+from dynode.errors import InputError
+
+SMALL = FitRequest(steps_first=20, steps=5, iters=30)
+
+
+def test_uploads_are_checked_against_the_limits(tmp_path):
+    app = App(AppConfig(max_upload_mb=1))
+    try:
+        toy, text = app.make_toy(3, "tab")
+        assert "16 frames at 8 fps" in text
+        kept, text = app.open_upload(toy, "tab")
+        assert kept.parent == app.root / "tab" and kept.read_bytes() == toy.read_bytes() and "64x64" in text
+        (tmp_path / "bad.mp4").write_bytes(b"not a video at all" * 100)
+        with pytest.raises(InputError, match="cannot decode"):
+            app.open_upload(tmp_path / "bad.mp4", "tab")
+        (tmp_path / "big.mp4").write_bytes(bytes(2 << 20))
+        with pytest.raises(InputError, match="2 MB; this app accepts up to 1 MB"):
+            app.open_upload(tmp_path / "big.mp4", "tab")
+        with pytest.raises(InputError, match="lasts 2.0 s; this app accepts up to 1.5 s"):
+            App(AppConfig(max_seconds=1.5)).open_upload(toy, "tab")
+        with pytest.raises(InputError, match="frames are 64x64; this app accepts up to 32 pixels"):
+            App(AppConfig(max_side=32)).open_upload(toy, "tab")
+    finally:
+        app.close()
+    assert not app.root.exists()
+
+
+def test_one_job_per_tab_and_fits_are_cached():
+    app = App()
+    try:
+        with app.job("tab"):
+            with pytest.raises(InputError, match="already running in this tab"):
+                with app.job("tab"):
+                    pass
+            with app.job("other tab"):
+                pass
+        with pytest.raises(InputError, match="open a video first"):
+            app.fit(None, SMALL, "tab")
+        toy, _ = app.make_toy(2, "tab")
+        key, summary, plot, files = app.fit(toy, SMALL, "tab")
+        assert summary.startswith("16 frames inverted") and plot.is_file() and all(f.is_file() for f in files)
+        again, summary, _, _ = app.fit(toy, SMALL, "tab")
+        assert again == key and "taken from the cache" in summary
+        other, summary, _, _ = app.fit(toy, FitRequest(steps_first=20, steps=5, iters=31), "tab")
+        assert other != key and "fitted in" in summary
+        out, text = app.extrapolate(key, "tab", seconds=1.0, samples=2)
+        assert text == "24 frames, up to 2.88 s" and out.is_file()  # 16 observed at 8 fps + 8 more
+        with pytest.raises(InputError, match="choose a direction"):
+            app.edit(key, "tab", [("smile", 0.0)])
+    finally:
+        app.close()
+
+
+def _chromium():
+    return next((path for name in ("chromium", "chromium-browser") if (path := shutil.which(name))), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="no chromium: install Debian's (make test does: apt-get install chromium)")
+def test_app_in_a_real_browser(tmp_path):
+    """Make a toy video, fit it, interpolate and edit it in headless chromium; a bad upload shows an error."""
+    from playwright.sync_api import sync_playwright
+
+    from dynode.app import build_app
+    shots = Path(os.environ.get("DYNODE_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    demo, port = build_app(AppConfig()), _free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    duration = "el => new Promise(done => { const go = () => done([el.duration, el.videoWidth]); " \
+               "el.readyState >= 1 ? go() : el.addEventListener('loadedmetadata', go); })"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto(f"http://127.0.0.1:{port}")
+            status = page.locator("#status")
+
+            page.get_by_role("button", name="Make a toy-face video").click()
+            page.get_by_text("Made a toy-face video").wait_for(timeout=30_000)
+            page.get_by_text("Budgets").click()
+            page.get_by_label("Inversion steps, first frame").fill("20")
+            page.get_by_label("Inversion steps, other frames").fill("5")
+            page.get_by_label("Fitting iterations").fill("30")
+            page.get_by_role("button", name="Invert and fit").click()
+            page.get_by_text("16 frames inverted").wait_for(timeout=120_000)
+            assert page.locator("#plot img").count() == 1
+            assert page.locator("#artifacts").get_by_text("trajectory-").count() == 1
+
+            page.get_by_role("button", name="Interpolate", exact=True).click()
+            page.get_by_text("Interpolated: 61 frames at 32 fps").wait_for(timeout=60_000)
+            seconds, width = page.locator("#interp-video video").evaluate(duration)
+            assert seconds == pytest.approx(61 / 32, abs=0.05) and width == 64  # decoded: it plays
+            page.screenshot(path=str(shots / "app_interpolate.png"), full_page=True)
+
+            page.get_by_role("tab", name="Edit").click()
+            page.get_by_role("button", name="Edit", exact=True).click()
+            page.get_by_text("Edited: 16 edited frames (locked)").wait_for(timeout=120_000)
+            seconds, width = page.locator("#edit-video video").evaluate(duration)
+            assert seconds == pytest.approx(16 / 8, abs=0.05) and width == 128  # unedited beside the edit
+            assert page.locator("#edit-plot img").count() == 1
+            page.screenshot(path=str(shots / "app_edit.png"), full_page=True)
+
+            bad = tmp_path / "holiday.mp4"
+            bad.write_bytes(b"this is not a video" * 200)
+            page.locator("#upload input[type=file]").set_input_files(str(bad))
+            page.get_by_text("cannot decode as a video").wait_for(timeout=30_000)
+            assert status.inner_text().startswith("Error:")
+            browser.close()
+    finally:
+        demo.close()
+        demo.app_state.close()
