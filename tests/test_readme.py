@@ -1,5 +1,6 @@
 """Every example in README.md runs here, as written (training with tiny budgets appended)."""
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -40,6 +41,9 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
         assert (tmp_path / name).stat().st_size > 0
     assert len(read_video(tmp_path / "toy_8x.mp4")) == 15 * 8 + 1  # 16 frames (2 s at 8 fps), 8x
     assert len(read_video(tmp_path / "wide_4x.mp4")) == 7 * 4 + 1  # every 2nd of 16 frames, 4x
+    rows = json.loads((tmp_path / "batch_out/summary.json").read_text())
+    assert [(r["name"], r["status"], r["frames"]) for r in rows] == [("toy", "done", 16), ("wide", "done", 16)]
+    assert len(read_video(tmp_path / "batch_out/wide/interpolated.mp4")) == 15 * 2 + 1
     namespace: dict = {}
     exec(compile(_block("python"), "README.md", "exec"), namespace)
     assert namespace["pixels"].shape == (16, 64, 128, 3) and namespace["frames"].shape == (3, 64, 64, 3)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+
 from dynode.cli import O, _device, _errors, app, say
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # a termination stops the server as Ctrl-C does, and the folder is removed
 
 
 @app.command("app")
@@ -11,14 +17,17 @@ def app_cmd(host: str = O("127.0.0.1", help="address to bind (0.0.0.0 opens it t
             max_upload_mb: float = O(200.0, help="largest upload accepted, in MB"),
             max_seconds: float = O(120.0, help="longest video accepted, in seconds"),
             max_side: int = O(1920, help="largest frame width or height accepted, in pixels"),
+            cache_size: int = O(4, help="fitted videos kept in memory (a new render of one of them takes seconds)"),
             device: str = O("auto", help="torch device of every job: auto, cpu, cuda")) -> None:
     """Serve the web app: open a video, invert and fit it, interpolate, extrapolate and edit it."""
     from dynode.app import AppConfig, build_app
     with _errors():
-        config = AppConfig(max_upload_mb, max_seconds, max_side, _device(device))
+        config = AppConfig(max_upload_mb, max_seconds, max_side, _device(device), cache_size)
         demo = build_app(config)
         say(f"dynode app on http://{host}:{port} (uploads and outputs in {demo.app_state.root}, removed on exit)")
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
-            demo.queue().launch(server_name=host, server_port=port, max_file_size=f"{max_upload_mb}mb", quiet=True)
+            demo.queue().launch(server_name=host, server_port=port, max_file_size=int(max_upload_mb * 2**20),
+                                 quiet=True)
         finally:
             demo.app_state.close()
