@@ -51,18 +51,34 @@ class ReadConfig(_Config):
         resize: centre-crop and resize frames of another size to the generator's.
         align: crop the face of each frame FFHQ-style (needs the extra ``face``).
         sigma: with ``align``, temporal smoothing of the crop transform, in frames.
+        shots: find cuts and give every shot a trajectory of its own (see :mod:`dynode.io.shots`).
+        shot_threshold: the content score (0-255) from which a frame can start a new shot.
+        min_face_share: with ``align``, refuse a video with a usable face in fewer of its frames.
+        bridge: with ``align``, faceless gaps up to this long (seconds) stay inside their span;
+            longer ones are passed through and split the video into face tracks.
+        min_face: with ``align``, faces whose crop is smaller (pixels a side) count as faceless.
     """
 
     every: int = 1
     resize: bool = False
     align: bool = False
     sigma: float = 2.0
+    shots: bool = True
+    shot_threshold: float = 27.0
+    min_face_share: float = 0.5
+    bridge: float = 0.5
+    min_face: float = 48.0
 
     def __post_init__(self):
         if self.every < 1:
             raise InputError(f"ReadConfig.every must be >= 1, got {self.every}")
         if self.sigma < 0:
             raise InputError(f"ReadConfig.sigma (alignment smoothing, in frames) must be >= 0, got {self.sigma}")
+        if not 0 <= self.min_face_share <= 1:
+            raise InputError(f"ReadConfig.min_face_share must be in [0, 1], got {self.min_face_share}")
+        if self.bridge < 0 or self.min_face < 0 or not self.shot_threshold > 0:
+            raise InputError(f"ReadConfig: bridge and min_face must be >= 0 and shot_threshold > 0, got "
+                             f"{self.bridge}, {self.min_face}, {self.shot_threshold}")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ and frame interpolation along flow."""
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import cv2
 import numpy as np
 import torch
@@ -69,3 +71,33 @@ def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
         blend = (1 - s) * warp(frames[i], f_t0).astype(np.float32) + s * warp(frames[i + 1], f_t1).astype(np.float32)
         out[n] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
     return out
+
+
+def flow_stream(pairs: Iterable[tuple[np.ndarray, float]], times) -> Iterator[np.ndarray]:
+    """Frames at increasing ``times`` from a stream of (uint8 frame, seconds) pairs, walked once, two
+    frames at a time: a frame itself at its own time, the optical-flow interpolation of the two
+    around it between (times before the first or after the last take that frame).
+
+    Raises:
+        InputError: times that decrease, or an empty stream.
+    """
+    t = np.asarray(times, np.float64).reshape(-1)
+    if len(t) > 1 and np.any(np.diff(t) < 0):
+        raise InputError("flow_stream(): times must be increasing")
+    pairs = iter(pairs)
+    prev = next(pairs, None)
+    if prev is None:
+        raise InputError("flow_stream(): no frames")
+    nxt = next(pairs, None)
+    i = 0
+    while i < len(t):
+        while nxt is not None and t[i] > nxt[1]:
+            prev, nxt = nxt, next(pairs, None)
+        j = i  # the times up to the next frame share its flow
+        while j < len(t) and (nxt is None or t[j] <= nxt[1]):
+            j += 1
+        if nxt is None:
+            yield from (prev[0] for _ in range(i, j))
+        else:
+            yield from flow_interpolate(np.stack([prev[0], nxt[0]]), [prev[1], nxt[1]], np.maximum(t[i:j], prev[1]))
+        i = j

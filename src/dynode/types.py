@@ -95,6 +95,27 @@ class Generator(Protocol):
 
 
 @dataclass(frozen=True)
+class Span:
+    """A run of a video's kept frames [start, stop) (indices), from ``first`` to ``last`` seconds.
+
+    kind "fit": the frames are inverted and get a trajectory of their own; "pass": they are passed
+    through from the source (faceless frames, one-frame shots).
+    """
+
+    kind: str
+    start: int
+    stop: int
+    first: float
+    last: float
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "start": self.start, "stop": self.stop, "first": self.first, "last": self.last}
+
+
+@dataclass(frozen=True)
 class Source:
     """The video a latent sequence was inverted from, as later stages need it.
 
@@ -102,7 +123,10 @@ class Source:
         video: absolute path of the file. width, height: its frame size in pixels. fps: its
             nominal frame rate. duration: seconds from its first to its last frame.
         every: every n-th frame was inverted. has_audio: whether it has an audio stream.
-        alignment: the face crop of each inverted frame (None: frames were used whole or resized).
+        alignment: the face crop of each kept frame (None: frames were used whole or resized).
+        spans: the kept frames' spans when the video has several (cuts, faceless stretches; see
+            :mod:`dynode.io.shots`); empty: one span, every kept frame inverted and fitted together.
+        cuts: times of the shot boundaries found (seconds).
     """
 
     video: str
@@ -113,6 +137,8 @@ class Source:
     every: int = 1
     has_audio: bool = False
     alignment: "Alignment | None" = None
+    spans: tuple[Span, ...] = ()
+    cuts: tuple[float, ...] = ()
 
     def require(self, purpose: str, instead: str = "invert the video again") -> Path:
         """The video's path, checked to exist.
@@ -130,6 +156,8 @@ class Source:
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("video", "width", "height", "fps", "duration", "every", "has_audio")}
         d["alignment"] = None if self.alignment is None else self.alignment.to_dict()
+        d["spans"] = [span.to_dict() for span in self.spans]
+        d["cuts"] = list(self.cuts)
         return d
 
     @classmethod
@@ -140,7 +168,8 @@ class Source:
         align = d.get("alignment")
         return cls(d["video"], int(d["width"]), int(d["height"]), float(d["fps"]), float(d["duration"]),
                    int(d.get("every", 1)), bool(d.get("has_audio", False)),
-                   None if align is None else Alignment.from_dict(align))
+                   None if align is None else Alignment.from_dict(align),
+                   tuple(Span(**span) for span in d.get("spans", ())), tuple(d.get("cuts", ())))
 
 
 @dataclass

@@ -137,7 +137,8 @@ class Alignment:
 
 
 def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, landmarker: Landmarker | None = None,
-                log: Callable[[str], None] | None = None, every: int = 1) -> tuple[Alignment, Frames]:
+                log: Callable[[str], None] | None = None, every: int = 1, min_face: float = 0,
+                detector=None) -> tuple[Alignment, Frames]:
     """Find the face in every (``every``-th) frame and crop it FFHQ-style at ``size`` pixels.
 
     A :class:`VideoReader` is read twice, frame by frame (landmarks, then crops), so only the
@@ -145,7 +146,10 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
 
     Args:
         sigma: temporal smoothing of the crop transform, in frames (0: none).
-        log: receives one line about frames with several faces or none.
+        log: receives one line about frames with several faces, none, or too small a one.
+        min_face: faces whose crop would be smaller than this (side, in frame pixels) count as
+            no face: alignment makes no sense at that size.
+        detector: a :class:`dynode.io.shots.ShotDetector` shown every decoded frame on the first pass.
 
     Returns:
         The alignment and the crops as Frames (same times).
@@ -156,11 +160,15 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
     if sigma < 0:
         raise InputError(f"alignment sigma must be >= 0 frames, got {sigma}")
     landmarker = landmarker or Landmarker()
-    quads, marks, found, times, several, shape = [], [], [], [], 0, None
-    for frame, t in frame_pairs(source, every):
+    quads, marks, found, times, several, shape, small = [], [], [], [], 0, None, []
+    for frame, t in frame_pairs(source if detector is None else detector.watch(source), every):
         lm, n = landmarker(frame)
         several += n > 1
         shape = frame.shape[:2]
+        side = 2 * float(np.hypot(*ffhq_quad(lm)[2:])) if lm is not None else 0.0
+        if lm is not None and side < min_face:
+            small.append(side)
+            lm = None
         found.append(lm is not None)
         quads.append(ffhq_quad(lm) if lm is not None else np.zeros(4))
         marks.append(lm if lm is not None else np.zeros((68, 2)))
@@ -169,9 +177,11 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
     if T < 2:
         raise InputError(f"{T} frame(s) to align; dynode needs at least 2")
     quads, marks, found = np.array(quads), np.array(marks), np.array(found)
+    too_small = f"; {len(small)} face(s) of up to {max(small):.0f} px were smaller than the {min_face:g} px " \
+        "where alignment makes sense and count as faceless" if small else ""
     if not found.any():
-        raise InputError(f"no face found in any of the {T} frames; dynode's alignment needs a visible, roughly "
-                         "frontal face (or run without --align)")
+        raise InputError(f"no face found in any of the {T} frames{too_small}; dynode's alignment needs a visible, "
+                         "roughly frontal face (or run without --align)")
     idx = np.arange(T)
     for a in (quads.reshape(T, -1), marks.reshape(T, -1)):
         for col in range(a.shape[1]):
@@ -180,9 +190,36 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
         quads = gaussian_filter1d(quads, sigma, axis=0, mode="nearest")
     if log is not None and (several or not found.all()):
         log(f"alignment: {int(several)} frame(s) with several faces (the largest was used), "
-            f"{int((~found).sum())} frame(s) without a face (crop interpolated from the neighbours)")
+            f"{int((~found).sum())} frame(s) without a usable face{too_small}")
     times = np.array(times)
     alignment = Alignment(quads, marks, found, size, tuple(shape), times)
     crops = alignment.crops(frame for frame, _ in frame_pairs(source, every))
     fps = source.fps / every
     return alignment, Frames(crops, torch.as_tensor(times, dtype=torch.float64), fps)
+
+
+def faceless_runs(found: np.ndarray, times: np.ndarray) -> list[tuple[float, float]]:
+    """(first, last) seconds of every run of frames without a face."""
+    runs, start = [], None
+    for k, ok in enumerate(list(found) + [True]):
+        if not ok and start is None:
+            start = k
+        elif ok and start is not None:
+            runs.append((float(times[start]), float(times[k - 1])))
+            start = None
+    return runs
+
+
+def check_coverage(found: np.ndarray, times: np.ndarray, min_share: float) -> None:
+    """Refuse a video whose frames have a usable face in less than ``min_share`` of them.
+
+    Raises:
+        InputError: the share, and the faceless spans (first ones) in seconds.
+    """
+    share = float(np.mean(found))
+    if share < min_share:
+        runs = faceless_runs(found, times)
+        listing = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in runs[:8]) + (" ..." if len(runs) > 8 else "")
+        raise InputError(f"a face was found in {share:.0%} of the frames, below --min-face-share {min_share:g}; "
+                         f"faceless: {listing}. Trim the video to its face, lower --min-face-share, or run "
+                         "without --align")

@@ -17,7 +17,7 @@ import numpy as np
 
 from dynode.align.face import Alignment
 from dynode.errors import InputError
-from dynode.flow import flow_interpolate
+from dynode.flow import flow_stream
 from dynode.io.video import VideoReader, frame_pairs
 from dynode.types import Frames
 
@@ -69,30 +69,16 @@ def paste_stream(source: Frames | VideoReader, crops: Iterable[np.ndarray], alig
         InputError: times that decrease, or more times than crops.
     """
     t = np.asarray(times, np.float64).reshape(-1)
-    if len(t) > 1 and np.any(np.diff(t) < 0):
-        raise InputError("paste_stream(): times must be increasing")
+    backgrounds = flow_stream(frame_pairs(source, every), t)
     crops = iter(crops)
-    frames = frame_pairs(source, every)
-    prev = next(frames)
-    nxt = next(frames, None)
-    i = 0
-    while i < len(t):
-        while nxt is not None and t[i] > nxt[1]:
-            prev, nxt = nxt, next(frames, None)
-        j = i  # the times up to the next source frame share its flow
-        while j < len(t) and (nxt is None or t[j] <= nxt[1]):
-            j += 1
-        group = t[i:j]
-        if nxt is None:
-            background = np.repeat(prev[0][None], len(group), 0)
-        else:
-            background = flow_interpolate(np.stack([prev[0], nxt[0]]), [prev[1], nxt[1]], group)
+    for start in range(0, len(t), 16):
+        group = t[start:start + 16]
+        background = np.stack([next(backgrounds) for _ in group])
         try:
             faces = np.stack([next(crops) for _ in group])
         except StopIteration:
             raise InputError(f"paste_stream(): fewer crops than the {len(t)} times") from None
         yield from paste(background, faces, alignment.at(group), feather)
-        i = j
 
 
 def paste_at(video: Frames, crops: np.ndarray, alignment: Alignment, times, feather: float = 4.0) -> np.ndarray:

@@ -178,7 +178,7 @@ class App:
                                             lambda done, total: progress(0.8 * done / total, "inverting"), log.append)
             pipe.fit(FitConfig(iters=request.iters),
                      lambda done, total, *_: progress(0.8 + 0.2 * done / total, "fitting"))
-            note = f"fitted in {pipe.trajectory.stats['seconds']:.1f} s"
+            note = pipe.fit_summary()
             with self._cache_lock:
                 self._cache[key] = pipe
                 while len(self._cache) > self.config.cache_size:
@@ -186,8 +186,9 @@ class App:
         latents, trajectory = self.output(session, "latents", ".safetensors"), \
             self.output(session, "trajectory", ".safetensors")
         pipe.sequence.save(latents)
-        pipe.trajectory.save(trajectory)
-        plot = trajectory_figure(pipe.trajectory, self.output(session, "trajectory", ".png"), samples=8)
+        pipe.save_trajectory(trajectory)
+        plot = None if pipe.parts else \
+            trajectory_figure(pipe.trajectory, self.output(session, "trajectory", ".png"), samples=8)
         seq = pipe.sequence
         summary = f"{len(seq)} frames inverted, reconstruction {seq.psnr.mean():.2f} dB; {note}" + \
             "".join(f"\n\n{line}" for line in log)
@@ -362,7 +363,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
         def on_fit(session, path, gen, al, tune, s_first, s, it, progress):
             request = FitRequest(str(gen), bool(al), bool(tune), int(s_first), int(s), int(it))
             k, summary, figure, files = state.fit(path, request, session, lambda f, what: progress(f, desc=what))
-            return k, str(figure), [str(f) for f in files], summary
+            return k, str(figure) if figure else None, [str(f) for f in files], summary
 
         def on_interpolate(session, k, fac, rate, p, fid, progress):
             out, text = state.interpolate(k, session, int(fac), float(rate or 0), p, fid)

@@ -104,16 +104,30 @@ READ = dict(generator=GENERATOR, space=O("w+", help="w+ or w"),
                               "(the weight delta is stored with the codes)"),
             pti_steps=O(300, help="with --pti: tuning steps"),
             init=O("auto", help="where inversion starts: auto (the generator's encoder if it has one, else "
-                                "previous), encoder, mean, previous (warm start from the previous frame)"))
+                                "previous), encoder, mean, previous (warm start from the previous frame)"),
+            shots=O("on", help="on: find cuts and fit every shot on its own; off: one trajectory across the video"),
+            shot_threshold=O(27.0, help="content score (0-255) from which a frame can start a new shot"),
+            min_face_share=O(0.5, help="with --align: refuse a video with a face in fewer of its frames"),
+            bridge=O(0.5, help="with --align: faceless gaps up to this many seconds are bridged; longer ones are "
+                               "passed through and split the video into face tracks"),
+            min_face=O(48.0, help="with --align: faces smaller than this (crop side, pixels) count as faceless"))
 
 
 def _read_configs(every: int, resize: bool, align: bool, sigma: float, space: str, steps: int, steps_first: int,
-                  batch_size: int, perceptual_weight: float, init: str, pti: bool, pti_steps: int):
-    """(ReadConfig, InversionConfig, PTIConfig or None) from the READ options but the generator."""
+                  batch_size: int, perceptual_weight: float, init: str, pti: bool, pti_steps: int, shots: str,
+                  shot_threshold: float, min_face_share: float, bridge: float, min_face: float):
+    """(ReadConfig, InversionConfig, PTIConfig or None) from the READ options but the generator.
+
+    Raises:
+        InputError: --shots other than on or off, or what the configs refuse.
+    """
     from dynode.config import InversionConfig, PTIConfig, ReadConfig
+    if shots not in ("on", "off"):
+        raise InputError(f"--shots {shots!r}: choose on or off")
     inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
                                 perceptual_weight=perceptual_weight, init=init)
-    return ReadConfig(every, resize, align, sigma), inversion, PTIConfig(steps=pti_steps) if pti else None
+    read = ReadConfig(every, resize, align, sigma, shots == "on", shot_threshold, min_face_share, bridge, min_face)
+    return read, inversion, PTIConfig(steps=pti_steps) if pti else None
 
 
 def _read_options(command):

@@ -12,14 +12,11 @@ from dynode.cli import DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR,
 from dynode.errors import InputError
 
 
-def _invert(video: Path, fit, device: str, generator: str, space: str, steps: int, steps_first: int,
-            batch_size: int, perceptual_weight: float, every: int, resize: bool, align: bool, sigma: float,
-            pti: bool, pti_steps: int, init: str, partial: Optional[Path] = None):
+def _invert(video: Path, fit, device: str, generator: str, partial: Optional[Path] = None, **options):
     """A pipeline from a video with the READ options (fitted with ``fit`` unless it is None); with
     ``partial`` the inversion's progress is kept there, and Ctrl-C says how to resume."""
     from dynode.pipelines import VideoPipeline
-    read, inversion, tuning = _read_configs(every, resize, align, sigma, space, steps, steps_first, batch_size,
-                                            perceptual_weight, init, pti, pti_steps)
+    read, inversion, tuning = _read_configs(**options)
     try:
         with _bar("inverting") as update:
             pipe = VideoPipeline.from_video(video, generator, read, inversion, tuning, None, device, update, say,
@@ -30,12 +27,12 @@ def _invert(video: Path, fit, device: str, generator: str, space: str, steps: in
         say(f"interrupted: {kept}")
         raise typer.Exit(130)
     seq = pipe.sequence
-    tuned = f" (pivotal tuning: {seq.info['pti']['psnr_before']:.2f} dB before)" if pti else ""
+    tuned = f" (pivotal tuning: {seq.info['pti']['psnr_before']:.2f} dB before)" if tuning else ""
     say(f"{len(seq)} frames inverted, mean PSNR {seq.psnr.mean():.2f} dB{tuned}")
     if fit is not None:
         with _bar("fitting") as update:
             pipe.fit(fit, update)
-        say(f"fitted in {pipe.trajectory.stats['seconds']:.1f} s, loss {pipe.trajectory.stats['best_loss']:.4g}")
+        say(pipe.fit_summary())
     return pipe
 
 
@@ -88,9 +85,8 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
                            holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
         pipe = VideoPipeline.from_artifacts(latents, _device(device, seed), log=say)
         with _bar("fitting") as update:
-            traj = pipe.fit(config, update).trajectory
-        traj.save(out)
-        say(f"fitted in {traj.stats['seconds']:.1f} s, loss {traj.stats['best_loss']:.4g} -> {out}")
+            pipe.fit(config, update).save_trajectory(out)
+        say(f"{pipe.fit_summary()} -> {out}")
 
 
 def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = 300):

@@ -14,8 +14,8 @@ from dynode.io.checkpoints import load_artifact, save_artifact
 from dynode.types import Source, delta_tensors, tensors_delta
 
 
-def save_trajectory(path: str | os.PathLike, trajectory: Trajectory) -> None:
-    """Write ``trajectory`` to ``path`` atomically."""
+def _pack(trajectory: Trajectory) -> tuple[dict, dict]:
+    """A trajectory's tensors and JSON record."""
     t = trajectory
     tensors = {f"field.{k}": v for k, v in t.field.state_dict().items()}
     tensors.update({"observed": t.observed, "observed_times": t.observed_times, "mean": t.chart.mean,
@@ -27,16 +27,10 @@ def save_trajectory(path: str | os.PathLike, trajectory: Trajectory) -> None:
             "t_scale": t.t_scale, "solver": t.solver.to_dict(), "generator": t.generator,
             "generator_id": t.generator_id, "source": None if t.source is None else t.source.to_dict(),
             "stats": t.stats}
-    save_artifact(path, "trajectory", tensors, info)
+    return tensors, info
 
 
-def load_trajectory(path: str | os.PathLike) -> Trajectory:
-    """Read a trajectory artifact.
-
-    Raises:
-        CheckpointError: not a trajectory artifact, or one written by an older dynode.
-    """
-    t, info = load_artifact(path, "trajectory")
+def _unpack(t: dict, info: dict, path) -> Trajectory:
     if "observed" not in t or not isinstance(info.get("solver"), dict):
         raise CheckpointError(f"{path}: trajectory written by an older dynode; fit it again")
     observed = t["observed"]
@@ -48,3 +42,44 @@ def load_trajectory(path: str | os.PathLike) -> Trajectory:
                       info["t0"], info["t_scale"], t["diffusion"], SolverConfig.from_dict(info["solver"]),
                       info["generator"], info.get("generator_id", ""), tensors_delta(t),
                       Source.from_dict(info.get("source")), info["stats"])
+
+
+def save_trajectory(path: str | os.PathLike, trajectory: Trajectory) -> None:
+    """Write ``trajectory`` to ``path`` atomically."""
+    save_artifact(path, "trajectory", *_pack(trajectory))
+
+
+def load_trajectory(path: str | os.PathLike) -> Trajectory:
+    """Read a trajectory artifact.
+
+    Raises:
+        CheckpointError: not a trajectory artifact, or one written by an older dynode.
+    """
+    return _unpack(*load_artifact(path, "trajectory"), path)
+
+
+def save_trajectories(path: str | os.PathLike, trajectories: list[Trajectory]) -> None:
+    """Write the trajectories of a video's spans (one per shot or face track) to one artifact,
+    atomically; each one's tensors are prefixed ``span{k}.`` and its record is the k-th of the list."""
+    tensors, infos = {}, []
+    for k, trajectory in enumerate(trajectories):
+        packed, info = _pack(trajectory)
+        tensors.update({f"span{k}.{name}": v for name, v in packed.items()})
+        infos.append(info)
+    first = infos[0]
+    save_artifact(path, "trajectories", tensors, {"generator": first["generator"],
+                                                  "generator_id": first["generator_id"], "spans": infos})
+
+
+def load_trajectories(path: str | os.PathLike) -> list[Trajectory]:
+    """Read the artifact of :func:`save_trajectories`.
+
+    Raises:
+        CheckpointError: not such an artifact.
+    """
+    tensors, info = load_artifact(path, "trajectories")
+    out = []
+    for k, record in enumerate(info["spans"]):
+        prefix = f"span{k}."
+        out.append(_unpack({n[len(prefix):]: v for n, v in tensors.items() if n.startswith(prefix)}, record, path))
+    return out

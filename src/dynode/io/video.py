@@ -85,7 +85,8 @@ def frame_pairs(source: Frames | VideoReader, every: int = 1) -> Iterator[tuple[
 
 
 def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | None = None,
-               log: Callable[[str], None] | None = None, every: int = 1, size: int | None = None) -> Frames:
+               log: Callable[[str], None] | None = None, every: int = 1, size: int | None = None,
+               detector=None) -> Frames:
     """Read a video file (mp4, avi, mov, webm, gif, ...) or a folder of images.
 
     Frames are decoded one at a time, and with ``every`` or ``size`` reduced as they arrive, so
@@ -98,6 +99,8 @@ def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | Non
         log: told how many corrupt packets were skipped, if any.
         every: keep every n-th frame.
         size: centre-crop each kept frame to a square and resize it to size x size.
+        detector: a :class:`dynode.io.shots.ShotDetector` shown every decoded frame of a video
+            file (kept or not) on the way.
 
     Returns:
         Frames with times in seconds from the first frame (presentation timestamps for files,
@@ -125,7 +128,7 @@ def read_video(path: str | os.PathLike, fps: float = 25.0, max_frames: int | Non
     else:
         reader = VideoReader(path, fps)
         pixels, times = [], []
-        for frame, t in frame_pairs(reader, every):
+        for frame, t in frame_pairs(reader if detector is None else detector.watch(reader), every):
             pixels.append(square(frame, size) if size else frame)
             times.append(t)
             if max_frames is not None and len(pixels) >= max_frames:

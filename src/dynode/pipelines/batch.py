@@ -155,7 +155,7 @@ def process_video(video: str | Path, folder: str | Path, job: BatchJob, device: 
         outputs.append("latents.safetensors")
         row["frames"], row["psnr"] = len(pipe.sequence), round(float(pipe.sequence.psnr.mean()), 3)
         t = lap("invert", start)
-        pipe.fit(job.fit).trajectory.save(folder / "trajectory.safetensors")
+        pipe.fit(job.fit).save_trajectory(folder / "trajectory.safetensors")
         outputs.append("trajectory.safetensors")
         t = lap("fit", t)
         if job.factor:

@@ -18,7 +18,7 @@ import copy
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -36,8 +36,11 @@ from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
 from dynode.io.checkpoints import artifact_kind, load_artifact, save_artifact
 from dynode.io.images import from_uint8, to_uint8
-from dynode.io.video import VideoReader, frame_pairs, read_video, write_frames
+from dynode.io.video import VideoReader, frame_pairs, read_video
 from dynode.metrics import psnr
+from dynode.io.shots import ShotDetector, describe, segment, shot_starts
+from dynode.pipelines import spans as multi
+from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.times import future_times, render_times
 from dynode.render import check_latents, iter_render, render_chunk, render_pixels
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
@@ -50,62 +53,6 @@ Log = Callable[[str], None]
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def playback_rate(times: torch.Tensor) -> float:
-    """The frame rate that plays frames at ``times`` (seconds) over their real duration."""
-    return (len(times) - 1) / max(float(times[-1] - times[0]), 1e-9)
-
-
-@dataclass(frozen=True)
-class Clip:
-    """Frames rendered at ``times``, produced when iterated (uint8 chunks (n, H, W, 3)).
-
-    Attributes:
-        times: float64 (N,) seconds of the frames. fps: playback rate of a written file.
-        chunks: returns a fresh iterator over the frame chunks (each iteration renders anew).
-        audio: the video whose audio track goes with the frames (None: silent).
-        info: what the method that made it measured (e.g. a locked edit's gains).
-    """
-
-    times: torch.Tensor
-    fps: float
-    chunks: Callable[[], Iterator[np.ndarray]]
-    audio: Path | None = None
-    info: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return self.chunks()
-
-    def frames(self) -> Iterator[np.ndarray]:
-        """The frames one at a time, uint8 (H, W, 3)."""
-        return (frame for chunk in self.chunks() for frame in chunk)
-
-    def numpy(self) -> np.ndarray:
-        """All frames, uint8 (N, H, W, 3) (held in memory: for short clips)."""
-        return np.concatenate(list(self.chunks()))
-
-    def write(self, path: str | Path) -> int:
-        """Write the clip as mp4 or gif, atomically, frame chunks as they come; returns the frame count."""
-        return write_frames(path, self.frames(), self.fps, self.audio)
-
-    def at_rate(self, fps: float) -> "Clip":
-        """The same frames played at another rate (the audio, which would no longer fit, is dropped)."""
-        if not fps > 0:
-            raise InputError(f"playback rate must be positive, got {fps}")
-        return replace(self, fps=fps, audio=None)
-
-    def beside(self, *others: "Clip") -> "Clip":
-        """This clip and ``others`` (same times) side by side, left to right."""
-        clips = (self, *others)
-
-        def chunks():
-            for frames in zip(*(c.frames() for c in clips)):
-                yield np.concatenate(frames, axis=1)[None]
-        return replace(self, chunks=chunks)
 
 
 def _describe(path: Path, frames: Frames, every: int, alignment) -> Source:
@@ -186,21 +133,42 @@ class VideoPipeline:
         frames: the frames the codes were inverted from, when at hand in memory (else tuning, the
             image loss of :meth:`fit` and detail rendering read them again from the source video).
         detail_config: how detail is carried (see :mod:`dynode.detail`).
+        parts: for a video of several spans (its source records them: shots, face tracks), one
+            pipeline per fitted span, in time order; this pipeline then has no trajectory of its
+            own and renders span by span (see :mod:`dynode.pipelines.spans`). Given None, they
+            are made from the codes when the source records spans; [] for none.
     """
 
     def __init__(self, generator: Generator, sequence: LatentSequence | None = None,
-                 trajectory: Trajectory | None = None, log: Log | None = None, frames: Frames | None = None):
-        if sequence is None and trajectory is None:
-            raise InputError("VideoPipeline needs a latent sequence or a trajectory")
+                 trajectory: Trajectory | None = None, log: Log | None = None, frames: Frames | None = None,
+                 parts: list["VideoPipeline"] | None = None):
+        if sequence is None and trajectory is None and not parts:
+            raise InputError("VideoPipeline needs a latent sequence, a trajectory or its spans' pipelines")
         self.generator, self.sequence, self.trajectory = generator, sequence, trajectory
         self.log = log or _stderr
         self.frames = frames
         self.detail_config = DetailConfig()
         self._detail: Detail | None = None
+        # A video of several spans (cuts, face tracks): one pipeline per fitted span, in time order.
+        self.parts: list[VideoPipeline] = list(parts or [])
+        if parts is None and sequence is not None and self.source is not None and self.source.spans:
+            self._split()
 
     @property
     def source(self) -> Source | None:
+        if self.trajectory is None and self.sequence is None:
+            return self.parts[0].source
         return (self.trajectory or self.sequence).source
+
+    def _split(self) -> None:
+        """One pipeline per fitted span of the source, with its codes and frames (when in memory)."""
+        self.parts = []
+        for codes in multi.split(self.sequence):
+            frames = None
+            if self.frames is not None:
+                gap = (self.frames.times[:, None] - codes.times[None]).abs()
+                frames = self.frames.select(gap.argmin(0))
+            self.parts.append(VideoPipeline(self.generator, codes, log=self.log, frames=frames, parts=[]))
 
     # Building -----------------------------------------------------------------------------
 
@@ -232,18 +200,36 @@ class VideoPipeline:
             raise InputError(f"{path}: --align needs a video file")
         gen = load_generator(generator, device) if isinstance(generator, str) else generator
         res, log = gen.resolution, log or _stderr
-        alignment = None
+        alignment, found = None, None
+        detector = ShotDetector(read.shot_threshold) if read.shots and path.is_file() else None
         if read.align:
             from dynode.align import align_video
-            alignment, frames = align_video(VideoReader(path), res, read.sigma, log=log, every=read.every)
+            from dynode.align.face import check_coverage
+            alignment, frames = align_video(VideoReader(path), res, read.sigma, log=log, every=read.every,
+                                            min_face=read.min_face, detector=detector)
+            found = alignment.found
+            check_coverage(found, alignment.times, read.min_face_share)
         else:
-            frames = read_video(path, log=log, every=read.every, size=res if read.resize else None)
+            frames = read_video(path, log=log, every=read.every, size=res if read.resize else None, detector=detector)
         if frames.pixels.shape[1:3] != (res, res):
             h, w = frames.pixels.shape[1:3]
             raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
                              "pass --resize to centre-crop and resize, or --align to crop the face")
-        return cls.from_frames(frames, gen, inversion, pti, fit, progress, log,
-                               _describe(path, frames, read.every, alignment), partial)
+        cuts = tuple(detector.cuts) if detector is not None else ()
+        spans = segment(frames.times.numpy(), shot_starts(frames.times.numpy(), cuts), found, read.bridge)
+        fits = [span for span in spans if span.kind == "fit"]
+        if not fits:
+            raise InputError(f"{path}: no span of two frames or more to fit ({len(cuts)} cut(s) in {len(frames)} "
+                             "frames: every frame is its own shot, or faceless); if these are not cuts, pass "
+                             "--shots off")
+        source = _describe(path, frames, read.every, alignment)
+        if len(spans) > 1:
+            log(describe(spans, len(cuts)))
+            source = replace(source, spans=tuple(spans), cuts=cuts)
+            frames = frames.select(torch.cat([torch.arange(span.start, span.stop) for span in fits]))
+        elif cuts:
+            source = replace(source, cuts=cuts)
+        return cls.from_frames(frames, gen, inversion, pti, fit, progress, log, source, partial)
 
     @classmethod
     def from_frames(cls, frames: Frames, generator: Generator, inversion: InversionConfig = InversionConfig(),
@@ -290,19 +276,24 @@ class VideoPipeline:
                 gone or whose weights changed, or one built in memory (pass ``generator``).
         """
         kind = artifact_kind(path)
+        spans = []
         if kind == "latents":
             sequence, trajectory = LatentSequence.load(path), None
         elif kind == "trajectory":
             sequence, trajectory = None, Trajectory.load(path)
+        elif kind == "trajectories":
+            from dynode.dynamics.storage import load_trajectories
+            sequence, trajectory, spans = None, None, load_trajectories(path)
         else:
             raise CheckpointError(f"{path}: artifact of kind {kind!r}; expected a latents or trajectory artifact")
-        record = trajectory or sequence
+        record = trajectory or sequence or spans[0]
         if generator is None:
             if not record.generator:
                 raise CheckpointError(f"{path}: made with a generator built in memory, which cannot be reloaded; "
                                       "pass the generator")
             generator = load_generator(record.generator, device, record.delta, record.generator_id)
-        return cls(generator, sequence, trajectory, log)
+        parts = [cls(generator, trajectory=t, log=log, parts=[]) for t in spans]
+        return cls(generator, sequence, trajectory, log, parts=parts or None)
 
     # Tuning and fitting -------------------------------------------------------------------
 
@@ -327,6 +318,8 @@ class VideoPipeline:
         with torch.no_grad():
             seq.psnr = torch.cat([psnr(self.generator.synthesis(w.to(self.generator.device)).cpu(), x)
                                   for w, x in zip(seq.latents.split(16), images.split(16))])
+        if self.parts:
+            self._split()
         return self
 
     def fit(self, config: FitConfig = FitConfig(), progress: Callable[[int, int, float], None] | None = None) \
@@ -342,10 +335,34 @@ class VideoPipeline:
         """
         if self.sequence is None:
             raise InputError("fitting needs the inverted codes: give a latents artifact (dynode invert)")
+        if self.parts:
+            total = len(self.parts) * config.iters
+            for k, part in enumerate(self.parts):
+                part.fit(config, None if progress is None else
+                         lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
+            return self
         images = from_uint8(self._observed_frames("an image-space loss").pixels).to(self.generator.device) \
             if config.image_weight else None
         self.trajectory = fit(self.sequence, config, progress, self.generator, images)
         return self
+
+    def save_trajectory(self, path: str | Path) -> Path:
+        """Write the fitted trajectory (one artifact holding every span's, for a video of several)."""
+        if self.parts:
+            from dynode.dynamics.storage import save_trajectories
+            save_trajectories(path, [part.require_trajectory("saving") for part in self.parts])
+        else:
+            self.require_trajectory("saving a trajectory").save(path)
+        return Path(path)
+
+    def fit_summary(self) -> str:
+        """One line on the fit: its time and loss (per span for a video of several)."""
+        if not self.parts:
+            stats = self.require_trajectory("a fit summary").stats
+            return f"fitted in {stats['seconds']:.1f} s, loss {stats['best_loss']:.4g}"
+        stats = [part.require_trajectory("a fit summary").stats for part in self.parts]
+        losses = ", ".join(f"{s['best_loss']:.3g}" for s in stats)
+        return f"{len(stats)} spans fitted in {sum(s['seconds'] for s in stats):.1f} s, losses {losses}"
 
     def _observed(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The observed codes (T, num_ws, w_dim) and their times (T,)."""
@@ -396,9 +413,25 @@ class VideoPipeline:
 
     def require_trajectory(self, what: str) -> Trajectory:
         """The fitted trajectory; InputError naming ``what`` needs it when there is none."""
+        if self.parts:
+            raise InputError(f"{what} needs one trajectory, and this video has {len(self.parts)} spans, each with its "
+                             f"own ({describe(list(self.source.spans), len(self.source.cuts))}); read it with --shots "
+                             "off to fit one across them")
         if self.trajectory is None:
             raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
         return self.trajectory
+
+    def _require_fitted(self, what: str) -> None:
+        """InputError naming ``what`` unless there is a trajectory, or one per span."""
+        for pipe in self.parts or [self]:
+            if pipe.trajectory is None:
+                raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
+
+    def _spans(self, times: torch.Tensor, render, full_frame: bool = False, fps: float | None = None,
+               audio: Path | None = None, extend_last: bool = False, tiles: int = 1) -> Clip:
+        """A clip over every span at ``times`` (see :func:`dynode.pipelines.spans.compose`)."""
+        return multi.compose(self.source, self.parts, times, render, self.generator.resolution, full_frame,
+                             fps or playback_rate(times), audio, extend_last, tiles)
 
     def _audio(self) -> Path | None:
         """The source video for its audio, if it has some; a gone source is said, not silently dropped."""
@@ -466,6 +499,9 @@ class VideoPipeline:
 
     def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
+        if self.parts:
+            return self._spans(multi.kept_times(self.source, self.parts),
+                               lambda part, t, last: part.reconstruction(fidelity=fidelity), fps=fps)
         codes, times = self._observed()
         return self.render(codes, times, fps=fps, fidelity=fidelity)
 
@@ -483,9 +519,15 @@ class VideoPipeline:
         Raises:
             InputError: no trajectory, several of factor/fps/times, or bad values.
         """
-        traj = self.require_trajectory("interpolation")
         if factor is None and fps is None and times is None:
             factor = 8
+        if self.parts:
+            self._require_fitted("interpolation")
+            t = render_times(multi.kept_times(self.source, self.parts), factor, fps, None if times is None else list(times))
+            return self._spans(t, lambda part, u, last: part.render(part.trajectory.evaluate(u, path=path), u,
+                                                                       full_frame, fidelity=fidelity),
+                               full_frame, fps, self._audio() if times is None else None)
+        traj = self.require_trajectory("interpolation")
         t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
         return self.render(traj.evaluate(t, path=path), t, full_frame, fps,
                            self._audio() if times is None else None, fidelity)
@@ -498,9 +540,28 @@ class VideoPipeline:
         Raises:
             InputError: no trajectory, a negative duration or a non-positive rate.
         """
+        if self.parts:
+            self._require_fitted("extrapolation")
+            kept = multi.kept_times(self.source, self.parts)
+            t0, t1 = float(kept[0]), float(kept[-1])
+            t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
+            tiles = max(samples, 1)
+
+            def render(part, u, last):
+                if last:
+                    return part._extrapolated(u, path, samples, seed, fidelity, fps)
+                clip = part.render(part.trajectory.evaluate(u, path=path), u, fidelity=fidelity)
+                return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
+            return self._spans(t, render, fps=fps, extend_last=True, tiles=tiles)
         traj = self.require_trajectory("extrapolation")
         t0, t1 = float(traj.observed_times[0]), float(traj.observed_times[-1])
-        t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
+        return self._extrapolated(future_times(t0, t1 - t0 + seconds, fps, include_start=True), path, samples,
+                                  seed, fidelity, fps)
+
+    def _extrapolated(self, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str, fps: float) -> Clip:
+        """The trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
+        traj = self.require_trajectory("extrapolation")
+        t1 = float(traj.observed_times[-1])
         latents = traj.evaluate(t, path=path)
         if samples < 1:
             return self.render(latents, t, fps=fps, fidelity=fidelity)
@@ -562,10 +623,18 @@ class VideoPipeline:
         Raises:
             InputError: nothing to edit, an unknown propagation or path, or a bad motion component.
         """
-        traj = self.require_trajectory("editing")
         edits, motion = list(edits), list(motion)
         if not edits and not motion:
             raise InputError("nothing to edit: give a direction and/or a motion edit")
+        if self.parts:  # each span edited from its own first frame
+            self._require_fitted("editing")
+            t = render_times(multi.kept_times(self.source, self.parts), factor=factor) if times is None \
+                else check_times(list(times))
+            return self._spans(t, lambda part, u, last: part.edit(edits, motion, propagation, path, times=u,
+                                                                   compare=compare, full_frame=full_frame,
+                                                                   fidelity=fidelity, lock_config=lock_config),
+                               full_frame, audio=self._audio() if times is None else None, tiles=2 if compare else 1)
+        traj = self.require_trajectory("editing")
         moved = traj
         for component, gain in motion:
             if isinstance(component, str) and not (component.startswith("pc") and component[2:].isdigit()):

@@ -1,0 +1,90 @@
+"""A rendered clip: frames at times, produced chunk by chunk only when read or written."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from dynode.errors import InputError
+from dynode.io.video import write_frames
+
+
+def playback_rate(times: torch.Tensor) -> float:
+    """The frame rate that plays frames at ``times`` (seconds) over their real duration."""
+    return (len(times) - 1) / max(float(times[-1] - times[0]), 1e-9)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Frames rendered at ``times``, produced when iterated (uint8 chunks (n, H, W, 3)).
+
+    Attributes:
+        times: float64 (N,) seconds of the frames. fps: playback rate of a written file.
+        chunks: returns a fresh iterator over the frame chunks (each iteration renders anew).
+        audio: the video whose audio track goes with the frames (None: silent).
+        info: what the method that made it measured (e.g. a locked edit's gains).
+    """
+
+    times: torch.Tensor
+    fps: float
+    chunks: Callable[[], Iterator[np.ndarray]]
+    audio: Path | None = None
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.chunks()
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """The frames one at a time, uint8 (H, W, 3)."""
+        return (frame for chunk in self.chunks() for frame in chunk)
+
+    def numpy(self) -> np.ndarray:
+        """All frames, uint8 (N, H, W, 3) (held in memory: for short clips)."""
+        return np.concatenate(list(self.chunks()))
+
+    def write(self, path: str | Path) -> int:
+        """Write the clip as mp4 or gif, atomically, frame chunks as they come; returns the frame count."""
+        return write_frames(path, self.frames(), self.fps, self.audio)
+
+    def at_rate(self, fps: float) -> "Clip":
+        """The same frames played at another rate (the audio, which would no longer fit, is dropped)."""
+        if not fps > 0:
+            raise InputError(f"playback rate must be positive, got {fps}")
+        return replace(self, fps=fps, audio=None)
+
+    def beside(self, *others: "Clip") -> "Clip":
+        """This clip and ``others`` (same times) side by side, left to right."""
+        clips = (self, *others)
+
+        def chunks():
+            for frames in zip(*(c.frames() for c in clips)):
+                yield np.concatenate(frames, axis=1)[None]
+        return replace(self, chunks=chunks)
+
+
+def concat(clips: Sequence[Clip], fps: float, audio: Path | None = None) -> Clip:
+    """Clips one after the other (same frame size), played at ``fps``; their infos gathered in a list."""
+    times = torch.cat([c.times for c in clips])
+
+    def chunks():
+        return itertools.chain.from_iterable(c.chunks() for c in clips)
+    return Clip(times, fps, chunks, audio, {"parts": [c.info for c in clips]})
+
+
+def repeat(clip: Clip, counts: torch.Tensor, times: torch.Tensor) -> Clip:
+    """Each frame of ``clip`` shown ``counts`` times, at ``times`` (as many as the counts' sum)."""
+    counts = [int(c) for c in counts]
+
+    def chunks():
+        frames = clip.frames()
+        for c in counts:
+            yield np.repeat(next(frames)[None], c, 0)
+    return replace(clip, times=times, chunks=chunks)
