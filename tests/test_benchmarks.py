@@ -127,3 +127,11 @@ def test_scale_benchmark_times_the_bundled_generator():
     assert row["generator"] == "toyfaces64" and row["resolution"] == 64 and row["parameters_m"] == 0.39
     assert row["inversion_s_per_frame"] > row["inversion_s_per_frame_encoder_20_steps"] > 0
     assert row["render_frames_per_s"] > 0 and row["peak_memory_mb"] > 0
+
+
+@pytest.mark.slow
+def test_shot_benchmark_finds_every_join_of_a_720p_video(tmp_path):
+    report = _bench("shots.py", "--seconds", "10", "--out", str(tmp_path))
+    assert report["frames"] == 250 and report["joins"] == 2 == report["joins_found"] and report["other_cuts"] == 0
+    assert 0 < report["detector_seconds"] and set(report["peak_rss_mb"]) == {"decode", "detect", "read"}
+    assert (tmp_path / "long_720p_10s.mp4").is_file()
