@@ -109,6 +109,8 @@ def main() -> None:
     found = runs["detect"]["cuts"]
     hits = [j for j in joins if any(abs(c - j) < 0.05 for c in found)]
     ratio = 1 + runs["detect"]["detector_seconds"] / runs["decode"]["seconds"]
+    kept = round(runs["read"]["frames"] * 64 * 64 * 3 / 2**20, 1)
+    growth = round(runs["read"]["peak_rss_mb"] - runs["decode"]["peak_rss_mb"], 1)
     print(json.dumps({
         "video": str(video), "size": "1280x720", "seconds": args.seconds, "frames": runs["decode"]["frames"],
         "decode_seconds": runs["decode"]["seconds"], "detector_seconds": runs["detect"]["detector_seconds"],
@@ -116,9 +118,10 @@ def main() -> None:
         "read_seconds": runs["read"]["seconds"],
         "joins": len(joins), "joins_found": len(hits), "other_cuts": len(found) - len(hits),
         "peak_rss_mb": {kind: run["peak_rss_mb"] for kind, run in runs.items()},
-        "kept_frames_mb": round(runs["read"]["frames"] * 64 * 64 * 3 / 2**20, 1),
+        "kept_frames_mb": kept, "read_growth_mb": growth,
         "targets": {"decode_and_detect_under_two_decodes": ratio < 2, "all_joins_no_other_cut":
-                    len(hits) == len(joins) and len(found) == len(hits)},
+                    len(hits) == len(joins) and len(found) == len(hits),
+                    "read_grows_by_kept_frames_plus_100mb_at_most": growth <= kept + 100},
     }, indent=2))
 
 

@@ -81,6 +81,7 @@ def test_batch_on_local_ray_isolates_a_corrupt_video_and_resumes(clips):
         row = by_name[name]
         codes = LatentSequence.load(out / name / "latents.safetensors")
         assert row["frames"] == len(codes) == 6 and row["seconds_fit"] > 0
+        assert (row["shots"], row["spans"], row["passed_frames"]) == (1, 1, 0)
         assert row["psnr"] == pytest.approx(float(codes.psnr.mean()), abs=1e-3)
         assert len(read_video(out / name / "interpolated.mp4")) == 11  # 5 gaps x 2 + 1
         assert len(read_video(out / name / "edited.mp4")) == 6

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import sys
 from fractions import Fraction
@@ -21,6 +23,19 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 WRITE_SUFFIXES = {".mp4", ".gif"}
 
 
+@functools.cache
+def _release_freed_frames() -> None:
+    """Have glibc serve allocations of 1 MB and more (decoded frames) by mmap, returned to the OS
+    when freed. By default glibc raises that threshold after the first frame is freed and serves
+    later frames from the heap, where the small arrays kept between them (crops, thumbnails) pin
+    it: reading a 2-minute 720p video to 64x64 frames peaked at 2.7 GB instead of 0.4 GB. A no-op
+    where there is no mallopt (not glibc)."""
+    try:
+        ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD, which also turns the dynamic threshold off
+    except (OSError, AttributeError):
+        pass
+
+
 class VideoReader:
     """Decode a video file frame by frame, so memory holds one frame at a time.
 
@@ -38,6 +53,7 @@ class VideoReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such video file or folder")
+        _release_freed_frames()
         try:
             with av.open(str(self.path)) as container:
                 if not container.streams.video:

@@ -8,7 +8,8 @@ Each video gets a folder ``OUT/<name>/`` with its latents, trajectory, rendered 
 file's size and modification time is skipped on the next run; an interrupted inversion resumes
 from its partial file. One failing video does not stop the others: its error goes in its row.
 ``OUT/summary.csv`` and ``OUT/summary.json`` (rewritten atomically after every video) hold one
-row per video: status, frames, seconds per stage, reconstruction PSNR, error.
+row per video: status, frames inverted, shots, fitted spans and passed-through frames (see
+:mod:`dynode.io.shots`), seconds per stage, reconstruction PSNR, error.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dynode.io.checkpoints import atomic_path
 from dynode.pipelines.video import EDIT_MODES, VideoPipeline
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".y4m")
-COLUMNS = ("video", "name", "status", "frames", "seconds_invert", "seconds_fit", "seconds_interpolate",
+COLUMNS = ("video", "name", "status", "frames", "shots", "spans", "passed_frames", "seconds_invert", "seconds_fit", "seconds_interpolate",
            "seconds_edit", "seconds_total", "psnr", "outputs", "error")
 RECORD = "batch.json"
 
@@ -154,6 +155,9 @@ def process_video(video: str | Path, folder: str | Path, job: BatchJob, device: 
         pipe.sequence.save(folder / "latents.safetensors")
         outputs.append("latents.safetensors")
         row["frames"], row["psnr"] = len(pipe.sequence), round(float(pipe.sequence.psnr.mean()), 3)
+        source = pipe.source
+        row["shots"], row["spans"] = len(source.cuts) + 1, max(len(pipe.parts), 1)
+        row["passed_frames"] = sum(len(span) for span in source.spans if span.kind == "pass")
         t = lap("invert", start)
         pipe.fit(job.fit).save_trajectory(folder / "trajectory.safetensors")
         outputs.append("trajectory.safetensors")
