@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast browser screenshots bench-scale bench-shots bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
+.PHONY: demo test test-fast browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-real: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(PY) benchmarks/scale.py
+
+# The whole pipeline timed per stage on every device here (cuda and cpu when there is a GPU).
+bench-pipeline: $(STAMP)
+	$(PY) benchmarks/pipeline_speed.py
 
 bench-shots: $(STAMP)
 	$(PY) benchmarks/shots.py --seconds 120 --out bench_out/shots
