@@ -158,3 +158,15 @@ def test_shot_options_are_checked():
         with pytest.raises(InputError):
             ReadConfig(**bad)
     assert torch.equal(torch.as_tensor(shot_starts(np.arange(3.0), [])), torch.zeros(3, dtype=torch.bool))
+
+
+def test_a_new_shot_is_inverted_afresh_not_from_the_last_shots_code(two_shots):
+    from dynode.generators import load_generator
+    from dynode.inversion import invert
+    from dynode.io.images import from_uint8
+    frames = read_video(two_shots)
+    generator, config = load_generator("toyfaces64"), InversionConfig(init="previous", steps_first=60, steps=10)
+    warm = invert(generator, from_uint8(frames.pixels), frames.times, config)
+    fresh = invert(generator, from_uint8(frames.pixels), frames.times, config, restarts=[12])
+    assert torch.equal(warm.latents[:9], fresh.latents[:9])  # the batches before the shot's last one are as before
+    assert fresh.psnr[12] > warm.psnr[12] + 3  # the cut's frame from the mean code with the first frame's steps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -56,7 +56,8 @@ def _encoded(encoder: torch.nn.Module, images: torch.Tensor, space: str) -> torc
 def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
            config: InversionConfig = InversionConfig(), progress: Callable[[int, int], None] | None = None,
            encoder: torch.nn.Module | None = None, done: tuple[torch.Tensor, ...] | None = None,
-           checkpoint: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None) -> LatentSequence:
+           checkpoint: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
+           restarts: Sequence[int] = ()) -> LatentSequence:
     """Invert every frame of a video.
 
     Where each batch of ``batch_size`` frames starts (``config.init``): ``previous`` (the first
@@ -78,6 +79,8 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
             with the same frames and config (they continue where it stopped, as it would have).
         checkpoint: called with (codes, losses, psnr) of every frame inverted so far after each
             batch (to keep them for a resume).
+        restarts: frames that start afresh as the first frame does (the first frames of a
+            video's later shots): no warm start from the frame before.
 
     Returns:
         LatentSequence with (T, num_ws, w_dim) codes (W codes broadcast), per-frame loss and PSNR.
@@ -103,8 +106,11 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     mean = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
     init = mean
     codes, losses, psnrs = [], [], []
-    batches = [[0]] + [list(range(i, min(i + config.batch_size, len(images))))
-                       for i in range(1, len(images), config.batch_size)]
+    heads = sorted({0, *(int(r) for r in restarts if 0 < int(r) < len(images))})
+    batches = []
+    for first, stop in zip(heads, heads[1:] + [len(images)]):
+        batches += [[first]] + [list(range(i, min(i + config.batch_size, stop)))
+                                for i in range(first + 1, stop, config.batch_size)]
     finished = 0
     if done is not None:
         n = len(done[0])
@@ -116,18 +122,19 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
             init = done[0][-1:].to(device)
             if init_mode == "encoder":
                 last_guess = _encoded(encoder, images[n - 1:n], config.space)
-    for k, idx in enumerate(batches):
+    for idx in batches:
         if idx[0] < finished:
             continue
-        steps = config.steps_first if k == 0 and init_mode != "encoder" else config.steps
+        head = idx[0] in heads
+        steps = config.steps_first if head and init_mode != "encoder" else config.steps
         if init_mode == "encoder":
             guess = _encoded(encoder, images[idx], config.space)
             # The first frame from the encoder's code; later ones from the previous frame's solution
             # moved by the encoder's change between the frames (its codes are rough, its changes less so).
-            start_codes = guess if k == 0 else init + guess - last_guess
+            start_codes = guess if head else init + guess - last_guess
             last_guess = guess[-1:]
         else:
-            start_codes = init.expand(len(idx), *init.shape[1:])
+            start_codes = (mean if head else init).expand(len(idx), *init.shape[1:])
         c, loss, p = _optimise(generator, start_codes, images[idx], steps, config)
         codes.append(c)
         losses.append(loss)

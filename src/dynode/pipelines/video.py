@@ -255,8 +255,9 @@ class VideoPipeline:
                              f"makes {res}x{res}")
         log = log or _stderr
         done, keep = _resume(partial, frames, generator, inversion, log)
+        lengths = [len(span) for span in source.spans if span.kind == "fit"] if source is not None else []
         seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress,
-                     _encoder_for(generator, inversion.init), done, keep)
+                     _encoder_for(generator, inversion.init), done, keep, np.cumsum(lengths[:-1]).tolist())
         if partial is not None:
             Path(partial).unlink(missing_ok=True)
         seq.source = source
