@@ -92,7 +92,11 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     assert len(again.parts) == 2 and np.array_equal(again.interpolate(factor=2, fidelity="latent").numpy(),
                                                     pipe.interpolate(factor=2, fidelity="latent").numpy())
     with pytest.raises(InputError, match="2 spans, each with its own"):
-        again.require_trajectory("a plot")
+        again.require_trajectory("a single trajectory")
+    r = CliRunner().invoke(app, ["plot", str(tmp_path / "ab.traj.safetensors"), "-o", str(tmp_path / "ab.png"),
+                                 "--samples", "4"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "ab.png").stat().st_size > 10_000
     # Extrapolation continues the last shot; SDE futures tile every span alike.
     future = pipe.extrapolate(1.0, 8.0, samples=2)
     assert future.numpy().shape == (28, 64, 128, 3)

@@ -187,8 +187,7 @@ class App:
             self.output(session, "trajectory", ".safetensors")
         pipe.sequence.save(latents)
         pipe.save_trajectory(trajectory)
-        plot = None if pipe.parts else \
-            trajectory_figure(pipe.trajectory, self.output(session, "trajectory", ".png"), samples=8)
+        plot = trajectory_figure(pipe.trajectories("a plot"), self.output(session, "trajectory", ".png"), samples=8)
         seq = pipe.sequence
         summary = f"{len(seq)} frames inverted, reconstruction {seq.psnr.mean():.2f} dB; {note}" + \
             "".join(f"\n\n{line}" for line in log)
@@ -363,7 +362,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
         def on_fit(session, path, gen, al, tune, s_first, s, it, progress):
             request = FitRequest(str(gen), bool(al), bool(tune), int(s_first), int(s), int(it))
             k, summary, figure, files = state.fit(path, request, session, lambda f, what: progress(f, desc=what))
-            return k, str(figure) if figure else None, [str(f) for f in files], summary
+            return k, str(figure), [str(f) for f in files], summary
 
         def on_interpolate(session, k, fac, rate, p, fid, progress):
             out, text = state.interpolate(k, session, int(fac), float(rate or 0), p, fid)

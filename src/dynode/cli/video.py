@@ -202,5 +202,5 @@ def plot(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
     with _errors():
         if seconds < 0 or samples < 0:
             raise InputError(f"--seconds and --samples must be >= 0, got {seconds}, {samples}")
-        trajectory_figure(_pipeline(trajectory, "cpu").require_trajectory("a plot"), out, seconds, samples, seed)
+        trajectory_figure(_pipeline(trajectory, "cpu").trajectories("a plot"), out, seconds, samples, seed)
         say(f"-> {out}")

@@ -422,6 +422,12 @@ class VideoPipeline:
             raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
         return self.trajectory
 
+    def trajectories(self, what: str) -> list[Trajectory]:
+        """The fitted trajectory, or one per span for a video of several (InputError naming ``what``
+        needs them when the codes are not fitted)."""
+        self._require_fitted(what)
+        return [part.trajectory for part in self.parts] or [self.trajectory]
+
     def _require_fitted(self, what: str) -> None:
         """InputError naming ``what`` unless there is a trajectory, or one per span."""
         for pipe in self.parts or [self]:
