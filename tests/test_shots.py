@@ -140,6 +140,7 @@ def test_faceless_frames_are_passed_through_and_too_few_faces_refused(face_gap):
     source = read_video(video).pixels
     assert whole.shape == (179,) + source.shape[1:]
     assert np.array_equal(whole[60:120:2], source[30:60])  # passed through unchanged, never a pasted face
+    assert np.abs(whole[0].astype(float) - source[0]).mean() < 3  # an observed frame: its own face pasted back
     crops = pipe.interpolate(factor=2).numpy()
     assert crops.shape == (179, 64, 64, 3)
     with pytest.raises(InputError, match=r"face was found in 67% of the frames.*faceless: 1.00-1.97 s"):

@@ -63,7 +63,8 @@ def paste_stream(source: Frames | VideoReader, crops: Iterable[np.ndarray], alig
 
     Args:
         source: the video the alignment was made on (every ``every``-th frame of it).
-        crops: uint8 (S, S, 3) crops, one per time.
+        crops: uint8 (S, S, 3) crops, one per time; None where the frame is passed through
+            (the source's own picture at that time, nothing pasted).
 
     Raises:
         InputError: times that decrease, or more times than crops.
@@ -75,10 +76,14 @@ def paste_stream(source: Frames | VideoReader, crops: Iterable[np.ndarray], alig
         group = t[start:start + 16]
         background = np.stack([next(backgrounds) for _ in group])
         try:
-            faces = np.stack([next(crops) for _ in group])
+            faces = [next(crops) for _ in group]
         except StopIteration:
             raise InputError(f"paste_stream(): fewer crops than the {len(t)} times") from None
-        yield from paste(background, faces, alignment.at(group), feather)
+        face = [k for k, crop in enumerate(faces) if crop is not None]
+        if face:
+            background[face] = paste(background[face], np.stack([faces[k] for k in face]), alignment.at(group[face]),
+                                     feather)
+        yield from background
 
 
 def paste_at(video: Frames, crops: np.ndarray, alignment: Alignment, times, feather: float = 4.0) -> np.ndarray:

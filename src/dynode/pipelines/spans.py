@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from dynode.errors import InputError
+from dynode.align.paste import paste_stream
 from dynode.flow import flow_stream
 from dynode.io.video import VideoReader, frame_pairs, square
 from dynode.pipelines.clip import Clip, concat, repeat
@@ -47,15 +48,13 @@ def kept_times(source: Source, parts: list) -> torch.Tensor:
                       for span in source.spans])
 
 
-def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int, full_frame: bool) -> Clip:
+def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int) -> Clip:
     """The source's own frames of ``span`` at ``times`` (inside it), cropped or resized as the inverted
-    frames were (whole with ``full_frame``), read from the source video as the clip is read."""
+    frames were, read from the source video as the clip is read."""
     path = source.require("the faceless frames and one-frame shots (passed through from the source)")
-    matrices = source.alignment.matrices() if source.alignment is not None and not full_frame else None
+    matrices = source.alignment.matrices() if source.alignment is not None else None
 
     def shape(k: int, frame: np.ndarray) -> np.ndarray:
-        if full_frame:
-            return frame
         if matrices is not None:
             return _crop(frame, matrices[k], resolution)
         return square(frame, resolution) if frame.shape[:2] != (resolution, resolution) else frame
@@ -79,19 +78,24 @@ def compose(source: Source, parts: list, times: torch.Tensor, render: Callable[[
 
     Args:
         parts: the fitted spans' pipelines, in order.
-        render: render(part, times, is_last_span) -> the fitted span's clip at those (distinct) times.
+        render: render(part, times, is_last_span) -> the fitted span's crops at those (distinct) times.
+        full_frame: paste the crops into the source's frames and pass the other spans' frames
+            through whole, in one walk of the source video for the whole clip.
         extend_last: times past the last span's end go to its pipeline as they are (extrapolation);
             otherwise every time is held inside its span.
         tiles: passed-through frames are repeated this many times side by side (to match fitted
             spans rendered as several tiles).
 
     Raises:
-        InputError: extrapolation past a span that is passed through.
+        InputError: extrapolation past a span that is passed through, or full-frame output of a
+            video that was not aligned.
     """
+    if full_frame and source.alignment is None:
+        raise InputError("full-frame output needs codes of an aligned video: invert it with --align")
     spans = source.spans
     which = np.searchsorted(np.array([span.first for span in spans[1:]]), times.numpy(), side="right")
     fits = iter(parts)
-    clips = []
+    pieces = []  # (clip or None (passed through whole), counts of each distinct time, times, held times)
     for i, span in enumerate(spans):
         part = next(fits) if span.kind == "fit" else None
         index = torch.as_tensor(np.flatnonzero(which == i))
@@ -106,8 +110,29 @@ def compose(source: Source, parts: list, times: torch.Tensor, render: Callable[[
         distinct, counts = torch.unique_consecutive(held, return_counts=True)
         if part is not None:
             clip = render(part, distinct, i == len(spans) - 1)
+        elif full_frame:
+            clip = None
         else:
-            clip = passthrough(source, span, distinct, resolution, full_frame)
+            clip = passthrough(source, span, distinct, resolution)
             clip = clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
-        clips.append(replace(clip, times=t) if len(distinct) == len(t) else repeat(clip, counts, t))
-    return concat(clips, fps, audio)
+        pieces.append((clip, counts, t, held))
+    if not full_frame:
+        return concat([replace(clip, times=t) if len(counts) == len(t) else repeat(clip, counts, t)
+                       for clip, counts, t, _ in pieces], fps, audio)
+    video = source.require("full-frame output")
+    held = torch.cat([p[3] for p in pieces])
+
+    def faces() -> Iterator[np.ndarray | None]:
+        for clip, counts, t, _ in pieces:
+            if clip is None:
+                yield from (None for _ in t)
+            else:
+                for face, count in zip(clip.frames(), counts.tolist()):
+                    yield from (face for _ in range(count))
+
+    def chunks() -> Iterator[np.ndarray]:
+        frames = paste_stream(VideoReader(video), faces(), source.alignment, held.numpy(), every=source.every)
+        while chunk := list(itertools.islice(frames, 16)):
+            yield np.stack(chunk)
+    return Clip(torch.cat([p[2] for p in pieces]), fps, chunks, audio,
+                {"parts": [{} if clip is None else clip.info for clip, *_ in pieces]})

@@ -532,7 +532,7 @@ class VideoPipeline:
             self._require_fitted("interpolation")
             t = render_times(multi.kept_times(self.source, self.parts), factor, fps, None if times is None else list(times))
             return self._spans(t, lambda part, u, last: part.render(part.trajectory.evaluate(u, path=path), u,
-                                                                       full_frame, fidelity=fidelity),
+                                                                       fidelity=fidelity),
                                full_frame, fps, self._audio() if times is None else None)
         traj = self.require_trajectory("interpolation")
         t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
@@ -637,10 +637,14 @@ class VideoPipeline:
             self._require_fitted("editing")
             t = render_times(multi.kept_times(self.source, self.parts), factor=factor) if times is None \
                 else check_times(list(times))
-            return self._spans(t, lambda part, u, last: part.edit(edits, motion, propagation, path, times=u,
-                                                                   compare=compare, full_frame=full_frame,
-                                                                   fidelity=fidelity, lock_config=lock_config),
-                               full_frame, audio=self._audio() if times is None else None, tiles=2 if compare else 1)
+            audio = self._audio() if times is None else None
+            clip = self._spans(t, lambda part, u, last: part.edit(edits, motion, propagation, path, times=u,
+                                                                  fidelity=fidelity, lock_config=lock_config),
+                               full_frame, audio=audio)
+            if not compare:
+                return clip
+            return self._spans(t, lambda part, u, last: part.render(part.trajectory.evaluate(u, path=path), u,
+                                                                   fidelity=fidelity), full_frame, audio=audio).beside(clip)
         traj = self.require_trajectory("editing")
         moved = traj
         for component, gain in motion:
