@@ -68,7 +68,7 @@ def test_segment_bridges_short_gaps_and_passes_long_ones_through():
     assert [s.kind for s in segment(t[::2], shot_starts(t[::2], [0.3, 0.5]))] == ["fit", "pass", "fit"]
 
 
-def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(two_shots, tmp_path):
+def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(two_shots, tmp_path, monkeypatch):
     from dynode.pipelines import VideoPipeline
     said = []
     pipe = VideoPipeline.from_video(two_shots, "toyfaces64", log=said.append, **SMALL)
@@ -91,6 +91,10 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     again = VideoPipeline.from_artifacts(tmp_path / "ab.traj.safetensors")
     assert len(again.parts) == 2 and np.array_equal(again.interpolate(factor=2, fidelity="latent").numpy(),
                                                     pipe.interpolate(factor=2, fidelity="latent").numpy())
+    import dynode.pipelines.video as video_module
+    reads = []
+    monkeypatch.setattr(video_module, "read_video", lambda *a, **k: reads.append(a) or read_video(*a, **k))
+    assert len(again.interpolate(factor=2).numpy()) == 39 and len(reads) == 1  # detail: the source read once, not per span
     with pytest.raises(InputError, match="2 spans, each with its own"):
         again.require_trajectory("a single trajectory")
     r = CliRunner().invoke(app, ["plot", str(tmp_path / "ab.traj.safetensors"), "-o", str(tmp_path / "ab.png"),

@@ -371,24 +371,27 @@ class VideoPipeline:
             return self.sequence.latents, self.sequence.times
         return self.trajectory.observed, self.trajectory.observed_times
 
-    def _observed_frames(self, purpose: str, instead: str = "invert the video again") -> Frames:
-        """The frames the codes were inverted from, at the codes' times (generator-sized): those in
-        memory, or read again from the source video."""
+    def _source_frames(self, purpose: str, instead: str) -> Frames:
+        """Every kept frame of the source video, read again and cropped or resized as for inversion."""
+        if self.source is None:
+            raise InputError(f"{purpose} needs the frames the codes were inverted from, and these codes record "
+                             f"no source video; {instead}")
+        path = self.source.require(purpose, instead)
+        res, every = self.generator.resolution, self.source.every
+        if self.source.alignment is not None:
+            pairs = list(frame_pairs(VideoReader(path), every))
+            return Frames(self.source.alignment.crops(p for p, _ in pairs),
+                          torch.tensor([t for _, t in pairs], dtype=torch.float64), self.source.fps)
+        resize = (self.source.width, self.source.height) != (res, res)
+        return read_video(path, every=every, size=res if resize else None)
+
+    def _observed_frames(self, purpose: str, instead: str = "invert the video again",
+                         frames: Frames | None = None) -> Frames:
+        """The frames the codes were inverted from, at the codes' times (generator-sized): ``frames``
+        or those in memory, else read again from the source video."""
         times = self._observed()[1]
-        frames = self.frames
         if frames is None:
-            if self.source is None:
-                raise InputError(f"{purpose} needs the frames the codes were inverted from, and these codes record "
-                                 f"no source video; {instead}")
-            path = self.source.require(purpose, instead)
-            res, every = self.generator.resolution, self.source.every
-            if self.source.alignment is not None:
-                pairs = list(frame_pairs(VideoReader(path), every))
-                frames = Frames(self.source.alignment.crops(p for p, _ in pairs),
-                                torch.tensor([t for _, t in pairs], dtype=torch.float64), self.source.fps)
-            else:
-                resize = (self.source.width, self.source.height) != (res, res)
-                frames = read_video(path, every=every, size=res if resize else None)
+            frames = self.frames if self.frames is not None else self._source_frames(purpose, instead)
         gap = (frames.times[:, None] - times[None]).abs()
         missing = gap.min(0).values > 1e-3
         if missing.any():
@@ -434,9 +437,22 @@ class VideoPipeline:
             if pipe.trajectory is None:
                 raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
 
+    def _share_frames(self, fidelity: str) -> None:
+        """For detail rendering of a video of several spans: the source's frames read once, each span
+        given its own (rather than every span reading the whole video)."""
+        if fidelity != "detail" or all(part.frames is not None for part in self.parts):
+            return
+        purpose, instead = "detail rendering (--fidelity detail)", \
+            "render with --fidelity latent, which needs only the codes"
+        frames = self._source_frames(purpose, instead)
+        for part in self.parts:
+            if part.frames is None:
+                part.frames = part._observed_frames(purpose, instead, frames)
+
     def _spans(self, times: torch.Tensor, render, full_frame: bool = False, fps: float | None = None,
-               audio: Path | None = None, extend_last: bool = False, tiles: int = 1) -> Clip:
+               audio: Path | None = None, extend_last: bool = False, tiles: int = 1, fidelity: str = "latent") -> Clip:
         """A clip over every span at ``times`` (see :func:`dynode.pipelines.spans.compose`)."""
+        self._share_frames(fidelity)
         return multi.compose(self.source, self.parts, times, render, self.generator.resolution, full_frame,
                              fps or playback_rate(times), audio, extend_last, tiles)
 
@@ -508,7 +524,7 @@ class VideoPipeline:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
         if self.parts:
             return self._spans(multi.kept_times(self.source, self.parts),
-                               lambda part, t, last: part.reconstruction(fidelity=fidelity), fps=fps)
+                               lambda part, t, last: part.reconstruction(fidelity=fidelity), fps=fps, fidelity=fidelity)
         codes, times = self._observed()
         return self.render(codes, times, fps=fps, fidelity=fidelity)
 
@@ -533,7 +549,7 @@ class VideoPipeline:
             t = render_times(multi.kept_times(self.source, self.parts), factor, fps, None if times is None else list(times))
             return self._spans(t, lambda part, u, last: part.render(part.trajectory.evaluate(u, path=path), u,
                                                                        fidelity=fidelity),
-                               full_frame, fps, self._audio() if times is None else None)
+                               full_frame, fps, self._audio() if times is None else None, fidelity=fidelity)
         traj = self.require_trajectory("interpolation")
         t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
         return self.render(traj.evaluate(t, path=path), t, full_frame, fps,
@@ -559,7 +575,7 @@ class VideoPipeline:
                     return part._extrapolated(u, path, samples, seed, fidelity, fps)
                 clip = part.render(part.trajectory.evaluate(u, path=path), u, fidelity=fidelity)
                 return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
-            return self._spans(t, render, fps=fps, extend_last=True, tiles=tiles)
+            return self._spans(t, render, fps=fps, extend_last=True, tiles=tiles, fidelity=fidelity)
         traj = self.require_trajectory("extrapolation")
         t0, t1 = float(traj.observed_times[0]), float(traj.observed_times[-1])
         return self._extrapolated(future_times(t0, t1 - t0 + seconds, fps, include_start=True), path, samples,
@@ -640,11 +656,12 @@ class VideoPipeline:
             audio = self._audio() if times is None else None
             clip = self._spans(t, lambda part, u, last: part.edit(edits, motion, propagation, path, times=u,
                                                                   fidelity=fidelity, lock_config=lock_config),
-                               full_frame, audio=audio)
+                               full_frame, audio=audio, fidelity=fidelity)
             if not compare:
                 return clip
             return self._spans(t, lambda part, u, last: part.render(part.trajectory.evaluate(u, path=path), u,
-                                                                   fidelity=fidelity), full_frame, audio=audio).beside(clip)
+                                                                   fidelity=fidelity), full_frame, audio=audio,
+                               fidelity=fidelity).beside(clip)
         traj = self.require_trajectory("editing")
         moved = traj
         for component, gain in motion:
