@@ -110,9 +110,14 @@ class Alignment:
 
     def crops(self, pixels: Iterable[np.ndarray]) -> np.ndarray:
         """uint8 (T, size, size, 3) crops of T uint8 (H, W, 3) frames (borders reflected)."""
-        return np.stack([cv2.warpAffine(p, m, (self.size, self.size), flags=cv2.INTER_AREA,
-                                        borderMode=cv2.BORDER_REFLECT)
-                         for p, m in zip(pixels, self.matrices())])
+        return np.stack([self._warp(p, m) for p, m in zip(pixels, self.matrices())])
+
+    def crop(self, frame: np.ndarray, index: int, matrices: np.ndarray | None = None) -> np.ndarray:
+        """The crop of one uint8 (H, W, 3) frame, the ``index``-th (``matrices``: :meth:`matrices`, if at hand)."""
+        return self._warp(frame, (self.matrices() if matrices is None else matrices)[index])
+
+    def _warp(self, frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(frame, matrix, (self.size, self.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
     def at(self, times) -> "Alignment":
         """The alignment at other times: crops and landmarks interpolated linearly in time."""

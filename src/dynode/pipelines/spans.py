@@ -14,12 +14,11 @@ import itertools
 from dataclasses import replace
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 import torch
 
-from dynode.errors import InputError
 from dynode.align.paste import paste_stream
+from dynode.errors import InputError
 from dynode.flow import flow_stream
 from dynode.io.video import VideoReader, frame_pairs, square
 from dynode.pipelines.clip import Clip, concat, repeat
@@ -56,7 +55,7 @@ def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int
 
     def shape(k: int, frame: np.ndarray) -> np.ndarray:
         if matrices is not None:
-            return _crop(frame, matrices[k], resolution)
+            return source.alignment.crop(frame, k, matrices)
         return square(frame, resolution) if frame.shape[:2] != (resolution, resolution) else frame
 
     def chunks() -> Iterator[np.ndarray]:
@@ -65,10 +64,6 @@ def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int
         while chunk := list(itertools.islice(frames, 16)):
             yield np.stack(chunk)
     return Clip(times, 0.0, chunks)
-
-
-def _crop(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
 
 def compose(source: Source, parts: list, times: torch.Tensor, render: Callable[[object, torch.Tensor, bool], Clip],

@@ -243,6 +243,9 @@ class VideoPipeline:
                 every batch, with a fingerprint of the frames, the generator and the config). If
                 it exists and matches, inversion continues where it stopped; if it does not
                 match, it starts over and says so. Removed once the inversion is complete.
+            source: the video the frames came from. When it records spans (:meth:`from_video`
+                found cuts or faceless stretches), ``frames`` are the fitted spans' frames; each
+                span's first frame is inverted afresh, and every span is fitted on its own.
 
         Raises:
             InputError: fewer than 2 frames, or frames of another size than the generator's.
@@ -269,8 +272,9 @@ class VideoPipeline:
     @classmethod
     def from_artifacts(cls, path: str | Path, device: str = "cpu", generator: Generator | None = None,
                        log: Log | None = None) -> "VideoPipeline":
-        """A pipeline from a latents or trajectory artifact, its generator reloaded from the record
-        it holds (name, weight id and tuning delta), or ``generator`` if given (used as it is).
+        """A pipeline from a latents or trajectory artifact (one trajectory, or one per span of a
+        video of several), its generator reloaded from the record it holds (name, weight id and
+        tuning delta), or ``generator`` if given (used as it is).
 
         Raises:
             CheckpointError: unreadable artifact, one of another kind, a recorded generator that is
