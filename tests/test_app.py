@@ -73,7 +73,8 @@ def _free_port() -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(_chromium() is None, reason="no chromium: install Debian's (make test does: apt-get install chromium)")
 def test_app_in_a_real_browser(tmp_path):
-    """Make a toy video, fit it, interpolate and edit it in headless chromium; a bad upload shows an error."""
+    """Make a toy video, fit it, interpolate, extrapolate and edit it in headless chromium; a bad upload shows an
+    error."""
     from playwright.sync_api import sync_playwright
 
     from dynode.app import build_app
@@ -106,6 +107,12 @@ def test_app_in_a_real_browser(tmp_path):
             seconds, width = page.locator("#interp-video video").evaluate(duration)
             assert seconds == pytest.approx(61 / 32, abs=0.05) and width == 64  # decoded: it plays
             page.screenshot(path=str(shots / "app_interpolate.png"), full_page=True)
+
+            page.get_by_role("tab", name="Extrapolate").click()
+            page.get_by_role("button", name="Extrapolate", exact=True).click()
+            page.get_by_text("Extrapolated: 24 frames, up to 2.88 s").wait_for(timeout=60_000)
+            seconds, width = page.locator("#extra-video video").evaluate(duration)
+            assert seconds == pytest.approx(24 / 8, abs=0.05) and width == 64
 
             page.get_by_role("tab", name="Edit").click()
             page.get_by_role("button", name="Edit", exact=True).click()

@@ -51,7 +51,7 @@ def trajectory_figure(trajectory: Trajectory | Sequence[Trajectory], out: str | 
 
     styles = {"ODE (exact path)": dict(color="C0", lw=2), "linear": dict(color="C2", lw=1, ls="--"),
               "spline": dict(color="C3", lw=1, ls=":"), "ODE future": dict(color="C0", lw=2, ls="-.")}
-    fig, (plane, over_time) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (plane, over_time) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     last = spans[-1]
     end = float(last.observed_times[-1])
     t_future = torch.linspace(end, end + future, max(steps // 4, 2), dtype=torch.float64)

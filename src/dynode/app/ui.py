@@ -311,9 +311,8 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 steps = gr.Number(100, label="Inversion steps, other frames", precision=0, minimum=1)
                 iters = gr.Number(300, label="Fitting iterations", precision=0, minimum=1)
         run_fit = gr.Button("Invert and fit", variant="primary", elem_id="fit")
-        with gr.Row():
-            plot = gr.Image(label="Latent path (top two principal components)", type="filepath", elem_id="plot")
-            artifacts = gr.File(label="Artifacts", file_count="multiple", elem_id="artifacts")
+        plot = gr.Image(label="Latent path", show_label=False, type="filepath", elem_id="plot")
+        artifacts = gr.File(label="Artifacts", file_count="multiple", elem_id="artifacts")
         with gr.Tabs():
             with gr.Tab("Interpolate"):
                 with gr.Row():
