@@ -35,6 +35,8 @@ class AppConfig(_Config):
         max_upload_mb: largest upload accepted. max_seconds: longest video accepted.
         max_side: largest frame width or height accepted, in pixels.
         device: torch device of every job. cache_size: fitted videos kept in memory.
+        jobs: jobs run at once across all tabs (more wait their turn in the queue; torch jobs
+            side by side on a few cores slow each other far more than they gain).
     """
 
     max_upload_mb: float = 200.0
@@ -42,10 +44,12 @@ class AppConfig(_Config):
     max_side: int = 1920
     device: str = "cpu"
     cache_size: int = 4
+    jobs: int = 1
 
     def __post_init__(self):
-        if not (self.max_upload_mb > 0 and self.max_seconds > 0 and self.max_side > 0 and self.cache_size >= 1):
-            raise InputError(f"AppConfig: limits must be positive and cache_size >= 1, got {self.to_dict()}")
+        if not (self.max_upload_mb > 0 and self.max_seconds > 0 and self.max_side > 0 and self.cache_size >= 1
+                and self.jobs >= 1):
+            raise InputError(f"AppConfig: limits must be positive, cache_size and jobs >= 1, got {self.to_dict()}")
 
 
 @dataclass(frozen=True)
@@ -390,7 +394,8 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 (edit_go.click, on_edit, [key, *rows, mode, schedule, layers, compare],
                  [edit_video, edit_plot, status])]
         for event, action, inputs, outputs in wire:
-            event(guarded(action, inputs, outputs), inputs, outputs, concurrency_limit=None)
+            event(guarded(action, inputs, outputs), inputs, outputs, concurrency_limit=state.config.jobs,
+                  concurrency_id="jobs")
         generator.change(on_generator, [generator], rows[::2])
     demo.app_state = state
     return demo

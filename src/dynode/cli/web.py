@@ -18,11 +18,12 @@ def app_cmd(host: str = O("127.0.0.1", help="address to bind (0.0.0.0 opens it t
             max_seconds: float = O(120.0, help="longest video accepted, in seconds"),
             max_side: int = O(1920, help="largest frame width or height accepted, in pixels"),
             cache_size: int = O(4, help="fitted videos kept in memory (a new render of one of them takes seconds)"),
+            jobs: int = O(1, help="jobs run at once across all browser tabs (the others wait in the queue)"),
             device: str = O("auto", help="torch device of every job: auto, cpu, cuda")) -> None:
     """Serve the web app: open a video, invert and fit it, interpolate, extrapolate and edit it."""
     from dynode.app import AppConfig, build_app
     with _errors():
-        config = AppConfig(max_upload_mb, max_seconds, max_side, _device(device), cache_size)
+        config = AppConfig(max_upload_mb, max_seconds, max_side, _device(device), cache_size, jobs)
         demo = build_app(config)
         say(f"dynode app on http://{host}:{port} (uploads and outputs in {demo.app_state.root}, removed on exit)")
         signal.signal(signal.SIGTERM, _interrupt)
