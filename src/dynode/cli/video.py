@@ -185,11 +185,14 @@ def render(latents: Path = typer.Argument(..., help="latents artifact from `dyno
 @app.command("toy-video")
 def toy_video(out: Path = OUT_VIDEO, seed: int = O(0, help="identity and motion seed"),
               seconds: float = O(4.0, help="duration"), fps: float = O(16.0, help="frame rate"),
-              resolution: int = O(64, help="frame size in pixels")) -> None:
+              resolution: int = O(64, help="frame size in pixels"),
+              cuts: Optional[str] = O(None, help="times (s, comma-separated) where the video cuts to another "
+                                                 "face and motion (seeds seed+1, seed+2...)")) -> None:
     """Render a toy-face video (ground truth known at any time) to try dynode on."""
     from dynode.data.toyfaces import write_toy_video
     with _errors():
-        say(f"{write_toy_video(out, seed, seconds, fps, resolution)} frames -> {out}")
+        frames = write_toy_video(out, seed, seconds, fps, resolution, tuple(_numbers(cuts, "--cuts") or ()))
+        say(f"{frames} frames -> {out}")
 
 
 @app.command()

@@ -281,17 +281,30 @@ class ToyFaceVideo:
         return render(self.factors_at(times), resolution)
 
 
-def write_toy_video(path, seed: int = 0, seconds: float = 4.0, fps: float = 16.0, resolution: int = 64) -> int:
+def write_toy_video(path, seed: int = 0, seconds: float = 4.0, fps: float = 16.0, resolution: int = 64,
+                    cuts: tuple[float, ...] = ()) -> int:
     """Write a toy-face video of ``seconds`` at ``fps`` (mp4 or gif); returns the frame count.
 
+    Args:
+        cuts: times (seconds) where the video cuts to another face and motion: the k-th shot is
+            the toy video of seed ``seed + k`` from its own start.
+
     Raises:
-        InputError: a non-positive rate or duration, or an unsupported file suffix.
+        InputError: a non-positive rate or duration, cuts outside the video or out of order, or
+            an unsupported file suffix.
     """
     from dynode.io.images import to_uint8
     from dynode.io.video import write_video
     from dynode.pipelines.times import future_times
     if not seconds > 0:
         raise InputError(f"toy video: seconds must be > 0, got {seconds}")
+    cuts = [float(c) for c in cuts]
+    if any(not 0 < c < seconds for c in cuts) or cuts != sorted(set(cuts)):
+        raise InputError(f"toy video: cuts must be increasing times inside (0, {seconds:g}) s, got {cuts}")
     t = future_times(0.0, seconds - 1 / fps, fps, include_start=True)
-    write_video(path, to_uint8(ToyFaceVideo(seed).render(t, resolution)), fps)
+    starts = torch.tensor([0.0, *cuts], dtype=torch.float64)
+    shot = torch.searchsorted(starts, t + 1e-9, right=True) - 1
+    pixels = torch.cat([ToyFaceVideo(seed + k).render(t[shot == k] - starts[k], resolution)
+                        for k in range(len(starts)) if (shot == k).any()])
+    write_video(path, to_uint8(pixels), fps)
     return len(t)

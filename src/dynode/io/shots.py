@@ -4,10 +4,12 @@ Cuts are found by a content measure computed while the video is decoded (the one
 content detector uses, computed here on a small thumbnail so it costs little next to decoding):
 each frame is shrunk to at most 96 pixels wide (every few pixels taken first, then averaged) and
 turned to HSV; its score is the mean absolute
-difference of the H, S and V channels against the previous frame (0-255). A cut is a frame whose
-score is at least ``threshold`` and at least ``ratio`` times the mean score of the last
-``window`` frames that were not cuts, so fast motion that moves every score up does not read as
-a string of cuts, while a slideshow of unrelated pictures is all cuts.
+difference of the H, S and V channels against the previous frame (0-255). A cut is a frame
+whose score stands out from the mean score of the last ``window`` frames that were not cuts (the
+calm): at least ``threshold`` and ``ratio`` times the calm, or at least half the threshold and
+twice that ratio (a quieter cut between similar pictures, in a calm shot). So fast motion that
+moves every score up does not read as a string of cuts, while a slideshow of unrelated pictures
+is all cuts.
 
 :func:`segment` then splits the kept frames into spans: a new span at every cut and, for face
 videos, around every run of faceless frames longer than a bridge. Spans of two frames or more
@@ -69,7 +71,9 @@ class ShotDetector:
             score = float(np.abs(hsv - self._last).mean())
         if self._last is not None:
             calm = self._calm[-self.window:]
-            cut = score >= self.threshold and (not calm or score >= self.ratio * sum(calm) / len(calm))
+            level = sum(calm) / len(calm) if calm else 0.0
+            cut = (score >= self.threshold and score >= self.ratio * level) or \
+                (score >= self.threshold / 2 and score >= 2 * self.ratio * level)
             if cut:
                 self.cuts.append(float(t))
             else:
