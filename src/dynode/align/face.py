@@ -8,8 +8,10 @@ Each frame's crop is the FFHQ recipe: from the eye centres and mouth corners, a 
 about four eye-to-eye distances (or 3.6 eye-to-mouth), centred a little below the eyes and
 turned with the eye line. It is stored as its centre c and half-side vector x (y is x turned
 by 90 degrees). Across frames, c and x are Gaussian-smoothed in time (``sigma`` in frames) so
-the crop does not jitter with the landmarks; frames where no face is found take c and x
-interpolated from their neighbours.
+the crop does not jitter with the landmarks; frames where no face is found (or only one smaller
+than ``min_face``) take c and x interpolated from their neighbours, and are marked in
+``Alignment.found``: the pipeline bridges short gaps and passes long ones through (see
+:mod:`dynode.io.shots`).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ each frame is shrunk to at most 96 pixels wide (every few pixels taken first, th
 turned to HSV; its score is the mean absolute
 difference of the H, S and V channels against the previous frame (0-255). A cut is a frame
 whose score stands out from the mean score of the last ``window`` frames that were not cuts (the
-calm): at least ``threshold`` and ``ratio`` times the calm, or at least half the threshold and
-twice that ratio (a quieter cut between similar pictures, in a calm shot). So fast motion that
+calm): at least ``threshold`` and ``ratio`` times the calm, or, once three frames make up the
+calm, at least half the threshold and twice that ratio (a quieter cut between similar pictures,
+in a calm shot). So fast motion that
 moves every score up does not read as a string of cuts, while a slideshow of unrelated pictures
 is all cuts.
 
@@ -73,7 +74,7 @@ class ShotDetector:
             calm = self._calm[-self.window:]
             level = sum(calm) / len(calm) if calm else 0.0
             cut = (score >= self.threshold and score >= self.ratio * level) or \
-                (score >= self.threshold / 2 and score >= 2 * self.ratio * level)
+                (len(calm) >= 3 and score >= self.threshold / 2 and score >= 2 * self.ratio * level)
             if cut:
                 self.cuts.append(float(t))
             else:
