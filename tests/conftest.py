@@ -22,24 +22,31 @@ def tiny_gen():
     return make_tiny()
 
 
+def save_tiny(root, gen: StyleGAN2Generator):
+    """``gen`` saved as the model folder ``root/tiny``, with a .npy direction ``root/dir.npy`` beside it."""
+    folder = save_model(root / "tiny", gen, "stylegan2", TINY.to_dict())
+    np.save(root / "dir.npy", np.ones(TINY.w_dim, np.float32) / 4)
+    return folder
+
+
+def write_tiny_video(path, gen: StyleGAN2Generator, seed: int = 1):
+    """A 6-frame 16x16 mp4 (8 fps) drawn by ``gen`` along a straight latent path between two codes of ``seed``."""
+    w = gen.mapping(torch.randn(2, TINY.w_dim, generator=torch.Generator().manual_seed(seed)))
+    a = torch.linspace(0, 1, 6)[:, None]
+    write_video(path, to_uint8(gen.synthesis(w[0] * (1 - a) + w[1] * a)), 8.0)
+    return path
+
+
 @pytest.fixture
 def tiny_folder(tmp_path):
     """A tiny generator saved as a model folder, with a .npy direction beside it."""
-    g = make_tiny()
-    folder = save_model(tmp_path / "tiny", g, "stylegan2", TINY.to_dict())
-    np.save(tmp_path / "dir.npy", np.ones(TINY.w_dim, np.float32) / 4)
-    return folder
+    return save_tiny(tmp_path, make_tiny())
 
 
 @pytest.fixture
 def tiny_video(tmp_path, tiny_gen):
     """A 6-frame 16x16 mp4 made by the tiny generator along a straight latent path."""
-    w = tiny_gen.mapping(torch.randn(2, TINY.w_dim, generator=torch.Generator().manual_seed(1)))
-    a = torch.linspace(0, 1, 6)[:, None]
-    frames = tiny_gen.synthesis(w[0] * (1 - a) + w[1] * a)
-    path = tmp_path / "tiny.mp4"
-    write_video(path, to_uint8(frames), 8.0)
-    return path
+    return write_tiny_video(tmp_path / "tiny.mp4", tiny_gen)
 
 
 @pytest.fixture(scope="session")

@@ -15,17 +15,11 @@ def run(*args):
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     """A tiny generator folder, a 6-frame video it drew (8 fps), its codes and a fitted trajectory."""
-    from conftest import TINY, make_tiny
-    from dynode.io.checkpoints import save_model
-    from dynode.io.images import to_uint8
-    from dynode.io.video import write_video
+    from conftest import make_tiny, save_tiny, write_tiny_video
     root = tmp_path_factory.mktemp("fitted")
     gen = make_tiny()
-    folder = save_model(root / "tiny", gen, "stylegan2", TINY.to_dict())
-    np.save(root / "dir.npy", np.ones(TINY.w_dim, np.float32) / 4)
-    w = gen.mapping(torch.randn(2, TINY.w_dim, generator=torch.Generator().manual_seed(1)))
-    a = torch.linspace(0, 1, 6)[:, None]
-    write_video(root / "tiny.mp4", to_uint8(gen.synthesis(w[0] * (1 - a) + w[1] * a)), 8.0)
+    folder = save_tiny(root, gen)
+    write_tiny_video(root / "tiny.mp4", gen)
     lat, traj = root / "lat.safetensors", root / "traj.safetensors"
     r = run("invert", root / "tiny.mp4", "-o", lat, "--generator", folder, "--steps", 3, "--steps-first", 5)
     assert r.exit_code == 0, r.output

@@ -104,7 +104,8 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     import dynode.pipelines.video as video_module
     reads = []
     monkeypatch.setattr(video_module, "read_video", lambda *a, **k: reads.append(a) or read_video(*a, **k))
-    assert len(again.interpolate(factor=2).numpy()) == 39 and len(reads) == 1  # detail: the source read once, not per span
+    # Detail: the source is read once, not once per span.
+    assert len(again.interpolate(factor=2).numpy()) == 39 and len(reads) == 1
     with pytest.raises(InputError, match="2 spans, each with its own"):
         again.require_trajectory("a single trajectory")
     r = CliRunner().invoke(app, ["plot", str(tmp_path / "ab.traj.safetensors"), "-o", str(tmp_path / "ab.png"),
@@ -119,7 +120,8 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
 
 def test_a_video_of_cuts_only_is_refused(tmp_path):
     rng = np.random.default_rng(1)
-    write_video(tmp_path / "slides.mp4", rng.integers(0, 255, (6, 64, 64, 3), dtype=np.uint8), 4.0)  # unrelated pictures
+    unrelated = rng.integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    write_video(tmp_path / "slides.mp4", unrelated, 4.0)
     r = CliRunner().invoke(app, ["invert", str(tmp_path / "slides.mp4"), "-o", str(tmp_path / "s.safetensors")])
     assert r.exit_code == 2 and "every frame is its own shot" in r.output and "--shots off" in r.output
     assert not (tmp_path / "s.safetensors").exists()

@@ -70,7 +70,7 @@ class App:
     def __init__(self, config: AppConfig = AppConfig()):
         self.config = config
         self.root = Path(tempfile.mkdtemp(prefix="dynode-app-"))
-        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache: OrderedDict[str, tuple] = OrderedDict()  # key -> (pipeline, plot, artifacts)
         self._cache_lock = threading.Lock()
         self._jobs: dict[str, threading.Lock] = {}
         # Removed by close(), or when the app is collected or the interpreter exits, whichever comes first.
@@ -152,6 +152,10 @@ class App:
         Raises:
             InputError: nothing fitted yet (or evicted from the cache).
         """
+        return self._cached(key)[0]
+
+    def _cached(self, key: str) -> tuple:
+        """(pipeline, trajectory plot, artifacts) cached under ``key``."""
         with self._cache_lock:
             if key not in self._cache:
                 raise InputError("no fitted video yet: open a video and press 'Invert and fit'")
@@ -172,7 +176,7 @@ class App:
         with self._cache_lock:
             cached = key in self._cache
         if cached:
-            pipe = self.pipeline(key)
+            pipe, plot, files = self._cached(key)
             note = "taken from the cache (same video and settings)"
         else:
             inversion = InversionConfig(steps_first=request.steps_first, steps=request.steps)
@@ -183,19 +187,19 @@ class App:
             pipe.fit(FitConfig(iters=request.iters),
                      lambda done, total, *_: progress(0.8 + 0.2 * done / total, "fitting"))
             note = pipe.fit_summary()
+            files = [self.output(session, "latents", ".safetensors"), self.output(session, "trajectory", ".safetensors")]
+            pipe.sequence.save(files[0])
+            pipe.save_trajectory(files[1])
+            plot = trajectory_figure(pipe.trajectories("a plot"), self.output(session, "trajectory", ".png"),
+                                     samples=8)
             with self._cache_lock:
-                self._cache[key] = pipe
+                self._cache[key] = (pipe, plot, files)
                 while len(self._cache) > self.config.cache_size:
                     self._cache.popitem(last=False)
-        latents, trajectory = self.output(session, "latents", ".safetensors"), \
-            self.output(session, "trajectory", ".safetensors")
-        pipe.sequence.save(latents)
-        pipe.save_trajectory(trajectory)
-        plot = trajectory_figure(pipe.trajectories("a plot"), self.output(session, "trajectory", ".png"), samples=8)
         seq = pipe.sequence
         summary = f"{len(seq)} frames inverted, reconstruction {seq.psnr.mean():.2f} dB; {note}" + \
             "".join(f"\n\n{line}" for line in log)
-        return key, summary, plot, [latents, trajectory]
+        return key, summary, plot, files
 
     # Outputs ------------------------------------------------------------------------------
 

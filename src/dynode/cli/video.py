@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli import DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, O, OUT_VIDEO, PATH, SEED, _bar, _device, \
-    _errors, _numbers, _read_configs, _read_options, app, say
+from dynode.cli import (DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, OUT_VIDEO, PATH, SEED, O, _bar,
+                        _device, _errors, _numbers, _read_configs, _read_options, app, say)
 from dynode.errors import InputError
 
 

@@ -31,7 +31,8 @@ from dynode.io.checkpoints import atomic_path
 from dynode.pipelines.video import EDIT_MODES, VideoPipeline
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".y4m")
-COLUMNS = ("video", "name", "status", "frames", "shots", "spans", "passed_frames", "seconds_invert", "seconds_fit", "seconds_interpolate",
+COLUMNS = ("video", "name", "status", "frames", "shots", "spans", "passed_frames", "seconds_invert", "seconds_fit",
+           "seconds_interpolate",
            "seconds_edit", "seconds_total", "psnr", "outputs", "error")
 RECORD = "batch.json"
 
@@ -151,7 +152,8 @@ def process_video(video: str | Path, folder: str | Path, job: BatchJob, device: 
         folder.mkdir(parents=True, exist_ok=True)
         pti = PTIConfig(steps=job.pti_steps) if job.pti_steps else None
         pipe = VideoPipeline.from_video(video, job.generator, job.read, job.inversion, pti, None, device,
-                                        log=lambda m: print(m, file=log), partial=folder / "latents.partial.safetensors")
+                                        log=lambda m: print(m, file=log),
+                                        partial=folder / "latents.partial.safetensors")
         pipe.sequence.save(folder / "latents.safetensors")
         outputs.append("latents.safetensors")
         row["frames"], row["psnr"] = len(pipe.sequence), round(float(pipe.sequence.psnr.mean()), 3)

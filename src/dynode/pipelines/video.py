@@ -36,9 +36,9 @@ from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
 from dynode.io.checkpoints import artifact_kind, load_artifact, save_artifact
 from dynode.io.images import from_uint8, to_uint8
+from dynode.io.shots import ShotDetector, describe, segment, shot_starts
 from dynode.io.video import VideoReader, frame_pairs, read_video
 from dynode.metrics import psnr
-from dynode.io.shots import ShotDetector, describe, segment, shot_starts
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.times import future_times, render_times
@@ -162,13 +162,11 @@ class VideoPipeline:
 
     def _split(self) -> None:
         """One pipeline per fitted span of the source, with its codes and frames (when in memory)."""
-        self.parts = []
-        for codes in multi.split(self.sequence):
-            frames = None
-            if self.frames is not None:
-                gap = (self.frames.times[:, None] - codes.times[None]).abs()
-                frames = self.frames.select(gap.argmin(0))
-            self.parts.append(VideoPipeline(self.generator, codes, log=self.log, frames=frames, parts=[]))
+        self.parts = [VideoPipeline(self.generator, codes, log=self.log, parts=[])
+                      for codes in multi.split(self.sequence)]
+        if self.frames is not None:
+            for part in self.parts:
+                part.frames = part._observed_frames("splitting the video into spans", frames=self.frames)
 
     # Building -----------------------------------------------------------------------------
 
@@ -550,10 +548,10 @@ class VideoPipeline:
             factor = 8
         if self.parts:
             self._require_fitted("interpolation")
-            t = render_times(multi.kept_times(self.source, self.parts), factor, fps, None if times is None else list(times))
-            return self._spans(t, lambda part, u, last: part.render(part.trajectory.evaluate(u, path=path), u,
-                                                                       fidelity=fidelity),
-                               full_frame, fps, self._audio() if times is None else None, fidelity=fidelity)
+            t = render_times(multi.kept_times(self.source, self.parts), factor, fps,
+                             None if times is None else list(times))
+            return self._spans(t, lambda part, u, last: part._along(u, path, fidelity), full_frame, fps,
+                               self._audio() if times is None else None, fidelity=fidelity)
         traj = self.require_trajectory("interpolation")
         t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
         return self.render(traj.evaluate(t, path=path), t, full_frame, fps,
@@ -577,13 +575,17 @@ class VideoPipeline:
             def render(part, u, last):
                 if last:
                     return part._extrapolated(u, path, samples, seed, fidelity, fps)
-                clip = part.render(part.trajectory.evaluate(u, path=path), u, fidelity=fidelity)
+                clip = part._along(u, path, fidelity)
                 return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
             return self._spans(t, render, fps=fps, extend_last=True, tiles=tiles, fidelity=fidelity)
         traj = self.require_trajectory("extrapolation")
         t0, t1 = float(traj.observed_times[0]), float(traj.observed_times[-1])
         return self._extrapolated(future_times(t0, t1 - t0 + seconds, fps, include_start=True), path, samples,
                                   seed, fidelity, fps)
+
+    def _along(self, times: torch.Tensor, path: str, fidelity: str) -> Clip:
+        """The fitted path's crops at ``times`` (a span's part of a video of several)."""
+        return self.render(self.require_trajectory("rendering").evaluate(times, path=path), times, fidelity=fidelity)
 
     def _extrapolated(self, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str, fps: float) -> Clip:
         """The trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
@@ -663,8 +665,7 @@ class VideoPipeline:
                                full_frame, audio=audio, fidelity=fidelity)
             if not compare:
                 return clip
-            return self._spans(t, lambda part, u, last: part.render(part.trajectory.evaluate(u, path=path), u,
-                                                                   fidelity=fidelity), full_frame, audio=audio,
+            return self._spans(t, lambda part, u, last: part._along(u, path, fidelity), full_frame, audio=audio,
                                fidelity=fidelity).beside(clip)
         traj = self.require_trajectory("editing")
         moved = traj
