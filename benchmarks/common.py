@@ -10,10 +10,10 @@ import torch
 
 from dynode.config import InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
-from dynode.io.checkpoints import atomic_path
+from dynode.io.checkpoints import atomic_path, load_latents, save_latents
 from dynode.io.images import to_uint8
 from dynode.pipelines import VideoPipeline
-from dynode.types import Frames, LatentSequence
+from dynode.types import Frames
 
 
 def inverted(gen, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None) -> VideoPipeline:
@@ -26,11 +26,11 @@ def inverted(gen, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: P
         key = f"{gen.id or 'memory'}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
         path = cache / f"{key}.safetensors"
         if path.is_file():
-            return VideoPipeline(gen, LatentSequence.load(path), frames=frames)
+            return VideoPipeline(gen, load_latents(path), frames=frames)
     pipe = VideoPipeline.from_frames(frames, gen, cfg, fit=None)
     if path is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        pipe.sequence.save(path)
+        save_latents(path, pipe.sequence)
     return pipe
 
 

@@ -36,7 +36,7 @@ import torch
 
 from common import inverted, save_report, timed
 from dynode.config import FitConfig, InversionConfig, LockConfig
-from dynode.dynamics import Trajectory
+from dynode.dynamics import load_trajectory, save_trajectory
 from dynode.edit import Edit, propagate
 from dynode.edit.find import EDITABLE
 from dynode.generators import load_generator
@@ -67,10 +67,10 @@ def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -
     """A pipeline of the same codes with the trajectory fitted by ``cfg`` (cached)."""
     path = cache / f"{key}_{cfg.hash()}.traj.safetensors" if cache is not None else None
     if path is not None and path.is_file():
-        return VideoPipeline(pipe.generator, pipe.sequence, Trajectory.load(path), frames=pipe.frames)
+        return VideoPipeline(pipe.generator, pipe.sequence, load_trajectory(path), frames=pipe.frames)
     fitted = VideoPipeline(pipe.generator, pipe.sequence, frames=pipe.frames).fit(cfg)
     if path is not None:
-        fitted.trajectory.save(path)
+        save_trajectory(path, fitted.trajectory)
     return fitted
 
 

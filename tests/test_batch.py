@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from dynode.cli import app
 from dynode.config import FitConfig, InversionConfig
 from dynode.errors import InputError
+from dynode.io.checkpoints import load_latents
 from dynode.pipelines.batch import BatchJob, collect_videos, folder_names, run_batch
 
 
@@ -74,7 +75,6 @@ def test_batch_on_local_ray_isolates_a_corrupt_video_and_resumes(clips):
 
 def _batch_runs(root, job):
     from dynode.io.video import read_video
-    from dynode.types import LatentSequence
     out = root / "out"
     seen = []
     rows = run_batch(collect_videos([root / "in"]), out, job, workers=2, on_row=lambda row, done, total: seen.append(
@@ -85,7 +85,7 @@ def _batch_runs(root, job):
     assert sorted(seen) == [(1, 3), (2, 3), (3, 3)]
     for name in ("clip1", "clip2"):
         row = by_name[name]
-        codes = LatentSequence.load(out / name / "latents.safetensors")
+        codes = load_latents(out / name / "latents.safetensors")
         assert row["frames"] == len(codes) == 6 and row["seconds_fit"] > 0
         assert (row["shots"], row["spans"], row["passed_frames"]) == (1, 1, 0)
         assert row["psnr"] == pytest.approx(float(codes.psnr.mean()), abs=1e-3)

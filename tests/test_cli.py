@@ -4,6 +4,8 @@ import torch
 from typer.testing import CliRunner
 
 from dynode.cli import app
+from dynode.dynamics import load_trajectory
+from dynode.io.checkpoints import load_latents
 
 runner = CliRunner()
 
@@ -34,9 +36,8 @@ def _frames(path):
 
 
 def test_invert_records_the_source_video_and_its_times(fitted):
-    from dynode.types import LatentSequence
     root, lat, _ = fitted
-    seq = LatentSequence.load(lat)
+    seq = load_latents(lat)
     assert len(seq) == 6 and seq.source.video == str((root / "tiny.mp4").resolve())
     assert (seq.source.width, seq.source.height, seq.source.every) == (16, 16, 1) and seq.source.alignment is None
     torch.testing.assert_close(seq.times, torch.arange(6, dtype=torch.float64) / 8, atol=2e-3, rtol=0)
@@ -136,21 +137,19 @@ def test_bad_edits_exit_2_and_write_nothing(fitted, tmp_path):
 
 
 def test_fit_options_and_the_image_loss_reading_the_recorded_source(fitted, tmp_path):
-    from dynode.dynamics import Trajectory
     root, lat, _ = fitted
     r = run("fit", lat, "-o", tmp_path / "cde.safetensors", "--iters", 5, "--subspace-dim", 3, "--field", "cde",
             "--holdout", 0.2, "--adjoint", "--solver", "rk4")
     assert r.exit_code == 0, r.output
-    cde = Trajectory.load(tmp_path / "cde.safetensors")
+    cde = load_trajectory(tmp_path / "cde.safetensors")
     assert cde.field_name == "cde" and cde.solver.method == "rk4" and cde.stats["selected_by"] == "heldout"
     r = run("fit", lat, "-o", tmp_path / "img.safetensors", "--iters", 5, "--subspace-dim", 3, "--image-weight", 0.5)
     assert r.exit_code == 0, r.output
-    assert Trajectory.load(tmp_path / "img.safetensors").stats["config"]["image_weight"] == 0.5
+    assert load_trajectory(tmp_path / "img.safetensors").stats["config"]["image_weight"] == 0.5
 
 
 def test_a_moved_source_video_is_named_when_needed(fitted, tmp_path):
     import shutil
-    from dynode.types import LatentSequence
     root, lat, _ = fitted
     shutil.copy(root / "tiny.mp4", tmp_path / "moved.mp4")
     assert run("invert", tmp_path / "moved.mp4", "-o", tmp_path / "l.safetensors", "--generator", root / "tiny",
@@ -158,7 +157,7 @@ def test_a_moved_source_video_is_named_when_needed(fitted, tmp_path):
     (tmp_path / "moved.mp4").unlink()
     r = run("fit", tmp_path / "l.safetensors", "-o", tmp_path / "t.safetensors", "--iters", 2, "--image-weight", 0.5)
     assert r.exit_code == 2 and "moved.mp4, which is gone" in r.output and not (tmp_path / "t.safetensors").exists()
-    assert LatentSequence.load(tmp_path / "l.safetensors").source.video.endswith("moved.mp4")
+    assert load_latents(tmp_path / "l.safetensors").source.video.endswith("moved.mp4")
 
 
 def test_interpolate_takes_a_video_with_the_reading_options_of_invert(fitted, tmp_path):
@@ -231,12 +230,11 @@ def test_demo_rejects_unknown_direction_before_work(tmp_path):
 
 
 def test_invert_with_perceptual_loss_records_it_and_refuses_a_negative_weight(tmp_path, tiny_folder, tiny_video):
-    from dynode.types import LatentSequence
     lat = tmp_path / "lat.safetensors"
     r = run("invert", tiny_video, "-o", lat, "--generator", tiny_folder, "--steps", 1, "--steps-first", 2,
             "--perceptual-weight", 0.3)
     assert r.exit_code == 0, r.output
-    assert LatentSequence.load(lat).info["config"]["perceptual_weight"] == 0.3
+    assert load_latents(lat).info["config"]["perceptual_weight"] == 0.3
     r = run("invert", tiny_video, "-o", tmp_path / "neg.safetensors", "--generator", tiny_folder,
             "--perceptual-weight", -1)
     assert r.exit_code == 2 and "perceptual_weight" in r.output

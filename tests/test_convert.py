@@ -12,7 +12,7 @@ from conftest import make_tiny
 from dynode.cli import app
 from dynode.errors import CheckpointError
 from dynode.generators import load_generator
-from dynode.io.convert import convert_checkpoint
+from dynode.generators.convert import convert_checkpoint
 
 
 def _source(conv_clamp=None):
@@ -237,7 +237,7 @@ def test_numpy_scalars_of_both_numpy_generations_are_read(tmp_path):
     import io
 
     import numpy as np
-    from dynode.io.convert import SafeUnpickler
+    from dynode.generators.convert import SafeUnpickler
     data = pickle.dumps({"gain": np.float64(0.25), "n": np.int32(3)}, protocol=3)  # names as text lines
     legacy = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # what numpy 1.x pickles name
     assert legacy != data

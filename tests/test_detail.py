@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from dynode.cli import app
 from dynode.config import FitConfig, InversionConfig
 from dynode.detail import Detail
+from dynode.dynamics import save_trajectory
 from dynode.errors import InputError
 from dynode.pipelines import VideoPipeline
 
@@ -72,7 +73,7 @@ def test_a_missing_source_is_named_with_the_way_out(tiny_folder, tiny_video, tmp
     import shutil
     shutil.copy(tiny_video, tmp_path / "clip.mp4")
     pipe = VideoPipeline.from_video(tmp_path / "clip.mp4", str(tiny_folder), **FAST)
-    pipe.trajectory.save(tmp_path / "t.safetensors")
+    save_trajectory(tmp_path / "t.safetensors", pipe.trajectory)
     (tmp_path / "clip.mp4").unlink()
     r = CliRunner().invoke(app, ["interpolate", str(tmp_path / "t.safetensors"), "-o", str(tmp_path / "d.mp4"),
                                  "--fidelity", "detail"])

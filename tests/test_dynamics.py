@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dynode.config import FitConfig, SolverConfig
-from dynode.dynamics import Trajectory, fit, make_field, sample_future
+from dynode.dynamics import fit, load_trajectory, make_field, sample_future, save_trajectory
 from dynode.errors import FitError, InputError
 from dynode.types import LatentSequence
 
@@ -70,8 +70,8 @@ def test_trajectory_starts_at_w0_runs_backwards_and_round_trips(tmp_path):
     torch.testing.assert_close(traj.evaluate([0.0])[0], lat[0])
     before = traj.evaluate([-0.5, -0.1, 0.0, 0.4])
     assert torch.isfinite(before).all()
-    traj.save(tmp_path / "t.safetensors")
-    again = Trajectory.load(tmp_path / "t.safetensors")
+    save_trajectory(tmp_path / "t.safetensors", traj)
+    again = load_trajectory(tmp_path / "t.safetensors")
     torch.testing.assert_close(again.evaluate([-0.5, -0.1, 0.0, 0.4]), before)
     # Order of the query times does not matter.
     torch.testing.assert_close(traj.evaluate([0.4, -0.1])[0], before[3])
@@ -205,9 +205,9 @@ def test_cde_holds_still_past_the_observations_and_round_trips(tmp_path):
     traj = fit(_seq(_wavy(t), t), FitConfig(field="cde", subspace_dim=3, iters=50))
     future = traj.evaluate([3.5, 4.0, 5.0])
     torch.testing.assert_close(future[1:], future[:1].expand(2, 2, 4), atol=1e-5, rtol=0)
-    traj.save(tmp_path / "cde.safetensors")
+    save_trajectory(tmp_path / "cde.safetensors", traj)
     query = [0.2, 1.7, 3.2]
-    torch.testing.assert_close(Trajectory.load(tmp_path / "cde.safetensors").evaluate(query), traj.evaluate(query))
+    torch.testing.assert_close(load_trajectory(tmp_path / "cde.safetensors").evaluate(query), traj.evaluate(query))
 
 
 def test_holdout_selects_on_held_out_frames_and_stops_early():

@@ -9,7 +9,7 @@ from dynode.errors import CheckpointError, InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert
 from dynode.inversion.encoder import encoder_folder, export_encoder, load_encoder, sample_codes, train_encoder
-from dynode.io.checkpoints import save_model
+from dynode.io.checkpoints import load_latents, save_model
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,6 @@ def test_the_cli_uses_an_encoder_when_there_is_one(trained, tmp_path, tiny_folde
     from typer.testing import CliRunner
 
     from dynode.cli import app
-    from dynode.types import LatentSequence
     run = lambda *a: CliRunner().invoke(app, [str(x) for x in a])  # noqa: E731
     r = run("invert", tiny_video, "-o", tmp_path / "l.safetensors", "--generator", tiny_folder, "--init", "encoder",
             "--steps", 1, "--steps-first", 1)
@@ -64,7 +63,7 @@ def test_the_cli_uses_an_encoder_when_there_is_one(trained, tmp_path, tiny_folde
     assert r.exit_code == 0, r.output
     r = run("invert", tiny_video, "-o", tmp_path / "l.safetensors", "--generator", tiny_folder, "--steps", 1,
             "--steps-first", 1)
-    assert r.exit_code == 0 and LatentSequence.load(tmp_path / "l.safetensors").info["init"] == "encoder"
+    assert r.exit_code == 0 and load_latents(tmp_path / "l.safetensors").info["init"] == "encoder"
     r = run("invert", tiny_video, "-o", tmp_path / "m.safetensors", "--generator", tiny_folder, "--steps", 1,
             "--steps-first", 1, "--init", "previous")
-    assert r.exit_code == 0 and LatentSequence.load(tmp_path / "m.safetensors").info["init"] == "previous"
+    assert r.exit_code == 0 and load_latents(tmp_path / "m.safetensors").info["init"] == "previous"

@@ -4,6 +4,7 @@ import torch
 from dynode.config import InversionConfig
 from dynode.errors import InputError
 from dynode.inversion import invert
+from dynode.io.checkpoints import load_latents, save_latents
 
 from conftest import TINY
 
@@ -40,11 +41,10 @@ def test_wrong_resolution_is_a_named_error(tiny_gen):
 
 
 def test_save_load_round_trip(tiny_gen, tmp_path):
-    from dynode.types import LatentSequence
     x, t = _targets(tiny_gen, 2)
     seq = invert(tiny_gen, x, t, InversionConfig(steps_first=2, steps=2))
-    seq.save(tmp_path / "l.safetensors")
-    again = LatentSequence.load(tmp_path / "l.safetensors")
+    save_latents(tmp_path / "l.safetensors", seq)
+    again = load_latents(tmp_path / "l.safetensors")
     torch.testing.assert_close(again.latents, seq.latents)
     torch.testing.assert_close(again.times, seq.times)
     assert again.info["config"]["steps"] == 2

@@ -6,10 +6,11 @@ import torch
 
 from conftest import TINY, make_tiny
 from dynode.config import FitConfig, InversionConfig, ReadConfig, SolverConfig
+from dynode.dynamics import save_trajectory
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import load_generator
 from dynode.generators.zspace import ZSpaceGenerator
-from dynode.io.checkpoints import save_model
+from dynode.io.checkpoints import save_latents, save_model
 from dynode.pipelines import VideoPipeline
 from dynode.types import Generator
 
@@ -30,7 +31,7 @@ def test_a_video_pipeline_records_its_source_and_reloads_alone(tmp_path, tiny_fo
     src = pipe.source
     assert (src.width, src.height, src.every, src.has_audio) == (16, 16, 1, False) and src.video.endswith("tiny.mp4")
     assert src.duration == pytest.approx(5 / 8, abs=2e-3)
-    pipe.trajectory.save(tmp_path / "t.safetensors")
+    save_trajectory(tmp_path / "t.safetensors", pipe.trajectory)
     again = VideoPipeline.from_artifacts(tmp_path / "t.safetensors")
     assert again.source == src and again.generator.id == pipe.generator.id and again.sequence is None
     np.testing.assert_array_equal(again.interpolate(factor=2).numpy(), pipe.interpolate(factor=2).numpy())
@@ -40,7 +41,7 @@ def test_a_video_pipeline_records_its_source_and_reloads_alone(tmp_path, tiny_fo
 
 def test_changed_generator_weights_are_refused_with_both_ids(tmp_path, tiny_folder, tiny_video):
     pipe = VideoPipeline.from_video(tiny_video, str(tiny_folder), **FAST)
-    pipe.sequence.save(tmp_path / "l.safetensors")
+    save_latents(tmp_path / "l.safetensors", pipe.sequence)
     old = pipe.generator.id
     save_model(tiny_folder, make_tiny(seed=5), "stylegan2", TINY.to_dict())  # the folder's weights replaced
     with pytest.raises(CheckpointError, match=rf"not the generator the codes were made with \(id {old}\)"):
@@ -49,7 +50,7 @@ def test_changed_generator_weights_are_refused_with_both_ids(tmp_path, tiny_fold
 
 def test_a_generator_built_in_memory_must_be_passed_back(tmp_path, tiny_gen, tiny_video):
     pipe = VideoPipeline.from_video(tiny_video, tiny_gen, **FAST)
-    pipe.sequence.save(tmp_path / "l.safetensors")
+    save_latents(tmp_path / "l.safetensors", pipe.sequence)
     with pytest.raises(CheckpointError, match="pass the generator"):
         VideoPipeline.from_artifacts(tmp_path / "l.safetensors")
     assert VideoPipeline.from_artifacts(tmp_path / "l.safetensors", generator=tiny_gen).generator is tiny_gen

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from dynode.config import InversionConfig, PTIConfig
-from dynode.dynamics import fit
+from dynode.dynamics import fit, save_trajectory
 from dynode.config import FitConfig
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
+from dynode.io.checkpoints import load_latents, save_latents
 from dynode.metrics import psnr
-from dynode.types import LatentSequence
 
 
 def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_path, tiny_gen, tiny_folder):
@@ -28,10 +28,10 @@ def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_p
     tuned = apply_delta(copy.deepcopy(tiny_gen), delta)
     assert float(psnr(tuned.synthesis(seq.latents), images).mean()) == pytest.approx(stats["psnr_after"], abs=1e-3)
     seq.delta = delta
-    seq.save(tmp_path / "l.safetensors")
-    back = LatentSequence.load(tmp_path / "l.safetensors")
+    save_latents(tmp_path / "l.safetensors", seq)
+    back = load_latents(tmp_path / "l.safetensors")
     traj = fit(back, FitConfig(iters=5, subspace_dim=2))
-    traj.save(tmp_path / "t.safetensors")
+    save_trajectory(tmp_path / "t.safetensors", traj)
     from dynode.pipelines import VideoPipeline
     gen = VideoPipeline.from_artifacts(tmp_path / "t.safetensors").generator  # reloaded with the video's delta
     torch.testing.assert_close(gen.synthesis(seq.latents), tuned.synthesis(seq.latents))

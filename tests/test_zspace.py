@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dynode.config import FitConfig, InversionConfig
-from dynode.dynamics import fit
+from dynode.dynamics import fit, save_trajectory
 from dynode.errors import InputError
 from dynode.generators.zspace import ZSpaceGenerator
 from dynode.inversion import invert
@@ -65,7 +65,7 @@ def test_a_saved_z_space_generator_reloads_from_the_artifacts(tmp_path):
         frames = Frames(to_uint8(gen.synthesis(z)), torch.arange(4, dtype=torch.float64) / 4, 4.0)
     pipe = VideoPipeline.from_frames(frames, gen, InversionConfig(steps=5, steps_first=10), fit=FitConfig(iters=5,
                                                                                                          subspace_dim=2))
-    pipe.trajectory.save(tmp_path / "t.safetensors")
+    save_trajectory(tmp_path / "t.safetensors", pipe.trajectory)
     again = VideoPipeline.from_artifacts(tmp_path / "t.safetensors")  # no generator passed: reloaded by its record
     assert isinstance(again.generator, ZSpaceGenerator) and again.generator.id == gen.id
     latent = dict(factor=2, fidelity="latent")  # frames given in memory: no source video to carry detail from

@@ -7,8 +7,6 @@
 The stages underneath are public too: read_video -> invert -> fit -> Trajectory.evaluate -> render.
 """
 
-__version__ = "0.1.0"
-
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, SolverConfig
 from dynode.dynamics import Trajectory, fit, sample_future
 from dynode.edit import Edit, Schedule, get_direction, propagate, scale_motion
@@ -19,6 +17,7 @@ from dynode.io.video import read_video, write_video
 from dynode.pipelines import Clip, VideoPipeline
 from dynode.render import render_pixels
 from dynode.types import Frames, Generator, LatentSequence, Source
+from dynode.version import __version__
 
 __all__ = [
     "CheckpointError", "Clip", "DynodeError", "Edit", "FitConfig", "FitError", "Frames", "Generator", "InputError",

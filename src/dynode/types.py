@@ -8,19 +8,15 @@ Conventions (only ``dynode.io`` converts):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Iterable, Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 import torch
 
 from dynode.errors import InputError
-from dynode.io.checkpoints import load_artifact, save_artifact
-
-if TYPE_CHECKING:
-    from dynode.align.face import Alignment
 
 
 def check_times(times, name: str = "times") -> torch.Tensor:
@@ -115,6 +111,62 @@ class Span:
         return {"kind": self.kind, "start": self.start, "stop": self.stop, "first": self.first, "last": self.last}
 
 
+@dataclass
+class Alignment:
+    """Per-frame crops of a video: ``quads`` (T, 4) centre and half-side vector in frame pixels,
+    ``landmarks`` (T, 68, 2), ``found`` (T,) whether a face was detected there, ``size`` the crop
+    side in pixels, ``frame_shape`` (H, W) of the video, ``times`` (T,) seconds."""
+
+    quads: np.ndarray
+    landmarks: np.ndarray
+    found: np.ndarray
+    size: int
+    frame_shape: tuple[int, int]
+    times: np.ndarray
+
+    def matrices(self) -> np.ndarray:
+        """(T, 2, 3) affine maps from frame pixels to crop pixels."""
+        out = np.empty((len(self.quads), 2, 3))
+        s = float(self.size)
+        for i, (cx, cy, xx, xy) in enumerate(self.quads):
+            c, x, y = np.array([cx, cy]), np.array([xx, xy]), np.array([-xy, xx])
+            src = np.float32([c - x - y, c - x + y, c + x - y])
+            out[i] = cv2.getAffineTransform(src, np.float32([[0, 0], [0, s], [s, 0]]))
+        return out
+
+    def crops(self, pixels: Iterable[np.ndarray]) -> np.ndarray:
+        """uint8 (T, size, size, 3) crops of T uint8 (H, W, 3) frames (borders reflected)."""
+        return np.stack([self._warp(p, m) for p, m in zip(pixels, self.matrices())])
+
+    def crop(self, frame: np.ndarray, index: int, matrices: np.ndarray | None = None) -> np.ndarray:
+        """The crop of one uint8 (H, W, 3) frame, the ``index``-th (``matrices``: :meth:`matrices`, if at hand)."""
+        return self._warp(frame, (self.matrices() if matrices is None else matrices)[index])
+
+    def _warp(self, frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(frame, matrix, (self.size, self.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+
+    def at(self, times) -> "Alignment":
+        """The alignment at other times: crops and landmarks interpolated linearly in time."""
+        t = np.asarray(times, np.float64).reshape(-1)
+
+        def interp(a):
+            flat = a.reshape(len(a), -1)
+            return np.stack([np.interp(t, self.times, col) for col in flat.T], 1).reshape(len(t), *a.shape[1:])
+
+        found = np.interp(t, self.times, self.found.astype(float)) > 0.5
+        return Alignment(interp(self.quads), interp(self.landmarks), found, self.size, self.frame_shape, t)
+
+    def to_dict(self) -> dict:
+        return {"quads": self.quads.round(3).tolist(), "landmarks": self.landmarks.round(2).tolist(),
+                "found": self.found.tolist(), "size": self.size, "frame_shape": list(self.frame_shape),
+                "times": self.times.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Alignment":
+        return cls(np.array(d["quads"], np.float64), np.array(d["landmarks"], np.float64), np.array(d["found"], bool),
+                   int(d["size"]), tuple(d["frame_shape"]), np.array(d["times"], np.float64))
+
+
 @dataclass(frozen=True)
 class Source:
     """The video a latent sequence was inverted from, as later stages need it.
@@ -136,7 +188,7 @@ class Source:
     duration: float
     every: int = 1
     has_audio: bool = False
-    alignment: "Alignment | None" = None
+    alignment: Alignment | None = None
     spans: tuple[Span, ...] = ()
     cuts: tuple[float, ...] = ()
 
@@ -164,7 +216,6 @@ class Source:
     def from_dict(cls, d: dict | None) -> "Source | None":
         if not d:
             return None
-        from dynode.align.face import Alignment
         align = d.get("alignment")
         return cls(d["video"], int(d["width"]), int(d["height"]), float(d["fps"]), float(d["duration"]),
                    int(d.get("every", 1)), bool(d.get("has_audio", False)),
@@ -246,26 +297,3 @@ class LatentSequence:
         idx = torch.arange(len(self))[index]
         return LatentSequence(self.times[idx], self.latents[idx], self.losses[idx], self.psnr[idx],
                               self.generator, self.space, dict(self.info), self.delta, self.generator_id, self.source)
-
-    def save(self, path: str | os.PathLike) -> None:
-        tensors = {"times": self.times, "latents": self.latents, "losses": self.losses, "psnr": self.psnr}
-        tensors.update(delta_tensors(self.delta))
-        save_artifact(path, "latents", tensors, {"generator": self.generator, "generator_id": self.generator_id,
-                                                 "space": self.space, "info": self.info,
-                                                 "source": None if self.source is None else self.source.to_dict()})
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "LatentSequence":
-        t, info = load_artifact(path, "latents")
-        return cls(t["times"], t["latents"], t["losses"], t["psnr"], info["generator"], info["space"], info["info"],
-                   tensors_delta(t), info.get("generator_id", ""), Source.from_dict(info.get("source")))
-
-
-def delta_tensors(delta: dict | None) -> dict[str, torch.Tensor]:
-    """A tuning delta as artifact tensors (names prefixed ``delta.``)."""
-    return {f"delta.{k}": v for k, v in (delta or {}).items()}
-
-
-def tensors_delta(tensors: dict[str, torch.Tensor]) -> dict | None:
-    """The tuning delta stored among an artifact's tensors (None: none)."""
-    return {k[len("delta."):]: v for k, v in tensors.items() if k.startswith("delta.")} or None

@@ -17,18 +17,16 @@ than ``min_face``) take c and x interpolated from their neighbours, and are mark
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
-import cv2
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
 from dynode.errors import InputError
 from dynode.io.video import VideoReader, frame_pairs
-from dynode.types import Frames
+from dynode.types import Alignment, Frames
 
 
 def model_file(name: str) -> Path:
@@ -85,62 +83,6 @@ def ffhq_quad(landmarks: np.ndarray) -> np.ndarray:
     x = x / np.hypot(*x) * max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
     center = eye_avg + eye_to_mouth * 0.1
     return np.concatenate([center, x])
-
-
-@dataclass
-class Alignment:
-    """Per-frame crops of a video: ``quads`` (T, 4) centre and half-side vector in frame pixels,
-    ``landmarks`` (T, 68, 2), ``found`` (T,) whether a face was detected there, ``size`` the crop
-    side in pixels, ``frame_shape`` (H, W) of the video, ``times`` (T,) seconds."""
-
-    quads: np.ndarray
-    landmarks: np.ndarray
-    found: np.ndarray
-    size: int
-    frame_shape: tuple[int, int]
-    times: np.ndarray
-
-    def matrices(self) -> np.ndarray:
-        """(T, 2, 3) affine maps from frame pixels to crop pixels."""
-        out = np.empty((len(self.quads), 2, 3))
-        s = float(self.size)
-        for i, (cx, cy, xx, xy) in enumerate(self.quads):
-            c, x, y = np.array([cx, cy]), np.array([xx, xy]), np.array([-xy, xx])
-            src = np.float32([c - x - y, c - x + y, c + x - y])
-            out[i] = cv2.getAffineTransform(src, np.float32([[0, 0], [0, s], [s, 0]]))
-        return out
-
-    def crops(self, pixels: Iterable[np.ndarray]) -> np.ndarray:
-        """uint8 (T, size, size, 3) crops of T uint8 (H, W, 3) frames (borders reflected)."""
-        return np.stack([self._warp(p, m) for p, m in zip(pixels, self.matrices())])
-
-    def crop(self, frame: np.ndarray, index: int, matrices: np.ndarray | None = None) -> np.ndarray:
-        """The crop of one uint8 (H, W, 3) frame, the ``index``-th (``matrices``: :meth:`matrices`, if at hand)."""
-        return self._warp(frame, (self.matrices() if matrices is None else matrices)[index])
-
-    def _warp(self, frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        return cv2.warpAffine(frame, matrix, (self.size, self.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
-
-    def at(self, times) -> "Alignment":
-        """The alignment at other times: crops and landmarks interpolated linearly in time."""
-        t = np.asarray(times, np.float64).reshape(-1)
-
-        def interp(a):
-            flat = a.reshape(len(a), -1)
-            return np.stack([np.interp(t, self.times, col) for col in flat.T], 1).reshape(len(t), *a.shape[1:])
-
-        found = np.interp(t, self.times, self.found.astype(float)) > 0.5
-        return Alignment(interp(self.quads), interp(self.landmarks), found, self.size, self.frame_shape, t)
-
-    def to_dict(self) -> dict:
-        return {"quads": self.quads.round(3).tolist(), "landmarks": self.landmarks.round(2).tolist(),
-                "found": self.found.tolist(), "size": self.size, "frame_shape": list(self.frame_shape),
-                "times": self.times.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Alignment":
-        return cls(np.array(d["quads"], np.float64), np.array(d["landmarks"], np.float64), np.array(d["found"], bool),
-                   int(d["size"]), tuple(d["frame_shape"]), np.array(d["times"], np.float64))
 
 
 def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, landmarker: Landmarker | None = None,

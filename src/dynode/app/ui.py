@@ -21,6 +21,7 @@ from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, _Co
 from dynode.detail import FIDELITIES
 from dynode.dynamics.trajectory import PATHS
 from dynode.errors import DynodeError, InputError
+from dynode.io.checkpoints import save_latents
 from dynode.io.video import VideoReader
 
 Progress = Callable[[float, str], None]
@@ -188,7 +189,7 @@ class App:
                      lambda done, total, *_: progress(0.8 + 0.2 * done / total, "fitting"))
             note = pipe.fit_summary()
             files = [self.output(session, "latents", ".safetensors"), self.output(session, "trajectory", ".safetensors")]
-            pipe.sequence.save(files[0])
+            save_latents(files[0], pipe.sequence)
             pipe.save_trajectory(files[1])
             plot = trajectory_figure(pipe.trajectories("a plot"), self.output(session, "trajectory", ".png"),
                                      samples=8)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dynode.cli import DEVICE, FIDELITY, O, SEED, _device, _errors, _read_configs, _read_options, app, err
+from dynode.cli.common import DEVICE, FIDELITY, O, SEED, _device, _errors, _read_configs, _read_options, app, err
 
 STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red"}
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli import DEVICE, GENERATOR, O, SEED, _bar, _device, _errors, _numbers, app, say
+from dynode.cli.common import DEVICE, GENERATOR, O, SEED, _bar, _device, _errors, _numbers, app, say
 from dynode.errors import InputError
 
 
@@ -19,7 +19,7 @@ def convert(checkpoint: Path = typer.Argument(..., help="rosinality StyleGAN2 .p
                                                    "(default: from the file, else 0.01)"),
             samples: int = O(8, help="also write samples.png with this many samples (0: none)")) -> None:
     """Convert a foreign StyleGAN2 checkpoint into a dynode model folder (no code from the file is run)."""
-    from dynode.io.convert import write_converted
+    from dynode.generators.convert import write_converted
     with _errors():
         model, source = write_converted(checkpoint, out, lr_mlp, samples)
         say(f"{source['format']} checkpoint, {model.resolution}x{model.resolution}, w_dim {model.w_dim}, "

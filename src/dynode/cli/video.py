@@ -7,9 +7,10 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli import (DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, OUT_VIDEO, PATH, SEED, O, _bar,
+from dynode.cli.common import (DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, OUT_VIDEO, PATH, SEED, O, _bar,
                         _device, _errors, _numbers, _read_configs, _read_options, app, say)
 from dynode.errors import InputError
+from dynode.io.checkpoints import save_latents
 
 
 def _invert(video: Path, fit, device: str, generator: str, partial: Optional[Path] = None, **options):
@@ -62,7 +63,7 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
     """Invert every frame of a video into the generator's latent space."""
     with _errors():
         pipe = _invert(video, None, _device(device, seed), **read, partial=out.with_suffix(".partial.safetensors"))
-        pipe.sequence.save(out)
+        save_latents(out, pipe.sequence)
         say(f"-> {out}")
 
 

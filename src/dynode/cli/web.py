@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from dynode.cli import O, _device, _errors, app, say
+from dynode.cli.common import O, _device, _errors, app, say
 
 
 def _interrupt(signum, frame):

@@ -295,7 +295,7 @@ def write_toy_video(path, seed: int = 0, seconds: float = 4.0, fps: float = 16.0
     """
     from dynode.io.images import to_uint8
     from dynode.io.video import write_video
-    from dynode.pipelines.times import future_times
+    from dynode.times import future_times
     if not seconds > 0:
         raise InputError(f"toy video: seconds must be > 0, got {seconds}")
     cuts = [float(c) for c in cuts]

@@ -5,6 +5,8 @@ from dynode.dynamics.fields import FIELDS, make_field
 from dynode.dynamics.fit import fit
 from dynode.dynamics.sde import sample_future
 from dynode.dynamics.solve import solve
+from dynode.dynamics.storage import load_trajectories, load_trajectory, save_trajectories, save_trajectory
 from dynode.dynamics.trajectory import PATHS, Trajectory
 
-__all__ = ["FIELDS", "PATHS", "Chart", "Trajectory", "fit", "make_field", "sample_future", "solve"]
+__all__ = ["FIELDS", "PATHS", "Chart", "Trajectory", "fit", "load_trajectories", "load_trajectory", "make_field",
+           "sample_future", "save_trajectories", "save_trajectory", "solve"]

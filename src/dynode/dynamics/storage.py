@@ -10,8 +10,8 @@ from dynode.dynamics.chart import Chart
 from dynode.dynamics.fields import make_field
 from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import CheckpointError
-from dynode.io.checkpoints import load_artifact, save_artifact
-from dynode.types import Source, delta_tensors, tensors_delta
+from dynode.io.checkpoints import delta_tensors, load_artifact, save_artifact, tensors_delta
+from dynode.types import Source
 
 
 def _pack(trajectory: Trajectory) -> tuple[dict, dict]:

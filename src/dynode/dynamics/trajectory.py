@@ -7,7 +7,6 @@ artifact on disk (:mod:`dynode.dynamics.storage`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import torch
@@ -159,14 +158,3 @@ class Trajectory:
         z = solve_at(self.field, self.encode(starts), 0.0, tau, self.solver).transpose(0, 1)  # (B, N, k)
         return self.decode(z.reshape(-1, z.shape[-1])).reshape(len(starts), len(tau), *self.latent_shape) \
             + self.chart.residual(starts)[:, None]
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the trajectory artifact (see :func:`dynode.dynamics.storage.save_trajectory`)."""
-        from dynode.dynamics.storage import save_trajectory
-        save_trajectory(path, self)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "Trajectory":
-        """Read a trajectory artifact (see :func:`dynode.dynamics.storage.load_trajectory`)."""
-        from dynode.dynamics.storage import load_trajectory
-        return load_trajectory(path)

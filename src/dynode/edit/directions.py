@@ -32,6 +32,10 @@ DIRECTIONS_FILE = "directions.safetensors"
 LAYER_GROUPS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
 
 
+# How a direction can be made (each found by :func:`dynode.edit.find.find_directions`, or given by the user).
+METHODS = ("interfacegan", "sefa", "ganspace", "user")
+
+
 @dataclass(frozen=True)
 class Direction:
     """A unit direction in W or W+ with its metadata (see the module).
@@ -39,7 +43,7 @@ class Direction:
     Attributes:
         name: what it is called in its file. vector: (w_dim,) or (num_ws, w_dim), unit norm.
         sigma: spread of sampled W codes along the vector; strength a adds a * sigma * vector.
-        layers: W+ layers it applies to (None: all). method: a key of :data:`dynode.edit.find.METHODS`.
+        layers: W+ layers it applies to (None: all). method: one of :data:`METHODS`.
         attribute: the attribute it changes, if known. generator_id: the generator it was
             made for (None: unknown, e.g. a bare .npy vector). info: how it was found.
     """
@@ -58,7 +62,6 @@ class Direction:
         if not np.isfinite(norm) or norm == 0:
             raise InputError(f"direction {self.name!r}: the vector must be finite and non-zero")
         object.__setattr__(self, "vector", self.vector.detach().float() / norm)
-        from dynode.edit.find import METHODS
         if self.method not in METHODS:
             raise InputError(f"direction {self.name!r}: method {self.method!r} is not one of {list(METHODS)}")
         if not self.sigma > 0:

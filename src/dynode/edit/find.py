@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from dynode.edit.directions import Direction
+from dynode.edit.directions import METHODS, Direction
 from dynode.errors import InputError
 from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
 from dynode.types import Generator
@@ -162,19 +162,19 @@ def _user(generator: Generator, layers, count: int, samples: int, seed: int, vec
     return [user_direction(name, vector, generator, layers, None, max(samples, 1000), seed)]
 
 
-# Every way to find directions, by name: (generator, layers, count, samples, seed, vector, name) -> directions.
-METHODS = {
-    "interfacegan": _interfacegan,
-    "sefa": lambda g, layers, count, samples, seed, *_: sefa(g, count, layers, max(samples, 1000), seed),
-    "ganspace": lambda g, layers, count, samples, seed, *_: ganspace(g, count, layers, max(samples, 1000), seed),
-    "user": _user,
-}
+# Every way to find directions (:data:`dynode.edit.directions.METHODS`, in that order):
+# (generator, layers, count, samples, seed, vector, name) -> directions.
+FINDERS = dict(zip(METHODS, (
+    _interfacegan,
+    lambda g, layers, count, samples, seed, *_: sefa(g, count, layers, max(samples, 1000), seed),
+    lambda g, layers, count, samples, seed, *_: ganspace(g, count, layers, max(samples, 1000), seed),
+    _user)))
 
 
 def find_directions(method: str, generator: Generator, layers: tuple[int, ...] | None = None, count: int = 5,
                     samples: int = 4000, seed: int = 0, vector: torch.Tensor | None = None,
                     name: str | None = None) -> list[Direction]:
-    """Directions found by ``method`` (a key of :data:`METHODS`) for ``generator`` on ``layers``.
+    """Directions found by ``method`` (a key of :data:`FINDERS`) for ``generator`` on ``layers``.
 
     Args:
         count: sefa/ganspace: how many. samples: interfacegan: labelled samples; others: samples
@@ -184,6 +184,6 @@ def find_directions(method: str, generator: Generator, layers: tuple[int, ...] |
     Raises:
         InputError: an unknown method (the valid ones are listed), or arguments it refuses.
     """
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; valid methods are {list(METHODS)}")
-    return METHODS[method](generator, layers, count, samples, seed, vector, name)
+    if method not in FINDERS:
+        raise InputError(f"unknown method {method!r}; valid methods are {list(FINDERS)}")
+    return FINDERS[method](generator, layers, count, samples, seed, vector, name)

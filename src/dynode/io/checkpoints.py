@@ -19,6 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from dynode.errors import CheckpointError
+from dynode.types import LatentSequence, Source
+from dynode.version import __version__
 
 FORMAT_VERSION = 1
 
@@ -42,11 +44,6 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
             os.remove(tmp)
 
 
-def _version() -> str:
-    from dynode import __version__
-    return __version__
-
-
 def save_model(folder: str | os.PathLike, module: torch.nn.Module, architecture: str, config: dict,
                info: dict | None = None) -> Path:
     """Write ``module``'s weights and config to ``folder`` (created if needed); ``info`` is provenance
@@ -57,7 +54,7 @@ def save_model(folder: str | os.PathLike, module: torch.nn.Module, architecture:
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(tensors, str(tmp))
     meta = {"format_version": FORMAT_VERSION, "architecture": architecture, "config": config,
-            "dynode_version": _version(), **({"info": info} if info else {})}
+            "dynode_version": __version__, **({"info": info} if info else {})}
     with atomic_path(folder / "config.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2))
     return folder
@@ -88,7 +85,7 @@ def load_model_files(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.T
 
 def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.Tensor], info: dict) -> Path:
     """Write a stage artifact: tensors plus a JSON description in the safetensors header."""
-    meta = {"format_version": str(FORMAT_VERSION), "kind": kind, "dynode_version": _version(),
+    meta = {"format_version": str(FORMAT_VERSION), "kind": kind, "dynode_version": __version__,
             "info": json.dumps(info)}
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -133,3 +130,34 @@ def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.T
     if meta.get("kind") != kind:
         raise CheckpointError(f"{path}: artifact of kind {meta.get('kind')!r}, expected {kind!r}")
     return tensors, json.loads(meta["info"])
+
+
+def delta_tensors(delta: dict | None) -> dict[str, torch.Tensor]:
+    """A tuning delta as artifact tensors (names prefixed ``delta.``)."""
+    return {f"delta.{k}": v for k, v in (delta or {}).items()}
+
+
+def tensors_delta(tensors: dict[str, torch.Tensor]) -> dict | None:
+    """The tuning delta stored among an artifact's tensors (None: none)."""
+    return {k[len("delta."):]: v for k, v in tensors.items() if k.startswith("delta.")} or None
+
+
+def save_latents(path: str | os.PathLike, sequence: LatentSequence) -> None:
+    """Write a latent sequence (codes, times, losses, PSNR, tuning delta, source record) as a "latents" artifact."""
+    tensors = {"times": sequence.times, "latents": sequence.latents, "losses": sequence.losses, "psnr": sequence.psnr}
+    tensors.update(delta_tensors(sequence.delta))
+    save_artifact(path, "latents", tensors, {
+        "generator": sequence.generator, "generator_id": sequence.generator_id, "space": sequence.space,
+        "info": sequence.info, "source": None if sequence.source is None else sequence.source.to_dict()})
+
+
+def load_latents(path: str | os.PathLike) -> LatentSequence:
+    """The latent sequence of a "latents" artifact written by :func:`save_latents`.
+
+    Raises:
+        CheckpointError: missing or unreadable file, or an artifact of another kind.
+    """
+    t, info = load_artifact(path, "latents")
+    return LatentSequence(t["times"], t["latents"], t["losses"], t["psnr"], info["generator"], info["space"],
+                          info["info"], tensors_delta(t), info.get("generator_id", ""),
+                          Source.from_dict(info.get("source")))

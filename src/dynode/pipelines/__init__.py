@@ -1,6 +1,6 @@
 """Pipelines: chain the stages (inversion, dynamics, editing, rendering); no algorithms here."""
 
-from dynode.pipelines.times import future_times, render_times
+from dynode.times import future_times, render_times
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.video import VideoPipeline
 

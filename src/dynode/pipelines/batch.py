@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config
 from dynode.detail import FIDELITIES
 from dynode.errors import DynodeError, InputError
-from dynode.io.checkpoints import atomic_path
+from dynode.io.checkpoints import atomic_path, save_latents
 from dynode.pipelines.video import EDIT_MODES, VideoPipeline
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".y4m")
@@ -154,7 +154,7 @@ def process_video(video: str | Path, folder: str | Path, job: BatchJob, device: 
         pipe = VideoPipeline.from_video(video, job.generator, job.read, job.inversion, pti, None, device,
                                         log=lambda m: print(m, file=log),
                                         partial=folder / "latents.partial.safetensors")
-        pipe.sequence.save(folder / "latents.safetensors")
+        save_latents(folder / "latents.safetensors", pipe.sequence)
         outputs.append("latents.safetensors")
         row["frames"], row["psnr"] = len(pipe.sequence), round(float(pipe.sequence.psnr.mean()), 3)
         source = pipe.source

@@ -21,11 +21,12 @@ import torch
 from dynode.baselines import constant_velocity, linear
 from dynode.config import FitConfig, InversionConfig, _Config
 from dynode.data.toyfaces import ToyFaceVideo
+from dynode.dynamics import save_trajectory
 from dynode.edit import Edit, load_library
 from dynode.edit.find import EDITABLE
 from dynode.errors import InputError
 from dynode.generators import load_generator
-from dynode.io.checkpoints import atomic_path
+from dynode.io.checkpoints import atomic_path, save_latents
 from dynode.io.images import from_uint8, to_uint8
 from dynode.io.video import write_video
 from dynode.metrics import psnr, ssim
@@ -106,13 +107,13 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     observed = Frames(truth_px[observed_idx.numpy()], t_all[observed_idx], observed_fps)
     pipe = VideoPipeline.from_frames(observed, generator, config.inversion, fit=None, log=log)
     seq = pipe.sequence
-    seq.save(out / "latents.safetensors")
+    save_latents(out / "latents.safetensors", seq)
     write_video(out / "reconstruction.mp4", _side_by_side(observed.pixels, pipe.reconstruction().numpy()),
                 observed_fps)
     stage("invert")
 
     traj = pipe.fit(config.fit).trajectory
-    traj.save(out / "trajectory.safetensors")
+    save_trajectory(out / "trajectory.safetensors", traj)
     stage("fit")
 
     pipe.interpolate(factor=config.factor).write(out / f"interpolation_{config.factor}x.mp4")

@@ -27,21 +27,21 @@ import torch
 
 from dynode.config import DetailConfig, FitConfig, InversionConfig, LockConfig, PTIConfig, ReadConfig
 from dynode.detail import FIDELITIES, Detail
-from dynode.dynamics import Trajectory, fit, sample_future
+from dynode.dynamics import Trajectory, fit, load_trajectory, sample_future, save_trajectory
 from dynode.edit import (PROPAGATIONS, Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
                          scale_motion)
 from dynode.edit.lock import lock
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
-from dynode.io.checkpoints import artifact_kind, load_artifact, save_artifact
+from dynode.io.checkpoints import artifact_kind, load_artifact, load_latents, save_artifact
 from dynode.io.images import from_uint8, to_uint8
 from dynode.io.shots import ShotDetector, describe, segment, shot_starts
 from dynode.io.video import VideoReader, frame_pairs, read_video
 from dynode.metrics import psnr
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
-from dynode.pipelines.times import future_times, render_times
+from dynode.times import future_times, render_times
 from dynode.render import check_latents, iter_render, render_chunk, render_pixels
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
@@ -281,9 +281,9 @@ class VideoPipeline:
         kind = artifact_kind(path)
         spans = []
         if kind == "latents":
-            sequence, trajectory = LatentSequence.load(path), None
+            sequence, trajectory = load_latents(path), None
         elif kind == "trajectory":
-            sequence, trajectory = None, Trajectory.load(path)
+            sequence, trajectory = None, load_trajectory(path)
         elif kind == "trajectories":
             from dynode.dynamics.storage import load_trajectories
             sequence, trajectory, spans = None, None, load_trajectories(path)
@@ -355,7 +355,7 @@ class VideoPipeline:
             from dynode.dynamics.storage import save_trajectories
             save_trajectories(path, [part.require_trajectory("saving") for part in self.parts])
         else:
-            self.require_trajectory("saving a trajectory").save(path)
+            save_trajectory(path, self.require_trajectory("saving a trajectory"))
         return Path(path)
 
     def fit_summary(self) -> str:

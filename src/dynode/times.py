@@ -1,4 +1,4 @@
-"""Time grids for rendering: by frame-rate factor, target fps, explicit times, or a future span."""
+"""Time grids for rendering: by frame-rate factor, target fps, explicit times, or a future span (seconds)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,141 @@
+"""What every command shares: the Typer app, the common options, progress bars and error mapping."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from contextlib import contextmanager
+from typing import Optional
+
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from dynode.errors import DynodeError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="dynode: invert a video into a GAN's latent space, fit a neural ODE, and render it "
+                       "at any frame rate, past its end, or edited consistently.")
+err = Console(stderr=True)
+
+
+def say(message: str) -> None:
+    err.print(message, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _errors():
+    """Turn dynode's errors into a one-line message and exit code 2."""
+    try:
+        yield
+    except DynodeError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def _device(device: str, seed: int = 0) -> str:
+    """Seed torch and resolve --device: auto is cuda when a GPU is there, else cpu.
+
+    Raises:
+        InputError: an unparsable device, or a CUDA device on a machine without one.
+    """
+    torch.manual_seed(seed)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as e:
+        raise InputError(f"--device {device!r}: not a torch device (cpu, cuda, cuda:1, auto)") from e
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: no CUDA GPU on this machine; use --device cpu or auto")
+        # TF32 matmuls and convolutions: ample precision for inversion and rendering, several times faster.
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return device
+
+
+@contextmanager
+def _bar(description: str):
+    """A rich progress bar; yields update(done, total)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=False, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total, *_: bar.update(task, completed=done, total=total)
+
+
+def _numbers(text: Optional[str], flag: str) -> Optional[list[float]]:
+    try:
+        return None if text is None else [float(x) for x in text.split(",")]
+    except ValueError as e:
+        raise InputError(f"{flag} must be comma-separated numbers, got {text!r}") from e
+
+
+O = typer.Option
+DEVICE, SEED = O("auto", help="torch device: auto (cuda if there is a GPU, else cpu), cpu, cuda, cuda:1"), \
+    O(0, help="random seed")
+GENERATOR = O("toyfaces64", help="bundled generator name or model folder")
+OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
+PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from the "
+                                 "last) or initial (one solve from the first frame, as in the paper)")
+FIDELITY = O("detail", help="detail: the video's own detail carried along the path (needs the source video); "
+                              "latent: the generator's render alone")
+FIDELITY_LATENT = O("latent", "--fidelity", help="latent: the generator's render alone; detail: the video's own "
+                                                 "detail carried along the path (needs the source video)")
+FULL_FRAME = O(False, help="paste the rendered face back into the whole picture (codes of a video inverted "
+                           "with --align)")
+# How a video is read and inverted: the same options wherever a command takes a video.
+READ = dict(generator=GENERATOR, space=O("w+", help="w+ or w"),
+            steps=O(100, help="inversion steps per frame after the first"),
+            steps_first=O(300, help="inversion steps for the first frame"),
+            batch_size=O(4, help="frames optimised together"),
+            perceptual_weight=O(0.0, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
+            every=O(1, help="invert every n-th frame only"),
+            resize=O(False, help="centre-crop and resize frames to the generator's size"),
+            align=O(False, help="crop the face of each frame FFHQ-style first (needs the extra 'face')"),
+            sigma=O(2.0, help="with --align: temporal smoothing of the face crop, in frames"),
+            pti=O(False, help="pivotal tuning: fine-tune a copy of the generator on the video around its codes "
+                              "(the weight delta is stored with the codes)"),
+            pti_steps=O(300, help="with --pti: tuning steps"),
+            init=O("auto", help="where inversion starts: auto (the generator's encoder if it has one, else "
+                                "previous), encoder, mean, previous (warm start from the previous frame)"),
+            shots=O("on", help="on: find cuts and fit every shot on its own; off: one trajectory across the video"),
+            shot_threshold=O(27.0, help="content score (0-255) from which a frame can start a new shot"),
+            min_face_share=O(0.5, help="with --align: refuse a video with a face in fewer of its frames"),
+            bridge=O(0.5, help="with --align: faceless gaps up to this many seconds are bridged; longer ones are "
+                               "passed through and split the video into face tracks"),
+            min_face=O(48.0, help="with --align: faces smaller than this (crop side, pixels) count as faceless"))
+
+
+def _read_configs(every: int, resize: bool, align: bool, sigma: float, space: str, steps: int, steps_first: int,
+                  batch_size: int, perceptual_weight: float, init: str, pti: bool, pti_steps: int, shots: str,
+                  shot_threshold: float, min_face_share: float, bridge: float, min_face: float):
+    """(ReadConfig, InversionConfig, PTIConfig or None) from the READ options but the generator.
+
+    Raises:
+        InputError: --shots other than on or off, or what the configs refuse.
+    """
+    from dynode.config import InversionConfig, PTIConfig, ReadConfig
+    if shots not in ("on", "off"):
+        raise InputError(f"--shots {shots!r}: choose on or off")
+    inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
+                                perceptual_weight=perceptual_weight, init=init)
+    read = ReadConfig(every, resize, align, sigma, shots == "on", shot_threshold, min_face_share, bridge, min_face)
+    return read, inversion, PTIConfig(steps=pti_steps) if pti else None
+
+
+def _read_options(command):
+    """Give ``command`` the READ options; they reach it gathered in its ``read`` dict."""
+    signature = inspect.signature(command, eval_str=True)
+    extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=type(v.default))
+             for k, v in READ.items()]
+
+    @functools.wraps(command)
+    def run(**kwargs):
+        return command(**{k: v for k, v in kwargs.items() if k not in READ}, read={k: kwargs[k] for k in READ})
+    run.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "read"]
+                                          + extra)
+    run.__annotations__ = {k: p.annotation for k, p in run.__signature__.parameters.items()}
+    return run

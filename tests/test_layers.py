@@ -1,0 +1,74 @@
+"""Imports go one way (DESIGN.md): base <- io <- models <- stages <- pipelines <- front ends, with no circles."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dynode"
+
+# The layer of every top-level module or subpackage; a module may import its own layer or those below.
+LAYERS = {
+    "errors": 0, "config": 0, "types": 0, "times": 0, "version": 0,
+    "io": 1,
+    "generators": 2, "data": 2,
+    "align": 3, "inversion": 3, "dynamics": 3, "edit": 3, "metrics": 3, "baselines": 3, "detail": 3, "flow": 3,
+    "render": 3,
+    "pipelines": 4, "plots": 4,
+    "cli": 5, "app": 5,
+    "": 6,  # the package's own __init__: the public re-exports
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = ("dynode", *path.relative_to(PACKAGE).with_suffix("").parts)
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    """Every dynode module ``path`` imports, at the top or inside a function (``from dynode.x import y``
+    counts as importing ``dynode.x.y`` where that is a module)."""
+    names, modules = set(), _modules()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "dynode":
+            submodules = {f"{node.module}.{a.name}" for a in node.names} & set(modules)
+            names |= submodules if len(submodules) == len(node.names) else submodules | {node.module}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names if alias.name.split(".")[0] == "dynode"}
+    return names
+
+
+def _layer(module: str) -> int:
+    top = module.split(".")[1] if "." in module else ""
+    if top not in LAYERS:
+        pytest.fail(f"{module}: no layer given in tests/test_layers.py; add it to LAYERS")
+    return LAYERS[top]
+
+
+def test_no_module_imports_a_layer_above_it():
+    upward = [f"{module} ({_layer(module)}) imports {dep} ({_layer(dep)})"
+              for module, path in _modules().items() for dep in sorted(_imports(path)) if _layer(dep) > _layer(module)]
+    assert not upward, "\n".join(upward)
+
+
+def test_there_are_no_import_circles():
+    modules = _modules()
+    graph = {m: {d for d in _imports(p) if d in modules and d != m} for m, p in modules.items()}
+    # A package's __init__ re-exporting its own modules is not a circle with them.
+    circles, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for dep in sorted(graph[node]):
+            if state.get(dep) == "open":
+                circles.append(" -> ".join(stack[stack.index(dep):] + [dep]))
+            elif dep not in state:
+                visit(dep, stack + [dep])
+        state[node] = "done"
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not circles, "\n".join(circles)
