@@ -12,22 +12,23 @@ from dynode.config import InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.io.checkpoints import atomic_path, load_latents, save_latents
 from dynode.io.images import to_uint8
-from dynode.pipelines import VideoPipeline
+from dynode.pipelines import Models, VideoPipeline
 from dynode.types import Frames
 
 
-def inverted(gen, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None) -> VideoPipeline:
+def inverted(models: Models, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None) -> VideoPipeline:
     """A pipeline of toy-face video ``seed`` at ``times`` (its frames in memory) with its inversion,
     cached on disk by generator, seed, times and config."""
+    gen = models.generator
     frames = Frames(to_uint8(ToyFaceVideo(seed).render(times, gen.resolution)), times,
                     1 / float(times[1] - times[0]))
     path = None
     if cache is not None:
-        key = f"{gen.id or 'memory'}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
+        key = f"{gen.record.id or 'memory'}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
         path = cache / f"{key}.safetensors"
         if path.is_file():
-            return VideoPipeline(gen, load_latents(path), frames=frames)
-    pipe = VideoPipeline.from_frames(frames, gen, cfg, fit=None)
+            return VideoPipeline(models, load_latents(path), frames=frames)
+    pipe = VideoPipeline.from_frames(frames, models, cfg, fit=None)
     if path is not None:
         cache.mkdir(parents=True, exist_ok=True)
         save_latents(path, pipe.sequence)

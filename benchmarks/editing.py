@@ -27,6 +27,7 @@ from the edited first code) and rendered at every frame. Scores, per video, edit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -39,12 +40,11 @@ from dynode.config import FitConfig, InversionConfig, LockConfig
 from dynode.dynamics import load_trajectory, save_trajectory
 from dynode.edit import Edit, propagate
 from dynode.edit.find import EDITABLE
-from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
 from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report, load_regressor, read_attributes
 from dynode.metrics.consistency import flicker, source_flows
-from dynode.pipelines import VideoPipeline
+from dynode.pipelines import Models, VideoPipeline
 
 # Row -> (propagation, path, fit, fidelity, locked response): the default subspace fit, and a fit in
 # the full W+ space where the dynamics act on the whole edit (as in the paper). "paper" is
@@ -67,8 +67,8 @@ def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -
     """A pipeline of the same codes with the trajectory fitted by ``cfg`` (cached)."""
     path = cache / f"{key}_{cfg.hash()}.traj.safetensors" if cache is not None else None
     if path is not None and path.is_file():
-        return VideoPipeline(pipe.generator, pipe.sequence, load_trajectory(path), frames=pipe.frames)
-    fitted = VideoPipeline(pipe.generator, pipe.sequence, frames=pipe.frames).fit(cfg)
+        return VideoPipeline(pipe.models, pipe.sequence, load_trajectory(path), frames=pipe.frames)
+    fitted = VideoPipeline(pipe.models, pipe.sequence, frames=pipe.frames).fit(cfg)
     if path is not None:
         save_trajectory(path, fitted.trajectory)
     return fitted
@@ -81,16 +81,17 @@ def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propaga
                      lock_config=lock_config).numpy()
 
 
-def run_video(gen, probe, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
+def run_video(models, probe, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
               inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None, min_change: float) -> tuple[dict, dict]:
     """Scores of every edit x row of ``ROWS`` on one video, and the rendered videos (for the side-by-side).
 
     Each edit pushes its attribute away from where the video has it (towards the far end of the
     probe's 0-1 range), so that an attribute already at one end is not asked to go further.
     """
-    inverted_pipe = inverted(gen, seed, times, inv, cache)
+    gen = models.generator
+    inverted_pipe = inverted(models, seed, times, inv, cache)
     source = inverted_pipe.frames.pixels
-    key = f"{gen.id or 'memory'}_s{seed}_n{len(times)}_{inv.hash()}"
+    key = f"{gen.record.id or 'memory'}_s{seed}_n{len(times)}_{inv.hash()}"
     pipes = {"subspace": _fitted(inverted_pipe, fit_cfg, cache, key),
              "full space": _fitted(inverted_pipe, FitConfig.from_dict({**fit_cfg.to_dict(), "subspace_dim": 0}),
                                    cache, key)}
@@ -203,14 +204,15 @@ def main(argv: list[str] | None = None) -> None:
         p.error("need --frames >= 4 and --fps > 0")
     edits = _edits(a.edits)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    gen, probe = load_generator(a.generator), load_regressor()
+    probe = load_regressor()  # scores every generator's edits, probe of its own or not
+    models = dataclasses.replace(Models.from_pretrained(a.generator), probe=probe)
     inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
     fit_cfg = FitConfig(iters=a.iters)
     cache = a.out / "cache" if a.out else None
     times = torch.arange(a.frames, dtype=torch.float64) / a.fps
     per_video, example = [], None
     for seed in a.seeds:
-        scores, videos = run_video(gen, probe, seed, times, edits, inv, fit_cfg, cache, a.min_change)
+        scores, videos = run_video(models, probe, seed, times, edits, inv, fit_cfg, cache, a.min_change)
         per_video.append(scores)
         example = example or videos
         print(f"seed {seed}: " + ", ".join(f"{k} {v['success_rate']:.0%}" for k, v in scores.items()

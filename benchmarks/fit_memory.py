@@ -26,7 +26,7 @@ import torch
 
 from dynode.config import FitConfig, SolverConfig
 from dynode.dynamics import fit
-from dynode.types import LatentSequence
+from dynode.types import GeneratorRecord, LatentSequence
 
 
 def synthetic(frames: int, fps: float = 16.0, seed: int = 0) -> LatentSequence:
@@ -35,7 +35,7 @@ def synthetic(frames: int, fps: float = 16.0, seed: int = 0) -> LatentSequence:
     directions = torch.randn(4, 10 * 128, generator=g)
     freqs, phases = torch.tensor([0.15, 0.23, 0.37, 0.5]), torch.rand(4, generator=g) * 2 * math.pi
     lat = (torch.sin(2 * math.pi * freqs[None] * t[:, None].float() + phases[None]) @ directions).reshape(frames, 10, 128)
-    return LatentSequence(t, lat, torch.zeros(frames), torch.zeros(frames), "synthetic")
+    return LatentSequence(t, lat, torch.zeros(frames), torch.zeros(frames), GeneratorRecord("synthetic"))
 
 
 def measure(seq: LatentSequence, cfg: FitConfig) -> dict:
@@ -53,8 +53,8 @@ def measure(seq: LatentSequence, cfg: FitConfig) -> dict:
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
         traj = fit(seq, cfg)
-    return {"peak_autograd_mb": round(peak[0] / 2**20, 3), "seconds": round(traj.stats["seconds"], 2),
-            "best_loss": traj.stats["best_loss"]}
+    return {"peak_autograd_mb": round(peak[0] / 2**20, 3), "seconds": round(traj.stats.seconds, 2),
+            "best_loss": traj.stats.best_loss}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,9 +32,9 @@ from dynode.baselines import LATENT_INTERPOLATORS, constant_velocity, flow_inter
 from dynode.config import FitConfig, InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import sample_future
-from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid, to_uint8
 from dynode.metrics import psnr, ssim, stlpips
+from dynode.pipelines import Models
 
 # name -> (field, latent path, image-loss weight); the first is dynode's default.
 DYNODE = {"dynode": ("mlp", "exact", 0.0), "dynode-initial": ("mlp", "initial", 0.0),
@@ -57,20 +57,20 @@ def _scores(pred: np.ndarray, truth: torch.Tensor, rows: list[int], seconds: flo
                 "seconds": seconds, "render_seconds": seconds}
 
 
-def run_video(gen, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,
+def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,
               fit_cfg: FitConfig, cache: Path | None) -> tuple[dict, dict]:
     """Scores of every method on one video: ({"interpolation": ..., "extrapolation": ...}, strip frames)."""
     dt = 1.0 / (fps * factor)
     n_span = int(round(seconds * 0.75 * fps)) * factor + 1  # truth frames over the kept span
     n_all = int(round(seconds * fps)) * factor + 1
     t_all = torch.arange(n_all, dtype=torch.float64) * dt
-    truth = ToyFaceVideo(seed).render(t_all, gen.resolution)
+    truth = ToyFaceVideo(seed).render(t_all, models.generator.resolution)
     t_span, t_future = t_all[:n_span], t_all[n_span:]
     truth_span, truth_future = truth[:n_span], truth[n_span:]
     kept_rows = list(range(0, n_span, factor))
     held = [i for i in range(n_span) if i % factor]
     first8 = list(range(factor - 1, min(8 * factor, len(t_future)), factor))  # the next 8 working-rate frames
-    pipe = inverted(gen, seed, t_span[kept_rows], inv, cache)
+    pipe = inverted(models, seed, t_span[kept_rows], inv, cache)
     frames, seq = pipe.frames.pixels, pipe.sequence
     interp, extrap, extrap_all = {}, {}, {}
     recon = pipe.reconstruction().numpy()
@@ -146,12 +146,12 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def fit_speed(gen, frames: int, fps: float, inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None) -> dict:
+def fit_speed(models, frames: int, fps: float, inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None) -> dict:
     """Seconds to fit the default field to a ``frames``-frame inverted toy-face video."""
     times = torch.arange(frames, dtype=torch.float64) / fps
-    traj = inverted(gen, 4242, times, inv, cache).fit(fit_cfg).trajectory
-    return {"frames": frames, "seconds": round(traj.stats["seconds"], 2), "threads": 1,
-            "best_loss": traj.stats["best_loss"]}
+    traj = inverted(models, 4242, times, inv, cache).fit(fit_cfg).trajectory
+    return {"frames": frames, "seconds": round(traj.stats.seconds, 2), "threads": 1,
+            "best_loss": traj.stats.best_loss}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,20 +174,20 @@ def main(argv: list[str] | None = None) -> None:
     if not a.seeds and not a.fit_frames:
         p.error("nothing to do: give --seeds or --fit-frames")
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    gen = load_generator(a.generator)
+    models = Models.from_pretrained(a.generator)
     inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
     fit_cfg = FitConfig(iters=a.iters)
     cache = a.out / "cache" if a.out else None
     per_video, strip = [], None
     for seed in a.seeds:
-        scores, frames = run_video(gen, seed, a.fps, a.seconds, a.factor, inv, fit_cfg, cache)
+        scores, frames = run_video(models, seed, a.fps, a.seconds, a.factor, inv, fit_cfg, cache)
         per_video.append(scores)
         strip = strip or frames
         print(f"seed {seed}: dynode {scores['interpolation']['dynode']['psnr']:.2f} dB, linear "
               f"{scores['interpolation']['linear']['psnr']:.2f} dB", file=sys.stderr)
     report = {"generator": a.generator, "seeds": a.seeds, "fps": a.fps, "seconds": a.seconds, "factor": a.factor,
               "inversion": inv.to_dict(), "fit": fit_cfg.to_dict(), "targets": {},
-              "fit_speed": fit_speed(gen, a.fit_frames, 16.0, inv, fit_cfg, cache) if a.fit_frames else None}
+              "fit_speed": fit_speed(models, a.fit_frames, 16.0, inv, fit_cfg, cache) if a.fit_frames else None}
     if report["fit_speed"]:
         report["targets"]["fit_100_frames_under_20s"] = report["fit_speed"]["seconds"] < 20
     if not per_video:

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from dynode.app import App, AppConfig
-from dynode.app.ui import FitRequest
+from dynode.app.ui import fit_spec
 from dynode.errors import InputError
 
-SMALL = FitRequest(steps_first=20, steps=5, iters=30)
+SMALL = fit_spec(steps_first=20, steps=5, iters=30)
 
 
 def test_uploads_are_checked_against_the_limits(tmp_path):
@@ -20,7 +20,7 @@ def test_uploads_are_checked_against_the_limits(tmp_path):
         kept, text = app.open_upload(toy, "tab")
         assert kept.parent == app.root / "tab" and kept.read_bytes() == toy.read_bytes() and "64x64" in text
         (tmp_path / "bad.mp4").write_bytes(b"not a video at all" * 100)
-        with pytest.raises(InputError, match="cannot decode"):
+        with pytest.raises(InputError, match="^bad.mp4: cannot decode"):
             app.open_upload(tmp_path / "bad.mp4", "tab")
         (tmp_path / "big.mp4").write_bytes(bytes(2 << 20))
         with pytest.raises(InputError, match="2 MB; this app accepts up to 1 MB"):
@@ -50,7 +50,7 @@ def test_one_job_per_tab_and_fits_are_cached():
         assert summary.startswith("16 frames inverted") and plot.is_file() and all(f.is_file() for f in files)
         again, summary, _, _ = app.fit(toy, SMALL, "tab")
         assert again == key and "taken from the cache" in summary
-        other, summary, _, _ = app.fit(toy, FitRequest(steps_first=20, steps=5, iters=31), "tab")
+        other, summary, _, _ = app.fit(toy, fit_spec(steps_first=20, steps=5, iters=31), "tab")
         assert other != key and "fitted in" in summary
         out, text = app.extrapolate(key, "tab", seconds=1.0, samples=2)
         assert text == "24 frames, up to 2.88 s" and out.is_file()  # 16 observed at 8 fps + 8 more
@@ -100,7 +100,8 @@ def test_app_in_a_real_browser(tmp_path):
             page.get_by_role("button", name="Invert and fit").click()
             page.get_by_text("16 frames inverted").wait_for(timeout=120_000)
             assert page.locator("#plot img").count() == 1
-            assert page.locator("#artifacts").get_by_text("trajectory-").count() == 1
+            listed = page.locator("#artifacts").inner_text().replace("\n.", ".")
+            assert "latents.safetensors" in listed and "trajectory.safetensors" in listed
 
             page.get_by_role("button", name="Interpolate", exact=True).click()
             page.get_by_text("Interpolated: 61 frames at 32 fps").wait_for(timeout=60_000)
@@ -126,7 +127,8 @@ def test_app_in_a_real_browser(tmp_path):
             bad.write_bytes(b"this is not a video" * 200)
             page.locator("#upload input[type=file]").set_input_files(str(bad))
             page.get_by_text("cannot decode as a video").wait_for(timeout=30_000)
-            assert status.inner_text().startswith("Error:")
+            # The file is named as the user knows it, not by the temporary path Gradio kept it at.
+            assert status.inner_text().startswith("Error: holiday.mp4") and "/tmp" not in status.inner_text()
             browser.close()
     finally:
         demo.close()

@@ -1,14 +1,16 @@
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from dynode.cli import app
-from dynode.config import FitConfig, InversionConfig
+from dynode.config import EditSpec, FitConfig, InversionConfig
 from dynode.errors import InputError
 from dynode.io.checkpoints import load_latents
-from dynode.pipelines.batch import BatchJob, collect_videos, folder_names, run_batch
+from dynode.pipelines.batch import collect_videos, folder_names, run_batch
+from dynode.pipelines.run import RunSpec
 
 
 def test_collect_videos_from_folders_globs_and_list_files(tmp_path):
@@ -16,8 +18,19 @@ def test_collect_videos_from_folders_globs_and_list_files(tmp_path):
     for name in ("a/x.mp4", "a/y.MOV", "a/notes.md", "z.gif"):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "list.txt").write_text("# my clips\nz.gif\na/x.mp4  # again: kept once\n\n")
+    (tmp_path / "a/deeper").mkdir()
+    (tmp_path / "a/deeper/w.mp4").write_bytes(b"")
+    (tmp_path / "a/broken.mp4").symlink_to(tmp_path / "nowhere.mp4")
     found = collect_videos([tmp_path / "a", str(tmp_path / "*.gif"), tmp_path / "list.txt"])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/x.mp4", "a/y.MOV", "z.gif"]
+    assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["a/x.mp4", "a/y.MOV", "z.gif"]
+    # Everything in the folder that was not taken is said, with why.
+    why = {p.name: reason for p, reason in found.ignored}
+    assert set(why) == {"broken.mp4", "deeper", "notes.md"}
+    assert "does not exist" in why["broken.mp4"] and "--recursive" in why["deeper"] and "not a video" in why["notes.md"]
+    deep = collect_videos([tmp_path / "a"], recursive=True)
+    assert [p.relative_to(tmp_path).as_posix() for p in deep.videos] == ["a/deeper/w.mp4", "a/x.mp4", "a/y.MOV"]
+    with pytest.raises(InputError, match="which does not exist"):
+        collect_videos([tmp_path / "a/broken.mp4"])
     with pytest.raises(InputError, match="matches no file"):
         collect_videos([str(tmp_path / "*.webm")])
     with pytest.raises(InputError, match="no such video"):
@@ -33,15 +46,16 @@ def test_folder_names_tell_repeated_stems_apart(tmp_path):
 
 
 def test_batch_job_validates_and_hashes_its_options():
-    job = BatchJob(factor=4, directions=["smile"])
-    assert BatchJob.from_dict(json.loads(json.dumps(job.to_dict()))) == job
-    assert job.hash() == BatchJob(factor=4, directions=("smile",)).hash()
-    assert job.hash() != BatchJob(factor=2, directions=("smile",)).hash()
-    for bad, message in [(dict(factor=-1), ">= 0"),
-                         (dict(directions=("a", "b", "c"), strengths=(1, 2)), "one strength"),
-                         (dict(propagation="sideways"), "propagation"), (dict(fidelity="x"), "fidelity")]:
+    job = RunSpec(factor=4, edit=EditSpec(["smile"]))
+    assert RunSpec.from_dict(json.loads(json.dumps(job.to_dict()))) == job
+    assert job.hash() == RunSpec(factor=4, edit=EditSpec(("smile",))).hash()
+    assert job.hash() != RunSpec(factor=2, edit=EditSpec(("smile",))).hash()
+    for bad, message in [(lambda: RunSpec(factor=-1), ">= 0"),
+                         (lambda: EditSpec(("a", "b", "c"), (1, 2)), "one strength"),
+                         (lambda: EditSpec(propagation="sideways"), "propagation"),
+                         (lambda: RunSpec(fidelity="x"), "fidelity")]:
         with pytest.raises(InputError, match=message):
-            BatchJob(**bad)
+            bad()
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +69,12 @@ def clips(tmp_path_factory):
     for seed in (1, 2):
         write_tiny_video(root / f"in/clip{seed}.mp4", gen, seed)
     (root / "in/corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
-    job = BatchJob(str(folder), inversion=InversionConfig(steps_first=5, steps=3),
-                   fit=FitConfig(iters=20, subspace_dim=3),
-                   factor=2, directions=(str(root / "dir.npy"),))
+    (root / "in/notes.md").write_text("not a video")
+    (root / "in/old").mkdir()
+    write_tiny_video(root / "in/old/clip3.mp4", gen, 3)  # in a subfolder: taken only with --recursive
+    (root / "in/gone.mp4").symlink_to(root / "nowhere.mp4")
+    job = RunSpec(str(folder), inversion=InversionConfig(steps_first=5, steps=3),
+                  fit=FitConfig(iters=20, subspace_dim=3), factor=2, edit=EditSpec((str(root / "dir.npy"),)))
     return root, job
 
 
@@ -77,11 +94,14 @@ def _batch_runs(root, job):
     from dynode.io.video import read_video
     out = root / "out"
     seen = []
-    rows = run_batch(collect_videos([root / "in"]), out, job, workers=2, on_row=lambda row, done, total: seen.append(
-        (done, total)))
-    by_name = {r["name"]: r for r in rows}
-    assert [by_name[n]["status"] for n in ("clip1", "clip2", "corrupt")] == ["done", "done", "failed"]
+    found = collect_videos([root / "in"])
+    rows = run_batch(found.videos, out, job, workers=2, on_row=lambda row, done, total: seen.append((done, total)),
+                     ignored=found.ignored)
+    by_name = {r.name: asdict(r) for r in rows}
+    assert [by_name[n]["status"] for n in ("clip1", "clip2", "corrupt", "notes.md", "old", "gone.mp4")] == \
+        ["done", "done", "failed", "ignored", "ignored", "ignored"]
     assert "cannot decode" in by_name["corrupt"]["error"] and not (out / "corrupt").exists()
+    assert "--recursive" in by_name["old"]["error"] and "does not exist" in by_name["gone.mp4"]["error"]
     assert sorted(seen) == [(1, 3), (2, 3), (3, 3)]
     for name in ("clip1", "clip2"):
         row = by_name[name]
@@ -92,19 +112,20 @@ def _batch_runs(root, job):
         assert len(read_video(out / name / "interpolated.mp4")) == 11  # 5 gaps x 2 + 1
         assert len(read_video(out / name / "edited.mp4")) == 6
     summary = (out / "summary.csv").read_text().splitlines()
-    assert summary[0].startswith("video,name,status,frames") and len(summary) == 4
-    assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(rows))
+    assert summary[0].startswith("video,name,status,frames") and len(summary) == 7
+    assert json.loads((out / "summary.json").read_text()) == [asdict(r) for r in rows]
 
     # Again through the CLI: both finished videos are skipped untouched, the corrupt one fails again (exit 1).
     stamp = (out / "clip1/interpolated.mp4").stat().st_mtime_ns
     r = CliRunner().invoke(app, [
         "batch", str(root / "in"), "--out", str(out), "--generator", job.generator, "--steps-first", "5", "--steps", "3",
-        "--iters", "20", "--subspace-dim", "3", "--factor", "2", "-d", job.directions[0], "--workers", "2"])
+        "--iters", "20", "--subspace-dim", "3", "--factor", "2", "-d", job.edit.directions[0], "--workers", "2"])
     assert r.exit_code == 1, r.output
     rows = json.loads((out / "summary.json").read_text())
-    assert sorted(r["status"] for r in rows) == ["failed", "skipped", "skipped"]
+    assert sorted(r["status"] for r in rows) == ["failed", "ignored", "ignored", "ignored", "skipped", "skipped"]
+    assert "ignored" in r.output and "old" in r.output
     assert (out / "clip1/interpolated.mp4").stat().st_mtime_ns == stamp
 
     # Other options: the video runs again.
-    rows = run_batch([root / "in/clip1.mp4"], out, BatchJob.from_dict(job.to_dict() | {"factor": 3}), workers=2)
-    assert rows[0]["status"] == "done" and len(read_video(out / "clip1/interpolated.mp4")) == 16
+    rows = run_batch([root / "in/clip1.mp4"], out, RunSpec.from_dict(job.to_dict() | {"factor": 3}), workers=2)
+    assert rows[0].status == "done" and len(read_video(out / "clip1/interpolated.mp4")) == 16

@@ -142,10 +142,10 @@ def test_fit_options_and_the_image_loss_reading_the_recorded_source(fitted, tmp_
             "--holdout", 0.2, "--adjoint", "--solver", "rk4")
     assert r.exit_code == 0, r.output
     cde = load_trajectory(tmp_path / "cde.safetensors")
-    assert cde.field_name == "cde" and cde.solver.method == "rk4" and cde.stats["selected_by"] == "heldout"
+    assert cde.field_name == "cde" and cde.solver.method == "rk4" and cde.stats.selected_by == "heldout"
     r = run("fit", lat, "-o", tmp_path / "img.safetensors", "--iters", 5, "--subspace-dim", 3, "--image-weight", 0.5)
     assert r.exit_code == 0, r.output
-    assert load_trajectory(tmp_path / "img.safetensors").stats["config"]["image_weight"] == 0.5
+    assert load_trajectory(tmp_path / "img.safetensors").stats.config["image_weight"] == 0.5
 
 
 def test_a_moved_source_video_is_named_when_needed(fitted, tmp_path):

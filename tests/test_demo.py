@@ -13,7 +13,12 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
                  "trajectory.png", "edit_hair_color.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    assert on_disk == metrics
+    assert on_disk == metrics.to_dict()
+    held = on_disk["held_out_interpolation"]  # the summary line: the default output and the latent path vs baselines
+    line = metrics.headline()
+    for name, key in (("dynode", "ode_detail"), ("latent path", "ode"), ("linear", "linear"), ("DIS flow", "dis_flow")):
+        assert f"{name} {held[key]['psnr']:.2f} dB" in line, line
+    metrics = on_disk
     assert metrics["video"] == {"seed": 7, "fps": 16.0, "frames": 40, "observed": 8, "held_out": 21, "future": 11,
                                 "resolution": 64}
     from dynode.io.video import read_video

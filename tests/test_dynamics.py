@@ -6,12 +6,12 @@ import torch
 from dynode.config import FitConfig, SolverConfig
 from dynode.dynamics import fit, load_trajectory, make_field, sample_future, save_trajectory
 from dynode.errors import FitError, InputError
-from dynode.types import LatentSequence
+from dynode.types import GeneratorRecord, LatentSequence
 
 
 def _seq(latents, times):
     T = len(times)
-    return LatentSequence(torch.as_tensor(times, dtype=torch.float64), latents, torch.zeros(T), torch.zeros(T), "x")
+    return LatentSequence(torch.as_tensor(times, dtype=torch.float64), latents, torch.zeros(T), torch.zeros(T), GeneratorRecord("x"))
 
 
 def _circle(times, freq=0.25):
@@ -60,7 +60,7 @@ def test_paper_field_cannot_match_the_speed_of_a_fast_path():
     lat = _circle(t, freq=0.5) * 3  # path length ~9.4 normalised units, the unit-speed field travels ~1
     paper = fit(_seq(lat, t), FitConfig(field="paper", subspace_dim=2, iters=150))
     learned = fit(_seq(lat, t), FitConfig(field="mlp", subspace_dim=2, iters=150))
-    assert learned.stats["best_loss"] < 0.1 * paper.stats["best_loss"]
+    assert learned.stats.best_loss < 0.1 * paper.stats.best_loss
 
 
 def test_trajectory_starts_at_w0_runs_backwards_and_round_trips(tmp_path):
@@ -214,7 +214,7 @@ def test_holdout_selects_on_held_out_frames_and_stops_early():
     t = torch.linspace(0, 3, 16)
     cfg = FitConfig(subspace_dim=2, iters=2000, holdout=0.25, patience=2)
     traj = fit(_seq(_circle(t), t), cfg)
-    assert traj.stats["selected_by"] == "heldout" and traj.stats["iterations"] < 2000
+    assert traj.stats.selected_by == "heldout" and traj.stats.iterations < 2000
     assert (traj.evaluate(t) - _circle(t)).abs().max() < 1e-4  # held-out frames are still observations
     with pytest.raises(InputError, match="holdout"):
         fit(_seq(_circle(t[:4]), t[:4]), FitConfig(holdout=0.1))
@@ -240,7 +240,7 @@ def test_image_loss_renders_predictions_and_needs_the_frames(tiny_gen):
     a = t[:, None, None]
     lat = (w[0] * (1 - a) + w[1] * a).expand(6, tiny_gen.num_ws, 16).contiguous()
     frames = tiny_gen.synthesis(lat)
-    seq = LatentSequence(t.double(), lat, torch.zeros(6), torch.zeros(6), "tiny")
+    seq = LatentSequence(t.double(), lat, torch.zeros(6), torch.zeros(6), GeneratorRecord("tiny"))
     cfg = FitConfig(subspace_dim=3, iters=10, image_weight=1.0, image_frames=2)
     plain = fit(seq, FitConfig(subspace_dim=3, iters=10))
     with_image = fit(seq, cfg, generator=tiny_gen, frames=frames)

@@ -12,7 +12,7 @@ from dynode.edit import (Direction, Edit, Schedule, get_direction, motion_compon
 from dynode.edit.find import ganspace, interfacegan, sample_w, sefa, style_weights, user_direction
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import generator_id, load_generator
-from dynode.types import LatentSequence
+from dynode.types import GeneratorRecord, LatentSequence
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def traj():
     ang = math.pi * t
     lat = torch.zeros(9, 4, 8)
     lat[:, 0, 0], lat[:, 0, 1] = torch.cos(ang).float(), 0.5 * torch.sin(ang).float()
-    seq = LatentSequence(t, lat, torch.zeros(9), torch.zeros(9), "x")
+    seq = LatentSequence(t, lat, torch.zeros(9), torch.zeros(9), GeneratorRecord("x"))
     return fit(seq, FitConfig(subspace_dim=2, iters=60))
 
 

@@ -43,7 +43,7 @@ def test_exported_encoders_reload_for_their_generator_only(trained, tmp_path):
     torch.testing.assert_close(again(x), enc(x))
     other = load_generator(str(save_model(tmp_path / "other", make_tiny(seed=7), "stylegan2", TINY.to_dict())))
     export_encoder(tmp_path / "foreign", enc, gen)
-    with pytest.raises(CheckpointError, match=rf"an encoder for generator {gen.id}, but .* generator {other.id}"):
+    with pytest.raises(CheckpointError, match=rf"an encoder for generator {gen.record.id}, but .* generator {other.record.id}"):
         load_encoder(tmp_path / "foreign", other)
     with pytest.raises(CheckpointError, match="a run for generator"):
         train_encoder(other, config, resume=root / "run" / "state.pt")

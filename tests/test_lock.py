@@ -35,8 +35,8 @@ def test_locking_holds_the_first_frames_effect_better_than_carrying_the_edit(mov
     t = pipe.trajectory.observed_times
     d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
     locked, stats = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)])
-    before, after = (np.array(stats[0][k]) for k in ("response_before", "response_locked"))
-    assert stats[0]["keyframes"] == len(t) and stats[0]["target"] == pytest.approx(1.0) and before[0] == 1.0
+    before, after = np.array(stats[0].response_before), np.array(stats[0].response_locked)
+    assert stats[0].keyframes == len(t) and stats[0].target == pytest.approx(1.0) and before[0] == 1.0
     assert np.abs(after - 1).max() < 0.05 < 0.2 < np.abs(before - 1).max()  # the carried edit drifts; locked holds
     plain = pipe.trajectory.evaluate(t)
     assert not torch.allclose(locked - plain, propagate(pipe.trajectory, t, [Edit(d, 3.0)]) - plain)
@@ -50,7 +50,7 @@ def test_schedules_and_bad_settings(moving):
     torch.testing.assert_close(faded[0], pipe.trajectory.evaluate(t[:1])[0])  # weight 0 at t = 0: unedited
     with pytest.raises(InputError, match="valid"):
         LockConfig("colour")
-    with pytest.raises(InputError, match="--response probe"):
+    with pytest.raises(InputError, match="needs the probe response"):
         LockConfig("pixels", target=0.8)
     with pytest.raises(InputError, match="probe attribute"):
         from dynode.metrics.attributes import load_regressor
@@ -58,4 +58,4 @@ def test_schedules_and_bad_settings(moving):
     with pytest.raises(InputError, match="valid"):
         pipe.edit([Edit(d, 1.0)], propagation="frozen")
     clip = pipe.edit([Edit(d, 1.0)], propagation="locked")
-    assert len(clip.numpy()) == 12 and clip.info["locked"][0]["direction"] == "d"
+    assert len(clip.numpy()) == 12 and clip.reports[0].direction == "d"

@@ -19,10 +19,10 @@ FAST = dict(inversion=InversionConfig(steps=2, steps_first=3), fit=FitConfig(ite
 
 def test_loaded_and_adapted_generators_satisfy_the_protocol(tiny_folder):
     gen = load_generator(str(tiny_folder))
-    assert isinstance(gen, Generator) and gen.name == str(tiny_folder) and len(gen.id) == 16 and gen.delta is None
+    assert isinstance(gen, Generator) and gen.record.name == str(tiny_folder) and len(gen.record.id) == 16 and gen.record.delta is None
     z = ZSpaceGenerator(torch.nn.Sequential(torch.nn.Linear(8, 3 * 8 * 8), torch.nn.Tanh(),
                                             torch.nn.Unflatten(1, (3, 8, 8))), 8, conv_input=False)
-    assert isinstance(z, Generator) and (z.name, z.id) == ("", "")
+    assert isinstance(z, Generator) and (z.record.name, z.record.id) == ("", "")
     assert z.mean_latent.shape == (8,) and gen.mean_latent.shape == (TINY.w_dim,)
 
 
@@ -33,16 +33,17 @@ def test_a_video_pipeline_records_its_source_and_reloads_alone(tmp_path, tiny_fo
     assert src.duration == pytest.approx(5 / 8, abs=2e-3)
     save_trajectory(tmp_path / "t.safetensors", pipe.trajectory)
     again = VideoPipeline.from_artifacts(tmp_path / "t.safetensors")
-    assert again.source == src and again.generator.id == pipe.generator.id and again.sequence is None
+    assert again.source == src and again.generator.record.id == pipe.generator.record.id and again.sequence is None
     np.testing.assert_array_equal(again.interpolate(factor=2).numpy(), pipe.interpolate(factor=2).numpy())
-    with pytest.raises(InputError, match="give a latents artifact"):
+    with pytest.raises(InputError, match="needs the inverted codes") as caught:
         again.fit()
+    assert caught.value.remedy == "invert_first"  # the front ends word it: the CLI as `dynode invert`
 
 
 def test_changed_generator_weights_are_refused_with_both_ids(tmp_path, tiny_folder, tiny_video):
     pipe = VideoPipeline.from_video(tiny_video, str(tiny_folder), **FAST)
     save_latents(tmp_path / "l.safetensors", pipe.sequence)
-    old = pipe.generator.id
+    old = pipe.generator.record.id
     save_model(tiny_folder, make_tiny(seed=5), "stylegan2", TINY.to_dict())  # the folder's weights replaced
     with pytest.raises(CheckpointError, match=rf"not the generator the codes were made with \(id {old}\)"):
         VideoPipeline.from_artifacts(tmp_path / "l.safetensors")
@@ -51,9 +52,9 @@ def test_changed_generator_weights_are_refused_with_both_ids(tmp_path, tiny_fold
 def test_a_generator_built_in_memory_must_be_passed_back(tmp_path, tiny_gen, tiny_video):
     pipe = VideoPipeline.from_video(tiny_video, tiny_gen, **FAST)
     save_latents(tmp_path / "l.safetensors", pipe.sequence)
-    with pytest.raises(CheckpointError, match="pass the generator"):
+    with pytest.raises(CheckpointError, match="built in memory, which cannot be reloaded"):
         VideoPipeline.from_artifacts(tmp_path / "l.safetensors")
-    assert VideoPipeline.from_artifacts(tmp_path / "l.safetensors", generator=tiny_gen).generator is tiny_gen
+    assert VideoPipeline.from_artifacts(tmp_path / "l.safetensors", models=tiny_gen).generator is tiny_gen
 
 
 def test_audio_goes_along_and_a_gone_source_is_said_not_dropped(tmp_path, tiny_folder):
@@ -73,8 +74,9 @@ def test_audio_goes_along_and_a_gone_source_is_said_not_dropped(tmp_path, tiny_f
     assert any("talk.mp4 is gone" in line and "no audio" in line for line in said)
     with av.open(str(tmp_path / "i.mp4")) as c:
         assert not c.streams.audio and c.streams.video[0].frames == 15
-    with pytest.raises(InputError, match="aligned video"):
+    with pytest.raises(InputError, match="whose faces were aligned") as caught:
         pipe.interpolate(full_frame=True)
+    assert caught.value.remedy == "align"
 
 
 def test_clips_render_lazily_and_tile(tiny_folder, tiny_video):

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -27,7 +28,7 @@ def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_p
     assert not any(k.startswith("style.") for k in delta)  # the mapping network is not tuned
     tuned = apply_delta(copy.deepcopy(tiny_gen), delta)
     assert float(psnr(tuned.synthesis(seq.latents), images).mean()) == pytest.approx(stats["psnr_after"], abs=1e-3)
-    seq.delta = delta
+    seq.generator = dataclasses.replace(seq.generator, delta=delta)
     save_latents(tmp_path / "l.safetensors", seq)
     back = load_latents(tmp_path / "l.safetensors")
     traj = fit(back, FitConfig(iters=5, subspace_dim=2))

@@ -6,7 +6,7 @@ import torch
 from typer.testing import CliRunner
 
 from dynode.cli import app
-from dynode.config import FitConfig, InversionConfig, ReadConfig
+from dynode.config import EditSpec, FitConfig, InversionConfig, ReadConfig
 from dynode.errors import InputError
 from dynode.io.shots import ShotDetector, segment, shot_starts
 from dynode.io.video import VideoReader, read_video, write_video
@@ -92,7 +92,7 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     held = np.flatnonzero((t > 1.375) & (t < 1.5))  # between the first shot's last frame and the cut
     assert held.tolist() == [23] and np.array_equal(frames[23], frames[22])
     # Each shot edited from its own first frame: the second shot's first frame changes too.
-    edited = pipe.edit(pipe.make_edits(["hair_color"], [3.0]), compare=True).numpy()
+    edited = pipe.edit(pipe.make_edits(EditSpec(("hair_color",), (3.0,))), compare=True).numpy()
     assert edited.shape == (20, 64, 128, 3)
     second = edited[12].astype(float)
     assert np.abs(second[:, 64:] - second[:, :64]).mean() > 2
@@ -115,7 +115,7 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     # Extrapolation continues the last shot; SDE futures tile every span alike.
     future = pipe.extrapolate(1.0, 8.0, samples=2)
     assert future.numpy().shape == (28, 64, 128, 3)
-    assert len(VideoPipeline.from_video(two_shots, "toyfaces64", ReadConfig(shots=False), **SMALL).parts) == 0
+    assert len(VideoPipeline.from_video(two_shots, "toyfaces64", ReadConfig(shots=False), **SMALL).parts) == 1
 
 
 def test_a_video_of_cuts_only_is_refused(tmp_path):

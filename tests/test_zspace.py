@@ -59,7 +59,7 @@ def test_a_saved_z_space_generator_reloads_from_the_artifacts(tmp_path):
     kwargs = {"ngpu": 0, "nc": 3, "nz": 100, "ngf": net.main[0].weight.shape[1] // 8}
     folder = save_zspace(tmp_path / "dcgan", ZSpaceGenerator(net, 100), "gan_face_generate.models:Generator", kwargs)
     gen = load_generator(str(folder))
-    assert (gen.num_ws, gen.w_dim, gen.resolution) == (1, 100, 64) and len(gen.id) == 16
+    assert (gen.num_ws, gen.w_dim, gen.resolution) == (1, 100, 64) and len(gen.record.id) == 16
     z = torch.randn(4, 1, 100, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         frames = Frames(to_uint8(gen.synthesis(z)), torch.arange(4, dtype=torch.float64) / 4, 4.0)
@@ -67,7 +67,7 @@ def test_a_saved_z_space_generator_reloads_from_the_artifacts(tmp_path):
                                                                                                          subspace_dim=2))
     save_trajectory(tmp_path / "t.safetensors", pipe.trajectory)
     again = VideoPipeline.from_artifacts(tmp_path / "t.safetensors")  # no generator passed: reloaded by its record
-    assert isinstance(again.generator, ZSpaceGenerator) and again.generator.id == gen.id
+    assert isinstance(again.generator, ZSpaceGenerator) and again.generator.record.id == gen.record.id
     latent = dict(factor=2, fidelity="latent")  # frames given in memory: no source video to carry detail from
     torch.testing.assert_close(again.interpolate(**latent).numpy(), pipe.interpolate(**latent).numpy(), atol=1, rtol=0)
 

@@ -9,6 +9,23 @@ from dataclasses import MISSING, dataclass, fields
 
 from dynode.errors import InputError
 
+# How a render is made: the generator's picture alone, or with the video's own detail carried along.
+FIDELITIES = ("latent", "detail")
+# How an edit rides on the path: edit the first code and carry it, add it to every code, or carry it
+# at a per-frame gain that holds its effect (see :mod:`dynode.edit`).
+EDIT_MODES = ("first-frame", "per-frame", "locked")
+
+
+def check_choice(what: str, value: str, valid: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``valid``.
+
+    Raises:
+        InputError: naming ``what``, the value and the valid ones.
+    """
+    if value not in valid:
+        raise InputError(f"unknown {what} {value!r}; valid: {list(valid)}")
+    return value
+
 
 class _Config:
     """Base of every configuration: a frozen dataclass with a JSON round trip and a hash."""
@@ -279,7 +296,7 @@ class LockConfig(_Config):
         if self.response not in RESPONSES:
             raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
         if self.target is not None and self.response != "probe":
-            raise InputError("a target attribute value needs the probe response (--response probe)")
+            raise InputError("a target attribute value needs the probe response", "response_probe")
         if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0:
             raise InputError(f"LockConfig: stride and iterations must be >= 1 and max_gain > 0, got {self.to_dict()}")
 
@@ -310,3 +327,41 @@ class EncoderConfig(_Config):
             raise InputError(f"EncoderConfig: steps, batch, width >= 1 and lr > 0; got {self.to_dict()}")
         if not (0 <= self.mixing <= 1 and self.jitter >= 0 and 0 < self.truncation <= 1):
             raise InputError(f"EncoderConfig: mixing in [0, 1], jitter >= 0, truncation in (0, 1]; got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
+class EditSpec(_Config):
+    """Edits as a user names them (see :meth:`dynode.pipelines.VideoPipeline.make_edits`).
+
+    Args:
+        directions: direction names of the generator's library, or files (``.safetensors[:NAME]``, ``.npy``).
+        strengths: one for all directions, or one each (standard deviations of W along the direction).
+        propagation: one of :data:`EDIT_MODES`.
+        layers: W+ layers to edit ("coarse", "0-3", "1,4,5"; None: each direction's own).
+        conditions: directions projected out of the edits, so their attributes stay put.
+        schedule: time:weight keyframes fading the edits over time (None: full strength throughout).
+        lock: how a locked edit measures and holds its effect.
+    """
+
+    directions: tuple[str, ...] = ()
+    strengths: tuple[float, ...] = (2.0,)
+    propagation: str = "first-frame"
+    layers: str | None = None
+    conditions: tuple[str, ...] = ()
+    schedule: str | None = None
+    lock: LockConfig = LockConfig()
+
+    def __post_init__(self):
+        for name in ("directions", "conditions"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "strengths", tuple(float(s) for s in self.strengths))
+        if len(self.strengths) not in (1, len(self.directions)):
+            raise InputError(f"give one strength for all directions or one for each: {len(self.directions)} "
+                             f"directions, {len(self.strengths)} strengths")
+        check_choice("propagation", self.propagation, EDIT_MODES)
+
+    def pairs(self) -> list[tuple[str, float]]:
+        """(direction, strength) for every direction."""
+        strengths = self.strengths * len(self.directions) if len(self.strengths) == 1 else self.strengths
+        return list(zip(self.directions, strengths))
+

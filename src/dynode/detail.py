@@ -30,7 +30,6 @@ from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
 from dynode.types import bracket, check_times
 
-FIDELITIES = ("latent", "detail")
 
 
 class Detail:

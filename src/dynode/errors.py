@@ -1,10 +1,43 @@
-"""Exceptions raised by dynode. Every user-facing failure is a DynodeError subclass."""
+"""Exceptions raised by dynode. Every user-facing failure is a DynodeError subclass.
+
+A core error names the problem; what a user can do about it depends on the front end (a flag
+on the command line, a checkbox in the web app), so an error may carry a ``remedy``: a key of
+:data:`REMEDIES`, which each front end words for itself (:mod:`dynode.cli.common`, :mod:`dynode.app`).
+"""
 
 from __future__ import annotations
 
+# What a user can do about an error, by key; the front ends word each one.
+REMEDIES = (
+    "resize",          # frames of another size: resize them, or crop the face
+    "align",           # a step that needs the face crop of an aligned video
+    "no_align",        # no face to align: read the frames whole
+    "shots_off",       # cuts where there are none, or one trajectory wanted across shots
+    "fidelity_latent",  # detail rendering without the source frames: render the generator's picture alone
+    "min_face_share",  # too few frames with a face
+    "encoder",         # no encoder for this generator
+    "fit_first",       # a step that needs a fitted trajectory
+    "invert_first",    # a step that needs the inverted codes
+    "pass_generator",  # artifacts of a generator built in memory
+    "response_pixels",  # a locked edit whose direction the probe cannot read: measure it in pixels
+    "response_probe",  # a target attribute value: needs the probe's response
+    "full_space",      # a motion direction outside the fitted subspace: fit in the full space
+)
+
 
 class DynodeError(Exception):
-    """Base class of all dynode errors; the CLI maps it to exit code 2."""
+    """Base class of all dynode errors; the CLI maps it to exit code 2.
+
+    Args:
+        message: what is wrong, naming what came and what was expected.
+        remedy: a key of :data:`REMEDIES` (None: the message says it all).
+    """
+
+    def __init__(self, message: str = "", remedy: str | None = None):
+        super().__init__(message)
+        if remedy is not None and remedy not in REMEDIES:
+            raise ValueError(f"unknown remedy {remedy!r}; valid: {list(REMEDIES)}")
+        self.remedy = remedy
 
 
 class InputError(DynodeError, ValueError):

@@ -49,6 +49,28 @@ def bracket(observed: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, 
     return lo, hi, ((times - observed[lo]) / (observed[hi] - observed[lo])).clamp(0, 1)
 
 
+@dataclass(frozen=True, eq=False)
+class GeneratorRecord:
+    """Which generator codes belong to: what artifacts record, so that they reload it alone.
+
+    Attributes:
+        name: a bundled name or a model folder ("" for a generator built in memory, which
+            artifacts cannot reload alone).
+        id: 16 hex digits identifying the base weights (directions and encoders record it too;
+            "" when unknown). A tuning delta does not change it.
+        delta: a video's pivotal-tuning change of the weights, parameter name -> tensor (None: none).
+    """
+
+    name: str = ""
+    id: str = ""
+    delta: dict | None = None
+
+    @property
+    def label(self) -> str:
+        """How a message names the generator."""
+        return repr(self.name) if self.name else "(built in memory)"
+
+
 @runtime_checkable
 class Generator(Protocol):
     """What every stage needs of a generator: a loaded model, its pivotal-tuning delta applied.
@@ -57,19 +79,13 @@ class Generator(Protocol):
     the loaded object, never a name.
 
     Attributes:
-        name: how artifacts reload it: a bundled name or a model folder ("" for a generator
-            built in memory, which artifacts cannot reload alone).
-        id: 16 hex digits identifying the base weights (directions and artifacts record it;
-            "" when unknown). A tuning delta does not change it.
-        delta: the pivotal-tuning weight delta applied to it (None: none).
+        record: its identity (name, weight id, applied tuning delta), one frozen record.
         num_ws, w_dim: a code is (num_ws, w_dim). resolution: images are (3, R, R).
         mean_latent: (w_dim,) the mean code (inversion starts there).
         device: where its weights are.
     """
 
-    name: str
-    id: str
-    delta: dict | None
+    record: GeneratorRecord
 
     @property
     def num_ws(self) -> int: ...
@@ -192,17 +208,17 @@ class Source:
     spans: tuple[Span, ...] = ()
     cuts: tuple[float, ...] = ()
 
-    def require(self, purpose: str, instead: str = "invert the video again") -> Path:
+    def require(self, purpose: str, remedy: str | None = None) -> Path:
         """The video's path, checked to exist.
 
         Raises:
-            InputError: the file was moved or deleted (the message names it, ``purpose`` and what
-                to do ``instead``).
+            InputError: the file was moved or deleted (the message names it and ``purpose``; its
+                remedy is ``remedy``, see :data:`dynode.errors.REMEDIES`).
         """
         path = Path(self.video)
         if not path.exists():
             raise InputError(f"{purpose} needs the source video {self.video}, which is gone (moved or deleted); "
-                             f"put it back at that path, or {instead}")
+                             "put it back at that path", remedy)
         return path
 
     def to_dict(self) -> dict:
@@ -253,6 +269,39 @@ class Frames:
         return Frames(self.pixels[idx.numpy()], self.times[idx], self.fps)
 
 
+@dataclass(frozen=True)
+class FitStats:
+    """How a trajectory was fitted (see :func:`dynode.dynamics.fit`).
+
+    Attributes:
+        config: the fit's config (:class:`dynode.config.FitConfig` as a dict).
+        iterations: Adam iterations run. best_iteration: the one whose field was kept.
+        best_loss, last_window_loss: the kept field's loss, and the mean over the last iterations.
+        selected_by: "heldout" (the loss on held-out frames chose the field) or "full".
+        subspace_dim: the dimension the field lives in. seconds: wall time of the fit.
+        motion_gains: the gains of the motion edits applied since (see :func:`dynode.edit.scale_motion`).
+    """
+
+    config: dict
+    iterations: int
+    last_window_loss: float
+    best_loss: float
+    best_iteration: int
+    selected_by: str
+    subspace_dim: int
+    seconds: float
+    motion_gains: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "motion_gains": list(self.motion_gains)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FitStats":
+        return cls(d["config"], int(d["iterations"]), float(d["last_window_loss"]), float(d["best_loss"]),
+                   int(d["best_iteration"]), d["selected_by"], int(d["subspace_dim"]), float(d["seconds"]),
+                   tuple(float(g) for g in d.get("motion_gains", ())))
+
+
 @dataclass
 class LatentSequence:
     """Per-frame inverted codes of a video.
@@ -262,11 +311,9 @@ class LatentSequence:
         latents: float32 (T, num_ws, w_dim).
         losses: float32 (T,) final inversion loss per frame.
         psnr: float32 (T,) reconstruction PSNR per frame, dB.
-        generator: name or folder of the generator the codes belong to ("" if built in memory).
+        generator: the generator the codes belong to (with the video's tuning delta, if tuned).
         space: "w+" or "w".
         info: free-form stats (steps, seconds, config).
-        delta: the pivotal-tuning change of the generator's weights for this video (None: none).
-        generator_id: the id of the generator's base weights ("" if unknown).
         source: the video the codes were inverted from (None: frames given in memory).
     """
 
@@ -274,11 +321,9 @@ class LatentSequence:
     latents: torch.Tensor
     losses: torch.Tensor
     psnr: torch.Tensor
-    generator: str
+    generator: GeneratorRecord
     space: str = "w+"
     info: dict = field(default_factory=dict)
-    delta: dict | None = None
-    generator_id: str = ""
     source: Source | None = None
 
     def __post_init__(self):
@@ -296,4 +341,4 @@ class LatentSequence:
     def select(self, index) -> "LatentSequence":
         idx = torch.arange(len(self))[index]
         return LatentSequence(self.times[idx], self.latents[idx], self.losses[idx], self.psnr[idx],
-                              self.generator, self.space, dict(self.info), self.delta, self.generator_id, self.source)
+                              self.generator, self.space, dict(self.info), self.source)

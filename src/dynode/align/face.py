@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from dynode.config import ReadConfig
 from dynode.errors import InputError
 from dynode.io.video import VideoReader, frame_pairs
 from dynode.types import Alignment, Frames
@@ -130,7 +131,7 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
         "where alignment makes sense and count as faceless" if small else ""
     if not found.any():
         raise InputError(f"no face found in any of the {T} frames{too_small}; dynode's alignment needs a visible, "
-                         "roughly frontal face (or run without --align)")
+                         "roughly frontal face", "no_align")
     idx = np.arange(T)
     for a in (quads.reshape(T, -1), marks.reshape(T, -1)):
         for col in range(a.shape[1]):
@@ -159,6 +160,16 @@ def faceless_runs(found: np.ndarray, times: np.ndarray) -> list[tuple[float, flo
     return runs
 
 
+def align_reader(reader: VideoReader, size: int, config: ReadConfig, log: Callable[[str], None] | None = None,
+                 detector=None) -> tuple[Alignment, Frames]:
+    """:func:`align_video` with a :class:`ReadConfig`'s settings, refusing a video with too few faces
+    (:func:`check_coverage`): the aligner of :func:`dynode.io.source.read_source`."""
+    alignment, frames = align_video(reader, size, config.sigma, log=log, every=config.every,
+                                    min_face=config.min_face, detector=detector)
+    check_coverage(alignment.found, alignment.times, config.min_face_share)
+    return alignment, frames
+
+
 def check_coverage(found: np.ndarray, times: np.ndarray, min_share: float) -> None:
     """Refuse a video whose frames have a usable face in less than ``min_share`` of them.
 
@@ -169,6 +180,5 @@ def check_coverage(found: np.ndarray, times: np.ndarray, min_share: float) -> No
     if share < min_share:
         runs = faceless_runs(found, times)
         listing = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in runs[:8]) + (" ..." if len(runs) > 8 else "")
-        raise InputError(f"a face was found in {share:.0%} of the frames, below --min-face-share {min_share:g}; "
-                         f"faceless: {listing}. Trim the video to its face, lower --min-face-share, or run "
-                         "without --align")
+        raise InputError(f"a face was found in {share:.0%} of the frames, below the minimum share {min_share:g}; "
+                         f"faceless: {listing}. Trim the video to its face", "min_face_share")

@@ -2,7 +2,6 @@
 
 import hashlib
 import inspect
-import json
 import os
 import shutil
 import tempfile
@@ -11,21 +10,38 @@ import uuid
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
-from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config
-from dynode.detail import FIDELITIES
+from dynode.config import EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config
 from dynode.dynamics.trajectory import PATHS
 from dynode.errors import DynodeError, InputError
-from dynode.io.checkpoints import save_latents
+from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
+from dynode.pipelines.run import RunSpec
 
 Progress = Callable[[float, str], None]
 MAX_EDITS = 3  # direction rows on the edit tab
+# What a user can do about an error (dynode.errors.REMEDIES), worded as this page's controls.
+REMEDIES = {
+    "resize": "tick 'Align faces' to crop the face of a real video",
+    "align": "tick 'Align faces' and fit again",
+    "no_align": "untick 'Align faces'",
+    "min_face_share": "untick 'Align faces', or trim the video to its face",
+    "fidelity_latent": "choose the latent fidelity",
+    "fit_first": "press 'Invert and fit' first",
+    "response_pixels": "choose another direction",
+}
+
+
+def advice(error: DynodeError) -> str:
+    """The error's message, with what to do about it on this page."""
+    remedy = REMEDIES.get(error.remedy)
+    return f"{error}; {remedy}" if remedy else str(error)
 
 
 @dataclass(frozen=True)
@@ -53,16 +69,21 @@ class AppConfig(_Config):
             raise InputError(f"AppConfig: limits must be positive, cache_size and jobs >= 1, got {self.to_dict()}")
 
 
-@dataclass(frozen=True)
-class FitRequest(_Config):
-    """What a fitted video in the cache was made with."""
+def fit_spec(generator: str = "toyfaces64", align: bool = False, tune: bool = False,
+             steps_first: int = InversionConfig().steps_first, steps: int = InversionConfig().steps,
+             iters: int = FitConfig().iters) -> RunSpec:
+    """The run of the page's 'Invert and fit': its generator, alignment (else frames resized), tuning and budgets."""
+    return RunSpec(generator, ReadConfig(resize=not align, align=align),
+                   InversionConfig(steps_first=steps_first, steps=steps), tune, fit=FitConfig(iters=iters))
 
-    generator: str = "toyfaces64"
-    align: bool = False
-    pti: bool = False
-    steps_first: int = 300
-    steps: int = 100
-    iters: int = 300
+
+@dataclass(frozen=True)
+class _Fitted:
+    """A fitted video in the cache: the run, its trajectory plot and its downloadable artifacts."""
+
+    result: object  # dynode.pipelines.run.RunResult
+    plot: Path
+    artifacts: tuple[Path, ...]
 
 
 class App:
@@ -71,7 +92,7 @@ class App:
     def __init__(self, config: AppConfig = AppConfig()):
         self.config = config
         self.root = Path(tempfile.mkdtemp(prefix="dynode-app-"))
-        self._cache: OrderedDict[str, tuple] = OrderedDict()  # key -> (pipeline, plot, artifacts)
+        self._cache: OrderedDict[str, _Fitted] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._jobs: dict[str, threading.Lock] = {}
         # Removed by close(), or when the app is collected or the interpreter exits, whichever comes first.
@@ -114,8 +135,11 @@ class App:
         if megabytes > c.max_upload_mb:
             raise InputError(f"{path.name} is {megabytes:.0f} MB; this app accepts up to {c.max_upload_mb:g} MB "
                              "(dynode app --max-upload-mb)")
-        reader = VideoReader(path)
-        first = next(iter(reader), None)
+        try:
+            reader = VideoReader(path)
+            first = next(iter(reader), None)
+        except DynodeError as e:  # named by the file's name, not the temporary path it was uploaded to
+            raise InputError(str(e).replace(str(path), path.name)) from e
         if first is None:
             raise InputError(f"{path.name}: no frame could be decoded")
         height, width = first[0].shape[:2]
@@ -139,12 +163,12 @@ class App:
 
     # Inversion and fitting ----------------------------------------------------------------
 
-    def _key(self, video: Path, request: FitRequest) -> str:
+    def _key(self, video: Path, spec: RunSpec) -> str:
         h = hashlib.sha256()
         with open(video, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
-        h.update(json.dumps(request.to_dict(), sort_keys=True).encode())
+        h.update(spec.hash().encode())
         return h.hexdigest()[:24]
 
     def pipeline(self, key: str):
@@ -153,54 +177,49 @@ class App:
         Raises:
             InputError: nothing fitted yet (or evicted from the cache).
         """
-        return self._cached(key)[0]
+        return self._cached(key).result.pipeline
 
-    def _cached(self, key: str) -> tuple:
-        """(pipeline, trajectory plot, artifacts) cached under ``key``."""
+    def _cached(self, key: str) -> "_Fitted":
         with self._cache_lock:
             if key not in self._cache:
                 raise InputError("no fitted video yet: open a video and press 'Invert and fit'")
             self._cache.move_to_end(key)
             return self._cache[key]
 
-    def fit(self, video: str | Path | None, request: FitRequest, session: str,
+    def fit(self, video: str | Path | None, spec: RunSpec, session: str,
             progress: Progress | None = None) -> tuple[str, str, Path, list[Path]]:
         """Invert and fit a video (or take it from the cache); returns (cache key, summary, trajectory
         plot, downloadable artifacts)."""
-        from dynode.pipelines import VideoPipeline
+        from dynode.pipelines.run import LATENTS, TRAJECTORY, run
         from dynode.plots import trajectory_figure
         if video is None:
             raise InputError("open a video first: upload one or make a toy-face video")
         video = Path(video)
-        key, log = self._key(video, request), []
+        key, log = self._key(video, spec), []
         progress = progress or (lambda fraction, what: None)
+        share = {"inverting": (0.0, 0.8), "fitting": (0.8, 0.2)}
         with self._cache_lock:
             cached = key in self._cache
         if cached:
-            pipe, plot, files = self._cached(key)
+            fitted = self._cached(key)
             note = "taken from the cache (same video and settings)"
         else:
-            inversion = InversionConfig(steps_first=request.steps_first, steps=request.steps)
-            read = ReadConfig(resize=not request.align, align=request.align)
-            pipe = VideoPipeline.from_video(video, request.generator, read, inversion,
-                                            PTIConfig() if request.pti else None, None, self.config.device,
-                                            lambda done, total: progress(0.8 * done / total, "inverting"), log.append)
-            pipe.fit(FitConfig(iters=request.iters),
-                     lambda done, total, *_: progress(0.8 + 0.2 * done / total, "fitting"))
-            note = pipe.fit_summary()
-            files = [self.output(session, "latents", ".safetensors"), self.output(session, "trajectory", ".safetensors")]
-            save_latents(files[0], pipe.sequence)
-            pipe.save_trajectory(files[1])
-            plot = trajectory_figure(pipe.trajectories("a plot"), self.output(session, "trajectory", ".png"),
+            folder = self.output(session, "fit", "")
+            result = run(video, spec, folder, device=self.config.device, log=log.append,
+                         progress=lambda stage, done, total: progress(share[stage][0] + share[stage][1] * done / total,
+                                                                      stage))
+            plot = trajectory_figure(result.pipeline.trajectories("a plot"), self.output(session, "trajectory", ".png"),
                                      samples=8)
+            fitted = _Fitted(result, plot, (folder / LATENTS, folder / TRAJECTORY))
+            note = result.pipeline.fit_summary()
             with self._cache_lock:
-                self._cache[key] = (pipe, plot, files)
+                self._cache[key] = fitted
                 while len(self._cache) > self.config.cache_size:
                     self._cache.popitem(last=False)
-        seq = pipe.sequence
-        summary = f"{len(seq)} frames inverted, reconstruction {seq.psnr.mean():.2f} dB; {note}" + \
+        result = fitted.result
+        summary = f"{result.frames} frames inverted, reconstruction {result.psnr:.2f} dB; {note}" + \
             "".join(f"\n\n{line}" for line in log)
-        return key, summary, plot, files
+        return key, summary, fitted.plot, list(fitted.artifacts)
 
     # Outputs ------------------------------------------------------------------------------
 
@@ -219,36 +238,38 @@ class App:
         clip.write(out)
         return out, f"{len(clip)} frames, up to {float(clip.times[-1]):.2f} s"
 
-    def edit(self, key: str, session: str, edits: list[tuple[str, float]], mode: str = "first-frame",
+    def edit(self, key: str, session: str, edits: list[tuple[str, float]], mode: str = EDIT_MODES[0],
              schedule: str = "", layers: str = "", compare: bool = True) -> tuple[Path, Path | None, str]:
-        """An edited video, and for directions the toy-face probe reads, the attribute over time."""
+        """An edited video (streamed to its file), and for a direction the generator's probe reads, the
+        attribute's change over time."""
+        from dynode.metrics.attributes import ATTRIBUTES, read_attributes
+        from dynode.plots import attribute_figure
         pipe = self.pipeline(key)
         edits = [(name, float(s)) for name, s in edits if name and float(s) != 0]
         if not edits:
             raise InputError("choose a direction and a non-zero strength")
-        made = pipe.make_edits([n for n, _ in edits], [s for _, s in edits], layers.strip() or None, (),
-                               schedule.strip() or None)
-        clip = pipe.edit(made, propagation=mode, compare=False)
-        out = self.output(session, "edited", ".mp4")
-        edited = clip.numpy()
-        plain = pipe.reconstruction().numpy() if compare or made[0].direction.attribute else None
-        from dynode.io.video import write_video
-        write_video(out, np.concatenate([plain, edited], axis=2) if compare else edited, clip.fps)
-        return out, self._attribute_plot(pipe, made[0], clip.times, plain, edited, session), \
-            f"{len(clip)} edited frames ({mode})"
+        spec = EditSpec(tuple(n for n, _ in edits), tuple(s for _, s in edits), mode, layers.strip() or None,
+                        schedule=schedule.strip() or None)
+        made = pipe.make_edits(spec)
+        attribute, probe = made[0].direction.attribute, pipe.models.probe
+        column = ATTRIBUTES.index(attribute) if probe is not None and attribute in ATTRIBUTES else None
+        clip = pipe.edit(made, propagation=mode, compare=compare or column is not None)
+        side, changes = pipe.generator.resolution, []
 
-    def _attribute_plot(self, pipe, edit, times, plain, edited, session: str) -> Path | None:
-        """The probe's change of the first edit's attribute over time (toy faces only)."""
-        from dynode.io.images import from_uint8
-        from dynode.metrics.attributes import ATTRIBUTES, load_regressor
-        from dynode.plots import attribute_figure
-        attribute = edit.direction.attribute
-        if attribute not in ATTRIBUTES or pipe.generator.resolution != 64 or len(plain) != len(edited):
-            return None
-        probe, column = load_regressor(), ATTRIBUTES.index(attribute)
-        change = (probe(from_uint8(edited))[:, column] - probe(from_uint8(plain))[:, column]).detach().numpy()
-        return attribute_figure(times.numpy(), {"edited - unedited": change}, self.output(session, "attribute", ".png"),
-                                f"probe change of {attribute}", f"{edit.direction.name} {edit.strength:+g}")
+        def chunks():
+            for chunk in clip.chunks():  # unedited | edited
+                if column is not None:
+                    read = read_attributes(probe, from_uint8(np.ascontiguousarray(chunk[:, :, :side])))[:, column]
+                    changes.append(read_attributes(probe, from_uint8(np.ascontiguousarray(chunk[:, :, side:])))
+                                   [:, column] - read)
+                yield chunk if compare else chunk[:, :, side:]
+        out = self.output(session, "edited", ".mp4")
+        replace(clip, chunks=chunks).write(out)
+        plot = None if column is None else attribute_figure(
+            clip.times.numpy(), {"edited - unedited": torch.cat(changes).numpy()},
+            self.output(session, "attribute", ".png"), f"probe change of {attribute}",
+            f"{made[0].direction.name} {made[0].strength:+g}")
+        return out, plot, f"{len(clip)} edited frames ({mode})"
 
 
 def directions_of(generator: str) -> list[str]:
@@ -270,7 +291,6 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
     import gradio as gr
 
     from dynode.generators import bundled_names
-    from dynode.pipelines.video import EDIT_MODES
     state = app or App(config)
 
     def guarded(action, inputs: list, outputs: list):
@@ -286,7 +306,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 with state.job(session):
                     return action(session, *values, progress=progress)
             except DynodeError as e:
-                return [f"**Error:** {e}" if o is status else gr.update() for o in outputs]
+                return [f"**Error:** {advice(e)}" if o is status else gr.update() for o in outputs]
         positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
         run.__signature__ = inspect.Signature(
             [inspect.Parameter(f"input{i}", positional) for i in range(len(inputs))]
@@ -304,7 +324,10 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
         status = gr.Markdown("Open a video to start.", elem_id="status")
         with gr.Row():
             with gr.Column():
-                upload = gr.File(label="Upload a video", file_types=["video"], type="filepath", elem_id="upload")
+                limits = state.config
+                upload = gr.File(label=f"Upload a video (up to {limits.max_upload_mb:g} MB, {limits.max_seconds:g} s, "
+                                       f"{limits.max_side} pixels a side)", file_types=["video"], type="filepath",
+                                 elem_id="upload")
                 with gr.Row():
                     seed = gr.Number(1, label="Toy seed", precision=0, minimum=0)
                     toy = gr.Button("Make a toy-face video", elem_id="make-toy")
@@ -316,9 +339,11 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
             pti = gr.Checkbox(False, label="Pivotal tuning (real faces)")
         with gr.Accordion("Budgets", open=False):
             with gr.Row():
-                steps_first = gr.Number(300, label="Inversion steps, first frame", precision=0, minimum=1)
-                steps = gr.Number(100, label="Inversion steps, other frames", precision=0, minimum=1)
-                iters = gr.Number(300, label="Fitting iterations", precision=0, minimum=1)
+                steps_first = gr.Number(InversionConfig().steps_first, label="Inversion steps, first frame",
+                                        precision=0, minimum=1)
+                steps = gr.Number(InversionConfig().steps, label="Inversion steps, other frames", precision=0,
+                                  minimum=1)
+                iters = gr.Number(FitConfig().iters, label="Fitting iterations", precision=0, minimum=1)
         run_fit = gr.Button("Invert and fit", variant="primary", elem_id="fit")
         plot = gr.Image(label="Latent path", show_label=False, type="filepath", elem_id="plot")
         artifacts = gr.File(label="Artifacts", file_count="multiple", elem_id="artifacts")
@@ -368,8 +393,8 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
             return str(path), str(path), None, f"Made a {text}. Press 'Invert and fit'."
 
         def on_fit(session, path, gen, al, tune, s_first, s, it, progress):
-            request = FitRequest(str(gen), bool(al), bool(tune), int(s_first), int(s), int(it))
-            k, summary, figure, files = state.fit(path, request, session, lambda f, what: progress(f, desc=what))
+            spec = fit_spec(str(gen), bool(al), bool(tune), int(s_first), int(s), int(it))
+            k, summary, figure, files = state.fit(path, spec, session, lambda f, what: progress(f, desc=what))
             return k, str(figure), [str(f) for f in files], summary
 
         def on_interpolate(session, k, fac, rate, p, fid, progress):

@@ -9,9 +9,11 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dynode.cli.common import DEVICE, FIDELITY, O, SEED, _device, _errors, _read_configs, _read_options, app, err
+from dynode.cli.common import (DEVICE, FIDELITY, ITERS, SUBSPACE_DIM, O, SEED, _device, _errors, _read_options,
+                               _run_spec, app, err)
+from dynode.config import EDIT_MODES, EditSpec, FitConfig
 
-STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red"}
+STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red", "ignored": "yellow"}
 
 
 @app.command()
@@ -19,49 +21,52 @@ STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red"}
 def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of videos, glob patterns ('clips/*.mp4') "
                                                        "or list files (.txt, one path per line)"),
           out: Path = O(..., "--out", "-o", help="output folder: one folder per video, summary.csv, summary.json"),
-          iters: int = O(300, help="fitting iterations"),
-          subspace_dim: int = O(16, help="PCA components for the ODE (0: full space)"),
+          recursive: bool = O(False, help="also take the videos in the subfolders of a folder given"),
+          iters: int = ITERS, subspace_dim: int = SUBSPACE_DIM,
           factor: int = O(0, help="also write interpolated.mp4 at this multiple of the frame rate (0: none)"),
           fidelity: str = FIDELITY,
           direction: Optional[List[str]] = O(None, "--direction", "-d", help="also write edited.mp4 with this "
                                                                              "edit; repeatable"),
           strength: Optional[List[float]] = O(None, "--strength", "-s", help="edit strength; one for all or one "
                                                                              "per --direction [2]"),
-          propagation: str = O("first-frame", help="first-frame, per-frame or locked (see `dynode edit`)"),
+          propagation: str = O(EDIT_MODES[0], help="first-frame, per-frame or locked (see `dynode edit`)"),
           address: Optional[str] = O(None, help="join this Ray cluster (default: start one on this machine)"),
           workers: Optional[int] = O(None, help="local Ray: videos processed at once (default: the CPU count)"),
           device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
     """Invert, fit, interpolate and edit many videos with one set of options, one Ray task per video.
 
     A video already done with the same options is skipped; a failing video is recorded in the
-    summary and the others go on. Exit code 1 when any video failed.
+    summary and the others go on; what a folder holds but is not taken (subfolders unless
+    --recursive, broken links, other files) is listed in the summary with the reason. Exit code 1
+    when any video failed.
     """
-    from dynode.config import FitConfig
-    from dynode.pipelines.batch import BatchJob, collect_videos, run_batch
+    from dynode.pipelines.batch import collect_videos, run_batch
     with _errors():
-        generator = read.pop("generator")
-        reading, inversion, tuning = _read_configs(**read)
-        job = BatchJob(generator, reading, inversion, tuning.steps if tuning else 0,
-                       FitConfig(iters=iters, subspace_dim=subspace_dim, seed=seed), factor, tuple(direction or ()),
-                       tuple(strength or (2.0,)), propagation, fidelity)
-        videos = collect_videos(inputs)
+        spec = _run_spec(**read, fit=FitConfig(iters=iters, subspace_dim=subspace_dim, seed=seed), factor=factor,
+                         fidelity=fidelity, edit=EditSpec(tuple(direction or ()),
+                                                          tuple(strength or EditSpec().strengths), propagation))
+        found = collect_videos(inputs, recursive)
+        for path, why in found.ignored:
+            err.print(f"[yellow]ignored[/] {path}: {why}", highlight=False, soft_wrap=True)
+        videos = found.videos
         device = _device(device, seed)
         columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} videos"),
                    TimeElapsedColumn()]
         with Progress(*columns, console=err) as bar:
             task = bar.add_task("batch", total=len(videos))
 
-            def on_row(row: dict, done: int, total: int) -> None:
+            def on_row(row, done: int, total: int) -> None:
                 bar.update(task, completed=done)
-                detail = row["error"] if row["status"] == "failed" else f"{row['frames']} frames, " \
-                    f"{row['psnr']} dB, {row['seconds_total']} s"
-                bar.console.print(f"[{STATUS_STYLE[row['status']]}]{row['status']:>7}[/] {row['name']}: {detail}",
+                detail = row.error if row.status == "failed" else f"{row.frames} frames, {row.psnr} dB, " \
+                    f"{row.seconds_total} s"
+                bar.console.print(f"[{STATUS_STYLE[row.status]}]{row.status:>7}[/] {row.name}: {detail}",
                                   highlight=False, soft_wrap=True)
-            rows = run_batch(videos, out, job, device, address, workers, on_row)
+            rows = run_batch(videos, out, spec, device, address, workers, on_row, found.ignored)
         table = Table("video", "status", "frames", "invert s", "fit s", "PSNR dB", "error", title=f"{out}/summary.csv")
         for r in rows:
-            table.add_row(r["name"], f"[{STATUS_STYLE[r['status']]}]{r['status']}[/]", str(r["frames"]),
-                          str(r["seconds_invert"]), str(r["seconds_fit"]), str(r["psnr"]), r["error"])
+            cells = (r.frames, r.seconds_invert, r.seconds_fit, r.psnr)
+            table.add_row(r.name, f"[{STATUS_STYLE[r.status]}]{r.status}[/]", *("" if c is None else str(c)
+                                                                                   for c in cells), r.error)
         err.print(table)
-        if any(r["status"] == "failed" for r in rows):
+        if any(r.status == "failed" for r in rows):
             raise typer.Exit(1)

@@ -13,7 +13,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
 from dynode.errors import DynodeError, InputError
+from dynode.pipelines.run import RunSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="dynode: invert a video into a GAN's latent space, fit a neural ODE, and render it "
@@ -25,13 +27,37 @@ def say(message: str) -> None:
     err.print(message, highlight=False, soft_wrap=True)
 
 
+# What a user can do about an error (dynode.errors.REMEDIES), worded as this command line's flags.
+REMEDIES = {
+    "resize": "pass --resize to centre-crop and resize, or --align to crop the face",
+    "align": "invert the video with --align",
+    "no_align": "run without --align",
+    "shots_off": "pass --shots off to read it as one shot",
+    "fidelity_latent": "render with --fidelity latent, which needs only the codes",
+    "min_face_share": "lower --min-face-share, or run without --align",
+    "encoder": "train one with `dynode train-encoder`, or use --init previous",
+    "fit_first": "fit the codes first (`dynode fit`)",
+    "invert_first": "give a latents artifact (`dynode invert`)",
+    "pass_generator": "it cannot be used from the command line; load it in Python and pass it",
+    "response_pixels": "use --response pixels",
+    "response_probe": "pass --response probe",
+    "full_space": "fit with --subspace-dim 0 to use the full space",
+}
+
+
+def advice(error: DynodeError) -> str:
+    """The error's message, with what to do about it on the command line."""
+    remedy = REMEDIES.get(error.remedy)
+    return f"{error}; {remedy}" if remedy else str(error)
+
+
 @contextmanager
 def _errors():
-    """Turn dynode's errors into a one-line message and exit code 2."""
+    """Turn dynode's errors into a one-line message (with the flag advice) and exit code 2."""
     try:
         yield
     except DynodeError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {advice(e)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
@@ -66,6 +92,21 @@ def _bar(description: str):
         yield lambda done, total, *_: bar.update(task, completed=done, total=total)
 
 
+@contextmanager
+def _stage_bars():
+    """A rich progress bar per stage of a run; yields update(stage, done, total)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=False, disable=not sys.stderr.isatty()) as bar:
+        tasks = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+        yield update
+
+
 def _numbers(text: Optional[str], flag: str) -> Optional[list[float]]:
     try:
         return None if text is None else [float(x) for x in text.split(",")]
@@ -86,44 +127,52 @@ FIDELITY_LATENT = O("latent", "--fidelity", help="latent: the generator's render
                                                  "detail carried along the path (needs the source video)")
 FULL_FRAME = O(False, help="paste the rendered face back into the whole picture (codes of a video inverted "
                            "with --align)")
-# How a video is read and inverted: the same options wherever a command takes a video.
-READ = dict(generator=GENERATOR, space=O("w+", help="w+ or w"),
-            steps=O(100, help="inversion steps per frame after the first"),
-            steps_first=O(300, help="inversion steps for the first frame"),
-            batch_size=O(4, help="frames optimised together"),
-            perceptual_weight=O(0.0, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
-            every=O(1, help="invert every n-th frame only"),
-            resize=O(False, help="centre-crop and resize frames to the generator's size"),
-            align=O(False, help="crop the face of each frame FFHQ-style first (needs the extra 'face')"),
-            sigma=O(2.0, help="with --align: temporal smoothing of the face crop, in frames"),
+# How a video is read and inverted: the same options wherever a command takes a video; the defaults are the configs'.
+_R, _I, _P = ReadConfig(), InversionConfig(), PTIConfig()
+READ = dict(generator=GENERATOR, space=O(_I.space, help="w+ or w"),
+            steps=O(_I.steps, help="inversion steps per frame after the first"),
+            steps_first=O(_I.steps_first, help="inversion steps for the first frame"),
+            batch_size=O(_I.batch_size, help="frames optimised together"),
+            perceptual_weight=O(_I.perceptual_weight, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
+            every=O(_R.every, help="invert every n-th frame only"),
+            resize=O(_R.resize, help="centre-crop and resize frames to the generator's size"),
+            align=O(_R.align, help="crop the face of each frame FFHQ-style first (needs the extra 'face')"),
+            sigma=O(_R.sigma, help="with --align: temporal smoothing of the face crop, in frames"),
             pti=O(False, help="pivotal tuning: fine-tune a copy of the generator on the video around its codes "
                               "(the weight delta is stored with the codes)"),
-            pti_steps=O(300, help="with --pti: tuning steps"),
-            init=O("auto", help="where inversion starts: auto (the generator's encoder if it has one, else "
-                                "previous), encoder, mean, previous (warm start from the previous frame)"),
-            shots=O("on", help="on: find cuts and fit every shot on its own; off: one trajectory across the video"),
-            shot_threshold=O(27.0, help="content score (0-255) from which a frame can start a new shot"),
-            min_face_share=O(0.5, help="with --align: refuse a video with a face in fewer of its frames"),
-            bridge=O(0.5, help="with --align: faceless gaps up to this many seconds are bridged; longer ones are "
-                               "passed through and split the video into face tracks"),
-            min_face=O(48.0, help="with --align: faces smaller than this (crop side, pixels) count as faceless"))
+            pti_steps=O(_P.steps, help="with --pti: tuning steps"),
+            init=O(_I.init, help="where inversion starts: auto (the generator's encoder if it has one, else "
+                                 "previous), encoder, mean, previous (warm start from the previous frame)"),
+            shots=O("on" if _R.shots else "off", help="on: find cuts and fit every shot on its own; off: one "
+                                                      "trajectory across the video"),
+            shot_threshold=O(_R.shot_threshold, help="content score (0-255) from which a frame can start a new shot"),
+            min_face_share=O(_R.min_face_share, help="with --align: refuse a video with a face in fewer of its "
+                                                     "frames"),
+            bridge=O(_R.bridge, help="with --align: faceless gaps up to this many seconds are bridged; longer ones "
+                                     "are passed through and split the video into face tracks"),
+            min_face=O(_R.min_face, help="with --align: faces smaller than this (crop side, pixels) count as "
+                                         "faceless"))
+# Fitting, where a command fits: defaults from FitConfig.
+_F = FitConfig()
+ITERS = O(_F.iters, help="fitting iterations")
+SUBSPACE_DIM = O(_F.subspace_dim, help="PCA components of the video's latents for the ODE (0: full space)")
 
 
-def _read_configs(every: int, resize: bool, align: bool, sigma: float, space: str, steps: int, steps_first: int,
-                  batch_size: int, perceptual_weight: float, init: str, pti: bool, pti_steps: int, shots: str,
-                  shot_threshold: float, min_face_share: float, bridge: float, min_face: float):
-    """(ReadConfig, InversionConfig, PTIConfig or None) from the READ options but the generator.
+def _run_spec(generator: str, every: int, resize: bool, align: bool, sigma: float, space: str, steps: int,
+              steps_first: int, batch_size: int, perceptual_weight: float, init: str, pti: bool, pti_steps: int,
+              shots: str, shot_threshold: float, min_face_share: float, bridge: float, min_face: float,
+              **rest) -> RunSpec:
+    """A RunSpec from the READ options (and any other RunSpec fields in ``rest``).
 
     Raises:
         InputError: --shots other than on or off, or what the configs refuse.
     """
-    from dynode.config import InversionConfig, PTIConfig, ReadConfig
     if shots not in ("on", "off"):
         raise InputError(f"--shots {shots!r}: choose on or off")
     inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
                                 perceptual_weight=perceptual_weight, init=init)
     read = ReadConfig(every, resize, align, sigma, shots == "on", shot_threshold, min_face_share, bridge, min_face)
-    return read, inversion, PTIConfig(steps=pti_steps) if pti else None
+    return RunSpec(generator, read, inversion, pti, PTIConfig(steps=pti_steps), **rest)
 
 
 def _read_options(command):

@@ -133,19 +133,17 @@ def directions_show(names: Optional[List[str]] = typer.Argument(None, help="dire
                     strengths: str = O("-3,-2,-1,0,1,2,3", help="columns, comma-separated"),
                     scale: int = O(2, help="pixel magnification of the PNG"), seed: int = SEED) -> None:
     """Draw each direction at strengths -3..+3 from one face."""
-    from dynode.edit import get_direction, load_library
-    from dynode.generators import load_generator
     from dynode.io.images import save_grid
-    from dynode.pipelines import VideoPipeline
+    from dynode.pipelines import Models, VideoPipeline
     from dynode.render import direction_strip
     with _errors():
         columns = _numbers(strengths, "--strengths")
         pipe = VideoPipeline.from_artifacts(latents) if latents is not None else None
-        gen = pipe.generator if pipe else load_generator(generator)
-        names = names or list(load_library(gen.name))
+        models = pipe.models if pipe else Models.from_pretrained(generator)
+        names = names or list(models.directions)
         if not names:
-            raise InputError(f"no directions stored with {gen.name!r} and none named")
-        strip = direction_strip(gen, [get_direction(n, gen) for n in names], columns,
+            raise InputError(f"no directions stored with {models.record.label} and none named")
+        strip = direction_strip(models.generator, [models.direction(n) for n in names], columns,
                                 pipe.sequence.latents[0] if pipe else None, seed)
         save_grid(out, strip, ncol=len(columns), scale=scale)
         say(f"{len(names)} directions x {len(columns)} strengths ({', '.join(names)}) -> {out}")

@@ -7,34 +7,29 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli.common import (DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, OUT_VIDEO, PATH, SEED, O, _bar,
-                        _device, _errors, _numbers, _read_configs, _read_options, app, say)
+from dynode.cli.common import (DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, READ,
+                               SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
+                               _stage_bars, app, say)
+from dynode.config import EDIT_MODES, FitConfig, LockConfig, SolverConfig
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
 
 
-def _invert(video: Path, fit, device: str, generator: str, partial: Optional[Path] = None, **options):
-    """A pipeline from a video with the READ options (fitted with ``fit`` unless it is None); with
-    ``partial`` the inversion's progress is kept there, and Ctrl-C says how to resume."""
-    from dynode.pipelines import VideoPipeline
-    read, inversion, tuning = _read_configs(**options)
+def _run(video: Path, device: str, read: dict, partial: Optional[Path] = None, **spec):
+    """:func:`dynode.pipelines.run.run` on a video with the READ options (and other RunSpec fields in
+    ``spec``), progress bars on; with ``partial`` the inversion's progress is kept there, and
+    Ctrl-C says how to resume. Returns the RunResult."""
+    from dynode.pipelines.run import run
     try:
-        with _bar("inverting") as update:
-            pipe = VideoPipeline.from_video(video, generator, read, inversion, tuning, None, device, update, say,
-                                            partial)
+        with _stage_bars() as update:
+            result = run(video, _run_spec(**read, **spec), device=device, progress=update, log=say, partial=partial)
     except KeyboardInterrupt:
         kept = f"the frames done so far are kept in {partial}; run the same command again to continue" \
             if partial is not None and partial.is_file() else "nothing was kept"
         say(f"interrupted: {kept}")
         raise typer.Exit(130)
-    seq = pipe.sequence
-    tuned = f" (pivotal tuning: {seq.info['pti']['psnr_before']:.2f} dB before)" if tuning else ""
-    say(f"{len(seq)} frames inverted, mean PSNR {seq.psnr.mean():.2f} dB{tuned}")
-    if fit is not None:
-        with _bar("fitting") as update:
-            pipe.fit(fit, update)
-        say(pipe.fit_summary())
-    return pipe
+    say(result.summary())
+    return result
 
 
 @app.command()
@@ -42,17 +37,14 @@ def demo(out: Path = O(Path("demo_out"), "--out", "-o", help="output folder"),
          seed: int = O(7, help="seed of the toy-face video"), generator: str = GENERATOR,
          direction: str = O("hair_color", help="edit direction stored with the generator"),
          strength: float = O(2.0, help="edit strength"),
-         subspace_dim: int = O(16, help="PCA components for the ODE (0: full space)"), device: str = DEVICE) -> None:
+         subspace_dim: int = SUBSPACE_DIM, device: str = DEVICE) -> None:
     """Run the whole pipeline on a toy-face video with ground truth and write videos + metrics.json."""
-    from dynode.config import FitConfig
     from dynode.pipelines.demo import DemoConfig, run_demo
     with _errors():
         cfg = DemoConfig(seed=seed, generator=generator, direction=direction, strength=strength,
                          fit=FitConfig(subspace_dim=subspace_dim))
         metrics = run_demo(out, cfg, _device(device, seed), log=say)
-        h = metrics["held_out_interpolation"]
-        say(f"held-out PSNR: ODE {h['ode']['psnr']:.2f} dB, linear {h['linear']['psnr']:.2f} dB; "
-            f"total {metrics['total_seconds']:.0f} s; wrote {out}/")
+        say(f"{metrics.headline()}; total {metrics.total_seconds:.0f} s; wrote {out}/")
 
 
 @app.command()
@@ -62,24 +54,24 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
            device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
     """Invert every frame of a video into the generator's latent space."""
     with _errors():
-        pipe = _invert(video, None, _device(device, seed), **read, partial=out.with_suffix(".partial.safetensors"))
-        save_latents(out, pipe.sequence)
+        result = _run(video, _device(device, seed), read, out.with_suffix(".partial.safetensors"), invert_only=True)
+        save_latents(out, result.pipeline.sequence)
         say(f"-> {out}")
 
 
 @app.command("fit")
 def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
             out: Path = O(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
-            field: str = O("mlp", help="vector field: mlp, mlp_t, paper, cde"),
-            solver: str = O("dopri5", help="dopri5 or rk4"),
-            subspace_dim: int = O(16, help="PCA components of the video's latents (0: full space)"),
-            iters: int = O(300, help="Adam iterations"),
-            holdout: float = O(0.0, help="fraction of frames held out to pick the model and stop early"),
-            adjoint: bool = O(False, help="adjoint back-propagation: memory constant in video length"),
-            image_weight: float = O(0.0, help="add rendered-frame ST-LPIPS to the loss (reads the source video)"),
+            field: str = O(FitConfig().field, help="vector field: mlp, mlp_t, paper, cde"),
+            solver: str = O(SolverConfig().method, help="dopri5 or rk4"),
+            subspace_dim: int = SUBSPACE_DIM, iters: int = ITERS,
+            holdout: float = O(FitConfig().holdout, help="fraction of frames held out to pick the model and stop "
+                                                         "early"),
+            adjoint: bool = O(FitConfig().adjoint, help="adjoint back-propagation: memory constant in video length"),
+            image_weight: float = O(FitConfig().image_weight, help="add rendered-frame ST-LPIPS to the loss (reads "
+                                                                   "the source video)"),
             device: str = DEVICE, seed: int = SEED) -> None:
     """Fit a neural ODE (or CDE) to a latent sequence."""
-    from dynode.config import FitConfig, SolverConfig
     from dynode.pipelines import VideoPipeline
     with _errors():
         config = FitConfig(field=field, solver=SolverConfig(method=solver), subspace_dim=subspace_dim, iters=iters,
@@ -90,13 +82,12 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
         say(f"{pipe.fit_summary()} -> {out}")
 
 
-def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = 300):
+def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = ITERS.default):
     """A pipeline from an artifact, or from a video inverted (READ options) and fitted first."""
-    from dynode.config import FitConfig
     from dynode.pipelines import VideoPipeline
     if path.suffix == ".safetensors":
         return VideoPipeline.from_artifacts(path, device, log=say)
-    return _invert(path, FitConfig(iters=iters), device, **(read or {}))
+    return _run(path, device, read or {k: v.default for k, v in READ.items()}, fit=FitConfig(iters=iters)).pipeline
 
 
 @app.command()
@@ -108,7 +99,7 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 times: Optional[str] = O(None, help="explicit times in seconds, comma-separated"),
                 out_fps: Optional[float] = O(None, help="playback rate of the file (default: the render rate)"),
                 path: str = PATH, full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY,
-                iters: int = O(300, help="for a video input: fitting iterations"),
+                iters: int = O(ITERS.default, help="for a video input: fitting iterations"),
                 device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
     """Render the trajectory at any frame rate over the observed span (default 8x)."""
     with _errors():
@@ -138,10 +129,10 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                                             "generator, or a file (.safetensors[:NAME] or .npy); repeatable"),
          strength: Optional[List[float]] = O(None, "--strength", "-s", help="strength in standard deviations of W "
                                              "along the direction; one for all or one per --direction [2]"),
-         propagation: str = O("first-frame", help="first-frame: edit the first code, carry it by the ODE; "
+         propagation: str = O(EDIT_MODES[0], help="first-frame: edit the first code, carry it by the ODE; "
                                                   "per-frame: add the edit to every code; locked: the carried "
                                                   "edit with its effect held at the first frame's on every frame"),
-         response: str = O("pixels", help="locked: how an edit's effect is measured: pixels (any generator) or "
+         response: str = O(LockConfig().response, help="locked: how an edit's effect is measured: pixels (any generator) or "
                                           "probe (the toy-face attribute probe)"),
          target: Optional[float] = O(None, help="locked with --response probe: reach this attribute value (0-1) "
                                                 "on every frame"),
@@ -159,15 +150,16 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY_LATENT, device: str = DEVICE) -> None:
     """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     with _errors():
+        from dynode.config import EditSpec
         from dynode.edit import parse_motion
         if not direction and not motion:
             raise InputError("nothing to edit: give --direction and/or --motion")
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device))
-        edits = pipe.make_edits(direction or [], strength or [2.0], layers, condition or [], schedule)
-        from dynode.config import LockConfig
-        clip = pipe.edit(edits, moves, propagation, path, factor, compare=compare, full_frame=full_frame,
-                         fidelity=fidelity, lock_config=LockConfig(response, target))
+        spec = EditSpec(tuple(direction or ()), tuple(strength or EditSpec().strengths), propagation, layers,
+                        tuple(condition or ()), schedule, LockConfig(response, target))
+        clip = pipe.edit(pipe.make_edits(spec), moves, spec.propagation, path, factor, compare=compare,
+                         full_frame=full_frame, fidelity=fidelity, lock_config=spec.lock)
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")
 

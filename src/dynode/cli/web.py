@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 
+from dynode.app.ui import AppConfig
 from dynode.cli.common import O, _device, _errors, app, say
 
 
@@ -14,21 +15,25 @@ def _interrupt(signum, frame):
 @app.command("app")
 def app_cmd(host: str = O("127.0.0.1", help="address to bind (0.0.0.0 opens it to the network)"),
             port: int = O(7860, help="port"),
-            max_upload_mb: float = O(200.0, help="largest upload accepted, in MB"),
-            max_seconds: float = O(120.0, help="longest video accepted, in seconds"),
-            max_side: int = O(1920, help="largest frame width or height accepted, in pixels"),
-            cache_size: int = O(4, help="fitted videos kept in memory (a new render of one of them takes seconds)"),
-            jobs: int = O(1, help="jobs run at once across all browser tabs (the others wait in the queue)"),
+            max_upload_mb: float = O(AppConfig().max_upload_mb, help="largest upload accepted, in MB"),
+            max_seconds: float = O(AppConfig().max_seconds, help="longest video accepted, in seconds"),
+            max_side: int = O(AppConfig().max_side, help="largest frame width or height accepted, in pixels"),
+            cache_size: int = O(AppConfig().cache_size, help="fitted videos kept in memory (a new render of one of "
+                                                             "them takes seconds)"),
+            jobs: int = O(AppConfig().jobs, help="jobs run at once across all browser tabs (the others wait in the "
+                                                 "queue)"),
             device: str = O("auto", help="torch device of every job: auto, cpu, cuda")) -> None:
     """Serve the web app: open a video, invert and fit it, interpolate, extrapolate and edit it."""
-    from dynode.app import AppConfig, build_app
+    from dynode.app import build_app
     with _errors():
         config = AppConfig(max_upload_mb, max_seconds, max_side, _device(device), cache_size, jobs)
         demo = build_app(config)
         say(f"dynode app on http://{host}:{port} (uploads and outputs in {demo.app_state.root}, removed on exit)")
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            demo.queue().launch(server_name=host, server_port=port, max_file_size=int(max_upload_mb * 2**20),
+            # Gradio's own cap refuses with a bare "Error" toast, so it is set at twice the limit: an upload
+            # up to that reaches the app's check, whose message names the limit in the status line.
+            demo.queue().launch(server_name=host, server_port=port, max_file_size=int(2 * max_upload_mb * 2**20),
                                  quiet=True)
         finally:
             demo.app_state.close()

@@ -14,7 +14,7 @@ from dynode.dynamics.chart import Chart
 from dynode.dynamics.solve import Segments, solve, through_observations
 from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import FitError, InputError
-from dynode.types import LatentSequence
+from dynode.types import FitStats, LatentSequence
 
 
 def _full_loss(field, z, tau, cfg) -> float:
@@ -197,9 +197,8 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
                 break
     field.load_state_dict(best[1])
     field.eval()
-    stats = {"config": config.to_dict(), "iterations": it + 1, "last_window_loss": loss_value,
-             "best_loss": best[0], "best_iteration": best[2], "selected_by": "heldout" if len(held) else "full",
-             "subspace_dim": z.shape[1], "seconds": time.time() - start}
+    stats = FitStats(config.to_dict(), it + 1, float(loss_value), float(best[0]), int(best[2]),
+                     "heldout" if len(held) else "full", int(z.shape[1]), time.time() - start)
     return Trajectory(field, config.field, config.hidden, sequence.latents.clone().float(), times_all.clone(),
                       chart, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,
-                      sequence.generator, sequence.generator_id, sequence.delta, sequence.source, stats)
+                      sequence.generator, sequence.source, stats)

@@ -11,7 +11,7 @@ from dynode.dynamics.fields import make_field
 from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import CheckpointError
 from dynode.io.checkpoints import delta_tensors, load_artifact, save_artifact, tensors_delta
-from dynode.types import Source
+from dynode.types import FitStats, GeneratorRecord, Source
 
 
 def _pack(trajectory: Trajectory) -> tuple[dict, dict]:
@@ -22,11 +22,11 @@ def _pack(trajectory: Trajectory) -> tuple[dict, dict]:
                     "diffusion": t.diffusion})
     if t.chart.basis is not None:
         tensors["basis"] = t.chart.basis
-    tensors.update(delta_tensors(t.delta))
+    tensors.update(delta_tensors(t.generator.delta))
     info = {"field_name": t.field_name, "hidden": t.hidden, "scale": t.chart.scale, "t0": t.t0,
-            "t_scale": t.t_scale, "solver": t.solver.to_dict(), "generator": t.generator,
-            "generator_id": t.generator_id, "source": None if t.source is None else t.source.to_dict(),
-            "stats": t.stats}
+            "t_scale": t.t_scale, "solver": t.solver.to_dict(), "generator": t.generator.name,
+            "generator_id": t.generator.id, "source": None if t.source is None else t.source.to_dict(),
+            "stats": None if t.stats is None else t.stats.to_dict()}
     return tensors, info
 
 
@@ -40,8 +40,8 @@ def _unpack(t: dict, info: dict, path) -> Trajectory:
     net.load_state_dict({k[len("field."):]: v for k, v in t.items() if k.startswith("field.")})
     return Trajectory(net.eval(), info["field_name"], info["hidden"], observed, t["observed_times"], chart,
                       info["t0"], info["t_scale"], t["diffusion"], SolverConfig.from_dict(info["solver"]),
-                      info["generator"], info.get("generator_id", ""), tensors_delta(t),
-                      Source.from_dict(info.get("source")), info["stats"])
+                      GeneratorRecord(info["generator"], info.get("generator_id", ""), tensors_delta(t)),
+                      Source.from_dict(info.get("source")), None if info.get("stats") is None else FitStats.from_dict(info["stats"]))
 
 
 def save_trajectory(path: str | os.PathLike, trajectory: Trajectory) -> None:

@@ -7,7 +7,7 @@ artifact on disk (:mod:`dynode.dynamics.storage`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -16,7 +16,7 @@ from dynode.config import SolverConfig
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.solve import solve_at, through_observations
 from dynode.errors import InputError
-from dynode.types import Source
+from dynode.types import FitStats, GeneratorRecord, Source
 
 # How a trajectory is evaluated (the same word and values in every command):
 # exact: through every observed code; initial: the paper's single solve from the first code.
@@ -44,8 +44,7 @@ class Trajectory:
         diffusion: (k,) noise scale of the SDE of :func:`dynode.dynamics.sample_future`, per unit
             of sqrt(normalised time), estimated from the one-step prediction residuals.
         solver: how the ODE is solved.
-        generator, generator_id, delta: the generator the codes belong to (name or folder, id of
-            its base weights) and the video's pivotal-tuning delta (None: none).
+        generator: the generator the codes belong to (with the video's tuning delta, if tuned).
         source: the video the codes were inverted from (None: unknown). stats: fitting statistics.
     """
 
@@ -59,11 +58,9 @@ class Trajectory:
     t_scale: float
     diffusion: torch.Tensor
     solver: SolverConfig = SolverConfig()
-    generator: str = ""
-    generator_id: str = ""
-    delta: dict | None = None
+    generator: GeneratorRecord = GeneratorRecord()
     source: Source | None = None
-    stats: dict = field(default_factory=dict)
+    stats: FitStats | None = None
 
     @property
     def w0(self) -> torch.Tensor:

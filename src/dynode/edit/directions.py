@@ -17,6 +17,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -227,12 +228,13 @@ def _from_file(path: Path, name: str | None) -> Direction:
     return found[name]
 
 
-def get_direction(spec: str, generator: Generator) -> Direction:
-    """A direction by name (from the generator's library) or from a file: ``dir.safetensors``,
+def get_direction(spec: str, generator: Generator, library: Mapping[str, Direction] | None = None) -> Direction:
+    """A direction by name (from ``library``, the generator's) or from a file: ``dir.safetensors``,
     ``dir.safetensors:NAME`` for a file holding several, or a bare ``dir.npy`` vector.
 
     Args:
-        generator: the loaded generator the codes belong to (its library, shape and id).
+        generator: the loaded generator the codes belong to (its shape and id).
+        library: the generator's directions by name (see :class:`dynode.pipelines.Models`).
 
     Raises:
         InputError: unknown name, unreadable file, a direction of the wrong size, or one made
@@ -243,17 +245,17 @@ def get_direction(spec: str, generator: Generator) -> Direction:
     if path.suffix in (".safetensors", ".npy"):
         d = _from_file(path, name or None)
     else:
-        available = load_library(generator.name) if generator.name else {}
+        available = library or {}
         if spec not in available:
-            raise InputError(f"unknown direction {spec!r} for generator {generator.name!r}; available: "
+            raise InputError(f"unknown direction {spec!r} for generator {generator.record.label}; available: "
                              f"{sorted(available)} (or give a .safetensors/.npy file)")
         d = available[spec]
     num_ws, w_dim = generator.num_ws, generator.w_dim
     if tuple(d.vector.shape) not in ((w_dim,), (num_ws, w_dim)):
         raise InputError(f"direction {spec!r} has shape {tuple(d.vector.shape)}; this generator needs ({w_dim},) "
                          f"or ({num_ws}, {w_dim})")
-    if d.generator_id is not None and generator.id and d.generator_id != generator.id:
+    if d.generator_id is not None and generator.record.id and d.generator_id != generator.record.id:
         raise InputError(f"direction {spec!r} was made for generator {d.generator_id}, but these codes belong to "
-                         f"{generator.name!r} ({generator.id}); fit directions for this generator")
+                         f"{generator.record.label} ({generator.record.id}); fit directions for this generator")
     d.offset(0.0, num_ws)  # checks its layers against this generator
     return d

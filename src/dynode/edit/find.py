@@ -27,7 +27,7 @@ EDITABLE = {"smile": "smile", "glasses": "glasses", "hair_color": "hair_lightnes
 
 def _id(generator: Generator) -> str | None:
     """The id a found direction records (None for a generator built in memory: any generator takes it)."""
-    return generator.id or None
+    return generator.record.id or None
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ the effect vary more, because it changes from frame to frame as the face moves.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -65,7 +65,7 @@ class _ProbeResponse:
         from dynode.metrics.attributes import ATTRIBUTES, read_attributes
         if attribute not in ATTRIBUTES:
             raise InputError(f"the probe response needs a direction with a probe attribute ({list(ATTRIBUTES)}); "
-                             f"this one has {attribute!r}: use --response pixels")
+                             f"this one has {attribute!r}", "response_pixels")
         self.read = lambda images: read_attributes(probe, images)[:, ATTRIBUTES.index(attribute)]
         self.base = torch.zeros(len(plain)) if target is not None else self.read(plain)
         self.target = target if target is not None else float(self(full)[0])
@@ -85,13 +85,31 @@ def _secant(g0, r0, g1, r1, target: float, max_gain: float) -> torch.Tensor:
     return torch.where(flat, g1, g).clamp(0.0, max_gain)
 
 
+@dataclass(frozen=True)
+class LockReport:
+    """How a locked edit was solved.
+
+    Attributes:
+        direction: the edit's direction. target: the response every frame was held at.
+        keyframes: frames where the gain was solved (interpolated between them).
+        response_before: the carried edit's response at each keyframe (gain 1).
+        response_locked: the response at the solved gain, before smoothing.
+        gain_keyframes: the solved gain at each keyframe.
+    """
+
+    direction: str
+    target: float
+    keyframes: int
+    response_before: tuple[float, ...]
+    response_locked: tuple[float, ...]
+    gain_keyframes: tuple[float, ...]
+
+
 @torch.no_grad()
 def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor, edit: Edit, path: str = "exact",
-               config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """The carried edit E(t) (N, num_ws, w_dim) of ``edit`` (its schedule left out) and the gain
-    g(t) (N,) that locks its response over ``times`` (N,) seconds; with stats: the target, and at
-    each keyframe the response of the carried edit (before), the response at the solved gain
-    (locked, before smoothing) and that gain."""
+               config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, torch.Tensor, LockReport]:
+    """The carried edit E(t) (N, num_ws, w_dim) of ``edit`` (its schedule left out), the gain g(t)
+    (N,) that locks its response over ``times`` (N,) seconds, and how it was solved."""
     plain_codes = trajectory.evaluate(times, path=path)
     carried = propagate(trajectory, times, [replace(edit, schedule=None)], "first-frame", path) - plain_codes
     keys = torch.unique(torch.cat([torch.arange(0, len(times), config.stride), torch.tensor([len(times) - 1])]))
@@ -121,15 +139,15 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
         gains = torch.from_numpy(spline(frames))
     else:
         gains = torch.from_numpy(np.interp(frames, frames[keys.numpy()], g3.double().numpy()))
-    stats = {"target": round(float(response.target), 4), "keyframes": len(keys),
-             "response_before": [round(float(r), 4) for r in r1], "response_locked": [round(float(r), 4) for r in r3],
-             "gain_keyframes": [round(float(g), 4) for g in g3]}
-    return carried, gains.float().clamp(0.0, config.max_gain), stats
+    report = LockReport(edit.direction.name, round(float(response.target), 4), len(keys),
+                        tuple(round(float(r), 4) for r in r1), tuple(round(float(r), 4) for r in r3),
+                        tuple(round(float(g), 4) for g in g3))
+    return carried, gains.float().clamp(0.0, config.max_gain), report
 
 
 def lock(trajectory: Trajectory, generator: Generator, times, edits: list[Edit], path: str = "exact",
-         config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, list[dict]]:
-    """Locked edited codes at ``times`` (seconds): float32 (N, num_ws, w_dim), and per edit its stats.
+         config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, list[LockReport]]:
+    """Locked edited codes at ``times`` (seconds): float32 (N, num_ws, w_dim), and per edit its report.
 
     Each edit is locked on its own (its response read with it alone) and the locked edits are
     summed on the path, each scaled by its schedule.
@@ -138,12 +156,12 @@ def lock(trajectory: Trajectory, generator: Generator, times, edits: list[Edit],
         InputError: a probe response without a probe, or for a direction without a probe attribute.
     """
     if config.response == "probe" and probe is None:
-        raise InputError("the probe response needs the attribute probe")
+        raise InputError("the probe response needs an attribute probe, and this generator has none")
     t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
     out = trajectory.evaluate(t, path=path)
-    stats = []
+    reports = []
     for e in edits:
-        carried, gains, info = lock_gains(trajectory, generator, t, e, path, config, probe)
+        carried, gains, report = lock_gains(trajectory, generator, t, e, path, config, probe)
         out += (e.weights(t) * gains)[:, None, None] * carried
-        stats.append({"direction": e.direction.name, **info})
-    return out, stats
+        reports.append(report)
+    return out, reports

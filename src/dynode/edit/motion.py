@@ -56,8 +56,8 @@ def motion_component(trajectory: Trajectory, spec: str | Direction) -> torch.Ten
         shift = trajectory.encode(trajectory.w0[None] + offset) - z[:1]
         captured = float(shift.norm()) * trajectory.chart.scale / float(offset.norm())  # share of the offset inside
         if captured < 0.01:
-            raise InputError(f"direction {spec.name!r} lies outside the coordinates of this trajectory's motion "
-                             "(fit with --subspace-dim 0 to use the full space); use a component pcK")
+            raise InputError(f"direction {spec.name!r} lies outside the coordinates of this trajectory's motion; "
+                             "use a component pcK", "full_space")
         return shift[0] / shift.norm()
     if not spec.startswith("pc") or not spec[2:].isdigit():
         raise InputError(f"motion component {spec!r}: give pcK (K-th principal component of the video's motion) "
@@ -81,7 +81,8 @@ def scale_motion(trajectory: Trajectory, component: torch.Tensor, gain: float) -
     field = ScaledField(trajectory.field, component.float(), gain, z.mean(0))
     u = field.scale(z - field.center, gain) + field.center
     observed = trajectory.observed.float() + trajectory.decode(u) - trajectory.decode(z)
-    stats = {**trajectory.stats, "motion_edits": [*trajectory.stats.get("motion_edits", []), {"gain": gain}]}
+    stats = trajectory.stats and dataclasses.replace(trajectory.stats, motion_gains=(*trajectory.stats.motion_gains,
+                                                                                    float(gain)))
     return dataclasses.replace(trajectory, field=field, observed=observed, stats=stats)
 
 

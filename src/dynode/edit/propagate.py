@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 import torch
 
+from dynode.config import EDIT_MODES
 from dynode.dynamics import Trajectory
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
 
-PROPAGATIONS = ("first-frame", "per-frame")
+PROPAGATIONS = EDIT_MODES[:2]  # locked is built on them (see :mod:`dynode.edit.lock`)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from dynode.errors import CheckpointError, InputError
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 from dynode.generators.zspace import ZSpaceGenerator, build_zspace, save_zspace
 from dynode.io.checkpoints import load_model_files
-from dynode.types import Generator
+from dynode.types import Generator, GeneratorRecord
 
 
 def bundled_names() -> list[str]:
@@ -71,7 +72,7 @@ def apply_delta(generator: Generator, delta: dict[str, torch.Tensor]) -> Generat
     with torch.no_grad():
         for k, v in delta.items():
             params[k].add_(v.to(params[k].device))
-    generator.delta = delta
+    generator.record = replace(generator.record, delta=delta)
     return generator
 
 
@@ -86,8 +87,8 @@ ARCHITECTURES = {"stylegan2": _build_stylegan2, "zspace": build_zspace}
 def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device = "cpu",
                    delta: dict[str, torch.Tensor] | None = None, expect_id: str | None = None) -> Generator:
     """Load a generator by bundled name (e.g. ``"toyfaces64"``) or model folder path, in eval mode,
-    with a video's pivotal-tuning ``delta`` added when given. The result records how it was
-    loaded (``name``, ``id``, ``delta``), so artifacts made with it reload it alone.
+    with a video's pivotal-tuning ``delta`` added when given. Its ``record`` says how it was
+    loaded (name, weight id, delta), so artifacts made with it reload it alone.
 
     Args:
         expect_id: the weight id an artifact recorded; a folder whose weights changed since is refused.
@@ -124,7 +125,7 @@ def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device 
     model.load_state_dict(tensors)
     if delta:
         apply_delta(model, delta)
-    model.name, model.id, model.delta = str(name_or_path), gid, delta or None
+    model.record = GeneratorRecord(str(name_or_path), gid, delta or None)
     return model.eval().requires_grad_(False).to(device)
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import torch
 
+from dynode.types import GeneratorRecord
+
 
 class GeneratorIdentity:
-    """Mixin for an ``nn.Module`` generator with a ``w_avg`` buffer: the reload record (``name``,
-    ``id``, ``delta``) that :func:`dynode.generators.load_generator` fills in, and the mean code
-    and device every stage asks for. A generator built in memory has ``name`` and ``id`` "".
+    """Mixin for an ``nn.Module`` generator with a ``w_avg`` buffer: the identity ``record`` that
+    :func:`dynode.generators.load_generator` fills in (a generator built in memory has an empty
+    one), and the mean code and device every stage asks for.
     """
 
-    name: str = ""
-    id: str = ""
-    delta: dict | None = None
+    record: GeneratorRecord = GeneratorRecord()
 
     @property
     def mean_latent(self) -> torch.Tensor:

@@ -100,9 +100,9 @@ def train_encoder(generator: Generator, config: EncoderConfig = EncoderConfig(),
     step, loss_value = 0, float("nan")
     if resume is not None:
         state = torch.load(resume, map_location=device, weights_only=True)
-        if state.get("generator_id") != generator.id or state.get("config") != json.dumps(config.to_dict()):
+        if state.get("generator_id") != generator.record.id or state.get("config") != json.dumps(config.to_dict()):
             raise CheckpointError(f"{resume}: a run for generator {state.get('generator_id')} with "
-                                  f"{state.get('config')}; this one is {generator.id} with {config.to_dict()}")
+                                  f"{state.get('config')}; this one is {generator.record.id} with {config.to_dict()}")
         enc.load_state_dict(state["encoder"])
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
@@ -138,22 +138,22 @@ def _checkpoint(out: Path, enc: Encoder, opt, step: int, rng: torch.Generator, g
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "state.pt") as tmp:
         torch.save({"encoder": enc.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng.get_state(),
-                    "generator_id": generator.id, "config": json.dumps(config.to_dict())}, tmp)
+                    "generator_id": generator.record.id, "config": json.dumps(config.to_dict())}, tmp)
 
 
 def export_encoder(folder: str | Path, encoder: Encoder, generator: Generator, info: dict | None = None) -> Path:
     """Write ``encoder`` as a model folder recording the generator it was made for."""
     config = {"resolution": encoder.resolution, "num_ws": encoder.num_ws, "w_dim": encoder.w_dim,
-              "width": encoder.width, "generator_id": generator.id}
+              "width": encoder.width, "generator_id": generator.record.id}
     return save_model(folder, encoder, "encoder", config, info)
 
 
 def encoder_folder(generator: Generator) -> Path | None:
     """Where ``generator``'s encoder lives (its model folder's ``encoder/``), None for an in-memory generator."""
-    if not generator.name:
+    if not generator.record.name:
         return None
     from dynode.generators import resolve
-    return resolve(generator.name) / ENCODER_FOLDER
+    return resolve(generator.record.name) / ENCODER_FOLDER
 
 
 def load_encoder(folder: str | Path, generator: Generator) -> Encoder:
@@ -166,9 +166,9 @@ def load_encoder(folder: str | Path, generator: Generator) -> Encoder:
     config = meta.get("config") or {}
     if meta.get("architecture") != "encoder":
         raise CheckpointError(f"{folder}: not an encoder (architecture {meta.get('architecture')!r})")
-    if config.get("generator_id") != generator.id:
+    if config.get("generator_id") != generator.record.id:
         raise CheckpointError(f"{folder}: an encoder for generator {config.get('generator_id')}, but these frames "
-                              f"go to generator {generator.id or '(built in memory)'}; train one with "
+                              f"go to generator {generator.record.id or '(built in memory)'}; train one with "
                               "`dynode train-encoder`")
     enc = Encoder(config["resolution"], config["num_ws"], config["w_dim"], config["width"])
     try:

@@ -149,6 +149,6 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     if config.space == "w":
         codes = codes[:, None].repeat(1, generator.num_ws, 1)
     seconds = time.time() - start
-    return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(), generator.name,
-                          config.space, {"config": config.to_dict(), "init": init_mode, "seconds": seconds,
-                                         "seconds_per_frame": seconds / len(images)}, generator.delta, generator.id)
+    return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(),
+                          generator.record, config.space, {"config": config.to_dict(), "init": init_mode,
+                                                           "seconds": seconds, "seconds_per_frame": seconds / len(images)})

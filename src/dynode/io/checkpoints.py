@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from dynode.errors import CheckpointError
-from dynode.types import LatentSequence, Source
+from dynode.types import GeneratorRecord, LatentSequence, Source
 from dynode.version import __version__
 
 FORMAT_VERSION = 1
@@ -145,9 +145,9 @@ def tensors_delta(tensors: dict[str, torch.Tensor]) -> dict | None:
 def save_latents(path: str | os.PathLike, sequence: LatentSequence) -> None:
     """Write a latent sequence (codes, times, losses, PSNR, tuning delta, source record) as a "latents" artifact."""
     tensors = {"times": sequence.times, "latents": sequence.latents, "losses": sequence.losses, "psnr": sequence.psnr}
-    tensors.update(delta_tensors(sequence.delta))
+    tensors.update(delta_tensors(sequence.generator.delta))
     save_artifact(path, "latents", tensors, {
-        "generator": sequence.generator, "generator_id": sequence.generator_id, "space": sequence.space,
+        "generator": sequence.generator.name, "generator_id": sequence.generator.id, "space": sequence.space,
         "info": sequence.info, "source": None if sequence.source is None else sequence.source.to_dict()})
 
 
@@ -158,6 +158,6 @@ def load_latents(path: str | os.PathLike) -> LatentSequence:
         CheckpointError: missing or unreadable file, or an artifact of another kind.
     """
     t, info = load_artifact(path, "latents")
-    return LatentSequence(t["times"], t["latents"], t["losses"], t["psnr"], info["generator"], info["space"],
-                          info["info"], tensors_delta(t), info.get("generator_id", ""),
+    generator = GeneratorRecord(info["generator"], info.get("generator_id", ""), tensors_delta(t))
+    return LatentSequence(t["times"], t["latents"], t["losses"], t["psnr"], generator, info["space"], info["info"],
                           Source.from_dict(info.get("source")))

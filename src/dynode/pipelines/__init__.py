@@ -1,7 +1,7 @@
 """Pipelines: chain the stages (inversion, dynamics, editing, rendering); no algorithms here."""
 
-from dynode.times import future_times, render_times
 from dynode.pipelines.clip import Clip, playback_rate
+from dynode.pipelines.models import Models
 from dynode.pipelines.video import VideoPipeline
 
-__all__ = ["Clip", "VideoPipeline", "future_times", "playback_rate", "render_times"]
+__all__ = ["Clip", "Models", "VideoPipeline", "playback_rate"]

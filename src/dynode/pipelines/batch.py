@@ -1,15 +1,15 @@
 """Batch runs: many videos, one set of options, one Ray task per video.
 
-    videos = collect_videos(["clips/", "more/*.mp4", "list.txt"])
-    rows = run_batch(videos, "batch_out", BatchJob(factor=4, directions=("smile",)))
+    found = collect_videos(["clips/", "more/*.mp4", "list.txt"], recursive=True)
+    rows = run_batch(found.videos, "batch_out", RunSpec(factor=4, edit=EditSpec(("smile",))), ignored=found.ignored)
 
-Each video gets a folder ``OUT/<name>/`` with its latents, trajectory, rendered videos and a
-``batch.json`` record written last. A video whose record matches the job's options and the
-file's size and modification time is skipped on the next run; an interrupted inversion resumes
-from its partial file. One failing video does not stop the others: its error goes in its row.
+Each video gets a folder ``OUT/<name>/`` with what :func:`dynode.pipelines.run.run` writes and a
+``batch.json`` record written last. A video whose record matches the spec and the file's size
+and modification time is skipped on the next run; an interrupted inversion resumes from its
+partial file. One failing video does not stop the others: its error goes in its row.
 ``OUT/summary.csv`` and ``OUT/summary.json`` (rewritten atomically after every video) hold one
-row per video: status, frames inverted, shots, fitted spans and passed-through frames (see
-:mod:`dynode.io.shots`), seconds per stage, reconstruction PSNR, error.
+:class:`BatchRow` per video, and one per input that was not taken (a broken link, a folder not
+searched, a file that is not a video), with the reason.
 """
 
 from __future__ import annotations
@@ -20,79 +20,80 @@ import io
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config
-from dynode.detail import FIDELITIES
 from dynode.errors import DynodeError, InputError
-from dynode.io.checkpoints import atomic_path, save_latents
-from dynode.pipelines.video import EDIT_MODES, VideoPipeline
+from dynode.io.checkpoints import atomic_path
+from dynode.pipelines.run import RunSpec, run
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".y4m")
-COLUMNS = ("video", "name", "status", "frames", "shots", "spans", "passed_frames", "seconds_invert", "seconds_fit",
-           "seconds_interpolate",
-           "seconds_edit", "seconds_total", "psnr", "outputs", "error")
 RECORD = "batch.json"
 
 
 @dataclass(frozen=True)
-class BatchJob(_Config):
-    """What is done to every video of a batch.
+class BatchRow:
+    """One line of the summary.
 
-    Args:
-        generator: bundled generator name or model folder.
-        read, inversion, fit: as for one video (:meth:`VideoPipeline.from_video`).
-        pti_steps: pivotal-tuning steps (0: no tuning).
-        factor: also write ``interpolated.mp4`` at this multiple of the frame rate (0: none).
-        directions, strengths: also write ``edited.mp4`` with these edits (one strength for all or
-            one each).
-        propagation: how the edit rides on the path (see :func:`dynode.edit.propagate`).
-        fidelity: of the interpolated video ("detail" or "latent"; the edit is latent).
+    Attributes:
+        video: the input's path. name: its output folder's name.
+        status: "done", "skipped" (done before with the same spec), "failed" or "ignored" (an
+            input that was not taken; ``error`` says why).
+        frames, shots, spans, passed_frames, psnr: see :class:`dynode.pipelines.run.RunResult`
+            (None: not run). seconds_*: wall time per stage. outputs: files written, ";"-joined.
     """
 
-    generator: str = "toyfaces64"
-    read: ReadConfig = ReadConfig()
-    inversion: InversionConfig = InversionConfig()
-    pti_steps: int = 0
-    fit: FitConfig = FitConfig()
-    factor: int = 0
-    directions: tuple[str, ...] = ()
-    strengths: tuple[float, ...] = (2.0,)
-    propagation: str = "first-frame"
-    fidelity: str = "detail"
-
-    def __post_init__(self):
-        object.__setattr__(self, "directions", tuple(self.directions))
-        object.__setattr__(self, "strengths", tuple(float(s) for s in self.strengths))
-        if self.pti_steps < 0 or self.factor < 0:
-            raise InputError(f"BatchJob: pti_steps and factor must be >= 0, got {self.pti_steps}, {self.factor}")
-        if self.directions and len(self.strengths) not in (1, len(self.directions)):
-            raise InputError(f"give one strength for all directions or one for each: {len(self.directions)} "
-                             f"directions, {len(self.strengths)} strengths")
-        if self.propagation not in EDIT_MODES:
-            raise InputError(f"propagation {self.propagation!r}: choose from {', '.join(EDIT_MODES)}")
-        if self.fidelity not in FIDELITIES:
-            raise InputError(f"fidelity {self.fidelity!r}: choose from {', '.join(FIDELITIES)}")
+    video: str
+    name: str
+    status: str
+    frames: int | None = None
+    shots: int | None = None
+    spans: int | None = None
+    passed_frames: int | None = None
+    seconds_invert: float | None = None
+    seconds_fit: float | None = None
+    seconds_interpolate: float | None = None
+    seconds_edit: float | None = None
+    seconds_total: float | None = None
+    psnr: float | None = None
+    outputs: str = ""
+    error: str = ""
 
 
-def collect_videos(inputs: Iterable[str | Path]) -> list[Path]:
-    """The video files named by ``inputs``: files, folders (their videos, sorted), glob patterns,
-    and list files (``.txt``: one path per line, relative to the list; ``#`` starts a comment).
-    Each video once, in the order given.
+COLUMNS = tuple(f.name for f in fields(BatchRow))
+
+
+@dataclass(frozen=True)
+class Collected:
+    """The videos named by a batch's inputs, and the inputs' entries that were not taken, with why."""
+
+    videos: tuple[Path, ...]
+    ignored: tuple[tuple[Path, str], ...] = ()
+
+
+def collect_videos(inputs: Iterable[str | Path], recursive: bool = False) -> Collected:
+    """The video files named by ``inputs``: files, folders (their videos, sorted; with ``recursive``
+    their subfolders' too), glob patterns, and list files (``.txt``: one path per line, relative
+    to the list; ``#`` starts a comment). Each video once, in the order given. What a folder holds
+    but is not taken is listed in ``ignored`` with the reason: broken links, files that are not
+    videos, and (without ``recursive``) subfolders.
 
     Raises:
         InputError: an input that matches nothing, or no video at all.
     """
     found: list[Path] = []
+    ignored: list[tuple[Path, str]] = []
     for item in map(str, inputs):
         path = Path(item)
         if path.suffix == ".txt" and path.is_file():
             lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-            found += collect_videos([str(path.parent / line) for line in lines if line]) if any(lines) else []
+            if any(lines):
+                listed = collect_videos([str(path.parent / line) for line in lines if line], recursive)
+                found += listed.videos
+                ignored += listed.ignored
         elif path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            _walk(path, recursive, found, ignored)
         elif path.is_file():
             found.append(path)
         elif glob.has_magic(item):
@@ -100,12 +101,33 @@ def collect_videos(inputs: Iterable[str | Path]) -> list[Path]:
             if not matches:
                 raise InputError(f"{item}: the pattern matches no file")
             found += matches
+        elif path.is_symlink():
+            raise InputError(f"{item}: a link to {os.readlink(path)}, which does not exist")
         else:
             raise InputError(f"{item}: no such video, folder, list file or pattern")
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
-        raise InputError(f"no video among {', '.join(map(str, inputs))} (video suffixes: {' '.join(VIDEO_SUFFIXES)})")
-    return unique
+        reasons = "".join(f"; {p}: {why}" for p, why in ignored[:5])
+        raise InputError(f"no video among {', '.join(map(str, inputs))} (video suffixes: {' '.join(VIDEO_SUFFIXES)})"
+                         + reasons)
+    return Collected(tuple(unique), tuple(dict.fromkeys(ignored)))
+
+
+def _walk(folder: Path, recursive: bool, found: list[Path], ignored: list[tuple[Path, str]]) -> None:
+    """A folder's videos into ``found`` (sorted; subfolders too when ``recursive``), the rest into ``ignored``."""
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink() and not entry.exists():
+            ignored.append((entry, f"a link to {os.readlink(entry)}, which does not exist"))
+        elif entry.is_dir():
+            if recursive:
+                _walk(entry, recursive, found, ignored)
+            else:
+                ignored.append((entry, "a folder inside an input folder: pass recursive (--recursive) to take its "
+                                       "videos"))
+        elif entry.suffix.lower() not in VIDEO_SUFFIXES:
+            ignored.append((entry, f"not a video file (video suffixes: {' '.join(VIDEO_SUFFIXES)})"))
+        else:
+            found.append(entry)
 
 
 def folder_names(videos: list[Path]) -> list[str]:
@@ -114,89 +136,61 @@ def folder_names(videos: list[Path]) -> list[str]:
     return [f"{v.parent.name}-{v.stem}" if stems.count(v.stem) > 1 else v.stem for v in videos]
 
 
-def _identity(video: Path, job: BatchJob) -> dict:
+def _identity(video: Path, spec: RunSpec) -> dict:
     """What a finished video's record must match for it to be skipped."""
     stat = video.stat()
-    return {"video": str(video), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "options": job.hash()}
+    return {"video": str(video), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "options": spec.hash()}
 
 
-def finished(video: Path, folder: Path, job: BatchJob) -> dict | None:
-    """The row of a video already done with these options (None: it must run)."""
+def finished(video: Path, folder: Path, spec: RunSpec) -> BatchRow | None:
+    """The row of a video already done with this spec (None: it must run)."""
     try:
         record = json.loads((folder / RECORD).read_text())
-    except (OSError, ValueError):
+        row = BatchRow(**record["row"])
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    if record.get("identity") != _identity(video, job):
+    if record.get("identity") != _identity(video, spec):
         return None
-    row = record["row"]
-    if not all((folder / name).is_file() for name in row["outputs"].split(";") if name):
+    if not all((folder / name).is_file() for name in row.outputs.split(";") if name):
         return None
-    return {**row, "status": "skipped"}
+    return replace(row, status="skipped")
 
 
-def process_video(video: str | Path, folder: str | Path, job: BatchJob, device: str = "cpu") -> dict:
-    """Run ``job`` on one video into ``folder``; returns its summary row (never raises: a failure is
+def process_video(video: str | Path, folder: str | Path, spec: RunSpec, device: str = "cpu") -> BatchRow:
+    """Run ``spec`` on one video into ``folder``; returns its summary row (never raises: a failure is
     the row's status and error)."""
     video, folder = Path(video), Path(folder)
-    row = {c: "" for c in COLUMNS} | {"video": str(video), "name": folder.name}
     start = time.perf_counter()
-    outputs: list[str] = []
     log = io.StringIO()
-
-    def lap(stage: str, since: float) -> float:
-        now = time.perf_counter()
-        row[f"seconds_{stage}"] = round(now - since, 2)
-        return now
-
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        pti = PTIConfig(steps=job.pti_steps) if job.pti_steps else None
-        pipe = VideoPipeline.from_video(video, job.generator, job.read, job.inversion, pti, None, device,
-                                        log=lambda m: print(m, file=log),
-                                        partial=folder / "latents.partial.safetensors")
-        save_latents(folder / "latents.safetensors", pipe.sequence)
-        outputs.append("latents.safetensors")
-        row["frames"], row["psnr"] = len(pipe.sequence), round(float(pipe.sequence.psnr.mean()), 3)
-        source = pipe.source
-        row["shots"], row["spans"] = len(source.cuts) + 1, max(len(pipe.parts), 1)
-        row["passed_frames"] = sum(len(span) for span in source.spans if span.kind == "pass")
-        t = lap("invert", start)
-        pipe.fit(job.fit).save_trajectory(folder / "trajectory.safetensors")
-        outputs.append("trajectory.safetensors")
-        t = lap("fit", t)
-        if job.factor:
-            pipe.interpolate(job.factor, fidelity=job.fidelity).write(folder / "interpolated.mp4")
-            outputs.append("interpolated.mp4")
-            t = lap("interpolate", t)
-        if job.directions:
-            edits = pipe.make_edits(list(job.directions), list(job.strengths))
-            pipe.edit(edits, propagation=job.propagation).write(folder / "edited.mp4")
-            outputs.append("edited.mp4")
-            lap("edit", t)
-        row["status"] = "done"
-    except DynodeError as e:
-        row["status"], row["error"] = "failed", str(e)
+        result = run(video, spec, folder, device=device, log=lambda m: print(m, file=log),
+                     partial=folder / "latents.partial.safetensors")
+        seconds = result.seconds
+        row = BatchRow(str(video), folder.name, "done", result.frames, result.shots, result.spans,
+                       result.passed_frames, round(seconds.invert, 2), round(seconds.fit, 2),
+                       round(seconds.interpolate, 2), round(seconds.edit, 2), round(seconds.total, 2),
+                       round(result.psnr, 3), ";".join(result.outputs))
     except Exception as e:  # noqa: BLE001 - one video's crash must not stop the batch
-        row["status"], row["error"] = "failed", f"{type(e).__name__}: {e}"
-    if row["status"] == "failed" and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-    row["seconds_total"] = round(time.perf_counter() - start, 2)
-    row["outputs"] = ";".join(outputs)
-    if row["status"] == "done":
-        with atomic_path(folder / RECORD) as tmp:
-            tmp.write_text(json.dumps({"identity": _identity(video, job), "job": job.to_dict(), "row": row,
-                                       "log": log.getvalue().splitlines()}, indent=2))
+        error = str(e) if isinstance(e, DynodeError) else f"{type(e).__name__}: {e}"
+        row = BatchRow(str(video), folder.name, "failed", seconds_total=round(time.perf_counter() - start, 2),
+                       error=error)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        return row
+    with atomic_path(folder / RECORD) as tmp:
+        tmp.write_text(json.dumps({"identity": _identity(video, spec), "job": spec.to_dict(), "row": asdict(row),
+                                   "log": log.getvalue().splitlines()}, indent=2))
     return row
 
 
-def write_summary(out: Path, rows: list[dict]) -> None:
+def write_summary(out: Path, rows: list[BatchRow]) -> None:
     """``summary.csv`` and ``summary.json`` in ``out``, each replaced atomically."""
     with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(rows, indent=2))
+        tmp.write_text(json.dumps([asdict(row) for row in rows], indent=2))
     with atomic_path(out / "summary.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: "" if v is None else v for k, v in asdict(row).items()} for row in rows)
 
 
 @dataclass
@@ -224,42 +218,47 @@ class _Ray:
             ray.shutdown()
 
 
-def run_batch(videos: list[Path], out: str | Path, job: BatchJob, device: str = "cpu", address: str | None = None,
-              workers: int | None = None, on_row: Callable[[dict, int, int], None] | None = None) -> list[dict]:
-    """Run ``job`` on every video, one Ray task each (one CPU, or one GPU with a CUDA ``device``).
+def run_batch(videos: Iterable[Path], out: str | Path, spec: RunSpec = RunSpec(), device: str = "cpu",
+              address: str | None = None, workers: int | None = None,
+              on_row: Callable[[BatchRow, int, int], None] | None = None,
+              ignored: Iterable[tuple[Path, str]] = ()) -> list[BatchRow]:
+    """Run ``spec`` on every video, one Ray task each (one CPU, or one GPU with a CUDA ``device``).
 
-    Videos already done with the same options are skipped without starting Ray. The summary is
+    Videos already done with the same spec are skipped without starting Ray. The summary is
     rewritten after every video, so an interrupted batch keeps what it finished.
 
     Args:
         address: join this Ray cluster (None: start one on this machine with ``workers`` CPUs,
             default all; an already-initialised Ray is used as it is).
         on_row: called as on_row(row, rows_done, rows_total) as each video finishes or is skipped.
+        ignored: inputs not taken, with the reason (see :func:`collect_videos`): listed in the
+            summary after the videos, status "ignored".
 
     Returns:
-        The rows, in the order of ``videos``.
+        The rows, in the order of ``videos``, then the ignored inputs'.
     """
-    out = Path(out)
+    out, videos = Path(out), list(videos)
     out.mkdir(parents=True, exist_ok=True)
     folders = [out / name for name in folder_names(videos)]
-    rows: list[dict | None] = [finished(v, f, job) for v, f in zip(videos, folders)]
+    rows: list[BatchRow | None] = [finished(v, f, spec) for v, f in zip(videos, folders)]
+    rows += [BatchRow(str(path), path.name, "ignored", error=why) for path, why in ignored]
     total = len(videos)
 
-    def report(i: int, row: dict):
+    def report(i: int, row: BatchRow):
         rows[i] = row
         write_summary(out, [r for r in rows if r is not None])
         if on_row:
-            on_row(row, sum(r is not None for r in rows), total)
+            on_row(row, sum(r is not None for r in rows[:total]), total)
 
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows[:total]):
         if row is not None:
             report(i, row)
-    todo = [i for i, row in enumerate(rows) if row is None]
+    todo = [i for i, row in enumerate(rows[:total]) if row is None]
     if todo:
         with _Ray(address, workers) as ray:
             gpu = 1 if device.startswith("cuda") else 0
             task = ray.remote(process_video).options(num_cpus=1, num_gpus=gpu, max_retries=0)
-            pending = {task.remote(str(videos[i]), str(folders[i]), job, device): i for i in todo}
+            pending = {task.remote(str(videos[i]), str(folders[i]), spec, device): i for i in todo}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
@@ -267,7 +266,6 @@ def run_batch(videos: list[Path], out: str | Path, job: BatchJob, device: str = 
                     try:
                         row = ray.get(ref)
                     except Exception as e:  # noqa: BLE001 - a worker that died (killed, out of memory)
-                        row = {c: "" for c in COLUMNS} | {"video": str(videos[i]), "name": folders[i].name,
-                                                         "status": "failed", "error": f"worker lost: {e}"}
+                        row = BatchRow(str(videos[i]), folders[i].name, "failed", error=f"worker lost: {e}")
                     report(i, row)
     return rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -27,14 +27,15 @@ class Clip:
         times: float64 (N,) seconds of the frames. fps: playback rate of a written file.
         chunks: returns a fresh iterator over the frame chunks (each iteration renders anew).
         audio: the video whose audio track goes with the frames (None: silent).
-        info: what the method that made it measured (e.g. a locked edit's gains).
+        reports: what the method that made it measured (a locked edit's
+            :class:`~dynode.edit.lock.LockReport` per edit and span).
     """
 
     times: torch.Tensor
     fps: float
     chunks: Callable[[], Iterator[np.ndarray]]
     audio: Path | None = None
-    info: dict = field(default_factory=dict)
+    reports: tuple = ()
 
     def __len__(self) -> int:
         return len(self.times)
@@ -71,12 +72,12 @@ class Clip:
 
 
 def concat(clips: Sequence[Clip], fps: float, audio: Path | None = None) -> Clip:
-    """Clips one after the other (same frame size), played at ``fps``; their infos gathered in a list."""
+    """Clips one after the other (same frame size), played at ``fps``; their reports gathered in order."""
     times = torch.cat([c.times for c in clips])
 
     def chunks():
         return itertools.chain.from_iterable(c.chunks() for c in clips)
-    return Clip(times, fps, chunks, audio, {"parts": [c.info for c in clips]})
+    return Clip(times, fps, chunks, audio, tuple(report for c in clips for report in c.reports))
 
 
 def repeat(clip: Clip, counts: torch.Tensor, times: torch.Tensor) -> Clip:

@@ -11,26 +11,26 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from dynode.baselines import constant_velocity, linear
+from dynode.baselines import constant_velocity, flow_interpolate, linear
 from dynode.config import FitConfig, InversionConfig, _Config
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import save_trajectory
-from dynode.edit import Edit, load_library
+from dynode.edit import Edit
 from dynode.edit.find import EDITABLE
 from dynode.errors import InputError
-from dynode.generators import load_generator
 from dynode.io.checkpoints import atomic_path, save_latents
 from dynode.io.images import from_uint8, to_uint8
 from dynode.io.video import write_video
 from dynode.metrics import psnr, ssim
-from dynode.metrics.attributes import ATTRIBUTES, load_regressor
+from dynode.metrics.attributes import ATTRIBUTES
+from dynode.pipelines.models import Models
 from dynode.pipelines.video import VideoPipeline
 from dynode.plots import attribute_figure, trajectory_figure
 from dynode.types import Frames
@@ -59,9 +59,102 @@ class DemoConfig(_Config):
                              f"{self.to_dict()}")
 
 
-def _scores(pred: np.ndarray, truth: torch.Tensor) -> dict:
+@dataclass(frozen=True)
+class Scores:
+    """PSNR (dB) and SSIM of predicted frames against the ground truth."""
+
+    psnr: float
+    ssim: float
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """The demo's video: its seed and rate, frames in all, given to dynode, held out and after its end."""
+
+    seed: int
+    fps: float
+    frames: int
+    observed: int
+    held_out: int
+    future: int
+    resolution: int
+
+
+@dataclass(frozen=True)
+class ReconstructionFacts:
+    """The inverted frames' PSNR (dB) and the inversion's time per frame."""
+
+    psnr_mean: float
+    psnr_min: float
+    seconds_per_frame: float
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out in-between frames: the fitted path (exact, initial, with detail), linear latent
+    interpolation of the same codes, and DIS optical flow between the frames given."""
+
+    ode: Scores
+    ode_initial: Scores
+    ode_detail: Scores
+    linear: Scores
+    dis_flow: Scores
+
+
+@dataclass(frozen=True)
+class Future:
+    """Frames after the last one given: the fitted path, with detail, and constant velocity in latent space."""
+
+    ode: Scores
+    ode_detail: Scores
+    constant_velocity: Scores
+
+
+@dataclass(frozen=True)
+class EditChange:
+    """The probe's change of the edited attribute over frames."""
+
+    attribute_change_mean: float
+    attribute_change_std: float
+
+
+@dataclass(frozen=True)
+class EditMetrics:
+    direction: str
+    strength: float
+    ode: EditChange
+    per_frame: EditChange
+    locked: EditChange
+
+
+@dataclass(frozen=True)
+class DemoMetrics:
+    """Everything the demo measured (written as ``metrics.json``)."""
+
+    video: VideoFacts
+    reconstruction: ReconstructionFacts
+    held_out_interpolation: HeldOut
+    extrapolation: Future
+    extrapolation_first_4: Future
+    edit: EditMetrics
+    fit: dict
+    stage_seconds: dict
+    total_seconds: float
+
+    def headline(self) -> str:
+        """One line: the default output (the path with the video's detail) and the latent path
+        alone, each against linear interpolation and DIS flow, on the held-out frames."""
+        h = self.held_out_interpolation
+        return (f"held-out PSNR: dynode {h.ode_detail.psnr:.2f} dB (default, with the video's detail), latent path "
+                f"{h.ode.psnr:.2f} dB; linear {h.linear.psnr:.2f} dB, DIS flow {h.dis_flow.psnr:.2f} dB")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _scores(pred: np.ndarray, truth: torch.Tensor) -> Scores:
     x = from_uint8(pred)
-    return {"psnr": round(float(psnr(x, truth).mean()), 3), "ssim": round(float(ssim(x, truth).mean()), 4)}
+    return Scores(round(float(psnr(x, truth).mean()), 3), round(float(ssim(x, truth).mean()), 4))
 
 
 def _side_by_side(*videos: np.ndarray) -> np.ndarray:
@@ -73,11 +166,20 @@ def _side_by_side(*videos: np.ndarray) -> np.ndarray:
 
 
 def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig(), device: str = "cpu",
-             log: Callable[[str], None] = print) -> dict:
-    """Run the demo and write videos and ``metrics.json`` to ``out_dir``; returns the metrics."""
-    editable = sorted(set(EDITABLE) & set(load_library(config.generator)))
+             log: Callable[[str], None] = print) -> DemoMetrics:
+    """Run the demo and write videos and ``metrics.json`` to ``out_dir``; returns the metrics.
+
+    Raises:
+        InputError: a direction the generator's library lacks or its probe cannot read, or a
+            generator without an attribute probe. CheckpointError: an unknown generator.
+    """
+    models = Models.from_pretrained(config.generator, device)
+    editable = sorted(set(EDITABLE) & set(models.directions))
     if config.direction not in editable:
         raise InputError(f"demo direction must be one of {editable}, got {config.direction!r}")
+    if models.probe is None:
+        raise InputError(f"the demo reads its edit with the generator's attribute probe, and generator "
+                         f"{models.record.label} has none")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -88,7 +190,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
         log(f"{name}: {timings[name]:.1f} s")
 
     stage.t = time.time()
-    generator = load_generator(config.generator, device)
+    generator = models.generator
     video = ToyFaceVideo(config.seed)
     n_all = int(round((config.seconds + config.future) * config.fps))
     t_all = torch.arange(n_all, dtype=torch.float64) / config.fps
@@ -105,7 +207,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
 
     observed_fps = config.fps / config.keep_every
     observed = Frames(truth_px[observed_idx.numpy()], t_all[observed_idx], observed_fps)
-    pipe = VideoPipeline.from_frames(observed, generator, config.inversion, fit=None, log=log)
+    pipe = VideoPipeline.from_frames(observed, models, config.inversion, fit=None, log=log)
     seq = pipe.sequence
     save_latents(out / "latents.safetensors", seq)
     write_video(out / "reconstruction.mp4", _side_by_side(observed.pixels, pipe.reconstruction().numpy()),
@@ -125,6 +227,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     detail_px = pipe.interpolate(times=t_all, fidelity="detail").numpy()
     span = torch.nonzero(t_all <= last_obs_t).flatten()
     lin_px = pipe.render(linear(seq.times, seq.latents, t_all[span]), t_all[span]).numpy()
+    flow_px = flow_interpolate(observed.pixels, observed.times, t_all[held])
     stage("interpolate")
 
     cv_future = pipe.render(constant_velocity(seq.times, seq.latents, t_all[future]), t_all[future]).numpy()
@@ -142,7 +245,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     write_video(out / "comparison.mp4", _side_by_side(truth_px[span], plain_px[span], lin_px), config.fps)
     stage("comparison_video")
 
-    probe = load_regressor()
+    probe = models.probe
     attr = ATTRIBUTES.index(EDITABLE[config.direction])
     edit_metrics = {}
     changes = {}
@@ -150,33 +253,28 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
         unedited = probe(from_uint8(plain_px))[:, attr]
         for name, px in (("ode", ode_px), ("per_frame", frame_px), ("locked", locked_px)):
             changes[name] = delta = probe(from_uint8(px))[:, attr] - unedited
-            edit_metrics[name] = {"attribute_change_mean": round(float(delta.mean()), 4),
-                                  "attribute_change_std": round(float(delta.std()), 4)}
+            edit_metrics[name] = EditChange(round(float(delta.mean()), 4), round(float(delta.std()), 4))
     attribute_figure(t_all, {"first-frame": changes["ode"], "per-frame": changes["per_frame"],
                              "locked": changes["locked"]}, out / f"edit_{config.direction}.png",
                      f"probe change of {EDITABLE[config.direction]}", f"{config.direction} {config.strength:+g}")
     trajectory_figure(traj, out / "trajectory.png", future=config.future, seed=config.seed)
     stage("plots")
 
-    metrics = {
-        "video": {"seed": config.seed, "fps": config.fps, "frames": n_all, "observed": len(observed_idx),
-                  "held_out": len(held), "future": len(future), "resolution": generator.resolution},
-        "reconstruction": {"psnr_mean": round(float(seq.psnr.mean()), 3), "psnr_min": round(float(seq.psnr.min()), 3),
-                           "seconds_per_frame": round(seq.info["seconds_per_frame"], 3)},
-        "held_out_interpolation": {"ode": _scores(plain_px[held], truth[held]),
-                                   "ode_initial": _scores(initial_px[held], truth[held]),
-                                   "ode_detail": _scores(detail_px[held], truth[held]),
-                                   "linear": _scores(lin_px[held], truth[held])},
-        "extrapolation": {"ode": _scores(plain_px[future], truth[future]),
-                          "constant_velocity": _scores(cv_future, truth[future])},
-        "extrapolation_first_4": {"ode": _scores(plain_px[future[:4]], truth[future[:4]]),
-                                  "ode_detail": _scores(detail_px[future[:4]], truth[future[:4]]),
-                                  "constant_velocity": _scores(cv_future[:4], truth[future[:4]])},
-        "edit": {"direction": config.direction, "strength": config.strength, **edit_metrics},
-        "fit": {k: traj.stats[k] for k in ("best_loss", "best_iteration", "subspace_dim", "seconds")},
-        "stage_seconds": timings,
-        "total_seconds": round(sum(timings.values()), 3),
-    }
+    first4 = future[:4]
+    metrics = DemoMetrics(
+        VideoFacts(config.seed, config.fps, n_all, len(observed_idx), len(held), len(future), generator.resolution),
+        ReconstructionFacts(round(float(seq.psnr.mean()), 3), round(float(seq.psnr.min()), 3),
+                            round(seq.info["seconds_per_frame"], 3)),
+        HeldOut(_scores(plain_px[held], truth[held]), _scores(initial_px[held], truth[held]),
+                _scores(detail_px[held], truth[held]), _scores(lin_px[held], truth[held]),
+                _scores(flow_px, truth[held])),
+        Future(_scores(plain_px[future], truth[future]), _scores(detail_px[future], truth[future]),
+               _scores(cv_future, truth[future])),
+        Future(_scores(plain_px[first4], truth[first4]), _scores(detail_px[first4], truth[first4]),
+               _scores(cv_future[:4], truth[first4])),
+        EditMetrics(config.direction, config.strength, **edit_metrics),
+        {k: getattr(traj.stats, k) for k in ("best_loss", "best_iteration", "subspace_dim", "seconds")},
+        timings, round(sum(timings.values()), 3))
     with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+        tmp.write_text(json.dumps(metrics.to_dict(), indent=2))
     return metrics

@@ -1,50 +1,97 @@
-"""Videos of several spans: one trajectory per shot or face track, faceless frames passed through.
+"""A video as a list of spans: one trajectory per shot or face track, faceless frames passed through.
 
-A video whose :class:`~dynode.types.Source` records spans (see :mod:`dynode.io.shots`) is
-rendered span by span on one time grid: a time belongs to the span that started last at or
-before it. In a fitted span it is rendered from that span's own pipeline, held at the span's
-last frame up to the next span (so nothing morphs across a cut). In a passed-through span the
-source's own frames are shown (cropped as the inverted frames were, or whole with
-``full_frame``), interpolated by optical flow between the frames around a new time.
+Every video is a list of spans (see :mod:`dynode.io.shots`); a video of one shot is the
+length-one case. A fitted span is a :class:`Part`: its codes, its trajectory, its frames when at
+hand and its detail residuals. A clip over the video is made by :func:`compose` on one time
+grid: a time belongs to the span that started last at or before it. In a fitted span it is
+rendered from that span's part, held at the span's last frame up to the next span (so nothing
+morphs across a cut); times before the first span or after the last go to a fitted end span as
+they are (solved backwards, or extrapolated). In a passed-through span the source's own frames
+are shown (cropped as the inverted frames were, or whole with ``full_frame``), interpolated by
+optical flow between the frames around a new time.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from dynode.align.paste import paste_stream
+from dynode.detail import Detail
+from dynode.dynamics import Trajectory
 from dynode.errors import InputError
 from dynode.flow import flow_stream
 from dynode.io.video import VideoReader, frame_pairs, square
 from dynode.pipelines.clip import Clip, concat, repeat
-from dynode.types import LatentSequence, Source, Span
+from dynode.types import Frames, LatentSequence, Source, Span
 
 
-def fitted(source: Source) -> list[Span]:
-    """The spans that get a trajectory."""
-    return [span for span in source.spans if span.kind == "fit"]
+@dataclass(eq=False)
+class Part:
+    """One fitted span of a video.
+
+    Attributes:
+        span: where it lies among the video's kept frames.
+        sequence: its inverted codes (None when built from a trajectory artifact).
+        trajectory: its fitted dynamics (None until fitted).
+        frames: the frames its codes were inverted from, when at hand in memory.
+        detail: its frames' residuals against their renders, once built (see :mod:`dynode.detail`).
+    """
+
+    span: Span
+    sequence: LatentSequence | None = None
+    trajectory: Trajectory | None = None
+    frames: Frames | None = None
+    detail: Detail | None = None
+
+    def observed(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The observed codes (T, num_ws, w_dim) and their times (T,)."""
+        if self.sequence is not None:
+            return self.sequence.latents, self.sequence.times
+        return self.trajectory.observed, self.trajectory.observed_times
 
 
-def split(sequence: LatentSequence) -> list[LatentSequence]:
-    """The codes of each fitted span of the sequence's source."""
+def layout(source: Source | None, times: torch.Tensor) -> tuple[Span, ...]:
+    """The spans of a video whose kept (or observed) frames are at ``times``: those its source
+    records, or one fitted span over them all."""
+    if source is not None and source.spans:
+        return source.spans
+    return (Span("fit", 0, len(times), float(times[0]), float(times[-1])),)
+
+
+def split(sequence: LatentSequence, spans: tuple[Span, ...]) -> list[LatentSequence]:
+    """The codes of each fitted span."""
     parts = []
-    for span in fitted(sequence.source):
-        inside = (sequence.times >= span.first - 1e-6) & (sequence.times <= span.last + 1e-6)
-        parts.append(sequence.select(torch.nonzero(inside).flatten()))
+    for span in spans:
+        if span.kind == "fit":
+            inside = (sequence.times >= span.first - 1e-6) & (sequence.times <= span.last + 1e-6)
+            parts.append(sequence.select(torch.nonzero(inside).flatten()))
     return parts
 
 
-def kept_times(source: Source, parts: list) -> torch.Tensor:
+def select_frames(frames: Frames, times: torch.Tensor) -> Frames:
+    """The frames at ``times`` (seconds) among ``frames``.
+
+    Raises:
+        InputError: no frame at one of the times (the source video changed since the codes were made).
+    """
+    gap = (frames.times[:, None] - times[None]).abs()
+    missing = gap.min(0).values > 1e-3
+    if missing.any():
+        raise InputError(f"the source video has no frame at t={times[missing][0].item():.4f} s, where the "
+                         "codes were inverted; was it changed since?")
+    return frames.select(gap.argmin(0))
+
+
+def kept_times(spans: tuple[Span, ...], parts: list[Part]) -> torch.Tensor:
     """Every kept frame's time: the fitted spans' observed times, the passed-through spans' spread evenly."""
     fits = iter(parts)
-    return torch.cat([next(fits)._observed()[1] if span.kind == "fit" else
-                      torch.linspace(span.first, span.last, len(span), dtype=torch.float64)
-                      for span in source.spans])
+    return torch.cat([next(fits).observed()[1] if span.kind == "fit" else
+                      torch.linspace(span.first, span.last, len(span), dtype=torch.float64) for span in spans])
 
 
 def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int) -> Clip:
@@ -66,28 +113,25 @@ def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int
     return Clip(times, 0.0, chunks)
 
 
-def compose(source: Source, parts: list, times: torch.Tensor, render: Callable[[object, torch.Tensor, bool], Clip],
-            resolution: int, full_frame: bool, fps: float, audio=None, extend_last: bool = False,
-            tiles: int = 1) -> Clip:
-    """One clip at ``times`` over every span of ``source``.
+def compose(source: Source | None, spans: tuple[Span, ...], parts: list[Part], times: torch.Tensor,
+            render: Callable[[Part, torch.Tensor, bool], Clip], resolution: int, full_frame: bool, fps: float,
+            audio=None, extrapolating: bool = False, tiles: int = 1, feather: float = 4.0) -> Clip:
+    """One clip at ``times`` over every span.
 
     Args:
-        parts: the fitted spans' pipelines, in order.
+        spans: the video's spans (see :func:`layout`); parts: its fitted spans' parts, in order.
         render: render(part, times, is_last_span) -> the fitted span's crops at those (distinct) times.
         full_frame: paste the crops into the source's frames and pass the other spans' frames
-            through whole, in one walk of the source video for the whole clip.
-        extend_last: times past the last span's end go to its pipeline as they are (extrapolation);
-            otherwise every time is held inside its span.
+            through whole, in one walk of the source video for the whole clip (``feather``: the
+            paste's soft edge, pixels).
+        extrapolating: the clip runs past the video's end (refused when it ends passed through).
         tiles: passed-through frames are repeated this many times side by side (to match fitted
             spans rendered as several tiles).
 
     Raises:
         InputError: extrapolation past a span that is passed through, or full-frame output of a
-            video that was not aligned.
+            video that was not aligned (remedy "align").
     """
-    if full_frame and source.alignment is None:
-        raise InputError("full-frame output needs codes of an aligned video: invert it with --align")
-    spans = source.spans
     which = np.searchsorted(np.array([span.first for span in spans[1:]]), times.numpy(), side="right")
     fits = iter(parts)
     pieces = []  # (clip or None (passed through whole), counts of each distinct time, times, held times)
@@ -97,14 +141,17 @@ def compose(source: Source, parts: list, times: torch.Tensor, render: Callable[[
         if not len(index):
             continue
         t = times[index]
-        last = extend_last and i == len(spans) - 1
-        if last and part is None:
+        last = i == len(spans) - 1
+        if last and extrapolating and part is None:
             raise InputError(f"the video ends with frames passed through ({span.first:.2f}-{span.last:.2f} s: "
                              "faceless or a one-frame shot); there is no motion to extrapolate from")
-        held = t.clamp(span.first, None if last else span.last)
+        # A fitted span at either end takes the times beyond it as they are; others hold their end frames.
+        fitted = part is not None
+        low, high = None if fitted and i == 0 else span.first, None if fitted and last else span.last
+        held = t if low is None and high is None else t.clamp(low, high)
         distinct, counts = torch.unique_consecutive(held, return_counts=True)
         if part is not None:
-            clip = render(part, distinct, i == len(spans) - 1)
+            clip = render(part, distinct, last)
         elif full_frame:
             clip = None
         else:
@@ -114,8 +161,6 @@ def compose(source: Source, parts: list, times: torch.Tensor, render: Callable[[
     if not full_frame:
         return concat([replace(clip, times=t) if len(counts) == len(t) else repeat(clip, counts, t)
                        for clip, counts, t, _ in pieces], fps, audio)
-    video = source.require("full-frame output")
-    held = torch.cat([p[3] for p in pieces])
 
     def faces() -> Iterator[np.ndarray | None]:
         for clip, counts, t, _ in pieces:
@@ -124,10 +169,25 @@ def compose(source: Source, parts: list, times: torch.Tensor, render: Callable[[
             else:
                 for face, count in zip(clip.frames(), counts.tolist()):
                     yield from (face for _ in range(count))
+    return pasted(source, faces, torch.cat([p[2] for p in pieces]), torch.cat([p[3] for p in pieces]), fps, audio,
+                  tuple(report for clip, *_ in pieces if clip is not None for report in clip.reports), feather)
+
+
+def pasted(source: Source | None, faces: Callable[[], Iterator[np.ndarray | None]], times: torch.Tensor,
+           held: torch.Tensor, fps: float, audio=None, reports: tuple = (), feather: float = 4.0) -> Clip:
+    """Full frames at ``times``: the faces (None: the source's frame passed through) pasted into the
+    source video at ``held`` times (its background at new times interpolated by optical flow), in
+    one walk of the source as the clip is read.
+
+    Raises:
+        InputError: a source that was not aligned (remedy "align"), or whose video is gone.
+    """
+    if source is None or source.alignment is None:
+        raise InputError("full-frame output needs the codes of a video whose faces were aligned", "align")
+    video = source.require("full-frame output")
 
     def chunks() -> Iterator[np.ndarray]:
-        frames = paste_stream(VideoReader(video), faces(), source.alignment, held.numpy(), every=source.every)
+        frames = paste_stream(VideoReader(video), faces(), source.alignment, held.numpy(), feather, source.every)
         while chunk := list(itertools.islice(frames, 16)):
             yield np.stack(chunk)
-    return Clip(torch.cat([p[2] for p in pieces]), fps, chunks, audio,
-                {"parts": [{} if clip is None else clip.info for clip, *_ in pieces]})
+    return Clip(times, fps, chunks, audio, reports)

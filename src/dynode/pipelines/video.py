@@ -4,19 +4,17 @@
     pipe.interpolate(factor=8).write("clip_8x.mp4")
     pipe.edit([Edit(pipe.direction("smile"), 2.0)]).write("clip_smile.mp4")
 
-A :class:`VideoPipeline` holds the loaded generator (its pivotal-tuning delta applied), the
-inverted codes, the fitted trajectory and the typed record of the source video. Every
-rendering method returns a :class:`Clip`: times, a playback rate, the source's audio when it
-spans the same time, and frames produced chunk by chunk only when iterated or written, so
-long outputs stay within memory. The CLI, the demo and the benchmarks build a pipeline from
-their arguments and call it; no stage reloads a generator by name or re-opens a path itself.
+A :class:`VideoPipeline` holds the model bundle (:class:`~dynode.pipelines.models.Models`, the
+video's pivotal-tuning delta applied), the inverted codes, the typed record of the source video
+and its spans: one :class:`~dynode.pipelines.spans.Part` per fitted span (a video of one shot
+has one), each with its codes, trajectory and detail. Every verb renders through the same path
+over the spans (:func:`dynode.pipelines.spans.compose`) and returns a :class:`Clip`: times, a
+playback rate, the source's audio when it spans the same time, and frames produced chunk by
+chunk only when iterated or written, so long outputs stay within memory.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -25,164 +23,117 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from dynode.config import DetailConfig, FitConfig, InversionConfig, LockConfig, PTIConfig, ReadConfig
-from dynode.detail import FIDELITIES, Detail
-from dynode.dynamics import Trajectory, fit, load_trajectory, sample_future, save_trajectory
-from dynode.edit import (PROPAGATIONS, Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
-                         scale_motion)
+from dynode.config import (EDIT_MODES, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, LockConfig,
+                           PTIConfig, ReadConfig, check_choice)
+from dynode.detail import Detail
+from dynode.dynamics import Trajectory, fit, load_trajectories, load_trajectory, sample_future, save_trajectories, \
+    save_trajectory
+from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
 from dynode.edit.lock import lock
 from dynode.errors import CheckpointError, InputError
-from dynode.generators import apply_delta, load_generator
 from dynode.inversion import invert, pivotal_tuning
-from dynode.io.checkpoints import artifact_kind, load_artifact, load_latents, save_artifact
+from dynode.inversion.resume import resume
+from dynode.io.checkpoints import artifact_kind, load_latents
 from dynode.io.images import from_uint8, to_uint8
-from dynode.io.shots import ShotDetector, describe, segment, shot_starts
+from dynode.io.shots import describe
+from dynode.io.source import read_source
 from dynode.io.video import VideoReader, frame_pairs, read_video
 from dynode.metrics import psnr
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
-from dynode.times import future_times, render_times
+from dynode.pipelines.models import Models
+from dynode.pipelines.spans import Part
 from dynode.render import check_latents, iter_render, render_chunk, render_pixels
+from dynode.times import future_times, render_times
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
 Progress = Callable[[int, int], None]
-# How an edit rides on the path: the propagations, and locked (the carried edit at a per-frame gain).
-EDIT_MODES = (*PROPAGATIONS, "locked")
 Log = Callable[[str], None]
+DETAIL = "detail rendering"
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _describe(path: Path, frames: Frames, every: int, alignment) -> Source:
-    """The Source record of a video file or image folder whose frames were taken."""
-    has_audio = False
-    if path.is_file():
-        reader = VideoReader(path)
-        first = next(iter(reader))[0]
-        fps, has_audio = reader.fps, reader.has_audio
-    else:
-        first, fps = frames.pixels[0], frames.fps * every
-    height, width = alignment.frame_shape if alignment is not None else first.shape[:2]
-    return Source(str(path.resolve()), int(width), int(height), float(fps), float(frames.times[-1]), every,
-                  has_audio, alignment)
-
-
-def _fingerprint(frames: Frames, generator: Generator, inversion: InversionConfig) -> str:
-    """What an interrupted inversion must share with its resume: the frames, the generator, the config."""
-    h = hashlib.sha256(np.ascontiguousarray(frames.pixels).tobytes())
-    h.update(frames.times.numpy().tobytes())
-    h.update(f"{generator.id}|{generator.name}|{json.dumps(inversion.to_dict(), sort_keys=True)}".encode())
-    return h.hexdigest()[:24]
-
-
-def _resume(partial: str | Path | None, frames: Frames, generator: Generator, inversion: InversionConfig, log: Log):
-    """(the frames already done, a checkpoint callback) for an inversion kept in ``partial``."""
-    if partial is None:
-        return None, None
-    partial, key = Path(partial), _fingerprint(frames, generator, inversion)
-    done = None
-    if partial.is_file():
-        try:
-            tensors, info = load_artifact(partial, "partial-latents")
-        except CheckpointError:
-            tensors, info = None, {}
-        if info.get("fingerprint") == key:
-            done = (tensors["codes"], tensors["losses"], tensors["psnr"])
-            log(f"resuming: {len(done[0])} of {len(frames)} frames were inverted before ({partial})")
-        else:
-            log(f"{partial} is from another video, generator or inversion config: starting over")
-
-    def keep(codes, losses, psnrs):
-        save_artifact(partial, "partial-latents", {"codes": codes, "losses": losses, "psnr": psnrs},
-                      {"fingerprint": key, "frames": len(frames)})
-    return done, keep
-
-
-def _encoder_for(generator: Generator, init: str):
-    """The generator's encoder for inversion init "auto" (if it has one) or "encoder" (required).
-
-    Raises:
-        InputError: init "encoder" and no encoder beside the generator. CheckpointError: one made
-            for another generator.
-    """
-    if init not in ("auto", "encoder"):
-        return None
-    from dynode.inversion.encoder import encoder_folder, load_encoder
-    folder = encoder_folder(generator)
-    if folder is None or not (folder / "model.safetensors").is_file():
-        if init == "encoder":
-            raise InputError(f"--init encoder: generator {generator.name or '(built in memory)'} has no encoder "
-                             f"({folder}); train one with `dynode train-encoder`, or use --init previous")
-        return None
-    return load_encoder(folder, generator)
+def _bundle(models: Models | Generator) -> Models:
+    """A model bundle; a bare generator comes with what its model folder holds (nothing if built in memory)."""
+    return models if isinstance(models, Models) else Models.around(models)
 
 
 class VideoPipeline:
-    """A video's generator, codes, trajectory and source, and everything rendered from them.
+    """A video's models, codes, spans and source, and everything rendered from them.
 
     Build one with :meth:`from_video` (a file or image folder), :meth:`from_frames` (frames in
     memory) or :meth:`from_artifacts` (a latents or trajectory file).
 
-    Attributes:
-        generator: the loaded generator (the video's tuning delta applied).
-        sequence: the inverted codes (None when built from a trajectory artifact).
-        trajectory: the fitted dynamics (None until :meth:`fit`).
-        source: the video the codes came from (None for frames given in memory).
+    Args:
+        models: the model bundle, or a generator (then with what its model folder holds).
+        sequence: the inverted codes of every fitted frame (None when built from trajectories).
+        trajectory: a fitted trajectory, or one per fitted span of the source, in time order.
         frames: the frames the codes were inverted from, when at hand in memory (else tuning, the
             image loss of :meth:`fit` and detail rendering read them again from the source video).
+
+    Attributes:
+        models, sequence, frames: as given. source: the video the codes came from (None for
+            frames given in memory). spans: the video's spans (one fitted span when its source
+            records none). parts: one :class:`Part` per fitted span.
         detail_config: how detail is carried (see :mod:`dynode.detail`).
-        parts: for a video of several spans (its source records them: shots, face tracks), one
-            pipeline per fitted span, in time order; this pipeline then has no trajectory of its
-            own and renders span by span (see :mod:`dynode.pipelines.spans`). Given None, they
-            are made from the codes when the source records spans; [] for none.
+
+    Raises:
+        InputError: neither codes nor a trajectory, or trajectories that do not match the spans.
     """
 
-    def __init__(self, generator: Generator, sequence: LatentSequence | None = None,
-                 trajectory: Trajectory | None = None, log: Log | None = None, frames: Frames | None = None,
-                 parts: list["VideoPipeline"] | None = None):
-        if sequence is None and trajectory is None and not parts:
-            raise InputError("VideoPipeline needs a latent sequence, a trajectory or its spans' pipelines")
-        self.generator, self.sequence, self.trajectory = generator, sequence, trajectory
+    def __init__(self, models: Models | Generator, sequence: LatentSequence | None = None,
+                 trajectory: Trajectory | list[Trajectory] | None = None, log: Log | None = None,
+                 frames: Frames | None = None):
+        trajectories = [trajectory] if isinstance(trajectory, Trajectory) else list(trajectory or [])
+        if sequence is None and not trajectories:
+            raise InputError("VideoPipeline needs a latent sequence or a trajectory")
+        self.models, self.sequence, self.frames = _bundle(models), sequence, frames
         self.log = log or _stderr
-        self.frames = frames
         self.detail_config = DetailConfig()
-        self._detail: Detail | None = None
-        # A video of several spans (cuts, face tracks): one pipeline per fitted span, in time order.
-        self.parts: list[VideoPipeline] = list(parts or [])
-        if parts is None and sequence is not None and self.source is not None and self.source.spans:
-            self._split()
+        self.source: Source | None = (sequence or trajectories[0]).source
+        times = sequence.times if sequence is not None else torch.cat([t.observed_times for t in trajectories])
+        self.spans = multi.layout(self.source, times)
+        fitted = [span for span in self.spans if span.kind == "fit"]
+        if sequence is not None:
+            self.parts = [Part(span, codes) for span, codes in zip(fitted, multi.split(sequence, self.spans))]
+        else:
+            self.parts = [Part(span) for span in fitted]
+        if trajectories:
+            if len(trajectories) != len(self.parts):
+                raise InputError(f"{len(trajectories)} trajectories for a video of {len(self.parts)} fitted span(s)")
+            for part, traj in zip(self.parts, trajectories):
+                part.trajectory = traj
+        if frames is not None:
+            for part in self.parts:
+                part.frames = multi.select_frames(frames, part.observed()[1])
 
     @property
-    def source(self) -> Source | None:
-        if self.trajectory is None and self.sequence is None:
-            return self.parts[0].source
-        return (self.trajectory or self.sequence).source
+    def generator(self) -> Generator:
+        """The generator (the video's tuning delta applied)."""
+        return self.models.generator
 
-    def _split(self) -> None:
-        """One pipeline per fitted span of the source, with its codes and frames (when in memory)."""
-        self.parts = [VideoPipeline(self.generator, codes, log=self.log, parts=[])
-                      for codes in multi.split(self.sequence)]
-        if self.frames is not None:
-            for part in self.parts:
-                part.frames = part._observed_frames("splitting the video into spans", frames=self.frames)
+    @property
+    def trajectory(self) -> Trajectory | None:
+        """The fitted trajectory of a video of one span (None until fitted, or for several: see
+        :meth:`trajectories`)."""
+        return self.parts[0].trajectory if len(self.parts) == 1 else None
 
     # Building -----------------------------------------------------------------------------
 
     @classmethod
-    def from_video(cls, video: str | Path, generator: str | Generator = "toyfaces64", read: ReadConfig = ReadConfig(),
-                   inversion: InversionConfig = InversionConfig(), pti: PTIConfig | None = None,
-                   fit: FitConfig | None = FitConfig(), device: str = "cpu", progress: Progress | None = None,
-                   log: Log | None = None, partial: str | Path | None = None) -> "VideoPipeline":
-        """Read a video file or image folder, invert its frames and (unless ``fit`` is None) fit them.
-
-        Frames are decoded one at a time and reduced (every n-th, resized, or the face cropped) as
-        they come, so only generator-sized frames are held in memory. The video is recorded as
-        the codes' :class:`Source` (for full-frame output, audio and the image loss).
+    def from_video(cls, video: str | Path, models: Models | Generator | str = "toyfaces64",
+                   read: ReadConfig = ReadConfig(), inversion: InversionConfig = InversionConfig(),
+                   pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(), device: str = "cpu",
+                   progress: Progress | None = None, log: Log | None = None,
+                   partial: str | Path | None = None) -> "VideoPipeline":
+        """Read a video file or image folder (:func:`dynode.io.source.read_source`), invert its
+        frames and (unless ``fit`` is None) fit them.
 
         Args:
-            generator: a bundled name, a model folder, or a loaded generator.
+            models: a model bundle, a generator, or a bundled name or model folder to load.
             read: which frames and how they are cropped. pti: pivotal tuning (None: none).
             progress: inversion progress, called as progress(frames_done, frames_total).
             partial: keep the inversion's progress there to resume it (see :meth:`from_frames`).
@@ -191,112 +142,83 @@ class VideoPipeline:
             InputError: unreadable video, < 2 frames, frames of the wrong size without resize or
                 align, or no face anywhere with align. CheckpointError: unknown generator.
         """
-        path = Path(video)
-        if not path.exists():
-            raise InputError(f"{path}: no such video file or folder")
-        if read.align and not path.is_file():
-            raise InputError(f"{path}: --align needs a video file")
-        gen = load_generator(generator, device) if isinstance(generator, str) else generator
-        res, log = gen.resolution, log or _stderr
-        alignment, found = None, None
-        detector = ShotDetector(read.shot_threshold) if read.shots and path.is_file() else None
+        models = Models.from_pretrained(models, device) if isinstance(models, (str, Path)) else _bundle(models)
+        log = log or _stderr
+        aligner = None
         if read.align:
-            from dynode.align import align_video
-            from dynode.align.face import check_coverage
-            alignment, frames = align_video(VideoReader(path), res, read.sigma, log=log, every=read.every,
-                                            min_face=read.min_face, detector=detector)
-            found = alignment.found
-            check_coverage(found, alignment.times, read.min_face_share)
-        else:
-            frames = read_video(path, log=log, every=read.every, size=res if read.resize else None, detector=detector)
-        if frames.pixels.shape[1:3] != (res, res):
-            h, w = frames.pixels.shape[1:3]
-            raise InputError(f"{path}: frames are {w}x{h} but the generator makes {res}x{res}; "
-                             "pass --resize to centre-crop and resize, or --align to crop the face")
-        cuts = tuple(detector.cuts) if detector is not None else ()
-        spans = segment(frames.times.numpy(), shot_starts(frames.times.numpy(), cuts), found, read.bridge)
-        fits = [span for span in spans if span.kind == "fit"]
-        if not fits:
-            raise InputError(f"{path}: no span of two frames or more to fit ({len(cuts)} cut(s) in {len(frames)} "
-                             "frames: every frame is its own shot, or faceless); if these are not cuts, pass "
-                             "--shots off")
-        source = _describe(path, frames, read.every, alignment)
-        if len(spans) > 1:
-            log(describe(spans, len(cuts)))
-            source = replace(source, spans=tuple(spans), cuts=cuts)
-            frames = frames.select(torch.cat([torch.arange(span.start, span.stop) for span in fits]))
-        elif cuts:
-            source = replace(source, cuts=cuts)
-        return cls.from_frames(frames, gen, inversion, pti, fit, progress, log, source, partial)
+            from dynode.align.face import align_reader as aligner
+        frames, source = read_source(video, models.generator.resolution, read, log, aligner)
+        return cls.from_frames(frames, models, inversion, pti, fit, progress, log, source, partial)
 
     @classmethod
-    def from_frames(cls, frames: Frames, generator: Generator, inversion: InversionConfig = InversionConfig(),
+    def from_frames(cls, frames: Frames, models: Models | Generator, inversion: InversionConfig = InversionConfig(),
                     pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(),
                     progress: Progress | None = None, log: Log | None = None,
                     source: Source | None = None, partial: str | Path | None = None) -> "VideoPipeline":
         """Invert frames already in memory (uint8, the generator's size), tune and fit them.
 
         Args:
-            partial: a file where the inversion keeps the frames done so far (atomically, after
-                every batch, with a fingerprint of the frames, the generator and the config). If
-                it exists and matches, inversion continues where it stopped; if it does not
-                match, it starts over and says so. Removed once the inversion is complete.
-            source: the video the frames came from. When it records spans (:meth:`from_video`
-                found cuts or faceless stretches), ``frames`` are the fitted spans' frames; each
-                span's first frame is inverted afresh, and every span is fitted on its own.
+            partial: a file where the inversion keeps the frames done so far (see
+                :mod:`dynode.inversion.resume`); removed once the inversion is complete.
+            source: the video the frames came from. When it records spans, ``frames`` are the
+                fitted spans' frames; each span's first frame is inverted afresh, and every span
+                is fitted on its own.
 
         Raises:
-            InputError: fewer than 2 frames, or frames of another size than the generator's.
+            InputError: fewer than 2 frames, frames of another size than the generator's, or
+                inversion init "encoder" for a generator without one (remedy "encoder").
         """
+        models, log = _bundle(models), log or _stderr
+        generator = models.generator
         res = generator.resolution
         if len(frames) < 2:
             raise InputError(f"{len(frames)} frame(s) to invert; dynode needs at least 2")
         if frames.pixels.shape[1:3] != (res, res):
             raise InputError(f"frames are {frames.pixels.shape[2]}x{frames.pixels.shape[1]} but the generator "
                              f"makes {res}x{res}")
-        log = log or _stderr
-        done, keep = _resume(partial, frames, generator, inversion, log)
+        if inversion.init == "encoder" and models.encoder is None:
+            raise InputError(f"inversion init 'encoder': generator {generator.record.label} has no encoder",
+                             "encoder")
+        done, keep = resume(partial, frames, generator, inversion, log) if partial is not None else (None, None)
         lengths = [len(span) for span in source.spans if span.kind == "fit"] if source is not None else []
-        seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress,
-                     _encoder_for(generator, inversion.init), done, keep, np.cumsum(lengths[:-1]).tolist())
+        encoder = models.encoder if inversion.init in ("auto", "encoder") else None
+        seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress, encoder, done, keep,
+                     np.cumsum(lengths[:-1]).tolist())
         if partial is not None:
             Path(partial).unlink(missing_ok=True)
         seq.source = source
-        pipe = cls(generator, seq, log=log, frames=frames)
+        pipe = cls(models, seq, log=log, frames=frames)
         if pti is not None:
             pipe.tune(pti)
         return pipe if fit is None else pipe.fit(fit)
 
     @classmethod
-    def from_artifacts(cls, path: str | Path, device: str = "cpu", generator: Generator | None = None,
+    def from_artifacts(cls, path: str | Path, device: str = "cpu", models: Models | Generator | None = None,
                        log: Log | None = None) -> "VideoPipeline":
         """A pipeline from a latents or trajectory artifact (one trajectory, or one per span of a
-        video of several), its generator reloaded from the record it holds (name, weight id and
-        tuning delta), or ``generator`` if given (used as it is).
+        video of several), its models reloaded from the generator record it holds (name, weight
+        id and tuning delta), or ``models`` if given (used as they are).
 
         Raises:
             CheckpointError: unreadable artifact, one of another kind, a recorded generator that is
-                gone or whose weights changed, or one built in memory (pass ``generator``).
+                gone or whose weights changed, or one built in memory (remedy "pass_generator").
         """
         kind = artifact_kind(path)
-        spans = []
         if kind == "latents":
-            sequence, trajectory = load_latents(path), None
+            sequence, trajectories = load_latents(path), []
         elif kind == "trajectory":
-            sequence, trajectory = None, load_trajectory(path)
+            sequence, trajectories = None, [load_trajectory(path)]
         elif kind == "trajectories":
-            from dynode.dynamics.storage import load_trajectories
-            sequence, trajectory, spans = None, None, load_trajectories(path)
+            sequence, trajectories = None, load_trajectories(path)
         else:
             raise CheckpointError(f"{path}: artifact of kind {kind!r}; expected a latents or trajectory artifact")
-        record = trajectory or sequence or spans[0]
-        if generator is None:
-            if not record.generator:
-                raise CheckpointError(f"{path}: made with a generator built in memory, which cannot be reloaded; "
-                                      "pass the generator")
-            generator = load_generator(record.generator, device, record.delta, record.generator_id)
-        parts = [cls(generator, trajectory=t, log=log, parts=[]) for t in spans]
-        return cls(generator, sequence, trajectory, log, parts=parts or None)
+        record = (sequence or trajectories[0]).generator
+        if models is None:
+            if not record.name:
+                raise CheckpointError(f"{path}: made with a generator built in memory, which cannot be reloaded",
+                                      "pass_generator")
+            models = Models.from_pretrained(record.name, device, record.delta, record.id)
+        return cls(models, sequence, trajectories, log)
 
     # Tuning and fitting -------------------------------------------------------------------
 
@@ -308,26 +230,26 @@ class VideoPipeline:
         Raises:
             InputError: no codes, a generator already tuned, or frames that are not at hand.
         """
-        seq = self.sequence
-        if seq is None:
-            raise InputError("tuning needs the inverted codes: give a latents artifact (dynode invert)")
-        if seq.delta is not None:
+        seq = self._require_codes("tuning")
+        if seq.generator.delta is not None:
             raise InputError("these codes already come with a tuned generator; invert the video again to retune")
-        images = from_uint8(self._observed_frames("pivotal tuning").pixels)
+        frames = self.frames if self.frames is not None else self._source_frames("pivotal tuning")
+        images = from_uint8(multi.select_frames(frames, seq.times).pixels)
         delta, seq.info["pti"] = pivotal_tuning(self.generator, images, seq.latents, config)
-        self.generator = apply_delta(copy.deepcopy(self.generator), delta)
-        self._detail = None  # the residuals were the old generator's
-        seq.delta = delta
+        self.models = self.models.tuned(delta)
+        seq.generator = self.models.record
         with torch.no_grad():
             seq.psnr = torch.cat([psnr(self.generator.synthesis(w.to(self.generator.device)).cpu(), x)
                                   for w, x in zip(seq.latents.split(16), images.split(16))])
-        if self.parts:
-            self._split()
+        # The parts' codes carry the tuned record and PSNR; their detail was the old generator's.
+        for part, codes in zip(self.parts, multi.split(seq, self.spans)):
+            part.sequence, part.detail = codes, None
         return self
 
     def fit(self, config: FitConfig = FitConfig(), progress: Callable[[int, int, float], None] | None = None) \
             -> "VideoPipeline":
-        """Fit the dynamics to the codes (see :func:`dynode.dynamics.fit`); returns this pipeline.
+        """Fit the dynamics of every fitted span to its codes (see :func:`dynode.dynamics.fit`);
+        returns this pipeline.
 
         With ``config.image_weight`` the observed frames are needed: those read by
         :meth:`from_video`, or read again from the source video.
@@ -336,49 +258,48 @@ class VideoPipeline:
             InputError: no codes (built from a trajectory), or an image loss whose source video
                 is gone or lacks a frame at one of the codes' times.
         """
-        if self.sequence is None:
-            raise InputError("fitting needs the inverted codes: give a latents artifact (dynode invert)")
-        if self.parts:
-            total = len(self.parts) * config.iters
-            for k, part in enumerate(self.parts):
-                part.fit(config, None if progress is None else
-                         lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
-            return self
-        images = from_uint8(self._observed_frames("an image-space loss").pixels).to(self.generator.device) \
-            if config.image_weight else None
-        self.trajectory = fit(self.sequence, config, progress, self.generator, images)
+        self._require_codes("fitting")
+        if config.image_weight:
+            self._share_frames("an image-space loss")
+        total = len(self.parts) * config.iters
+        for k, part in enumerate(self.parts):
+            images = from_uint8(part.frames.pixels).to(self.generator.device) if config.image_weight else None
+            report = None if progress is None else \
+                (lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
+            part.trajectory = fit(part.sequence, config, report, self.generator, images)
         return self
 
     def save_trajectory(self, path: str | Path) -> Path:
         """Write the fitted trajectory (one artifact holding every span's, for a video of several)."""
-        if self.parts:
-            from dynode.dynamics.storage import save_trajectories
-            save_trajectories(path, [part.require_trajectory("saving") for part in self.parts])
+        trajectories = self.trajectories("saving a trajectory")
+        if len(trajectories) == 1:
+            save_trajectory(path, trajectories[0])
         else:
-            save_trajectory(path, self.require_trajectory("saving a trajectory"))
+            save_trajectories(path, trajectories)
         return Path(path)
 
     def fit_summary(self) -> str:
         """One line on the fit: its time and loss (per span for a video of several)."""
-        if not self.parts:
-            stats = self.require_trajectory("a fit summary").stats
-            return f"fitted in {stats['seconds']:.1f} s, loss {stats['best_loss']:.4g}"
-        stats = [part.require_trajectory("a fit summary").stats for part in self.parts]
-        losses = ", ".join(f"{s['best_loss']:.3g}" for s in stats)
-        return f"{len(stats)} spans fitted in {sum(s['seconds'] for s in stats):.1f} s, losses {losses}"
+        stats = [traj.stats for traj in self.trajectories("a fit summary")]
+        if len(stats) == 1:
+            return f"fitted in {stats[0].seconds:.1f} s, loss {stats[0].best_loss:.4g}"
+        losses = ", ".join(f"{s.best_loss:.3g}" for s in stats)
+        return f"{len(stats)} spans fitted in {sum(s.seconds for s in stats):.1f} s, losses {losses}"
 
-    def _observed(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The observed codes (T, num_ws, w_dim) and their times (T,)."""
-        if self.sequence is not None:
-            return self.sequence.latents, self.sequence.times
-        return self.trajectory.observed, self.trajectory.observed_times
+    def _require_codes(self, what: str) -> LatentSequence:
+        if self.sequence is None:
+            raise InputError(f"{what} needs the inverted codes, and this pipeline was built from a trajectory",
+                             "invert_first")
+        return self.sequence
 
-    def _source_frames(self, purpose: str, instead: str) -> Frames:
+    # The source's frames ------------------------------------------------------------------
+
+    def _source_frames(self, purpose: str, remedy: str | None = None) -> Frames:
         """Every kept frame of the source video, read again and cropped or resized as for inversion."""
         if self.source is None:
             raise InputError(f"{purpose} needs the frames the codes were inverted from, and these codes record "
-                             f"no source video; {instead}")
-        path = self.source.require(purpose, instead)
+                             "no source video", remedy)
+        path = self.source.require(purpose, remedy)
         res, every = self.generator.resolution, self.source.every
         if self.source.alignment is not None:
             pairs = list(frame_pairs(VideoReader(path), every))
@@ -387,76 +308,80 @@ class VideoPipeline:
         resize = (self.source.width, self.source.height) != (res, res)
         return read_video(path, every=every, size=res if resize else None)
 
-    def _observed_frames(self, purpose: str, instead: str = "invert the video again",
-                         frames: Frames | None = None) -> Frames:
-        """The frames the codes were inverted from, at the codes' times (generator-sized): ``frames``
-        or those in memory, else read again from the source video."""
-        times = self._observed()[1]
-        if frames is None:
-            frames = self.frames if self.frames is not None else self._source_frames(purpose, instead)
-        gap = (frames.times[:, None] - times[None]).abs()
-        missing = gap.min(0).values > 1e-3
-        if missing.any():
-            raise InputError(f"the source video has no frame at t={times[missing][0].item():.4f} s, where the "
-                             "codes were inverted; was it changed since?")
-        return frames.select(gap.argmin(0))
+    def _share_frames(self, purpose: str, remedy: str | None = None) -> None:
+        """Give every part its observed frames: from memory, else the source read once for all."""
+        if all(part.frames is not None for part in self.parts):
+            return
+        frames = self.frames if self.frames is not None else self._source_frames(purpose, remedy)
+        for part in self.parts:
+            if part.frames is None:
+                part.frames = multi.select_frames(frames, part.observed()[1])
+
+    def _detail(self, part: Part) -> Detail:
+        """A part's residuals against their renders, ready to carry (built once)."""
+        if part.detail is None:
+            self._share_frames(DETAIL, "fidelity_latent")
+            codes, times = part.observed()
+            part.detail = Detail(part.frames.pixels, render_pixels(self.generator, codes), times, self.detail_config)
+        return part.detail
 
     def detail(self) -> Detail:
-        """The observed frames' residuals against their renders, ready to carry (built once).
+        """The observed frames' residuals of a video of one span (see :mod:`dynode.detail`).
 
         Raises:
-            InputError: the frames are neither in memory nor readable from the source video.
+            InputError: the frames are neither in memory nor readable from the source video, or
+                the video has several spans.
         """
-        if self._detail is None:
-            frames = self._observed_frames("detail rendering (--fidelity detail)",
-                                           "render with --fidelity latent, which needs only the codes")
-            codes, times = self._observed()
-            renders = render_pixels(self.generator, codes)
-            self._detail = Detail(frames.pixels, renders, times, self.detail_config)
-        return self._detail
+        return self._detail(self._one_part(DETAIL))
 
     # Rendering ----------------------------------------------------------------------------
 
-    def require_trajectory(self, what: str) -> Trajectory:
-        """The fitted trajectory; InputError naming ``what`` needs it when there is none."""
-        if self.parts:
+    def _one_part(self, what: str) -> Part:
+        if len(self.parts) > 1:
             raise InputError(f"{what} needs one trajectory, and this video has {len(self.parts)} spans, each with its "
-                             f"own ({describe(list(self.source.spans), len(self.source.cuts))}); read it with --shots "
-                             "off to fit one across them")
-        if self.trajectory is None:
-            raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
-        return self.trajectory
+                             f"own ({describe(list(self.spans), len(self.source.cuts))})", "shots_off")
+        return self.parts[0]
+
+    def require_trajectory(self, what: str) -> Trajectory:
+        """The fitted trajectory of a video of one span; InputError naming ``what`` needs it when
+        there is none or the video has several spans."""
+        self._one_part(what)
+        return self.trajectories(what)[0]
 
     def trajectories(self, what: str) -> list[Trajectory]:
-        """The fitted trajectory, or one per span for a video of several (InputError naming ``what``
-        needs them when the codes are not fitted)."""
-        self._require_fitted(what)
-        return [part.trajectory for part in self.parts] or [self.trajectory]
+        """One fitted trajectory per span (InputError naming ``what`` needs them when the codes are
+        not fitted)."""
+        if any(part.trajectory is None for part in self.parts):
+            raise InputError(f"{what} needs a fitted trajectory: fit the codes first", "fit_first")
+        return [part.trajectory for part in self.parts]
 
-    def _require_fitted(self, what: str) -> None:
-        """InputError naming ``what`` unless there is a trajectory, or one per span."""
-        for pipe in self.parts or [self]:
-            if pipe.trajectory is None:
-                raise InputError(f"{what} needs a fitted trajectory: fit the codes first (dynode fit)")
+    def _crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
+               geometry: torch.Tensor | None = None) -> Clip:
+        """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
+        is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes')."""
+        generator = self.generator
+        detail = self._detail(part) if fidelity == "detail" else None
+        chunk = render_chunk(generator)
 
-    def _share_frames(self, fidelity: str) -> None:
-        """For detail rendering of a video of several spans: the source's frames read once, each span
-        given its own (rather than every span reading the whole video)."""
-        if fidelity != "detail" or all(part.frames is not None for part in self.parts):
-            return
-        purpose, instead = "detail rendering (--fidelity detail)", \
-            "render with --fidelity latent, which needs only the codes"
-        frames = self._source_frames(purpose, instead)
-        for part in self.parts:
-            if part.frames is None:
-                part.frames = part._observed_frames(purpose, instead, frames)
+        def crops() -> Iterator[np.ndarray]:
+            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, chunk))
+            if detail is None:
+                return chunks
+            if geometry is None:
+                return (detail.apply(t, chunk) for t, chunk in zip(times.split(chunk), chunks))
+            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
+            return (detail.apply(t, base, chunk) for t, base, chunk in zip(times.split(chunk), plain, chunks))
+        return Clip(times, playback_rate(times), crops)
 
-    def _spans(self, times: torch.Tensor, render, full_frame: bool = False, fps: float | None = None,
-               audio: Path | None = None, extend_last: bool = False, tiles: int = 1, fidelity: str = "latent") -> Clip:
+    def _compose(self, times: torch.Tensor, render: Callable[[Part, torch.Tensor, bool], Clip],
+                 full_frame: bool = False, fps: float | None = None, audio: Path | None = None,
+                 extrapolating: bool = False, tiles: int = 1, fidelity: str = "latent") -> Clip:
         """A clip over every span at ``times`` (see :func:`dynode.pipelines.spans.compose`)."""
-        self._share_frames(fidelity)
-        return multi.compose(self.source, self.parts, times, render, self.generator.resolution, full_frame,
-                             fps or playback_rate(times), audio, extend_last, tiles)
+        check_choice("fidelity", fidelity, FIDELITIES)
+        if fidelity == "detail":  # the source read once for every span, not once per span
+            self._share_frames(DETAIL, "fidelity_latent")
+        return multi.compose(self.source, self.spans, self.parts, times, render, self.generator.resolution,
+                             full_frame, fps or playback_rate(times), audio, extrapolating, tiles)
 
     def _audio(self) -> Path | None:
         """The source video for its audio, if it has some; a gone source is said, not silently dropped."""
@@ -479,56 +404,33 @@ class VideoPipeline:
                 frames around it; the source is walked once as the frames go.
             fps: playback rate (default: the times' own). audio: a video whose audio goes along.
             fidelity: "latent" (the generator's render) or "detail" (the video's own detail
-                carried along the path, see :mod:`dynode.detail`).
+                carried along the path, see :mod:`dynode.detail`; a video of one span).
             geometry: with "detail", the unedited codes at the same times whose renders give the
                 motion (default: ``latents`` themselves); pass them when ``latents`` are edited.
 
         Raises:
             InputError: codes that do not fit the generator, times of another length, an unknown
-                fidelity, "detail" without the observed frames, or ``full_frame`` without an
-                aligned source or with its video gone.
+                fidelity, "detail" without the observed frames or over several spans, or
+                ``full_frame`` without an aligned source or with its video gone.
         """
         check_latents(self.generator, latents)
         times = check_times(times)
         if len(times) != len(latents) or (geometry is not None and geometry.shape != latents.shape):
             raise InputError(f"render(): {len(latents)} codes but {len(times)} times"
                              + ("" if geometry is None else f" and geometry codes {tuple(geometry.shape)}"))
-        if fidelity not in FIDELITIES:
-            raise InputError(f"unknown fidelity {fidelity!r}; valid: {list(FIDELITIES)}")
+        check_choice("fidelity", fidelity, FIDELITIES)
+        part = self._one_part(DETAIL) if fidelity == "detail" else self.parts[0]
+        crops = self._crops(part, latents, times, fidelity, geometry)
         rate = fps or playback_rate(times)
-        generator = self.generator
-        detail = self.detail() if fidelity == "detail" else None
-        chunk = render_chunk(generator)
-
-        def crops() -> Iterator[np.ndarray]:
-            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, chunk))
-            if detail is None:
-                return chunks
-            if geometry is None:
-                return (detail.apply(t, chunk) for t, chunk in zip(times.split(chunk), chunks))
-            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
-            return (detail.apply(t, base, chunk) for t, base, chunk in zip(times.split(chunk), plain, chunks))
         if not full_frame:
-            return Clip(times, rate, crops, audio)
-        source = self.source
-        if source is None or source.alignment is None:
-            raise InputError("full-frame output needs codes of an aligned video: invert it with --align")
-        video = source.require("full-frame output")
-
-        def pasted() -> Iterator[np.ndarray]:
-            from dynode.align import paste_stream
-            faces = (face for chunk in crops() for face in chunk)
-            return (frame[None] for frame in paste_stream(VideoReader(video), faces, source.alignment, times,
-                                                          feather, source.every))
-        return Clip(times, rate, pasted, audio)
+            return replace(crops, fps=rate, audio=audio)
+        return multi.pasted(self.source, crops.frames, times, times, rate, audio, feather=feather)
 
     def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
-        if self.parts:
-            return self._spans(multi.kept_times(self.source, self.parts),
-                               lambda part, t, last: part.reconstruction(fidelity=fidelity), fps=fps, fidelity=fidelity)
-        codes, times = self._observed()
-        return self.render(codes, times, fps=fps, fidelity=fidelity)
+        return self._compose(multi.kept_times(self.spans, self.parts),
+                             lambda part, t, last: self._crops(part, *part.observed(), fidelity), fps=fps,
+                             fidelity=fidelity)
 
     def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
                     path: str = "exact", full_frame: bool = False, fidelity: str = "detail") -> Clip:
@@ -546,16 +448,10 @@ class VideoPipeline:
         """
         if factor is None and fps is None and times is None:
             factor = 8
-        if self.parts:
-            self._require_fitted("interpolation")
-            t = render_times(multi.kept_times(self.source, self.parts), factor, fps,
-                             None if times is None else list(times))
-            return self._spans(t, lambda part, u, last: part._along(u, path, fidelity), full_frame, fps,
-                               self._audio() if times is None else None, fidelity=fidelity)
-        traj = self.require_trajectory("interpolation")
-        t = render_times(traj.observed_times, factor, fps, None if times is None else list(times))
-        return self.render(traj.evaluate(t, path=path), t, full_frame, fps,
-                           self._audio() if times is None else None, fidelity)
+        self.trajectories("interpolation")
+        t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
+        return self._compose(t, lambda part, u, last: self._along(part, u, path, fidelity), full_frame, fps,
+                             self._audio() if times is None else None, fidelity=fidelity)
 
     def extrapolate(self, seconds: float = 1.0, fps: float = 16.0, path: str = "exact", samples: int = 0,
                     seed: int = 0, fidelity: str = "detail") -> Clip:
@@ -563,71 +459,60 @@ class VideoPipeline:
         that many futures drawn from the neural SDE (:func:`dynode.dynamics.sample_future`) side by side.
 
         Raises:
-            InputError: no trajectory, a negative duration or a non-positive rate.
+            InputError: no trajectory, a negative duration, a non-positive rate, or a video that
+                ends with frames passed through.
         """
-        if self.parts:
-            self._require_fitted("extrapolation")
-            kept = multi.kept_times(self.source, self.parts)
-            t0, t1 = float(kept[0]), float(kept[-1])
-            t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
-            tiles = max(samples, 1)
+        self.trajectories("extrapolation")
+        kept = multi.kept_times(self.spans, self.parts)
+        t0, t1 = float(kept[0]), float(kept[-1])
+        t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
+        tiles = max(samples, 1)
 
-            def render(part, u, last):
-                if last:
-                    return part._extrapolated(u, path, samples, seed, fidelity, fps)
-                clip = part._along(u, path, fidelity)
-                return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
-            return self._spans(t, render, fps=fps, extend_last=True, tiles=tiles, fidelity=fidelity)
-        traj = self.require_trajectory("extrapolation")
-        t0, t1 = float(traj.observed_times[0]), float(traj.observed_times[-1])
-        return self._extrapolated(future_times(t0, t1 - t0 + seconds, fps, include_start=True), path, samples,
-                                  seed, fidelity, fps)
+        def render(part: Part, u: torch.Tensor, last: bool) -> Clip:
+            if last:
+                return self._extrapolated(part, u, path, samples, seed, fidelity)
+            clip = self._along(part, u, path, fidelity)
+            return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
+        return self._compose(t, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)
 
-    def _along(self, times: torch.Tensor, path: str, fidelity: str) -> Clip:
-        """The fitted path's crops at ``times`` (a span's part of a video of several)."""
-        return self.render(self.require_trajectory("rendering").evaluate(times, path=path), times, fidelity=fidelity)
+    def _along(self, part: Part, times: torch.Tensor, path: str, fidelity: str) -> Clip:
+        """A part's fitted path rendered at ``times``."""
+        return self._crops(part, part.trajectory.evaluate(times, path=path), times, fidelity)
 
-    def _extrapolated(self, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str, fps: float) -> Clip:
-        """The trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
-        traj = self.require_trajectory("extrapolation")
-        t1 = float(traj.observed_times[-1])
+    def _extrapolated(self, part: Part, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str) -> Clip:
+        """A part's trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
+        traj = part.trajectory
         latents = traj.evaluate(t, path=path)
         if samples < 1:
-            return self.render(latents, t, fps=fps, fidelity=fidelity)
-        after = t > t1
+            return self._crops(part, latents, t, fidelity)
+        after = t > float(traj.observed_times[-1])
         tiles = []
         for future in sample_future(traj, t[after], samples, seed):
             codes = latents.clone()
             codes[after] = future
-            tiles.append(self.render(codes, t, fps=fps, fidelity=fidelity))
+            tiles.append(self._crops(part, codes, t, fidelity))
         return tiles[0].beside(*tiles[1:])
 
     # Editing ------------------------------------------------------------------------------
 
     def direction(self, spec: str) -> Direction:
-        """A direction of this generator's library by name, or from a file (see :func:`dynode.get_direction`)."""
-        return get_direction(spec, self.generator)
+        """A direction of the generator's library by name, or from a file (see :func:`dynode.get_direction`)."""
+        return self.models.direction(spec)
 
-    def make_edits(self, directions: list[str], strengths: list[float], layers: str | None = None,
-                   conditions: Iterable[str] = (), schedule: str | None = None) -> list[Edit]:
-        """Edits from user specs: direction names or files, one strength for all or one each, an optional
-        W+ layer spec (overrides the directions' own), directions to condition on, and a schedule.
+    def make_edits(self, spec: EditSpec) -> list[Edit]:
+        """Edits from a user's spec: its directions (names or files) at their strengths, on its W+
+        layers (overriding the directions' own), conditioned on its conditions, on its schedule.
 
         Raises:
-            InputError: a count mismatch, or anything :func:`get_direction`, :func:`parse_layers` or
-                :meth:`Schedule.parse` refuses.
+            InputError: anything :meth:`direction`, :func:`parse_layers` or :meth:`Schedule.parse` refuses.
         """
-        if len(strengths) not in (1, len(directions)):
-            raise InputError(f"give one strength for all directions or one for each: {len(directions)} directions, "
-                             f"{len(strengths)} strengths")
-        strengths = list(strengths) * len(directions) if len(strengths) == 1 else list(strengths)
-        others = [self.direction(c) for c in conditions]
-        chosen = parse_layers(layers, self.generator.num_ws) if layers is not None else None
-        sched = Schedule.parse(schedule) if schedule else None
+        others = [self.direction(c) for c in spec.conditions]
+        chosen = parse_layers(spec.layers, self.generator.num_ws) if spec.layers is not None else None
+        schedule = Schedule.parse(spec.schedule) if spec.schedule else None
         edits = []
-        for spec, strength in zip(directions, strengths):
-            d = self.direction(spec).conditioned(others)
-            edits.append(Edit(d.on_layers(chosen) if layers is not None else d, strength, sched))
+        for name, strength in spec.pairs():
+            d = self.direction(name).conditioned(others)
+            edits.append(Edit(d.on_layers(chosen) if spec.layers is not None else d, strength, schedule))
         return edits
 
     def edit(self, edits: Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
@@ -636,12 +521,14 @@ class VideoPipeline:
              fidelity: str = "latent", lock_config: LockConfig = LockConfig()) -> Clip:
         """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
         after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
-        (the video's K-th principal motion), a direction spec or a :class:`Direction`.
+        (the video's K-th principal motion), a direction spec or a :class:`Direction`. Each span is
+        edited from its own first frame.
 
         Args:
             propagation: "first-frame" (edit the first code, carried by the flow), "per-frame", or
                 "locked" (the carried edit with a per-frame gain that holds its effect at the first
-                frame's, or at ``lock_config.target``; see :mod:`dynode.edit.lock`).
+                frame's, or at ``lock_config.target``; see :mod:`dynode.edit.lock`). A locked
+                clip's ``reports`` say how each edit was held, per span.
             path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
             factor: render at this multiple of the observed rate (ignored with ``times``).
             compare: the unedited video on the left.
@@ -650,45 +537,38 @@ class VideoPipeline:
                 the picture strongly (see :mod:`dynode.detail`).
 
         Raises:
-            InputError: nothing to edit, an unknown propagation or path, or a bad motion component.
+            InputError: nothing to edit, an unknown propagation or path, a bad motion component,
+                or a probe response for a generator without a probe.
         """
         edits, motion = list(edits), list(motion)
         if not edits and not motion:
             raise InputError("nothing to edit: give a direction and/or a motion edit")
-        if self.parts:  # each span edited from its own first frame
-            self._require_fitted("editing")
-            t = render_times(multi.kept_times(self.source, self.parts), factor=factor) if times is None \
-                else check_times(list(times))
-            audio = self._audio() if times is None else None
-            clip = self._spans(t, lambda part, u, last: part.edit(edits, motion, propagation, path, times=u,
-                                                                  fidelity=fidelity, lock_config=lock_config),
-                               full_frame, audio=audio, fidelity=fidelity)
-            if not compare:
-                return clip
-            return self._spans(t, lambda part, u, last: part._along(u, path, fidelity), full_frame, audio=audio,
-                               fidelity=fidelity).beside(clip)
-        traj = self.require_trajectory("editing")
-        moved = traj
-        for component, gain in motion:
-            if isinstance(component, str) and not (component.startswith("pc") and component[2:].isdigit()):
-                component = self.direction(component)
-            moved = scale_motion(moved, motion_component(moved, component), gain)
-        t = render_times(traj.observed_times, factor=factor) if times is None else check_times(list(times))
+        check_choice("propagation", propagation, EDIT_MODES)
+        motion = [(self.direction(c) if isinstance(c, str) and not (c.startswith("pc") and c[2:].isdigit()) else c,
+                   gain) for c, gain in motion]
+        self.trajectories("editing")
+        t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
+            else check_times(list(times))
         audio = self._audio() if times is None else None
+        clip = self._compose(t, lambda part, u, last: self._edited(part, u, edits, motion, propagation, path,
+                                                                   fidelity, lock_config),
+                             full_frame, audio=audio, fidelity=fidelity)
+        if not compare:
+            return clip
+        return self._compose(t, lambda part, u, last: self._along(part, u, path, fidelity), full_frame,
+                             audio=audio, fidelity=fidelity).beside(clip)
+
+    def _edited(self, part: Part, t: torch.Tensor, edits: list[Edit], motion: list, propagation: str, path: str,
+                fidelity: str, lock_config: LockConfig) -> Clip:
+        """One part edited at ``t`` (see :meth:`edit`)."""
+        moved = part.trajectory
+        for component, gain in motion:
+            moved = scale_motion(moved, motion_component(moved, component), gain)
         geometry = moved.evaluate(t, path=path) if fidelity == "detail" else None
-        if propagation not in EDIT_MODES:
-            raise InputError(f"unknown propagation {propagation!r}; valid: {list(EDIT_MODES)}")
-        info = {}
+        reports = ()
         if propagation == "locked":
-            probe = None
-            if lock_config.response == "probe":
-                from dynode.metrics.attributes import load_regressor
-                probe = load_regressor()
-            codes, info["locked"] = lock(moved, self.generator, t, edits, path, lock_config, probe)
+            probe = self.models.probe if lock_config.response == "probe" else None
+            codes, reports = lock(moved, self.generator, t, edits, path, lock_config, probe)
         else:
             codes = propagate(moved, t, edits, propagation, path)
-        clip = replace(self.render(codes, t, full_frame, audio=audio, fidelity=fidelity, geometry=geometry), info=info)
-        if compare:
-            return self.render(traj.evaluate(t, path=path), t, full_frame, audio=audio, fidelity=fidelity).beside(clip)
-        return clip
-
+        return replace(self._crops(part, codes, t, fidelity, geometry), reports=tuple(reports))

@@ -1,0 +1,108 @@
+"""The model bundle: a generator and what belongs to it, loaded once from one folder.
+
+    models = Models.from_pretrained("toyfaces64")        # a bundled name or a model folder
+    pipe = VideoPipeline.from_video("clip.mp4", models)
+
+A model folder holds the generator (``config.json`` + ``model.safetensors``) and beside it what
+was made for those weights: ``directions.safetensors`` (its direction library), ``encoder/``
+(a feed-forward encoder that starts inversion) and, named by ``"probe"`` in its config.json, an
+attribute probe that reads the pictures it draws (the bundled toy faces name
+``toyface_attributes``). Each is loaded here once and checked against the generator's weight id;
+the pipeline and its stages receive the objects, never a name to look up again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import torch
+
+from dynode.edit.directions import DIRECTIONS_FILE, Direction, get_direction, read_directions
+from dynode.errors import CheckpointError
+from dynode.generators import apply_delta, bundled_names, load_generator, resolve
+from dynode.inversion.encoder import ENCODER_FOLDER, Encoder, load_encoder
+from dynode.metrics.attributes import AttributeRegressor, load_regressor
+from dynode.types import Generator, GeneratorRecord
+
+
+@dataclass(frozen=True)
+class Models:
+    """A loaded generator with its encoder, direction library and attribute probe.
+
+    Attributes:
+        generator: the generator (a video's tuning delta applied when tuned; its ``record`` says which).
+        encoder: starts inversion near the answer (None: the generator has none).
+        directions: the generator's direction library by name (empty: none).
+        probe: reads toy-face attributes from its pictures (None: the generator has none).
+    """
+
+    generator: Generator
+    encoder: Encoder | None = None
+    directions: Mapping[str, Direction] = field(default_factory=dict)
+    probe: AttributeRegressor | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "directions", MappingProxyType(dict(self.directions)))
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: str | Path = "toyfaces64", device: str | torch.device = "cpu",
+                        delta: dict | None = None, expect_id: str | None = None) -> "Models":
+        """Load a model folder (or a bundled name, see :func:`dynode.generators.bundled_names`).
+
+        Args:
+            delta: a video's pivotal-tuning change of the weights, applied to the generator.
+            expect_id: the weight id an artifact recorded; other weights are refused.
+
+        Raises:
+            CheckpointError: an unknown name, unreadable weights, weights other than ``expect_id``,
+                or an encoder, library or probe made for other weights or unreadable.
+        """
+        return cls.around(load_generator(str(name_or_folder), device, delta, expect_id))
+
+    @classmethod
+    def around(cls, generator: Generator) -> "Models":
+        """A loaded generator with what its model folder holds beside it (nothing for one built in memory).
+
+        Raises:
+            CheckpointError: an encoder, library or probe made for other weights or unreadable.
+        """
+        if not generator.record.name:
+            return cls(generator)
+        folder = resolve(generator.record.name)
+        encoder = load_encoder(folder / ENCODER_FOLDER, generator) \
+            if (folder / ENCODER_FOLDER / "model.safetensors").is_file() else None
+        library = read_directions(folder / DIRECTIONS_FILE) if (folder / DIRECTIONS_FILE).is_file() else {}
+        return cls(generator, encoder, library, _probe(folder))
+
+    @property
+    def record(self) -> GeneratorRecord:
+        """The generator's identity: how artifacts reload it."""
+        return self.generator.record
+
+    def direction(self, spec: str) -> Direction:
+        """A direction of the library by name, or from a file (see :func:`dynode.edit.get_direction`)."""
+        return get_direction(spec, self.generator, self.directions)
+
+    def tuned(self, delta: dict[str, torch.Tensor]) -> "Models":
+        """The same bundle with a tuned copy of the generator (the encoder, library and probe are shared)."""
+        return replace(self, generator=apply_delta(copy.deepcopy(self.generator), delta))
+
+
+def _probe(folder: Path) -> AttributeRegressor | None:
+    """The probe a model folder's config.json names (a bundled name or a folder relative to it)."""
+    name = json.loads((folder / "config.json").read_text()).get("probe")
+    if name is None:
+        return None
+    path = folder / name
+    if not path.is_dir() and name not in bundled_names():
+        raise CheckpointError(f"{folder}/config.json names the probe {name!r}: neither a folder beside it nor "
+                              "a bundled model")
+    return load_regressor(path if path.is_dir() else resolve(name))
+
+
+__all__ = ["Models"]

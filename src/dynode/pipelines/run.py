@@ -1,0 +1,158 @@
+"""One way through: a video and a :class:`RunSpec` in, a :class:`RunResult` out.
+
+    result = run("clip.mp4", RunSpec(factor=4, edit=EditSpec(("smile",))), out="clip_out")
+    result.pipeline.extrapolate(seconds=1).write("future.mp4")
+
+The command line, the web app and the batch runner all call :func:`run`: read and invert the
+video (resumably), tune, fit, and with an output folder write the artifacts and renders the spec
+asks for. Its defaults are the configs' own; it validates nothing they have not validated already.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from dynode.config import (FIDELITIES, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config,
+                           check_choice)
+from dynode.errors import InputError
+from dynode.io.checkpoints import save_latents
+from dynode.pipelines.models import Models
+from dynode.pipelines.video import VideoPipeline
+
+# progress(stage, done, total), stage "inverting" or "fitting"
+StageProgress = Callable[[str, int, int], None]
+LATENTS, TRAJECTORY, INTERPOLATED, EDITED = "latents.safetensors", "trajectory.safetensors", "interpolated.mp4", \
+    "edited.mp4"
+
+
+@dataclass(frozen=True)
+class RunSpec(_Config):
+    """What is done to a video.
+
+    Args:
+        generator: a bundled generator name or a model folder.
+        read, inversion: how the video is read and inverted (see :meth:`VideoPipeline.from_video`).
+        tune: pivotal tuning with ``pti`` after inversion.
+        fit: how the codes are fitted. invert_only: stop after inversion (and tuning).
+        factor: with an output folder, also write ``interpolated.mp4`` at this multiple of the
+            frame rate, at ``fidelity`` (0: none).
+        edit: with an output folder and directions, also write ``edited.mp4`` (latent fidelity).
+
+    Raises:
+        InputError: a negative factor or an unknown fidelity (the configs check the rest).
+    """
+
+    generator: str = "toyfaces64"
+    read: ReadConfig = ReadConfig()
+    inversion: InversionConfig = InversionConfig()
+    tune: bool = False
+    pti: PTIConfig = PTIConfig()
+    fit: FitConfig = FitConfig()
+    invert_only: bool = False
+    factor: int = 0
+    fidelity: str = "detail"
+    edit: EditSpec = EditSpec()
+
+    def __post_init__(self):
+        if self.factor < 0:
+            raise InputError(f"RunSpec.factor must be >= 0, got {self.factor}")
+        check_choice("fidelity", self.fidelity, FIDELITIES)
+
+
+@dataclass(frozen=True)
+class StageSeconds:
+    """Wall time of each stage of a run (0 for a stage not run)."""
+
+    invert: float = 0.0
+    fit: float = 0.0
+    interpolate: float = 0.0
+    edit: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run made and measured.
+
+    Attributes:
+        pipeline: the fitted (or, with ``invert_only``, inverted) pipeline, ready for more renders.
+        frames: frames inverted. shots: shots found (cuts + 1). spans: fitted spans.
+        passed_frames: kept frames passed through from the source (faceless, one-frame shots).
+        psnr: mean reconstruction PSNR of the inverted frames, dB (after tuning, if tuned).
+        psnr_before_tuning: the same before pivotal tuning (None: not tuned).
+        seconds: per stage. outputs: the files written in the output folder, by name.
+    """
+
+    pipeline: VideoPipeline
+    frames: int
+    shots: int
+    spans: int
+    passed_frames: int
+    psnr: float
+    psnr_before_tuning: float | None
+    seconds: StageSeconds
+    outputs: tuple[str, ...]
+
+    def summary(self) -> str:
+        """One line: frames, PSNR, tuning and the fit."""
+        tuned = f" (pivotal tuning: {self.psnr_before_tuning:.2f} dB before)" if self.psnr_before_tuning else ""
+        line = f"{self.frames} frames inverted, mean PSNR {self.psnr:.2f} dB{tuned}"
+        fitted = all(part.trajectory is not None for part in self.pipeline.parts)
+        return f"{line}; {self.pipeline.fit_summary()}" if fitted else line
+
+
+def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = None, models: Models | None = None,
+        device: str = "cpu", progress: StageProgress | None = None, log: Callable[[str], None] | None = None,
+        partial: str | Path | None = None) -> RunResult:
+    """Read, invert, tune and fit a video as ``spec`` says; with ``out``, write its outputs there.
+
+    Args:
+        out: a folder for ``latents.safetensors``, ``trajectory.safetensors`` and the renders the
+            spec asks for (None: nothing is written).
+        models: the model bundle, when already loaded (default: ``spec.generator``'s, on ``device``).
+        progress: called as progress(stage, done, total) while inverting and fitting.
+        partial: keep the inversion's progress there to resume it (see :mod:`dynode.inversion.resume`).
+
+    Raises:
+        InputError, CheckpointError: what reading, inversion, fitting or rendering refuse.
+    """
+    start = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    models = models or Models.from_pretrained(spec.generator, device)
+    folder = None if out is None else Path(out)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    outputs: list[str] = []
+    pipe = VideoPipeline.from_video(video, models, spec.read, spec.inversion, spec.pti if spec.tune else None, None,
+                                    device, lambda done, total: report("inverting", done, total), log, partial)
+    if folder is not None:
+        save_latents(folder / LATENTS, pipe.sequence)
+        outputs.append(LATENTS)
+    seconds = {"invert": time.perf_counter() - start}
+    if not spec.invert_only:
+        lap = time.perf_counter()
+        pipe.fit(spec.fit, lambda done, total, *_: report("fitting", done, total))
+        if folder is not None:
+            pipe.save_trajectory(folder / TRAJECTORY)
+            outputs.append(TRAJECTORY)
+        seconds["fit"] = time.perf_counter() - lap
+        if folder is not None and spec.factor:
+            lap = time.perf_counter()
+            pipe.interpolate(spec.factor, fidelity=spec.fidelity).write(folder / INTERPOLATED)
+            outputs.append(INTERPOLATED)
+            seconds["interpolate"] = time.perf_counter() - lap
+        if folder is not None and spec.edit.directions:
+            lap = time.perf_counter()
+            pipe.edit(pipe.make_edits(spec.edit), propagation=spec.edit.propagation,
+                      lock_config=spec.edit.lock).write(folder / EDITED)
+            outputs.append(EDITED)
+            seconds["edit"] = time.perf_counter() - lap
+    seq, source = pipe.sequence, pipe.source
+    before = seq.info.get("pti", {}).get("psnr_before")
+    return RunResult(pipe, len(seq), len(source.cuts) + 1 if source is not None else 1, len(pipe.parts),
+                     sum(len(span) for span in pipe.spans if span.kind == "pass"), float(seq.psnr.mean()),
+                     None if before is None else float(before),
+                     StageSeconds(**seconds, total=time.perf_counter() - start), tuple(outputs))
