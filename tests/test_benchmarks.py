@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import frame_count, image_size
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +27,7 @@ def test_generator_quality_benchmark_reports_and_draws(tiny_folder, tmp_path):
     assert set(entry["attribute_match"]) == {"smile", "eye_open", "roll"}
     assert report["targets"]["w+_psnr>=30"] is False  # an untrained generator cannot reach it
     assert json.loads((out / "generator_quality.json").read_text()) == report
-    assert (out / "samples.png").stat().st_size > 0 and (out / "reconstructions.png").stat().st_size > 0
+    assert min(image_size(out / "samples.png")) >= 16 and min(image_size(out / "reconstructions.png")) >= 16
 
 
 @pytest.mark.slow
@@ -46,7 +47,7 @@ def test_interpolation_benchmark_scores_every_method(tiny_folder, tmp_path):
     assert extrap["dynode-sde-mean16"]["spread_end"] > extrap["dynode-sde-mean16"]["spread_start"]
     # Pixel baselines see the real frames, so an untrained generator loses to them.
     assert report["targets"]["interp_beats_minterpolate"] is False
-    assert "| dynode |" in (out / "interpolation.md").read_text() and (out / "strip.png").stat().st_size > 0
+    assert "| dynode |" in (out / "interpolation.md").read_text() and min(image_size(out / "strip.png")) >= 16
 
 
 @pytest.mark.slow
@@ -69,7 +70,7 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
             "motion pc0 x0.5", "motion pc0 x2"} <= set(summary)
     assert summary["motion pc0 x2"]["amplitude_ratio"] > 0
     ff = summary["first-frame"]
-    assert ff["flicker"] > 0 and ff["seconds"] > 0 and len(ff["success_by_quarter"]) == 4
+    assert ff["flicker"] > 0 and len(ff["success_by_quarter"]) == 4
     assert set(report["targets"]) == {"first_frame_success>=0.95", "first_frame_motion_drift<=tolerance",
                                       "first_frame_flicker<=per_frame", "detail_success_within_5%_of_latent",
                                       "detail_flicker<=latent", "locked_cv<=0.05", "locked_success>=0.95",
@@ -77,7 +78,7 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
                                       "edit_6_frames_under_10s"}
     assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "smile/locked, probe"} <= set(summary)
     assert summary["locked"]["change_cv"] >= 0 and len(summary["locked"]["success_by_quarter"]) == 4
-    assert (out / "side_by_side_skin.mp4").stat().st_size > 0 and (out / "strip.png").stat().st_size > 0
+    assert frame_count(out / "side_by_side_skin.mp4") == 6 and min(image_size(out / "strip.png")) >= 16
     assert json.loads((out / "editing.json").read_text()) == report
 
 
@@ -93,7 +94,7 @@ def test_real_clip_benchmark_scores_crops_full_frames_and_identity(tiny_folder, 
     assert r["full_frame"]["dis_flow"]["psnr"] > r["full_frame"]["dynode"]["psnr"]  # untrained generator vs real frames
     assert {"invert", "pti", "fit", "paste"} <= set(r["seconds"]) and "tl_id" in r["identity"]["dynode"]
     assert report["crop_paste_ceiling"]["psnr"] > 25
-    assert (out / "strip.png").stat().st_size > 0 and (out / "real_clip.json").is_file()
+    assert min(image_size(out / "strip.png")) >= 16 and (out / "real_clip.json").is_file()
 
 
 @pytest.mark.slow
@@ -135,3 +136,18 @@ def test_shot_benchmark_finds_every_join_of_its_video(tmp_path):
     assert report["frames"] == 300 and report["joins"] == 2 == report["joins_found"] and report["other_cuts"] == 0
     assert 0 < report["detector_seconds"] and set(report["peak_rss_mb"]) == {"decode", "detect", "read"}
     assert report["size"] == "640x360" and (tmp_path / "long_640x360_12s.mp4").is_file()
+
+
+def test_compare_reports_sees_a_changed_figure_and_not_a_changed_timing(tmp_path):
+    before = {"summary": {"dynode": {"psnr": 30.1, "seconds": 1.0}}, "rows": [{"ssim": 0.9}]}
+    same = {"summary": {"dynode": {"psnr": 30.1, "seconds": 2.5}}, "rows": [{"ssim": 0.9}]}
+    moved = {"summary": {"dynode": {"psnr": 30.2, "seconds": 1.0}}, "rows": [{"ssim": 0.9}], "new": 1}
+    for name, report in (("a", before), ("b", same), ("c", moved)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+    script = [sys.executable, str(ROOT / "benchmarks" / "compare_reports.py"), str(tmp_path / "a.json")]
+    done = subprocess.run([*script, str(tmp_path / "b.json")], capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)["identical"] == 2
+    done = subprocess.run([*script, str(tmp_path / "c.json")], capture_output=True, text=True)
+    result = json.loads(done.stdout)
+    assert done.returncode == 1 and result["differing"] == {"summary.dynode.psnr": [30.1, 30.2]}
+    assert result["only_after"] == ["new"]

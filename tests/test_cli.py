@@ -327,3 +327,9 @@ def test_ctrl_c_during_invert_says_how_to_resume_and_a_rerun_continues(fitted, t
     monkeypatch.setattr(video, "invert", original)
     r = run(*args)
     assert r.exit_code == 0 and "resuming: 3 of 6" in r.output and out.is_file() and not partial.exists()
+
+
+def test_every_remedy_of_a_core_error_is_worded_as_flags():
+    from dynode.cli.common import REMEDIES as WORDED
+    from dynode.errors import REMEDIES
+    assert set(WORDED) == set(REMEDIES)

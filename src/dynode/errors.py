@@ -22,6 +22,7 @@ REMEDIES = (
     "response_pixels",  # a locked edit whose direction the probe cannot read: measure it in pixels
     "response_probe",  # a target attribute value: needs the probe's response
     "full_space",      # a motion direction outside the fitted subspace: fit in the full space
+    "refit_directions",  # a direction library of an older format
 )
 
 

@@ -42,6 +42,7 @@ REMEDIES = {
     "response_pixels": "use --response pixels",
     "response_probe": "pass --response probe",
     "full_space": "fit with --subspace-dim 0 to use the full space",
+    "refit_directions": "fit them again with `dynode directions fit`",
 }
 
 

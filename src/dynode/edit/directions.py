@@ -155,8 +155,7 @@ def read_directions(path: str | Path) -> dict[str, Direction]:
     tensors, info = load_artifact(path, "directions")
     metas = info.get("directions", {})
     if not all(isinstance(metas.get(n), dict) and "sigma" in metas[n] for n in tensors):
-        raise CheckpointError(f"{path}: directions written by an older dynode (no metadata); "
-                              "fit them again with `dynode directions fit`")
+        raise CheckpointError(f"{path}: directions written by an older dynode (no metadata)", "refit_directions")
     out = {}
     for name, vector in tensors.items():
         m = metas[name]

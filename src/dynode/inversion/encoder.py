@@ -168,8 +168,7 @@ def load_encoder(folder: str | Path, generator: Generator) -> Encoder:
         raise CheckpointError(f"{folder}: not an encoder (architecture {meta.get('architecture')!r})")
     if config.get("generator_id") != generator.record.id:
         raise CheckpointError(f"{folder}: an encoder for generator {config.get('generator_id')}, but these frames "
-                              f"go to generator {generator.record.id or '(built in memory)'}; train one with "
-                              "`dynode train-encoder`")
+                              f"go to generator {generator.record.id or '(built in memory)'}", "encoder")
     enc = Encoder(config["resolution"], config["num_ws"], config["w_dim"], config["width"])
     try:
         enc.load_state_dict(tensors)

@@ -101,7 +101,7 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     start = time.time()
     init_mode = config.init if config.init != "auto" else ("encoder" if encoder is not None else "previous")
     if init_mode == "encoder" and encoder is None:
-        raise InputError("invert(): init 'encoder' needs an encoder; train one with `dynode train-encoder`")
+        raise InputError("invert(): init 'encoder' needs an encoder", "encoder")
     w_avg = generator.mean_latent.detach()
     mean = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
     init = mean
