@@ -1,27 +1,29 @@
 """dynode: continuous videos in a GAN's latent space.
 
-    pipe = VideoPipeline.from_video("clip.mp4")              # read, invert, fit
+    pipe = VideoPipeline.from_video("clip.mp4")              # read, invert, fit (or: run("clip.mp4", RunSpec()))
     pipe.interpolate(factor=8).write("clip_8x.mp4")           # any frame rate
     pipe.edit([Edit(pipe.direction("smile"), 2.0)]).write("clip_smile.mp4")
 
 The stages underneath are public too: read_video -> invert -> fit -> Trajectory.evaluate -> render.
 """
 
-from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig, SolverConfig
+from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig, ReadConfig, SolverConfig
 from dynode.dynamics import Trajectory, fit, sample_future
 from dynode.edit import Edit, Schedule, get_direction, propagate, scale_motion
 from dynode.errors import CheckpointError, DynodeError, FitError, InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert
 from dynode.io.video import read_video, write_video
-from dynode.pipelines import Clip, VideoPipeline
+from dynode.pipelines import Clip, Models, VideoPipeline
+from dynode.pipelines.run import RunResult, RunSpec, run
 from dynode.render import render_pixels
 from dynode.types import Frames, Generator, LatentSequence, Source
 from dynode.version import __version__
 
 __all__ = [
-    "CheckpointError", "Clip", "DynodeError", "Edit", "FitConfig", "FitError", "Frames", "Generator", "InputError",
-    "InversionConfig", "LatentSequence", "PTIConfig", "ReadConfig", "Schedule", "SolverConfig", "Source",
-    "Trajectory", "VideoPipeline", "__version__", "fit", "get_direction", "invert", "load_generator", "propagate",
-    "read_video", "render_pixels", "sample_future", "scale_motion", "write_video",
+    "CheckpointError", "Clip", "DynodeError", "Edit", "EditSpec", "FitConfig", "FitError", "Frames", "Generator",
+    "InputError", "InversionConfig", "LatentSequence", "LockConfig", "Models", "PTIConfig", "ReadConfig", "RunResult",
+    "RunSpec", "Schedule", "SolverConfig", "Source", "Trajectory", "VideoPipeline", "__version__", "fit",
+    "get_direction", "invert", "load_generator", "propagate", "read_video", "render_pixels", "run", "sample_future",
+    "scale_motion", "write_video",
 ]
