@@ -21,13 +21,53 @@ def _circle(times, freq=0.25):
     return lat
 
 
-@pytest.mark.parametrize("field", ["mlp", "mlp_t", "paper"])
+@pytest.mark.parametrize("field", ["mlp", "mlp_t", "paper", "augmented", "second_order"])
 def test_fields_pass_float64_gradcheck(field):
     torch.manual_seed(0)
-    f = make_field(field, 3, 8).double()
-    z = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    f = make_field(field, 3, 8, path=(torch.linspace(0, 1, 4), torch.randn(4, 3))).double()
+    z = torch.randn(2, 3 + f.extra, dtype=torch.float64, requires_grad=True)
     t = torch.tensor(0.3, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda z: f(t, z), (z,))
+
+
+def _there_and_back(times):
+    """A 1-D motion out and back (a head that turns and turns back): each point passed twice, in both directions."""
+    x = torch.sin(math.pi * torch.as_tensor(times, dtype=torch.float64) / 2)
+    lat = torch.zeros(len(x), 2, 4)
+    lat[:, 0, 0] = x.float()
+    return lat
+
+
+def test_only_a_field_with_more_state_than_the_coordinates_turns_back():
+    t = torch.linspace(0, 2, 17, dtype=torch.float64)
+    query = torch.linspace(0.05, 1.95, 20)
+    error = {}
+    for field in ("mlp", "second_order", "augmented"):
+        traj = fit(_seq(_there_and_back(t), t), FitConfig(field=field, subspace_dim=1, iters=300))
+        error[field] = float((traj.evaluate(query, path="initial") - _there_and_back(query)).abs().max())
+    # One solve from the first code: a first-order autonomous field in 1-D cannot come back.
+    assert error["mlp"] > 0.3 and error["second_order"] < 0.02 and error["augmented"] < 0.1, error
+
+
+@pytest.mark.parametrize("field", ["second_order", "augmented"])
+def test_fields_with_more_state_extrapolate_sample_futures_round_trip_and_scale_motion(field, tmp_path):
+    from dynode.edit import scale_motion
+    t = torch.tensor(IRREGULAR, dtype=torch.float64)
+    traj = fit(_seq(_wavy(t), t), FitConfig(field=field, subspace_dim=3, iters=60))
+    future = traj.evaluate([3.5, 3.8])
+    torch.testing.assert_close(future[0], _wavy(t)[-1], atol=1e-5, rtol=0)
+    assert sample_future(traj, [3.6, 4.0], samples=5).shape == (5, 2, 2, 4)
+    save_trajectory(tmp_path / "t.safetensors", traj)
+    query = [0.2, 1.7, 3.2, 3.9]
+    torch.testing.assert_close(load_trajectory(tmp_path / "t.safetensors").evaluate(query), traj.evaluate(query))
+    component = torch.tensor([1.0, 0.0, 0.0])
+    moved = scale_motion(traj, component, 2.0)
+    torch.testing.assert_close(moved.evaluate(t), moved.observed, atol=1e-4, rtol=0)  # through the moved codes
+    # One solve of each: the moved path is the old one with its excursions along pc0 doubled, the rest the same.
+    z, u = traj.encode(traj.evaluate(query, path="initial")), moved.encode(moved.evaluate(query, path="initial"))
+    c = traj.encode(traj.observed).mean(0)
+    torch.testing.assert_close(u[:, 1:], z[:, 1:], atol=1e-3, rtol=0)
+    torch.testing.assert_close(u[:, 0] - c[0], 2 * (z[:, 0] - c[0]), atol=1e-3, rtol=0)
 
 
 def test_unknown_field_lists_valid_names():
@@ -135,7 +175,7 @@ def _wavy(times):
 IRREGULAR = [0.0, 0.3, 0.45, 1.0, 1.2, 1.9, 2.0, 2.6, 3.1, 3.5]  # dropped frames, varying rate
 
 
-@pytest.mark.parametrize("field", ["mlp", "mlp_t", "cde"])
+@pytest.mark.parametrize("field", ["mlp", "mlp_t", "cde", "second_order", "augmented"])
 def test_each_field_and_mode_recovers_a_known_path_on_an_irregular_grid(field):
     t = torch.tensor(IRREGULAR, dtype=torch.float64)
     traj = fit(_seq(_wavy(t), t), FitConfig(field=field, subspace_dim=3, iters=300))
@@ -152,7 +192,7 @@ def test_paper_field_recovers_a_known_path_in_exact_mode():
     assert (traj.evaluate(query) - _wavy(query)).abs().max() < 0.12
 
 
-@pytest.mark.parametrize("field", ["mlp", "cde"])
+@pytest.mark.parametrize("field", ["mlp", "cde", "second_order", "augmented"])
 def test_exact_mode_reproduces_every_observed_code(field):
     t = torch.tensor(IRREGULAR, dtype=torch.float64)
     lat = _wavy(t) + 0.05 * torch.randn(len(t), 2, 4)  # noise outside the 2-D subspace too

@@ -11,6 +11,7 @@ from dynode.cli.common import (DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GE
                                SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
 from dynode.config import EDIT_MODES, FitConfig, LockConfig, SolverConfig
+from dynode.dynamics import FIELDS
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
 
@@ -62,7 +63,7 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
 @app.command("fit")
 def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
             out: Path = O(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
-            field: str = O(FitConfig().field, help="vector field: mlp, mlp_t, paper, cde"),
+            field: str = O(FitConfig().field, help=f"vector field: {', '.join(FIELDS)}"),
             solver: str = O(SolverConfig().method, help="dopri5 or rk4"),
             subspace_dim: int = SUBSPACE_DIM, iters: int = ITERS,
             holdout: float = O(FitConfig().holdout, help="fraction of frames held out to pick the model and stop "

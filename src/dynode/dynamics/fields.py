@@ -10,6 +10,18 @@ or one time per row (B, 1).
   video's own observed path X = (tau, z_obs) through a natural cubic spline (torchcde); E
   passes the path through, so it starts as that spline and learns corrections. It has no
   control past the observations: it holds still when extrapolating.
+- ``second_order``: d2z/dtau2 = f(z, dz/dtau), on the state (z, v) (Norcliffe et al. 2020). A
+  first-order autonomous field cannot pass twice through one point with two velocities (a head
+  that turns and turns back); this one can. A solve started at an observation starts with the
+  velocity of the natural cubic spline of the observations there; the acceleration starts near
+  zero, so an untrained path leaves each code along the spline's tangent.
+- ``augmented``: the learned-speed MLP on z and extra coordinates that start at zero at every
+  solve (Augmented Neural ODEs, Dupont et al. 2019): the path may cross itself in z.
+
+A field's state may be larger than the coordinates z: ``lift(z, tau)`` makes the state a solve
+starts from at times tau, and ``project(state)`` gives z back. Solvers and fitting lift and
+project every solve (:mod:`dynode.dynamics.solve`), so every path, extrapolation, SDE futures
+and edits work the same with every field.
 """
 
 from __future__ import annotations
@@ -19,6 +31,28 @@ import torchcde
 from torch import nn
 
 from dynode.errors import InputError
+from dynode.types import bracket
+
+
+class Field(nn.Module):
+    """A vector field on a state of ``dim`` coordinates and ``extra`` more (0 for plain fields);
+    ``velocity``: the extra state is the coordinates' velocity (it moves with them under a change
+    of coordinates)."""
+
+    extra = 0
+    velocity = False
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def lift(self, z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """The state (B, dim + extra) a solve starts from at coordinates z (B, dim) and times tau (B,)."""
+        return z
+
+    def project(self, state: torch.Tensor) -> torch.Tensor:
+        """The coordinates (..., dim) of states (..., dim + extra)."""
+        return state[..., :self.dim]
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -30,17 +64,21 @@ def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
     return net
 
 
-class LearnedSpeedField(nn.Module):
+class LearnedSpeedField(Field):
     """MLP field whose output scale (the speed in latent space) is learned.
 
     Args:
-        dim: state size. hidden: MLP width. time_dependent: also feed tau to the MLP.
+        dim: coordinates. hidden: MLP width. time_dependent: also feed tau to the MLP.
+        extra: more state coordinates, zero at the start of every solve (the augmented field).
     """
 
-    def __init__(self, dim: int, hidden: int = 128, time_dependent: bool = False):
-        super().__init__()
-        self.time_dependent = time_dependent
-        self.net = _mlp(dim + int(time_dependent), hidden, dim)
+    def __init__(self, dim: int, hidden: int = 128, time_dependent: bool = False, extra: int = 0):
+        super().__init__(dim)
+        self.time_dependent, self.extra = time_dependent, extra
+        self.net = _mlp(dim + extra + int(time_dependent), hidden, dim + extra)
+
+    def lift(self, z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        return torch.cat([z, z.new_zeros(*z.shape[:-1], self.extra)], -1) if self.extra else z
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if self.time_dependent:
@@ -49,7 +87,7 @@ class LearnedSpeedField(nn.Module):
         return self.net(z)
 
 
-class PaperField(nn.Module):
+class PaperField(Field):
     """Reproduction of the DynODE authors' field: autonomous, output normalised to unit length.
 
     The released code divides the MLP output by its norm, which fixes the speed of the path in
@@ -57,7 +95,7 @@ class PaperField(nn.Module):
     """
 
     def __init__(self, dim: int, hidden: int = 128):
-        super().__init__()
+        super().__init__(dim)
         self.net = _mlp(dim, hidden, dim)
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -65,7 +103,7 @@ class PaperField(nn.Module):
         return out / out.norm(dim=-1, keepdim=True).clamp(min=1e-8)
 
 
-class CDEField(nn.Module):
+class CDEField(Field):
     """Neural CDE as an ODE: dz/dtau = (E + g(z)) @ dX/dtau, X the observed path (tau, z_obs).
 
     E = [0 | I] passes the path's own increments through, so with the learned g near zero at
@@ -80,9 +118,8 @@ class CDEField(nn.Module):
     time_dependent = True
 
     def __init__(self, dim: int, hidden: int, path: tuple[torch.Tensor, torch.Tensor]):
-        super().__init__()
+        super().__init__(dim)
         tau, z = path
-        self.dim = dim
         self.net = _mlp(dim, hidden, dim * (dim + 1))
         self.register_buffer("passthrough", torch.cat([torch.zeros(dim, 1), torch.eye(dim)], 1), persistent=False)
         control = torch.cat([tau[:, None].float(), z.float()], -1)
@@ -99,26 +136,55 @@ class CDEField(nn.Module):
         return (g @ dx.unsqueeze(-1)).squeeze(-1)
 
 
+class SecondOrderField(Field):
+    """d2z/dtau2 = f(z, dz/dtau) as a first-order field on the state (z, v).
+
+    Args:
+        dim: coordinates. hidden: MLP width.
+        path: (tau (T,), z (T, dim)) the observations: a solve started at time tau starts with the
+            velocity of their natural cubic spline there (held constant outside their span).
+    """
+
+    def __init__(self, dim: int, hidden: int, path: tuple[torch.Tensor, torch.Tensor]):
+        super().__init__(dim)
+        self.extra, self.velocity = dim, True
+        tau, z = path
+        self.net = _mlp(2 * dim, hidden, dim)
+        spline = torchcde.CubicSpline(torchcde.natural_cubic_coeffs(z.float(), t=tau.float()), t=tau.float())
+        self.register_buffer("tau_obs", tau.float(), persistent=False)
+        self.register_buffer("v_obs", spline.derivative(tau.float()).detach(), persistent=False)
+
+    def lift(self, z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        lo, hi, frac = bracket(self.tau_obs, tau.to(self.tau_obs).reshape(-1).clamp(self.tau_obs[0], self.tau_obs[-1]))
+        v = self.v_obs[lo] + frac[:, None] * (self.v_obs[hi] - self.v_obs[lo])
+        return torch.cat([z, v.to(z).expand(*z.shape[:-1], self.dim)], -1)
+
+    def forward(self, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return torch.cat([state[..., self.dim:], self.net(state)], -1)
+
+
 FIELDS = {
     "mlp": lambda dim, hidden, path: LearnedSpeedField(dim, hidden, time_dependent=False),
     "mlp_t": lambda dim, hidden, path: LearnedSpeedField(dim, hidden, time_dependent=True),
     "paper": lambda dim, hidden, path: PaperField(dim, hidden),
     "cde": CDEField,
+    "second_order": SecondOrderField,
+    "augmented": lambda dim, hidden, path: LearnedSpeedField(dim, hidden, extra=dim),
 }
 
 
 def make_field(name: str, dim: int, hidden: int,
-               path: tuple[torch.Tensor, torch.Tensor] | None = None) -> nn.Module:
+               path: tuple[torch.Tensor, torch.Tensor] | None = None) -> Field:
     """Build a field by name.
 
     Args:
-        path: (tau (T,), z (T, dim)) observed path; needed by ``cde`` only.
+        path: (tau (T,), z (T, dim)) observed path; needed by ``cde`` and ``second_order``.
 
     Raises:
         InputError: unknown name (the message lists the valid ones), or ``cde`` without a path.
     """
     if name not in FIELDS:
         raise InputError(f"unknown vector field {name!r}; valid fields are {sorted(FIELDS)}")
-    if name == "cde" and path is None:
-        raise InputError("the cde field needs the observed path it is driven by")
+    if name in ("cde", "second_order") and path is None:
+        raise InputError(f"the {name} field needs the observed path")
     return FIELDS[name](dim, hidden, path)

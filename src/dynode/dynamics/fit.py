@@ -20,7 +20,7 @@ from dynode.types import FitStats, LatentSequence
 def _full_loss(field, z, tau, cfg) -> float:
     """Mean squared error of one solve from the first code through all observations."""
     with torch.no_grad():
-        pred = solve(field, z[0], tau, cfg.solver)
+        pred = field.project(solve(field, field.lift(z[:1], tau[:1])[0], tau, cfg.solver))
         return (pred - z).pow(2).mean().item()
 
 
@@ -36,7 +36,8 @@ def _diffusion(field, z, tau, cfg) -> torch.Tensor:
     quasi-likelihood): the spread that the ODE's one-segment predictions leave unexplained."""
     with torch.no_grad():
         gap = tau[1:] - tau[:-1]
-        pred = solve(Segments(field, tau[:-1], gap), z[:-1], torch.tensor([0.0, 1.0]), cfg.solver)[-1]
+        pred = field.project(solve(Segments(field, tau[:-1], gap), field.lift(z[:-1], tau[:-1]), torch.tensor([0.0, 1.0]),
+                                   cfg.solver)[-1])
         return ((z[1:] - pred).pow(2) / gap[:, None]).mean(0).sqrt()
 
 
@@ -55,7 +56,7 @@ def _windows_loss(field, z, tau, times, starts, length, cfg, it) -> tuple[torch.
     union, where = torch.unique(grids, sorted=True, return_inverse=True)
     rows = Segments(field, tau[starts], torch.ones(len(starts)))
     try:
-        pred = solve(rows, z[starts], union, cfg.solver, cfg.adjoint)
+        pred = field.project(solve(rows, field.lift(z[starts], tau[starts]), union, cfg.solver, cfg.adjoint))
     except FitError as e:
         raise FitError(f"fit(): iteration {it}, windows of {length} observations from t="
                        f"{times[starts].tolist()} s: {e}") from e

@@ -17,7 +17,8 @@ class _SDE(nn.Module):
 
     def __init__(self, field: nn.Module, sigma: torch.Tensor):
         super().__init__()
-        self.field, self.sigma = field, sigma
+        # The noise drives the coordinates; a larger state's other parts follow through the drift.
+        self.field, self.sigma = field, torch.cat([sigma, sigma.new_zeros(field.extra)])
 
     def f(self, t, z):
         return self.field(t, z)
@@ -50,15 +51,16 @@ def sample_future(trajectory: Trajectory, times, samples: int = 8, seed: int = 0
     uniq, inverse = torch.unique(tau.clamp(min=tau_last), sorted=True, return_inverse=True)
     grid = torch.cat([torch.tensor([tau_last], dtype=torch.float64), uniq[uniq > tau_last]]).float()
     last = trajectory.observed[-1:]
-    z0 = trajectory.encode(last).expand(samples, -1).contiguous()
+    field = trajectory.field
+    z0 = field.lift(trajectory.encode(last), torch.tensor([tau_last])).expand(samples, -1).contiguous()
     if len(grid) > 1:
         bm = torchsde.BrownianInterval(float(grid[0]), float(grid[-1]), size=z0.shape, entropy=seed)
-        z = torchsde.sdeint(_SDE(trajectory.field, trajectory.diffusion), z0, grid, bm=bm, method="euler",
+        z = torchsde.sdeint(_SDE(field, trajectory.diffusion), z0, grid, bm=bm, method="euler",
                             dt=trajectory.solver.step_size)
     else:
         z = z0[None]
     if uniq[0] > tau_last:
         z = z[1:]
-    z = z[inverse]  # (N, samples, k)
+    z = field.project(z[inverse])  # (N, samples, k)
     codes = trajectory.decode(z.reshape(-1, z.shape[-1])) + trajectory.chart.residual(last)
     return codes.reshape(len(tau), samples, *trajectory.latent_shape).transpose(0, 1).contiguous()

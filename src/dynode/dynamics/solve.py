@@ -101,8 +101,9 @@ def through_observations(field: nn.Module, z_obs: torch.Tensor, tau_obs: torch.T
     if len(inner):
         seg_field = Segments(field, tau_obs[segs].float(), (tau_obs[segs + 1] - tau_obs[segs]).float())
         grid = torch.cat([torch.zeros(1), inner, torch.ones(1)])
-        fwd = solve(seg_field, z_obs[segs], grid, solver)[1:-1]
-        bwd = solve(seg_field, z_obs[segs + 1], grid.flip(0), solver).flip(0)[1:-1]
+        fwd = field.project(solve(seg_field, field.lift(z_obs[segs], tau_obs[segs]), grid, solver)[1:-1])
+        bwd = field.project(solve(seg_field, field.lift(z_obs[segs + 1], tau_obs[segs + 1]), grid.flip(0),
+                                  solver).flip(0)[1:-1])
         rows = torch.searchsorted(inner, frac).clamp(max=len(inner) - 1)
         mid = (frac > 0) & (frac < 1)
         b = smoothstep(frac[mid])[:, None]
@@ -114,8 +115,10 @@ def through_observations(field: nn.Module, z_obs: torch.Tensor, tau_obs: torch.T
 
 def solve_at(field: nn.Module, z0: torch.Tensor, tau0: float, tau: torch.Tensor,
              solver: SolverConfig = SolverConfig()) -> torch.Tensor:
-    """z at times tau (N,) on either side of tau0, solved from each row of z0 (B, k) at tau0: -> (N, B, k)."""
+    """z at times tau (N,) on either side of tau0, solved from each row of z0 (B, k) at tau0 (lifted to the
+    field's state there, see :class:`dynode.dynamics.fields.Field`): -> (N, B, k)."""
     out = torch.empty(len(tau), *z0.shape)
+    s0 = field.lift(z0, torch.full((len(z0),), float(tau0)))
     for mask in (tau >= tau0, tau < tau0):
         if not mask.any():
             continue
@@ -125,7 +128,7 @@ def solve_at(field: nn.Module, z0: torch.Tensor, tau0: float, tau: torch.Tensor,
         z = z0[None]
         if len(targets):
             grid = torch.cat([torch.tensor([tau0], dtype=torch.float64), targets]).float()
-            z = solve(field, z0, grid, solver)[1:]
+            z = field.project(solve(field, s0, grid, solver)[1:])
         if backward:
             z = z.flip(0)
         elif uniq[0] == tau0 and len(targets):

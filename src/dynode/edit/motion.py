@@ -17,19 +17,23 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from torch import nn
 
 from dynode.dynamics import Trajectory
+from dynode.dynamics.fields import Field
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
 
 
-class ScaledField(nn.Module):
-    """The field f seen through u = c + A (z - c), A = I + (gain - 1) v v^T (see the module)."""
+class ScaledField(Field):
+    """The field f seen through u = c + A (z - c), A = I + (gain - 1) v v^T (see the module).
 
-    def __init__(self, field: nn.Module, v: torch.Tensor, gain: float, center: torch.Tensor):
-        super().__init__()
-        self.field, self.gain = field, float(gain)
+    A field whose state carries the velocity (``second_order``) has it seen through A too; other
+    extra state (``augmented``) is left as it is.
+    """
+
+    def __init__(self, field: Field, v: torch.Tensor, gain: float, center: torch.Tensor):
+        super().__init__(field.dim)
+        self.field, self.gain, self.extra, self.velocity = field, float(gain), field.extra, field.velocity
         self.register_buffer("v", v / v.norm())
         self.register_buffer("center", center)
 
@@ -37,9 +41,19 @@ class ScaledField(nn.Module):
         """x + (gain - 1) (x . v) v for rows x (..., k)."""
         return x + (gain - 1) * (x @ self.v)[..., None] * self.v
 
+    def _map(self, state: torch.Tensor, gain: float, centred: bool = True) -> torch.Tensor:
+        """A state seen through the scaling by ``gain`` (about the centre, for coordinates)."""
+        z, rest = state[..., :self.dim], state[..., self.dim:]
+        z = self.scale(z - self.center, gain) + self.center if centred else self.scale(z, gain)
+        if self.velocity:
+            rest = self.scale(rest, gain)
+        return torch.cat([z, rest], -1)
+
+    def lift(self, u: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        return self._map(self.field.lift(self.scale(u - self.center, 1 / self.gain) + self.center, tau), self.gain)
+
     def forward(self, t, u):
-        z = self.scale(u - self.center, 1 / self.gain) + self.center
-        return self.scale(self.field(t, z), self.gain)
+        return self._map(self.field(t, self._map(u, 1 / self.gain)), self.gain, centred=False)
 
 
 def motion_component(trajectory: Trajectory, spec: str | Direction) -> torch.Tensor:
