@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from dynode.config import EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config
-from dynode.dynamics.trajectory import PATHS
 from dynode.errors import DynodeError, InputError
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
 from dynode.pipelines.run import RunSpec
+from dynode.pipelines.video import DEFAULT_PATH, RENDER_PATHS
 
 Progress = Callable[[float, str], None]
 MAX_EDITS = 3  # direction rows on the edit tab
@@ -224,13 +224,13 @@ class App:
     # Outputs ------------------------------------------------------------------------------
 
     def interpolate(self, key: str, session: str, factor: int | None = 4, fps: float | None = None,
-                    path: str = "exact", fidelity: str = "detail") -> tuple[Path, str]:
+                    path: str = DEFAULT_PATH, fidelity: str = "detail") -> tuple[Path, str]:
         clip = self.pipeline(key).interpolate(factor if not fps else None, fps or None, None, path, fidelity=fidelity)
         out = self.output(session, "interpolated", ".mp4")
         clip.write(out)
         return out, f"{len(clip)} frames at {clip.fps:.3g} fps"
 
-    def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = "exact",
+    def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = DEFAULT_PATH,
                     fidelity: str = "detail") -> tuple[Path, str]:
         pipe = self.pipeline(key)
         clip = pipe.extrapolate(seconds, pipe.source.fps / pipe.source.every, path, int(samples), 0, fidelity)
@@ -352,7 +352,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 with gr.Row():
                     factor = gr.Slider(1, 16, 4, step=1, label="Factor (x the frame rate)")
                     fps = gr.Number(0, label="Or a frame rate (0: use the factor)", minimum=0)
-                    i_path = gr.Radio(list(PATHS), value="exact", label="Path")
+                    i_path = gr.Radio(list(RENDER_PATHS), value=DEFAULT_PATH, label="Path")
                     i_fidelity = gr.Radio(list(FIDELITIES), value="detail", label="Fidelity")
                 interp_go = gr.Button("Interpolate", elem_id="interpolate")
                 interp_video = gr.Video(label="Interpolated", height=256, elem_id="interp-video")
@@ -360,7 +360,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 with gr.Row():
                     seconds = gr.Slider(0.25, 4, 1, step=0.25, label="Seconds past the end")
                     samples = gr.Slider(0, 4, 0, step=1, label="SDE futures side by side (0: the ODE's)")
-                    e_path = gr.Radio(list(PATHS), value="exact", label="Path")
+                    e_path = gr.Radio(list(RENDER_PATHS), value=DEFAULT_PATH, label="Path")
                     e_fidelity = gr.Radio(list(FIDELITIES), value="detail", label="Fidelity")
                 extra_go = gr.Button("Extrapolate", elem_id="extrapolate")
                 extra_video = gr.Video(label="Extrapolated", height=256, elem_id="extra-video")

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
 from dynode.errors import DynodeError, InputError
 from dynode.pipelines.run import RunSpec
+from dynode.pipelines.video import DEFAULT_PATH
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="dynode: invert a video into a GAN's latent space, fit a neural ODE, and render it "
@@ -120,8 +121,11 @@ DEVICE, SEED = O("auto", help="torch device: auto (cuda if there is a GPU, else 
     O(0, help="random seed")
 GENERATOR = O("toyfaces64", help="bundled generator name or model folder")
 OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
-PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from the "
-                                 "last) or initial (one solve from the first frame, as in the paper)")
+EDIT_PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from "
+                                      "the last) or initial (one solve from the first frame, as in the paper)")
+PATH = O(DEFAULT_PATH, "--path", help="the latent path: exact (the fitted dynamics through every observed frame), "
+                                      "initial (one solve from the first frame, as in the paper), or linear, slerp, "
+                                      "spline (that interpolation of the codes; the dynamics past the last frame)")
 FIDELITY = O("detail", help="detail: the video's own detail carried along the path (needs the source video); "
                               "latent: the generator's render alone")
 FIDELITY_LATENT = O("latent", "--fidelity", help="latent: the generator's render alone; detail: the video's own "

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli.common import (DEVICE, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, READ,
+from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, READ,
                                SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
 from dynode.config import EDIT_MODES, FitConfig, LockConfig, SolverConfig
@@ -137,7 +137,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                                           "probe (the toy-face attribute probe)"),
          target: Optional[float] = O(None, help="locked with --response probe: reach this attribute value (0-1) "
                                                 "on every frame"),
-         path: str = PATH,
+         path: str = EDIT_PATH,
          layers: Optional[str] = O(None, help="W+ layers to edit: coarse, middle, fine, 0-3, 1,4,5 "
                                               "(default: the direction's own, usually all)"),
          condition: Optional[List[str]] = O(None, help="project this direction out of the edits so its attribute "

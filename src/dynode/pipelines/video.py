@@ -23,10 +23,11 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from dynode.baselines import LATENT_INTERPOLATORS
 from dynode.config import (EDIT_MODES, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, LockConfig,
                            PTIConfig, ReadConfig, check_choice)
 from dynode.detail import Detail
-from dynode.dynamics import Trajectory, fit, load_trajectories, load_trajectory, sample_future, save_trajectories, \
+from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_trajectory, sample_future, save_trajectories, \
     save_trajectory
 from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
 from dynode.edit.lock import lock
@@ -47,6 +48,12 @@ from dynode.render import check_latents, iter_render, render_chunk, render_pixel
 from dynode.times import future_times, render_times
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
+# The paths a video can be rendered along: the fitted dynamics' (exact, initial), or a baseline
+# through the same codes inside the observed span (the dynamics beyond it), for interpolation and
+# extrapolation only: an edit rides on the dynamics.
+RENDER_PATHS = (*PATHS, *LATENT_INTERPOLATORS)
+# The default path of interpolation and extrapolation: whichever wins `make bench-interp` (README).
+DEFAULT_PATH = "exact"
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
 DETAIL = "detail rendering"
@@ -433,12 +440,13 @@ class VideoPipeline:
                              fidelity=fidelity)
 
     def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
-                    path: str = "exact", full_frame: bool = False, fidelity: str = "detail") -> Clip:
+                    path: str = DEFAULT_PATH, full_frame: bool = False, fidelity: str = "detail") -> Clip:
         """The video over its observed span at ``factor`` x its rate (default 8), at ``fps``, or at ``times``.
 
         Args:
-            path: "exact" (through every observed frame) or "initial" (the paper's single solve
-                from the first frame).
+            path: "exact" (through every observed frame), "initial" (the paper's single solve
+                from the first frame), or "linear", "slerp", "spline": that interpolation of the
+                same codes inside the observed span (see :data:`RENDER_PATHS`).
             full_frame: paste into the source video (see :meth:`render`).
             fidelity: "detail" (default: the video's own detail carried along the path; needs the
                 observed frames, in memory or from the source video) or "latent" (see :meth:`render`).
@@ -448,12 +456,13 @@ class VideoPipeline:
         """
         if factor is None and fps is None and times is None:
             factor = 8
+        check_choice("path", path, RENDER_PATHS)
         self.trajectories("interpolation")
         t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
         return self._compose(t, lambda part, u, last: self._along(part, u, path, fidelity), full_frame, fps,
                              self._audio() if times is None else None, fidelity=fidelity)
 
-    def extrapolate(self, seconds: float = 1.0, fps: float = 16.0, path: str = "exact", samples: int = 0,
+    def extrapolate(self, seconds: float = 1.0, fps: float = 16.0, path: str = DEFAULT_PATH, samples: int = 0,
                     seed: int = 0, fidelity: str = "detail") -> Clip:
         """From the first observation to ``seconds`` past the last one at ``fps``. With ``samples`` > 0,
         that many futures drawn from the neural SDE (:func:`dynode.dynamics.sample_future`) side by side.
@@ -462,6 +471,7 @@ class VideoPipeline:
             InputError: no trajectory, a negative duration, a non-positive rate, or a video that
                 ends with frames passed through.
         """
+        check_choice("path", path, RENDER_PATHS)
         self.trajectories("extrapolation")
         kept = multi.kept_times(self.spans, self.parts)
         t0, t1 = float(kept[0]), float(kept[-1])
@@ -475,14 +485,26 @@ class VideoPipeline:
             return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
         return self._compose(t, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)
 
+    def _path(self, part: Part, times: torch.Tensor, path: str) -> torch.Tensor:
+        """A part's codes at ``times`` along ``path`` (one of :data:`RENDER_PATHS`)."""
+        if path in PATHS:
+            return part.trajectory.evaluate(times, path=path)
+        codes, observed = part.observed()
+        inside = (times >= observed[0]) & (times <= observed[-1])
+        out = torch.empty(len(times), *codes.shape[1:])
+        if (~inside).any():
+            out[~inside] = part.trajectory.evaluate(times[~inside])
+        out[inside] = LATENT_INTERPOLATORS[path](observed, codes, times[inside]).float()
+        return out
+
     def _along(self, part: Part, times: torch.Tensor, path: str, fidelity: str) -> Clip:
-        """A part's fitted path rendered at ``times``."""
-        return self._crops(part, part.trajectory.evaluate(times, path=path), times, fidelity)
+        """A part's path rendered at ``times``."""
+        return self._crops(part, self._path(part, times, path), times, fidelity)
 
     def _extrapolated(self, part: Part, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str) -> Clip:
         """A part's trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
         traj = part.trajectory
-        latents = traj.evaluate(t, path=path)
+        latents = self._path(part, t, path)
         if samples < 1:
             return self._crops(part, latents, t, fidelity)
         after = t > float(traj.observed_times[-1])
@@ -544,6 +566,7 @@ class VideoPipeline:
         if not edits and not motion:
             raise InputError("nothing to edit: give a direction and/or a motion edit")
         check_choice("propagation", propagation, EDIT_MODES)
+        check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
         motion = [(self.direction(c) if isinstance(c, str) and not (c.startswith("pc") and c[2:].isdigit()) else c,
                    gain) for c, gain in motion]
         self.trajectories("editing")
