@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dynode.cli import app
-from dynode.config import FitConfig, InversionConfig
+from dynode.config import DetailConfig, FitConfig, InversionConfig
 from dynode.detail import Detail
 from dynode.dynamics import save_trajectory
 from dynode.errors import InputError
@@ -40,6 +40,24 @@ def test_detail_reproduces_observed_frames_and_follows_the_motion_between_them()
     assert np.abs(carried - truth)[inner].mean() < 0.5 * np.abs(middle.astype(np.float32) - truth)[inner].mean()
     with pytest.raises(InputError, match="times"):
         Detail(frames, renders, [0.0])
+
+
+def test_real_flow_takes_the_picture_from_the_real_frames_where_their_flow_holds_and_the_path_where_not():
+    renders = np.stack([_blobs(0), _blobs(4)])
+    frames = np.stack([np.clip(r + _grain(s), 0, 255).astype(np.uint8) for r, s in zip(renders, (0, 4))])
+    truth = np.clip(_blobs(2) + _grain(2), 0, 255).astype(np.float32)
+    late = _blobs(3)[None]  # the latent path's geometry, a pixel ahead of the truth
+    inner = (slice(4, -4), slice(6, -6))
+    error = {}
+    for real_flow in (False, True):
+        out = Detail(frames, renders, [0.0, 1.0], DetailConfig(real_flow=real_flow)).apply([0.5], late)[0]
+        error[real_flow] = np.abs(out.astype(np.float32) - truth)[inner].mean()
+    assert error[True] < 0.7 * error[False], error  # the real frames' own motion corrects the path's
+    # Frames with nothing in common (a cut, new content): no consistent flow, the latent path's picture stays.
+    other = np.stack([frames[0], np.ascontiguousarray(np.rot90(frames[1]))])
+    fused = Detail(other, renders, [0.0, 1.0], DetailConfig(real_flow=True)).apply([0.5], late)[0].astype(np.float32)
+    plain = Detail(other, renders, [0.0, 1.0]).apply([0.5], late)[0].astype(np.float32)
+    assert np.abs(fused - plain).mean() < 0.25 * np.abs(fused - np.float32(0.5) * (other[0] + other[1].astype(np.float32))).mean()
 
 
 def test_an_edit_keeps_only_the_fine_grain_where_it_changes_the_picture():

@@ -139,3 +139,21 @@ def test_an_interrupted_inversion_resumes_where_it_stopped(tmp_path, tiny_folder
     other = Frames(frames.pixels[::-1].copy(), frames.times, frames.fps)  # another video: never used
     VideoPipeline.from_frames(other, gen, config, fit=None, partial=partial, log=said.append)
     assert any("another video" in line and "starting over" in line for line in said)
+
+
+def test_any_path_of_the_codes_renders_inside_the_video_and_the_dynamics_past_it(tiny_folder, tiny_video):
+    from dynode.baselines import spline
+    from dynode.render import render_pixels
+    pipe = VideoPipeline.from_video(tiny_video, str(tiny_folder), **FAST)
+    seq = pipe.sequence
+    inside = torch.tensor([0.05, 0.2, 0.33])
+    expected = render_pixels(pipe.generator, spline(seq.times, seq.latents, inside))
+    np.testing.assert_array_equal(pipe.interpolate(times=inside, path="spline", fidelity="latent").numpy(), expected)
+    clip = pipe.extrapolate(seconds=0.5, fps=4, path="spline", fidelity="latent")
+    assert float(clip.times[-1]) > float(seq.times[-1])  # past the video: the dynamics', not the spline's hold
+    np.testing.assert_array_equal(clip.numpy()[-1], render_pixels(pipe.generator,
+                                                                  pipe.trajectory.evaluate(clip.times[-1:]))[0])
+    with pytest.raises(InputError, match="valid"):
+        pipe.interpolate(path="bezier")
+    with pytest.raises(InputError, match="rides on the fitted dynamics"):
+        pipe.edit([], [("pc0", 2.0)], path="spline")

@@ -257,15 +257,21 @@ class DetailConfig(_Config):
         horizon: outside the observed span the residual fades as exp(-d / (horizon * gap)), d
             the distance to the nearest observation and gap the median interval between
             observations: the last frame's detail is stale seconds later.
+        real_flow: for unedited renders between two observations, take the picture from optical
+            flow between the two real frames wherever that flow is consistent (forward-backward
+            error, scaled by ``real_consistency`` pixels), and from the latent path elsewhere.
     """
 
     consistency: float = 1.0
     edit_threshold: float = 12.0
     highpass_sigma: float = 1.5
     horizon: float = 2.0
+    real_flow: bool = False
+    real_consistency: float = 1.0
 
     def __post_init__(self):
-        if not (self.consistency > 0 and self.edit_threshold > 0 and self.highpass_sigma > 0 and self.horizon > 0):
+        if not (self.consistency > 0 and self.edit_threshold > 0 and self.highpass_sigma > 0 and self.horizon > 0
+                and self.real_consistency > 0):
             raise InputError(f"DetailConfig: every field must be > 0, got {self.to_dict()}")
 
 

@@ -15,7 +15,12 @@ time t, edited or not, inside or past the observed span:
    residual's high frequencies are kept, so the detail does not undo the edit there.
 
 Past the observed span the residual fades with the distance (``DetailConfig.horizon``). At an
-observed time on the exact path the output is the observed frame itself. Everything is
+observed time on the exact path the output is the observed frame itself.
+
+With ``DetailConfig.real_flow``, an unedited render between two observations is fused with the
+optical-flow interpolation of the two real frames: per pixel, the flow's picture where the flow
+between the real frames is consistent forwards and backwards, the latent path's (with its
+carried detail) where it is not (occlusion, far-apart frames, new content). Everything is
 uint8 (H, W, 3) at the generator's resolution (face crops for aligned videos, pasted back after).
 """
 
@@ -29,7 +34,6 @@ from dynode.config import DetailConfig
 from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
 from dynode.types import bracket, check_times
-
 
 
 class Detail:
@@ -49,8 +53,9 @@ class Detail:
         self.times = check_times(times, "Detail times")
         if len(self.times) != len(frames):
             raise InputError(f"Detail: {len(frames)} frames but {len(self.times)} times")
-        self.renders = np.ascontiguousarray(renders)
+        self.renders, self.frames = np.ascontiguousarray(renders), np.ascontiguousarray(frames)
         self.residual = frames.astype(np.float32) - renders.astype(np.float32)
+        self._real: dict[int, tuple[np.ndarray, ...]] = {}
         self.config = config
         self._gap = float((self.times[1:] - self.times[:-1]).median()) if len(self.times) > 1 else 1.0
         self._dis = DISFlow()
@@ -91,6 +96,28 @@ class Detail:
         fade = np.exp(-outside / (self.config.horizon * self._gap)) if outside > 0 else 1.0
         return total / np.maximum(weight, 1e-6) * np.clip(reach, 0.0, 1.0) * fade
 
+    def _real_flow(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """The real frames' flow interpolation at ``t`` (float32 (H, W, 3)) and its consistency
+        (H, W, 1) in [0, 1], or None outside the observed span or at an observation."""
+        if len(self.times) < 2:
+            return None
+        lo_t, _, frac = bracket(self.times, torch.tensor([float(t)], dtype=torch.float64))
+        k, s = int(lo_t), float(frac)
+        if not 0 < s < 1:
+            return None
+        if k not in self._real:
+            f01, f10 = self._dis(self.frames[k], self.frames[k + 1]), self._dis(self.frames[k + 1], self.frames[k])
+            e0 = np.linalg.norm(f01 + warp(f10, f01), axis=-1)  # on frame k's grid
+            e1 = np.linalg.norm(f10 + warp(f01, f10), axis=-1)  # on frame k+1's grid
+            self._real[k] = (f01, f10, e0, e1)
+        f01, f10, e0, e1 = self._real[k]
+        f_t0 = -(1 - s) * s * f01 + s * s * f10
+        f_t1 = (1 - s) ** 2 * f01 - s * (1 - s) * f10
+        picture = (1 - s) * warp(self.frames[k], f_t0).astype(np.float32) \
+            + s * warp(self.frames[k + 1], f_t1).astype(np.float32)
+        error = np.maximum(warp(e0, f_t0), warp(e1, f_t1))
+        return picture, np.exp(-(error / self.config.real_consistency) ** 2)[..., None]
+
     def apply(self, times, geometry: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """Renders with the carried detail added.
 
@@ -108,6 +135,12 @@ class Detail:
         out = np.empty_like(targets)
         for n in range(len(t)):
             residual = self.residual_at(float(t[n]), geometry[n])
+            real = self._real_flow(float(t[n])) if self.config.real_flow and targets is geometry else None
+            if real is not None:
+                picture, trust = real
+                fused = trust * picture + (1 - trust) * (geometry[n].astype(np.float32) + residual)
+                out[n] = np.clip(np.rint(fused), 0, 255).astype(np.uint8)
+                continue
             if targets is not geometry:
                 change = cv2.GaussianBlur(np.abs(targets[n].astype(np.float32) - geometry[n]).mean(-1), (0, 0), 2.0)
                 edited = np.clip(change / self.config.edit_threshold, 0.0, 1.0)[..., None]

@@ -99,7 +99,7 @@ class VideoPipeline:
             raise InputError("VideoPipeline needs a latent sequence or a trajectory")
         self.models, self.sequence, self.frames = _bundle(models), sequence, frames
         self.log = log or _stderr
-        self.detail_config = DetailConfig()
+        self._detail_config = DetailConfig()
         self.source: Source | None = (sequence or trajectories[0]).source
         times = sequence.times if sequence is not None else torch.cat([t.observed_times for t in trajectories])
         self.spans = multi.layout(self.source, times)
@@ -116,6 +116,17 @@ class VideoPipeline:
         if frames is not None:
             for part in self.parts:
                 part.frames = multi.select_frames(frames, part.observed()[1])
+
+    @property
+    def detail_config(self) -> DetailConfig:
+        """How detail is carried (see :mod:`dynode.detail`); setting it rebuilds the detail when next needed."""
+        return self._detail_config
+
+    @detail_config.setter
+    def detail_config(self, config: DetailConfig) -> None:
+        self._detail_config = config
+        for part in self.parts:
+            part.detail = None
 
     @property
     def generator(self) -> Generator:
