@@ -11,7 +11,10 @@ the 0-255 scale, over the whole predicted sequence). Pixel-space baselines (ffmp
 minterpolate, DIS optical flow) interpolate the real kept frames and so do not pay the
 inversion error; ``dynode-image`` adds the image-space loss (rendered predictions vs the kept
 frames, ST-LPIPS, weight 0.5) to the default fit; the "inversion" row is the reconstruction of the kept frames, the ceiling
-of every latent method. ``--fit-frames`` also times the default fit on a longer video.
+of every latent method. ``NAME-detail`` rows carry the video's own detail along NAME's path;
+``NAME-fused`` rows fuse that with DIS flow between the real kept frames where their flow is
+consistent (``DetailConfig.real_flow``), and their s/video is the render alone (the fit is
+NAME-detail's). ``--fit-frames`` also times the default fit on a longer video.
 
     python benchmarks/interpolation.py --out bench_out/interp
 """
