@@ -67,8 +67,8 @@ def test_the_exact_path_passes_through_the_reconstruction_and_the_initial_one_do
     rec = _frames(tmp_path / "rec.gif").pixels.astype(float)
     exact, initial = (_frames(tmp_path / f"{p}.gif").pixels.astype(float) for p in ("exact", "initial"))
     assert np.abs(exact - rec).mean() < 1.0 < np.abs(initial[1:] - rec[1:]).mean()
-    r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--path", "spline")
-    assert r.exit_code == 2 and "valid paths" in r.output and not (tmp_path / "x.mp4").exists()
+    r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--path", "bezier")
+    assert r.exit_code == 2 and "unknown path" in r.output and not (tmp_path / "x.mp4").exists()
 
 
 def test_extrapolate_runs_past_the_end_and_sde_futures_spread(fitted, tmp_path):

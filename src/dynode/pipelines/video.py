@@ -53,7 +53,7 @@ from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 # extrapolation only: an edit rides on the dynamics.
 RENDER_PATHS = (*PATHS, *LATENT_INTERPOLATORS)
 # The default path of interpolation and extrapolation: whichever wins `make bench-interp` (README).
-DEFAULT_PATH = "exact"
+DEFAULT_PATH = "spline"
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
 DETAIL = "detail rendering"
