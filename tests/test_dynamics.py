@@ -260,11 +260,12 @@ def test_holdout_selects_on_held_out_frames_and_stops_early():
         fit(_seq(_circle(t[:4]), t[:4]), FitConfig(holdout=0.1))
 
 
-def test_adjoint_gradients_match_direct_backpropagation():
+@pytest.mark.parametrize("name", ["mlp_t", "second_order"])
+def test_adjoint_gradients_match_direct_backpropagation(name):
     from dynode.dynamics.fit import _windows_loss
     t = torch.linspace(0, 1, 6)
     z = torch.randn(6, 3)
-    field = make_field("mlp_t", 3, 16)
+    field = make_field(name, 3, 16, path=(t, z))
     grads = []
     for adjoint in (False, True):
         cfg = FitConfig(adjoint=adjoint, solver=SolverConfig(rtol=1e-7, atol=1e-8))
