@@ -133,3 +133,12 @@ def test_app_in_a_real_browser(tmp_path):
     finally:
         demo.close()
         demo.app_state.close()
+
+
+def test_core_errors_come_with_what_to_do_in_the_page_own_terms():
+    from dynode.app.ui import REMEDIES
+    from dynode.errors import REMEDIES as KEYS, advice
+    assert set(REMEDIES) <= set(KEYS)
+    assert advice(InputError("full-frame output needs aligned codes", "align"), REMEDIES) == \
+        "full-frame output needs aligned codes; tick 'Align faces' and fit again"
+    assert advice(InputError("no remedy here"), REMEDIES) == "no remedy here"

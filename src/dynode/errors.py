@@ -41,6 +41,13 @@ class DynodeError(Exception):
         self.remedy = remedy
 
 
+def advice(error: DynodeError, words: dict[str, str]) -> str:
+    """The error's message, then what to do about it as a front end words its remedy (``words``:
+    remedy key -> wording; nothing added for a remedy it does not word)."""
+    remedy = words.get(error.remedy)
+    return f"{error}; {remedy}" if remedy else str(error)
+
+
 class InputError(DynodeError, ValueError):
     """An argument, file or video does not meet the documented contract."""
 

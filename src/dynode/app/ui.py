@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dynode.config import EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config
-from dynode.errors import DynodeError, InputError
+from dynode.errors import DynodeError, InputError, advice
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
 from dynode.pipelines.run import RunSpec
@@ -36,12 +36,6 @@ REMEDIES = {
     "fit_first": "press 'Invert and fit' first",
     "response_pixels": "choose another direction",
 }
-
-
-def advice(error: DynodeError) -> str:
-    """The error's message, with what to do about it on this page."""
-    remedy = REMEDIES.get(error.remedy)
-    return f"{error}; {remedy}" if remedy else str(error)
 
 
 @dataclass(frozen=True)
@@ -306,7 +300,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 with state.job(session):
                     return action(session, *values, progress=progress)
             except DynodeError as e:
-                return [f"**Error:** {advice(e)}" if o is status else gr.update() for o in outputs]
+                return [f"**Error:** {advice(e, REMEDIES)}" if o is status else gr.update() for o in outputs]
         positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
         run.__signature__ = inspect.Signature(
             [inspect.Parameter(f"input{i}", positional) for i in range(len(inputs))]

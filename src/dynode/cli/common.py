@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
-from dynode.errors import DynodeError, InputError
+from dynode.errors import DynodeError, InputError, advice
 from dynode.pipelines.run import RunSpec
 from dynode.pipelines.video import DEFAULT_PATH
 
@@ -47,19 +47,13 @@ REMEDIES = {
 }
 
 
-def advice(error: DynodeError) -> str:
-    """The error's message, with what to do about it on the command line."""
-    remedy = REMEDIES.get(error.remedy)
-    return f"{error}; {remedy}" if remedy else str(error)
-
-
 @contextmanager
 def _errors():
     """Turn dynode's errors into a one-line message (with the flag advice) and exit code 2."""
     try:
         yield
     except DynodeError as e:
-        err.print(f"[bold red]error:[/] {advice(e)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {advice(e, REMEDIES)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
