@@ -107,8 +107,8 @@ def _batch_runs(root, job):
         row = by_name[name]
         codes = load_latents(out / name / "latents.safetensors")
         assert row["frames"] == len(codes) == 6
-        assert row["seconds_invert"] + row["seconds_fit"] + row["seconds_interpolate"] + row["seconds_edit"] <= \
-            row["seconds_total"]
+        stages = row["seconds_invert"] + row["seconds_fit"] + row["seconds_interpolate"] + row["seconds_edit"]
+        assert stages <= row["seconds_total"] + 0.03  # each rounded to 0.01 s
         assert (row["shots"], row["spans"], row["passed_frames"]) == (1, 1, 0)
         assert row["psnr"] == pytest.approx(float(codes.psnr.mean()), abs=1e-3)
         assert len(read_video(out / name / "interpolated.mp4")) == 11  # 5 gaps x 2 + 1
