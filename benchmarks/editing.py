@@ -19,7 +19,10 @@ from the edited first code) and rendered at every frame. Scores, per video, edit
   offset made at the first frame, |Phi_t(w0 + e) - Phi_t(w0) - e| / |e|, mean over frames
   (0: the carried edit is the per-frame edit);
 - motion edits (the video's main motion component pc0 damped x0.5 and exaggerated x2): the
-  probe's motion attributes' spread over time against the unedited video's, and flicker.
+  probe's motion attributes' spread over time against the unedited video's, and flicker;
+- a probe-free check (``--sefa``, a SeFa direction of the library, no attribute): per mode, the
+  edit's image-space effect on every frame (mean |edited - unedited|, 0-255 levels) and its
+  coefficient of variation over frames, which no probe reads.
 
     python benchmarks/editing.py --out bench_out/edit
 """
@@ -60,6 +63,7 @@ ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None),
         "locked": ("locked", "exact", "subspace", "latent", "pixels"),
         "locked, probe": ("locked", "exact", "subspace", "latent", "probe")}
 MOTION_GAINS = (0.5, 2.0)
+SEFA_MODES = ("first-frame", "per-frame", "locked")
 SCORES = ("success_rate", "change_mean", "change_cv", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
 
 
@@ -82,7 +86,8 @@ def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propaga
 
 
 def run_video(models, probe, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
-              inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None, min_change: float) -> tuple[dict, dict]:
+              inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None, min_change: float,
+              sefa: tuple[str, float] | None = None) -> tuple[dict, dict]:
     """Scores of every edit x row of ``ROWS`` on one video, and the rendered videos (for the side-by-side).
 
     Each edit pushes its attribute away from where the video has it (towards the far end of the
@@ -121,6 +126,14 @@ def run_video(models, probe, seed: int, times: torch.Tensor, edits: list[tuple[s
                 moved = (codes - traj.evaluate(times) - offset).flatten(1).norm(dim=1) / offset.norm()
                 scores[f"{name}/{row}"]["carried_edit_change"] = round(float(moved.mean()), 4)
             videos[f"{name}/{row}"] = pixels
+    if sefa is not None:  # probe-free: the edit's image-space effect over frames
+        edit = [Edit(pipes["subspace"].direction(sefa[0]), sefa[1])]
+        for mode in SEFA_MODES:
+            pixels, seconds = timed(lambda: _edited(pipes["subspace"], times, edit, mode, "exact", "latent", "pixels"))
+            effect = np.abs(pixels.astype(np.float32) - plain.astype(np.float32)).mean((1, 2, 3))
+            scores[f"sefa/{mode}"] = {"image_change_mean": round(float(effect.mean()), 3),
+                                      "image_change_cv": round(float(effect.std() / max(effect.mean(), 1e-6)), 4),
+                                      "flicker": flicker(pixels, source, flows)["relative"], "seconds": round(seconds, 3)}
     motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES]
     plain_spread = read_attributes(probe, from_uint8(plain))[:, motion].var(0).sum()
     for gain in MOTION_GAINS:
@@ -146,7 +159,8 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]]) -> dict:
         out[mode]["success_by_quarter"] = [round(float(np.mean(q)), 4) for q in zip(*[r["success_by_quarter"] for r in rows])]
     for case in [c for c in cases if "carried_edit_change" in per_video[0][c]]:
         out[case]["carried_edit_change"] = round(float(np.mean([v[case]["carried_edit_change"] for v in per_video])), 4)
-    for case in ["unedited", "unedited, detail"] + [f"motion pc0 x{g:g}" for g in MOTION_GAINS]:
+    sefa = [f"sefa/{mode}" for mode in SEFA_MODES if f"sefa/{mode}" in per_video[0]]
+    for case in ["unedited", "unedited, detail"] + [f"motion pc0 x{g:g}" for g in MOTION_GAINS] + sefa:
         out[case] = {k: round(float(np.mean([v[case][k] for v in per_video])), 4) for k in per_video[0][case]}
     return out
 
@@ -170,6 +184,13 @@ def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float) -
     for gain in MOTION_GAINS:
         m = summary[f"motion pc0 x{gain:g}"]
         lines.append(f"| `--motion pc0={gain:g}` | {m['amplitude_ratio']:.2f} | {m['flicker']:.2f} | {m['seconds']:.1f} |")
+    if "sefa/first-frame" in summary:
+        lines += ["", "| SeFa edit (probe-free) | image change (0-255) | CV over frames | flicker (x source) | s/video |",
+                  "|---|---|---|---|---|"]
+        for mode in SEFA_MODES:
+            m = summary[f"sefa/{mode}"]
+            lines.append(f"| {mode} | {m['image_change_mean']:.2f} | {m['image_change_cv']:.3f} | {m['flicker']:.3f} | "
+                         f"{m['seconds']:.1f} |")
     return "\n".join(lines)
 
 
@@ -192,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--edits", nargs="+", default=["skin:3", "hair_length:3", "mouth_open:3"],
                    help="direction:strength for directions with a probe attribute; the sign is chosen per video, "
                         "away from where the video has the attribute")
+    p.add_argument("--sefa", default="sefa0:3", help="direction:strength of the probe-free check ('' for none)")
     p.add_argument("--min-change", type=float, default=0.1, help="attribute change (0-1 scale) that counts as reached")
     p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
     p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
@@ -203,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.frames < 4 or a.fps <= 0:
         p.error("need --frames >= 4 and --fps > 0")
     edits = _edits(a.edits)
+    name, _, strength = a.sefa.partition(":")
+    sefa = (name, float(strength or 3)) if name else None
     torch.set_num_threads(min(2, torch.get_num_threads()))
     probe = load_regressor()  # scores every generator's edits, probe of its own or not
     models = dataclasses.replace(Models.from_pretrained(a.generator), probe=probe)
@@ -212,11 +236,12 @@ def main(argv: list[str] | None = None) -> None:
     times = torch.arange(a.frames, dtype=torch.float64) / a.fps
     per_video, example = [], None
     for seed in a.seeds:
-        scores, videos = run_video(models, probe, seed, times, edits, inv, fit_cfg, cache, a.min_change)
+        scores, videos = run_video(models, probe, seed, times, edits, inv, fit_cfg, cache, a.min_change,
+                                   sefa if sefa and sefa[0] in models.directions else None)
         per_video.append(scores)
         example = example or videos
         print(f"seed {seed}: " + ", ".join(f"{k} {v['success_rate']:.0%}" for k, v in scores.items()
-                                          if k.endswith("first-frame")), file=sys.stderr)
+                                          if k.endswith("first-frame") and "success_rate" in v), file=sys.stderr)
     summary = summarise(per_video, edits)
     ff, pf = summary["first-frame"], summary["per-frame"]
     report = {"generator": a.generator, "seeds": a.seeds, "frames": a.frames, "fps": a.fps,
