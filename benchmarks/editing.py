@@ -49,19 +49,21 @@ from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report
 from dynode.metrics.consistency import flicker, source_flows
 from dynode.pipelines import Models, VideoPipeline
 
-# Row -> (propagation, path, fit, fidelity, locked response): the default subspace fit, and a fit in
+# Row -> (propagation, path, fit, fidelity, lock config): the default subspace fit, and a fit in
 # the full W+ space where the dynamics act on the whole edit (as in the paper). "paper" is
 # first-frame on the initial path: the single solve from the edited first code. "detail" rows carry
 # the video's own detail; "locked" rows hold the edit's effect at the first frame's, measured by
-# the probe-free pixel response (scored by the probe it never saw) or by the probe itself.
+# the probe-free pixel response (scored by the probe it never saw) or by the probe itself; "joint" solves
+# every frame's gain at once with the smoothness term instead of frame by frame and smoothed after.
 ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None),
         "per-frame": ("per-frame", "exact", "subspace", "latent", None),
         "paper": ("first-frame", "initial", "subspace", "latent", None),
         "first-frame, full space": ("first-frame", "exact", "full space", "latent", None),
         "paper, full space": ("first-frame", "initial", "full space", "latent", None),
         "first-frame, detail": ("first-frame", "exact", "subspace", "detail", None),
-        "locked": ("locked", "exact", "subspace", "latent", "pixels"),
-        "locked, probe": ("locked", "exact", "subspace", "latent", "probe")}
+        "locked": ("locked", "exact", "subspace", "latent", LockConfig("pixels")),
+        "locked, joint": ("locked", "exact", "subspace", "latent", LockConfig("pixels", coherence="joint")),
+        "locked, probe": ("locked", "exact", "subspace", "latent", LockConfig("probe"))}
 MOTION_GAINS = (0.5, 2.0)
 SEFA_MODES = ("first-frame", "per-frame", "locked")
 SCORES = ("success_rate", "change_mean", "change_cv", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
@@ -79,8 +81,8 @@ def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -
 
 
 def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str, fidelity: str,
-            response: str | None) -> np.ndarray:
-    lock_config = LockConfig(response) if response else LockConfig()
+            lock_config: LockConfig | None) -> np.ndarray:
+    lock_config = lock_config or LockConfig()
     return pipe.edit(edits, propagation=propagation, path=path, times=times, fidelity=fidelity,
                      lock_config=lock_config).numpy()
 
@@ -112,10 +114,10 @@ def run_video(models, probe, seed: int, times: torch.Tensor, edits: list[tuple[s
         attribute = EDITABLE[name]
         sign = 1.0 if float(read[:, ATTRIBUTES.index(attribute)].mean()) < 0.5 else -1.0
         direction = pipes["subspace"].direction(name)
-        for row, (propagation, path, fitted, fidelity, response) in ROWS.items():
+        for row, (propagation, path, fitted, fidelity, lock_config) in ROWS.items():
             pipe, traj = pipes[fitted], pipes[fitted].trajectory
             edit = [Edit(direction, sign * abs(strength))]
-            pixels, seconds = timed(lambda: _edited(pipe, times, edit, propagation, path, fidelity, response))
+            pixels, seconds = timed(lambda: _edited(pipe, times, edit, propagation, path, fidelity, lock_config))
             report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted, fidelity]), from_uint8(source),
                                  attribute, sign, min_change)
             scores[f"{name}/{row}"] = {**report, "sign": sign, "flicker": flicker(pixels, source, flows)["relative"],
@@ -129,7 +131,7 @@ def run_video(models, probe, seed: int, times: torch.Tensor, edits: list[tuple[s
     if sefa is not None:  # probe-free: the edit's image-space effect over frames
         edit = [Edit(pipes["subspace"].direction(sefa[0]), sefa[1])]
         for mode in SEFA_MODES:
-            pixels, seconds = timed(lambda: _edited(pipes["subspace"], times, edit, mode, "exact", "latent", "pixels"))
+            pixels, seconds = timed(lambda: _edited(pipes["subspace"], times, edit, mode, "exact", "latent", None))
             effect = np.abs(pixels.astype(np.float32) - plain.astype(np.float32)).mean((1, 2, 3))
             scores[f"sefa/{mode}"] = {"image_change_mean": round(float(effect.mean()), 3),
                                       "image_change_cv": round(float(effect.std() / max(effect.mean(), 1e-6)), 4),

@@ -76,7 +76,7 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
                                       "detail_flicker<=latent", "locked_cv<=0.05", "locked_success>=0.95",
                                       "locked_flicker<=unedited", "locked_under_2x_first_frame_seconds",
                                       "edit_6_frames_under_10s"}
-    assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "smile/locked, probe"} <= set(summary)
+    assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "skin/locked, joint", "smile/locked, probe"} <= set(summary)
     assert summary["locked"]["change_cv"] >= 0 and len(summary["locked"]["success_by_quarter"]) == 4
     # The probe-free check: an edit that changes the picture, on every frame, in every mode.
     assert all(summary[f"sefa/{m}"]["image_change_mean"] > 1 for m in ("first-frame", "per-frame", "locked"))
