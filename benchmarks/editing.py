@@ -54,7 +54,8 @@ from dynode.pipelines import Models, VideoPipeline
 # first-frame on the initial path: the single solve from the edited first code. "detail" rows carry
 # the video's own detail; "locked" rows hold the edit's effect at the first frame's, measured by
 # the probe-free pixel response (scored by the probe it never saw) or by the probe itself; "joint" solves
-# every frame's gain at once with the smoothness term instead of frame by frame and smoothed after.
+# every frame's gain at once with the smoothness term instead of frame by frame and smoothed after;
+# "conditioned" rows project the library's directions of other attributes out of the edit.
 ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None),
         "per-frame": ("per-frame", "exact", "subspace", "latent", None),
         "paper": ("first-frame", "initial", "subspace", "latent", None),
@@ -63,7 +64,9 @@ ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None),
         "first-frame, detail": ("first-frame", "exact", "subspace", "detail", None),
         "locked": ("locked", "exact", "subspace", "latent", LockConfig("pixels")),
         "locked, joint": ("locked", "exact", "subspace", "latent", LockConfig("pixels", coherence="joint")),
-        "locked, probe": ("locked", "exact", "subspace", "latent", LockConfig("probe"))}
+        "locked, probe": ("locked", "exact", "subspace", "latent", LockConfig("probe")),
+        "first-frame, conditioned": ("first-frame", "exact", "subspace", "latent", None),
+        "locked, conditioned": ("locked", "exact", "subspace", "latent", LockConfig("pixels"))}
 MOTION_GAINS = (0.5, 2.0)
 SEFA_MODES = ("first-frame", "per-frame", "locked")
 SCORES = ("success_rate", "change_mean", "change_cv", "motion_drift", "motion_tolerance", "identity_drift", "flicker", "seconds")
@@ -114,9 +117,10 @@ def run_video(models, probe, seed: int, times: torch.Tensor, edits: list[tuple[s
         attribute = EDITABLE[name]
         sign = 1.0 if float(read[:, ATTRIBUTES.index(attribute)].mean()) < 0.5 else -1.0
         direction = pipes["subspace"].direction(name)
+        conditioned = direction.conditioned(models.other_attributes(direction))
         for row, (propagation, path, fitted, fidelity, lock_config) in ROWS.items():
             pipe, traj = pipes[fitted], pipes[fitted].trajectory
-            edit = [Edit(direction, sign * abs(strength))]
+            edit = [Edit(conditioned if row.endswith("conditioned") else direction, sign * abs(strength))]
             pixels, seconds = timed(lambda: _edited(pipe, times, edit, propagation, path, fidelity, lock_config))
             report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted, fidelity]), from_uint8(source),
                                  attribute, sign, min_change)

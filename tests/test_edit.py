@@ -206,3 +206,18 @@ def test_motion_gain_scales_the_path_along_a_component(traj):
         motion_component(traj, "pc5")
     with pytest.raises(InputError, match="outside the coordinates"):
         motion_component(traj, Direction("out", torch.ones(8), layers=(3,)))
+
+
+def test_auto_condition_projects_the_library_directions_of_other_attributes_out(tiny_gen):
+    from dynode.config import EditSpec
+    from dynode.pipelines import Models, VideoPipeline
+    rng = torch.Generator().manual_seed(3)
+    library = {name: Direction(name, torch.randn(16, generator=rng), attribute=attribute)
+               for name, attribute in (("tan", "skin"), ("grin", "smile"), ("shade", "skin"), ("pc", None))}
+    seq = LatentSequence(torch.tensor([0.0, 1.0]), torch.zeros(2, tiny_gen.num_ws, 16), torch.zeros(2), torch.zeros(2),
+                         tiny_gen.record)
+    pipe = VideoPipeline(Models(tiny_gen, directions=library), seq)
+    plain, kept = (pipe.make_edits(EditSpec(("tan",), auto_condition=auto))[0].direction for auto in (False, True))
+    # Only the other attribute's direction is projected out: not the same attribute's, not an unlabelled one.
+    assert kept.info["conditioned_on"] == ["grin"] and "conditioned_on" not in plain.info
+    assert abs(float(kept.vector @ library["grin"].vector)) < 1e-5 < abs(float(plain.vector @ library["grin"].vector))

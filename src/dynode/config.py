@@ -352,6 +352,8 @@ class EditSpec(_Config):
         conditions: directions projected out of the edits, so their attributes stay put.
         schedule: time:weight keyframes fading the edits over time (None: full strength throughout).
         lock: how a locked edit measures and holds its effect.
+        auto_condition: also condition each edit on every direction of the generator's library
+            made for another attribute, so that what the edit does not name stays put.
     """
 
     directions: tuple[str, ...] = ()
@@ -361,6 +363,7 @@ class EditSpec(_Config):
     conditions: tuple[str, ...] = ()
     schedule: str | None = None
     lock: LockConfig = LockConfig()
+    auto_condition: bool = False
 
     def __post_init__(self):
         for name in ("directions", "conditions"):

@@ -142,6 +142,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                                               "(default: the direction's own, usually all)"),
          condition: Optional[List[str]] = O(None, help="project this direction out of the edits so its attribute "
                                                        "stays put (e.g. glasses); repeatable"),
+         auto_condition: bool = O(False, help="project out every library direction of another attribute"),
          schedule: Optional[str] = O(None, help="fade the edits over time with time:weight keyframes, e.g. "
                                                 "0:0,1:1,3:1,4:0"),
          motion: Optional[List[str]] = O(None, help="scale a motion component: pcK=GAIN (the video's K-th "
@@ -158,7 +159,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device))
         spec = EditSpec(tuple(direction or ()), tuple(strength or EditSpec().strengths), propagation, layers,
-                        tuple(condition or ()), schedule, LockConfig(response, target))
+                        tuple(condition or ()), schedule, LockConfig(response, target), auto_condition)
         clip = pipe.edit(pipe.make_edits(spec), moves, spec.propagation, path, factor, compare=compare,
                          full_frame=full_frame, fidelity=fidelity, lock_config=spec.lock)
         clip.write(out)

@@ -88,6 +88,10 @@ class Models:
         """A direction of the library by name, or from a file (see :func:`dynode.edit.get_direction`)."""
         return get_direction(spec, self.generator, self.directions)
 
+    def other_attributes(self, direction: Direction) -> list[Direction]:
+        """The library's directions made for an attribute other than ``direction``'s (to condition on)."""
+        return [d for d in self.directions.values() if d.attribute and d.attribute != direction.attribute]
+
     def tuned(self, delta: dict[str, torch.Tensor]) -> "Models":
         """The same bundle with a tuned copy of the generator (the encoder, library and probe are shared)."""
         return replace(self, generator=apply_delta(copy.deepcopy(self.generator), delta))

@@ -534,7 +534,8 @@ class VideoPipeline:
 
     def make_edits(self, spec: EditSpec) -> list[Edit]:
         """Edits from a user's spec: its directions (names or files) at their strengths, on its W+
-        layers (overriding the directions' own), conditioned on its conditions, on its schedule.
+        layers (overriding the directions' own), conditioned on its conditions (and with
+        ``auto_condition`` on the library's directions of other attributes), on its schedule.
 
         Raises:
             InputError: anything :meth:`direction`, :func:`parse_layers` or :meth:`Schedule.parse` refuses.
@@ -544,7 +545,8 @@ class VideoPipeline:
         schedule = Schedule.parse(spec.schedule) if spec.schedule else None
         edits = []
         for name, strength in spec.pairs():
-            d = self.direction(name).conditioned(others)
+            d = self.direction(name)
+            d = d.conditioned(others + (self.models.other_attributes(d) if spec.auto_condition else []))
             edits.append(Edit(d.on_layers(chosen) if spec.layers is not None else d, strength, schedule))
         return edits
 
