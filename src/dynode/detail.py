@@ -32,7 +32,7 @@ import torch
 
 from dynode.config import DetailConfig
 from dynode.errors import InputError
-from dynode.flow import DISFlow, warp
+from dynode.flow import DISFlow, between, warp
 from dynode.types import bracket, check_times
 
 
@@ -111,10 +111,7 @@ class Detail:
             e1 = np.linalg.norm(f10 + warp(f01, f10), axis=-1)  # on frame k+1's grid
             self._real[k] = (f01, f10, e0, e1)
         f01, f10, e0, e1 = self._real[k]
-        f_t0 = -(1 - s) * s * f01 + s * s * f10
-        f_t1 = (1 - s) ** 2 * f01 - s * (1 - s) * f10
-        picture = (1 - s) * warp(self.frames[k], f_t0).astype(np.float32) \
-            + s * warp(self.frames[k + 1], f_t1).astype(np.float32)
+        picture, f_t0, f_t1 = between(self.frames[k], self.frames[k + 1], f01, f10, s)
         error = np.maximum(warp(e0, f_t0), warp(e1, f_t1))
         return picture, np.exp(-(error / self.config.real_consistency) ** 2)[..., None]
 

@@ -40,6 +40,15 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def between(a: np.ndarray, b: np.ndarray, f01: np.ndarray, f10: np.ndarray, s: float) \
+        -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frame a fraction ``s`` of the way from ``a`` to ``b`` along their DIS flows (``f01 = flow(a, b)``,
+    ``f10 = flow(b, a)``): float32 (H, W, 3), and the flows from it into a and into b (H, W, 2)."""
+    f_t0 = -(1 - s) * s * f01 + s * s * f10
+    f_t1 = (1 - s) ** 2 * f01 - s * (1 - s) * f10
+    return (1 - s) * warp(a, f_t0).astype(np.float32) + s * warp(b, f_t1).astype(np.float32), f_t0, f_t1
+
+
 def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
     """Optical-flow interpolation of the observed frames at any times inside their span.
 
@@ -65,10 +74,7 @@ def flow_interpolate(frames: np.ndarray, observed_times, times) -> np.ndarray:
         if i not in flows:
             # DIS flow from a to b: a(x) ~ b(x + flow(x)).
             flows[i] = (dis(frames[i], frames[i + 1]), dis(frames[i + 1], frames[i]))
-        f01, f10 = flows[i]
-        f_t0 = -(1 - s) * s * f01 + s * s * f10
-        f_t1 = (1 - s) ** 2 * f01 - s * (1 - s) * f10
-        blend = (1 - s) * warp(frames[i], f_t0).astype(np.float32) + s * warp(frames[i + 1], f_t1).astype(np.float32)
+        blend, _, _ = between(frames[i], frames[i + 1], *flows[i], s)
         out[n] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
     return out
 

@@ -21,7 +21,7 @@ from dynode.config import EDIT_MODES, FIDELITIES, EditSpec, FitConfig, Inversion
 from dynode.errors import DynodeError, InputError, advice
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
-from dynode.pipelines.run import RunSpec
+from dynode.pipelines.run import RunResult, RunSpec
 from dynode.pipelines.video import DEFAULT_PATH, RENDER_PATHS
 
 Progress = Callable[[float, str], None]
@@ -75,7 +75,7 @@ def fit_spec(generator: str = "toyfaces64", align: bool = False, tune: bool = Fa
 class _Fitted:
     """A fitted video in the cache: the run, its trajectory plot and its downloadable artifacts."""
 
-    result: object  # dynode.pipelines.run.RunResult
+    result: RunResult
     plot: Path
     artifacts: tuple[Path, ...]
 

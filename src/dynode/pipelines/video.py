@@ -113,9 +113,6 @@ class VideoPipeline:
                 raise InputError(f"{len(trajectories)} trajectories for a video of {len(self.parts)} fitted span(s)")
             for part, traj in zip(self.parts, trajectories):
                 part.trajectory = traj
-        if frames is not None:
-            for part in self.parts:
-                part.frames = multi.select_frames(frames, part.observed()[1])
 
     @property
     def detail_config(self) -> DetailConfig:
@@ -327,7 +324,8 @@ class VideoPipeline:
         return read_video(path, every=every, size=res if resize else None)
 
     def _share_frames(self, purpose: str, remedy: str | None = None) -> None:
-        """Give every part its observed frames: from memory, else the source read once for all."""
+        """Give every part its observed frames: from memory, else the source read once for every span
+        (not once per span)."""
         if all(part.frames is not None for part in self.parts):
             return
         frames = self.frames if self.frames is not None else self._source_frames(purpose, remedy)
@@ -396,8 +394,6 @@ class VideoPipeline:
                  extrapolating: bool = False, tiles: int = 1, fidelity: str = "latent") -> Clip:
         """A clip over every span at ``times`` (see :func:`dynode.pipelines.spans.compose`)."""
         check_choice("fidelity", fidelity, FIDELITIES)
-        if fidelity == "detail":  # the source read once for every span, not once per span
-            self._share_frames(DETAIL, "fidelity_latent")
         return multi.compose(self.source, self.spans, self.parts, times, render, self.generator.resolution,
                              full_frame, fps or playback_rate(times), audio, extrapolating, tiles)
 
