@@ -154,3 +154,9 @@ def test_compare_reports_sees_a_changed_figure_and_not_a_changed_timing(tmp_path
     result = json.loads(done.stdout)
     assert done.returncode == 1 and result["differing"] == {"summary.dynode.psnr": [30.1, 30.2]}
     assert result["only_after"] == ["new"]
+
+
+def test_turn_back_benchmark_reports_every_field_on_both_paths():
+    report = _bench("turn_back.py", "--fields", "mlp", "second_order", "--iters", "5")
+    assert set(report["max_abs_error"]) == {"mlp", "second_order"}
+    assert all(set(e) == {"initial", "exact"} for e in report["max_abs_error"].values())
