@@ -76,3 +76,30 @@ def test_joint_gains_hold_a_linear_response_and_trade_it_for_smoothness():
     assert curvature(smooth) < 0.05 * curvature(held)
     with pytest.raises(InputError, match="coherence"):
         LockConfig(coherence="loose")
+
+
+def test_auto_reads_the_probe_where_it_can_and_held_keyframes_are_not_rendered_again(moving, monkeypatch):
+    import dynode.edit.lock as lock_module
+    from dynode.metrics.attributes import load_regressor
+    pipe, probe = moving, load_regressor()
+    t = pipe.trajectory.observed_times
+    vector = torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9))
+    unnamed, skin = Direction("d", vector, sigma=0.5), Direction("skin", vector, sigma=0.5, attribute="skin")
+    _, pixels = lock(pipe.trajectory, pipe.generator, t, [Edit(skin, 3.0)])  # no probe: the pixels
+    _, fallback = lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)], probe=probe)  # no attribute
+    _, read = lock(pipe.trajectory, pipe.generator, t, [Edit(skin, 3.0)], probe=probe)
+    assert pixels[0].target == fallback[0].target == 1.0 and read[0].target != 1.0
+    with pytest.raises(InputError, match="needs the probe response"):
+        lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)], config=LockConfig(target=0.5), probe=probe)
+
+    rendered = []
+    render = lock_module.render_images
+    monkeypatch.setattr(lock_module, "render_images", lambda g, codes: rendered.append(len(codes)) or render(g, codes))
+    n = len(t)
+    lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)], config=LockConfig(tolerance=10.0))
+    assert rendered == [n, n]  # every keyframe held at g = 1 already: no secant step
+    rendered.clear()
+    _, reports = lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)], config=LockConfig(tolerance=0.05))
+    after = np.array(reports[0].response_locked)
+    assert rendered[:2] == [n, n] and all(0 < k < n for k in rendered[2:]) and len(rendered) <= 2 + 6
+    assert np.abs(after - 1).max() < 0.1

@@ -240,8 +240,9 @@ class FitConfig(_Config):
             raise InputError(f"FitConfig.holdout must be in [0, 1), got {self.holdout}")
 
 
-# How a locked edit measures its effect on a frame (see dynode.edit.lock).
-RESPONSES = ("pixels", "probe")
+# How a locked edit measures its effect on a frame (see dynode.edit.lock): "auto" is the probe for
+# a direction of one of its attributes where the generator has a probe, the pixels otherwise.
+RESPONSES = ("auto", "pixels", "probe")
 
 
 @dataclass(frozen=True)
@@ -280,11 +281,13 @@ class LockConfig(_Config):
     """Locked propagation (:mod:`dynode.edit.lock`).
 
     Args:
-        response: "pixels" or "probe" (see :mod:`dynode.edit.lock`).
+        response: "auto", "pixels" or "probe" (see :mod:`dynode.edit.lock`).
         target: with the probe, the attribute value (0-1) to reach on every frame, instead of the
             first frame's change.
         stride: a keyframe every this many frames (the last frame is always one).
-        iterations: secant steps a keyframe (one render each).
+        iterations: at most this many secant steps a keyframe (one render each).
+        tolerance: a keyframe is held once its response is within this share of the target
+            (of 1 with the pixels); only the keyframes not yet held are rendered again.
         max_gain: the gain on the carried edit is kept in [0, max_gain].
         smoothing: the smoothing spline's penalty on the gain's curvature, time counted in
             frames (None: chosen by generalised cross-validation, which on the toy faces smoothed
@@ -294,10 +297,11 @@ class LockConfig(_Config):
             :func:`dynode.edit.lock._joint_gains`).
     """
 
-    response: str = "pixels"
+    response: str = "auto"
     target: float | None = None
     stride: int = 1
-    iterations: int = 2
+    iterations: int = 6
+    tolerance: float = 0.02
     max_gain: float = 4.0
     smoothing: float | None = 0.05
     coherence: str = "spline"
@@ -306,10 +310,11 @@ class LockConfig(_Config):
         check_choice("coherence", self.coherence, ("spline", "joint"))
         if self.response not in RESPONSES:
             raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
-        if self.target is not None and self.response != "probe":
+        if self.target is not None and self.response == "pixels":
             raise InputError("a target attribute value needs the probe response", "response_probe")
-        if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0:
-            raise InputError(f"LockConfig: stride and iterations must be >= 1 and max_gain > 0, got {self.to_dict()}")
+        if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0 or self.tolerance < 0:
+            raise InputError(f"LockConfig: stride and iterations must be >= 1, max_gain > 0 and tolerance >= 0, "
+                             f"got {self.to_dict()}")
 
 
 @dataclass(frozen=True)
@@ -354,6 +359,9 @@ class EditSpec(_Config):
         lock: how a locked edit measures and holds its effect.
         auto_condition: also condition each edit on every direction of the generator's library
             made for another attribute, so that what the edit does not name stays put.
+        steady: in [0, 1): the edit's change to the picture averaged over neighbouring frames
+            along the video's motion, a neighbour one frame away weighing half this (0: off; see
+            :mod:`dynode.edit.steady`).
     """
 
     directions: tuple[str, ...] = ()
@@ -364,6 +372,7 @@ class EditSpec(_Config):
     schedule: str | None = None
     lock: LockConfig = LockConfig()
     auto_condition: bool = False
+    steady: float = 0.6
 
     def __post_init__(self):
         for name in ("directions", "conditions"):
@@ -373,6 +382,8 @@ class EditSpec(_Config):
             raise InputError(f"give one strength for all directions or one for each: {len(self.directions)} "
                              f"directions, {len(self.strengths)} strengths")
         check_choice("propagation", self.propagation, EDIT_MODES)
+        if not 0 <= self.steady < 1:
+            raise InputError(f"steady must be in [0, 1), got {self.steady}")
 
     def pairs(self) -> list[tuple[str, float]]:
         """(direction, strength) for every direction."""

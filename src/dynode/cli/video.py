@@ -10,7 +10,7 @@ import typer
 from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, READ,
                                SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
-from dynode.config import EDIT_MODES, FitConfig, LockConfig, SolverConfig
+from dynode.config import EDIT_MODES, EditSpec, FitConfig, LockConfig, SolverConfig
 from dynode.dynamics import FIELDS
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
@@ -133,8 +133,9 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          propagation: str = O(EDIT_MODES[0], help="first-frame: edit the first code, carry it by the ODE; "
                                                   "per-frame: add the edit to every code; locked: the carried "
                                                   "edit with its effect held at the first frame's on every frame"),
-         response: str = O(LockConfig().response, help="locked: how an edit's effect is measured: pixels (any generator) or "
-                                          "probe (the toy-face attribute probe)"),
+         response: str = O(LockConfig().response, help="locked: how an edit's effect is measured: pixels (any "
+                                                        "generator), probe (the generator's attribute probe) or auto "
+                                                        "(the probe where it reads the direction's attribute)"),
          target: Optional[float] = O(None, help="locked with --response probe: reach this attribute value (0-1) "
                                                 "on every frame"),
          path: str = EDIT_PATH,
@@ -143,6 +144,8 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          condition: Optional[List[str]] = O(None, help="project this direction out of the edits so its attribute "
                                                        "stays put (e.g. glasses); repeatable"),
          auto_condition: bool = O(False, help="project out every library direction of another attribute"),
+         steady: float = O(EditSpec.steady, help="average the edit's change over neighbouring frames along the "
+                                                 "motion, 0-1 (0: off)"),
          schedule: Optional[str] = O(None, help="fade the edits over time with time:weight keyframes, e.g. "
                                                 "0:0,1:1,3:1,4:0"),
          motion: Optional[List[str]] = O(None, help="scale a motion component: pcK=GAIN (the video's K-th "
@@ -152,16 +155,15 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY_LATENT, device: str = DEVICE) -> None:
     """Edit a fitted video: every frame inherits an edit of the first, through the ODE."""
     with _errors():
-        from dynode.config import EditSpec
         from dynode.edit import parse_motion
         if not direction and not motion:
             raise InputError("nothing to edit: give --direction and/or --motion")
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device))
         spec = EditSpec(tuple(direction or ()), tuple(strength or EditSpec().strengths), propagation, layers,
-                        tuple(condition or ()), schedule, LockConfig(response, target), auto_condition)
+                        tuple(condition or ()), schedule, LockConfig(response, target), auto_condition, steady)
         clip = pipe.edit(pipe.make_edits(spec), moves, spec.propagation, path, factor, compare=compare,
-                         full_frame=full_frame, fidelity=fidelity, lock_config=spec.lock)
+                         full_frame=full_frame, fidelity=fidelity, lock_config=spec.lock, steady=spec.steady)
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")
 

@@ -5,7 +5,8 @@ the same latent offset reads differently on a face that turned, smiled or moved 
 light. ``locked`` propagation measures the edit's effect on each frame with a response
 function and solves a per-frame gain g(t) on the carried edit so that the response equals the
 first frame's (or a ``target`` attribute value), then smooths g over time so that the
-correction does not flicker:
+correction does not flicker (what is left of the flicker, the steady edit of
+:mod:`dynode.edit.steady` averages along the motion):
 
     w(t) = path(t) + s(t) g(t) E(t),   E(t) = Phi_t(w0 + a sigma d) - Phi_t(w0)
 
@@ -15,14 +16,22 @@ correction does not flicker:
   the first frame's change, warped into the frame's geometry by DIS flow between the unedited
   renders; 1 means "as much of the first frame's change as the first frame got";
 - ``probe`` (toy faces): the attribute probe's reading of the direction's attribute, changed
-  against the unedited frame; with ``target`` the attribute's absolute value instead.
+  against the unedited frame; with ``target`` the attribute's absolute value instead;
+- ``auto`` (default): the probe where the generator has one and it reads the direction's
+  attribute, the pixels otherwise (a SeFa or GANSpace direction, a user's vector, a generator
+  without a probe).
+
+The pixel response reads a change the flow misplaces as a weaker edit, so it raises the gain
+(on ``make bench-edit`` locked edits change the attribute about twice as much as the first
+frame's edit); the probe reads the attribute wherever it is drawn.
 
 The gain is solved on keyframes (every ``stride``-th frame and the last; every frame by
-default) by secant steps from g = 0 and g = 1 (``iterations`` + 2 renders a keyframe), then a
-light smoothing spline through the keyframe gains gives every frame's gain. Measured on the
-demo video (``make bench-edit`` has the table): every frame as a keyframe holds the edit best,
-at about four times a first-frame edit's renders; every 2nd or 4th frame costs less but lets
-the effect vary more, because it changes from frame to frame as the face moves.
+default) by secant steps from g = 0 and g = 1 until the response is within ``tolerance`` of the
+target (at most ``iterations`` steps; only the keyframes not yet held are rendered again), then
+a light smoothing spline through the keyframe gains gives every frame's gain. Two steps, as
+before, left hair length's probe reading varying twice as much as six do; every 2nd or 4th
+frame as a keyframe costs less but lets the effect vary more, because it changes from frame
+to frame as the face moves.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from dynode.edit.propagate import Edit, propagate
 from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
 from dynode.io.images import to_uint8
+from dynode.metrics.attributes import ATTRIBUTES, read_attributes
 from dynode.render import render_images
 from dynode.types import Generator
 
@@ -54,24 +64,37 @@ class _PixelResponse:
         self.norm = self.reference.flatten(1).pow(2).sum(1).clamp(min=1e-8)
         self.target = 1.0
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return ((images - self.plain) * self.reference).flatten(1).sum(1) / self.norm
+    def __call__(self, images: torch.Tensor, rows=slice(None)) -> torch.Tensor:
+        """The response of ``images``, renders of the keyframes ``rows``."""
+        return ((images - self.plain[rows]) * self.reference[rows]).flatten(1).sum(1) / self.norm[rows]
 
 
 class _ProbeResponse:
     """The probe's reading of one attribute: changed against the unedited keyframe, or absolute with a target."""
 
     def __init__(self, probe, attribute: str, plain: torch.Tensor, full: torch.Tensor, target: float | None):
-        from dynode.metrics.attributes import ATTRIBUTES, read_attributes
-        if attribute not in ATTRIBUTES:
+        index = ATTRIBUTES.index(attribute)
+        self.read = lambda images: read_attributes(probe, images)[:, index]
+        self.base = torch.zeros(len(plain)) if target is not None else self.read(plain)
+        self.target = target if target is not None else float(self(full[:1], slice(0, 1))[0])
+
+    def __call__(self, images: torch.Tensor, rows=slice(None)) -> torch.Tensor:
+        """The response of ``images``, renders of the keyframes ``rows``."""
+        return self.read(images) - self.base[rows]
+
+
+def _response(config: LockConfig, probe, attribute: str | None, plain: torch.Tensor, full: torch.Tensor):
+    """The response ``config`` asks for ("auto": the probe where it reads the direction's attribute)."""
+    readable = probe is not None and attribute in ATTRIBUTES
+    if config.response == "probe" or (config.response == "auto" and readable):
+        if not readable:
             raise InputError(f"the probe response needs a direction with a probe attribute ({list(ATTRIBUTES)}); "
                              f"this one has {attribute!r}", "response_pixels")
-        self.read = lambda images: read_attributes(probe, images)[:, ATTRIBUTES.index(attribute)]
-        self.base = torch.zeros(len(plain)) if target is not None else self.read(plain)
-        self.target = target if target is not None else float(self(full)[0])
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self.read(images) - self.base
+        return _ProbeResponse(probe, attribute, plain, full, config.target)
+    if config.target is not None:
+        raise InputError(f"a target attribute value needs the probe response, and it cannot read {attribute!r}",
+                         "response_probe")
+    return _PixelResponse(plain, full)
 
 
 def _secant(g0, r0, g1, r1, target: float, max_gain: float) -> torch.Tensor:
@@ -115,21 +138,28 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
     keys = torch.unique(torch.cat([torch.arange(0, len(times), config.stride), torch.tensor([len(times) - 1])]))
     plain = render_images(generator, plain_codes[keys])
     full = render_images(generator, plain_codes[keys] + carried[keys])
-    if config.response == "pixels":
-        response = _PixelResponse(plain, full)
-    else:
-        response = _ProbeResponse(probe, edit.direction.attribute, plain, full, config.target)
+    response = _response(config, probe, edit.direction.attribute, plain, full)
     # Secant steps from g = 0 and g = 1, each from the two points nearest the target so far; a
-    # step the response does not confirm (a slope of the wrong sign) keeps the better point.
+    # step the response does not confirm (a slope of the wrong sign) keeps the better point. Only
+    # the keyframes not yet within the tolerance, nor stuck at a bound, are rendered again.
+    target = float(response.target)
     g_a, r_a = torch.zeros(len(keys)), response(plain)
     g_b, r_b = torch.ones(len(keys)), response(full)
-    r1 = r_b
+    r1 = r_b.clone()
+    tolerance = config.tolerance * max(abs(target), 1e-6)
+    stuck = torch.zeros(len(keys), dtype=torch.bool)
     for _ in range(config.iterations):
-        g_c = _secant(g_a, r_a, g_b, r_b, response.target, config.max_gain)
-        r_c = response(render_images(generator, plain_codes[keys] + g_c[:, None, None] * carried[keys]))
-        keep_b = (r_b - response.target).abs() <= (r_a - response.target).abs()
-        g_a, r_a = torch.where(keep_b, g_b, g_a), torch.where(keep_b, r_b, r_a)
-        g_b, r_b = g_c, r_c
+        todo = torch.minimum((r_a - target).abs(), (r_b - target).abs()).gt(tolerance) & ~stuck
+        if not todo.any():
+            break
+        rows = todo.nonzero().squeeze(1)
+        g_c = _secant(g_a[rows], r_a[rows], g_b[rows], r_b[rows], target, config.max_gain)
+        stuck[rows] = (g_c - g_b[rows]).abs() < 1e-6
+        r_c = response(render_images(generator, plain_codes[keys[rows]] + g_c[:, None, None] * carried[keys[rows]]),
+                       rows)
+        keep_b = (r_b[rows] - target).abs() <= (r_a[rows] - target).abs()
+        g_a[rows], r_a[rows] = torch.where(keep_b, g_b[rows], g_a[rows]), torch.where(keep_b, r_b[rows], r_a[rows])
+        g_b[rows], r_b[rows] = g_c, r_c
     better = (r_b - response.target).abs() <= (r_a - response.target).abs()
     g3, r3 = torch.where(better, g_b, g_a), torch.where(better, r_b, r_a)
     frames = (times.double() / (times[1:] - times[:-1]).median().double()).numpy() if len(times) > 1 \

@@ -15,6 +15,7 @@ chunk only when iterated or written, so long outputs stay within memory.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_traj
     save_trajectory
 from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
 from dynode.edit.lock import lock
+from dynode.edit.steady import radius, steady
 from dynode.errors import CheckpointError, InputError
 from dynode.inversion import invert, pivotal_tuning
 from dynode.inversion.resume import resume
@@ -372,21 +374,25 @@ class VideoPipeline:
         return [part.trajectory for part in self.parts]
 
     def _crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
-               geometry: torch.Tensor | None = None) -> Clip:
+               geometry: torch.Tensor | None = None, steady_strength: float = 0.0) -> Clip:
         """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
-        is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes')."""
+        is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes');
+        with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion."""
         generator = self.generator
         detail = self._detail(part) if fidelity == "detail" else None
         chunk = render_chunk(generator)
 
         def crops() -> Iterator[np.ndarray]:
             chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, chunk))
+            if geometry is None:
+                return chunks if detail is None else (detail.apply(t, c) for t, c in zip(times.split(chunk), chunks))
+            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
+            if steady_strength:
+                plain, unedited = itertools.tee(plain)
+                chunks = steady(unedited, chunks, steady_strength, chunk)
             if detail is None:
                 return chunks
-            if geometry is None:
-                return (detail.apply(t, chunk) for t, chunk in zip(times.split(chunk), chunks))
-            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
-            return (detail.apply(t, base, chunk) for t, base, chunk in zip(times.split(chunk), plain, chunks))
+            return (detail.apply(t, base, c) for t, base, c in zip(times.split(chunk), plain, chunks))
         return Clip(times, playback_rate(times), crops)
 
     def _compose(self, times: torch.Tensor, render: Callable[[Part, torch.Tensor, bool], Clip],
@@ -549,7 +555,8 @@ class VideoPipeline:
     def edit(self, edits: Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
              propagation: str = "first-frame", path: str = "exact", factor: int = 1,
              times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
-             fidelity: str = "latent", lock_config: LockConfig = LockConfig()) -> Clip:
+             fidelity: str = "latent", lock_config: LockConfig = LockConfig(),
+             steady: float = EditSpec.steady) -> Clip:
         """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
         after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
         (the video's K-th principal motion), a direction spec or a :class:`Direction`. Each span is
@@ -566,6 +573,8 @@ class VideoPipeline:
             fidelity: "latent" or "detail": the video's detail rides on the edited renders, the
                 motion read from the unedited ones, only its fine grain kept where the edit changes
                 the picture strongly (see :mod:`dynode.detail`).
+            steady: in [0, 1): the edit's change to the picture averaged along the motion of the
+                unedited renders, so that it does not flicker (0: off; see :mod:`dynode.edit.steady`).
 
         Raises:
             InputError: nothing to edit, an unknown propagation or path, a bad motion component,
@@ -582,8 +591,9 @@ class VideoPipeline:
         t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
             else check_times(list(times))
         audio = self._audio() if times is None else None
+        radius(steady)  # a bad strength is named before any solve
         clip = self._compose(t, lambda part, u, last: self._edited(part, u, edits, motion, propagation, path,
-                                                                   fidelity, lock_config),
+                                                                   fidelity, lock_config, steady),
                              full_frame, audio=audio, fidelity=fidelity)
         if not compare:
             return clip
@@ -591,16 +601,17 @@ class VideoPipeline:
                              audio=audio, fidelity=fidelity).beside(clip)
 
     def _edited(self, part: Part, t: torch.Tensor, edits: list[Edit], motion: list, propagation: str, path: str,
-                fidelity: str, lock_config: LockConfig) -> Clip:
+                fidelity: str, lock_config: LockConfig, steady: float) -> Clip:
         """One part edited at ``t`` (see :meth:`edit`)."""
         moved = part.trajectory
         for component, gain in motion:
             moved = scale_motion(moved, motion_component(moved, component), gain)
-        geometry = moved.evaluate(t, path=path) if fidelity == "detail" else None
+        geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (steady and edits) else None
         reports = ()
         if propagation == "locked":
-            probe = self.models.probe if lock_config.response == "probe" else None
+            probe = self.models.probe if lock_config.response != "pixels" else None
             codes, reports = lock(moved, self.generator, t, edits, path, lock_config, probe)
         else:
             codes = propagate(moved, t, edits, propagation, path)
-        return replace(self._crops(part, codes, t, fidelity, geometry), reports=tuple(reports))
+        return replace(self._crops(part, codes, t, fidelity, geometry, steady if edits else 0.0),
+                       reports=tuple(reports))
