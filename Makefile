@@ -47,8 +47,12 @@ bench-interp: $(STAMP)
 bench-memory: $(STAMP)
 	$(PY) benchmarks/fit_memory.py
 
-bench-edit: $(STAMP)
-	$(PY) benchmarks/editing.py --out bench_out/edit
+# The edits are also scored by a probe trained apart (seed 1), which no lock reads.
+bench_out/judge/model.safetensors: $(STAMP)
+	$(VENV)/bin/dynode train-attributes --out bench_out/judge --seed 1
+
+bench-edit: $(STAMP) bench_out/judge/model.safetensors
+	$(PY) benchmarks/editing.py --judge bench_out/judge --out bench_out/edit
 
 bench-real: $(STAMP)
 	$(PY) benchmarks/real_clip.py --out bench_out/real
