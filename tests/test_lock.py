@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynode.config import FitConfig, InversionConfig, LockConfig
+from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig
 from dynode.edit import Direction, Edit, Schedule, propagate
 from dynode.edit.lock import lock
 from dynode.errors import InputError
@@ -59,6 +59,21 @@ def test_schedules_and_bad_settings(moving):
         pipe.edit([Edit(d, 1.0)], propagation="frozen")
     clip = pipe.edit([Edit(d, 1.0)], propagation="locked")
     assert len(clip.numpy()) == 12 and clip.reports[0].direction == "d"
+    with pytest.raises(InputError, match=r"\[0, 1\)"):
+        pipe.edit([Edit(d, 1.0)], steady=1.0)
+    with pytest.raises(InputError, match=r"\[0, 1\)"):
+        EditSpec(("d",), steady=-0.1)
+
+
+def test_a_steady_edit_changes_the_picture_as_much_and_from_frame_to_frame_less(moving):
+    pipe = moving
+    d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(3)), sigma=0.5)
+    plain = pipe.interpolate(times=pipe.trajectory.observed_times, fidelity="latent").numpy().astype(np.float32)
+    change = {s: pipe.edit([Edit(d, 3.0)], times=pipe.trajectory.observed_times, steady=s).numpy() - plain
+              for s in (0.0, 0.8)}
+    jumps = {s: np.abs(np.diff(c, axis=0)).mean() for s, c in change.items()}
+    assert jumps[0.8] < jumps[0.0]
+    assert abs(np.abs(change[0.8]).mean() - np.abs(change[0.0]).mean()) < 0.25 * np.abs(change[0.0]).mean()
 
 
 def test_joint_gains_hold_a_linear_response_and_trade_it_for_smoothness():
