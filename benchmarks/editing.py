@@ -63,7 +63,7 @@ from dynode.pipelines import Models, VideoPipeline
 # the probe's own reading in two steps; "held" is today's lock (the probe where it reads the
 # attribute, stepped until held) without the steadying, "locked" with it (the defaults);
 # "conditioned" rows project the library's directions of other attributes out of the edit.
-BEFORE = LockConfig("pixels", iterations=2, tolerance=0.0)
+BEFORE = LockConfig("projection", iterations=2, tolerance=0.0)
 STEADY = EditSpec.steady
 ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None, 0.0),
         "per-frame": ("per-frame", "exact", "subspace", "latent", None, 0.0),

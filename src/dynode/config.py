@@ -242,7 +242,7 @@ class FitConfig(_Config):
 
 # How a locked edit measures its effect on a frame (see dynode.edit.lock): "auto" is the probe for
 # a direction of one of its attributes where the generator has a probe, the pixels otherwise.
-RESPONSES = ("auto", "pixels", "probe")
+RESPONSES = ("auto", "pixels", "projection", "probe")
 
 
 @dataclass(frozen=True)
@@ -281,7 +281,7 @@ class LockConfig(_Config):
     """Locked propagation (:mod:`dynode.edit.lock`).
 
     Args:
-        response: "auto", "pixels" or "probe" (see :mod:`dynode.edit.lock`).
+        response: "auto", "pixels", "projection" or "probe" (see :mod:`dynode.edit.lock`).
         target: with the probe, the attribute value (0-1) to reach on every frame, instead of the
             first frame's change.
         stride: a keyframe every this many frames (the last frame is always one).
@@ -310,7 +310,7 @@ class LockConfig(_Config):
         check_choice("coherence", self.coherence, ("spline", "joint"))
         if self.response not in RESPONSES:
             raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
-        if self.target is not None and self.response == "pixels":
+        if self.target is not None and self.response in ("pixels", "projection"):
             raise InputError("a target attribute value needs the probe response", "response_probe")
         if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0 or self.tolerance < 0:
             raise InputError(f"LockConfig: stride and iterations must be >= 1, max_gain > 0 and tolerance >= 0, "

@@ -12,18 +12,19 @@ correction does not flicker (what is left of the flicker, the steady edit of
 
 (s: the edit's schedule). Responses (``dynode.config.RESPONSES``):
 
-- ``pixels`` (any generator, no labels): the edited-minus-unedited image change projected on
-  the first frame's change, warped into the frame's geometry by DIS flow between the unedited
-  renders; 1 means "as much of the first frame's change as the first frame got";
+- ``pixels`` (any generator, no labels): the size of the edited-minus-unedited image change
+  against the first frame's change warped into the frame's geometry by DIS flow between the
+  unedited renders, signed by whether the two agree; 1 means "the picture changes as much as
+  the first frame's did";
+- ``projection``: the change projected on the first frame's warped change instead, the pixel
+  response before edits held. It reads a change the flow misplaces as a weaker edit and raises
+  the gain for it: on ``make bench-edit`` a lock on it changed the attribute about twice as much
+  as the first frame's edit did, where the size of the change does not overshoot;
 - ``probe`` (toy faces): the attribute probe's reading of the direction's attribute, changed
   against the unedited frame; with ``target`` the attribute's absolute value instead;
 - ``auto`` (default): the probe where the generator has one and it reads the direction's
   attribute, the pixels otherwise (a SeFa or GANSpace direction, a user's vector, a generator
   without a probe).
-
-The pixel response reads a change the flow misplaces as a weaker edit, so it raises the gain
-(on ``make bench-edit`` locked edits change the attribute about twice as much as the first
-frame's edit); the probe reads the attribute wherever it is drawn.
 
 The gain is solved on keyframes (every ``stride``-th frame and the last; every frame by
 default) by secant steps from g = 0 and g = 1 until the response is within ``tolerance`` of the
@@ -53,10 +54,10 @@ from dynode.render import render_images
 from dynode.types import Generator
 
 class _PixelResponse:
-    """How much of the first keyframe's image change each keyframe's change carries (1 at the first)."""
+    """A keyframe's picture change against the first keyframe's (1 at the first, see the module)."""
 
-    def __init__(self, plain: torch.Tensor, full: torch.Tensor):
-        self.plain = plain
+    def __init__(self, plain: torch.Tensor, full: torch.Tensor, projected: bool = False):
+        self.plain, self.projected = plain, projected
         change = (full[0] - plain[0]).permute(1, 2, 0).numpy()
         px = to_uint8(plain)
         dis = DISFlow()
@@ -66,7 +67,11 @@ class _PixelResponse:
 
     def __call__(self, images: torch.Tensor, rows=slice(None)) -> torch.Tensor:
         """The response of ``images``, renders of the keyframes ``rows``."""
-        return ((images - self.plain[rows]) * self.reference[rows]).flatten(1).sum(1) / self.norm[rows]
+        change = (images - self.plain[rows]).flatten(1)
+        along = (change * self.reference[rows].flatten(1)).sum(1)
+        if self.projected:
+            return along / self.norm[rows]
+        return torch.sign(along) * change.norm(dim=1) / self.norm[rows].sqrt()
 
 
 class _ProbeResponse:
@@ -94,7 +99,7 @@ def _response(config: LockConfig, probe, attribute: str | None, plain: torch.Ten
     if config.target is not None:
         raise InputError(f"a target attribute value needs the probe response, and it cannot read {attribute!r}",
                          "response_probe")
-    return _PixelResponse(plain, full)
+    return _PixelResponse(plain, full, projected=config.response == "projection")
 
 
 def _secant(g0, r0, g1, r1, target: float, max_gain: float) -> torch.Tensor:

@@ -609,7 +609,7 @@ class VideoPipeline:
         geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (steady and edits) else None
         reports = ()
         if propagation == "locked":
-            probe = self.models.probe if lock_config.response != "pixels" else None
+            probe = self.models.probe if lock_config.response in ("auto", "probe") else None
             codes, reports = lock(moved, self.generator, t, edits, path, lock_config, probe)
         else:
             codes = propagate(moved, t, edits, propagation, path)
