@@ -133,9 +133,11 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          propagation: str = O(EDIT_MODES[0], help="first-frame: edit the first code, carry it by the ODE; "
                                                   "per-frame: add the edit to every code; locked: the carried "
                                                   "edit with its effect held at the first frame's on every frame"),
-         response: str = O(LockConfig().response, help="locked: how an edit's effect is measured: pixels (any "
-                                                        "generator), probe (the generator's attribute probe) or auto "
-                                                        "(the probe where it reads the direction's attribute)"),
+         response: str = O(LockConfig().response, help="locked: how an edit's effect is measured: pixels (the "
+                                                        "size of the picture change, any generator), projection (on "
+                                                        "the first frame's change), probe (the generator's attribute "
+                                                        "probe) or auto (the probe where it reads the direction's "
+                                                        "attribute, else pixels)"),
          target: Optional[float] = O(None, help="locked with --response probe: reach this attribute value (0-1) "
                                                 "on every frame"),
          path: str = EDIT_PATH,
