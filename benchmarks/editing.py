@@ -22,9 +22,10 @@ from the edited first code) and rendered at every frame. Scores, per video, edit
   (0: the carried edit is the per-frame edit);
 - motion edits (the video's main motion component pc0 damped x0.5 and exaggerated x2): the
   probe's motion attributes' spread over time against the unedited video's, and flicker;
-- a probe-free check (``--sefa``, a SeFa direction of the library, no attribute): per mode, the
-  edit's image-space effect on every frame (mean |edited - unedited|, 0-255 levels) and its
-  coefficient of variation over frames, which no probe reads.
+- a probe-free check (``--probe-free``: a SeFa and a GANSpace direction of the library and a
+  user's vector, ``random``, none with an attribute): per mode, the edit's image-space effect on
+  every frame (mean |edited - unedited|, 0-255 levels) and its coefficient of variation over
+  frames, which no probe reads.
 
     dynode train-attributes --out bench_out/judge --seed 1   # the judge, once (about 9 minutes)
     python benchmarks/editing.py --judge bench_out/judge --out bench_out/edit
@@ -45,7 +46,7 @@ import torch
 from common import inverted, save_report, timed
 from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig
 from dynode.dynamics import load_trajectory, save_trajectory
-from dynode.edit import Edit, propagate
+from dynode.edit import Direction, Edit, propagate
 from dynode.edit.find import EDITABLE
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
@@ -85,11 +86,21 @@ ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None, 0.0)
         "locked, conditioned": ("locked", "exact", "subspace", "latent", BEFORE, 0.0)}
 MOTION_GAINS = (0.5, 2.0)
 # The probe-free check: mode -> (propagation, lock config, steady).
-SEFA_MODES = {"first-frame": ("first-frame", None, 0.0), "per-frame": ("per-frame", None, 0.0),
+PROBE_FREE_MODES = {"first-frame": ("first-frame", None, 0.0), "per-frame": ("per-frame", None, 0.0),
               "first-frame, steady": ("first-frame", None, STEADY), "locked, before": ("locked", BEFORE, 0.0),
               "locked": ("locked", LockConfig(), STEADY)}
 SCORES = ("success_rate", "change_mean", "change_cv", "motion_drift", "motion_tolerance", "identity_drift", "flicker",
           "seconds", "judge_change_cv", "judge_success_rate")
+
+
+def _probe_free_direction(pipe: VideoPipeline, name: str) -> Direction:
+    """A library direction, or for "random" a user's vector: a fixed random unit vector at the
+    library's median sigma."""
+    if name != "random":
+        return pipe.direction(name)
+    library = pipe.models.directions.values()
+    vector = torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(0))
+    return Direction("random", vector / vector.norm(), sigma=float(np.median([d.sigma for d in library])))
 
 
 def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -> VideoPipeline:
@@ -111,7 +122,7 @@ def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propaga
 
 def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
               inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None, min_change: float,
-              sefa: tuple[str, float] | None = None) -> tuple[dict, dict]:
+              probe_free: tuple[tuple[str, float], ...] = ()) -> tuple[dict, dict]:
     """Scores of every edit x row of ``ROWS`` on one video, and the rendered videos (for the side-by-side).
 
     Each edit pushes its attribute away from where the video has it (towards the far end of the
@@ -157,15 +168,16 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
                 moved = (codes - traj.evaluate(times) - offset).flatten(1).norm(dim=1) / offset.norm()
                 scores[f"{name}/{row}"]["carried_edit_change"] = round(float(moved.mean()), 4)
             videos[f"{name}/{row}"] = pixels
-    if sefa is not None:  # probe-free: the edit's image-space effect over frames
-        edit = [Edit(pipes["subspace"].direction(sefa[0]), sefa[1])]
-        for mode, (propagation, lock_config, steady) in SEFA_MODES.items():
+    for name, strength in probe_free:  # the edit's image-space effect over frames
+        edit = [Edit(_probe_free_direction(pipes["subspace"], name), strength)]
+        for mode, (propagation, lock_config, steady) in PROBE_FREE_MODES.items():
             pixels, seconds = timed(lambda: _edited(pipes["subspace"], times, edit, propagation, "exact", "latent",
                                                     lock_config, steady))
             effect = np.abs(pixels.astype(np.float32) - plain.astype(np.float32)).mean((1, 2, 3))
-            scores[f"sefa/{mode}"] = {"image_change_mean": round(float(effect.mean()), 3),
-                                      "image_change_cv": round(float(effect.std() / max(effect.mean(), 1e-6)), 4),
-                                      "flicker": flicker(pixels, source, flows)["relative"], "seconds": round(seconds, 3)}
+            scores[f"probe-free {name}/{mode}"] = {
+                "image_change_mean": round(float(effect.mean()), 3),
+                "image_change_cv": round(float(effect.std() / max(effect.mean(), 1e-6)), 4),
+                "flicker": flicker(pixels, source, flows)["relative"], "seconds": round(seconds, 3)}
     motion = [ATTRIBUTES.index(m) for m in MOTION_ATTRIBUTES]
     plain_spread = read_attributes(probe, from_uint8(plain))[:, motion].var(0).sum()
     for gain in MOTION_GAINS:
@@ -191,9 +203,12 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]]) -> dict:
         out[mode]["success_by_quarter"] = [round(float(np.mean(q)), 4) for q in zip(*[r["success_by_quarter"] for r in rows])]
     for case in [c for c in cases if "carried_edit_change" in per_video[0][c]]:
         out[case]["carried_edit_change"] = round(float(np.mean([v[case]["carried_edit_change"] for v in per_video])), 4)
-    sefa = [f"sefa/{mode}" for mode in SEFA_MODES if f"sefa/{mode}" in per_video[0]]
-    for case in ["unedited", "unedited, detail"] + [f"motion pc0 x{g:g}" for g in MOTION_GAINS] + sefa:
+    free = [k for k in per_video[0] if k.startswith("probe-free ")]
+    for case in ["unedited", "unedited, detail"] + [f"motion pc0 x{g:g}" for g in MOTION_GAINS] + free:
         out[case] = {k: round(float(np.mean([v[case][k] for v in per_video])), 4) for k in per_video[0][case]}
+    for mode in PROBE_FREE_MODES if free else ():
+        rows = [out[k] for k in free if k.endswith(f"/{mode}")]
+        out[f"probe-free/{mode}"] = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
     return out
 
 
@@ -216,13 +231,14 @@ def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float) -
     for gain in MOTION_GAINS:
         m = summary[f"motion pc0 x{gain:g}"]
         lines.append(f"| `--motion pc0={gain:g}` | {m['amplitude_ratio']:.2f} | {m['flicker']:.2f} | {m['seconds']:.1f} |")
-    if "sefa/first-frame" in summary:
-        lines += ["", "| SeFa edit (probe-free) | image change (0-255) | CV over frames | flicker (x source) | s/video |",
-                  "|---|---|---|---|---|"]
-        for mode in SEFA_MODES:
-            m = summary[f"sefa/{mode}"]
-            lines.append(f"| {mode} | {m['image_change_mean']:.2f} | {m['image_change_cv']:.3f} | {m['flicker']:.3f} | "
-                         f"{m['seconds']:.1f} |")
+    free = [k for k in summary if k.startswith("probe-free")]
+    if free:
+        lines += ["", "| probe-free edit | mode | image change (0-255) | CV over frames | flicker (x source) | s/video |",
+                  "|---|---|---|---|---|---|"]
+        for key in free:
+            m, (edit, _, mode) = summary[key], key.partition("/")
+            lines.append(f"| {edit.removeprefix('probe-free').strip() or 'all'} | {mode} | {m['image_change_mean']:.2f} | "
+                         f"{m['image_change_cv']:.3f} | {m['flicker']:.3f} | {m['seconds']:.1f} |")
     return "\n".join(lines)
 
 
@@ -245,7 +261,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--edits", nargs="+", default=["skin:3", "hair_length:3", "mouth_open:3"],
                    help="direction:strength for directions with a probe attribute; the sign is chosen per video, "
                         "away from where the video has the attribute")
-    p.add_argument("--sefa", default="sefa0:3", help="direction:strength of the probe-free check ('' for none)")
+    p.add_argument("--probe-free", nargs="*", default=["sefa0:3", "ganspace0:3", "random:3"],
+                   help="direction:strength of the probe-free check: library directions, or 'random' for a user's "
+                        "vector (none: no check)")
     p.add_argument("--min-change", type=float, default=0.1, help="attribute change (0-1 scale) that counts as reached")
     p.add_argument("--judge", type=Path, default=None,
                    help="a probe trained apart (`dynode train-attributes --seed 1`) that also scores every row "
@@ -260,8 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.frames < 4 or a.fps <= 0:
         p.error("need --frames >= 4 and --fps > 0")
     edits = _edits(a.edits)
-    name, _, strength = a.sefa.partition(":")
-    sefa = (name, float(strength or 3)) if name else None
+    probe_free = tuple((name, float(strength or 3)) for name, _, strength in (s.partition(":") for s in a.probe_free))
     torch.set_num_threads(min(2, torch.get_num_threads()))
     probe = load_regressor()  # scores every generator's edits, probe of its own or not
     judge = load_regressor(a.judge) if a.judge is not None else probe
@@ -273,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     per_video, example = [], None
     for seed in a.seeds:
         scores, videos = run_video(models, probe, judge, seed, times, edits, inv, fit_cfg, cache, a.min_change,
-                                   sefa if sefa and sefa[0] in models.directions else None)
+                                   tuple(d for d in probe_free if d[0] == "random" or d[0] in models.directions))
         per_video.append(scores)
         example = example or videos
         print(f"seed {seed}: " + ", ".join(f"{k} {v['success_rate']:.0%}" for k, v in scores.items()

@@ -64,7 +64,7 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     out = tmp_path / "edit"
     report = _bench("editing.py", "--generator", str(tiny_folder), "--seeds", "5", "--frames", "6", "--fps", "4",
                     "--edits", "skin:2", "smile:-1", "--steps", "2", "--steps-first", "2", "--iters", "4",
-                    "--sefa", "skin:2", "--out", str(out))
+                    "--probe-free", "skin:2", "random:2", "--out", str(out))
     summary = report["summary"]
     assert {"skin/first-frame", "smile/per-frame", "first-frame", "per-frame", "paper", "unedited",
             "motion pc0 x0.5", "motion pc0 x2"} <= set(summary)
@@ -83,9 +83,9 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     # Without --judge the probe judges too: the same reading twice.
     assert summary["skin/locked"]["judge_change_cv"] == summary["skin/locked"]["change_cv"]
     # The probe-free check: an edit that changes the picture, on every frame, in every mode.
-    assert all(summary[f"sefa/{m}"]["image_change_mean"] > 1 for m in ("first-frame", "per-frame", "locked",
-                                                                        "first-frame, steady", "locked, before"))
-    assert "SeFa edit (probe-free)" in (out / "editing.md").read_text()
+    modes = ("first-frame", "per-frame", "locked", "first-frame, steady", "locked, before")
+    assert all(summary[f"probe-free {d}/{m}"]["image_change_mean"] > 1 for m in modes for d in ("skin", "random"))
+    assert "| probe-free edit |" in (out / "editing.md").read_text() and "probe-free/locked" in summary
     assert frame_count(out / "side_by_side_skin.mp4") == 6 and min(image_size(out / "strip.png")) >= 16
     assert json.loads((out / "editing.json").read_text()) == report
 
