@@ -76,7 +76,8 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
                                       "detail_flicker<=latent", "locked_cv<=0.05_every_edit",
                                       "locked_judge_cv<=0.05_every_edit", "locked_success>=0.95_every_edit",
                                       "locked_flicker<=1.1x_unedited", "locked_drift<=first_frame",
-                                      "locked_under_2x_first_frame_seconds", "edit_6_frames_under_10s"}
+                                      "locked_under_2x_first_frame_seconds",
+                                      "locked_under_2x_steady_first_frame_seconds", "edit_6_frames_under_10s"}
     assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "skin/locked, joint", "smile/locked, probe",
             "skin/first-frame, steady", "skin/locked, before", "skin/locked, held", "smile/locked, detail"} <= set(summary)
     assert summary["locked"]["change_cv"] >= 0 and len(summary["locked"]["success_by_quarter"]) == 4

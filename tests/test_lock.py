@@ -34,7 +34,8 @@ def test_locking_holds_the_first_frames_effect_better_than_carrying_the_edit(mov
     pipe = moving
     t = pipe.trajectory.observed_times
     d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
-    locked, stats = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)])
+    every = LockConfig(stride=1, tolerance=0.02)
+    locked, stats = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=every)
     before, after = np.array(stats[0].response_before), np.array(stats[0].response_locked)
     assert stats[0].keyframes == len(t) and stats[0].target == pytest.approx(1.0) and before[0] == 1.0
     assert np.abs(after - 1).max() < 0.05 < 0.1 < np.abs(before - 1).max()  # the carried edit drifts; locked holds
@@ -111,10 +112,11 @@ def test_auto_reads_the_probe_where_it_can_and_held_keyframes_are_not_rendered_a
     render = lock_module.render_images
     monkeypatch.setattr(lock_module, "render_images", lambda g, codes: rendered.append(len(codes)) or render(g, codes))
     n = len(t)
-    lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)], config=LockConfig(tolerance=10.0))
+    lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)], config=LockConfig(stride=1, tolerance=10.0))
     assert rendered == [n, n]  # every keyframe held at g = 1 already: no secant step
     rendered.clear()
-    _, reports = lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)], config=LockConfig(tolerance=0.05))
+    _, reports = lock(pipe.trajectory, pipe.generator, t, [Edit(unnamed, 3.0)],
+                      config=LockConfig(stride=1, iterations=6, tolerance=0.05))
     after = np.array(reports[0].response_locked)
     assert rendered[:2] == [n, n] and all(0 < k < n for k in rendered[2:]) and len(rendered) <= 2 + 6
     assert np.abs(after - 1).max() < 0.1

@@ -299,9 +299,9 @@ class LockConfig(_Config):
 
     response: str = "auto"
     target: float | None = None
-    stride: int = 1
-    iterations: int = 6
-    tolerance: float = 0.02
+    stride: int = 2
+    iterations: int = 4
+    tolerance: float = 0.05
     max_gain: float = 4.0
     smoothing: float | None = 0.05
     coherence: str = "spline"

@@ -26,13 +26,13 @@ correction does not flicker (what is left of the flicker, the steady edit of
   attribute, the pixels otherwise (a SeFa or GANSpace direction, a user's vector, a generator
   without a probe).
 
-The gain is solved on keyframes (every ``stride``-th frame and the last; every frame by
-default) by secant steps from g = 0 and g = 1 until the response is within ``tolerance`` of the
-target (at most ``iterations`` steps; only the keyframes not yet held are rendered again), then
-a light smoothing spline through the keyframe gains gives every frame's gain. Two steps, as
-before, left hair length's probe reading varying twice as much as six do; every 2nd or 4th
-frame as a keyframe costs less but lets the effect vary more, because it changes from frame
-to frame as the face moves.
+The gain is solved on keyframes (every ``stride``-th frame and the last; every 2nd frame by
+default) by secant steps from g = 0 and g = 1 until the response is within ``tolerance`` (5%)
+of the target (at most ``iterations``, 4, steps; only the keyframes not yet held are rendered
+again), then a light smoothing spline through the keyframe gains gives every frame's gain.
+On ``make bench-edit`` two steps, as before, left hair length's probe reading varying with CV
+0.213, stepping until held 0.076; every frame to 2% in up to 6 steps holds the edits a little
+better than the default (CV 0.102 against 0.119) at 1.5 times the cost.
 """
 
 from __future__ import annotations
