@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-generator bench-interp bench-memory bench-edit bench-real train-gan train-encoder clean
+.PHONY: demo test test-fast browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench_out/judge/model.safetensors: $(STAMP)
 
 bench-edit: $(STAMP) bench_out/judge/model.safetensors
 	$(PY) benchmarks/editing.py --judge bench_out/judge --out bench_out/edit
+
+# The same on the encoder's inversion (the default of `dynode invert`; inverting takes about 20 minutes).
+bench-edit-encoder: $(STAMP) bench_out/judge/model.safetensors
+	$(PY) benchmarks/editing.py --init encoder --judge bench_out/judge --out bench_out/edit_encoder
 
 bench-real: $(STAMP)
 	$(PY) benchmarks/real_clip.py --out bench_out/real
