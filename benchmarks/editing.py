@@ -65,7 +65,7 @@ from dynode.pipelines import Models, VideoPipeline
 # attribute, every 2nd frame stepped until within 5%) without the steadying, "locked" with it (the
 # defaults); "every frame" solves every frame to within 2% in at most 6 steps;
 # "conditioned" rows project the library's directions of other attributes out of the edit.
-BEFORE = LockConfig("projection", iterations=2, tolerance=0.0)
+BEFORE = LockConfig("projection", stride=1, iterations=2, tolerance=0.0)
 EVERY = LockConfig(stride=1, iterations=6, tolerance=0.02)
 STEADY = EditSpec.steady
 ROWS = {"first-frame": ("first-frame", "exact", "subspace", "latent", None, 0.0),
