@@ -30,9 +30,9 @@ The gain is solved on keyframes (every ``stride``-th frame and the last; every 2
 default) by secant steps from g = 0 and g = 1 until the response is within ``tolerance`` (5%)
 of the target (at most ``iterations``, 4, steps; only the keyframes not yet held are rendered
 again), then a light smoothing spline through the keyframe gains gives every frame's gain.
-On ``make bench-edit`` two steps, as before, left hair length's probe reading varying with CV
-0.213, stepping until held 0.076; every frame to 2% in up to 6 steps holds the edits a little
-better than the default (CV 0.102 against 0.119) at 1.5 times the cost.
+On ``make bench-edit`` two steps on every frame, as before, left hair length's probe reading
+varying with CV 0.213; every frame to 2% in up to 6 steps holds the edits a little better than
+the default (CV 0.102 against 0.119) at 1.7 times the cost.
 """
 
 from __future__ import annotations
