@@ -32,7 +32,7 @@ import torch
 
 from dynode.config import DetailConfig
 from dynode.errors import InputError
-from dynode.flow import DISFlow, between, warp
+from dynode.flow import DISFlow, between, round_trip_error, warp
 from dynode.types import bracket, check_times
 
 
@@ -64,7 +64,7 @@ class Detail:
         """Observation k's residual warped into ``geometry``'s frame, and its confidence (H, W, 1)."""
         forward = self._dis(geometry, self.renders[k])  # geometry(x) ~ render_k(x + forward(x))
         backward = self._dis(self.renders[k], geometry)
-        error = np.linalg.norm(forward + warp(backward, forward), axis=-1)
+        error = round_trip_error(forward, backward)
         confidence = np.exp(-(error / self.config.consistency) ** 2)[..., None]
         return warp(self.residual[k], forward), confidence
 

@@ -40,6 +40,12 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def round_trip_error(flow: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """How far (pixels, (H, W)) a pixel lands from where it started after following ``flow`` and
+    then ``back``, the flow the other way: small where the two flows agree, large at occlusions."""
+    return np.linalg.norm(flow + warp(back, flow), axis=-1)
+
+
 def between(a: np.ndarray, b: np.ndarray, f01: np.ndarray, f10: np.ndarray, s: float) \
         -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The frame a fraction ``s`` of the way from ``a`` to ``b`` along their DIS flows (``f01 = flow(a, b)``,

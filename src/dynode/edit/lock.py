@@ -165,12 +165,12 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
         keep_b = (r_b[rows] - target).abs() <= (r_a[rows] - target).abs()
         g_a[rows], r_a[rows] = torch.where(keep_b, g_b[rows], g_a[rows]), torch.where(keep_b, r_b[rows], r_a[rows])
         g_b[rows], r_b[rows] = g_c, r_c
-    better = (r_b - response.target).abs() <= (r_a - response.target).abs()
+    better = (r_b - target).abs() <= (r_a - target).abs()
     g3, r3 = torch.where(better, g_b, g_a), torch.where(better, r_b, r_a)
     frames = (times.double() / (times[1:] - times[:-1]).median().double()).numpy() if len(times) > 1 \
         else np.zeros(1)  # time in frames, so that the smoothing means the same at any frame rate
     if config.coherence == "joint" and len(keys) >= 3:
-        at_keys = _joint_gains(frames[keys.numpy()], g_a, r_a, g_b, r_b, g3, r3, float(response.target),
+        at_keys = _joint_gains(frames[keys.numpy()], g_a, r_a, g_b, r_b, g3, r3, target,
                                config.smoothing or 0.05)
         gains = torch.from_numpy(np.interp(frames, frames[keys.numpy()], at_keys))
     elif len(keys) >= 5:
@@ -178,7 +178,7 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
         gains = torch.from_numpy(spline(frames))
     else:
         gains = torch.from_numpy(np.interp(frames, frames[keys.numpy()], g3.double().numpy()))
-    report = LockReport(edit.direction.name, round(float(response.target), 4), len(keys),
+    report = LockReport(edit.direction.name, round(target, 4), len(keys),
                         tuple(round(float(r), 4) for r in r1), tuple(round(float(r), 4) for r in r3),
                         tuple(round(float(g), 4) for g in g3))
     return carried, gains.float().clamp(0.0, config.max_gain), report

@@ -4,15 +4,16 @@ An edited frame is the unedited render plus the edit's change, D_t = G(w'_t) - G
 inverted codes jitter a little from frame to frame and the generator's answer to the same
 offset varies with them, so D_t flickers more than the video does (``make bench-edit``: an
 edit carried from the first frame flickers 1.14x as much as the unedited video, steadied 1.00x).
-A steady edit replaces D_t by a weighted mean of the changes of frames t-r..t+r, each warped into frame
-t along the motion of the unedited renders (DIS flow between consecutive renders, composed):
+A steady edit replaces D_t by a weighted mean of the changes of frames t-r..t+r, each warped
+into frame t along the motion of the unedited renders (DIS flow between consecutive renders,
+composed):
 
     D'_t = sum_s a_s m_s D_{t+s}(x + F_{t+s}(x)) / sum_s a_s m_s,  a_0 = 1, a_s = strength^|s| / 2
 
 m_s stops the chain where the forward and backward flows disagree by more than a pixel, or
 where the unedited renders differ by more than ``max_difference`` levels under the flow
-(occlusion, new content: there the frame keeps its own change). The edit's slow change over the video
-passes; its frame-to-frame jitter averages out, in the edit's own geometry. The output is
+(occlusion, new content: there the frame keeps its own change). The edit's slow change over
+the video passes; its frame-to-frame jitter averages out, in the edit's own geometry. The output is
 G(w_t) + D'_t. Frames stream through with a lookahead of r frames (weights under a tenth of the
 frame's own are left out), so a long clip is never held whole.
 """
@@ -26,7 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from dynode.errors import InputError
-from dynode.flow import DISFlow, warp
+from dynode.flow import DISFlow, round_trip_error, warp
 
 MAX_RADIUS = 8
 
@@ -111,7 +112,7 @@ def _holds(a: np.ndarray, b: np.ndarray, flow: np.ndarray, other: np.ndarray, ma
            max_difference: float) -> np.ndarray:
     """Where frame ``a`` follows ``flow`` into frame ``b``: the reverse flow ``other`` comes back within
     ``max_mismatch`` pixels and the two frames agree within ``max_difference`` levels; float32 (H, W)."""
-    back = np.linalg.norm(flow + warp(other, flow), axis=-1) <= max_mismatch
+    back = round_trip_error(flow, other) <= max_mismatch
     agree = np.abs(a.astype(np.float32) - warp(b, flow).astype(np.float32)).mean(-1) <= max_difference
     return (back & agree).astype(np.float32)
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from dynode.errors import InputError
-from dynode.flow import DISFlow, check_frames, warp
+from dynode.flow import DISFlow, check_frames, round_trip_error, warp
 
 
 def source_flows(source: np.ndarray, max_mismatch: float = 1.0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -28,8 +28,7 @@ def source_flows(source: np.ndarray, max_mismatch: float = 1.0) -> list[tuple[np
     out = []
     for a, b in zip(source[1:], source[:-1]):
         back, fwd = dis(a, b), dis(b, a)  # a(x) ~ b(x + back(x)), b(y) ~ a(y + fwd(y))
-        round_trip = back + warp(fwd, back)
-        out.append((back, np.linalg.norm(round_trip, axis=-1) <= max_mismatch))
+        out.append((back, round_trip_error(back, fwd) <= max_mismatch))
     return out
 
 
