@@ -13,7 +13,7 @@ from dynode.errors import InputError
 FIDELITIES = ("latent", "detail")
 # How an edit rides on the path: edit the first code and carry it, add it to every code, or carry it
 # at a per-frame gain that holds its effect (see :mod:`dynode.edit`).
-EDIT_MODES = ("first-frame", "per-frame", "locked")
+EDIT_MODES = ("keyframe", "first-frame", "per-frame", "locked")
 
 
 def check_choice(what: str, value: str, valid: tuple[str, ...]) -> str:

@@ -123,6 +123,10 @@ class LockReport:
         response_before: the carried edit's response at each keyframe (gain 1).
         response_locked: the response at the solved gain, before smoothing.
         gain_keyframes: the solved gain at each keyframe.
+        held: per keyframe, whether the response came within the tolerance of the target.
+        at_bound: the keyframes (indices) left unheld with their gain at a bound (0 or
+            ``max_gain``): the edit saturates or turns into another attribute there, and pushing the
+            code further would take it off the generator's faces.
     """
 
     direction: str
@@ -131,6 +135,22 @@ class LockReport:
     response_before: tuple[float, ...]
     response_locked: tuple[float, ...]
     gain_keyframes: tuple[float, ...]
+    held: tuple[bool, ...] = ()
+    at_bound: tuple[int, ...] = ()
+
+    @property
+    def unheld(self) -> int:
+        """How many keyframes the lock could not hold."""
+        return sum(not h for h in self.held)
+
+    def summary(self) -> str:
+        """One line: how well the edit was held, naming the keyframes stopped at a gain bound."""
+        line = f"locked {self.direction}: {self.keyframes - self.unheld} of {self.keyframes} keyframes held at " \
+               f"{self.target:g}"
+        if self.at_bound:
+            line += f"; {len(self.at_bound)} stopped at a gain bound (keyframes {list(self.at_bound)}): the " \
+                    "edit saturates or turns into another attribute there (try --propagation keyframe)"
+        return line
 
 
 @torch.no_grad()
@@ -178,9 +198,12 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
         gains = torch.from_numpy(spline(frames))
     else:
         gains = torch.from_numpy(np.interp(frames, frames[keys.numpy()], g3.double().numpy()))
+    held = (r3 - target).abs() <= tolerance
+    bound = ~held & ((g3 <= 1e-6) | (g3 >= config.max_gain - 1e-6))
     report = LockReport(edit.direction.name, round(target, 4), len(keys),
                         tuple(round(float(r), 4) for r in r1), tuple(round(float(r), 4) for r in r3),
-                        tuple(round(float(g), 4) for g in g3))
+                        tuple(round(float(g), 4) for g in g3), tuple(bool(h) for h in held),
+                        tuple(bound.nonzero().flatten().tolist()))
     return carried, gains.float().clamp(0.0, config.max_gain), report
 
 

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 
 import torch
 
-from dynode.config import EDIT_MODES
 from dynode.dynamics import Trajectory
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
 
-PROPAGATIONS = EDIT_MODES[:2]  # locked is built on them (see :mod:`dynode.edit.lock`)
+PROPAGATIONS = ("first-frame", "per-frame")  # keyframe and locked edits build on them (:mod:`dynode.edit`)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_traj
     save_trajectory
 from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
 from dynode.edit.lock import lock
+from dynode.edit.keyframe import Keyframes, check_keyframes, hold
 from dynode.edit.steady import radius, steady
 from dynode.errors import CheckpointError, InputError
 from dynode.inversion import invert, pivotal_tuning
@@ -374,10 +375,12 @@ class VideoPipeline:
         return [part.trajectory for part in self.parts]
 
     def _crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
-               geometry: torch.Tensor | None = None, steady_strength: float = 0.0) -> Clip:
+               geometry: torch.Tensor | None = None, steady_strength: float = 0.0, keys: Keyframes | None = None,
+               weights: torch.Tensor | None = None) -> Clip:
         """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
         is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes');
-        with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion."""
+        with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion; with
+        ``keys``, the keyframes' look held on the change from ``geometry``'s renders (its ``weights`` (N,))."""
         generator = self.generator
         detail = self._detail(part) if fidelity == "detail" else None
         chunk = render_chunk(generator)
@@ -387,7 +390,11 @@ class VideoPipeline:
             if geometry is None:
                 return chunks if detail is None else (detail.apply(t, c) for t, c in zip(times.split(chunk), chunks))
             plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
-            if steady_strength:
+            if keys is not None:
+                plain, unedited = itertools.tee(plain)
+                chunks = hold(unedited, chunks, (u.numpy() for u in times.split(chunk)), keys,
+                              None if weights is None else (w.numpy() for w in weights.split(chunk)))
+            elif steady_strength:
                 plain, unedited = itertools.tee(plain)
                 chunks = steady(unedited, chunks, steady_strength, chunk)
             if detail is None:
@@ -556,17 +563,20 @@ class VideoPipeline:
              propagation: str = "first-frame", path: str = "exact", factor: int = 1,
              times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
              fidelity: str = "latent", lock_config: LockConfig = LockConfig(),
-             steady: float = EditSpec.steady) -> Clip:
+             steady: float = EditSpec.steady, keyframes: Iterable[float] = ()) -> Clip:
         """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
         after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
         (the video's K-th principal motion), a direction spec or a :class:`Direction`. Each span is
         edited from its own first frame.
 
         Args:
-            propagation: "first-frame" (edit the first code, carried by the flow), "per-frame", or
-                "locked" (the carried edit with a per-frame gain that holds its effect at the first
-                frame's, or at ``lock_config.target``; see :mod:`dynode.edit.lock`). A locked
-                clip's ``reports`` say how each edit was held, per span.
+            propagation: "keyframe" (the first-frame edit with the look of its change on the
+                keyframes held along the video's motion and kept in its region; see
+                :mod:`dynode.edit.keyframe`), "first-frame" (edit the first code, carried by the
+                flow), "per-frame", or "locked" (the carried edit with a per-frame gain that holds its
+                effect at the first frame's, or at ``lock_config.target``; see :mod:`dynode.edit.lock`).
+                A locked clip's ``reports`` say how each edit was held, per span, and an edit that
+                could not be held is logged as a warning.
             path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
             factor: render at this multiple of the observed rate (ignored with ``times``).
             compare: the unedited video on the left.
@@ -574,7 +584,10 @@ class VideoPipeline:
                 motion read from the unedited ones, only its fine grain kept where the edit changes
                 the picture strongly (see :mod:`dynode.detail`).
             steady: in [0, 1): the edit's change to the picture averaged along the motion of the
-                unedited renders, so that it does not flicker (0: off; see :mod:`dynode.edit.steady`).
+                unedited renders, so that it does not flicker (0: off; see :mod:`dynode.edit.steady`);
+                not used by "keyframe", whose change is already the keyframe's, held.
+            keyframes: with "keyframe", the times (seconds) whose edit is held on the frames nearest
+                them (default: each span's first frame; those outside a span are not its keyframes).
 
         Raises:
             InputError: nothing to edit, an unknown propagation or path, a bad motion component,
@@ -592,8 +605,9 @@ class VideoPipeline:
             else check_times(list(times))
         audio = self._audio() if times is None else None
         radius(steady)  # a bad strength is named before any solve
+        keyframes = check_keyframes(keyframes)
         clip = self._compose(t, lambda part, u, last: self._edited(part, u, edits, motion, propagation, path,
-                                                                   fidelity, lock_config, steady),
+                                                                   fidelity, lock_config, steady, keyframes),
                              full_frame, audio=audio, fidelity=fidelity)
         if not compare:
             return clip
@@ -601,17 +615,29 @@ class VideoPipeline:
                              audio=audio, fidelity=fidelity).beside(clip)
 
     def _edited(self, part: Part, t: torch.Tensor, edits: list[Edit], motion: list, propagation: str, path: str,
-                fidelity: str, lock_config: LockConfig, steady: float) -> Clip:
+                fidelity: str, lock_config: LockConfig, steady: float, keyframes: list[float]) -> Clip:
         """One part edited at ``t`` (see :meth:`edit`)."""
         moved = part.trajectory
         for component, gain in motion:
             moved = scale_motion(moved, motion_component(moved, component), gain)
-        geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (steady and edits) else None
-        reports = ()
+        keyed = propagation == "keyframe" and bool(edits)
+        geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (steady and edits) or keyed else None
+        reports, keys, weights = (), None, None
         if propagation == "locked":
             probe = self.models.probe if lock_config.response in ("auto", "probe") else None
             codes, reports = lock(moved, self.generator, t, edits, path, lock_config, probe)
+            for report in reports:
+                if report.unheld:
+                    self.log(f"warning: {report.summary()}")
         else:
-            codes = propagate(moved, t, edits, propagation, path)
-        return replace(self._crops(part, codes, t, fidelity, geometry, steady if edits else 0.0),
+            codes = propagate(moved, t, edits, "first-frame" if propagation == "keyframe" else propagation, path)
+        if keyed:
+            observed = moved.observed_times
+            chosen = [k for k in keyframes if float(observed[0]) <= k <= float(observed[-1])]
+            kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
+            whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
+            keys = Keyframes(kt.numpy(), render_pixels(self.generator, moved.evaluate(kt, path=path)),
+                             render_pixels(self.generator, propagate(moved, kt, whole, "first-frame", path)))
+            weights = torch.stack([e.weights(t) for e in edits]).mean(0)
+        return replace(self._crops(part, codes, t, fidelity, geometry, steady if edits else 0.0, keys, weights),
                        reports=tuple(reports))
