@@ -22,7 +22,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == metrics.to_dict()
     held = on_disk["held_out_interpolation"]  # the summary line: the default output and the latent path vs baselines
-    line = metrics.headline()
+    line, metrics_line = metrics.headline(), metrics.edit_line()
     for name, key in (("dynode", "default"), ("latent ODE path", "ode"), ("linear", "linear"), ("DIS flow", "dis_flow")):
         assert f"{name} {held[key]['psnr']:.2f} dB" in line, line
     metrics = on_disk
@@ -30,6 +30,13 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
                                 "resolution": 64}
     held = metrics["held_out_interpolation"]  # the kept frames' own detail, carried, beats the bare renders
     assert held["ode_detail"]["psnr"] > held["ode"]["psnr"] + 1
-    for mode in ("ode", "per_frame", "locked"):  # hair_color +2 lightens the hair on average in every mode
-        assert metrics["edit"][mode]["attribute_change_mean"] > 0.05, metrics["edit"]
-    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit", "edit_locked"}
+    edit = metrics["edit"]
+    for mode in ("keyframe", "ode", "per_frame", "locked"):  # hair_color +2 lightens the hair in every mode
+        assert edit[mode]["attribute_change_mean"] > 0.05, edit
+    # The keyframe edit holds the first frame's colour (its drift within 1 Delta-E of the unedited region's
+    # own, its hue steadier than the edit carried by the dynamics) and keeps out of the rest of the picture.
+    look, carried = edit["keyframe"]["look"], edit["ode"]["look"]
+    assert look["colour_drift"] <= look["unedited_drift"] + 1.0, edit
+    assert look["hue_range"] < carried["hue_range"] / 2 and look["leakage"] < carried["leakage"] / 2, edit
+    assert f"keyframe {look['colour_drift']:.1f}" in metrics_line
+    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit", "edit_other_modes"}

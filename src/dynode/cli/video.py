@@ -45,6 +45,7 @@ def demo(out: Path = O(Path("demo_out"), "--out", "-o", help="output folder"),
         cfg = DemoConfig(seed=seed, generator=generator, direction=direction, strength=strength,
                          fit=FitConfig(subspace_dim=subspace_dim))
         metrics = run_demo(out, cfg, _device(device, seed), log=say)
+        say(metrics.edit_line())
         say(f"{metrics.headline()}; total {metrics.total_seconds:.0f} s; wrote {out}/")
 
 

@@ -29,6 +29,7 @@ from dynode.io.checkpoints import atomic_path, save_latents
 from dynode.io.images import from_uint8, to_uint8
 from dynode.io.video import write_video
 from dynode.metrics import psnr, ssim
+from dynode.metrics.appearance import Look, edit_look
 from dynode.metrics.attributes import ATTRIBUTES
 from dynode.pipelines.models import Models
 from dynode.pipelines.video import DEFAULT_PATH, VideoPipeline
@@ -114,16 +115,19 @@ class Future:
 
 @dataclass(frozen=True)
 class EditChange:
-    """The probe's change of the edited attribute over frames."""
+    """An edit mode's output: the probe's change of the edited attribute over frames, and what a viewer
+    sees (:func:`dynode.metrics.appearance.edit_look`, on the region the first-frame edit changes)."""
 
     attribute_change_mean: float
     attribute_change_std: float
+    look: Look
 
 
 @dataclass(frozen=True)
 class EditMetrics:
     direction: str
     strength: float
+    keyframe: EditChange
     ode: EditChange
     per_frame: EditChange
     locked: EditChange
@@ -150,6 +154,14 @@ class DemoMetrics:
         return (f"held-out PSNR: dynode {h.default.psnr:.2f} dB (default: the video's detail along the "
                 f"{DEFAULT_PATH} path), latent ODE path {h.ode.psnr:.2f} dB; linear {h.linear.psnr:.2f} dB, "
                 f"DIS flow {h.dis_flow.psnr:.2f} dB")
+
+    def edit_line(self) -> str:
+        """One line: the edit's colour drift per mode against the unedited video's, in Delta-E."""
+        e = self.edit
+        modes = ", ".join(f"{name} {m.look.colour_drift:.1f}" for name, m in
+                          (("keyframe", e.keyframe), ("first-frame", e.ode), ("per-frame", e.per_frame),
+                           ("locked", e.locked)))
+        return f"edit {e.direction} {e.strength:+g}: colour drift {modes} (unedited {e.ode.look.unedited_drift:.1f})"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -241,12 +253,14 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     stage("extrapolate")
 
     edit = [Edit(pipe.direction(config.direction), config.strength)]
-    ode_px = pipe.edit(edit, times=t_all).numpy()
-    frame_px = pipe.edit(edit, propagation="per-frame", times=t_all).numpy()
+    keyframe_px = pipe.edit(edit, propagation="keyframe", times=t_all).numpy()
     stage("edit")
+    ode_px = pipe.edit(edit, propagation="first-frame", times=t_all).numpy()
+    frame_px = pipe.edit(edit, propagation="per-frame", times=t_all).numpy()
     locked_px = pipe.edit(edit, propagation="locked", times=t_all).numpy()
-    write_video(out / f"edit_{config.direction}.mp4", _side_by_side(plain_px, ode_px, frame_px, locked_px), config.fps)
-    stage("edit_locked")
+    write_video(out / f"edit_{config.direction}.mp4",
+                _side_by_side(plain_px, keyframe_px, ode_px, frame_px, locked_px), config.fps)
+    stage("edit_other_modes")
 
     write_video(out / "comparison.mp4", _side_by_side(truth_px[span], plain_px[span], lin_px), config.fps)
     stage("comparison_video")
@@ -255,13 +269,17 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     attr = ATTRIBUTES.index(EDITABLE[config.direction])
     edit_metrics = {}
     changes = {}
+    # Every mode's look is read on one region: where the edit made on the first code changes the first frame.
+    region = ode_px[0].astype(np.float32) - plain_px[0].astype(np.float32)
     with torch.no_grad():
         unedited = probe(from_uint8(plain_px))[:, attr]
-        for name, px in (("ode", ode_px), ("per_frame", frame_px), ("locked", locked_px)):
+        for name, px in (("keyframe", keyframe_px), ("ode", ode_px), ("per_frame", frame_px), ("locked", locked_px)):
             changes[name] = delta = probe(from_uint8(px))[:, attr] - unedited
-            edit_metrics[name] = EditChange(round(float(delta.mean()), 4), round(float(delta.std()), 4))
-    attribute_figure(t_all, {"first-frame": changes["ode"], "per-frame": changes["per_frame"],
-                             "locked": changes["locked"]}, out / f"edit_{config.direction}.png",
+            edit_metrics[name] = EditChange(round(float(delta.mean()), 4), round(float(delta.std()), 4),
+                                            edit_look(plain_px, px, region))
+    attribute_figure(t_all, {"keyframe": changes["keyframe"], "first-frame": changes["ode"],
+                             "per-frame": changes["per_frame"], "locked": changes["locked"]},
+                     out / f"edit_{config.direction}.png",
                      f"probe change of {EDITABLE[config.direction]}", f"{config.direction} {config.strength:+g}")
     trajectory_figure(traj, out / "trajectory.png", future=config.future, seed=config.seed)
     stage("plots")
