@@ -352,7 +352,8 @@ class EditSpec(_Config):
     Args:
         directions: direction names of the generator's library, or files (``.safetensors[:NAME]``, ``.npy``).
         strengths: one for all directions, or one each (standard deviations of W along the direction).
-        propagation: one of :data:`EDIT_MODES`.
+        propagation: one of :data:`EDIT_MODES`; the default, "keyframe", of the CLI, the app and ``run``
+            alike, is the mode that wins ``make bench-edit`` (README).
         layers: W+ layers to edit ("coarse", "0-3", "1,4,5"; None: each direction's own).
         conditions: directions projected out of the edits, so their attributes stay put.
         schedule: time:weight keyframes fading the edits over time (None: full strength throughout).
@@ -362,20 +363,23 @@ class EditSpec(_Config):
         steady: in [0, 1): the edit's change to the picture averaged over neighbouring frames
             along the video's motion, a neighbour one frame away weighing half this (0: off; see
             :mod:`dynode.edit.steady`).
+        keyframes: with "keyframe" propagation, the times (seconds) whose edit is held on the frames
+            nearest them (default: each span's first frame).
     """
 
     directions: tuple[str, ...] = ()
     strengths: tuple[float, ...] = (2.0,)
-    propagation: str = "first-frame"
+    propagation: str = "keyframe"
     layers: str | None = None
     conditions: tuple[str, ...] = ()
     schedule: str | None = None
     lock: LockConfig = LockConfig()
     auto_condition: bool = False
     steady: float = 0.6
+    keyframes: tuple[float, ...] = ()
 
     def __post_init__(self):
-        for name in ("directions", "conditions"):
+        for name in ("directions", "conditions", "keyframes"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "strengths", tuple(float(s) for s in self.strengths))
         if len(self.strengths) not in (1, len(self.directions)):

@@ -232,7 +232,7 @@ class App:
         clip.write(out)
         return out, f"{len(clip)} frames, up to {float(clip.times[-1]):.2f} s"
 
-    def edit(self, key: str, session: str, edits: list[tuple[str, float]], mode: str = EDIT_MODES[0],
+    def edit(self, key: str, session: str, edits: list[tuple[str, float]], mode: str = EditSpec.propagation,
              schedule: str = "", layers: str = "", compare: bool = True) -> tuple[Path, Path | None, str]:
         """An edited video (streamed to its file), and for a direction the generator's probe reads, the
         attribute's change over time."""
@@ -367,7 +367,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                                                 label=f"Direction {i + 1}", allow_custom_value=True))
                         rows.append(gr.Slider(-4, 4, 2.0 if i == 0 else 0.0, step=0.25, label=f"Strength {i + 1}"))
                 with gr.Row():
-                    mode = gr.Radio(list(EDIT_MODES), value="locked", label="Mode")
+                    mode = gr.Radio(list(EDIT_MODES), value=EditSpec.propagation, label="Mode")
                     schedule = gr.Textbox("", label="Schedule (time:weight, e.g. 0:0,1:1)")
                     layers = gr.Textbox("", label="Layers (coarse, middle, fine, 0-3)")
                     compare = gr.Checkbox(True, label="Unedited beside")

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dynode.cli.common import (DEVICE, FIDELITY, ITERS, SUBSPACE_DIM, O, SEED, _device, _errors, _read_options,
                                _run_spec, app, err)
-from dynode.config import EDIT_MODES, EditSpec, FitConfig
+from dynode.config import EditSpec, FitConfig
 
 STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red", "ignored": "yellow"}
 
@@ -29,7 +29,7 @@ def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of video
                                                                              "edit; repeatable"),
           strength: Optional[List[float]] = O(None, "--strength", "-s", help="edit strength; one for all or one "
                                                                              "per --direction [2]"),
-          propagation: str = O(EDIT_MODES[0], help="first-frame, per-frame or locked (see `dynode edit`)"),
+          propagation: str = O(EditSpec.propagation, help="keyframe, first-frame, per-frame or locked (see `dynode edit`)"),
           address: Optional[str] = O(None, help="join this Ray cluster (default: start one on this machine)"),
           workers: Optional[int] = O(None, help="local Ray: videos processed at once (default: the CPU count)"),
           device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:

@@ -10,7 +10,7 @@ import typer
 from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, READ,
                                SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
-from dynode.config import EDIT_MODES, EditSpec, FitConfig, LockConfig, SolverConfig
+from dynode.config import EditSpec, FitConfig, LockConfig, SolverConfig
 from dynode.dynamics import FIELDS
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
@@ -131,9 +131,15 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                                             "generator, or a file (.safetensors[:NAME] or .npy); repeatable"),
          strength: Optional[List[float]] = O(None, "--strength", "-s", help="strength in standard deviations of W "
                                              "along the direction; one for all or one per --direction [2]"),
-         propagation: str = O(EDIT_MODES[0], help="first-frame: edit the first code, carry it by the ODE; "
-                                                  "per-frame: add the edit to every code; locked: the carried "
-                                                  "edit with its effect held at the first frame's on every frame"),
+         propagation: str = O(EditSpec.propagation, help="keyframe: the first frame's edit, its look held on "
+                                                         "every frame along the video's motion and kept in its "
+                                                         "region; first-frame: edit the first code, carry it by "
+                                                         "the ODE; per-frame: add the edit to every code; locked: "
+                                                         "the carried edit with its effect held at the first "
+                                                         "frame's on every frame"),
+         keyframe: Optional[List[float]] = O(None, "--keyframe", help="keyframe propagation: a time (s) whose edit "
+                                                                      "is held on the frames nearest it (default: "
+                                                                      "the first frame); repeatable"),
          response: str = O(LockConfig().response, help="locked: how an edit's effect is measured: pixels (the "
                                                         "size of the picture change, any generator), projection (on "
                                                         "the first frame's change), probe (the generator's attribute "
@@ -164,9 +170,11 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device))
         spec = EditSpec(tuple(direction or ()), tuple(strength or EditSpec().strengths), propagation, layers,
-                        tuple(condition or ()), schedule, LockConfig(response, target), auto_condition, steady)
+                        tuple(condition or ()), schedule, LockConfig(response, target), auto_condition, steady,
+                        tuple(keyframe or ()))
         clip = pipe.edit(pipe.make_edits(spec), moves, spec.propagation, path, factor, compare=compare,
-                         full_frame=full_frame, fidelity=fidelity, lock_config=spec.lock, steady=spec.steady)
+                         full_frame=full_frame, fidelity=fidelity, lock_config=spec.lock, steady=spec.steady,
+                         keyframes=spec.keyframes)
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")
 

@@ -117,7 +117,7 @@ def _held(dis: DISFlow, p: np.ndarray, e: np.ndarray, kp: np.ndarray, kp_float: 
         to_key, back = dis(p, kp), dis(kp, p)
         agree = np.abs(base - warp(kp_float, to_key)).mean(-1)
         holds = np.exp(-(round_trip_error(to_key, back) / (MISMATCH * scale)) ** 2) * np.exp(-(agree / DIFFERENCE) ** 2)
-        v = _blur(holds, sigma)
+        v = _blur(np.where(agree <= DIFFERENCE, holds, 0.0), sigma)  # new content: the latent change alone
         carried = warp(key_change, to_key)
         num, den = _blur(v[..., None] * (carried - latent), colour), _blur(v, colour)
         change = latent + num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 0.2, 0, 1)[..., None]

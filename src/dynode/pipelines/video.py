@@ -560,7 +560,7 @@ class VideoPipeline:
         return edits
 
     def edit(self, edits: Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
-             propagation: str = "first-frame", path: str = "exact", factor: int = 1,
+             propagation: str = EditSpec.propagation, path: str = "exact", factor: int = 1,
              times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
              fidelity: str = "latent", lock_config: LockConfig = LockConfig(),
              steady: float = EditSpec.steady, keyframes: Iterable[float] = ()) -> Clip:

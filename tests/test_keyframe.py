@@ -1,0 +1,143 @@
+"""Keyframe edits (the keyframe's look held along the motion, kept in its region) and the measures of an
+edit's look (colour drift, hue, leakage, distance from W)."""
+
+import numpy as np
+import pytest
+import torch
+
+from dynode.edit import Direction, Edit
+from dynode.edit.keyframe import Keyframes, check_keyframes, hold
+from dynode.edit.lock import LockReport
+from dynode.errors import InputError
+from dynode.metrics.appearance import edit_look, w_distance
+
+
+def _scene(n=16, size=48, seed=0):
+    """A textured picture sliding one pixel a frame to the right, and the mask (n, size, size) of a
+    square patch that moves with it (the region an edit changes)."""
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(60, 180, (size, size + n, 3)).astype(np.float32)
+    texture = (texture + np.roll(texture, 1, 0) + np.roll(texture, 1, 1) + np.roll(texture, 2, 1)) / 4
+    patch = np.zeros((size, size + n), np.float32)
+    patch[16:32, n + 14:n + 30] = 1
+    frames = np.stack([texture[:, n - t:n - t + size] for t in range(n)]).round().astype(np.uint8)
+    return frames, np.stack([patch[:, n - t:n - t + size] for t in range(n)])
+
+
+def _latent_edit(plain, patch, leak=5.0):
+    """An edit as the generator draws it: the patch turns orange on the first frame and drifts to tan over
+    the video, and the background takes a faint tint of ``leak`` levels."""
+    n = len(plain)
+    start, end = np.array([70.0, 10.0, -40.0]), np.array([30.0, 25.0, 10.0])
+    colour = start + np.linspace(0, 1, n)[:, None] * (end - start)
+    change = patch[..., None] * colour[:, None, None, :] + (1 - patch[..., None]) * leak
+    return np.clip(plain + change, 0, 255).round().astype(np.uint8)
+
+
+def _held(plain, edited, key_index=0, chunk=5):
+    times = np.arange(len(plain)) / 8.0
+    keys = Keyframes(times[[key_index]], plain[[key_index]], edited[[key_index]])
+    split = lambda x: [x[i:i + chunk] for i in range(0, len(x), chunk)]  # noqa: E731
+    return np.concatenate(list(hold(split(plain), split(edited), split(times), keys)))
+
+
+def test_the_keyframes_colour_is_held_along_the_motion_and_the_background_kept():
+    plain, patch = _scene(n=10)
+    edited = _latent_edit(plain, patch)
+    out = _held(plain, edited)
+    assert out.shape == plain.shape and out.dtype == np.uint8
+    region = (edited[0].astype(np.float32) - plain[0])
+    latent, held = edit_look(plain, edited, region), edit_look(plain, out, region)
+    # the drifting edit changes colour visibly (Delta-E well above 5); held, it stays within 1 of the unedited patch
+    assert latent.colour_drift > 10 and latent.hue_range > 20
+    assert held.colour_drift <= held.unedited_drift + 1.0 and held.hue_range < 5
+    # the faint background tint is measured as leakage, and the keyframe edit keeps it out
+    assert latent.leakage == pytest.approx(5.0, abs=0.6) and held.leakage < 1.0
+    # on the keyframe itself: the latent edit inside its region
+    inside = patch[0] > 0
+    inner = np.zeros_like(inside)
+    inner[18:30, 16:28] = True
+    np.testing.assert_allclose(out[0][inner], edited[0][inner], atol=1)
+    np.testing.assert_array_equal(out[0][~inside & (np.abs(np.arange(48) - 22)[None, :] > 12)],
+                                  plain[0][~inside & (np.abs(np.arange(48) - 22)[None, :] > 12)])
+
+
+def test_a_later_keyframe_is_held_on_the_frames_nearest_it():
+    plain, patch = _scene()
+    edited = _latent_edit(plain, patch)
+    out = _held(plain, edited, key_index=15)
+    change = (out.astype(np.float32) - plain)[:, 20:28]
+    moving_patch = patch[:, 20:28] > 0
+    last_colour = (edited[15].astype(np.float32) - plain[15])[patch[15] > 0].mean(0)
+    for t in (8, 11, 15):  # the frames up to 7 pixels of motion away take the last frame's colour
+        assert np.abs(change[t][moving_patch[t]].mean(0) - last_colour).max() < 4
+
+
+def test_where_the_flow_fails_the_latent_change_stays_in_its_own_region():
+    rng = np.random.default_rng(2)
+    plain = rng.integers(60, 180, (4, 32, 32, 3)).astype(np.uint8)  # every frame a new picture: nothing to follow
+    patch = np.zeros((4, 32, 32), np.float32)
+    patch[:, 8:20, 8:20] = 1
+    edited = _latent_edit(plain, patch, leak=3.0)
+    out = _held(plain, edited).astype(np.float32)
+    latent = edited.astype(np.float32) - plain
+    inside = np.zeros((32, 32), bool)
+    inside[10:18, 10:18] = True
+    # mostly the frame's own edit (its colour 13-40 levels a channel from the keyframe's), not the keyframe's
+    key_gap = np.abs(latent[1:] - latent[:1])[:, inside].mean()
+    assert np.abs(out[1:] - plain[1:] - latent[1:])[:, inside].mean() < 0.3 * key_gap
+    assert np.abs(out[1:] - plain[1:])[:, 24:, 24:].mean() < 0.5  # and not its faint tint elsewhere
+
+
+def test_bad_keyframes_and_frames_are_named():
+    plain, patch = _scene(n=4)
+    with pytest.raises(InputError, match="must match"):
+        Keyframes(np.array([0.0]), plain[:1], plain[:2])
+    with pytest.raises(InputError, match="differ"):
+        list(hold([plain], [plain[:, :20]], [np.arange(4) / 8.0], Keyframes(np.array([0.0]), plain[:1], plain[:1])))
+    assert check_keyframes([2.0, 0.5, 2.0]) == [0.5, 2.0]
+    with pytest.raises(InputError, match="finite seconds"):
+        check_keyframes([float("nan")])
+    with pytest.raises(InputError, match="nowhere"):
+        edit_look(plain, plain)
+
+
+def test_a_lock_says_which_keyframes_it_could_not_hold():
+    report = LockReport("skin", 0.5, 4, (0.5, 0.3, 0.2, 0.5), (0.5, 0.48, 0.3, 0.5), (1.0, 1.4, 4.0, 1.0),
+                        (True, True, False, True), (2,))
+    assert report.unheld == 1
+    assert "3 of 4 keyframes held" in report.summary() and "keyframes [2]" in report.summary()
+
+
+def test_w_distance_is_about_one_for_sampled_codes_and_grows_off_the_distribution(tiny_gen):
+    z = torch.randn(256, tiny_gen.w_dim, generator=torch.Generator().manual_seed(5))
+    w = tiny_gen.mapping(z)[:, None].expand(-1, tiny_gen.num_ws, -1)
+    sampled = w_distance(tiny_gen, w)
+    assert 0.8 < float(sampled.mean()) < 1.2
+    d = Direction("d", torch.randn(tiny_gen.w_dim, generator=torch.Generator().manual_seed(1)), sigma=1.0)
+    far = w_distance(tiny_gen, w[:16] + d.offset(8.0, tiny_gen.num_ws))
+    assert float(far.mean()) > 1.5 * float(sampled[:16].mean())
+
+
+def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_first(tmp_path, tiny_gen):
+    from dynode.config import FitConfig, InversionConfig
+    from dynode.io.images import to_uint8
+    from dynode.pipelines import VideoPipeline
+    from dynode.types import Frames
+    w = tiny_gen.mapping(torch.randn(2, tiny_gen.w_dim, generator=torch.Generator().manual_seed(4)))
+    a = torch.linspace(0, 1, 8)[:, None]
+    with torch.no_grad():
+        frames = Frames(to_uint8(tiny_gen.synthesis(w[0] * (1 - a) + w[1] * a)), torch.arange(8.0).double() / 8, 8.0)
+    pipe = VideoPipeline.from_frames(frames, tiny_gen, InversionConfig(steps=5, steps_first=20),
+                                     fit=FitConfig(iters=20, subspace_dim=2))
+    d = Direction("d", torch.randn(tiny_gen.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
+    t = pipe.trajectory.observed_times
+    keyed = pipe.edit([Edit(d, 3.0)], times=t).numpy()  # the default mode
+    carried = pipe.edit([Edit(d, 3.0)], propagation="first-frame", times=t, steady=0).numpy()
+    assert keyed.shape == carried.shape == (8, *frames.pixels.shape[1:])
+    plain = pipe.interpolate(times=t, fidelity="latent").numpy().astype(np.float32)
+    strong = np.abs(carried[0] - plain[0]).mean(-1) > 20  # well inside the region, the first frame is the edit
+    np.testing.assert_allclose(keyed[0][strong], carried[0][strong], atol=40)
+    assert not np.array_equal(keyed, carried)
+    later = pipe.edit([Edit(d, 3.0)], times=t, keyframes=[0.5]).numpy()
+    assert not np.array_equal(later, keyed)
