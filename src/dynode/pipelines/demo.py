@@ -26,7 +26,7 @@ from dynode.edit import Edit
 from dynode.edit.find import EDITABLE
 from dynode.errors import InputError
 from dynode.io.checkpoints import atomic_path, save_latents
-from dynode.io.images import from_uint8, to_uint8
+from dynode.io.images import from_uint8, save_grid, to_uint8
 from dynode.io.video import write_video
 from dynode.metrics import psnr, ssim
 from dynode.metrics.appearance import Look, edit_look
@@ -260,6 +260,11 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     locked_px = pipe.edit(edit, propagation="locked", times=t_all).numpy()
     write_video(out / f"edit_{config.direction}.mp4",
                 _side_by_side(plain_px, keyframe_px, ode_px, frame_px, locked_px), config.fps)
+    # The same as a strip: a row per mode (unedited, keyframe, first-frame, per-frame, locked), 6 times a row.
+    cols = np.linspace(0, n_all - 1, 6).round().astype(int)
+    save_grid(out / f"edit_{config.direction}_strip.png",
+              from_uint8(np.concatenate([px[cols] for px in (plain_px, keyframe_px, ode_px, frame_px, locked_px)])),
+              ncol=len(cols), scale=3)
     stage("edit_other_modes")
 
     write_video(out / "comparison.mp4", _side_by_side(truth_px[span], plain_px[span], lin_px), config.fps)
