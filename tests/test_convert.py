@@ -69,8 +69,12 @@ class _Gadget:
 
 def test_rosinality_loader_refuses_foreign_classes_and_odd_files(tmp_path):
     torch.save({"g_ema": {}, "gadget": _Gadget()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match="refused"):
+    with pytest.raises(CheckpointError, match=r"refused: the checkpoint asks to import [\w.]*_Gadget;") as refused:
         convert_checkpoint(tmp_path / "evil.pt")
+    assert "weights_only" not in str(refused.value) and "trust" not in str(refused.value)  # no advice to unsafe-load
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="unreadable as the checkpoint"):
+        convert_checkpoint(tmp_path / "junk.pt")
     torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="no 'g_ema'"):
         convert_checkpoint(tmp_path / "other.pt")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from dynode.errors import CheckpointError
+from dynode.io.checkpoints import torch_load
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 
 BLUR = torch.tensor([1.0, 3.0, 3.0, 1.0])
@@ -180,14 +181,7 @@ def generator_from_state(state: dict[str, torch.Tensor], w_avg: torch.Tensor | N
 
 def load_rosinality(path: str | Path) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     """(``g_ema`` state dict, ``latent_avg``) of a rosinality checkpoint, read without running code."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(f"{path}: refused: the checkpoint asks for more than tensors and containers "
-                              f"({str(e).splitlines()[0]}); dynode never runs code from a checkpoint") from e
-    except (OSError, RuntimeError, EOFError) as e:
-        raise CheckpointError(f"{path}: unreadable as a torch checkpoint ({e})") from e
+    ckpt = torch_load(path, "the checkpoint", allowed=(argparse.Namespace,))
     if not isinstance(ckpt, dict) or "g_ema" not in ckpt:
         raise CheckpointError(f"{path}: not a rosinality StyleGAN2 checkpoint (no 'g_ema' entry)")
     return dict(ckpt["g_ema"]), ckpt.get("latent_avg")

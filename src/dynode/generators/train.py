@@ -23,11 +23,11 @@ from torch.nn import functional as F
 
 from dynode.data.toyfaces import render, sample_factors
 from dynode.config import _Config
-from dynode.errors import CheckpointError, InputError
+from dynode.errors import InputError
 from dynode.generators.augment import diff_augment, parse_policy
 from dynode.generators.discriminator import Discriminator
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
-from dynode.io.checkpoints import atomic_path, save_model
+from dynode.io.checkpoints import atomic_path, save_model, torch_load
 from dynode.io.images import save_grid
 
 
@@ -135,10 +135,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
     out_dir = Path(out_dir)
     state = None
     if resume is not None:
-        try:
-            state = torch.load(resume, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for a bad file
-            raise CheckpointError(f"{resume}: cannot resume from this file ({e})") from e
+        state = torch_load(resume, "a training run")
         run_generator = json.loads(state["config"])["generator"]
         config = replace(config, generator=StyleGAN2Config.from_dict(run_generator))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from torch import nn
 
 from dynode.config import EncoderConfig
 from dynode.errors import CheckpointError, InputError
-from dynode.io.checkpoints import atomic_path, load_model_files, save_model
+from dynode.io.checkpoints import atomic_path, load_model_files, save_model, torch_load
 from dynode.types import Generator
 
 ENCODER_FOLDER = "encoder"
@@ -99,7 +99,7 @@ def train_encoder(generator: Generator, config: EncoderConfig = EncoderConfig(),
     opt = torch.optim.Adam(enc.parameters(), lr=config.lr)
     step, loss_value = 0, float("nan")
     if resume is not None:
-        state = torch.load(resume, map_location=device, weights_only=True)
+        state = torch_load(resume, "an encoder run", device)
         if state.get("generator_id") != generator.record.id or state.get("config") != json.dumps(config.to_dict()):
             raise CheckpointError(f"{resume}: a run for generator {state.get('generator_id')} with "
                                   f"{state.get('config')}; this one is {generator.record.id} with {config.to_dict()}")

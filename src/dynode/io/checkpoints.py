@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +44,28 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def torch_load(path: str | os.PathLike, what: str, device: str | torch.device = "cpu", allowed: tuple = ()):
+    """A torch file's tensors and containers, read without running code (``weights_only``).
+
+    Args:
+        what: how a message names the file ("a rosinality checkpoint", "the ST-LPIPS weights").
+        allowed: classes the file may also hold (torch's ``safe_globals``).
+
+    Raises:
+        CheckpointError: a file that asks to import anything else (named, never with advice to turn
+            the safe loader off), or one torch cannot read.
+    """
+    try:
+        with torch.serialization.safe_globals(list(allowed)):
+            return torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, OSError, RuntimeError, EOFError, ValueError) as e:
+        asked = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if asked:
+            raise CheckpointError(f"{path}: refused: {what} asks to import {asked.group(1)}; dynode reads only "
+                                  "tensors and containers from a torch file and never runs its code") from e
+        raise CheckpointError(f"{path}: unreadable as {what} ({type(e).__name__})") from e
 
 
 def save_model(folder: str | os.PathLike, module: torch.nn.Module, architecture: str, config: dict,

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dynode.errors import CheckpointError, InputError
+from dynode.io.checkpoints import torch_load
 
 PACKAGE = "stlpips-pytorch"
 CHANNELS = (64, 192, 384, 256, 256)
@@ -107,10 +108,7 @@ def load_stlpips(device: str | torch.device = "cpu") -> STLPIPS:
 @lru_cache(maxsize=4)
 def _load(device: str) -> STLPIPS:
     path = weights_path()
-    try:
-        source = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a bad file
-        raise CheckpointError(f"{path}: cannot read the ST-LPIPS weights ({e})") from e
+    source = torch_load(path, "the ST-LPIPS weights")
     missing = [k for k in _KEYS.values() if k not in source]
     if missing:
         raise CheckpointError(f"{path}: not ST-LPIPS AlexNet weights (missing {', '.join(missing[:3])})")
