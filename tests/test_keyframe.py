@@ -99,7 +99,7 @@ def test_bad_keyframes_and_frames_are_named():
     assert check_keyframes([2.0, 0.5, 2.0]) == [0.5, 2.0]
     with pytest.raises(InputError, match="finite seconds"):
         check_keyframes([float("nan")])
-    with pytest.raises(InputError, match="nowhere"):
+    with pytest.raises(InputError, match="marks no region"):
         edit_look(plain, plain)
 
 

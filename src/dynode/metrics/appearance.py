@@ -8,7 +8,7 @@ five seconds. These measures read the pictures:
 - **colour drift**: the edited region's mean colour in CIELAB on each frame against the first
   frame's, as a CIE76 Delta-E (above about 5 is a different colour to the eye), and the range of its
   hue angle (degrees). The region is where a reference change (the edit made on the first frame)
-  exceeds ``threshold`` levels, eroded by a pixel and carried to every frame along DIS flow between
+  exceeds ``threshold`` levels (or half its largest change, for a faint edit), eroded by a pixel and carried to every frame along DIS flow between
   the unedited frames, so that it follows the motion. The same region of the unedited video is the
   reference: what drifts there is the video's own light and motion, not the edit's.
 - **leakage**: the mean change (0-255 levels, over colours) outside the region, dilated by two
@@ -69,7 +69,8 @@ def edit_look(plain: np.ndarray, edited: np.ndarray, reference: np.ndarray | Non
         reference: float (H, W, 3) or (H, W): the change that marks the edited region on the first
             frame (default: ``edited[0] - plain[0]``). Pass the same one when comparing edit modes, so
             that each is scored on the same region.
-        threshold: levels (mean over colours) of reference change that mark the region.
+        threshold: levels (mean over colours) of reference change that mark the region (half the
+            largest change where that is less: a faint edit has a region too).
 
     Raises:
         InputError: frames that do not match, or a reference that marks no pixel.
@@ -80,11 +81,12 @@ def edit_look(plain: np.ndarray, edited: np.ndarray, reference: np.ndarray | Non
     if reference is None:
         reference = edited[0].astype(np.float32) - plain[0].astype(np.float32)
     reference = np.abs(np.asarray(reference, np.float32))
-    marked = (reference.mean(-1) if reference.ndim == 3 else reference) > threshold
+    reference = reference.mean(-1) if reference.ndim == 3 else reference
+    marked = reference > min(threshold, 0.5 * float(reference.max()))
     first = cv2.erode(marked.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     if not first.any():
-        raise InputError(f"edit_look: the reference change exceeds {threshold} levels nowhere (eroded); the edit "
-                         "changes too little to have a region")
+        raise InputError("edit_look: the reference change marks no region (it is flat or under a pixel wide); "
+                         "the edit changes too little to measure")
     dis = DISFlow()
     lab = {"edited": [], "plain": []}
     leak, share = [], []
