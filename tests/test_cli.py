@@ -72,15 +72,23 @@ def test_the_exact_path_passes_through_the_reconstruction_and_the_initial_one_do
 
 
 def test_extrapolate_runs_past_the_end_and_sde_futures_spread(fitted, tmp_path):
-    _, _, traj = fitted
+    root, _, traj = fitted
     assert run("extrapolate", traj, "-o", tmp_path / "e.mp4", "--seconds", 0.5).exit_code == 0
-    assert len(_frames(tmp_path / "e.mp4")) == 19  # 0 .. 0.625 + 0.5 s at 16 fps
-    assert run("extrapolate", traj, "-o", tmp_path / "s.mp4", "--seconds", 0.5, "--samples", 3).exit_code == 0
+    assert len(_frames(tmp_path / "e.mp4")) == 10  # 0 .. 0.625 + 0.5 s at the video's own 8 fps
+    assert run("extrapolate", traj, "-o", tmp_path / "s.mp4", "--seconds", 0.5, "--samples", 3, "--fps", 16).exit_code == 0
     s = _frames(tmp_path / "s.mp4").pixels.astype(float)
     assert s.shape[:3] == (19, 16, 48)
     tiles = np.stack(np.split(s, 3, axis=2))
     same = np.abs(tiles[0, :10] - tiles[1, :10]).mean()  # the observed span: one path, codec noise only
     assert 3 * same < np.abs(tiles[0, -1] - tiles[1, -1]).mean()  # the futures part after the last frame
+
+
+def test_verbs_without_reading_options_refuse_a_video_and_say_to_invert_first(fitted, tmp_path):
+    root, _, _ = fitted
+    for verb in (["extrapolate"], ["edit", "-d", "smile"], ["render"]):
+        r = run(*verb, root / "tiny.mp4", "-o", tmp_path / "out.mp4")
+        assert r.exit_code == 2 and "invert and fit it first" in r.output and f"dynode {verb[0]}" in r.output
+        assert not (tmp_path / "out.mp4").exists()
 
 
 def test_edits_change_the_video_and_strength_zero_keeps_it(fitted, tmp_path):

@@ -227,7 +227,7 @@ class App:
     def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = DEFAULT_PATH,
                     fidelity: str = "detail") -> tuple[Path, str]:
         pipe = self.pipeline(key)
-        clip = pipe.extrapolate(seconds, pipe.source.fps / pipe.source.every, path, int(samples), 0, fidelity)
+        clip = pipe.extrapolate(seconds, None, path, int(samples), 0, fidelity)
         out = self.output(session, "extrapolated", ".mp4")
         clip.write(out)
         return out, f"{len(clip)} frames, up to {float(clip.times[-1]):.2f} s"

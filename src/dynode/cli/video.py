@@ -7,8 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, READ,
-                               SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
+from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
 from dynode.config import EditSpec, FitConfig, LockConfig, SolverConfig
 from dynode.dynamics import FIELDS
@@ -84,12 +83,17 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
         say(f"{pipe.fit_summary()} -> {out}")
 
 
-def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = ITERS.default):
-    """A pipeline from an artifact, or from a video inverted (READ options) and fitted first."""
+def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = ITERS.default, verb: str = ""):
+    """A pipeline from an artifact; from a video, inverted with the READ options ``read`` and fitted, for
+    a command that takes them (a command without them refuses a video: no silent default inversion)."""
     from dynode.pipelines import VideoPipeline
     if path.suffix == ".safetensors":
         return VideoPipeline.from_artifacts(path, device, log=say)
-    return _run(path, device, read or {k: v.default for k, v in READ.items()}, fit=FitConfig(iters=iters)).pipeline
+    if read is None:
+        raise InputError(f"{path}: `dynode {verb}` takes an artifact (.safetensors), not a video; invert and fit "
+                         f"it first (`dynode invert {path} -o codes.safetensors`, then `dynode fit codes.safetensors "
+                         "-o traj.safetensors`), or give it to `dynode interpolate`, which takes the reading options")
+    return _run(path, device, read, fit=FitConfig(iters=iters)).pipeline
 
 
 @app.command()
@@ -115,12 +119,13 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
 @app.command()
 def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"),
                 out: Path = OUT_VIDEO, seconds: float = O(1.0, help="how far past the last frame"),
-                fps: float = O(16.0, help="render rate"),
+                fps: Optional[float] = O(None, help="render rate (default: the video's own)"),
                 samples: int = O(0, help="show this many SDE futures side by side (0: the ODE's one)"),
                 path: str = PATH, fidelity: str = FIDELITY, device: str = DEVICE, seed: int = SEED) -> None:
     """Render from the first frame to SECONDS past the last one."""
     with _errors():
-        clip = _pipeline(trajectory, _device(device)).extrapolate(seconds, fps, path, samples, seed, fidelity)
+        clip = _pipeline(trajectory, _device(device), verb="extrapolate").extrapolate(seconds, fps, path, samples,
+                                                                                      seed, fidelity)
         clip.write(out)
         say(f"{len(clip)} frames up to t={float(clip.times[-1]):.2f} s -> {out}")
 
@@ -168,7 +173,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         if not direction and not motion:
             raise InputError("nothing to edit: give --direction and/or --motion")
         moves = [parse_motion(spec) for spec in motion or []]
-        pipe = _pipeline(trajectory, _device(device))
+        pipe = _pipeline(trajectory, _device(device), verb="edit")
         spec = EditSpec(tuple(direction or ()), tuple(strength or EditSpec().strengths), propagation, layers,
                         tuple(condition or ()), schedule, LockConfig(response, target), auto_condition, steady,
                         tuple(keyframe or ()))
@@ -185,7 +190,7 @@ def render(latents: Path = typer.Argument(..., help="latents artifact from `dyno
            fidelity: str = FIDELITY_LATENT, device: str = DEVICE) -> None:
     """Render a latent sequence (e.g. the per-frame reconstruction)."""
     with _errors():
-        clip = _pipeline(latents, _device(device)).reconstruction(fps, fidelity)
+        clip = _pipeline(latents, _device(device), verb="render").reconstruction(fps, fidelity)
         clip.write(out)
         say(f"{len(clip)} frames -> {out}")
 
@@ -213,5 +218,5 @@ def plot(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
     with _errors():
         if seconds < 0 or samples < 0:
             raise InputError(f"--seconds and --samples must be >= 0, got {seconds}, {samples}")
-        trajectory_figure(_pipeline(trajectory, "cpu").trajectories("a plot"), out, seconds, samples, seed)
+        trajectory_figure(_pipeline(trajectory, "cpu", verb="plot").trajectories("a plot"), out, seconds, samples, seed)
         say(f"-> {out}")

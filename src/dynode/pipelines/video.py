@@ -482,10 +482,11 @@ class VideoPipeline:
         return self._compose(t, lambda part, u, last: self._along(part, u, path, fidelity), full_frame, fps,
                              self._audio() if times is None else None, fidelity=fidelity)
 
-    def extrapolate(self, seconds: float = 1.0, fps: float = 16.0, path: str = DEFAULT_PATH, samples: int = 0,
+    def extrapolate(self, seconds: float = 1.0, fps: float | None = None, path: str = DEFAULT_PATH, samples: int = 0,
                     seed: int = 0, fidelity: str = "detail") -> Clip:
-        """From the first observation to ``seconds`` past the last one at ``fps``. With ``samples`` > 0,
-        that many futures drawn from the neural SDE (:func:`dynode.dynamics.sample_future`) side by side.
+        """From the first observation to ``seconds`` past the last one at ``fps`` (default: the rate of the
+        observed frames). With ``samples`` > 0, that many futures drawn from the neural SDE
+        (:func:`dynode.dynamics.sample_future`) side by side.
 
         Raises:
             InputError: no trajectory, a negative duration, a non-positive rate, or a video that
@@ -495,6 +496,7 @@ class VideoPipeline:
         self.trajectories("extrapolation")
         kept = multi.kept_times(self.spans, self.parts)
         t0, t1 = float(kept[0]), float(kept[-1])
+        fps = fps or playback_rate(kept)
         t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
         tiles = max(samples, 1)
 
