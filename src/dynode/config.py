@@ -13,6 +13,8 @@ from dynode.errors import InputError
 FIDELITIES = ("latent", "detail")
 # How an edit rides on the path: edit the first code and carry it, add it to every code, or carry it
 # at a per-frame gain that holds its effect (see :mod:`dynode.edit`).
+# The generator every command, the app and the API use unless told another: the bundled toy-face StyleGAN2.
+DEFAULT_GENERATOR = "toyfaces64"
 EDIT_MODES = ("keyframe", "first-frame", "per-frame", "locked")
 
 

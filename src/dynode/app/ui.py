@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dynode.config import EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config
+from dynode.config import DEFAULT_GENERATOR, EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config
 from dynode.errors import DynodeError, InputError, advice
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
@@ -63,7 +63,7 @@ class AppConfig(_Config):
             raise InputError(f"AppConfig: limits must be positive, cache_size and jobs >= 1, got {self.to_dict()}")
 
 
-def fit_spec(generator: str = "toyfaces64", align: bool = False, tune: bool = False,
+def fit_spec(generator: str = DEFAULT_GENERATOR, align: bool = False, tune: bool = False,
              steps_first: int = InversionConfig().steps_first, steps: int = InversionConfig().steps,
              iters: int = FitConfig().iters) -> RunSpec:
     """The run of the page's 'Invert and fit': its generator, alignment (else frames resized), tuning and budgets."""
@@ -327,7 +327,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                     toy = gr.Button("Make a toy-face video", elem_id="make-toy")
             preview = gr.Video(label="Input", height=256, interactive=False, elem_id="preview")
         with gr.Row():
-            generator = gr.Dropdown(bundled_names(), value="toyfaces64", label="Generator", allow_custom_value=True,
+            generator = gr.Dropdown(bundled_names(), value=DEFAULT_GENERATOR, label="Generator", allow_custom_value=True,
                                     info="a bundled name, or the path of a model folder")
             align = gr.Checkbox(False, label="Align faces (real faces)")
             pti = gr.Checkbox(False, label="Pivotal tuning (real faces)")
@@ -360,7 +360,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 extra_video = gr.Video(label="Extrapolated", height=256, elem_id="extra-video")
             with gr.Tab("Edit"):
                 rows = []
-                names = directions_of("toyfaces64")
+                names = directions_of(DEFAULT_GENERATOR)
                 for i in range(MAX_EDITS):
                     with gr.Row():
                         rows.append(gr.Dropdown(names, value=_first(names) if i == 0 else None,

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
+from dynode.config import DEFAULT_GENERATOR, FitConfig, InversionConfig, PTIConfig, ReadConfig
 from dynode.errors import DynodeError, InputError, advice
 from dynode.pipelines.run import RunSpec
 from dynode.pipelines.video import DEFAULT_PATH
@@ -113,7 +113,7 @@ def _numbers(text: Optional[str], flag: str) -> Optional[list[float]]:
 O = typer.Option
 DEVICE, SEED = O("auto", help="torch device: auto (cuda if there is a GPU, else cpu), cpu, cuda, cuda:1"), \
     O(0, help="random seed")
-GENERATOR = O("toyfaces64", help="bundled generator name or model folder")
+GENERATOR = O(DEFAULT_GENERATOR, help="bundled generator name or model folder")
 OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
 EDIT_PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from "
                                       "the last) or initial (one solve from the first frame, as in the paper)")

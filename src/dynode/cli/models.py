@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from dynode.cli.common import DEVICE, GENERATOR, O, SEED, _bar, _device, _errors, _numbers, app, say
+from dynode.config import DEFAULT_GENERATOR
 from dynode.errors import InputError
 
 
@@ -27,7 +28,7 @@ def convert(checkpoint: Path = typer.Argument(..., help="rosinality StyleGAN2 .p
 
 
 @app.command("train-gan")
-def train_gan(out: Path = O(Path("runs/toyfaces64"), "--out", "-o", help="run folder"),
+def train_gan(out: Path = O(Path("runs") / DEFAULT_GENERATOR, "--out", "-o", help="run folder"),
               kimg: float = O(100.0, help="train until this many thousand images"),
               minutes: Optional[float] = O(None, help="stop after this wall time"),
               resume: Optional[Path] = O(None, help="state.pt of a run to continue"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from dynode.config import DEFAULT_GENERATOR
 from dynode.errors import CheckpointError, InputError
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 from dynode.generators.zspace import ZSpaceGenerator, build_zspace, save_zspace
@@ -84,9 +85,9 @@ def _build_stylegan2(config: dict) -> StyleGAN2Generator:
 ARCHITECTURES = {"stylegan2": _build_stylegan2, "zspace": build_zspace}
 
 
-def load_generator(name_or_path: str = "toyfaces64", device: str | torch.device = "cpu",
+def load_generator(name_or_path: str = DEFAULT_GENERATOR, device: str | torch.device = "cpu",
                    delta: dict[str, torch.Tensor] | None = None, expect_id: str | None = None) -> Generator:
-    """Load a generator by bundled name (e.g. ``"toyfaces64"``) or model folder path, in eval mode,
+    """Load a generator by bundled name (e.g. :data:`dynode.config.DEFAULT_GENERATOR`) or model folder path, in eval mode,
     with a video's pivotal-tuning ``delta`` added when given. Its ``record`` says how it was
     loaded (name, weight id, delta), so artifacts made with it reload it alone.
 

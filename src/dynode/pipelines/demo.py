@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from dynode.baselines import constant_velocity, flow_interpolate, linear
-from dynode.config import FitConfig, InversionConfig, _Config
+from dynode.config import DEFAULT_GENERATOR, FitConfig, InversionConfig, _Config
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import save_trajectory
 from dynode.edit import Edit
@@ -48,7 +48,7 @@ class DemoConfig(_Config):
     future: float = 1.0
     keep_every: int = 4
     factor: int = 8
-    generator: str = "toyfaces64"
+    generator: str = DEFAULT_GENERATOR
     direction: str = "hair_color"
     strength: float = 2.0
     inversion: InversionConfig = field(default_factory=InversionConfig)

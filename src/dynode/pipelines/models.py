@@ -1,6 +1,6 @@
 """The model bundle: a generator and what belongs to it, loaded once from one folder.
 
-    models = Models.from_pretrained("toyfaces64")        # a bundled name or a model folder
+    models = Models.from_pretrained()   # the default generator, or a bundled name or model folder
     pipe = VideoPipeline.from_video("clip.mp4", models)
 
 A model folder holds the generator (``config.json`` + ``model.safetensors``) and beside it what
@@ -22,6 +22,7 @@ from typing import Mapping
 
 import torch
 
+from dynode.config import DEFAULT_GENERATOR
 from dynode.edit.directions import DIRECTIONS_FILE, Direction, get_direction, read_directions
 from dynode.errors import CheckpointError
 from dynode.generators import apply_delta, bundled_names, load_generator, resolve
@@ -50,7 +51,7 @@ class Models:
         object.__setattr__(self, "directions", MappingProxyType(dict(self.directions)))
 
     @classmethod
-    def from_pretrained(cls, name_or_folder: str | Path = "toyfaces64", device: str | torch.device = "cpu",
+    def from_pretrained(cls, name_or_folder: str | Path = DEFAULT_GENERATOR, device: str | torch.device = "cpu",
                         delta: dict | None = None, expect_id: str | None = None) -> "Models":
         """Load a model folder (or a bundled name, see :func:`dynode.generators.bundled_names`).
 

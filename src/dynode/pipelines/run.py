@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dynode.config import (FIDELITIES, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config,
+from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config,
                            check_choice)
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
@@ -45,7 +45,7 @@ class RunSpec(_Config):
         InputError: a negative factor or an unknown fidelity (the configs check the rest).
     """
 
-    generator: str = "toyfaces64"
+    generator: str = DEFAULT_GENERATOR
     read: ReadConfig = ReadConfig()
     inversion: InversionConfig = InversionConfig()
     tune: bool = False

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
-from dynode.config import (EDIT_MODES, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, LockConfig,
+from dynode.config import (DEFAULT_GENERATOR, EDIT_MODES, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, LockConfig,
                            PTIConfig, ReadConfig, check_choice)
 from dynode.detail import Detail
 from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_trajectory, sample_future, save_trajectories, \
@@ -142,7 +142,7 @@ class VideoPipeline:
     # Building -----------------------------------------------------------------------------
 
     @classmethod
-    def from_video(cls, video: str | Path, models: Models | Generator | str = "toyfaces64",
+    def from_video(cls, video: str | Path, models: Models | Generator | str = DEFAULT_GENERATOR,
                    read: ReadConfig = ReadConfig(), inversion: InversionConfig = InversionConfig(),
                    pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(), device: str = "cpu",
                    progress: Progress | None = None, log: Log | None = None,
