@@ -124,8 +124,8 @@ def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -
 
 def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str, fidelity: str,
             lock_config: LockConfig | None, steady: float) -> tuple[np.ndarray, tuple]:
-    clip = pipe.edit(edits, propagation=propagation, path=path, times=times, fidelity=fidelity,
-                     lock_config=lock_config or LockConfig(), steady=steady)
+    clip = pipe.edit(edits, spec=EditSpec(propagation=propagation, lock=lock_config or LockConfig(), steady=steady),
+                     path=path, times=times, fidelity=fidelity)
     return clip.numpy(), clip.reports
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from dynode.edit import Direction, Edit
-from dynode.edit.keyframe import Keyframes, check_keyframes, hold
+from dynode.config import EditSpec
+from dynode.edit.keyframe import Keyframes, hold
 from dynode.edit.lock import LockReport
 from dynode.errors import InputError
 from dynode.metrics.appearance import edit_look, w_distance
@@ -96,9 +97,9 @@ def test_bad_keyframes_and_frames_are_named():
         Keyframes(np.array([0.0]), plain[:1], plain[:2])
     with pytest.raises(InputError, match="differ"):
         list(hold([plain], [plain[:, :20]], [np.arange(4) / 8.0], Keyframes(np.array([0.0]), plain[:1], plain[:1])))
-    assert check_keyframes([2.0, 0.5, 2.0]) == [0.5, 2.0]
+    assert EditSpec(keyframes=(2.0, 0.5, 2)).keyframes == (0.5, 2.0)
     with pytest.raises(InputError, match="finite seconds"):
-        check_keyframes([float("nan")])
+        EditSpec(keyframes=(float("nan"),))
     with pytest.raises(InputError, match="marks no region"):
         edit_look(plain, plain)
 
@@ -134,11 +135,11 @@ def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_fir
     d = Direction("d", torch.randn(tiny_gen.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
     t = pipe.trajectory.observed_times
     keyed = pipe.edit([Edit(d, 3.0)], times=t).numpy()  # the default mode
-    carried = pipe.edit([Edit(d, 3.0)], propagation="first-frame", times=t, steady=0).numpy()
+    carried = pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="first-frame", steady=0), times=t).numpy()
     assert keyed.shape == carried.shape == (8, *frames.pixels.shape[1:])
     plain = pipe.interpolate(times=t, fidelity="latent").numpy().astype(np.float32)
     strong = np.abs(carried[0] - plain[0]).mean(-1) > 20  # well inside the region, the first frame is the edit
     np.testing.assert_allclose(keyed[0][strong], carried[0][strong], atol=40)
     assert not np.array_equal(keyed, carried)
-    later = pipe.edit([Edit(d, 3.0)], times=t, keyframes=[0.5]).numpy()
+    later = pipe.edit([Edit(d, 3.0)], spec=EditSpec(keyframes=(0.5,)), times=t).numpy()
     assert not np.array_equal(later, keyed)

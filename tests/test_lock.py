@@ -57,11 +57,13 @@ def test_schedules_and_bad_settings(moving):
         from dynode.metrics.attributes import load_regressor
         lock(pipe.trajectory, pipe.generator, t, [Edit(d, 2.0)], config=LockConfig("probe"), probe=load_regressor())
     with pytest.raises(InputError, match="valid"):
-        pipe.edit([Edit(d, 1.0)], propagation="frozen")
-    clip = pipe.edit([Edit(d, 1.0)], propagation="locked")
+        EditSpec(propagation="frozen")
+    clip = pipe.edit([Edit(d, 1.0)], spec=EditSpec(propagation="locked"))
     assert len(clip.numpy()) == 12 and clip.reports[0].direction == "d"
+    with pytest.raises(InputError, match="no second spec"):
+        pipe.edit(EditSpec(("d",)), spec=EditSpec())
     with pytest.raises(InputError, match=r"\[0, 1\)"):
-        pipe.edit([Edit(d, 1.0)], steady=1.0)
+        EditSpec(steady=1.0)
     with pytest.raises(InputError, match=r"\[0, 1\)"):
         EditSpec(("d",), steady=-0.1)
 
@@ -70,8 +72,8 @@ def test_a_steady_edit_changes_the_picture_as_much_and_from_frame_to_frame_less(
     pipe = moving
     d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(3)), sigma=0.5)
     plain = pipe.interpolate(times=pipe.trajectory.observed_times, fidelity="latent").numpy().astype(np.float32)
-    change = {s: pipe.edit([Edit(d, 3.0)], propagation="first-frame", times=pipe.trajectory.observed_times,
-                           steady=s).numpy() - plain
+    change = {s: pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="first-frame", steady=s),
+                           times=pipe.trajectory.observed_times).numpy() - plain
               for s in (0.0, 0.8)}
     jumps = {s: np.abs(np.diff(c, axis=0)).mean() for s, c in change.items()}
     assert jumps[0.8] < jumps[0.0]

@@ -92,7 +92,7 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     held = np.flatnonzero((t > 1.375) & (t < 1.5))  # between the first shot's last frame and the cut
     assert held.tolist() == [23] and np.array_equal(frames[23], frames[22])
     # Each shot edited from its own first frame: the second shot's first frame changes too.
-    edited = pipe.edit(pipe.make_edits(EditSpec(("hair_color",), (3.0,))), compare=True).numpy()
+    edited = pipe.edit(EditSpec(("hair_color",), (3.0,)), compare=True).numpy()
     assert edited.shape == (20, 64, 128, 3)
     second = edited[12].astype(float)
     assert np.abs(second[:, 64:] - second[:, :64]).mean() > 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from dataclasses import MISSING, dataclass, fields
 
 from dynode.errors import InputError
@@ -381,7 +382,7 @@ class EditSpec(_Config):
     keyframes: tuple[float, ...] = ()
 
     def __post_init__(self):
-        for name in ("directions", "conditions", "keyframes"):
+        for name in ("directions", "conditions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "strengths", tuple(float(s) for s in self.strengths))
         if len(self.strengths) not in (1, len(self.directions)):
@@ -390,6 +391,9 @@ class EditSpec(_Config):
         check_choice("propagation", self.propagation, EDIT_MODES)
         if not 0 <= self.steady < 1:
             raise InputError(f"steady must be in [0, 1), got {self.steady}")
+        object.__setattr__(self, "keyframes", tuple(sorted({float(t) for t in self.keyframes})))
+        if not all(math.isfinite(t) and t >= 0 for t in self.keyframes):
+            raise InputError(f"keyframe times must be finite seconds >= 0, got {list(self.keyframes)}")
 
     def pairs(self) -> list[tuple[str, float]]:
         """(direction, strength) for every direction."""

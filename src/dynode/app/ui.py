@@ -247,7 +247,7 @@ class App:
         made = pipe.make_edits(spec)
         attribute, probe = made[0].direction.attribute, pipe.models.probe
         column = ATTRIBUTES.index(attribute) if probe is not None and attribute in ATTRIBUTES else None
-        clip = pipe.edit(made, propagation=mode, compare=compare or column is not None)
+        clip = pipe.edit(made, spec=spec, compare=compare or column is not None)
         side, changes = pipe.generator.resolution, []
 
         def chunks():
@@ -263,7 +263,8 @@ class App:
             clip.times.numpy(), {"edited - unedited": torch.cat(changes).numpy()},
             self.output(session, "attribute", ".png"), f"probe change of {attribute}",
             f"{made[0].direction.name} {made[0].strength:+g}")
-        return out, plot, f"{len(clip)} edited frames ({mode})"
+        unheld = [report.summary() for report in clip.reports if report.unheld]
+        return out, plot, "; ".join([f"{len(clip)} edited frames ({mode})", *(f"warning: {u}" for u in unheld)])
 
 
 def directions_of(generator: str) -> list[str]:

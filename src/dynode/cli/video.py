@@ -177,9 +177,8 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         spec = EditSpec(tuple(direction or ()), tuple(strength or EditSpec().strengths), propagation, layers,
                         tuple(condition or ()), schedule, LockConfig(response, target), auto_condition, steady,
                         tuple(keyframe or ()))
-        clip = pipe.edit(pipe.make_edits(spec), moves, spec.propagation, path, factor, compare=compare,
-                         full_frame=full_frame, fidelity=fidelity, lock_config=spec.lock, steady=spec.steady,
-                         keyframes=spec.keyframes)
+        clip = pipe.edit(spec, moves, path=path, factor=factor, compare=compare, full_frame=full_frame,
+                         fidelity=fidelity)
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")
 

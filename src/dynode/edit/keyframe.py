@@ -126,10 +126,3 @@ def _held(dis: DISFlow, p: np.ndarray, e: np.ndarray, kp: np.ndarray, kp_float: 
         where = v * moved + (1 - v) * np.maximum(moved, own)
     return np.clip(base + where[..., None] * change, 0, 255).round().astype(np.uint8)
 
-
-def check_keyframes(times: Iterable[float]) -> list[float]:
-    """Keyframe times (seconds) as sorted distinct floats; InputError for one that is not finite or < 0."""
-    out = sorted({float(t) for t in times})
-    if any(not np.isfinite(t) or t < 0 for t in out):
-        raise InputError(f"keyframe times must be finite seconds >= 0, got {out}")
-    return out

@@ -62,13 +62,13 @@ class Clip:
         return replace(self, fps=fps, audio=None)
 
     def beside(self, *others: "Clip") -> "Clip":
-        """This clip and ``others`` (same times) side by side, left to right."""
+        """This clip and ``others`` (same times) side by side, left to right; their reports gathered in order."""
         clips = (self, *others)
 
         def chunks():
             for frames in zip(*(c.frames() for c in clips)):
                 yield np.concatenate(frames, axis=1)[None]
-        return replace(self, chunks=chunks)
+        return replace(self, chunks=chunks, reports=tuple(report for c in clips for report in c.reports))
 
 
 def concat(clips: Sequence[Clip], fps: float, audio: Path | None = None) -> Clip:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from dynode.baselines import constant_velocity, flow_interpolate, linear
-from dynode.config import DEFAULT_GENERATOR, FitConfig, InversionConfig, _Config
+from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfig, _Config
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import save_trajectory
 from dynode.edit import Edit
@@ -253,11 +253,10 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     stage("extrapolate")
 
     edit = [Edit(pipe.direction(config.direction), config.strength)]
-    keyframe_px = pipe.edit(edit, propagation="keyframe", times=t_all).numpy()
+    keyframe_px = pipe.edit(edit, spec=EditSpec(propagation="keyframe"), times=t_all).numpy()
     stage("edit")
-    ode_px = pipe.edit(edit, propagation="first-frame", times=t_all).numpy()
-    frame_px = pipe.edit(edit, propagation="per-frame", times=t_all).numpy()
-    locked_px = pipe.edit(edit, propagation="locked", times=t_all).numpy()
+    ode_px, frame_px, locked_px = (pipe.edit(edit, spec=EditSpec(propagation=mode), times=t_all).numpy()
+                                   for mode in ("first-frame", "per-frame", "locked"))
     write_video(out / f"edit_{config.direction}.mp4",
                 _side_by_side(plain_px, keyframe_px, ode_px, frame_px, locked_px), config.fps)
     # The same as a strip: a row per mode (unedited, keyframe, first-frame, per-frame, locked), 6 times a row.

@@ -146,8 +146,7 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
             seconds["interpolate"] = time.perf_counter() - lap
         if folder is not None and spec.edit.directions:
             lap = time.perf_counter()
-            pipe.edit(pipe.make_edits(spec.edit), propagation=spec.edit.propagation, lock_config=spec.edit.lock,
-                      steady=spec.edit.steady, keyframes=spec.edit.keyframes).write(folder / EDITED)
+            pipe.edit(spec.edit).write(folder / EDITED)
             outputs.append(EDITED)
             seconds["edit"] = time.perf_counter() - lap
     seq, source = pipe.sequence, pipe.source

@@ -25,15 +25,14 @@ import numpy as np
 import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
-from dynode.config import (DEFAULT_GENERATOR, EDIT_MODES, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, LockConfig,
-                           PTIConfig, ReadConfig, check_choice)
+from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig, check_choice)
 from dynode.detail import Detail
 from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_trajectory, sample_future, save_trajectories, \
     save_trajectory
 from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
 from dynode.edit.lock import lock
-from dynode.edit.keyframe import Keyframes, check_keyframes, hold
-from dynode.edit.steady import radius, steady
+from dynode.edit.keyframe import Keyframes, hold
+from dynode.edit.steady import steady
 from dynode.errors import CheckpointError, InputError
 from dynode.inversion import invert, pivotal_tuning
 from dynode.inversion.resume import resume
@@ -561,44 +560,48 @@ class VideoPipeline:
             edits.append(Edit(d.on_layers(chosen) if spec.layers is not None else d, strength, schedule))
         return edits
 
-    def edit(self, edits: Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
-             propagation: str = EditSpec.propagation, path: str = "exact", factor: int = 1,
-             times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
-             fidelity: str = "latent", lock_config: LockConfig = LockConfig(),
-             steady: float = EditSpec.steady, keyframes: Iterable[float] = ()) -> Clip:
+    def edit(self, edits: EditSpec | Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
+             spec: EditSpec | None = None, path: str = "exact", factor: int = 1, times: Iterable[float] | None = None,
+             compare: bool = False, full_frame: bool = False, fidelity: str = "latent") -> Clip:
         """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
         after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
         (the video's K-th principal motion), a direction spec or a :class:`Direction`. Each span is
         edited from its own first frame.
 
         Args:
-            propagation: "keyframe" (the first-frame edit with the look of its change on the
-                keyframes held along the video's motion and kept in its region; see
-                :mod:`dynode.edit.keyframe`), "first-frame" (edit the first code, carried by the
-                flow), "per-frame", or "locked" (the carried edit with a per-frame gain that holds its
-                effect at the first frame's, or at ``lock_config.target``; see :mod:`dynode.edit.lock`).
-                A locked clip's ``reports`` say how each edit was held, per span, and an edit that
-                could not be held is logged as a warning.
+            edits: an :class:`~dynode.config.EditSpec` (its directions by name, made with
+                :meth:`make_edits`, and how they propagate), or :class:`Edit` objects, propagated as
+                ``spec`` says.
+            spec: how ``Edit`` objects propagate (default ``EditSpec()``): its ``propagation``,
+                "keyframe" (the first-frame edit with the look of its change on the keyframes held
+                along the video's motion and kept in its region; see :mod:`dynode.edit.keyframe`),
+                "first-frame" (edit the first code, carried by the flow), "per-frame", or "locked"
+                (the carried edit with a per-frame gain that holds its effect at the first frame's;
+                see :mod:`dynode.edit.lock`; a locked clip's ``reports`` say how each edit was held,
+                per span, and an edit that could not be held is logged as a warning); its ``lock``,
+                ``steady`` (the edit's change averaged along the unedited renders' motion, in every
+                mode but "keyframe", whose change is already the keyframe's, held; see
+                :mod:`dynode.edit.steady`) and ``keyframes`` (seconds; default: each span's first
+                frame).
             path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
             factor: render at this multiple of the observed rate (ignored with ``times``).
             compare: the unedited video on the left.
             fidelity: "latent" or "detail": the video's detail rides on the edited renders, the
                 motion read from the unedited ones, only its fine grain kept where the edit changes
                 the picture strongly (see :mod:`dynode.detail`).
-            steady: in [0, 1): the edit's change to the picture averaged along the motion of the
-                unedited renders, so that it does not flicker (0: off; see :mod:`dynode.edit.steady`);
-                not used by "keyframe", whose change is already the keyframe's, held.
-            keyframes: with "keyframe", the times (seconds) whose edit is held on the frames nearest
-                them (default: each span's first frame; those outside a span are not its keyframes).
 
         Raises:
-            InputError: nothing to edit, an unknown propagation or path, a bad motion component,
-                or a probe response for a generator without a probe.
+            InputError: nothing to edit, an EditSpec given twice, an unknown path, a bad motion
+                component, or a probe response for a generator without a probe.
         """
+        if isinstance(edits, EditSpec):
+            if spec is not None:
+                raise InputError("edit(): the EditSpec of the edits says how they propagate; give no second spec")
+            edits, spec = self.make_edits(edits), edits
+        spec = spec if spec is not None else EditSpec()
         edits, motion = list(edits), list(motion)
         if not edits and not motion:
             raise InputError("nothing to edit: give a direction and/or a motion edit")
-        check_choice("propagation", propagation, EDIT_MODES)
         check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
         motion = [(self.direction(c) if isinstance(c, str) and not (c.startswith("pc") and c[2:].isdigit()) else c,
                    gain) for c, gain in motion]
@@ -606,24 +609,22 @@ class VideoPipeline:
         t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
             else check_times(list(times))
         audio = self._audio() if times is None else None
-        radius(steady)  # a bad strength is named before any solve
-        keyframes = check_keyframes(keyframes)
-        clip = self._compose(t, lambda part, u, last: self._edited(part, u, edits, motion, propagation, path,
-                                                                   fidelity, lock_config, steady, keyframes),
+        clip = self._compose(t, lambda part, u, last: self._edited(part, u, edits, motion, spec, path, fidelity),
                              full_frame, audio=audio, fidelity=fidelity)
         if not compare:
             return clip
         return self._compose(t, lambda part, u, last: self._along(part, u, path, fidelity), full_frame,
                              audio=audio, fidelity=fidelity).beside(clip)
 
-    def _edited(self, part: Part, t: torch.Tensor, edits: list[Edit], motion: list, propagation: str, path: str,
-                fidelity: str, lock_config: LockConfig, steady: float, keyframes: list[float]) -> Clip:
-        """One part edited at ``t`` (see :meth:`edit`)."""
+    def _edited(self, part: Part, t: torch.Tensor, edits: list[Edit], motion: list, spec: EditSpec, path: str,
+                fidelity: str) -> Clip:
+        """One part edited at ``t`` as ``spec`` says (see :meth:`edit`)."""
+        propagation, lock_config = spec.propagation, spec.lock
         moved = part.trajectory
         for component, gain in motion:
             moved = scale_motion(moved, motion_component(moved, component), gain)
         keyed = propagation == "keyframe" and bool(edits)
-        geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (steady and edits) or keyed else None
+        geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) or keyed else None
         reports, keys, weights = (), None, None
         if propagation == "locked":
             probe = self.models.probe if lock_config.response in ("auto", "probe") else None
@@ -635,11 +636,11 @@ class VideoPipeline:
             codes = propagate(moved, t, edits, "first-frame" if propagation == "keyframe" else propagation, path)
         if keyed:
             observed = moved.observed_times
-            chosen = [k for k in keyframes if float(observed[0]) <= k <= float(observed[-1])]
+            chosen = [k for k in spec.keyframes if float(observed[0]) <= k <= float(observed[-1])]
             kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
             whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
             keys = Keyframes(kt.numpy(), render_pixels(self.generator, moved.evaluate(kt, path=path)),
                              render_pixels(self.generator, propagate(moved, kt, whole, "first-frame", path)))
             weights = torch.stack([e.weights(t) for e in edits]).mean(0)
-        return replace(self._crops(part, codes, t, fidelity, geometry, steady if edits else 0.0, keys, weights),
+        return replace(self._crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights),
                        reports=tuple(reports))
