@@ -63,7 +63,7 @@ from dynode.pipelines import Models, VideoPipeline
 # the video's own detail; "steady" rows average the edit's change along the motion (the default,
 # EditSpec.steady); "locked" rows hold the edit's effect at the first frame's. "locked, before" is
 # the lock as it was before edits held: the pixel projection response, two secant steps, nothing
-# steadied; "joint" solves every frame's gain at once with the smoothness term; "locked, probe" locks
+# steadied; "locked, probe" locks
 # the probe's own reading in two steps; "held" is today's lock (the probe where it reads the
 # attribute, every 2nd frame stepped until within 5%) without the steadying, "locked" with it (the
 # defaults); "every frame" solves every frame to within 2% in at most 6 steps;
@@ -81,7 +81,6 @@ ROWS = {"keyframe": ("keyframe", "exact", "subspace", "latent", None, 0.0),
         "first-frame, detail": ("first-frame", "exact", "subspace", "detail", None, 0.0),
         "first-frame, steady": ("first-frame", "exact", "subspace", "latent", None, STEADY),
         "locked, before": ("locked", "exact", "subspace", "latent", BEFORE, 0.0),
-        "locked, joint": ("locked", "exact", "subspace", "latent", replace(BEFORE, coherence="joint"), 0.0),
         "locked, probe": ("locked", "exact", "subspace", "latent", replace(BEFORE, response="probe"), 0.0),
         "locked, held": ("locked", "exact", "subspace", "latent", LockConfig(), 0.0),
         "locked": ("locked", "exact", "subspace", "latent", LockConfig(), STEADY),
@@ -204,8 +203,8 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
     for name, strength in probe_free:  # the edit's image-space effect over frames
         edit = [Edit(_probe_free_direction(pipes["subspace"], name), strength)]
         for mode, (propagation, lock_config, steady) in PROBE_FREE_MODES.items():
-            pixels, seconds = timed(lambda: _edited(pipes["subspace"], times, edit, propagation, "exact", "latent",
-                                                    lock_config, steady))
+            (pixels, _), seconds = timed(lambda: _edited(pipes["subspace"], times, edit, propagation, "exact", "latent",
+                                                         lock_config, steady))
             effect = np.abs(pixels.astype(np.float32) - plain.astype(np.float32)).mean((1, 2, 3))
             scores[f"probe-free {name}/{mode}"] = {
                 "image_change_mean": round(float(effect.mean()), 3),

@@ -66,21 +66,23 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
                     "--edits", "skin:2", "smile:-1", "--steps", "2", "--steps-first", "2", "--iters", "4",
                     "--probe-free", "skin:2", "random:2", "--out", str(out))
     summary = report["summary"]
-    assert {"skin/first-frame", "smile/per-frame", "first-frame", "per-frame", "paper", "unedited",
-            "motion pc0 x0.5", "motion pc0 x2"} <= set(summary)
-    assert summary["motion pc0 x2"]["amplitude_ratio"] > 0
-    ff = summary["first-frame"]
-    assert ff["flicker"] > 0 and len(ff["success_by_quarter"]) == 4
-    assert set(report["targets"]) == {"first_frame_success>=0.95", "first_frame_motion_drift<=tolerance",
-                                      "first_frame_flicker<=per_frame", "detail_success_within_5%_of_latent",
-                                      "detail_flicker<=latent", "locked_cv<=0.05_every_edit",
-                                      "locked_judge_cv<=0.05_every_edit", "locked_success>=0.95_every_edit",
-                                      "locked_flicker<=1.1x_unedited", "locked_drift<=first_frame",
-                                      "locked_under_2x_first_frame_seconds",
-                                      "locked_under_2x_steady_first_frame_seconds", "edit_6_frames_under_10s"}
-    assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "skin/locked, joint", "smile/locked, probe",
+    assert {"skin/keyframe", "skin/first-frame", "smile/per-frame", "keyframe", "first-frame", "per-frame", "paper",
+            "unedited", "motion pc0 x0.5", "motion pc0 x2"} <= set(summary)
+    # exaggerating the main motion component moves the probe's motion attributes more than damping it
+    assert summary["motion pc0 x2"]["amplitude_ratio"] > summary["motion pc0 x0.5"]["amplitude_ratio"]
+    # the detail reconstruction is the source itself: its flicker is the source's own
+    assert summary["unedited, detail"]["flicker"] == pytest.approx(1.0, abs=1e-3)
+    assert len(summary["first-frame"]["success_by_quarter"]) == 4
+    checks = {"colour_drift<=unedited+1", "shape_cv<=0.1_probe_and_judge", "leakage<=2", "flicker<=1.1x_unedited",
+              "no_keyframe_at_a_bound", "6_frames_under_10s", "identity_and_motion_drift<=first_frame",
+              "w_distance<=1.1x_first_frame", "seconds<=3x_first_frame"}
+    assert {"keyframe", "first-frame", "locked"} <= set(report["targets"])
+    assert all(set(t) == checks for t in report["targets"].values())
+    assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "smile/locked, probe",
             "skin/first-frame, steady", "skin/locked, before", "skin/locked, held", "smile/locked, detail"} <= set(summary)
-    assert summary["locked"]["change_cv"] >= 0 and len(summary["locked"]["success_by_quarter"]) == 4
+    # the keyframe edit keeps the unedited frame outside the edit's region; the first-frame edit does not
+    assert summary["skin/keyframe"]["leakage"] <= summary["skin/first-frame"]["leakage"]
+    assert summary["first-frame"]["w_distance"] == summary["keyframe"]["w_distance"]  # the same latent edit
     # Without --judge the probe judges too: the same reading twice.
     assert summary["skin/locked"]["judge_change_cv"] == summary["skin/locked"]["change_cv"]
     # The probe-free check: an edit that changes the picture, on every frame, in every mode.

@@ -101,4 +101,4 @@ def test_a_missing_source_is_named_with_the_way_out(tiny_folder, tiny_video, tmp
                                  "--fidelity", "latent"])
     assert r.exit_code == 0 and (tmp_path / "l.mp4").is_file()
     with pytest.raises(InputError, match="gone"):
-        VideoPipeline.from_artifacts(tmp_path / "t.safetensors").detail()
+        VideoPipeline.from_artifacts(tmp_path / "t.safetensors").reconstruction(fidelity="detail").numpy()

@@ -80,23 +80,6 @@ def test_a_steady_edit_changes_the_picture_as_much_and_from_frame_to_frame_less(
     assert abs(np.abs(change[0.8]).mean() - np.abs(change[0.0]).mean()) < 0.25 * np.abs(change[0.0]).mean()
 
 
-def test_joint_gains_hold_a_linear_response_and_trade_it_for_smoothness():
-    from dynode.edit.lock import _joint_gains
-    frames = np.arange(12, dtype=float)
-    slope = torch.tensor(1.0 + 0.5 * np.sin(frames), dtype=torch.float64)  # the edit reads stronger on some frames
-    offset = torch.tensor(0.2 * np.cos(frames), dtype=torch.float64)
-    response = lambda g: offset + slope * g  # noqa: E731
-    g_a, g_b = torch.zeros(12), torch.ones(12)
-    exact = (1.0 - offset) / slope  # the gain that holds the response at 1 on every frame
-    held = _joint_gains(frames, g_a, response(g_a), g_b, response(g_b), g_b, response(g_b), 1.0, 1e-6)
-    np.testing.assert_allclose(held, exact.numpy(), atol=5e-3)  # up to the small pull to the keyframe solution
-    smooth = _joint_gains(frames, g_a, response(g_a), g_b, response(g_b), g_b, response(g_b), 1.0, 1e3)
-    curvature = lambda g: np.abs(np.diff(g, 2)).mean()  # noqa: E731
-    assert curvature(smooth) < 0.05 * curvature(held)
-    with pytest.raises(InputError, match="coherence"):
-        LockConfig(coherence="loose")
-
-
 def test_auto_reads_the_probe_where_it_can_and_held_keyframes_are_not_rendered_again(moving, monkeypatch):
     import dynode.edit.lock as lock_module
     from dynode.metrics.attributes import load_regressor

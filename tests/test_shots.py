@@ -107,7 +107,8 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     # Detail: the source is read once, not once per span.
     assert len(again.interpolate(factor=2).numpy()) == 39 and len(reads) == 1
     with pytest.raises(InputError, match="2 spans, each with its own"):
-        again.require_trajectory("a single trajectory")
+        again.render(again.trajectories("a test")[0].observed, again.trajectories("a test")[0].observed_times,
+                     fidelity="detail")
     r = CliRunner().invoke(app, ["plot", str(tmp_path / "ab.traj.safetensors"), "-o", str(tmp_path / "ab.png"),
                                  "--samples", "4"])
     assert r.exit_code == 0, r.output

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from dynode.errors import InputError
-from dynode.io.video import read_video, resize_square, write_video
+from dynode.io.video import read_video, write_video
 
 
 def _pixels(n=5, h=24, w=32):
@@ -51,11 +51,10 @@ def test_failed_write_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_odd_sizes_are_written_and_resize_square(tmp_path):
+def test_odd_sizes_are_written_padded_to_even(tmp_path):
     write_video(tmp_path / "odd.mp4", _pixels(3, 23, 31), 10.0)
     frames = read_video(tmp_path / "odd.mp4")
-    assert frames.pixels.shape[1:] == (24, 32, 3)
-    assert resize_square(frames, 16).pixels.shape == (3, 16, 16, 3)
+    assert frames.pixels.shape == (3, 24, 32, 3)
 
 
 @pytest.mark.parametrize("suffix,codec", [(".avi", "mpeg4"), (".mov", "libx264"), (".webm", "libvpx-vp9")])

@@ -295,9 +295,6 @@ class LockConfig(_Config):
         smoothing: the smoothing spline's penalty on the gain's curvature, time counted in
             frames (None: chosen by generalised cross-validation, which on the toy faces smoothed
             too much to hold the probe's reading).
-        coherence: "spline" (each keyframe's gain solved alone, then a smoothing spline) or
-            "joint" (every keyframe's gain solved at once with the curvature penalty, see
-            :func:`dynode.edit.lock._joint_gains`).
     """
 
     response: str = "auto"
@@ -307,10 +304,8 @@ class LockConfig(_Config):
     tolerance: float = 0.05
     max_gain: float = 4.0
     smoothing: float | None = 0.05
-    coherence: str = "spline"
 
     def __post_init__(self):
-        check_choice("coherence", self.coherence, ("spline", "joint"))
         if self.response not in RESPONSES:
             raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
         if self.target is not None and self.response in ("pixels", "projection"):

@@ -189,11 +189,7 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
     g3, r3 = torch.where(better, g_b, g_a), torch.where(better, r_b, r_a)
     frames = (times.double() / (times[1:] - times[:-1]).median().double()).numpy() if len(times) > 1 \
         else np.zeros(1)  # time in frames, so that the smoothing means the same at any frame rate
-    if config.coherence == "joint" and len(keys) >= 3:
-        at_keys = _joint_gains(frames[keys.numpy()], g_a, r_a, g_b, r_b, g3, r3, target,
-                               config.smoothing or 0.05)
-        gains = torch.from_numpy(np.interp(frames, frames[keys.numpy()], at_keys))
-    elif len(keys) >= 5:
+    if len(keys) >= 5:
         spline = make_smoothing_spline(frames[keys.numpy()], g3.double().numpy(), lam=config.smoothing)
         gains = torch.from_numpy(spline(frames))
     else:
@@ -205,32 +201,6 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
                         tuple(round(float(g), 4) for g in g3), tuple(bool(h) for h in held),
                         tuple(bound.nonzero().flatten().tolist()))
     return carried, gains.float().clamp(0.0, config.max_gain), report
-
-
-def _joint_gains(frames: np.ndarray, g_a, r_a, g_b, r_b, g3, r3, target: float, smoothing: float) -> np.ndarray:
-    """Every keyframe's gain solved at once: the response, linear in the gain around each keyframe's
-    best secant point, held at ``target``, with a penalty on the gain's second difference over time
-    (in frames), so that the gains are coherent by construction rather than smoothed after.
-
-    minimise sum_k (r3_k + m_k (g_k - g3_k) - target)^2 + lam sum (d2 g / d frame2)^2
-                + mu sum (g_k - g3_k)^2,
-    m_k the secant slope at keyframe k, lam = ``smoothing`` x the median m_k^2 (so that it weighs
-    in gain units as the spline's does), mu a small pull to the per-keyframe solution where the
-    response does not move with the gain.
-    """
-    g_a, r_a, g_b, r_b, g3, r3 = (x.double().numpy() for x in (g_a, r_a, g_b, r_b, g3, r3))
-    step = g_b - g_a
-    slope = np.where(np.abs(step) > 1e-6, (r_b - r_a) / np.where(np.abs(step) > 1e-6, step, 1.0), 0.0)
-    scale = max(float(np.median(slope ** 2)), 1e-8)
-    n = len(frames)
-    d2 = np.zeros((n - 2, n))
-    for i in range(n - 2):  # second difference on a (possibly uneven) frame grid
-        h0, h1 = frames[i + 1] - frames[i], frames[i + 2] - frames[i + 1]
-        d2[i, i:i + 3] = 2 / (h0 + h1) * np.array([1 / h0, -(1 / h0 + 1 / h1), 1 / h1])
-    mu = 1e-3 * scale
-    lhs = np.diag(slope ** 2 + mu) + smoothing * scale * d2.T @ d2
-    rhs = slope * (target - r3 + slope * g3) + mu * g3
-    return np.linalg.solve(lhs, rhs)
 
 
 def lock(trajectory: Trajectory, generator: Generator, times, edits: list[Edit], path: str = "exact",

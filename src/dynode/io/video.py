@@ -166,11 +166,6 @@ def square(pixels: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels[top:top + s, left:left + s]).resize((size, size), Image.LANCZOS))
 
 
-def resize_square(frames: Frames, size: int) -> Frames:
-    """Centre-crop to a square and resize to size x size (Lanczos)."""
-    return Frames(np.stack([square(p, size) for p in frames.pixels]), frames.times, frames.fps)
-
-
 class VideoWriter:
     """Write frames as they come (H.264 mp4 or GIF), atomically: to a temporary file renamed on success.
 

@@ -343,15 +343,6 @@ class VideoPipeline:
             part.detail = Detail(part.frames.pixels, render_pixels(self.generator, codes), times, self.detail_config)
         return part.detail
 
-    def detail(self) -> Detail:
-        """The observed frames' residuals of a video of one span (see :mod:`dynode.detail`).
-
-        Raises:
-            InputError: the frames are neither in memory nor readable from the source video, or
-                the video has several spans.
-        """
-        return self._detail(self._one_part(DETAIL))
-
     # Rendering ----------------------------------------------------------------------------
 
     def _one_part(self, what: str) -> Part:
@@ -359,12 +350,6 @@ class VideoPipeline:
             raise InputError(f"{what} needs one trajectory, and this video has {len(self.parts)} spans, each with its "
                              f"own ({describe(list(self.spans), len(self.source.cuts))})", "shots_off")
         return self.parts[0]
-
-    def require_trajectory(self, what: str) -> Trajectory:
-        """The fitted trajectory of a video of one span; InputError naming ``what`` needs it when
-        there is none or the video has several spans."""
-        self._one_part(what)
-        return self.trajectories(what)[0]
 
     def trajectories(self, what: str) -> list[Trajectory]:
         """One fitted trajectory per span (InputError naming ``what`` needs them when the codes are
