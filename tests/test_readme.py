@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import frame_count, image_size
 from typer.testing import CliRunner
 
@@ -60,6 +61,18 @@ def test_training_commands(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for line in _block("training").strip().splitlines():
         _run(line, TINY_BUDGETS[shlex.split(line)[1]])
-    assert (tmp_path / "runs/toyfaces64/export/directions.safetensors").is_file()
-    assert (tmp_path / "runs/probe/model.safetensors").is_file()
-    assert (tmp_path / "runs/toyfaces64/export/encoder/model.safetensors").is_file()
+    # what each command exported loads and works: an InterFaceGAN direction per editable attribute, a
+    # probe reading every attribute, and an encoder made for the trained generator
+    from dynode.edit.directions import load_library
+    from dynode.edit.find import EDITABLE
+    from dynode.generators import load_generator
+    from dynode.inversion.encoder import load_encoder
+    from dynode.metrics.attributes import ATTRIBUTES, load_regressor
+    export = str(tmp_path / "runs/toyfaces64/export")
+    assert set(EDITABLE) <= set(load_library(export)), sorted(load_library(export))
+    generator = load_generator(export)
+    with torch.no_grad():
+        images = generator.synthesis(generator.mean_latent[None, None].expand(2, generator.num_ws, -1))
+        assert load_regressor(tmp_path / "runs/probe")(images).shape == (2, len(ATTRIBUTES))
+        assert load_encoder(tmp_path / "runs/toyfaces64/export/encoder", generator)(images).shape == \
+            (2, generator.num_ws, generator.w_dim)
