@@ -8,7 +8,8 @@ five seconds. These measures read the pictures:
 - **colour drift**: the edited region's mean colour in CIELAB on each frame against the first
   frame's, as a CIE76 Delta-E (above about 5 is a different colour to the eye), and the range of its
   hue angle (degrees). The region is where a reference change (the edit made on the first frame)
-  exceeds ``threshold`` levels (or half its largest change, for a faint edit), eroded by a pixel and carried to every frame along DIS flow between
+  exceeds ``threshold`` levels (or half its largest change, for a faint edit), eroded by a pixel (unless that
+  leaves nothing of a thin region) and carried to every frame along DIS flow between
   the unedited frames, so that it follows the motion. The same region of the unedited video is the
   reference: what drifts there is the video's own light and motion, not the edit's.
 - **leakage**: the mean change (0-255 levels, over colours) outside the region, dilated by two
@@ -84,9 +85,11 @@ def edit_look(plain: np.ndarray, edited: np.ndarray, reference: np.ndarray | Non
     reference = reference.mean(-1) if reference.ndim == 3 else reference
     marked = reference > min(threshold, 0.5 * float(reference.max()))
     first = cv2.erode(marked.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    if not first.any():  # a thin region (a mouth's line) keeps its edge pixels
+        first = marked.astype(np.float32)
     if not first.any():
-        raise InputError("edit_look: the reference change marks no region (it is flat or under a pixel wide); "
-                         "the edit changes too little to measure")
+        raise InputError("edit_look: the reference change marks no region (it is flat); the edit changes too "
+                         "little to measure")
     dis = DISFlow()
     lab = {"edited": [], "plain": []}
     leak, share = [], []
