@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder clean
+.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The documentation site (docs/, with the API reference from the docstrings) into site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # The app's browser test drives Debian's chromium (Playwright's own browser download cannot work
 # offline): installed here when missing and apt-get can; otherwise that one test is skipped, saying why.

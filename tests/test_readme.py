@@ -1,8 +1,12 @@
-"""Every example in README.md runs here, as written (training with tiny budgets appended)."""
+"""Every example in README.md runs here, as written, and the documentation's training commands (with tiny
+budgets appended); the documentation site builds strictly."""
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,14 +16,16 @@ from typer.testing import CliRunner
 
 from dynode.cli import app
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+MODELS_PAGE = (ROOT / "docs/commands/models.md").read_text()
 TINY_BUDGETS = {"train-gan": ["--kimg", "0.016", "--batch", "8"], "train-attributes": ["--steps", "3"],
                 "directions": ["--samples", "40"], "train-encoder": ["--steps", "3", "--batch", "4"]}
 
 
-def _block(marker: str) -> str:
-    match = re.search(rf"<!-- {marker}:.*?-->\n```\w+\n(.*?)```", README, re.S)
-    assert match, f"README block {marker!r} not found"
+def _block(marker: str, text: str = README) -> str:
+    match = re.search(rf"<!-- {marker}:.*?-->\n```\w+\n(.*?)```", text, re.S)
+    assert match, f"block {marker!r} not found"
     return match.group(1)
 
 
@@ -59,7 +65,7 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_training_commands(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for line in _block("training").strip().splitlines():
+    for line in _block("training", MODELS_PAGE).strip().splitlines():
         _run(line, TINY_BUDGETS[shlex.split(line)[1]])
     # what each command exported loads and works: an InterFaceGAN direction per editable attribute, a
     # probe reading every attribute, and an encoder made for the trained generator
@@ -76,3 +82,13 @@ def test_training_commands(tmp_path, monkeypatch):
         assert load_regressor(tmp_path / "runs/probe")(images).shape == (2, len(ATTRIBUTES))
         assert load_encoder(tmp_path / "runs/toyfaces64/export/encoder", generator)(images).shape == \
             (2, generator.num_ws, generator.w_dim)
+
+
+@pytest.mark.slow
+def test_the_documentation_site_builds_strictly(tmp_path):
+    # mkdocs --strict fails on a broken link, a missing page or an API reference that does not resolve
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
+                             "-d", str(tmp_path / "site")], capture_output=True, text=True,
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "site/reference/index.html").read_text().count("VideoPipeline") >= 3

@@ -79,7 +79,8 @@ def hold(plain: Iterable[np.ndarray], edited: Iterable[np.ndarray], times: Itera
     """The latent edit's frames with the keyframes' look held along the motion (see the module).
 
     Args:
-        plain, edited: the unedited and latent-edited renders, uint8 chunks (n, H, W, 3), chunked alike.
+        plain: the unedited renders, uint8 chunks (n, H, W, 3).
+        edited: the latent-edited renders of the same times, chunked alike.
         times: each chunk's times (n,) seconds; a frame takes the keyframe nearest in time.
         keys: the keyframes' times and renders (the edit at full strength).
         weights: each chunk's edit weight (n,) (a schedule's), scaling the keyframe's change (default 1).

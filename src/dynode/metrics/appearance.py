@@ -66,7 +66,8 @@ def edit_look(plain: np.ndarray, edited: np.ndarray, reference: np.ndarray | Non
     """The look of ``edited`` against ``plain`` over time (see the module).
 
     Args:
-        plain, edited: uint8 (T >= 2, H, W, 3), the unedited and edited video, frame for frame.
+        plain: uint8 (T >= 2, H, W, 3), the unedited video.
+        edited: the edited video, frame for frame.
         reference: float (H, W, 3) or (H, W): the change that marks the edited region on the first
             frame (default: ``edited[0] - plain[0]``). Pass the same one when comparing edit modes, so
             that each is scored on the same region.

@@ -34,7 +34,8 @@ class RunSpec(_Config):
 
     Args:
         generator: a bundled generator name or a model folder.
-        read, inversion: how the video is read and inverted (see :meth:`VideoPipeline.from_video`).
+        read: how the video is read (see :meth:`VideoPipeline.from_video`).
+        inversion: how its frames are inverted.
         tune: pivotal tuning with ``pti`` after inversion.
         fit: how the codes are fitted. invert_only: stop after inversion (and tuning).
         factor: with an output folder, also write ``interpolated.mp4`` at this multiple of the
