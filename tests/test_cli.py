@@ -221,7 +221,7 @@ def test_bad_checkpoint_and_bad_direction_exit_2(tmp_path, tiny_folder, tiny_vid
     r = run("fit", traj, "-o", tmp_path / "t2.safetensors")
     assert r.exit_code == 2 and "give a latents artifact" in r.output
     r = run("fit", lat, "-o", tmp_path / "t2.safetensors", "--field", "bogus")
-    assert r.exit_code == 2 and "valid fields" in r.output
+    assert r.exit_code == 2 and "unknown vector field" in r.output
 
 
 def test_toy_video_command(tmp_path):
@@ -233,7 +233,7 @@ def test_toy_video_command(tmp_path):
 
 def test_demo_rejects_unknown_direction_before_work(tmp_path):
     r = run("demo", "--out", tmp_path / "d", "--direction", "beard")
-    assert r.exit_code == 2 and "must be one of" in r.output
+    assert r.exit_code == 2 and "unknown demo direction" in r.output
     assert not (tmp_path / "d").exists()
 
 

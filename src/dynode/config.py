@@ -306,8 +306,7 @@ class LockConfig(_Config):
     smoothing: float | None = 0.05
 
     def __post_init__(self):
-        if self.response not in RESPONSES:
-            raise InputError(f"unknown response {self.response!r}; valid: {list(RESPONSES)}")
+        check_choice("response", self.response, RESPONSES)
         if self.target is not None and self.response in ("pixels", "projection"):
             raise InputError("a target attribute value needs the probe response", "response_probe")
         if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0 or self.tolerance < 0:

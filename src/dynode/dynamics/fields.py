@@ -30,6 +30,7 @@ import torch
 import torchcde
 from torch import nn
 
+from dynode.config import check_choice
 from dynode.errors import InputError
 from dynode.types import bracket
 
@@ -183,8 +184,7 @@ def make_field(name: str, dim: int, hidden: int,
     Raises:
         InputError: unknown name (the message lists the valid ones), or ``cde`` without a path.
     """
-    if name not in FIELDS:
-        raise InputError(f"unknown vector field {name!r}; valid fields are {sorted(FIELDS)}")
+    check_choice("vector field", name, tuple(sorted(FIELDS)))
     if name in ("cde", "second_order") and path is None:
         raise InputError(f"the {name} field needs the observed path")
     return FIELDS[name](dim, hidden, path)

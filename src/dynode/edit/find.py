@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from dynode.config import check_choice
 from dynode.edit.directions import METHODS, Direction
 from dynode.errors import InputError
 from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
@@ -184,6 +185,4 @@ def find_directions(method: str, generator: Generator, layers: tuple[int, ...] |
     Raises:
         InputError: an unknown method (the valid ones are listed), or arguments it refuses.
     """
-    if method not in FINDERS:
-        raise InputError(f"unknown method {method!r}; valid methods are {list(FINDERS)}")
-    return FINDERS[method](generator, layers, count, samples, seed, vector, name)
+    return FINDERS[check_choice("method", method, tuple(FINDERS))](generator, layers, count, samples, seed, vector, name)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dynode.config import check_choice
 from dynode.dynamics import Trajectory
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
@@ -91,8 +92,7 @@ def propagate(trajectory: Trajectory, times, edits: list[Edit], propagation: str
     Raises:
         InputError: an unknown propagation mode or path.
     """
-    if propagation not in PROPAGATIONS:
-        raise InputError(f"unknown propagation {propagation!r}; valid: {list(PROPAGATIONS)}")
+    check_choice("propagation", propagation, PROPAGATIONS)
     num_ws = trajectory.latent_shape[0]
     out = trajectory.evaluate(times, path=path)
     live = [(e, o) for e in edits if (o := e.direction.offset(e.strength, num_ws)).abs().max() > 0]

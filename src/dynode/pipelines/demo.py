@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from dynode.baselines import constant_velocity, flow_interpolate, linear
-from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfig, _Config
+from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfig, _Config, check_choice
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import save_trajectory
 from dynode.edit import Edit
@@ -190,8 +190,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     """
     models = Models.from_pretrained(config.generator, device)
     editable = sorted(set(EDITABLE) & set(models.directions))
-    if config.direction not in editable:
-        raise InputError(f"demo direction must be one of {editable}, got {config.direction!r}")
+    check_choice("demo direction", config.direction, tuple(editable))
     if models.probe is None:
         raise InputError(f"the demo reads its edit with the generator's attribute probe, and generator "
                          f"{models.record.label} has none")
