@@ -87,6 +87,7 @@ ROWS = {"keyframe": ("keyframe", "exact", "subspace", "latent", None, 0.0),
         "locked, detail": ("locked", "exact", "subspace", "detail", LockConfig(), STEADY),
         "locked, every frame": ("locked", "exact", "subspace", "latent", EVERY, STEADY),
         "first-frame, conditioned": ("first-frame", "exact", "subspace", "latent", None, 0.0),
+        "keyframe, conditioned": ("keyframe", "exact", "subspace", "latent", None, 0.0),
         "locked, conditioned": ("locked", "exact", "subspace", "latent", BEFORE, 0.0)}
 MOTION_GAINS = (0.5, 2.0)
 # The probe-free check: mode -> (propagation, lock config, steady).

@@ -118,3 +118,24 @@ def test_the_pixel_response_reads_a_misplaced_change_at_its_size():
     size, projected = _PixelResponse(plain, full), _PixelResponse(plain, full, projected=True)
     assert size(full)[0] == pytest.approx(1.0) and size(full)[1] == pytest.approx(1.0, abs=0.02)
     assert projected(full)[1] < 0.5  # the projection reads the misplaced change as a weaker edit
+
+
+def test_an_edit_that_cannot_be_held_keeps_the_carried_edit_instead_of_the_gain_bound(moving, monkeypatch):
+    import dynode.edit.lock as lock_module
+
+    class Saturating:  # the edit's effect grows ten times slower than the picture changes: never reaches 1
+        def __init__(self, config, probe, attribute, plain, full):
+            self.plain, self.size, self.target = plain, (full - plain).flatten(1).norm(dim=1), 1.0
+
+        def __call__(self, images, rows=slice(None)):
+            return 0.1 * (images - self.plain[rows]).flatten(1).norm(dim=1) / self.size[rows]
+
+    monkeypatch.setattr(lock_module, "_response", Saturating)
+    pipe = moving
+    t = pipe.trajectory.observed_times
+    d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
+    codes, (report,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=LockConfig(max_gain=4.0))
+    assert report.unheld == report.keyframes and len(report.at_bound) == report.keyframes
+    assert all(g == 1.0 for g in report.gain_keyframes) and "keep the carried edit" in report.summary()
+    carried = propagate(pipe.trajectory, t, [Edit(d, 3.0)])  # not pushed to 4x: the edit carried as it is
+    torch.testing.assert_close(codes, carried, atol=1e-5, rtol=0)
