@@ -1,5 +1,7 @@
 """Locked edits: the edit's effect held at the first frame's on every frame."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +141,28 @@ def test_an_edit_that_cannot_be_held_keeps_the_carried_edit_instead_of_the_gain_
     assert all(g == 1.0 for g in report.gain_keyframes) and "keep the carried edit" in report.summary()
     carried = propagate(pipe.trajectory, t, [Edit(d, 3.0)])  # not pushed to 4x: the edit carried as it is
     torch.testing.assert_close(codes, carried, atol=1e-5, rtol=0)
+
+
+def test_gains_keep_the_codes_near_the_generators_faces(moving, monkeypatch):
+    import dynode.edit.lock as lock_module
+    from dynode.metrics.appearance import w_distance
+
+    class Weak:  # the edit reads half as strong as the picture changes: holding it asks for a gain of about 2
+        def __init__(self, config, probe, attribute, plain, full):
+            self.plain, self.size, self.target = plain, (full - plain).flatten(1).norm(dim=1), 1.0
+
+        def __call__(self, images, rows=slice(None)):
+            return 0.5 * (images - self.plain[rows]).flatten(1).norm(dim=1) / self.size[rows]
+
+    monkeypatch.setattr(lock_module, "_response", Weak)
+    pipe = moving
+    t = pipe.trajectory.observed_times
+    d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
+    every = LockConfig(stride=1, tolerance=0.02, iterations=6)
+    free, (report_free,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=replace(every, realism=None))
+    bounded, (report,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=every)
+    carried = w_distance(pipe.generator, propagate(pipe.trajectory, t, [Edit(d, 3.0)]))
+    ratio = lambda codes: float((w_distance(pipe.generator, codes) / carried).max())  # noqa: E731
+    assert min(report_free.gain_keyframes) > 1.5 and ratio(free) > 1.15  # unbounded, the lock strays off W
+    assert ratio(bounded) <= 1.1 + 2e-3 and report.off_faces and "nearer the generator's faces" in report.summary()
+    assert report.unheld == len(report.off_faces)  # held no further than the faces allow, and said so

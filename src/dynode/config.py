@@ -292,6 +292,10 @@ class LockConfig(_Config):
         tolerance: a keyframe is held once its response is within this share of the target
             (of 1 with the pixels); only the keyframes not yet held are rendered again.
         max_gain: the gain on the carried edit is kept in [0, max_gain].
+        realism: a keyframe's gain is lowered where its code would lie more than this share further
+            from the generator's W distribution than the carried edit's (gain 1) does
+            (:func:`dynode.metrics.appearance.w_distance`; generators with a mapping network;
+            None: only ``max_gain`` bounds it).
         smoothing: the smoothing spline's penalty on the gain's curvature, time counted in
             frames (None: chosen by generalised cross-validation, which on the toy faces smoothed
             too much to hold the probe's reading).
@@ -303,15 +307,17 @@ class LockConfig(_Config):
     iterations: int = 4
     tolerance: float = 0.05
     max_gain: float = 4.0
+    realism: float | None = 0.1
     smoothing: float | None = 0.05
 
     def __post_init__(self):
         check_choice("response", self.response, RESPONSES)
         if self.target is not None and self.response in ("pixels", "projection"):
             raise InputError("a target attribute value needs the probe response", "response_probe")
-        if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0 or self.tolerance < 0:
-            raise InputError(f"LockConfig: stride and iterations must be >= 1, max_gain > 0 and tolerance >= 0, "
-                             f"got {self.to_dict()}")
+        if self.stride < 1 or self.iterations < 1 or not self.max_gain > 0 or self.tolerance < 0 \
+                or (self.realism is not None and not self.realism >= 0):
+            raise InputError(f"LockConfig: stride and iterations must be >= 1, max_gain > 0, tolerance >= 0 and "
+                             f"realism None or >= 0, got {self.to_dict()}")
 
 
 @dataclass(frozen=True)

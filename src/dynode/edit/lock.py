@@ -52,6 +52,7 @@ from dynode.edit.propagate import Edit, propagate
 from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
 from dynode.io.images import to_uint8
+from dynode.metrics.appearance import w_distance, w_stats
 from dynode.metrics.attributes import ATTRIBUTES, read_attributes
 from dynode.render import render_images
 from dynode.types import Generator
@@ -131,6 +132,8 @@ class LockReport:
             ``max_gain``): the edit saturates or turns into another attribute there. They keep the
             carried edit (gain 1, its response in ``response_locked``) instead: pushing the code
             further would take it off the generator's faces and still not hold the response.
+        off_faces: the keyframes whose gain was lowered so that their code lies no further from the
+            generator's W distribution than ``LockConfig.realism`` allows (held or not).
     """
 
     direction: str
@@ -141,6 +144,7 @@ class LockReport:
     gain_keyframes: tuple[float, ...]
     held: tuple[bool, ...] = ()
     at_bound: tuple[int, ...] = ()
+    off_faces: tuple[int, ...] = ()
 
     @property
     def unheld(self) -> int:
@@ -155,6 +159,9 @@ class LockReport:
             line += f"; {len(self.at_bound)} would need a gain past its bound (keyframes {list(self.at_bound)}): the " \
                     "edit saturates or turns into another attribute there, so they keep the carried edit (try " \
                     "--propagation keyframe)"
+        if self.off_faces:
+            line += f"; {len(self.off_faces)} kept nearer the generator's faces than the target asked (keyframes " \
+                    f"{list(self.off_faces)})"
         return line
 
 
@@ -198,6 +205,15 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
     held = (r3 - target).abs() <= tolerance
     bound = ~held & ((g3 <= 1e-6) | (g3 >= config.max_gain - 1e-6))
     g3, r3 = torch.where(bound, torch.ones_like(g3), g3), torch.where(bound, r1, r3)
+    capped = torch.zeros(len(keys), dtype=torch.bool)
+    stats = w_stats(generator) if config.realism is not None and hasattr(generator, "mapping") else None
+    if stats is not None:
+        capped = _realism_cap(stats, plain_codes[keys], carried[keys], g3, config.realism)
+        if capped.any():
+            rows = capped.nonzero().squeeze(1)
+            r3[rows] = response(render_images(generator, plain_codes[keys[rows]] + g3[rows, None, None]
+                                              * carried[keys[rows]]), rows)
+    held = (r3 - target).abs() <= tolerance
     frames = (times.double() / (times[1:] - times[:-1]).median().double()).numpy() if len(times) > 1 \
         else np.zeros(1)  # time in frames, so that the smoothing means the same at any frame rate
     if len(keys) >= 5:
@@ -208,8 +224,31 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
     report = LockReport(edit.direction.name, round(target, 4), len(keys),
                         tuple(round(float(r), 4) for r in r1), tuple(round(float(r), 4) for r in r3),
                         tuple(round(float(g), 4) for g in g3), tuple(bool(h) for h in held),
-                        tuple(bound.nonzero().flatten().tolist()))
-    return carried, gains.float().clamp(0.0, config.max_gain), report
+                        tuple(bound.nonzero().flatten().tolist()), tuple(capped.nonzero().flatten().tolist()))
+    gains = gains.float().clamp(0.0, config.max_gain)
+    if stats is not None:  # the smoothing between keyframes may overshoot their capped gains
+        _realism_cap(stats, plain_codes, carried, gains, config.realism)
+    return carried, gains, report
+
+
+def _realism_cap(stats: tuple[torch.Tensor, torch.Tensor], plain: torch.Tensor, carried: torch.Tensor,
+                 gains: torch.Tensor, margin: float) -> torch.Tensor:
+    """Lower, in place, each gain above 1 whose code ``plain + g carried`` lies further than (1 + ``margin``)
+    times the carried edit's (gain 1) from the generator's W distribution, to the gain that reaches that
+    distance (bisection: the distance along the line is convex in g); which gains were lowered, (K,) bool.
+    ``stats``: the generator's :func:`~dynode.metrics.appearance.w_stats`."""
+    def distance(codes):
+        return w_distance(None, codes, stats)
+    allowed = (1 + margin) * distance(plain + carried)
+    over = (gains > 1) & (distance(plain + gains[:, None, None] * carried) > allowed)
+    if over.any():
+        lo, hi = torch.ones(int(over.sum())), gains[over].clone()
+        for _ in range(16):
+            mid = (lo + hi) / 2
+            far = distance(plain[over] + mid[:, None, None] * carried[over]) > allowed[over]
+            hi, lo = torch.where(far, mid, hi), torch.where(far, lo, mid)
+        gains[over] = lo
+    return over
 
 
 def lock(trajectory: Trajectory, generator: Generator, times, edits: list[Edit], path: str = "exact",

@@ -110,15 +110,11 @@ def edit_look(plain: np.ndarray, edited: np.ndarray, reference: np.ndarray | Non
 
 
 @torch.no_grad()
-def w_distance(generator, codes: torch.Tensor, samples: int = 4096, seed: int = 0) -> torch.Tensor:
-    """How far each code lies from the generator's W distribution: (N,) float32, about 1 for a sampled code.
+def w_stats(generator, samples: int = 4096, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean (w_dim,) and inverse covariance (w_dim, w_dim), float64, of ``samples`` mapped codes.
 
-    Each layer's row is measured by its Mahalanobis distance under the mean and covariance of
-    ``samples`` mapped codes, divided by the square root of w_dim, and the rows are averaged.
-
-    Args:
-        generator: any generator with ``mapping(z)`` (StyleGAN2 and z-space generators have one).
-        codes: (N, num_ws, w_dim).
+    Raises:
+        InputError: a generator without ``mapping(z)`` (StyleGAN2 and z-space generators have one).
     """
     if not hasattr(generator, "mapping"):
         raise InputError(f"w_distance needs a generator with a mapping network; {type(generator).__name__} has none")
@@ -126,7 +122,22 @@ def w_distance(generator, codes: torch.Tensor, samples: int = 4096, seed: int = 
     w = generator.mapping(z.to(generator.device)).double().cpu()
     mean = w.mean(0)
     cov = torch.cov((w - mean).T) + 1e-6 * torch.eye(w.shape[1], dtype=torch.float64)
-    inverse = torch.linalg.inv(cov)
+    return mean, torch.linalg.inv(cov)
+
+
+def w_distance(generator, codes: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """How far each code lies from the generator's W distribution: (N,) float32, about 1 for a sampled code.
+
+    Each layer's row is measured by its Mahalanobis distance under the mean and covariance of
+    sampled codes (:func:`w_stats`, or ``stats`` computed once), divided by the square root of
+    w_dim, and the rows are averaged. Inverted W+ codes lie well off W on every layer (several
+    times a sample's distance): compare an edit's codes with the unedited or carried ones.
+
+    Args:
+        generator: any generator with ``mapping(z)`` (unused when ``stats`` are given).
+        codes: (N, num_ws, w_dim).
+    """
+    mean, inverse = w_stats(generator) if stats is None else stats
     x = codes.double().cpu() - mean
     d2 = torch.einsum("nld,de,nle->nl", x, inverse, x)
-    return (d2.clamp(min=0).sqrt() / w.shape[1] ** 0.5).mean(1).float()
+    return (d2.clamp(min=0).sqrt() / len(mean) ** 0.5).mean(1).float()
