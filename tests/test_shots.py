@@ -101,9 +101,9 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     again = VideoPipeline.from_artifacts(tmp_path / "ab.traj.safetensors")
     assert len(again.parts) == 2 and np.array_equal(again.interpolate(factor=2, fidelity="latent").numpy(),
                                                     pipe.interpolate(factor=2, fidelity="latent").numpy())
-    import dynode.pipelines.video as video_module
+    import dynode.io.source as source_module
     reads = []
-    monkeypatch.setattr(video_module, "read_video", lambda *a, **k: reads.append(a) or read_video(*a, **k))
+    monkeypatch.setattr(source_module, "read_video", lambda *a, **k: reads.append(a) or read_video(*a, **k))
     # Detail: the source is read once, not once per span.
     assert len(again.interpolate(factor=2).numpy()) == 39 and len(reads) == 1
     with pytest.raises(InputError, match="2 spans, each with its own"):

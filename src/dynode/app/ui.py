@@ -22,7 +22,7 @@ from dynode.errors import DynodeError, InputError, advice
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
 from dynode.pipelines.run import RunResult, RunSpec
-from dynode.pipelines.video import DEFAULT_PATH, RENDER_PATHS
+from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS
 
 Progress = Callable[[float, str], None]
 MAX_EDITS = 3  # direction rows on the edit tab

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from dynode.config import DEFAULT_GENERATOR, FitConfig, InversionConfig, PTIConfig, ReadConfig
 from dynode.errors import DynodeError, InputError, advice
 from dynode.pipelines.run import RunSpec
-from dynode.pipelines.video import DEFAULT_PATH
+from dynode.pipelines.renderer import DEFAULT_PATH
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="dynode: invert a video into a GAN's latent space, fit a neural ODE, and render it "

@@ -56,6 +56,11 @@ class ScaledField(Field):
         return self._map(self.field(t, self._map(u, 1 / self.gain)), self.gain, centred=False)
 
 
+def is_component(spec: str | Direction) -> bool:
+    """Whether ``spec`` names a principal component of the video's motion ("pcK"), not a direction."""
+    return isinstance(spec, str) and spec.startswith("pc") and spec[2:].isdigit()
+
+
 def motion_component(trajectory: Trajectory, spec: str | Direction) -> torch.Tensor:
     """A unit direction (k,) in the trajectory's coordinates: "pcK", the K-th principal component
     of the video's own observed path, or a :class:`Direction` mapped into the coordinates.
@@ -73,7 +78,7 @@ def motion_component(trajectory: Trajectory, spec: str | Direction) -> torch.Ten
             raise InputError(f"direction {spec.name!r} lies outside the coordinates of this trajectory's motion; "
                              "use a component pcK", "full_space")
         return shift[0] / shift.norm()
-    if not spec.startswith("pc") or not spec[2:].isdigit():
+    if not is_component(spec):
         raise InputError(f"motion component {spec!r}: give pcK (K-th principal component of the video's motion) "
                          "or a direction")
     k = int(spec[2:])

@@ -20,7 +20,7 @@ import torch
 from dynode.config import ReadConfig
 from dynode.errors import InputError
 from dynode.io.shots import ShotDetector, describe, segment, shot_starts
-from dynode.io.video import VideoReader, read_video
+from dynode.io.video import VideoReader, frame_pairs, read_video
 from dynode.types import Alignment, Frames, Source
 
 # reader, crop size, config, log, shot detector -> (the face crop of every kept frame, the crops)
@@ -93,3 +93,22 @@ def _describe(path: Path, frames: Frames, every: int, alignment: Alignment | Non
     height, width = alignment.frame_shape if alignment is not None else first.shape[:2]
     return Source(str(path.resolve()), int(width), int(height), float(fps), float(frames.times[-1]), every,
                   has_audio, alignment)
+
+
+def read_kept(source: Source, resolution: int, purpose: str, remedy: str | None = None) -> Frames:
+    """Every kept frame of ``source``'s video read again, cropped or resized as for inversion: the one
+    place a pipeline reads its source's frames again (tuning, an image loss, detail rendering).
+
+    Args:
+        purpose: what needs them, for the message when the video is gone. remedy: its remedy key.
+
+    Raises:
+        InputError: the source video is gone or changed.
+    """
+    path = source.require(purpose, remedy)
+    if source.alignment is not None:
+        pairs = list(frame_pairs(VideoReader(path), source.every))
+        return Frames(source.alignment.crops(p for p, _ in pairs),
+                      torch.tensor([t for _, t in pairs], dtype=torch.float64), source.fps)
+    resize = (source.width, source.height) != (resolution, resolution)
+    return read_video(path, every=source.every, size=resolution if resize else None)

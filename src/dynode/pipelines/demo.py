@@ -32,7 +32,8 @@ from dynode.metrics import psnr, ssim
 from dynode.metrics.appearance import Look, edit_look
 from dynode.metrics.attributes import ATTRIBUTES
 from dynode.pipelines.models import Models
-from dynode.pipelines.video import DEFAULT_PATH, VideoPipeline
+from dynode.pipelines.renderer import DEFAULT_PATH
+from dynode.pipelines.video import VideoPipeline
 from dynode.plots import attribute_figure, trajectory_figure
 from dynode.types import Frames
 

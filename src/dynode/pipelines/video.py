@@ -15,50 +15,37 @@ chunk only when iterated or written, so long outputs stay within memory.
 
 from __future__ import annotations
 
-import itertools
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
-from dynode.baselines import LATENT_INTERPOLATORS
-from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig, check_choice)
-from dynode.detail import Detail
-from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_trajectory, sample_future, save_trajectories, \
-    save_trajectory
-from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
-from dynode.edit.lock import lock
-from dynode.edit.keyframe import Keyframes, hold
-from dynode.edit.steady import steady
+from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
+                           ReadConfig, check_choice)
+from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_trajectory, save_trajectories, save_trajectory
+from dynode.edit import Direction, Edit
 from dynode.errors import CheckpointError, InputError
 from dynode.inversion import invert, pivotal_tuning
 from dynode.inversion.resume import resume
 from dynode.io.checkpoints import artifact_kind, load_latents
-from dynode.io.images import from_uint8, to_uint8
-from dynode.io.shots import describe
+from dynode.io.images import from_uint8
 from dynode.io.source import read_source
-from dynode.io.video import VideoReader, frame_pairs, read_video
 from dynode.metrics import psnr
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
+from dynode.pipelines.editor import edited_part, make_edits, motion_edits
 from dynode.pipelines.models import Models
+from dynode.pipelines.renderer import DEFAULT_PATH, DETAIL, RENDER_PATHS, Renderer
 from dynode.pipelines.spans import Part
-from dynode.render import check_latents, iter_render, render_chunk, render_pixels
+from dynode.render import check_latents
 from dynode.times import future_times, render_times
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
-# The paths a video can be rendered along: the fitted dynamics' (exact, initial), or a baseline
-# through the same codes inside the observed span (the dynamics beyond it), for interpolation and
-# extrapolation only: an edit rides on the dynamics.
-RENDER_PATHS = (*PATHS, *LATENT_INTERPOLATORS)
-# The default path of interpolation and extrapolation: whichever wins `make bench-interp` (README).
-DEFAULT_PATH = "spline"
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
-DETAIL = "detail rendering"
 
 
 def _stderr(message: str) -> None:
@@ -131,6 +118,11 @@ class VideoPipeline:
     def generator(self) -> Generator:
         """The generator (the video's tuning delta applied)."""
         return self.models.generator
+
+    @property
+    def renderer(self) -> Renderer:
+        """What renders this video's parts (made anew over the current generator and parts)."""
+        return Renderer(self.generator, self.source, self.spans, self.parts, self.frames, self.detail_config, self.log)
 
     @property
     def trajectory(self) -> Trajectory | None:
@@ -250,7 +242,7 @@ class VideoPipeline:
         seq = self._require_codes("tuning")
         if seq.generator.delta is not None:
             raise InputError("these codes already come with a tuned generator; invert the video again to retune")
-        frames = self.frames if self.frames is not None else self._source_frames("pivotal tuning")
+        frames = self.renderer.kept_frames("pivotal tuning")
         images = from_uint8(multi.select_frames(frames, seq.times).pixels)
         delta, seq.info["pti"] = pivotal_tuning(self.generator, images, seq.latents, config)
         self.models = self.models.tuned(delta)
@@ -277,7 +269,7 @@ class VideoPipeline:
         """
         self._require_codes("fitting")
         if config.image_weight:
-            self._share_frames("an image-space loss")
+            self.renderer.share_frames("an image-space loss")
         total = len(self.parts) * config.iters
         for k, part in enumerate(self.parts):
             images = from_uint8(part.frames.pixels).to(self.generator.device) if config.image_weight else None
@@ -309,47 +301,7 @@ class VideoPipeline:
                              "invert_first")
         return self.sequence
 
-    # The source's frames ------------------------------------------------------------------
-
-    def _source_frames(self, purpose: str, remedy: str | None = None) -> Frames:
-        """Every kept frame of the source video, read again and cropped or resized as for inversion."""
-        if self.source is None:
-            raise InputError(f"{purpose} needs the frames the codes were inverted from, and these codes record "
-                             "no source video", remedy)
-        path = self.source.require(purpose, remedy)
-        res, every = self.generator.resolution, self.source.every
-        if self.source.alignment is not None:
-            pairs = list(frame_pairs(VideoReader(path), every))
-            return Frames(self.source.alignment.crops(p for p, _ in pairs),
-                          torch.tensor([t for _, t in pairs], dtype=torch.float64), self.source.fps)
-        resize = (self.source.width, self.source.height) != (res, res)
-        return read_video(path, every=every, size=res if resize else None)
-
-    def _share_frames(self, purpose: str, remedy: str | None = None) -> None:
-        """Give every part its observed frames: from memory, else the source read once for every span
-        (not once per span)."""
-        if all(part.frames is not None for part in self.parts):
-            return
-        frames = self.frames if self.frames is not None else self._source_frames(purpose, remedy)
-        for part in self.parts:
-            if part.frames is None:
-                part.frames = multi.select_frames(frames, part.observed()[1])
-
-    def _detail(self, part: Part) -> Detail:
-        """A part's residuals against their renders, ready to carry (built once)."""
-        if part.detail is None:
-            self._share_frames(DETAIL, "fidelity_latent")
-            codes, times = part.observed()
-            part.detail = Detail(part.frames.pixels, render_pixels(self.generator, codes), times, self.detail_config)
-        return part.detail
-
     # Rendering ----------------------------------------------------------------------------
-
-    def _one_part(self, what: str) -> Part:
-        if len(self.parts) > 1:
-            raise InputError(f"{what} needs one trajectory, and this video has {len(self.parts)} spans, each with its "
-                             f"own ({describe(list(self.spans), len(self.source.cuts))})", "shots_off")
-        return self.parts[0]
 
     def trajectories(self, what: str) -> list[Trajectory]:
         """One fitted trajectory per span (InputError naming ``what`` needs them when the codes are
@@ -357,52 +309,6 @@ class VideoPipeline:
         if any(part.trajectory is None for part in self.parts):
             raise InputError(f"{what} needs a fitted trajectory: fit the codes first", "fit_first")
         return [part.trajectory for part in self.parts]
-
-    def _crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
-               geometry: torch.Tensor | None = None, steady_strength: float = 0.0, keys: Keyframes | None = None,
-               weights: torch.Tensor | None = None) -> Clip:
-        """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
-        is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes');
-        with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion; with
-        ``keys``, the keyframes' look held on the change from ``geometry``'s renders (its ``weights`` (N,))."""
-        generator = self.generator
-        detail = self._detail(part) if fidelity == "detail" else None
-        chunk = render_chunk(generator)
-
-        def crops() -> Iterator[np.ndarray]:
-            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, chunk))
-            if geometry is None:
-                return chunks if detail is None else (detail.apply(t, c) for t, c in zip(times.split(chunk), chunks))
-            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
-            if keys is not None:
-                plain, unedited = itertools.tee(plain)
-                chunks = hold(unedited, chunks, (u.numpy() for u in times.split(chunk)), keys,
-                              None if weights is None else (w.numpy() for w in weights.split(chunk)))
-            elif steady_strength:
-                plain, unedited = itertools.tee(plain)
-                chunks = steady(unedited, chunks, steady_strength, chunk)
-            if detail is None:
-                return chunks
-            return (detail.apply(t, base, c) for t, base, c in zip(times.split(chunk), plain, chunks))
-        return Clip(times, playback_rate(times), crops)
-
-    def _compose(self, times: torch.Tensor, render: Callable[[Part, torch.Tensor, bool], Clip],
-                 full_frame: bool = False, fps: float | None = None, audio: Path | None = None,
-                 extrapolating: bool = False, tiles: int = 1, fidelity: str = "latent") -> Clip:
-        """A clip over every span at ``times`` (see :func:`dynode.pipelines.spans.compose`)."""
-        check_choice("fidelity", fidelity, FIDELITIES)
-        return multi.compose(self.source, self.spans, self.parts, times, render, self.generator.resolution,
-                             full_frame, fps or playback_rate(times), audio, extrapolating, tiles)
-
-    def _audio(self) -> Path | None:
-        """The source video for its audio, if it has some; a gone source is said, not silently dropped."""
-        source = self.source
-        if source is None or not source.has_audio:
-            return None
-        if not Path(source.video).is_file():
-            self.log(f"warning: the source video {source.video} is gone (moved or deleted); the output has no audio")
-            return None
-        return Path(source.video)
 
     def render(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
                audio: Path | None = None, fidelity: str = "latent", geometry: torch.Tensor | None = None,
@@ -430,8 +336,8 @@ class VideoPipeline:
             raise InputError(f"render(): {len(latents)} codes but {len(times)} times"
                              + ("" if geometry is None else f" and geometry codes {tuple(geometry.shape)}"))
         check_choice("fidelity", fidelity, FIDELITIES)
-        part = self._one_part(DETAIL) if fidelity == "detail" else self.parts[0]
-        crops = self._crops(part, latents, times, fidelity, geometry)
+        part = self.renderer.one_part(DETAIL) if fidelity == "detail" else self.parts[0]
+        crops = self.renderer.crops(part, latents, times, fidelity, geometry)
         rate = fps or playback_rate(times)
         if not full_frame:
             return replace(crops, fps=rate, audio=audio)
@@ -439,8 +345,8 @@ class VideoPipeline:
 
     def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
-        return self._compose(multi.kept_times(self.spans, self.parts),
-                             lambda part, t, last: self._crops(part, *part.observed(), fidelity), fps=fps,
+        return self.renderer.compose(multi.kept_times(self.spans, self.parts),
+                             lambda part, t, last: self.renderer.crops(part, *part.observed(), fidelity), fps=fps,
                              fidelity=fidelity)
 
     def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
@@ -463,8 +369,8 @@ class VideoPipeline:
         check_choice("path", path, RENDER_PATHS)
         self.trajectories("interpolation")
         t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
-        return self._compose(t, lambda part, u, last: self._along(part, u, path, fidelity), full_frame, fps,
-                             self._audio() if times is None else None, fidelity=fidelity)
+        return self.renderer.compose(t, lambda part, u, last: self.renderer.along(part, u, path, fidelity), full_frame, fps,
+                             self.renderer.audio() if times is None else None, fidelity=fidelity)
 
     def extrapolate(self, seconds: float = 1.0, fps: float | None = None, path: str = DEFAULT_PATH, samples: int = 0,
                     seed: int = 0, fidelity: str = "detail") -> Clip:
@@ -486,40 +392,10 @@ class VideoPipeline:
 
         def render(part: Part, u: torch.Tensor, last: bool) -> Clip:
             if last:
-                return self._extrapolated(part, u, path, samples, seed, fidelity)
-            clip = self._along(part, u, path, fidelity)
+                return self.renderer.extrapolated(part, u, path, samples, seed, fidelity)
+            clip = self.renderer.along(part, u, path, fidelity)
             return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
-        return self._compose(t, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)
-
-    def _path(self, part: Part, times: torch.Tensor, path: str) -> torch.Tensor:
-        """A part's codes at ``times`` along ``path`` (one of :data:`RENDER_PATHS`)."""
-        if path in PATHS:
-            return part.trajectory.evaluate(times, path=path)
-        codes, observed = part.observed()
-        inside = (times >= observed[0]) & (times <= observed[-1])
-        out = torch.empty(len(times), *codes.shape[1:])
-        if (~inside).any():
-            out[~inside] = part.trajectory.evaluate(times[~inside])
-        out[inside] = LATENT_INTERPOLATORS[path](observed, codes, times[inside]).float()
-        return out
-
-    def _along(self, part: Part, times: torch.Tensor, path: str, fidelity: str) -> Clip:
-        """A part's path rendered at ``times``."""
-        return self._crops(part, self._path(part, times, path), times, fidelity)
-
-    def _extrapolated(self, part: Part, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str) -> Clip:
-        """A part's trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
-        traj = part.trajectory
-        latents = self._path(part, t, path)
-        if samples < 1:
-            return self._crops(part, latents, t, fidelity)
-        after = t > float(traj.observed_times[-1])
-        tiles = []
-        for future in sample_future(traj, t[after], samples, seed):
-            codes = latents.clone()
-            codes[after] = future
-            tiles.append(self._crops(part, codes, t, fidelity))
-        return tiles[0].beside(*tiles[1:])
+        return self.renderer.compose(t, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)
 
     # Editing ------------------------------------------------------------------------------
 
@@ -528,22 +404,8 @@ class VideoPipeline:
         return self.models.direction(spec)
 
     def make_edits(self, spec: EditSpec) -> list[Edit]:
-        """Edits from a user's spec: its directions (names or files) at their strengths, on its W+
-        layers (overriding the directions' own), conditioned on its conditions (and with
-        ``auto_condition`` on the library's directions of other attributes), on its schedule.
-
-        Raises:
-            InputError: anything :meth:`direction`, :func:`parse_layers` or :meth:`Schedule.parse` refuses.
-        """
-        others = [self.direction(c) for c in spec.conditions]
-        chosen = parse_layers(spec.layers, self.generator.num_ws) if spec.layers is not None else None
-        schedule = Schedule.parse(spec.schedule) if spec.schedule else None
-        edits = []
-        for name, strength in spec.pairs():
-            d = self.direction(name)
-            d = d.conditioned(others + (self.models.other_attributes(d) if spec.auto_condition else []))
-            edits.append(Edit(d.on_layers(chosen) if spec.layers is not None else d, strength, schedule))
-        return edits
+        """Edits from a user's spec (see :func:`dynode.pipelines.editor.make_edits`)."""
+        return make_edits(self.models, spec)
 
     def edit(self, edits: EditSpec | Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
              spec: EditSpec | None = None, path: str = "exact", factor: int = 1, times: Iterable[float] | None = None,
@@ -588,44 +450,16 @@ class VideoPipeline:
         if not edits and not motion:
             raise InputError("nothing to edit: give a direction and/or a motion edit")
         check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
-        motion = [(self.direction(c) if isinstance(c, str) and not (c.startswith("pc") and c[2:].isdigit()) else c,
-                   gain) for c, gain in motion]
+        motion = motion_edits(self.models, motion)
         self.trajectories("editing")
         t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
             else check_times(list(times))
-        audio = self._audio() if times is None else None
-        clip = self._compose(t, lambda part, u, last: self._edited(part, u, edits, motion, spec, path, fidelity),
-                             full_frame, audio=audio, fidelity=fidelity)
+        audio = self.renderer.audio() if times is None else None
+        renderer = self.renderer
+        clip = renderer.compose(t, lambda part, u, last: edited_part(renderer, self.models, part, u, edits, motion, spec,
+                                                                     path, fidelity, self.log),
+                                full_frame, audio=audio, fidelity=fidelity)
         if not compare:
             return clip
-        return self._compose(t, lambda part, u, last: self._along(part, u, path, fidelity), full_frame,
+        return self.renderer.compose(t, lambda part, u, last: self.renderer.along(part, u, path, fidelity), full_frame,
                              audio=audio, fidelity=fidelity).beside(clip)
-
-    def _edited(self, part: Part, t: torch.Tensor, edits: list[Edit], motion: list, spec: EditSpec, path: str,
-                fidelity: str) -> Clip:
-        """One part edited at ``t`` as ``spec`` says (see :meth:`edit`)."""
-        propagation, lock_config = spec.propagation, spec.lock
-        moved = part.trajectory
-        for component, gain in motion:
-            moved = scale_motion(moved, motion_component(moved, component), gain)
-        keyed = propagation == "keyframe" and bool(edits)
-        geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) or keyed else None
-        reports, keys, weights = (), None, None
-        if propagation == "locked":
-            probe = self.models.probe if lock_config.response in ("auto", "probe") else None
-            codes, reports = lock(moved, self.generator, t, edits, path, lock_config, probe)
-            for report in reports:
-                if report.unheld:
-                    self.log(f"warning: {report.summary()}")
-        else:
-            codes = propagate(moved, t, edits, "first-frame" if propagation == "keyframe" else propagation, path)
-        if keyed:
-            observed = moved.observed_times
-            chosen = [k for k in spec.keyframes if float(observed[0]) <= k <= float(observed[-1])]
-            kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
-            whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
-            keys = Keyframes(kt.numpy(), render_pixels(self.generator, moved.evaluate(kt, path=path)),
-                             render_pixels(self.generator, propagate(moved, kt, whole, "first-frame", path)))
-            weights = torch.stack([e.weights(t) for e in edits]).mean(0)
-        return replace(self._crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights),
-                       reports=tuple(reports))

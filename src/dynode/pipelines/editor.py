@@ -1,0 +1,74 @@
+"""Editing a fitted video: edits made from a user's spec, and each part edited as the spec says (motion
+edits on its dynamics, then the edits propagated, locked or held from keyframes, rendered)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+import torch
+
+from dynode.config import EditSpec
+from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
+from dynode.edit.keyframe import Keyframes
+from dynode.edit.lock import lock
+from dynode.edit.motion import is_component
+from dynode.pipelines.clip import Clip
+from dynode.pipelines.models import Models
+from dynode.pipelines.renderer import Renderer
+from dynode.pipelines.spans import Part
+from dynode.render import render_pixels
+
+
+def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
+    """Edits from a user's spec: its directions (names or files) at their strengths, on its W+ layers
+    (overriding the directions' own), conditioned on its conditions (and with ``auto_condition`` on the
+    library's directions of other attributes), on its schedule.
+
+    Raises:
+        InputError: anything :meth:`Models.direction`, :func:`parse_layers` or :meth:`Schedule.parse` refuses.
+    """
+    others = [models.direction(c) for c in spec.conditions]
+    chosen = parse_layers(spec.layers, models.generator.num_ws) if spec.layers is not None else None
+    schedule = Schedule.parse(spec.schedule) if spec.schedule else None
+    edits = []
+    for name, strength in spec.pairs():
+        d = models.direction(name)
+        d = d.conditioned(others + (models.other_attributes(d) if spec.auto_condition else []))
+        edits.append(Edit(d.on_layers(chosen) if spec.layers is not None else d, strength, schedule))
+    return edits
+
+
+def motion_edits(models: Models, motion) -> list[tuple[str | Direction, float]]:
+    """(component, gain) pairs with every direction named by a string loaded ("pcK" stays a component)."""
+    return [(c if is_component(c) or isinstance(c, Direction) else models.direction(c), gain) for c, gain in motion]
+
+
+def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor, edits: list[Edit], motion: list,
+                spec: EditSpec, path: str, fidelity: str, log: Callable[[str], None]) -> Clip:
+    """One part edited at ``t`` as ``spec`` says (see :meth:`dynode.pipelines.VideoPipeline.edit`)."""
+    generator, propagation = renderer.generator, spec.propagation
+    moved = part.trajectory
+    for component, gain in motion:
+        moved = scale_motion(moved, motion_component(moved, component), gain)
+    keyed = propagation == "keyframe" and bool(edits)
+    geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) or keyed else None
+    reports, keys, weights = (), None, None
+    if propagation == "locked":
+        probe = models.probe if spec.lock.response in ("auto", "probe") else None
+        codes, reports = lock(moved, generator, t, edits, path, spec.lock, probe)
+        for report in reports:
+            if report.unheld:
+                log(f"warning: {report.summary()}")
+    else:
+        codes = propagate(moved, t, edits, "first-frame" if propagation == "keyframe" else propagation, path)
+    if keyed:
+        observed = moved.observed_times
+        chosen = [k for k in spec.keyframes if float(observed[0]) <= k <= float(observed[-1])]
+        kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
+        whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
+        keys = Keyframes(kt.numpy(), render_pixels(generator, moved.evaluate(kt, path=path)),
+                         render_pixels(generator, propagate(moved, kt, whole, "first-frame", path)))
+        weights = torch.stack([e.weights(t) for e in edits]).mean(0)
+    clip = renderer.crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights)
+    return replace(clip, reports=tuple(reports))

@@ -1,0 +1,175 @@
+"""Rendering a fitted video: crops of each part (with the video's detail, a steady or keyframe edit's
+change), paths over the spans, spans composed into one clip, paste-back and audio.
+
+A :class:`Renderer` is made by :class:`~dynode.pipelines.video.VideoPipeline` over its current
+generator, source, spans and parts; it keeps nothing of its own (a part's detail and frames are
+cached on the part), so a new one is as good as the last.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from dynode.baselines import LATENT_INTERPOLATORS
+from dynode.config import FIDELITIES, DetailConfig, check_choice
+from dynode.detail import Detail
+from dynode.dynamics import PATHS, sample_future
+from dynode.edit.keyframe import Keyframes, hold
+from dynode.edit.steady import steady
+from dynode.errors import InputError
+from dynode.io.images import to_uint8
+from dynode.io.shots import describe
+from dynode.io.source import read_kept
+from dynode.pipelines import spans as multi
+from dynode.pipelines.clip import Clip, playback_rate
+from dynode.pipelines.spans import Part
+from dynode.render import iter_render, render_chunk, render_pixels
+from dynode.types import Frames, Generator, Source, Span
+
+# The paths a video can be rendered along: the fitted dynamics' (exact, initial), or a baseline
+# through the same codes inside the observed span (the dynamics beyond it), for interpolation and
+# extrapolation only: an edit rides on the dynamics.
+RENDER_PATHS = (*PATHS, *LATENT_INTERPOLATORS)
+# The default path of interpolation and extrapolation: whichever wins `make bench-interp` (docs/results).
+DEFAULT_PATH = "spline"
+DETAIL = "detail rendering"
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Renders the parts of a fitted video (see the module).
+
+    Attributes:
+        generator: the generator (the video's tuning delta applied). source: the video the codes
+            came from (None for frames given in memory). spans: the video's spans. parts: one per
+            fitted span. frames: the inverted frames when at hand in memory. detail_config: how
+            detail is carried. log: where warnings go.
+    """
+
+    generator: Generator
+    source: Source | None
+    spans: tuple[Span, ...]
+    parts: list[Part]
+    frames: Frames | None
+    detail_config: DetailConfig
+    log: Callable[[str], None]
+
+    def one_part(self, what: str) -> Part:
+        """The one fitted part of a video of one span; InputError naming ``what`` for several."""
+        if len(self.parts) > 1:
+            raise InputError(f"{what} needs one trajectory, and this video has {len(self.parts)} spans, each with its "
+                             f"own ({describe(list(self.spans), len(self.source.cuts))})", "shots_off")
+        return self.parts[0]
+
+    def detail(self, part: Part) -> Detail:
+        """A part's residuals against their renders, ready to carry (built once)."""
+        if part.detail is None:
+            self.share_frames(DETAIL, "fidelity_latent")
+            codes, times = part.observed()
+            part.detail = Detail(part.frames.pixels, render_pixels(self.generator, codes), times, self.detail_config)
+        return part.detail
+
+    def kept_frames(self, purpose: str, remedy: str | None = None) -> Frames:
+        """The inverted frames: in memory, else read again from the source video.
+
+        Raises:
+            InputError: naming ``purpose``, when neither is at hand.
+        """
+        if self.frames is not None:
+            return self.frames
+        if self.source is None:
+            raise InputError(f"{purpose} needs the frames the codes were inverted from, and these codes record "
+                             "no source video", remedy)
+        return read_kept(self.source, self.generator.resolution, purpose, remedy)
+
+    def share_frames(self, purpose: str, remedy: str | None = None) -> None:
+        """Give every part its observed frames: from memory, else the source read once for every span
+        (not once per span)."""
+        if all(part.frames is not None for part in self.parts):
+            return
+        frames = self.kept_frames(purpose, remedy)
+        for part in self.parts:
+            if part.frames is None:
+                part.frames = multi.select_frames(frames, part.observed()[1])
+
+    def crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
+              geometry: torch.Tensor | None = None, steady_strength: float = 0.0, keys: Keyframes | None = None,
+              weights: torch.Tensor | None = None) -> Clip:
+        """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
+        is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes');
+        with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion; with
+        ``keys``, the keyframes' look held on the change from ``geometry``'s renders (its ``weights`` (N,))."""
+        generator = self.generator
+        detail = self.detail(part) if fidelity == "detail" else None
+        chunk = render_chunk(generator)
+
+        def frames() -> Iterator[np.ndarray]:
+            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, chunk))
+            if geometry is None:
+                return chunks if detail is None else (detail.apply(t, c) for t, c in zip(times.split(chunk), chunks))
+            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
+            if keys is not None:
+                plain, unedited = itertools.tee(plain)
+                chunks = hold(unedited, chunks, (u.numpy() for u in times.split(chunk)), keys,
+                              None if weights is None else (w.numpy() for w in weights.split(chunk)))
+            elif steady_strength:
+                plain, unedited = itertools.tee(plain)
+                chunks = steady(unedited, chunks, steady_strength, chunk)
+            if detail is None:
+                return chunks
+            return (detail.apply(t, base, c) for t, base, c in zip(times.split(chunk), plain, chunks))
+        return Clip(times, playback_rate(times), frames)
+
+    def compose(self, times: torch.Tensor, render: Callable[[Part, torch.Tensor, bool], Clip],
+                full_frame: bool = False, fps: float | None = None, audio: Path | None = None,
+                extrapolating: bool = False, tiles: int = 1, fidelity: str = "latent") -> Clip:
+        """A clip over every span at ``times`` (see :func:`dynode.pipelines.spans.compose`)."""
+        check_choice("fidelity", fidelity, FIDELITIES)
+        return multi.compose(self.source, self.spans, self.parts, times, render, self.generator.resolution,
+                             full_frame, fps or playback_rate(times), audio, extrapolating, tiles)
+
+    def audio(self) -> Path | None:
+        """The source video for its audio, if it has some; a gone source is said, not silently dropped."""
+        source = self.source
+        if source is None or not source.has_audio:
+            return None
+        if not Path(source.video).is_file():
+            self.log(f"warning: the source video {source.video} is gone (moved or deleted); the output has no audio")
+            return None
+        return Path(source.video)
+
+    def path_codes(self, part: Part, times: torch.Tensor, path: str) -> torch.Tensor:
+        """A part's codes at ``times`` (N,) along ``path`` (one of :data:`RENDER_PATHS`): (N, num_ws, w_dim)."""
+        if path in PATHS:
+            return part.trajectory.evaluate(times, path=path)
+        codes, observed = part.observed()
+        inside = (times >= observed[0]) & (times <= observed[-1])
+        out = torch.empty(len(times), *codes.shape[1:])
+        if (~inside).any():
+            out[~inside] = part.trajectory.evaluate(times[~inside])
+        out[inside] = LATENT_INTERPOLATORS[path](observed, codes, times[inside]).float()
+        return out
+
+    def along(self, part: Part, times: torch.Tensor, path: str, fidelity: str) -> Clip:
+        """A part's path rendered at ``times``."""
+        return self.crops(part, self.path_codes(part, times, path), times, fidelity)
+
+    def extrapolated(self, part: Part, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str) -> Clip:
+        """A part's trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
+        traj = part.trajectory
+        latents = self.path_codes(part, t, path)
+        if samples < 1:
+            return self.crops(part, latents, t, fidelity)
+        after = t > float(traj.observed_times[-1])
+        tiles = []
+        for future in sample_future(traj, t[after], samples, seed):
+            codes = latents.clone()
+            codes[after] = future
+            tiles.append(self.crops(part, codes, t, fidelity))
+        return tiles[0].beside(*tiles[1:])
