@@ -116,7 +116,7 @@ def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -
     path = cache / f"{key}_{cfg.hash()}.traj.safetensors" if cache is not None else None
     if path is not None and path.is_file():
         return VideoPipeline(pipe.models, pipe.sequence, load_trajectory(path), frames=pipe.frames)
-    fitted = VideoPipeline(pipe.models, pipe.sequence, frames=pipe.frames).fit(cfg)
+    fitted = pipe.fit(cfg)
     if path is not None:
         save_trajectory(path, fitted.trajectory)
     return fitted

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     pipe = VideoPipeline.from_frames(frames, gen, InversionConfig(steps=fast.steps, init="encoder"), fit=None,
                                      log=lambda s: None)
     stage("invert")
-    pipe.fit(FitConfig())
+    pipe = pipe.fit(FitConfig())
     stage("fit")
     interpolated = pipe.interpolate(factor=4).numpy()
     stage("interpolate_4x_detail")

@@ -22,7 +22,6 @@ NAME-detail's). ``--fit-frames`` also times the default fit on a longer video.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from pathlib import Path
@@ -66,9 +65,7 @@ def _scores(pred: np.ndarray, truth: torch.Tensor, rows: list[int], seconds: flo
 
 def _fused(pipe: VideoPipeline) -> VideoPipeline:
     """The same pipeline, its detail fused with optical flow between the real frames (``DetailConfig.real_flow``)."""
-    fused = VideoPipeline(pipe.models, pipe.sequence, pipe.trajectory, frames=pipe.frames)
-    fused.detail_config = DetailConfig(real_flow=True)
-    return fused
+    return pipe.with_detail_config(DetailConfig(real_flow=True))
 
 
 def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,
@@ -101,7 +98,7 @@ def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: I
     for name, (field, path, image_weight) in DYNODE.items():
         if (field, image_weight) not in fitted:  # one fit per field and loss, evaluated on each path
             cfg = FitConfig.from_dict({**fit_cfg.to_dict(), "field": field, "image_weight": image_weight})
-            fitted[field, image_weight] = timed(lambda: copy.copy(pipe).fit(cfg))
+            fitted[field, image_weight] = timed(lambda: pipe.fit(cfg))
         via, fit_s = fitted[field, image_weight]
         traj = via.trajectory
         strip[name] = latent(name, lambda t: traj.evaluate(t, path=path), interp, t_span, truth_span, held)

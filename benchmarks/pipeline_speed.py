@@ -38,7 +38,7 @@ def run(video: Path, device: str, out: Path) -> dict:
     _sync(device)
     times["invert"] = time.perf_counter() - start
     start = time.perf_counter()
-    pipe.fit(FitConfig())
+    pipe = pipe.fit(FitConfig())
     _sync(device)
     times["fit"] = time.perf_counter() - start
     start = time.perf_counter()

@@ -79,7 +79,8 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
                            holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
         pipe = VideoPipeline.from_artifacts(latents, _device(device, seed), log=say)
         with _bar("fitting") as update:
-            pipe.fit(config, update).save_trajectory(out)
+            pipe = pipe.fit(config, update)
+        pipe.save_trajectory(out)
         say(f"{pipe.fit_summary()} -> {out}")
 
 

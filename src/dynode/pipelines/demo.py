@@ -229,7 +229,8 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
                 observed_fps)
     stage("invert")
 
-    traj = pipe.fit(config.fit).trajectory
+    pipe = pipe.fit(config.fit)
+    traj = pipe.trajectory
     save_trajectory(out / "trajectory.safetensors", traj)
     stage("fit")
 

@@ -135,7 +135,7 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
     seconds = {"invert": time.perf_counter() - start}
     if not spec.invert_only:
         lap = time.perf_counter()
-        pipe.fit(spec.fit, lambda done, total, *_: report("fitting", done, total))
+        pipe = pipe.fit(spec.fit, lambda done, total, *_: report("fitting", done, total))
         if folder is not None:
             pipe.save_trajectory(folder / TRAJECTORY)
             outputs.append(TRAJECTORY)

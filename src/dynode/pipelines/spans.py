@@ -37,9 +37,9 @@ class Part:
     Attributes:
         span: where it lies among the video's kept frames.
         sequence: its inverted codes (None when built from a trajectory artifact).
-        trajectory: its fitted dynamics (None until fitted).
-        frames: the frames its codes were inverted from, when at hand in memory.
-        detail: its frames' residuals against their renders, once built (see :mod:`dynode.detail`).
+        trajectory: its fitted dynamics (None when not fitted).
+        frames: the frames its codes were inverted from, once the renderer needed them (a cache).
+        detail: its frames' residuals against their renders, once built (a cache; see :mod:`dynode.detail`).
     """
 
     span: Span

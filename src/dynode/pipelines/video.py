@@ -61,7 +61,9 @@ class VideoPipeline:
     """A video's models, codes, spans and source, and everything rendered from them.
 
     Build one with :meth:`from_video` (a file or image folder), :meth:`from_frames` (frames in
-    memory) or :meth:`from_artifacts` (a latents or trajectory file).
+    memory) or :meth:`from_artifacts` (a latents or trajectory file). :meth:`tune`, :meth:`fit` and
+    :meth:`with_detail_config` return new pipelines; rendering goes through :attr:`renderer`
+    (:mod:`dynode.pipelines.renderer`) and editing through :mod:`dynode.pipelines.editor`.
 
     Args:
         models: the model bundle, or a generator (then with what its model folder holds).
@@ -69,12 +71,12 @@ class VideoPipeline:
         trajectory: a fitted trajectory, or one per fitted span of the source, in time order.
         frames: the frames the codes were inverted from, when at hand in memory (else tuning, the
             image loss of :meth:`fit` and detail rendering read them again from the source video).
+        detail_config: how detail is carried (see :mod:`dynode.detail`).
 
     Attributes:
         models, sequence, frames: as given. source: the video the codes came from (None for
             frames given in memory). spans: the video's spans (one fitted span when its source
-            records none). parts: one :class:`Part` per fitted span.
-        detail_config: how detail is carried (see :mod:`dynode.detail`).
+            records none). parts: one :class:`Part` per fitted span. detail_config: as given.
 
     Raises:
         InputError: neither codes nor a trajectory, or trajectories that do not match the spans.
@@ -82,37 +84,39 @@ class VideoPipeline:
 
     def __init__(self, models: Models | Generator, sequence: LatentSequence | None = None,
                  trajectory: Trajectory | list[Trajectory] | None = None, log: Log | None = None,
-                 frames: Frames | None = None):
+                 frames: Frames | None = None, detail_config: DetailConfig = DetailConfig()):
         trajectories = [trajectory] if isinstance(trajectory, Trajectory) else list(trajectory or [])
         if sequence is None and not trajectories:
             raise InputError("VideoPipeline needs a latent sequence or a trajectory")
         self.models, self.sequence, self.frames = _bundle(models), sequence, frames
         self.log = log or _stderr
-        self._detail_config = DetailConfig()
+        self.detail_config = detail_config
         self.source: Source | None = (sequence or trajectories[0]).source
         times = sequence.times if sequence is not None else torch.cat([t.observed_times for t in trajectories])
         self.spans = multi.layout(self.source, times)
         fitted = [span for span in self.spans if span.kind == "fit"]
-        if sequence is not None:
-            self.parts = [Part(span, codes) for span, codes in zip(fitted, multi.split(sequence, self.spans))]
-        else:
-            self.parts = [Part(span) for span in fitted]
-        if trajectories:
-            if len(trajectories) != len(self.parts):
-                raise InputError(f"{len(trajectories)} trajectories for a video of {len(self.parts)} fitted span(s)")
-            for part, traj in zip(self.parts, trajectories):
-                part.trajectory = traj
+        codes = multi.split(sequence, self.spans) if sequence is not None else [None] * len(fitted)
+        if trajectories and len(trajectories) != len(fitted):
+            raise InputError(f"{len(trajectories)} trajectories for a video of {len(fitted)} fitted span(s)")
+        self.parts = [Part(span, c, t) for span, c, t in zip(fitted, codes, trajectories or [None] * len(fitted))]
 
-    @property
-    def detail_config(self) -> DetailConfig:
-        """How detail is carried (see :mod:`dynode.detail`); setting it rebuilds the detail when next needed."""
-        return self._detail_config
+    def _derived(self, models: Models | None = None, sequence: LatentSequence | None = None,
+                 trajectories: list[Trajectory] | None = None, detail_config: DetailConfig | None = None,
+                 same_generator: bool = True) -> "VideoPipeline":
+        """A new pipeline from this one with some of its parts replaced; the frames each part has read
+        (and, for the same generator and detail settings, its detail) carry over."""
+        trajectories = trajectories if trajectories is not None else \
+            ([p.trajectory for p in self.parts] if all(p.trajectory is not None for p in self.parts) else None)
+        out = VideoPipeline(models or self.models, sequence or self.sequence, trajectories, self.log, self.frames,
+                            detail_config or self.detail_config)
+        keep_detail = same_generator and out.detail_config == self.detail_config
+        for new, old in zip(out.parts, self.parts):
+            new.frames, new.detail = old.frames, old.detail if keep_detail else None
+        return out
 
-    @detail_config.setter
-    def detail_config(self, config: DetailConfig) -> None:
-        self._detail_config = config
-        for part in self.parts:
-            part.detail = None
+    def with_detail_config(self, config: DetailConfig) -> "VideoPipeline":
+        """The same video with its detail carried as ``config`` says (see :mod:`dynode.detail`)."""
+        return self._derived(detail_config=config)
 
     @property
     def generator(self) -> Generator:
@@ -198,7 +202,7 @@ class VideoPipeline:
         seq.source = source
         pipe = cls(models, seq, log=log, frames=frames)
         if pti is not None:
-            pipe.tune(pti)
+            pipe = pipe.tune(pti)
         return pipe if fit is None else pipe.fit(fit)
 
     @classmethod
@@ -234,7 +238,7 @@ class VideoPipeline:
     def tune(self, config: PTIConfig = PTIConfig()) -> "VideoPipeline":
         """Pivotal tuning around the codes (see :func:`dynode.inversion.pivotal_tuning`): the pipeline's
         generator becomes a tuned copy, the codes record its delta and their PSNR is the tuned one
-        (``info["pti"]`` holds the PSNR before). Returns this pipeline.
+        (``info["pti"]`` holds the PSNR before). Returns a new pipeline; this one is unchanged.
 
         Raises:
             InputError: no codes, a generator already tuned, or frames that are not at hand.
@@ -244,21 +248,19 @@ class VideoPipeline:
             raise InputError("these codes already come with a tuned generator; invert the video again to retune")
         frames = self.renderer.kept_frames("pivotal tuning")
         images = from_uint8(multi.select_frames(frames, seq.times).pixels)
-        delta, seq.info["pti"] = pivotal_tuning(self.generator, images, seq.latents, config)
-        self.models = self.models.tuned(delta)
-        seq.generator = self.models.record
+        delta, stats = pivotal_tuning(self.generator, images, seq.latents, config)
+        models = self.models.tuned(delta)
+        tuned = models.generator
         with torch.no_grad():
-            seq.psnr = torch.cat([psnr(self.generator.synthesis(w.to(self.generator.device)).cpu(), x)
-                                  for w, x in zip(seq.latents.split(16), images.split(16))])
-        # The parts' codes carry the tuned record and PSNR; their detail was the old generator's.
-        for part, codes in zip(self.parts, multi.split(seq, self.spans)):
-            part.sequence, part.detail = codes, None
-        return self
+            scores = torch.cat([psnr(tuned.synthesis(w.to(tuned.device)).cpu(), x)
+                                for w, x in zip(seq.latents.split(16), images.split(16))])
+        seq = replace(seq, generator=models.record, psnr=scores, info={**seq.info, "pti": stats})
+        return self._derived(models, seq, same_generator=False)
 
     def fit(self, config: FitConfig = FitConfig(), progress: Callable[[int, int, float], None] | None = None) \
             -> "VideoPipeline":
         """Fit the dynamics of every fitted span to its codes (see :func:`dynode.dynamics.fit`);
-        returns this pipeline.
+        returns a new pipeline with the trajectories; this one is unchanged.
 
         With ``config.image_weight`` the observed frames are needed: those read by
         :meth:`from_video`, or read again from the source video.
@@ -270,13 +272,13 @@ class VideoPipeline:
         self._require_codes("fitting")
         if config.image_weight:
             self.renderer.share_frames("an image-space loss")
-        total = len(self.parts) * config.iters
+        total, trajectories = len(self.parts) * config.iters, []
         for k, part in enumerate(self.parts):
             images = from_uint8(part.frames.pixels).to(self.generator.device) if config.image_weight else None
             report = None if progress is None else \
                 (lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
-            part.trajectory = fit(part.sequence, config, report, self.generator, images)
-        return self
+            trajectories.append(fit(part.sequence, config, report, self.generator, images))
+        return self._derived(trajectories=trajectories)
 
     def save_trajectory(self, path: str | Path) -> Path:
         """Write the fitted trajectory (one artifact holding every span's, for a video of several)."""
