@@ -316,23 +316,23 @@ def test_device_auto_is_the_default_and_bad_devices_are_named(fitted, tmp_path):
 
 
 def test_ctrl_c_during_invert_says_how_to_resume_and_a_rerun_continues(fitted, tmp_path, monkeypatch):
-    import dynode.pipelines.video as video
+    import dynode.pipelines.build as build
     root = fitted[0]
-    original = video.invert
+    original = build.invert
 
     def interrupted(*args, **kwargs):
         def progress(done, total):
             if done >= 3:
                 raise KeyboardInterrupt
         return original(*args[:4], progress, *args[5:], **kwargs)
-    monkeypatch.setattr(video, "invert", interrupted)
+    monkeypatch.setattr(build, "invert", interrupted)
     out = tmp_path / "l.safetensors"
     args = ("invert", root / "tiny.mp4", "-o", out, "--generator", root / "tiny", "--steps", 2, "--steps-first", 2,
             "--batch-size", 2)
     r = run(*args)
     partial = tmp_path / "l.partial.safetensors"
     assert r.exit_code == 130 and "run the same command again" in r.output and partial.is_file() and not out.exists()
-    monkeypatch.setattr(video, "invert", original)
+    monkeypatch.setattr(build, "invert", original)
     r = run(*args)
     assert r.exit_code == 0 and "resuming: 3 of 6" in r.output and out.is_file() and not partial.exists()
 

@@ -1,10 +1,19 @@
 """Editing a fitted video: edits made from a user's spec, and each part edited as the spec says (motion
-edits on its dynamics, then the edits propagated, locked or held from keyframes, rendered)."""
+edits on its dynamics, then the edits propagated, locked or held from keyframes, rendered).
+
+The modes (``EditSpec.propagation``): "keyframe" (the default: the first-frame edit with the look of
+its change on the keyframes held along the video's motion and kept in its region,
+:mod:`dynode.edit.keyframe`), "first-frame" (the edit made on the first code, carried by the fitted
+dynamics, :func:`dynode.edit.propagate`), "per-frame" (added to every code), "locked" (the carried edit
+with a per-frame gain holding its effect at the first frame's, :mod:`dynode.edit.lock`; what it
+cannot hold is logged as a warning). ``EditSpec.steady`` averages the edit's change along the
+unedited renders' motion in every mode but "keyframe" (:mod:`dynode.edit.steady`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 
@@ -13,6 +22,7 @@ from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layer
 from dynode.edit.keyframe import Keyframes
 from dynode.edit.lock import lock
 from dynode.edit.motion import is_component
+from dynode.errors import InputError
 from dynode.pipelines.clip import Clip
 from dynode.pipelines.models import Models
 from dynode.pipelines.renderer import Renderer
@@ -37,6 +47,24 @@ def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
         d = d.conditioned(others + (models.other_attributes(d) if spec.auto_condition else []))
         edits.append(Edit(d.on_layers(chosen) if spec.layers is not None else d, strength, schedule))
     return edits
+
+
+def resolve_edits(models: Models, edits: EditSpec | Iterable[Edit], spec: EditSpec | None,
+                  motion: Iterable = ()) -> tuple[list[Edit], EditSpec]:
+    """The edits and the spec that says how they propagate: an EditSpec's own directions and settings,
+    or ``Edit`` objects with ``spec`` (default ``EditSpec()``).
+
+    Raises:
+        InputError: an EditSpec with a second ``spec``, or neither edits nor ``motion``.
+    """
+    if isinstance(edits, EditSpec):
+        if spec is not None:
+            raise InputError("edit(): the EditSpec of the edits says how they propagate; give no second spec")
+        edits, spec = make_edits(models, edits), edits
+    edits = list(edits)
+    if not edits and not list(motion):
+        raise InputError("nothing to edit: give a direction and/or a motion edit")
+    return edits, spec if spec is not None else EditSpec()
 
 
 def motion_edits(models: Models, motion) -> list[tuple[str | Direction, float]]:

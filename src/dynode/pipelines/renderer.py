@@ -9,7 +9,7 @@ cached on the part), so a new one is as good as the last.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -29,8 +29,8 @@ from dynode.io.source import read_kept
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.spans import Part
-from dynode.render import iter_render, render_chunk, render_pixels
-from dynode.types import Frames, Generator, Source, Span
+from dynode.render import check_latents, iter_render, render_chunk, render_pixels
+from dynode.types import Frames, Generator, Source, Span, check_times
 
 # The paths a video can be rendered along: the fitted dynamics' (exact, initial), or a baseline
 # through the same codes inside the observed span (the dynamics beyond it), for interpolation and
@@ -173,3 +173,32 @@ class Renderer:
             codes[after] = future
             tiles.append(self.crops(part, codes, t, fidelity))
         return tiles[0].beside(*tiles[1:])
+
+    def codes(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
+              audio: Path | None = None, fidelity: str = "latent", geometry: torch.Tensor | None = None,
+              feather: float = 4.0) -> Clip:
+        """Any codes at any times (see :meth:`dynode.pipelines.VideoPipeline.render`)."""
+        check_latents(self.generator, latents)
+        times = check_times(times)
+        if len(times) != len(latents) or (geometry is not None and geometry.shape != latents.shape):
+            raise InputError(f"render(): {len(latents)} codes but {len(times)} times"
+                             + ("" if geometry is None else f" and geometry codes {tuple(geometry.shape)}"))
+        check_choice("fidelity", fidelity, FIDELITIES)
+        part = self.one_part(DETAIL) if fidelity == "detail" else self.parts[0]
+        crops = self.crops(part, latents, times, fidelity, geometry)
+        rate = fps or playback_rate(times)
+        if not full_frame:
+            return replace(crops, fps=rate, audio=audio)
+        return multi.pasted(self.source, crops.frames, times, times, rate, audio, feather=feather)
+
+    def extrapolation(self, times: torch.Tensor, path: str, samples: int, seed: int, fidelity: str, fps: float) -> Clip:
+        """Every span at ``times``, the last one past its end, with ``samples`` SDE futures side by side
+        (the other spans repeated beside them)."""
+        tiles = max(samples, 1)
+
+        def render(part: Part, u: torch.Tensor, last: bool) -> Clip:
+            if last:
+                return self.extrapolated(part, u, path, samples, seed, fidelity)
+            clip = self.along(part, u, path, fidelity)
+            return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
+        return self.compose(times, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)

@@ -16,31 +16,25 @@ chunk only when iterated or written, so long outputs stay within memory.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 
-from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
+from dynode.config import (DEFAULT_GENERATOR, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
                            ReadConfig, check_choice)
-from dynode.dynamics import PATHS, Trajectory, fit, load_trajectories, load_trajectory, save_trajectories, save_trajectory
+from dynode.dynamics import PATHS, Trajectory, fit, save_trajectories, save_trajectory
 from dynode.edit import Direction, Edit
-from dynode.errors import CheckpointError, InputError
-from dynode.inversion import invert, pivotal_tuning
-from dynode.inversion.resume import resume
-from dynode.io.checkpoints import artifact_kind, load_latents
+from dynode.errors import InputError
 from dynode.io.images import from_uint8
 from dynode.io.source import read_source
-from dynode.metrics import psnr
 from dynode.pipelines import spans as multi
+from dynode.pipelines.build import invert_frames, read_artifact, tune_codes
 from dynode.pipelines.clip import Clip, playback_rate
-from dynode.pipelines.editor import edited_part, make_edits, motion_edits
+from dynode.pipelines.editor import edited_part, make_edits, motion_edits, resolve_edits
 from dynode.pipelines.models import Models
-from dynode.pipelines.renderer import DEFAULT_PATH, DETAIL, RENDER_PATHS, Renderer
+from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS, Renderer
 from dynode.pipelines.spans import Part
-from dynode.render import check_latents
 from dynode.times import future_times, render_times
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
@@ -168,38 +162,11 @@ class VideoPipeline:
                     pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(),
                     progress: Progress | None = None, log: Log | None = None,
                     source: Source | None = None, partial: str | Path | None = None) -> "VideoPipeline":
-        """Invert frames already in memory (uint8, the generator's size), tune and fit them.
-
-        Args:
-            partial: a file where the inversion keeps the frames done so far (see
-                :mod:`dynode.inversion.resume`); removed once the inversion is complete.
-            source: the video the frames came from. When it records spans, ``frames`` are the
-                fitted spans' frames; each span's first frame is inverted afresh, and every span
-                is fitted on its own.
-
-        Raises:
-            InputError: fewer than 2 frames, frames of another size than the generator's, or
-                inversion init "encoder" for a generator without one (remedy "encoder").
-        """
+        """Invert frames already in memory (uint8, the generator's size; see
+        :func:`dynode.pipelines.build.invert_frames` for ``source``, ``partial`` and what it refuses),
+        tune them with ``pti`` (None: not) and fit them with ``fit`` (None: not)."""
         models, log = _bundle(models), log or _stderr
-        generator = models.generator
-        res = generator.resolution
-        if len(frames) < 2:
-            raise InputError(f"{len(frames)} frame(s) to invert; dynode needs at least 2")
-        if frames.pixels.shape[1:3] != (res, res):
-            raise InputError(f"frames are {frames.pixels.shape[2]}x{frames.pixels.shape[1]} but the generator "
-                             f"makes {res}x{res}")
-        if inversion.init == "encoder" and models.encoder is None:
-            raise InputError(f"inversion init 'encoder': generator {generator.record.label} has no encoder",
-                             "encoder")
-        done, keep = resume(partial, frames, generator, inversion, log) if partial is not None else (None, None)
-        lengths = [len(span) for span in source.spans if span.kind == "fit"] if source is not None else []
-        encoder = models.encoder if inversion.init in ("auto", "encoder") else None
-        seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress, encoder, done, keep,
-                     np.cumsum(lengths[:-1]).tolist())
-        if partial is not None:
-            Path(partial).unlink(missing_ok=True)
-        seq.source = source
+        seq = invert_frames(models, frames, inversion, progress, log, source, partial)
         pipe = cls(models, seq, log=log, frames=frames)
         if pti is not None:
             pipe = pipe.tune(pti)
@@ -208,54 +175,28 @@ class VideoPipeline:
     @classmethod
     def from_artifacts(cls, path: str | Path, device: str = "cpu", models: Models | Generator | None = None,
                        log: Log | None = None) -> "VideoPipeline":
-        """A pipeline from a latents or trajectory artifact (one trajectory, or one per span of a
-        video of several), its models reloaded from the generator record it holds (name, weight
-        id and tuning delta), or ``models`` if given (used as they are).
+        """A pipeline from a latents or trajectory artifact, its models reloaded from the generator record
+        it holds, or ``models`` if given (see :func:`dynode.pipelines.build.read_artifact`).
 
         Raises:
-            CheckpointError: unreadable artifact, one of another kind, a recorded generator that is
-                gone or whose weights changed, or one built in memory (remedy "pass_generator").
+            CheckpointError: unreadable artifact, one of another kind, or a generator that cannot be reloaded.
         """
-        kind = artifact_kind(path)
-        if kind == "latents":
-            sequence, trajectories = load_latents(path), []
-        elif kind == "trajectory":
-            sequence, trajectories = None, [load_trajectory(path)]
-        elif kind == "trajectories":
-            sequence, trajectories = None, load_trajectories(path)
-        else:
-            raise CheckpointError(f"{path}: artifact of kind {kind!r}; expected a latents or trajectory artifact")
-        record = (sequence or trajectories[0]).generator
-        if models is None:
-            if not record.name:
-                raise CheckpointError(f"{path}: made with a generator built in memory, which cannot be reloaded",
-                                      "pass_generator")
-            models = Models.from_pretrained(record.name, device, record.delta, record.id)
+        models, sequence, trajectories = read_artifact(path, device, None if models is None else _bundle(models))
         return cls(models, sequence, trajectories, log)
 
     # Tuning and fitting -------------------------------------------------------------------
 
     def tune(self, config: PTIConfig = PTIConfig()) -> "VideoPipeline":
-        """Pivotal tuning around the codes (see :func:`dynode.inversion.pivotal_tuning`): the pipeline's
-        generator becomes a tuned copy, the codes record its delta and their PSNR is the tuned one
-        (``info["pti"]`` holds the PSNR before). Returns a new pipeline; this one is unchanged.
+        """Pivotal tuning around the codes (see :func:`dynode.pipelines.build.tune_codes`): a new pipeline
+        whose generator is a tuned copy and whose codes record its delta and their tuned PSNR
+        (``info["pti"]`` holds the PSNR before); this one is unchanged.
 
         Raises:
             InputError: no codes, a generator already tuned, or frames that are not at hand.
         """
         seq = self._require_codes("tuning")
-        if seq.generator.delta is not None:
-            raise InputError("these codes already come with a tuned generator; invert the video again to retune")
-        frames = self.renderer.kept_frames("pivotal tuning")
-        images = from_uint8(multi.select_frames(frames, seq.times).pixels)
-        delta, stats = pivotal_tuning(self.generator, images, seq.latents, config)
-        models = self.models.tuned(delta)
-        tuned = models.generator
-        with torch.no_grad():
-            scores = torch.cat([psnr(tuned.synthesis(w.to(tuned.device)).cpu(), x)
-                                for w, x in zip(seq.latents.split(16), images.split(16))])
-        seq = replace(seq, generator=models.record, psnr=scores, info={**seq.info, "pti": stats})
-        return self._derived(models, seq, same_generator=False)
+        models, tuned = tune_codes(self.models, seq, self.renderer.kept_frames("pivotal tuning"), config)
+        return self._derived(models, tuned, same_generator=False)
 
     def fit(self, config: FitConfig = FitConfig(), progress: Callable[[int, int, float], None] | None = None) \
             -> "VideoPipeline":
@@ -332,18 +273,7 @@ class VideoPipeline:
                 fidelity, "detail" without the observed frames or over several spans, or
                 ``full_frame`` without an aligned source or with its video gone.
         """
-        check_latents(self.generator, latents)
-        times = check_times(times)
-        if len(times) != len(latents) or (geometry is not None and geometry.shape != latents.shape):
-            raise InputError(f"render(): {len(latents)} codes but {len(times)} times"
-                             + ("" if geometry is None else f" and geometry codes {tuple(geometry.shape)}"))
-        check_choice("fidelity", fidelity, FIDELITIES)
-        part = self.renderer.one_part(DETAIL) if fidelity == "detail" else self.parts[0]
-        crops = self.renderer.crops(part, latents, times, fidelity, geometry)
-        rate = fps or playback_rate(times)
-        if not full_frame:
-            return replace(crops, fps=rate, audio=audio)
-        return multi.pasted(self.source, crops.frames, times, times, rate, audio, feather=feather)
+        return self.renderer.codes(latents, times, full_frame, fps, audio, fidelity, geometry, feather)
 
     def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
@@ -390,14 +320,7 @@ class VideoPipeline:
         t0, t1 = float(kept[0]), float(kept[-1])
         fps = fps or playback_rate(kept)
         t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
-        tiles = max(samples, 1)
-
-        def render(part: Part, u: torch.Tensor, last: bool) -> Clip:
-            if last:
-                return self.renderer.extrapolated(part, u, path, samples, seed, fidelity)
-            clip = self.renderer.along(part, u, path, fidelity)
-            return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
-        return self.renderer.compose(t, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)
+        return self.renderer.extrapolation(t, path, samples, seed, fidelity, fps)
 
     # Editing ------------------------------------------------------------------------------
 
@@ -412,52 +335,35 @@ class VideoPipeline:
     def edit(self, edits: EditSpec | Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
              spec: EditSpec | None = None, path: str = "exact", factor: int = 1, times: Iterable[float] | None = None,
              compare: bool = False, full_frame: bool = False, fidelity: str = "latent") -> Clip:
-        """The video edited: ``edits`` carried through the dynamics (see :func:`dynode.propagate`),
-        after ``motion`` edits, (component, gain) pairs applied in order, a component being "pcK"
-        (the video's K-th principal motion), a direction spec or a :class:`Direction`. Each span is
-        edited from its own first frame.
+        """The video edited, each span from its own first frame (see :mod:`dynode.pipelines.editor`).
 
         Args:
-            edits: an :class:`~dynode.config.EditSpec` (its directions by name, made with
-                :meth:`make_edits`, and how they propagate), or :class:`Edit` objects, propagated as
-                ``spec`` says.
-            spec: how ``Edit`` objects propagate (default ``EditSpec()``): its ``propagation``,
-                "keyframe" (the first-frame edit with the look of its change on the keyframes held
-                along the video's motion and kept in its region; see :mod:`dynode.edit.keyframe`),
-                "first-frame" (edit the first code, carried by the flow), "per-frame", or "locked"
-                (the carried edit with a per-frame gain that holds its effect at the first frame's;
-                see :mod:`dynode.edit.lock`; a locked clip's ``reports`` say how each edit was held,
-                per span, and an edit that could not be held is logged as a warning); its ``lock``,
-                ``steady`` (the edit's change averaged along the unedited renders' motion, in every
-                mode but "keyframe", whose change is already the keyframe's, held; see
-                :mod:`dynode.edit.steady`) and ``keyframes`` (seconds; default: each span's first
-                frame).
+            edits: an :class:`~dynode.config.EditSpec` (its directions by name, and how they propagate:
+                ``propagation``, ``lock``, ``steady``, ``keyframes``), or :class:`Edit` objects,
+                propagated as ``spec`` says (default ``EditSpec()``: keyframe edits).
+            motion: (component, gain) pairs applied to the dynamics first, a component being "pcK"
+                (the video's K-th principal motion), a direction name or a :class:`Direction`.
             path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
             factor: render at this multiple of the observed rate (ignored with ``times``).
-            compare: the unedited video on the left.
-            fidelity: "latent" or "detail": the video's detail rides on the edited renders, the
-                motion read from the unedited ones, only its fine grain kept where the edit changes
-                the picture strongly (see :mod:`dynode.detail`).
+            compare: the unedited video on the left. full_frame: paste into the source (see :meth:`render`).
+            fidelity: "latent" or "detail" (the video's detail on the edited renders, the motion read
+                from the unedited ones; see :mod:`dynode.detail`).
+
+        Returns:
+            A clip whose ``reports`` say how each locked edit was held, per span.
 
         Raises:
             InputError: nothing to edit, an EditSpec given twice, an unknown path, a bad motion
                 component, or a probe response for a generator without a probe.
         """
-        if isinstance(edits, EditSpec):
-            if spec is not None:
-                raise InputError("edit(): the EditSpec of the edits says how they propagate; give no second spec")
-            edits, spec = self.make_edits(edits), edits
-        spec = spec if spec is not None else EditSpec()
-        edits, motion = list(edits), list(motion)
-        if not edits and not motion:
-            raise InputError("nothing to edit: give a direction and/or a motion edit")
-        check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
+        edits, spec = resolve_edits(self.models, edits, spec, motion)
         motion = motion_edits(self.models, motion)
+        check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
         self.trajectories("editing")
         t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
             else check_times(list(times))
-        audio = self.renderer.audio() if times is None else None
         renderer = self.renderer
+        audio = renderer.audio() if times is None else None
         clip = renderer.compose(t, lambda part, u, last: edited_part(renderer, self.models, part, u, edits, motion, spec,
                                                                      path, fidelity, self.log),
                                 full_frame, audio=audio, fidelity=fidelity)

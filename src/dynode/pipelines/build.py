@@ -1,0 +1,107 @@
+"""Building a fitted video's parts: frames inverted (resumably, each span's first frame afresh), codes
+tuned (pivotal tuning, with the tuned PSNR), and codes or trajectories read back from artifacts.
+:class:`~dynode.pipelines.video.VideoPipeline` chains these; each is a plain function of its inputs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from dynode.config import InversionConfig, PTIConfig
+from dynode.dynamics import Trajectory, load_trajectories, load_trajectory
+from dynode.errors import CheckpointError, InputError
+from dynode.inversion import invert, pivotal_tuning
+from dynode.inversion.resume import resume
+from dynode.io.checkpoints import artifact_kind, load_latents
+from dynode.io.images import from_uint8
+from dynode.metrics import psnr
+from dynode.pipelines.models import Models
+from dynode.pipelines.spans import select_frames
+from dynode.types import Frames, LatentSequence, Source
+
+
+def invert_frames(models: Models, frames: Frames, inversion: InversionConfig, progress: Callable | None,
+                  log: Callable[[str], None], source: Source | None = None,
+                  partial: str | Path | None = None) -> LatentSequence:
+    """The codes of ``frames`` (uint8, the generator's size), recording ``source``.
+
+    Args:
+        source: the video the frames came from; when it records spans, ``frames`` are the fitted
+            spans' frames and each span's first frame is inverted afresh.
+        partial: a file where the inversion keeps the frames done so far (see
+            :mod:`dynode.inversion.resume`); removed once the inversion is complete.
+
+    Raises:
+        InputError: fewer than 2 frames, frames of another size than the generator's, or
+            inversion init "encoder" for a generator without one (remedy "encoder").
+    """
+    generator = models.generator
+    res = generator.resolution
+    if len(frames) < 2:
+        raise InputError(f"{len(frames)} frame(s) to invert; dynode needs at least 2")
+    if frames.pixels.shape[1:3] != (res, res):
+        raise InputError(f"frames are {frames.pixels.shape[2]}x{frames.pixels.shape[1]} but the generator "
+                         f"makes {res}x{res}")
+    if inversion.init == "encoder" and models.encoder is None:
+        raise InputError(f"inversion init 'encoder': generator {generator.record.label} has no encoder", "encoder")
+    done, keep = resume(partial, frames, generator, inversion, log) if partial is not None else (None, None)
+    lengths = [len(span) for span in source.spans if span.kind == "fit"] if source is not None else []
+    encoder = models.encoder if inversion.init in ("auto", "encoder") else None
+    seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress, encoder, done, keep,
+                 np.cumsum(lengths[:-1]).tolist())
+    if partial is not None:
+        Path(partial).unlink(missing_ok=True)
+    return replace(seq, source=source)
+
+
+def tune_codes(models: Models, sequence: LatentSequence, frames: Frames,
+               config: PTIConfig) -> tuple[Models, LatentSequence]:
+    """Pivotal tuning around ``sequence``'s codes (see :func:`dynode.inversion.pivotal_tuning`): the
+    tuned models, and the codes recording the tuning delta, their tuned PSNR and (``info["pti"]``)
+    the PSNR before.
+
+    Raises:
+        InputError: codes already made with a tuned generator, or frames lacking one of their times.
+    """
+    if sequence.generator.delta is not None:
+        raise InputError("these codes already come with a tuned generator; invert the video again to retune")
+    images = from_uint8(select_frames(frames, sequence.times).pixels)
+    delta, stats = pivotal_tuning(models.generator, images, sequence.latents, config)
+    tuned = models.tuned(delta)
+    generator = tuned.generator
+    with torch.no_grad():
+        scores = torch.cat([psnr(generator.synthesis(w.to(generator.device)).cpu(), x)
+                            for w, x in zip(sequence.latents.split(16), images.split(16))])
+    return tuned, replace(sequence, generator=tuned.record, psnr=scores, info={**sequence.info, "pti": stats})
+
+
+def read_artifact(path: str | Path, device: str = "cpu", models: Models | None = None) \
+        -> tuple[Models, LatentSequence | None, list[Trajectory]]:
+    """The models, codes and trajectories of a latents or trajectory artifact (one trajectory, or one per
+    span of a video of several); the models reloaded from the generator record it holds (name, weight
+    id and tuning delta), or ``models`` if given (used as they are).
+
+    Raises:
+        CheckpointError: unreadable artifact, one of another kind, a recorded generator that is gone or
+            whose weights changed, or one built in memory (remedy "pass_generator").
+    """
+    kind = artifact_kind(path)
+    if kind == "latents":
+        sequence, trajectories = load_latents(path), []
+    elif kind == "trajectory":
+        sequence, trajectories = None, [load_trajectory(path)]
+    elif kind == "trajectories":
+        sequence, trajectories = None, load_trajectories(path)
+    else:
+        raise CheckpointError(f"{path}: artifact of kind {kind!r}; expected a latents or trajectory artifact")
+    record = (sequence or trajectories[0]).generator
+    if models is None:
+        if not record.name:
+            raise CheckpointError(f"{path}: made with a generator built in memory, which cannot be reloaded",
+                                  "pass_generator")
+        models = Models.from_pretrained(record.name, device, record.delta, record.id)
+    return models, sequence, trajectories
