@@ -246,32 +246,33 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]], rows: tuple
     return out
 
 
+def _rows(summary: dict, edits: list[tuple[str, float]], labels: list[str], cells) -> list[str]:
+    """A table row per label ("edit/mode", or a mode for the mean over edits): its edit, mode and ``cells``."""
+    out = []
+    for label in labels:
+        edit, _, mode = label.rpartition("/")
+        name = f"{edit} ±{abs(dict(edits)[edit]):g}" if edit else "all"
+        out.append(f"| {name} | {mode} | {cells(summary[label])} |")
+    return out
+
+
 def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float, rows: tuple[str, ...] = tuple(ROWS)) \
         -> str:
     labels = [f"{n}/{m}" for n, _ in edits for m in rows] + list(rows)
     lines = ["| edit | mode | colour drift, Delta-E (unedited) | hue range, deg (unedited) | leakage (0-255) | "
              "W distance | lock keyframes at a bound | flicker (x source) | s/video |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for label in labels:
-        m = summary[label]
-        edit, _, mode = label.rpartition("/")
-        strength = dict(edits).get(edit)
-        lines.append(f"| {f'{edit} ±{abs(strength):g}' if edit else 'all'} | {mode} | {m['colour_drift']:.2f} "
-                     f"({m['unedited_drift']:.2f}) | {m['hue_range']:.1f} ({m['unedited_hue_range']:.1f}) | "
-                     f"{m['leakage']:.2f} | {m['w_distance']:.3f} | {m['at_bound']:.0%} | {m['flicker']:.3f} | "
-                     f"{m['seconds']:.1f} |")
+    lines += _rows(summary, edits, labels, lambda m: (
+        f"{m['colour_drift']:.2f} ({m['unedited_drift']:.2f}) | {m['hue_range']:.1f} ({m['unedited_hue_range']:.1f}) | "
+        f"{m['leakage']:.2f} | {m['w_distance']:.3f} | {m['at_bound']:.0%} | {m['flicker']:.3f} | {m['seconds']:.1f}"))
     lines += ["", f"| edit | mode | success (change >= {min_change}) | by quarter | change | CV over frames | "
-             "judge: CV (success) | motion drift (tolerance) | identity drift | flicker (x source) | s/video |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for label in labels:
-        m = summary[label]
-        edit, _, mode = label.rpartition("/")
-        strength = dict(edits).get(edit)
-        lines.append(f"| {f'{edit} ±{abs(strength):g}' if edit else 'all'} | {mode} | {m['success_rate']:.0%} | "
-                     f"{' '.join(f'{q:.0%}' for q in m['success_by_quarter'])} | {m['change_mean']:+.3f} | "
-                     f"{m['change_cv']:.3f} | {m['judge_change_cv']:.3f} ({m['judge_success_rate']:.0%}) | "
-                     f"{m['motion_drift']:.3f} ({m['motion_tolerance']:.3f}) | {m['identity_drift']:.3f} | "
-                     f"{m['flicker']:.3f} | {m['seconds']:.1f} |")
+              "judge: CV (success) | motion drift (tolerance) | identity drift | flicker (x source) | s/video |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += _rows(summary, edits, labels, lambda m: (
+        f"{m['success_rate']:.0%} | {' '.join(f'{q:.0%}' for q in m['success_by_quarter'])} | "
+        f"{m['change_mean']:+.3f} | {m['change_cv']:.3f} | {m['judge_change_cv']:.3f} ({m['judge_success_rate']:.0%}) | "
+        f"{m['motion_drift']:.3f} ({m['motion_tolerance']:.3f}) | {m['identity_drift']:.3f} | {m['flicker']:.3f} | "
+        f"{m['seconds']:.1f}"))
     for name in ("unedited", "unedited, detail"):
         lines.append(f"| {name} | - | - | - | - | - | - | - | - | {summary[name]['flicker']:.3f} | - |")
     lines += ["", "| motion edit | probe motion amplitude (x unedited) | flicker (x source) | s/video |", "|---|---|---|---|"]

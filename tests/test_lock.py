@@ -122,17 +122,23 @@ def test_the_pixel_response_reads_a_misplaced_change_at_its_size():
     assert projected(full)[1] < 0.5  # the projection reads the misplaced change as a weaker edit
 
 
-def test_an_edit_that_cannot_be_held_keeps_the_carried_edit_instead_of_the_gain_bound(moving, monkeypatch):
-    import dynode.edit.lock as lock_module
-
-    class Saturating:  # the edit's effect grows ten times slower than the picture changes: never reaches 1
+def _scaled_response(factor: float):
+    """A lock response (in place of the probe's or the pixels') reading ``factor`` times the picture's change
+    against the first-frame edit's, whatever the gain: a response that a gain of 1 / factor holds."""
+    class Scaled:
         def __init__(self, config, probe, attribute, plain, full):
             self.plain, self.size, self.target = plain, (full - plain).flatten(1).norm(dim=1), 1.0
 
         def __call__(self, images, rows=slice(None)):
-            return 0.1 * (images - self.plain[rows]).flatten(1).norm(dim=1) / self.size[rows]
+            return factor * (images - self.plain[rows]).flatten(1).norm(dim=1) / self.size[rows]
+    return Scaled
 
-    monkeypatch.setattr(lock_module, "_response", Saturating)
+
+def test_an_edit_that_cannot_be_held_keeps_the_carried_edit_instead_of_the_gain_bound(moving, monkeypatch):
+    import dynode.edit.lock as lock_module
+
+    # the edit's effect grows ten times slower than the picture changes: it never reaches 1
+    monkeypatch.setattr(lock_module, "_response", _scaled_response(0.1))
     pipe = moving
     t = pipe.trajectory.observed_times
     d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
@@ -147,14 +153,8 @@ def test_gains_keep_the_codes_near_the_generators_faces(moving, monkeypatch):
     import dynode.edit.lock as lock_module
     from dynode.metrics.appearance import w_distance
 
-    class Weak:  # the edit reads half as strong as the picture changes: holding it asks for a gain of about 2
-        def __init__(self, config, probe, attribute, plain, full):
-            self.plain, self.size, self.target = plain, (full - plain).flatten(1).norm(dim=1), 1.0
-
-        def __call__(self, images, rows=slice(None)):
-            return 0.5 * (images - self.plain[rows]).flatten(1).norm(dim=1) / self.size[rows]
-
-    monkeypatch.setattr(lock_module, "_response", Weak)
+    # the edit reads half as strong as the picture changes: holding it asks for a gain of about 2
+    monkeypatch.setattr(lock_module, "_response", _scaled_response(0.5))
     pipe = moving
     t = pipe.trajectory.observed_times
     d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
