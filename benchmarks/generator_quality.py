@@ -65,7 +65,7 @@ def run(generator: str, videos: int, frames: int, fps: float, budgets: list[int]
             recon, seconds = [], 0.0
             for target in real:
                 seq = invert(gen, target, times, cfg)
-                seconds += seq.info["seconds"]
+                seconds += seq.stats.seconds
                 with torch.no_grad():
                     recon.append(gen.synthesis(seq.latents.to(device)))
             recon = torch.stack(recon)

@@ -85,7 +85,7 @@ def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: I
     frames, seq = pipe.frames.pixels, pipe.sequence
     interp, extrap, extrap_all = {}, {}, {}
     recon = pipe.reconstruction().numpy()
-    interp["inversion"] = _scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.info["seconds"])
+    interp["inversion"] = _scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.stats.seconds)
 
     def latent(name, fn, into, times, target, rows, via=pipe, fidelity="latent"):
         pix, secs = timed(lambda: via.render(fn(times), times, fidelity=fidelity).numpy())

@@ -92,7 +92,7 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     result = {"kept": len(kept), "held_out": len(held), "reconstruction_psnr": round(float(seq.psnr.mean()), 3)}
     if pti is not None:
         pipe = stage("pti", lambda: pipe.tune(pti))
-        result["reconstruction_psnr_tuned"] = pipe.sequence.info["pti"]["psnr_after"]
+        result["reconstruction_psnr_tuned"] = pipe.sequence.tuning.psnr_after
     pipe = stage("fit", lambda: pipe.fit(fit_cfg))
     t_all = times[: kept[-1] + 1]
     dyn = stage("render", lambda: pipe.interpolate(times=t_all, path="exact", fidelity="latent").numpy())

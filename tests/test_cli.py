@@ -153,7 +153,7 @@ def test_fit_options_and_the_image_loss_reading_the_recorded_source(fitted, tmp_
     assert cde.field_name == "cde" and cde.solver.method == "rk4" and cde.stats.selected_by == "heldout"
     r = run("fit", lat, "-o", tmp_path / "img.safetensors", "--iters", 5, "--subspace-dim", 3, "--image-weight", 0.5)
     assert r.exit_code == 0, r.output
-    assert load_trajectory(tmp_path / "img.safetensors").stats.config["image_weight"] == 0.5
+    assert load_trajectory(tmp_path / "img.safetensors").stats.config.image_weight == 0.5
 
 
 def test_a_moved_source_video_is_named_when_needed(fitted, tmp_path):
@@ -242,7 +242,7 @@ def test_invert_with_perceptual_loss_records_it_and_refuses_a_negative_weight(tm
     r = run("invert", tiny_video, "-o", lat, "--generator", tiny_folder, "--steps", 1, "--steps-first", 2,
             "--perceptual-weight", 0.3)
     assert r.exit_code == 0, r.output
-    assert load_latents(lat).info["config"]["perceptual_weight"] == 0.3
+    assert load_latents(lat).stats.config.perceptual_weight == 0.3
     r = run("invert", tiny_video, "-o", tmp_path / "neg.safetensors", "--generator", tiny_folder,
             "--perceptual-weight", -1)
     assert r.exit_code == 2 and "perceptual_weight" in r.output

@@ -32,7 +32,7 @@ def test_the_encoder_learns_codes_and_starts_inversion_closer(trained):
     quick = InversionConfig(steps=3, steps_first=3)
     from_encoder = invert(gen, images[:4], t, InversionConfig(steps=3, steps_first=3, init="encoder"), encoder=enc)
     from_mean = invert(gen, images[:4], t, InversionConfig(steps=3, steps_first=3, init="mean"))
-    assert from_encoder.info["init"] == "encoder" and invert(gen, images[:4], t, quick).info["init"] == "previous"
+    assert from_encoder.stats.init == "encoder" and invert(gen, images[:4], t, quick).stats.init == "previous"
     assert from_encoder.psnr.mean() > from_mean.psnr.mean()
 
 
@@ -63,7 +63,7 @@ def test_the_cli_uses_an_encoder_when_there_is_one(trained, tmp_path, tiny_folde
     assert r.exit_code == 0, r.output
     r = run("invert", tiny_video, "-o", tmp_path / "l.safetensors", "--generator", tiny_folder, "--steps", 1,
             "--steps-first", 1)
-    assert r.exit_code == 0 and load_latents(tmp_path / "l.safetensors").info["init"] == "encoder"
+    assert r.exit_code == 0 and load_latents(tmp_path / "l.safetensors").stats.init == "encoder"
     r = run("invert", tiny_video, "-o", tmp_path / "m.safetensors", "--generator", tiny_folder, "--steps", 1,
             "--steps-first", 1, "--init", "previous")
-    assert r.exit_code == 0 and load_latents(tmp_path / "m.safetensors").info["init"] == "previous"
+    assert r.exit_code == 0 and load_latents(tmp_path / "m.safetensors").stats.init == "previous"

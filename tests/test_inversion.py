@@ -47,4 +47,4 @@ def test_save_load_round_trip(tiny_gen, tmp_path):
     again = load_latents(tmp_path / "l.safetensors")
     torch.testing.assert_close(again.latents, seq.latents)
     torch.testing.assert_close(again.times, seq.times)
-    assert again.info["config"]["steps"] == 2
+    assert again.stats.config.steps == 2

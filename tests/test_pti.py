@@ -23,14 +23,15 @@ def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_p
                  InversionConfig(steps=5, steps_first=10))
     before = {k: v.clone() for k, v in tiny_gen.state_dict().items()}
     delta, stats = pivotal_tuning(tiny_gen, images, seq.latents, PTIConfig(steps=40, batch_size=3))
-    assert stats["psnr_after"] > stats["psnr_before"] + 1
+    assert stats.psnr_after > stats.psnr_before + 1
     assert all(torch.equal(v, tiny_gen.state_dict()[k]) for k, v in before.items())  # the original is untouched
     assert not any(k.startswith("style.") for k in delta)  # the mapping network is not tuned
     tuned = apply_delta(copy.deepcopy(tiny_gen), delta)
-    assert float(psnr(tuned.synthesis(seq.latents), images).mean()) == pytest.approx(stats["psnr_after"], abs=1e-3)
-    seq.generator = dataclasses.replace(seq.generator, delta=delta)
+    assert float(psnr(tuned.synthesis(seq.latents), images).mean()) == pytest.approx(stats.psnr_after, abs=1e-3)
+    seq = dataclasses.replace(seq, generator=dataclasses.replace(seq.generator, delta=delta), tuning=stats)
     save_latents(tmp_path / "l.safetensors", seq)
     back = load_latents(tmp_path / "l.safetensors")
+    assert back.tuning == stats and back.stats == seq.stats  # the typed records round-trip
     traj = fit(back, FitConfig(iters=5, subspace_dim=2))
     save_trajectory(tmp_path / "t.safetensors", traj)
     from dynode.pipelines import VideoPipeline

@@ -8,7 +8,7 @@ Conventions (only ``dynode.io`` converts):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol, runtime_checkable
 
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from dynode.config import FitConfig, InversionConfig, PTIConfig
 from dynode.errors import InputError
 
 
@@ -274,7 +275,7 @@ class FitStats:
     """How a trajectory was fitted (see :func:`dynode.dynamics.fit`).
 
     Attributes:
-        config: the fit's config (:class:`dynode.config.FitConfig` as a dict).
+        config: the fit's config.
         iterations: Adam iterations run. best_iteration: the one whose field was kept.
         best_loss, last_window_loss: the kept field's loss, and the mean over the last iterations.
         selected_by: "heldout" (the loss on held-out frames chose the field) or "full".
@@ -282,7 +283,7 @@ class FitStats:
         motion_gains: the gains of the motion edits applied since (see :func:`dynode.edit.scale_motion`).
     """
 
-    config: dict
+    config: FitConfig
     iterations: int
     last_window_loss: float
     best_loss: float
@@ -293,13 +294,57 @@ class FitStats:
     motion_gains: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
-        return {**self.__dict__, "motion_gains": list(self.motion_gains)}
+        return {**self.__dict__, "config": self.config.to_dict(), "motion_gains": list(self.motion_gains)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FitStats":
-        return cls(d["config"], int(d["iterations"]), float(d["last_window_loss"]), float(d["best_loss"]),
+        return cls(FitConfig.from_dict(d["config"]), int(d["iterations"]), float(d["last_window_loss"]), float(d["best_loss"]),
                    int(d["best_iteration"]), d["selected_by"], int(d["subspace_dim"]), float(d["seconds"]),
                    tuple(float(g) for g in d.get("motion_gains", ())))
+
+
+@dataclass(frozen=True)
+class InversionStats:
+    """How codes were inverted (see :func:`dynode.inversion.invert`).
+
+    Attributes:
+        config: the inversion's config. init: where optimisation started ("encoder", "previous", "mean").
+        seconds: wall time. seconds_per_frame: the same per frame.
+    """
+
+    config: InversionConfig
+    init: str
+    seconds: float
+    seconds_per_frame: float
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InversionStats":
+        return cls(InversionConfig.from_dict(d["config"]), d["init"], float(d["seconds"]), float(d["seconds_per_frame"]))
+
+
+@dataclass(frozen=True)
+class TuningStats:
+    """How a generator was tuned to a video's codes (see :func:`dynode.inversion.pivotal_tuning`).
+
+    Attributes:
+        config: the tuning's config. psnr_before, psnr_after: the codes' mean PSNR (dB) with the
+            generator before and after. seconds: wall time.
+    """
+
+    config: PTIConfig
+    psnr_before: float
+    psnr_after: float
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TuningStats":
+        return cls(PTIConfig.from_dict(d["config"]), float(d["psnr_before"]), float(d["psnr_after"]), float(d["seconds"]))
 
 
 @dataclass
@@ -313,7 +358,8 @@ class LatentSequence:
         psnr: float32 (T,) reconstruction PSNR per frame, dB.
         generator: the generator the codes belong to (with the video's tuning delta, if tuned).
         space: "w+" or "w".
-        info: free-form stats (steps, seconds, config).
+        stats: how they were inverted (None for codes made otherwise).
+        tuning: how the generator was tuned to them (None: not tuned).
         source: the video the codes were inverted from (None: frames given in memory).
     """
 
@@ -323,7 +369,8 @@ class LatentSequence:
     psnr: torch.Tensor
     generator: GeneratorRecord
     space: str = "w+"
-    info: dict = field(default_factory=dict)
+    stats: InversionStats | None = None
+    tuning: TuningStats | None = None
     source: Source | None = None
 
     def __post_init__(self):
@@ -341,4 +388,4 @@ class LatentSequence:
     def select(self, index) -> "LatentSequence":
         idx = torch.arange(len(self))[index]
         return LatentSequence(self.times[idx], self.latents[idx], self.losses[idx], self.psnr[idx],
-                              self.generator, self.space, dict(self.info), self.source)
+                              self.generator, self.space, self.stats, self.tuning, self.source)

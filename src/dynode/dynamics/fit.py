@@ -198,7 +198,7 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
                 break
     field.load_state_dict(best[1])
     field.eval()
-    stats = FitStats(config.to_dict(), it + 1, float(loss_value), float(best[0]), int(best[2]),
+    stats = FitStats(config, it + 1, float(loss_value), float(best[0]), int(best[2]),
                      "heldout" if len(held) else "full", int(z.shape[1]), time.time() - start)
     return Trajectory(field, config.field, config.hidden, sequence.latents.clone().float(), times_all.clone(),
                       chart, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,

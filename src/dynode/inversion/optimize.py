@@ -12,7 +12,7 @@ from dynode.config import InversionConfig
 from dynode.errors import InputError
 from dynode.metrics.image import psnr, ssim
 from dynode.metrics.perceptual import stlpips
-from dynode.types import Generator, LatentSequence
+from dynode.types import Generator, InversionStats, LatentSequence
 
 
 def _lr_at(step: int, total: int, peak: float) -> float:
@@ -150,5 +150,5 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         codes = codes[:, None].repeat(1, generator.num_ws, 1)
     seconds = time.time() - start
     return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(),
-                          generator.record, config.space, {"config": config.to_dict(), "init": init_mode,
-                                                           "seconds": seconds, "seconds_per_frame": seconds / len(images)})
+                          generator.record, config.space,
+                          InversionStats(config, init_mode, seconds, seconds / len(images)))

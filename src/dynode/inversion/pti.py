@@ -18,7 +18,7 @@ import torch
 
 from dynode.config import PTIConfig
 from dynode.errors import InputError
-from dynode.types import Generator
+from dynode.types import Generator, TuningStats
 from dynode.metrics.image import psnr, ssim
 
 
@@ -29,12 +29,12 @@ def tunable(generator: Generator) -> dict[str, torch.nn.Parameter]:
 
 def pivotal_tuning(generator: Generator, images: torch.Tensor, pivots: torch.Tensor,
                    config: PTIConfig = PTIConfig(), seed: int = 0,
-                   progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+                   progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, torch.Tensor], TuningStats]:
     """Tune a copy of ``generator`` on (T, 3, R, R) images at their (T, num_ws, w_dim) pivots.
 
     Returns:
         (delta, stats): the change of each synthesis parameter (name -> tensor, on the CPU) and
-        the reconstruction PSNR at the pivots before and after, with the seconds taken.
+        how it went (the reconstruction PSNR at the pivots before and after, the seconds taken).
     """
     if images.shape[0] != pivots.shape[0] or pivots.shape[1:] != (generator.num_ws, generator.w_dim):
         raise InputError(f"pivotal_tuning: {images.shape[0]} images need as many pivots of shape "
@@ -75,6 +75,5 @@ def pivotal_tuning(generator: Generator, images: torch.Tensor, pivots: torch.Ten
     with torch.no_grad():
         after = float(psnr(tuned.synthesis(pivots), images).mean())
         delta = {k: (p - originals[k]).detach().cpu() for k, p in params.items()}
-    return delta, {"config": config.to_dict(), "psnr_before": round(before, 3), "psnr_after": round(after, 3),
-                   "seconds": round(time.time() - start, 2)}
+    return delta, TuningStats(config, round(before, 3), round(after, 3), round(time.time() - start, 2))
 

@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from dynode.errors import CheckpointError
-from dynode.types import GeneratorRecord, LatentSequence, Source
+from dynode.types import GeneratorRecord, InversionStats, LatentSequence, Source, TuningStats
 from dynode.version import __version__
 
 FORMAT_VERSION = 1
@@ -172,7 +172,9 @@ def save_latents(path: str | os.PathLike, sequence: LatentSequence) -> None:
     tensors.update(delta_tensors(sequence.generator.delta))
     save_artifact(path, "latents", tensors, {
         "generator": sequence.generator.name, "generator_id": sequence.generator.id, "space": sequence.space,
-        "info": sequence.info, "source": None if sequence.source is None else sequence.source.to_dict()})
+        "stats": None if sequence.stats is None else sequence.stats.to_dict(),
+        "tuning": None if sequence.tuning is None else sequence.tuning.to_dict(),
+        "source": None if sequence.source is None else sequence.source.to_dict()})
 
 
 def load_latents(path: str | os.PathLike) -> LatentSequence:
@@ -183,5 +185,9 @@ def load_latents(path: str | os.PathLike) -> LatentSequence:
     """
     t, info = load_artifact(path, "latents")
     generator = GeneratorRecord(info["generator"], info.get("generator_id", ""), tensors_delta(t))
-    return LatentSequence(t["times"], t["latents"], t["losses"], t["psnr"], generator, info["space"], info["info"],
-                          Source.from_dict(info.get("source")))
+    old = info.get("info") or {}  # artifacts before the typed records kept them in a free-form dict
+    stats = info.get("stats") or (old if "init" in old else None)
+    tuning = info.get("tuning") or old.get("pti")
+    return LatentSequence(t["times"], t["latents"], t["losses"], t["psnr"], generator, info["space"],
+                          None if stats is None else InversionStats.from_dict(stats),
+                          None if tuning is None else TuningStats.from_dict(tuning), Source.from_dict(info.get("source")))

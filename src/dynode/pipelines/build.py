@@ -61,8 +61,8 @@ def invert_frames(models: Models, frames: Frames, inversion: InversionConfig, pr
 def tune_codes(models: Models, sequence: LatentSequence, frames: Frames,
                config: PTIConfig) -> tuple[Models, LatentSequence]:
     """Pivotal tuning around ``sequence``'s codes (see :func:`dynode.inversion.pivotal_tuning`): the
-    tuned models, and the codes recording the tuning delta, their tuned PSNR and (``info["pti"]``)
-    the PSNR before.
+    tuned models, and the codes recording the tuning delta, their tuned PSNR and how they were tuned
+    (``tuning``: the PSNR before and after).
 
     Raises:
         InputError: codes already made with a tuned generator, or frames lacking one of their times.
@@ -76,7 +76,7 @@ def tune_codes(models: Models, sequence: LatentSequence, frames: Frames,
     with torch.no_grad():
         scores = torch.cat([psnr(generator.synthesis(w.to(generator.device)).cpu(), x)
                             for w, x in zip(sequence.latents.split(16), images.split(16))])
-    return tuned, replace(sequence, generator=tuned.record, psnr=scores, info={**sequence.info, "pti": stats})
+    return tuned, replace(sequence, generator=tuned.record, psnr=scores, tuning=stats)
 
 
 def read_artifact(path: str | Path, device: str = "cpu", models: Models | None = None) \

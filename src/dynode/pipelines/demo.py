@@ -135,6 +135,16 @@ class EditMetrics:
 
 
 @dataclass(frozen=True)
+class FitFacts:
+    """The ODE fit: the kept field's loss and iteration, the subspace it lives in, the wall time."""
+
+    best_loss: float
+    best_iteration: int
+    subspace_dim: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class DemoMetrics:
     """Everything the demo measured (written as ``metrics.json``)."""
 
@@ -144,7 +154,7 @@ class DemoMetrics:
     extrapolation: Future
     extrapolation_first_4: Future
     edit: EditMetrics
-    fit: dict
+    fit: FitFacts
     stage_seconds: dict
     total_seconds: float
 
@@ -293,7 +303,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     metrics = DemoMetrics(
         VideoFacts(config.seed, config.fps, n_all, len(observed_idx), len(held), len(future), generator.resolution),
         ReconstructionFacts(round(float(seq.psnr.mean()), 3), round(float(seq.psnr.min()), 3),
-                            round(seq.info["seconds_per_frame"], 3)),
+                            round(seq.stats.seconds_per_frame, 3)),
         HeldOut(_scores(default_px, truth[held]),
                 _scores(plain_px[held], truth[held]), _scores(initial_px[held], truth[held]),
                 _scores(detail_px[held], truth[held]), _scores(lin_px[held], truth[held]),
@@ -303,7 +313,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
         Future(_scores(plain_px[first4], truth[first4]), _scores(detail_px[first4], truth[first4]),
                _scores(cv_future[:4], truth[first4])),
         EditMetrics(config.direction, config.strength, **edit_metrics),
-        {k: getattr(traj.stats, k) for k in ("best_loss", "best_iteration", "subspace_dim", "seconds")},
+        FitFacts(traj.stats.best_loss, traj.stats.best_iteration, traj.stats.subspace_dim, traj.stats.seconds),
         timings, round(sum(timings.values()), 3))
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics.to_dict(), indent=2))

@@ -151,7 +151,7 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
             outputs.append(EDITED)
             seconds["edit"] = time.perf_counter() - lap
     seq, source = pipe.sequence, pipe.source
-    before = seq.info.get("pti", {}).get("psnr_before")
+    before = None if seq.tuning is None else seq.tuning.psnr_before
     return RunResult(pipe, len(seq), len(source.cuts) + 1 if source is not None else 1, len(pipe.parts),
                      sum(len(span) for span in pipe.spans if span.kind == "pass"), float(seq.psnr.mean()),
                      None if before is None else float(before),

@@ -189,7 +189,7 @@ class VideoPipeline:
     def tune(self, config: PTIConfig = PTIConfig()) -> "VideoPipeline":
         """Pivotal tuning around the codes (see :func:`dynode.pipelines.build.tune_codes`): a new pipeline
         whose generator is a tuned copy and whose codes record its delta and their tuned PSNR
-        (``info["pti"]`` holds the PSNR before); this one is unchanged.
+        (``sequence.tuning`` holds the PSNR before); this one is unchanged.
 
         Raises:
             InputError: no codes, a generator already tuned, or frames that are not at hand.
