@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dynode.cli.common import (DEVICE, FIDELITY, ITERS, SUBSPACE_DIM, O, SEED, _device, _errors, _read_options,
-                               _run_spec, app, err)
+                               _progress, _run_spec, app, err)
 from dynode.config import EditSpec, FitConfig
 
 STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red", "ignored": "yellow"}
@@ -50,9 +49,7 @@ def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of video
             err.print(f"[yellow]ignored[/] {path}: {why}", highlight=False, soft_wrap=True)
         videos = found.videos
         device = _device(device, seed)
-        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} videos"),
-                   TimeElapsedColumn()]
-        with Progress(*columns, console=err) as bar:
+        with _progress("{task.completed}/{task.total} videos", eta=False) as bar:
             task = bar.add_task("batch", total=len(videos))
 
             def on_row(row, done: int, total: int) -> None:

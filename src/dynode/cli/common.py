@@ -78,12 +78,16 @@ def _device(device: str, seed: int = 0) -> str:
     return device
 
 
+def _progress(count: str = "{task.completed:.0f}/{task.total:.0f}", eta: bool = True, **options) -> Progress:
+    """dynode's progress bars on stderr: description, bar, ``count``, elapsed time (and the ETA)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn(count), TimeElapsedColumn()]
+    return Progress(*columns, *([TextColumn("ETA"), TimeRemainingColumn()] if eta else []), console=err, **options)
+
+
 @contextmanager
 def _bar(description: str):
     """A rich progress bar; yields update(done, total)."""
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=err, transient=False, disable=not sys.stderr.isatty()) as bar:
+    with _progress(transient=False, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total, *_: bar.update(task, completed=done, total=total)
 
@@ -91,9 +95,7 @@ def _bar(description: str):
 @contextmanager
 def _stage_bars():
     """A rich progress bar per stage of a run; yields update(stage, done, total)."""
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=err, transient=False, disable=not sys.stderr.isatty()) as bar:
+    with _progress(transient=False, disable=not sys.stderr.isatty()) as bar:
         tasks = {}
 
         def update(stage: str, done: int, total: int) -> None:

@@ -28,6 +28,7 @@ from dynode.config import check_choice
 from dynode.dynamics import Trajectory
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
+from dynode.types import bracket
 
 PROPAGATIONS = ("first-frame", "per-frame")  # keyframe and locked edits build on them (:mod:`dynode.edit`)
 
@@ -65,9 +66,8 @@ class Schedule:
         kw = torch.tensor(self.weights, dtype=torch.float64)
         if len(kt) == 1:
             return kw.expand(len(t)).float()
-        i = torch.searchsorted(kt, t.clamp(kt[0], kt[-1]), right=True).clamp(1, len(kt) - 1)
-        frac = ((t.clamp(kt[0], kt[-1]) - kt[i - 1]) / (kt[i] - kt[i - 1])).clamp(0, 1)
-        return (kw[i - 1] + frac * (kw[i] - kw[i - 1])).float()
+        lo, hi, frac = bracket(kt, t)
+        return (kw[lo] + frac * (kw[hi] - kw[lo])).float()
 
 
 @dataclass(frozen=True)
