@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from dynode.app import App, AppConfig
-from dynode.app.ui import fit_spec
+from dynode.app.service import fit_spec
 from dynode.errors import InputError
 
 SMALL = fit_spec(steps_first=20, steps=5, iters=30)
@@ -136,7 +136,7 @@ def test_app_in_a_real_browser(tmp_path):
 
 
 def test_core_errors_come_with_what_to_do_in_the_page_own_terms():
-    from dynode.app.ui import REMEDIES
+    from dynode.app.service import REMEDIES
     from dynode.errors import REMEDIES as KEYS, advice
     assert set(REMEDIES) <= set(KEYS)
     assert advice(InputError("full-frame output needs aligned codes", "align"), REMEDIES) == \

@@ -10,6 +10,7 @@ strength) costs seconds. Uploads and outputs live in one temporary folder per ap
 page's status line, with nothing half-written.
 """
 
-from dynode.app.ui import App, AppConfig, build_app
+from dynode.app.service import App, AppConfig
+from dynode.app.ui import build_app
 
 __all__ = ["App", "AppConfig", "build_app"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from dynode.app.ui import AppConfig
+from dynode.app.service import AppConfig
 from dynode.cli.common import O, _device, _errors, app, say
 
 
