@@ -12,8 +12,13 @@ LAYERS = {
     "errors": 0, "config": 0, "types": 0, "times": 0, "version": 0,
     "io": 1,
     "generators": 2, "data": 2,
-    "align": 3, "inversion": 3, "dynamics": 3, "edit": 3, "metrics": 3, "baselines": 3, "detail": 3, "flow": 3,
-    "render": 3,
+    # The stages, ordered among themselves: flow and rendering; what builds on flow; the measures; the
+    # fitting stages that read the measures; editing, which builds on them all.
+    "flow": 3.0, "render": 3.0,
+    "align": 3.1, "baselines": 3.1, "detail": 3.1,
+    "metrics": 3.2,
+    "inversion": 3.3, "dynamics": 3.3,
+    "edit": 3.4,
     "pipelines": 4, "plots": 4,
     "cli": 5, "app": 5,
     "": 6,  # the package's own __init__: the public re-exports
