@@ -292,10 +292,8 @@ class LockConfig(_Config):
         tolerance: a keyframe is held once its response is within this share of the target
             (of 1 with the pixels); only the keyframes not yet held are rendered again.
         max_gain: the gain on the carried edit is kept in [0, max_gain].
-        realism: a keyframe's gain is lowered where its code would lie more than this share further
-            from the generator's W distribution than the carried edit's (gain 1) does
-            (:func:`dynode.metrics.appearance.w_distance`; generators with a mapping network;
-            None: only ``max_gain`` bounds it).
+        realism: gains are lowered where a code would lie more than this share further from W than
+            the carried edit's (:func:`dynode.metrics.appearance.w_distance`; None: only ``max_gain``).
         smoothing: the smoothing spline's penalty on the gain's curvature, time counted in
             frames (None: chosen by generalised cross-validation, which on the toy faces smoothed
             too much to hold the probe's reading).
@@ -366,8 +364,7 @@ class EditSpec(_Config):
         steady: in [0, 1): the edit's change to the picture averaged over neighbouring frames
             along the video's motion, a neighbour one frame away weighing half this (0: off; see
             :mod:`dynode.edit.steady`).
-        keyframes: with "keyframe" propagation, the times (seconds) whose edit is held on the frames
-            nearest them (default: each span's first frame).
+        keyframes: "keyframe" propagation: times (s) whose edit is held nearest them (default: the first).
     """
 
     directions: tuple[str, ...] = ()

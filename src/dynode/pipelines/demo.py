@@ -252,8 +252,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     initial_px = pipe.interpolate(times=t_all, path="initial", fidelity="latent").numpy()
     detail_px = pipe.interpolate(times=t_all, path="exact", fidelity="detail").numpy()
     # What `dynode interpolate` gives by default: the video's detail along the default path.
-    default_px = detail_px[held] if DEFAULT_PATH == "exact" else \
-        pipe.interpolate(times=t_all[held], fidelity="detail").numpy()
+    default_px = pipe.interpolate(times=t_all[held], fidelity="detail").numpy()
     span = torch.nonzero(t_all <= last_obs_t).flatten()
     lin_px = pipe.render(linear(seq.times, seq.latents, t_all[span]), t_all[span]).numpy()
     flow_px = flow_interpolate(observed.pixels, observed.times, t_all[held])
