@@ -63,12 +63,12 @@ from dynode.pipelines import Models, VideoPipeline
 # the video's own detail; "steady" rows average the edit's change along the motion (the default,
 # EditSpec.steady); "locked" rows hold the edit's effect at the first frame's. "locked, before" is
 # the lock as it was before edits held: the pixel projection response, two secant steps, nothing
-# steadied; "locked, probe" locks
+# steadied, no realism bound (a keyframe left unheld at the gain bound now keeps the carried edit); "locked, probe" locks
 # the probe's own reading in two steps; "held" is today's lock (the probe where it reads the
 # attribute, every 2nd frame stepped until within 5%) without the steadying, "locked" with it (the
 # defaults); "every frame" solves every frame to within 2% in at most 6 steps;
 # "conditioned" rows project the library's directions of other attributes out of the edit.
-BEFORE = LockConfig("projection", stride=1, iterations=2, tolerance=0.0)
+BEFORE = LockConfig("projection", stride=1, iterations=2, tolerance=0.0, realism=None)
 EVERY = LockConfig(stride=1, iterations=6, tolerance=0.02)
 STEADY = EditSpec.steady
 ROWS = {"keyframe": ("keyframe", "exact", "subspace", "latent", None, 0.0),
