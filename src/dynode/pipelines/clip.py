@@ -61,6 +61,10 @@ class Clip:
             raise InputError(f"playback rate must be positive, got {fps}")
         return replace(self, fps=fps, audio=None)
 
+    def tiled(self, tiles: int) -> "Clip":
+        """This clip ``tiles`` times side by side (itself for 1)."""
+        return self.beside(*[self] * (tiles - 1)) if tiles > 1 else self
+
     def beside(self, *others: "Clip") -> "Clip":
         """This clip and ``others`` (same times) side by side, left to right; their reports gathered in order."""
         clips = (self, *others)

@@ -199,6 +199,5 @@ class Renderer:
         def render(part: Part, u: torch.Tensor, last: bool) -> Clip:
             if last:
                 return self.extrapolated(part, u, path, samples, seed, fidelity)
-            clip = self.along(part, u, path, fidelity)
-            return clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
+            return self.along(part, u, path, fidelity).tiled(tiles)
         return self.compose(times, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)

@@ -156,7 +156,7 @@ def compose(source: Source | None, spans: tuple[Span, ...], parts: list[Part], t
             clip = None
         else:
             clip = passthrough(source, span, distinct, resolution)
-            clip = clip.beside(*[clip] * (tiles - 1)) if tiles > 1 else clip
+            clip = clip.tiled(tiles)
         pieces.append((clip, counts, t, held))
     if not full_frame:
         return concat([replace(clip, times=t) if len(counts) == len(t) else repeat(clip, counts, t)
