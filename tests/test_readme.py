@@ -1,7 +1,6 @@
 """Every example in README.md runs here, as written, and the documentation's training commands (with tiny
 budgets appended); the documentation site builds strictly."""
 
-import json
 import os
 import re
 import shlex
@@ -42,19 +41,12 @@ def test_walkthrough_and_python_api(tmp_path, monkeypatch):
     for line in _block("walkthrough").strip().splitlines():
         _run(line)
     from dynode.io.video import read_video
-    for name in ("toy_30fps.gif", "toy_paper.mp4", "toy_future.mp4", "toy_futures.mp4", "toy_smile.mp4",
-                 "toy_hair.mp4", "toy_combo.mp4", "toy_fade.mp4", "toy_big_motion.mp4", "directions.png", "toy_sefa.mp4",
-                 "toy_latent.mp4", "toy_trajectory.png", "toy_hair_locked.mp4", "toy_hair_target.mp4",
-                 "toy_smile_detail.mp4"):
+    for name in ("toy_latent.mp4", "toy_futures.mp4", "toy_hair.mp4", "toy_hair_locked.mp4", "toy_smile_detail.mp4",
+                 "toy_big_motion.mp4", "toy_trajectory.png"):
         path = tmp_path / name
         assert min(image_size(path)) >= 64 if path.suffix == ".png" else frame_count(path) >= 8, name
     assert len(read_video(tmp_path / "toy_8x.mp4")) == 15 * 8 + 1  # 16 frames (2 s at 8 fps), 8x
-    assert len(read_video(tmp_path / "wide_4x.mp4")) == 7 * 4 + 1  # every 2nd of 16 frames, 4x
-    rows = json.loads((tmp_path / "batch_out/summary.json").read_text())
-    assert [(r["name"], r["status"], r["frames"]) for r in rows] == [("toy", "done", 16), ("wide", "done", 16)]
-    assert len(read_video(tmp_path / "batch_out/wide/interpolated.mp4")) == 15 * 2 + 1
     assert len(read_video(tmp_path / "cut_4x.mp4")) == 23 * 4 + 1  # 24 frames in two shots; the cut held, not morphed
-    assert min(image_size(tmp_path / "cut_trajectory.png")) >= 200
     namespace: dict = {}
     exec(compile(_block("python"), "README.md", "exec"), namespace)
     assert namespace["pixels"].shape == (16, 64, 128, 3) and namespace["frames"].shape == (3, 64, 64, 3)
