@@ -51,7 +51,7 @@ from dynode.edit.find import EDITABLE
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
 from dynode.edit.lock import lock
-from dynode.metrics.appearance import edit_look, w_distance
+from dynode.metrics.appearance import edit_look, w_distance, w_stats
 from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report, load_regressor, read_attributes
 from dynode.render import render_pixels
 from dynode.metrics.consistency import flicker, source_flows
@@ -158,7 +158,7 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
     if any(ROWS[r][2] == "full space" for r in rows):
         pipes["full space"] = _fitted(inverted_pipe, FitConfig.from_dict({**fit_cfg.to_dict(), "subspace_dim": 0}),
                                       cache, key)
-    flows = source_flows(source)
+    flows, stats = source_flows(source), w_stats(gen)  # each once per video: every row is scored against them
     plains = {(k, f): p.interpolate(times=times, fidelity=f).numpy() for k, p in pipes.items()
               for f in ("latent", "detail")}
     plain = plains["subspace", "latent"]
@@ -182,7 +182,7 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
             (pixels, reports), seconds = timed(lambda: _edited(pipe, times, edit, propagation, path, fidelity,
                                                                lock_config, steady))
             look = edit_look(plains[fitted, fidelity], pixels, region)
-            realism = w_distance(gen, _codes(pipe, times, edit, propagation, path, lock_config))
+            realism = w_distance(_codes(pipe, times, edit, propagation, path, lock_config), stats)
             report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted, fidelity]), from_uint8(source),
                                  attribute, sign, min_change)
             judged = edit_report(judge, from_uint8(pixels), from_uint8(plains[fitted, fidelity]), from_uint8(source),

@@ -10,7 +10,7 @@ from dynode.config import EditSpec
 from dynode.edit.keyframe import Keyframes, hold
 from dynode.edit.lock import LockReport
 from dynode.errors import InputError
-from dynode.metrics.appearance import edit_look, w_distance
+from dynode.metrics.appearance import edit_look, w_distance, w_stats
 
 
 def _scene(n=16, size=48, seed=0):
@@ -114,10 +114,11 @@ def test_a_lock_says_which_keyframes_it_could_not_hold():
 def test_w_distance_is_about_one_for_sampled_codes_and_grows_off_the_distribution(tiny_gen):
     z = torch.randn(256, tiny_gen.w_dim, generator=torch.Generator().manual_seed(5))
     w = tiny_gen.mapping(z)[:, None].expand(-1, tiny_gen.num_ws, -1)
-    sampled = w_distance(tiny_gen, w)
+    stats = w_stats(tiny_gen)
+    sampled = w_distance(w, stats)
     assert 0.8 < float(sampled.mean()) < 1.2
     d = Direction("d", torch.randn(tiny_gen.w_dim, generator=torch.Generator().manual_seed(1)), sigma=1.0)
-    far = w_distance(tiny_gen, w[:16] + d.offset(8.0, tiny_gen.num_ws))
+    far = w_distance(w[:16] + d.offset(8.0, tiny_gen.num_ws), stats)
     assert float(far.mean()) > 1.5 * float(sampled[:16].mean())
 
 

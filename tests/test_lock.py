@@ -151,7 +151,7 @@ def test_an_edit_that_cannot_be_held_keeps_the_carried_edit_instead_of_the_gain_
 
 def test_gains_keep_the_codes_near_the_generators_faces(moving, monkeypatch):
     import dynode.edit.lock as lock_module
-    from dynode.metrics.appearance import w_distance
+    from dynode.metrics.appearance import w_distance, w_stats
 
     # the edit reads half as strong as the picture changes: holding it asks for a gain of about 2
     monkeypatch.setattr(lock_module, "_response", _scaled_response(0.5))
@@ -161,8 +161,9 @@ def test_gains_keep_the_codes_near_the_generators_faces(moving, monkeypatch):
     every = LockConfig(stride=1, tolerance=0.02, iterations=6)
     free, (report_free,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=replace(every, realism=None))
     bounded, (report,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=every)
-    carried = w_distance(pipe.generator, propagate(pipe.trajectory, t, [Edit(d, 3.0)]))
-    ratio = lambda codes: float((w_distance(pipe.generator, codes) / carried).max())  # noqa: E731
+    stats = w_stats(pipe.generator)
+    carried = w_distance(propagate(pipe.trajectory, t, [Edit(d, 3.0)]), stats)
+    ratio = lambda codes: float((w_distance(codes, stats) / carried).max())  # noqa: E731
     assert min(report_free.gain_keyframes) > 1.5 and ratio(free) > 1.15  # unbounded, the lock strays off W
     assert ratio(bounded) <= 1.1 + 2e-3 and report.off_faces and "nearer the generator's faces" in report.summary()
     assert report.unheld == len(report.off_faces)  # held no further than the faces allow, and said so

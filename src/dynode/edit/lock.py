@@ -238,7 +238,7 @@ def _realism_cap(stats: tuple[torch.Tensor, torch.Tensor], plain: torch.Tensor, 
     distance (bisection: the distance along the line is convex in g); which gains were lowered, (K,) bool.
     ``stats``: the generator's :func:`~dynode.metrics.appearance.w_stats`."""
     def distance(codes):
-        return w_distance(None, codes, stats)
+        return w_distance(codes, stats)
     allowed = (1 + margin) * distance(plain + carried)
     over = (gains > 1) & (distance(plain + gains[:, None, None] * carried) > allowed)
     if over.any():

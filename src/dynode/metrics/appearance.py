@@ -14,7 +14,7 @@ five seconds. These measures read the pictures:
   reference: what drifts there is the video's own light and motion, not the edit's.
 - **leakage**: the mean change (0-255 levels, over colours) outside the region, dilated by two
   pixels: what the edit does to the background and the rest of the face.
-- **realism** (:func:`w_distance`): how far codes lie from the generator's W distribution, a
+- **realism** (:func:`w_distance` over :func:`w_stats`): how far codes lie from the generator's W distribution, a
   Mahalanobis distance per layer over sampled W codes, scaled so that a sampled code scores about 1.
 """
 
@@ -125,19 +125,19 @@ def w_stats(generator, samples: int = 4096, seed: int = 0) -> tuple[torch.Tensor
     return mean, torch.linalg.inv(cov)
 
 
-def w_distance(generator, codes: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """How far each code lies from the generator's W distribution: (N,) float32, about 1 for a sampled code.
+def w_distance(codes: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """How far each code lies from a generator's W distribution: (N,) float32, about 1 for a sampled code.
 
     Each layer's row is measured by its Mahalanobis distance under the mean and covariance of
-    sampled codes (:func:`w_stats`, or ``stats`` computed once), divided by the square root of
-    w_dim, and the rows are averaged. Inverted W+ codes lie well off W on every layer (several
-    times a sample's distance): compare an edit's codes with the unedited or carried ones.
+    sampled codes, divided by the square root of w_dim, and the rows are averaged. Inverted W+
+    codes lie well off W on every layer (several times a sample's distance): compare an edit's codes
+    with the unedited or carried ones.
 
     Args:
-        generator: any generator with ``mapping(z)`` (unused when ``stats`` are given).
         codes: (N, num_ws, w_dim).
+        stats: the generator's :func:`w_stats`, computed once for every set of codes measured.
     """
-    mean, inverse = w_stats(generator) if stats is None else stats
+    mean, inverse = stats
     x = codes.double().cpu() - mean
     d2 = torch.einsum("nld,de,nle->nl", x, inverse, x)
     return (d2.clamp(min=0).sqrt() / len(mean) ** 0.5).mean(1).float()
