@@ -50,7 +50,7 @@ def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
 
 
 def resolve_edits(models: Models, edits: EditSpec | Iterable[Edit], spec: EditSpec | None,
-                  motion: Iterable = ()) -> tuple[list[Edit], EditSpec]:
+                  motion: list = ()) -> tuple[list[Edit], EditSpec]:
     """The edits and the spec that says how they propagate: an EditSpec's own directions and settings,
     or ``Edit`` objects with ``spec`` (default ``EditSpec()``).
 
@@ -62,7 +62,7 @@ def resolve_edits(models: Models, edits: EditSpec | Iterable[Edit], spec: EditSp
             raise InputError("edit(): the EditSpec of the edits says how they propagate; give no second spec")
         edits, spec = make_edits(models, edits), edits
     edits = list(edits)
-    if not edits and not list(motion):
+    if not edits and not motion:
         raise InputError("nothing to edit: give a direction and/or a motion edit")
     return edits, spec if spec is not None else EditSpec()
 

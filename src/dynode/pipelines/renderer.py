@@ -144,6 +144,12 @@ class Renderer:
             return None
         return Path(source.video)
 
+    def spans_along(self, times: torch.Tensor, path: str, fidelity: str, full_frame: bool = False,
+                    fps: float | None = None, audio: Path | None = None) -> Clip:
+        """Every span's path rendered at ``times`` (see :meth:`compose`)."""
+        return self.compose(times, lambda part, u, last: self.along(part, u, path, fidelity), full_frame, fps, audio,
+                            fidelity=fidelity)
+
     def path_codes(self, part: Part, times: torch.Tensor, path: str) -> torch.Tensor:
         """A part's codes at ``times`` (N,) along ``path`` (one of :data:`RENDER_PATHS`): (N, num_ws, w_dim)."""
         if path in PATHS:

@@ -277,9 +277,10 @@ class VideoPipeline:
 
     def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
-        return self.renderer.compose(multi.kept_times(self.spans, self.parts),
-                             lambda part, t, last: self.renderer.crops(part, *part.observed(), fidelity), fps=fps,
-                             fidelity=fidelity)
+        renderer = self.renderer
+        return renderer.compose(multi.kept_times(self.spans, self.parts),
+                                lambda part, t, last: renderer.crops(part, *part.observed(), fidelity), fps=fps,
+                                fidelity=fidelity)
 
     def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
                     path: str = DEFAULT_PATH, full_frame: bool = False, fidelity: str = "detail") -> Clip:
@@ -301,8 +302,8 @@ class VideoPipeline:
         check_choice("path", path, RENDER_PATHS)
         self.trajectories("interpolation")
         t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
-        return self.renderer.compose(t, lambda part, u, last: self.renderer.along(part, u, path, fidelity), full_frame, fps,
-                             self.renderer.audio() if times is None else None, fidelity=fidelity)
+        renderer = self.renderer
+        return renderer.spans_along(t, path, fidelity, full_frame, fps, renderer.audio() if times is None else None)
 
     def extrapolate(self, seconds: float = 1.0, fps: float | None = None, path: str = DEFAULT_PATH, samples: int = 0,
                     seed: int = 0, fidelity: str = "detail") -> Clip:
@@ -356,8 +357,8 @@ class VideoPipeline:
             InputError: nothing to edit, an EditSpec given twice, an unknown path, a bad motion
                 component, or a probe response for a generator without a probe.
         """
-        edits, spec = resolve_edits(self.models, edits, spec, motion)
         motion = motion_edits(self.models, motion)
+        edits, spec = resolve_edits(self.models, edits, spec, motion)
         check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
         self.trajectories("editing")
         t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
@@ -369,5 +370,4 @@ class VideoPipeline:
                                 full_frame, audio=audio, fidelity=fidelity)
         if not compare:
             return clip
-        return self.renderer.compose(t, lambda part, u, last: self.renderer.along(part, u, path, fidelity), full_frame,
-                             audio=audio, fidelity=fidelity).beside(clip)
+        return renderer.spans_along(t, path, fidelity, full_frame, audio=audio).beside(clip)
