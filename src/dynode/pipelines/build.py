@@ -1,5 +1,5 @@
-"""Building a fitted video's parts: frames inverted (resumably, each span's first frame afresh), codes
-tuned (pivotal tuning, with the tuned PSNR), and codes or trajectories read back from artifacts.
+"""Building a fitted video's parts: a video read, frames inverted (resumably, each span's first frame afresh), codes
+tuned (pivotal tuning, with the tuned PSNR), parts fitted and saved, and codes or trajectories read back from artifacts.
 :class:`~dynode.pipelines.video.VideoPipeline` chains these; each is a plain function of its inputs."""
 
 from __future__ import annotations
@@ -11,21 +11,36 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dynode.config import InversionConfig, PTIConfig
-from dynode.dynamics import Trajectory, load_trajectories, load_trajectory
+from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
+from dynode.dynamics import Trajectory, fit, load_trajectories, load_trajectory, save_trajectories, save_trajectory
 from dynode.errors import CheckpointError, InputError
 from dynode.inversion import invert, pivotal_tuning
 from dynode.inversion.resume import resume
 from dynode.io.checkpoints import artifact_kind, load_latents
 from dynode.io.images import from_uint8
+from dynode.io.source import read_source
 from dynode.metrics import psnr
 from dynode.pipelines.models import Models
-from dynode.pipelines.spans import select_frames
-from dynode.types import Frames, LatentSequence, Source
+from dynode.pipelines.spans import Part, select_frames
+from dynode.types import Frames, Generator, LatentSequence, Source
+
+Progress = Callable[[int, int], None]  # (frames done, frames in all)
+FitProgress = Callable[[int, int, float], None]  # (iterations done, in all, loss)
+Log = Callable[[str], None]
 
 
-def invert_frames(models: Models, frames: Frames, inversion: InversionConfig, progress: Callable | None,
-                  log: Callable[[str], None], source: Source | None = None,
+def read_video(video: str | Path, resolution: int, read: ReadConfig,
+               log: Log) -> tuple[Frames, Source]:
+    """A video's frames to invert and its record (:func:`dynode.io.source.read_source`, with the face
+    aligner when ``read.align``)."""
+    aligner = None
+    if read.align:
+        from dynode.align.face import align_reader as aligner
+    return read_source(video, resolution, read, log, aligner)
+
+
+def invert_frames(models: Models, frames: Frames, inversion: InversionConfig, progress: Progress | None,
+                  log: Log, source: Source | None = None,
                   partial: str | Path | None = None) -> LatentSequence:
     """The codes of ``frames`` (uint8, the generator's size), recording ``source``.
 
@@ -77,6 +92,37 @@ def tune_codes(models: Models, sequence: LatentSequence, frames: Frames,
         scores = torch.cat([psnr(generator.synthesis(w.to(generator.device)).cpu(), x)
                             for w, x in zip(sequence.latents.split(16), images.split(16))])
     return tuned, replace(sequence, generator=tuned.record, psnr=scores, tuning=stats)
+
+
+def fit_parts(parts: list[Part], generator: Generator, config: FitConfig,
+              progress: FitProgress | None = None) -> list[Trajectory]:
+    """Each part's codes fitted (see :func:`dynode.dynamics.fit`; with ``config.image_weight`` against the
+    part's frames, which must be read), ``progress`` counting iterations over all the parts."""
+    total, trajectories = len(parts) * config.iters, []
+    for k, part in enumerate(parts):
+        images = from_uint8(part.frames.pixels).to(generator.device) if config.image_weight else None
+        report = None if progress is None else \
+            (lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
+        trajectories.append(fit(part.sequence, config, report, generator, images))
+    return trajectories
+
+
+def save_fitted(path: str | Path, trajectories: list[Trajectory]) -> Path:
+    """Write fitted trajectories: one trajectory artifact, or one holding every span's."""
+    if len(trajectories) == 1:
+        save_trajectory(path, trajectories[0])
+    else:
+        save_trajectories(path, trajectories)
+    return Path(path)
+
+
+def fit_summary(trajectories: list[Trajectory]) -> str:
+    """One line on a fit: its time and loss (per span for a video of several)."""
+    stats = [traj.stats for traj in trajectories]
+    if len(stats) == 1:
+        return f"fitted in {stats[0].seconds:.1f} s, loss {stats[0].best_loss:.4g}"
+    losses = ", ".join(f"{s.best_loss:.3g}" for s in stats)
+    return f"{len(stats)} spans fitted in {sum(s.seconds for s in stats):.1f} s, losses {losses}"
 
 
 def read_artifact(path: str | Path, device: str = "cpu", models: Models | None = None) \

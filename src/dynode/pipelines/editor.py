@@ -13,11 +13,13 @@ unedited renders' motion in every mode but "keyframe" (:mod:`dynode.edit.steady`
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 
-from dynode.config import EditSpec
+from dynode.config import EditSpec, check_choice
+from dynode.dynamics import PATHS
 from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
 from dynode.edit.keyframe import Keyframes
 from dynode.edit.lock import lock
@@ -100,3 +102,17 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
         weights = torch.stack([e.weights(t) for e in edits]).mean(0)
     clip = renderer.crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights)
     return replace(clip, reports=tuple(reports))
+
+
+def edit_clip(renderer: Renderer, models: Models, edits: EditSpec | Iterable[Edit], motion: Iterable,
+              spec: EditSpec | None, path: str, t: torch.Tensor, audio: Path | None, compare: bool, full_frame: bool,
+              fidelity: str) -> Clip:
+    """The video edited at ``t``, each span from its own first frame (see
+    :meth:`dynode.pipelines.VideoPipeline.edit`, which checks the trajectories and makes ``t``)."""
+    motion = motion_edits(models, motion)
+    edits, spec = resolve_edits(models, edits, spec, motion)
+    check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
+    clip = renderer.compose(t, lambda part, u, last: edited_part(renderer, models, part, u, edits, motion, spec,
+                                                                 path, fidelity, renderer.log),
+                            full_frame, audio=audio, fidelity=fidelity)
+    return renderer.spans_along(t, path, fidelity, full_frame, audio=audio).beside(clip) if compare else clip

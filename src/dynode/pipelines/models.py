@@ -66,12 +66,15 @@ class Models:
         return cls.around(load_generator(str(name_or_folder), device, delta, expect_id))
 
     @classmethod
-    def around(cls, generator: Generator) -> "Models":
-        """A loaded generator with what its model folder holds beside it (nothing for one built in memory).
+    def around(cls, generator: "Generator | Models") -> "Models":
+        """A loaded generator with what its model folder holds beside it (nothing for one built in memory);
+        a bundle is returned as it is.
 
         Raises:
             CheckpointError: an encoder, library or probe made for other weights or unreadable.
         """
+        if isinstance(generator, Models):
+            return generator
         if not generator.record.name:
             return cls(generator)
         folder = resolve(generator.record.name)

@@ -30,6 +30,7 @@ from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.spans import Part
 from dynode.render import check_latents, iter_render, render_chunk, render_pixels
+from dynode.times import future_times
 from dynode.types import Frames, Generator, Source, Span, check_times
 
 # The paths a video can be rendered along: the fitted dynamics' (exact, initial), or a baseline
@@ -183,7 +184,24 @@ class Renderer:
     def codes(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
               audio: Path | None = None, fidelity: str = "latent", geometry: torch.Tensor | None = None,
               feather: float = 4.0) -> Clip:
-        """Any codes at any times (see :meth:`dynode.pipelines.VideoPipeline.render`)."""
+        """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read
+        (:meth:`dynode.pipelines.VideoPipeline.render`).
+
+        Args:
+            full_frame: paste each rendered face back into the source video (aligned sources
+                only), the background at new times interpolated by optical flow from the source
+                frames around it; the source is walked once as the frames go.
+            fps: playback rate (default: the times' own). audio: a video whose audio goes along.
+            fidelity: "latent" (the generator's render) or "detail" (the video's own detail
+                carried along the path, see :mod:`dynode.detail`; a video of one span).
+            geometry: with "detail", the unedited codes at the same times whose renders give the
+                motion (default: ``latents`` themselves); pass them when ``latents`` are edited.
+
+        Raises:
+            InputError: codes that do not fit the generator, times of another length, an unknown
+                fidelity, "detail" without the observed frames or over several spans, or
+                ``full_frame`` without an aligned source or with its video gone.
+        """
         check_latents(self.generator, latents)
         times = check_times(times)
         if len(times) != len(latents) or (geometry is not None and geometry.shape != latents.shape):
@@ -197,9 +215,20 @@ class Renderer:
             return replace(crops, fps=rate, audio=audio)
         return multi.pasted(self.source, crops.frames, times, times, rate, audio, feather=feather)
 
-    def extrapolation(self, times: torch.Tensor, path: str, samples: int, seed: int, fidelity: str, fps: float) -> Clip:
-        """Every span at ``times``, the last one past its end, with ``samples`` SDE futures side by side
-        (the other spans repeated beside them)."""
+    def reconstruction(self, fps: float | None, fidelity: str) -> Clip:
+        """Every part's own codes rendered at their frames' times (with "detail": the frames)."""
+        return self.compose(multi.kept_times(self.spans, self.parts),
+                            lambda part, t, last: self.crops(part, *part.observed(), fidelity), fps=fps,
+                            fidelity=fidelity)
+
+    def extrapolation(self, seconds: float, fps: float | None, path: str, samples: int, seed: int,
+                      fidelity: str) -> Clip:
+        """Every span from its first observation, the last one to ``seconds`` past its end at ``fps``
+        (default: the observed rate), with ``samples`` SDE futures side by side (the other spans
+        repeated beside them)."""
+        kept = multi.kept_times(self.spans, self.parts)
+        fps = fps or playback_rate(kept)
+        times = future_times(float(kept[0]), float(kept[-1]) - float(kept[0]) + seconds, fps, include_start=True)
         tiles = max(samples, 1)
 
         def render(part: Part, u: torch.Tensor, last: bool) -> Clip:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig, _Config,
-                           check_choice)
+from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig,
+                           _Config, check_choice)
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
 from dynode.pipelines.models import Models

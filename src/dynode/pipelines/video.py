@@ -4,55 +4,42 @@
     pipe.interpolate(factor=8).write("clip_8x.mp4")
     pipe.edit([Edit(pipe.direction("smile"), 2.0)]).write("clip_smile.mp4")
 
-A :class:`VideoPipeline` holds the model bundle (:class:`~dynode.pipelines.models.Models`, the
-video's pivotal-tuning delta applied), the inverted codes, the typed record of the source video
-and its spans: one :class:`~dynode.pipelines.spans.Part` per fitted span (a video of one shot
-has one), each with its codes, trajectory and detail. Every verb renders through the same path
-over the spans (:func:`dynode.pipelines.spans.compose`) and returns a :class:`Clip`: times, a
-playback rate, the source's audio when it spans the same time, and frames produced chunk by
-chunk only when iterated or written, so long outputs stay within memory.
+Every verb renders over the video's spans (:func:`dynode.pipelines.spans.compose`) and returns a
+:class:`Clip` whose frames are produced chunk by chunk only when read, so long outputs stay within memory.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import torch
 
 from dynode.config import (DEFAULT_GENERATOR, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
                            ReadConfig, check_choice)
-from dynode.dynamics import PATHS, Trajectory, fit, save_trajectories, save_trajectory
+from dynode.dynamics import Trajectory
 from dynode.edit import Direction, Edit
 from dynode.errors import InputError
-from dynode.io.images import from_uint8
-from dynode.io.source import read_source
 from dynode.pipelines import spans as multi
-from dynode.pipelines.build import invert_frames, read_artifact, tune_codes
-from dynode.pipelines.clip import Clip, playback_rate
-from dynode.pipelines.editor import edited_part, make_edits, motion_edits, resolve_edits
+from dynode.pipelines.build import (FitProgress, Log, Progress, fit_parts, fit_summary, invert_frames, read_artifact,
+                                   read_video, save_fitted, tune_codes)
+from dynode.pipelines.clip import Clip
+from dynode.pipelines.editor import edit_clip, make_edits
 from dynode.pipelines.models import Models
 from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS, Renderer
 from dynode.pipelines.spans import Part
-from dynode.times import future_times, render_times
+from dynode.times import render_times
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
-Progress = Callable[[int, int], None]
-Log = Callable[[str], None]
 
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _bundle(models: Models | Generator) -> Models:
-    """A model bundle; a bare generator comes with what its model folder holds (nothing if built in memory)."""
-    return models if isinstance(models, Models) else Models.around(models)
+_stderr = partial(print, file=sys.stderr)
 
 
 class VideoPipeline:
-    """A video's models, codes, spans and source, and everything rendered from them.
+    """A video's models (:class:`~dynode.pipelines.models.Models`, the video's pivotal-tuning delta
+    applied), codes, spans and source, and everything rendered from them.
 
     Build one with :meth:`from_video` (a file or image folder), :meth:`from_frames` (frames in
     memory) or :meth:`from_artifacts` (a latents or trajectory file). :meth:`tune`, :meth:`fit` and
@@ -82,9 +69,8 @@ class VideoPipeline:
         trajectories = [trajectory] if isinstance(trajectory, Trajectory) else list(trajectory or [])
         if sequence is None and not trajectories:
             raise InputError("VideoPipeline needs a latent sequence or a trajectory")
-        self.models, self.sequence, self.frames = _bundle(models), sequence, frames
-        self.log = log or _stderr
-        self.detail_config = detail_config
+        self.models, self.sequence, self.frames = Models.around(models), sequence, frames
+        self.log, self.detail_config = log or _stderr, detail_config
         self.source: Source | None = (sequence or trajectories[0]).source
         times = sequence.times if sequence is not None else torch.cat([t.observed_times for t in trajectories])
         self.spans = multi.layout(self.source, times)
@@ -124,11 +110,8 @@ class VideoPipeline:
 
     @property
     def trajectory(self) -> Trajectory | None:
-        """The fitted trajectory of a video of one span (None until fitted, or for several: see
-        :meth:`trajectories`)."""
+        """The fitted trajectory of a video of one span (None until fitted, or for several: :meth:`trajectories`)."""
         return self.parts[0].trajectory if len(self.parts) == 1 else None
-
-    # Building -----------------------------------------------------------------------------
 
     @classmethod
     def from_video(cls, video: str | Path, models: Models | Generator | str = DEFAULT_GENERATOR,
@@ -149,12 +132,9 @@ class VideoPipeline:
             InputError: unreadable video, < 2 frames, frames of the wrong size without resize or
                 align, or no face anywhere with align. CheckpointError: unknown generator.
         """
-        models = Models.from_pretrained(models, device) if isinstance(models, (str, Path)) else _bundle(models)
+        models = Models.from_pretrained(models, device) if isinstance(models, (str, Path)) else Models.around(models)
         log = log or _stderr
-        aligner = None
-        if read.align:
-            from dynode.align.face import align_reader as aligner
-        frames, source = read_source(video, models.generator.resolution, read, log, aligner)
+        frames, source = read_video(video, models.generator.resolution, read, log)
         return cls.from_frames(frames, models, inversion, pti, fit, progress, log, source, partial)
 
     @classmethod
@@ -165,7 +145,7 @@ class VideoPipeline:
         """Invert frames already in memory (uint8, the generator's size; see
         :func:`dynode.pipelines.build.invert_frames` for ``source``, ``partial`` and what it refuses),
         tune them with ``pti`` (None: not) and fit them with ``fit`` (None: not)."""
-        models, log = _bundle(models), log or _stderr
+        models, log = Models.around(models), log or _stderr
         seq = invert_frames(models, frames, inversion, progress, log, source, partial)
         pipe = cls(models, seq, log=log, frames=frames)
         if pti is not None:
@@ -181,10 +161,8 @@ class VideoPipeline:
         Raises:
             CheckpointError: unreadable artifact, one of another kind, or a generator that cannot be reloaded.
         """
-        models, sequence, trajectories = read_artifact(path, device, None if models is None else _bundle(models))
+        models, sequence, trajectories = read_artifact(path, device, None if models is None else Models.around(models))
         return cls(models, sequence, trajectories, log)
-
-    # Tuning and fitting -------------------------------------------------------------------
 
     def tune(self, config: PTIConfig = PTIConfig()) -> "VideoPipeline":
         """Pivotal tuning around the codes (see :func:`dynode.pipelines.build.tune_codes`): a new pipeline
@@ -198,8 +176,7 @@ class VideoPipeline:
         models, tuned = tune_codes(self.models, seq, self.renderer.kept_frames("pivotal tuning"), config)
         return self._derived(models, tuned, same_generator=False)
 
-    def fit(self, config: FitConfig = FitConfig(), progress: Callable[[int, int, float], None] | None = None) \
-            -> "VideoPipeline":
+    def fit(self, config: FitConfig = FitConfig(), progress: FitProgress | None = None) -> "VideoPipeline":
         """Fit the dynamics of every fitted span to its codes (see :func:`dynode.dynamics.fit`);
         returns a new pipeline with the trajectories; this one is unchanged.
 
@@ -213,38 +190,21 @@ class VideoPipeline:
         self._require_codes("fitting")
         if config.image_weight:
             self.renderer.share_frames("an image-space loss")
-        total, trajectories = len(self.parts) * config.iters, []
-        for k, part in enumerate(self.parts):
-            images = from_uint8(part.frames.pixels).to(self.generator.device) if config.image_weight else None
-            report = None if progress is None else \
-                (lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
-            trajectories.append(fit(part.sequence, config, report, self.generator, images))
-        return self._derived(trajectories=trajectories)
+        return self._derived(trajectories=fit_parts(self.parts, self.generator, config, progress))
 
     def save_trajectory(self, path: str | Path) -> Path:
         """Write the fitted trajectory (one artifact holding every span's, for a video of several)."""
-        trajectories = self.trajectories("saving a trajectory")
-        if len(trajectories) == 1:
-            save_trajectory(path, trajectories[0])
-        else:
-            save_trajectories(path, trajectories)
-        return Path(path)
+        return save_fitted(path, self.trajectories("saving a trajectory"))
 
     def fit_summary(self) -> str:
         """One line on the fit: its time and loss (per span for a video of several)."""
-        stats = [traj.stats for traj in self.trajectories("a fit summary")]
-        if len(stats) == 1:
-            return f"fitted in {stats[0].seconds:.1f} s, loss {stats[0].best_loss:.4g}"
-        losses = ", ".join(f"{s.best_loss:.3g}" for s in stats)
-        return f"{len(stats)} spans fitted in {sum(s.seconds for s in stats):.1f} s, losses {losses}"
+        return fit_summary(self.trajectories("a fit summary"))
 
     def _require_codes(self, what: str) -> LatentSequence:
         if self.sequence is None:
             raise InputError(f"{what} needs the inverted codes, and this pipeline was built from a trajectory",
                              "invert_first")
         return self.sequence
-
-    # Rendering ----------------------------------------------------------------------------
 
     def trajectories(self, what: str) -> list[Trajectory]:
         """One fitted trajectory per span (InputError naming ``what`` needs them when the codes are
@@ -256,31 +216,13 @@ class VideoPipeline:
     def render(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
                audio: Path | None = None, fidelity: str = "latent", geometry: torch.Tensor | None = None,
                feather: float = 4.0) -> Clip:
-        """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read.
-
-        Args:
-            full_frame: paste each rendered face back into the source video (aligned sources
-                only), the background at new times interpolated by optical flow from the source
-                frames around it; the source is walked once as the frames go.
-            fps: playback rate (default: the times' own). audio: a video whose audio goes along.
-            fidelity: "latent" (the generator's render) or "detail" (the video's own detail
-                carried along the path, see :mod:`dynode.detail`; a video of one span).
-            geometry: with "detail", the unedited codes at the same times whose renders give the
-                motion (default: ``latents`` themselves); pass them when ``latents`` are edited.
-
-        Raises:
-            InputError: codes that do not fit the generator, times of another length, an unknown
-                fidelity, "detail" without the observed frames or over several spans, or
-                ``full_frame`` without an aligned source or with its video gone.
-        """
+        """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read
+        (see :meth:`dynode.pipelines.renderer.Renderer.codes` for the options and what it refuses)."""
         return self.renderer.codes(latents, times, full_frame, fps, audio, fidelity, geometry, feather)
 
     def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
-        renderer = self.renderer
-        return renderer.compose(multi.kept_times(self.spans, self.parts),
-                                lambda part, t, last: renderer.crops(part, *part.observed(), fidelity), fps=fps,
-                                fidelity=fidelity)
+        return self.renderer.reconstruction(fps, fidelity)
 
     def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
                     path: str = DEFAULT_PATH, full_frame: bool = False, fidelity: str = "detail") -> Clip:
@@ -297,8 +239,7 @@ class VideoPipeline:
         Raises:
             InputError: no trajectory, several of factor/fps/times, or bad values.
         """
-        if factor is None and fps is None and times is None:
-            factor = 8
+        factor = 8 if factor is None and fps is None and times is None else factor
         check_choice("path", path, RENDER_PATHS)
         self.trajectories("interpolation")
         t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
@@ -317,13 +258,7 @@ class VideoPipeline:
         """
         check_choice("path", path, RENDER_PATHS)
         self.trajectories("extrapolation")
-        kept = multi.kept_times(self.spans, self.parts)
-        t0, t1 = float(kept[0]), float(kept[-1])
-        fps = fps or playback_rate(kept)
-        t = future_times(t0, t1 - t0 + seconds, fps, include_start=True)
-        return self.renderer.extrapolation(t, path, samples, seed, fidelity, fps)
-
-    # Editing ------------------------------------------------------------------------------
+        return self.renderer.extrapolation(seconds, fps, path, samples, seed, fidelity)
 
     def direction(self, spec: str) -> Direction:
         """A direction of the generator's library by name, or from a file (see :func:`dynode.get_direction`)."""
@@ -357,17 +292,9 @@ class VideoPipeline:
             InputError: nothing to edit, an EditSpec given twice, an unknown path, a bad motion
                 component, or a probe response for a generator without a probe.
         """
-        motion = motion_edits(self.models, motion)
-        edits, spec = resolve_edits(self.models, edits, spec, motion)
-        check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
         self.trajectories("editing")
         t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
             else check_times(list(times))
         renderer = self.renderer
         audio = renderer.audio() if times is None else None
-        clip = renderer.compose(t, lambda part, u, last: edited_part(renderer, self.models, part, u, edits, motion, spec,
-                                                                     path, fidelity, self.log),
-                                full_frame, audio=audio, fidelity=fidelity)
-        if not compare:
-            return clip
-        return renderer.spans_along(t, path, fidelity, full_frame, audio=audio).beside(clip)
+        return edit_clip(renderer, self.models, edits, motion, spec, path, t, audio, compare, full_frame, fidelity)
