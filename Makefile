@@ -78,9 +78,12 @@ bench-shots: $(STAMP)
 bench-encoder: $(STAMP)
 	$(PY) benchmarks/encoder.py --out bench_out/encoder
 
-# Retrain the bundled generator's encoder (about 10 minutes on 2 cores; exported into its model folder).
+# Retrain the bundled generator's encoder as docs/training.md records (about 40 minutes on 2 cores): through the
+# generator, started from the one-pass encoder it replaced (read from git history); exported into its model folder.
 train-encoder: $(STAMP)
-	$(VENV)/bin/dynode train-encoder --generator toyfaces64 --out runs/encoder --steps 3000
+	mkdir -p runs/encoder_v1
+	for f in config.json model.safetensors; do git show 25fd497:src/dynode/weights/toyfaces64/encoder/$$f > runs/encoder_v1/$$f; done
+	$(VENV)/bin/dynode train-encoder --generator toyfaces64 --out runs/encoder --steps 2500 --lr 5e-4 --toy 0.5 --warm runs/encoder_v1
 
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.

@@ -72,8 +72,8 @@ def test_training_commands(tmp_path, monkeypatch):
     with torch.no_grad():
         images = generator.synthesis(generator.mean_latent[None, None].expand(2, generator.num_ws, -1))
         assert load_regressor(tmp_path / "runs/probe")(images).shape == (2, len(ATTRIBUTES))
-        assert load_encoder(tmp_path / "runs/toyfaces64/export/encoder", generator)(images).shape == \
-            (2, generator.num_ws, generator.w_dim)
+        assert load_encoder(tmp_path / "runs/toyfaces64/export/encoder", generator).encode(generator, images).shape \
+            == (2, generator.num_ws, generator.w_dim)
 
 
 @pytest.mark.slow

@@ -107,8 +107,9 @@ class InversionConfig(_Config):
 
     Args:
         space: "w+" (one code per layer) or "w" (one code broadcast to every layer).
-        steps_first: Adam steps for the first frame, started from the mean latent.
-        steps: Adam steps for each later frame, warm-started from the previous frame's code.
+        steps_first: Adam steps for the first frame of a span, started from the mean latent (not with
+            the encoder, whose codes start every frame).
+        steps: Adam steps for every other frame (and with the encoder every frame).
         lr: peak Adam learning rate (cosine ramp-down over the last 25% of steps).
         batch_size: frames optimised together; a batch starts from the last code of the previous one.
         ssim_weight: weight of the structural (1 - SSIM) term added to the pixel MSE.
@@ -118,6 +119,7 @@ class InversionConfig(_Config):
             the previous solution moved by the encoder's change between the frames), "mean" (each
             batch from the mean code) or "previous" (the first frame from the mean code, each
             later batch from the previous batch's last code).
+        passes: the encoder's passes (None: as many as it was trained with).
     """
 
     space: str = "w+"
@@ -128,6 +130,7 @@ class InversionConfig(_Config):
     ssim_weight: float = 0.5
     perceptual_weight: float = 0.0
     init: str = "auto"
+    passes: int | None = None
 
     def __post_init__(self):
         if self.init not in ("auto", "encoder", "mean", "previous"):
@@ -139,6 +142,8 @@ class InversionConfig(_Config):
                              f"{self.steps_first}, {self.steps}, {self.batch_size}")
         if min(self.lr, self.ssim_weight, self.perceptual_weight) < 0:
             raise InputError("InversionConfig: lr, ssim_weight and perceptual_weight must be >= 0")
+        if self.passes is not None and self.passes < 1:
+            raise InputError(f"InversionConfig.passes must be >= 1, got {self.passes}")
 
 
 @dataclass(frozen=True)
@@ -320,10 +325,18 @@ class LockConfig(_Config):
 
 @dataclass(frozen=True)
 class EncoderConfig(_Config):
-    """Training an inversion encoder (:mod:`dynode.inversion.encoder`).
+    """Training an inversion encoder through the generator (:mod:`dynode.inversion.encoder`).
 
     Args:
-        steps: Adam steps. batch: samples a step. lr: Adam learning rate. width: the CNN's base width.
+        steps: Adam steps. batch: images a step. lr: Adam learning rate. width: the CNN's base width.
+        passes: corrections from the mean code (ReStyle's iterations; inversion applies as many).
+        image_weight, perceptual_weight: the rendered pass against its target: mean squared error
+            (images in [-1, 1]) on every pass, ST-LPIPS on the last.
+        code_weight: the codes of the generator's samples against the true ones, in spreads squared.
+        delta_weight: each layer's code against the codes' mean over layers, in spreads squared (e4e's
+            regulariser: codes near W stay editable).
+        toy: the share of each batch drawn from the toy-face world instead of the generator's samples
+            (for a generator of toy faces: the real images of its domain).
         mixing: probability of a style-mixed sample. jitter: per-layer noise added to sampled codes,
             in units of their spread (inverted W+ codes stray from the samples' W).
         truncation: sampled codes are pulled this far towards the mean (1: none).
@@ -331,17 +344,26 @@ class EncoderConfig(_Config):
     """
 
     steps: int = 3000
-    batch: int = 32
+    batch: int = 16
     lr: float = 1e-3
     width: int = 32
+    passes: int = 3
+    image_weight: float = 1.0
+    perceptual_weight: float = 0.2
+    code_weight: float = 0.01
+    delta_weight: float = 0.001
+    toy: float = 0.0
     mixing: float = 0.5
     jitter: float = 0.2
     truncation: float = 1.0
     seed: int = 0
 
     def __post_init__(self):
-        if self.steps < 1 or self.batch < 1 or self.width < 1 or not self.lr > 0:
-            raise InputError(f"EncoderConfig: steps, batch, width >= 1 and lr > 0; got {self.to_dict()}")
+        if self.steps < 1 or self.batch < 1 or self.width < 1 or self.passes < 1 or not self.lr > 0:
+            raise InputError(f"EncoderConfig: steps, batch, width, passes >= 1 and lr > 0; got {self.to_dict()}")
+        if min(self.image_weight, self.perceptual_weight, self.code_weight, self.delta_weight) < 0 \
+                or not 0 <= self.toy <= 1:
+            raise InputError(f"EncoderConfig: loss weights >= 0 and toy in [0, 1]; got {self.to_dict()}")
         if not (0 <= self.mixing <= 1 and self.jitter >= 0 and 0 < self.truncation <= 1):
             raise InputError(f"EncoderConfig: mixing in [0, 1], jitter >= 0, truncation in (0, 1]; got {self.to_dict()}")
 

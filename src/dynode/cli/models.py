@@ -52,11 +52,17 @@ def train_gan(out: Path = O(Path("runs") / DEFAULT_GENERATOR, "--out", "-o", hel
 @app.command("train-encoder")
 def train_encoder_cmd(generator: str = GENERATOR,
                       out: Path = O(Path("runs/encoder"), "--out", "-o", help="run folder (resumable state.pt)"),
-                      steps: int = O(3000, help="Adam steps"), batch: int = O(32, help="samples a step"),
+                      steps: int = O(3000, help="Adam steps"), batch: int = O(16, help="images a step"),
+                      lr: float = O(1e-3, help="Adam learning rate (cosine decay to 5%)"),
+                      passes: int = O(3, help="corrections from the mean code (ReStyle's iterations)"),
+                      perceptual_weight: float = O(0.2, help="ST-LPIPS of the last pass's render (pixels weigh 1)"),
+                      code_weight: float = O(0.01, help="the samples' codes, in spreads squared"),
+                      toy: float = O(0.0, help="share of each batch from the toy-face world (for a toy-face generator)"),
+                      warm: Optional[Path] = O(None, help="start from this encoder folder's weights"),
                       minutes: Optional[float] = O(None, help="stop after this wall time"),
                       resume: Optional[Path] = O(None, help="state.pt of a run to continue"),
                       device: str = DEVICE, seed: int = SEED) -> None:
-    """Train an encoder image -> W+ on the generator's own samples; inversion then starts from it.
+    """Train an iterative encoder (target and current render in, a correction out) through the generator.
 
     The encoder is exported into the generator's model folder (encoder/), where `--init auto`
     (the default) finds it.
@@ -66,10 +72,12 @@ def train_encoder_cmd(generator: str = GENERATOR,
     from dynode.inversion.encoder import encoder_folder, train_encoder
     with _errors():
         gen = load_generator(generator, _device(device, seed))
-        config = EncoderConfig(steps=steps, batch=batch, seed=seed)
+        config = EncoderConfig(steps=steps, batch=batch, lr=lr, passes=passes, perceptual_weight=perceptual_weight,
+                               code_weight=code_weight, toy=toy, seed=seed)
         with _bar("training encoder") as update:
-            _, stats = train_encoder(gen, config, out, encoder_folder(gen), resume, minutes, update)
-        say(f"{stats['steps']} steps in {stats['seconds']:.0f} s, loss {stats['loss']:.4f} -> {encoder_folder(gen)}")
+            _, stats = train_encoder(gen, config, out, encoder_folder(gen), resume, minutes, update, warm)
+        say(f"{stats['steps']} steps in {stats['seconds']:.0f} s, loss {stats['loss']:.4f}, "
+            f"last pass {stats['psnr']:.2f} dB -> {encoder_folder(gen)}")
 
 
 @app.command("train-attributes")

@@ -1,14 +1,21 @@
-"""An encoder initialiser for inversion: image -> W+ codes in one pass, trained on the generator's
-own samples (as e4e/pSp give STIT its starting codes).
+"""An iterative encoder for inversion (ReStyle, Alaluf et al. 2021): the target image and the current
+reconstruction in, a correction of the current W+ codes out, applied ``passes`` times from the mean
+code. Inversion starts every frame from its codes and needs few optimisation steps after it.
 
-Inversion then starts every frame from the encoder's code instead of the mean code or the
-previous frame's, and needs far fewer optimisation steps to reach the same reconstruction.
+Training (``dynode train-encoder``) runs through the generator, as pSp and e4e do: every pass is
+rendered and scored against the target by pixels (mean squared error), the last also by ST-LPIPS
+(the perceptual network costs more than the generator, so once a step). Half a batch
+(or all of it) is the generator's own samples (mapped codes, style-mixed at a random layer, a
+little per-layer jitter, so that W+ codes like those inversion finds are covered), where the codes
+are known and a code loss (in units of their spread) keeps the answers near them; the rest can be
+frames of the toy-face world (``EncoderConfig.toy``), the real images of the bundled generator's
+domain, never the seeds of a benchmark or test. For those e4e's idea keeps codes editable: each
+layer's code is pulled towards the codes' mean over layers (``delta_weight``). Each pass's loss is
+taken on its own (the passes between are not differentiated through), as ReStyle trains.
 
-Training (``dynode train-encoder``): each step samples codes from the generator (W, with style
-mixing and a little per-layer jitter so that W+ codes like those inversion finds are covered),
-renders them, and fits the encoder to give the codes back (mean squared error in W+, in units
-of the codes' spread). The generator is only run forwards, so a step is cheap. The run is
-resumable (``state.pt``) and exports ``encoder/`` into the generator's model folder: weights and
+The run is resumable (``state.pt``, with ``log.jsonl``: the loss and the last pass's PSNR every 50
+steps), can start from another encoder's weights (``warm``; a one-pass encoder of an older dynode
+has its first layer widened), and exports ``encoder/`` into the generator's model folder: weights and
 a config that records the generator's id, so an encoder for another generator is refused.
 """
 
@@ -24,23 +31,32 @@ import torch
 from torch import nn
 
 from dynode.config import EncoderConfig
+from dynode.data.toyfaces import ToyFaceVideo
 from dynode.errors import CheckpointError, InputError
 from dynode.io.checkpoints import atomic_path, load_model_files, save_model, torch_load
+from dynode.metrics.image import psnr
+from dynode.metrics.perceptual import stlpips
 from dynode.types import Generator
 
 ENCODER_FOLDER = "encoder"
+# Seeds of the toy-face videos the encoder trains on: far from every benchmark and test seed (< 10000).
+TOY_SEEDS = 1_000_000
 
 
 class Encoder(nn.Module):
-    """Images (B, 3, R, R) in [-1, 1] -> W+ codes (B, num_ws, w_dim): a strided CNN down to 4x4,
-    then a linear head predicting the offset from the mean code (scaled by ``spread``)."""
+    """(target, current render) (B, 3, R, R) each, in [-1, 1], and the current W+ codes (B, num_ws,
+    w_dim) -> corrected codes: a strided CNN down to 4x4 over the two images, then a linear head
+    predicting the correction (scaled by ``spread``). :meth:`encode` applies it ``passes`` times from
+    the mean code."""
 
-    def __init__(self, resolution: int, num_ws: int, w_dim: int, width: int = 32):
+    def __init__(self, resolution: int, num_ws: int, w_dim: int, width: int = 32, passes: int = 3):
         super().__init__()
         if resolution < 8 or resolution & (resolution - 1):
             raise InputError(f"Encoder: resolution must be a power of two >= 8, got {resolution}")
-        self.resolution, self.num_ws, self.w_dim, self.width = resolution, num_ws, w_dim, width
-        layers, ch, res = [nn.Conv2d(3, width, 3, padding=1), nn.LeakyReLU(0.2)], width, resolution
+        if passes < 1:
+            raise InputError(f"Encoder: passes must be >= 1, got {passes}")
+        self.resolution, self.num_ws, self.w_dim, self.width, self.passes = resolution, num_ws, w_dim, width, passes
+        layers, ch, res = [nn.Conv2d(6, width, 3, padding=1), nn.LeakyReLU(0.2)], width, resolution
         while res > 4:
             out = min(ch * 2, 8 * width)
             layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
@@ -53,9 +69,28 @@ class Encoder(nn.Module):
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.register_buffer("spread", torch.ones(()))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        offset = self.head(self.features(images)).view(len(images), self.num_ws, self.w_dim)
-        return self.w_avg + self.spread * offset
+    def forward(self, images: torch.Tensor, current: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        offset = self.head(self.features(torch.cat([images, current], 1))).view(len(images), self.num_ws, self.w_dim)
+        return codes + self.spread * offset
+
+    def start(self, generator: Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first pass's input: the mean code (n, num_ws, w_dim) and its render (n, 3, R, R)."""
+        codes = self.w_avg[None, None].expand(n, self.num_ws, self.w_dim)
+        with torch.no_grad():
+            image = generator.synthesis(codes[:1])
+        return codes, image.expand(n, *image.shape[1:])
+
+    @torch.no_grad()
+    def encode(self, generator: Generator, images: torch.Tensor, passes: int | None = None) -> torch.Tensor:
+        """The codes of ``images`` after ``passes`` passes (default: those it was trained with), 32 at a time."""
+        out = []
+        for chunk in images.split(32):
+            codes, current = self.start(generator, len(chunk))
+            for _ in range(passes or self.passes):
+                codes = self(chunk, current, codes)
+                current = generator.synthesis(codes)
+            out.append(codes)
+        return torch.cat(out)
 
 
 @torch.no_grad()
@@ -74,30 +109,89 @@ def sample_codes(generator: Generator, n: int, config: EncoderConfig, spread: fl
     return ws + config.jitter * spread * torch.randn(ws.shape, generator=rng).to(device)
 
 
-def train_encoder(generator: Generator, config: EncoderConfig = EncoderConfig(), out: str | Path | None = None,
-                  export: str | Path | None = None, resume: str | Path | None = None, minutes: float | None = None,
-                  progress: Callable[[int, int, float], None] | None = None) -> tuple[Encoder, dict]:
-    """Train an encoder for ``generator`` on its own samples (see the module). With ``out`` the
-    run keeps ``out/state.pt`` (every 500 steps; resumable with ``resume``); with ``export`` the
-    encoder is written there as a model folder (e.g. :func:`encoder_folder` of the generator).
+def toy_frames(n: int, resolution: int, rng: torch.Generator) -> torch.Tensor:
+    """``n`` frames of the toy-face world (n, 3, R, R): each from its own video of the training seeds
+    (:data:`TOY_SEEDS` on), at a random time of its first minute."""
+    seeds = torch.randint(TOY_SEEDS, 2 * TOY_SEEDS, (n,), generator=rng)
+    times = torch.rand(n, generator=rng, dtype=torch.float64) * 60
+    return torch.cat([ToyFaceVideo(int(s)).render(t[None], resolution) for s, t in zip(seeds, times)])
 
-    Returns:
-        The encoder (eval mode) and stats: steps, final loss, seconds.
+
+def _batch(generator: Generator, config: EncoderConfig, spread: float, rng: torch.Generator):
+    """A training batch: target images, and the codes of those that are samples (the first ones)."""
+    toys = round(config.batch * config.toy)
+    codes = sample_codes(generator, config.batch - toys, config, spread, rng)
+    with torch.no_grad():
+        images = generator.synthesis(codes)
+    if toys:
+        images = torch.cat([images, toy_frames(toys, generator.resolution, rng).to(generator.device)])
+    return images, codes
+
+
+def _pass_loss(generator: Generator, enc: Encoder, images, current, codes, known, config: EncoderConfig,
+               last: bool):
+    """One pass: the corrected codes, their render, and the loss of the pass (ST-LPIPS on the last)."""
+    new = enc(images, current, codes)
+    render = generator.synthesis(new)
+    loss = config.image_weight * (render - images).pow(2).mean()
+    if config.perceptual_weight and last:
+        loss = loss + config.perceptual_weight * stlpips(render, images).mean()
+    if config.code_weight and len(known):
+        loss = loss + config.code_weight * ((new[:len(known)] - known) / enc.spread).pow(2).mean()
+    if config.delta_weight:
+        loss = loss + config.delta_weight * ((new - new.mean(1, keepdim=True)) / enc.spread).pow(2).mean()
+    return new, render, loss
+
+
+def warm_weights(encoder: Encoder, folder: str | Path) -> None:
+    """Start ``encoder`` from the weights of the encoder in ``folder`` (of the same size; a one-pass
+    encoder's first layer, which reads the target alone, is widened with zeros for the current render).
 
     Raises:
-        CheckpointError: a resume state for another generator or configuration.
+        CheckpointError: unreadable, not an encoder, or of another size.
+    """
+    meta, tensors = load_model_files(folder)
+    if meta.get("architecture") != "encoder":
+        raise CheckpointError(f"{folder}: not an encoder (architecture {meta.get('architecture')!r})")
+    first = tensors.get("features.0.weight")
+    if first is not None and first.shape[1] == 3:
+        tensors["features.0.weight"] = torch.cat([first, torch.zeros_like(first)], 1)
+    try:
+        encoder.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise CheckpointError(f"{folder}: encoder weights of another size than this run's ({e})") from e
+
+
+def train_encoder(generator: Generator, config: EncoderConfig = EncoderConfig(), out: str | Path | None = None,
+                  export: str | Path | None = None, resume: str | Path | None = None, minutes: float | None = None,
+                  progress: Callable[[int, int, float], None] | None = None,
+                  warm: str | Path | None = None) -> tuple[Encoder, dict]:
+    """Train an encoder for ``generator`` through it (see the module). With ``out`` the run keeps
+    ``out/state.pt`` (every 100 steps; resumable with ``resume``) and ``out/log.jsonl``; with ``export``
+    the encoder is written there as a model folder (e.g. :func:`encoder_folder` of the generator);
+    ``warm`` starts a new run from the weights of an encoder folder (see :func:`warm_weights`).
+
+    Returns:
+        The encoder (eval mode) and stats: steps, final loss, the last pass's PSNR, seconds.
+
+    Raises:
+        CheckpointError: a resume state for another generator or configuration, or bad ``warm`` weights.
     """
     start = time.time()
     device = generator.device
+    generator.requires_grad_(False)
     rng = torch.Generator().manual_seed(config.seed)
     with torch.no_grad():
         w = generator.mapping(torch.randn(4000, generator.w_dim, generator=rng).to(device))
         spread = float(w.std(0).mean())
-    enc = Encoder(generator.resolution, generator.num_ws, generator.w_dim, config.width).to(device)
+    enc = Encoder(generator.resolution, generator.num_ws, generator.w_dim, config.width, config.passes)
+    if warm is not None:
+        warm_weights(enc, warm)
+    enc = enc.to(device)
     enc.w_avg.copy_(generator.mean_latent.detach())
     enc.spread.fill_(spread)
     opt = torch.optim.Adam(enc.parameters(), lr=config.lr)
-    step, loss_value = 0, float("nan")
+    step, loss_value, quality, seconds = 0, float("nan"), float("nan"), 0.0
     if resume is not None:
         state = torch_load(resume, "an encoder run", device)
         if state.get("generator_id") != generator.record.id or state.get("config") != json.dumps(config.to_dict()):
@@ -105,46 +199,59 @@ def train_encoder(generator: Generator, config: EncoderConfig = EncoderConfig(),
                                   f"{state.get('config')}; this one is {generator.record.id} with {config.to_dict()}")
         enc.load_state_dict(state["encoder"])
         opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
+        step, seconds = int(state["step"]), float(state.get("seconds", 0.0))
         rng.set_state(state["rng"])
     enc.train()
+    log = None if out is None else Path(out) / "log.jsonl"
     while step < config.steps and (minutes is None or time.time() - start < 60 * minutes):
         for group in opt.param_groups:  # cosine decay to 5% over the run
             group["lr"] = config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / config.steps)))
-        codes = sample_codes(generator, config.batch, config, spread, rng)
-        with torch.no_grad():
-            images = generator.synthesis(codes)
-        loss = ((enc(images) - codes) / spread).pow(2).mean()
+        images, known = _batch(generator, config, spread, rng)
+        codes, current = enc.start(generator, len(images))
+        total = 0.0
+        for k in range(config.passes):
+            codes, current, loss = _pass_loss(generator, enc, images, current, codes, known, config,
+                                              k == config.passes - 1)
+            total = total + loss / config.passes
+            codes, current = codes.detach(), current.detach()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         opt.step()
-        step, loss_value = step + 1, loss.item()
+        step, loss_value = step + 1, total.item()
         if progress is not None:
             progress(step, config.steps, loss_value)
-        if out is not None and (step % 500 == 0 or step == config.steps):
-            _checkpoint(Path(out), enc, opt, step, rng, generator, config)
+        if log is not None and (step % 50 == 0 or step == config.steps):
+            quality = float(psnr(current, images).mean())
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as f:
+                f.write(json.dumps({"step": step, "seconds": round(seconds + time.time() - start, 1),
+                                    "loss": round(loss_value, 5), "psnr": round(quality, 3)}) + "\n")
+        if out is not None and step % 100 == 0:
+            _checkpoint(Path(out), enc, opt, step, rng, generator, config, seconds + time.time() - start)
     enc.eval().requires_grad_(False)
-    stats = {"steps": step, "loss": round(loss_value, 5), "seconds": round(time.time() - start, 1),
+    seconds += time.time() - start
+    stats = {"steps": step, "loss": round(loss_value, 5), "psnr": round(quality, 3), "seconds": round(seconds, 1),
              "config": config.to_dict()}
     if out is not None:
-        _checkpoint(Path(out), enc, opt, step, rng, generator, config)
+        _checkpoint(Path(out), enc, opt, step, rng, generator, config, seconds)
     if export is not None:
         export_encoder(export, enc, generator, stats)
     return enc, stats
 
 
 def _checkpoint(out: Path, enc: Encoder, opt, step: int, rng: torch.Generator, generator: Generator,
-                config: EncoderConfig) -> None:
+                config: EncoderConfig, seconds: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "state.pt") as tmp:
         torch.save({"encoder": enc.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng.get_state(),
-                    "generator_id": generator.record.id, "config": json.dumps(config.to_dict())}, tmp)
+                    "generator_id": generator.record.id, "config": json.dumps(config.to_dict()),
+                    "seconds": seconds}, tmp)
 
 
 def export_encoder(folder: str | Path, encoder: Encoder, generator: Generator, info: dict | None = None) -> Path:
     """Write ``encoder`` as a model folder recording the generator it was made for."""
     config = {"resolution": encoder.resolution, "num_ws": encoder.num_ws, "w_dim": encoder.w_dim,
-              "width": encoder.width, "generator_id": generator.record.id}
+              "width": encoder.width, "passes": encoder.passes, "generator_id": generator.record.id}
     return save_model(folder, encoder, "encoder", config, info)
 
 
@@ -160,7 +267,8 @@ def load_encoder(folder: str | Path, generator: Generator) -> Encoder:
     """The encoder in ``folder``, checked to be made for ``generator``.
 
     Raises:
-        CheckpointError: unreadable, not an encoder, or made for another generator (both ids named).
+        CheckpointError: unreadable, not an encoder, one of an older dynode (one pass, the target
+            alone), or made for another generator (both ids named).
     """
     meta, tensors = load_model_files(folder)
     config = meta.get("config") or {}
@@ -169,7 +277,10 @@ def load_encoder(folder: str | Path, generator: Generator) -> Encoder:
     if config.get("generator_id") != generator.record.id:
         raise CheckpointError(f"{folder}: an encoder for generator {config.get('generator_id')}, but these frames "
                               f"go to generator {generator.record.id or '(built in memory)'}", "encoder")
-    enc = Encoder(config["resolution"], config["num_ws"], config["w_dim"], config["width"])
+    if "passes" not in config:
+        raise CheckpointError(f"{folder}: a one-pass encoder of an older dynode; retrain it with `dynode train-encoder "
+                              f"--warm {folder}` (its weights start the new run)", "encoder")
+    enc = Encoder(config["resolution"], config["num_ws"], config["w_dim"], config["width"], config["passes"])
     try:
         enc.load_state_dict(tensors)
     except RuntimeError as e:

@@ -46,11 +46,11 @@ def _optimise(gen, init, target, steps, cfg):
     return codes.detach(), per_frame, psnr(img, target)
 
 
-@torch.no_grad()
-def _encoded(encoder: torch.nn.Module, images: torch.Tensor, space: str) -> torch.Tensor:
-    """The encoder's codes for images, in the inversion's space (W: the mean over layers)."""
-    codes = encoder(images)
-    return codes.mean(1) if space == "w" else codes
+def _encoded(encoder, generator: Generator, images: torch.Tensor, config: InversionConfig) -> torch.Tensor:
+    """The encoder's codes for images after ``config.passes`` passes, in the inversion's space (W: the
+    mean over layers)."""
+    codes = encoder.encode(generator, images, config.passes)
+    return codes.mean(1) if config.space == "w" else codes
 
 
 def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
@@ -121,14 +121,14 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         if n and init_mode in ("previous", "encoder"):
             init = done[0][-1:].to(device)
             if init_mode == "encoder":
-                last_guess = _encoded(encoder, images[n - 1:n], config.space)
+                last_guess = _encoded(encoder, generator, images[n - 1:n], config)
     for idx in batches:
         if idx[0] < finished:
             continue
         head = idx[0] in heads
         steps = config.steps_first if head and init_mode != "encoder" else config.steps
         if init_mode == "encoder":
-            guess = _encoded(encoder, images[idx], config.space)
+            guess = _encoded(encoder, generator, images[idx], config)
             # The first frame from the encoder's code; later ones from the previous frame's solution
             # moved by the encoder's change between the frames (its codes are rough, its changes less so).
             start_codes = guess if head else init + guess - last_guess
