@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=401, help="toy-face video seed (not one the encoder saw)")
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--fps", type=float, default=12.0)
-    p.add_argument("--steps", type=int, nargs="+", default=[10, 20, 50, 100],
+    p.add_argument("--steps", type=int, nargs="+", default=[10, 20, 50, 70, 100],
                    help="optimisation steps a frame after the encoder, one row each")
     p.add_argument("--out", type=Path, default=None, help="folder for the JSON and markdown")
     a = p.parse_args(argv)
