@@ -143,6 +143,14 @@ def _pass_loss(generator: Generator, enc: Encoder, images, current, codes, known
     return new, render, loss
 
 
+def _encoder_files(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The config and weights of the encoder folder ``folder`` (CheckpointError: unreadable, or not an encoder)."""
+    meta, tensors = load_model_files(folder)
+    if meta.get("architecture") != "encoder":
+        raise CheckpointError(f"{folder}: not an encoder (architecture {meta.get('architecture')!r})")
+    return meta.get("config") or {}, tensors
+
+
 def warm_weights(encoder: Encoder, folder: str | Path) -> None:
     """Start ``encoder`` from the weights of the encoder in ``folder`` (of the same size; a one-pass
     encoder's first layer, which reads the target alone, is widened with zeros for the current render).
@@ -150,9 +158,7 @@ def warm_weights(encoder: Encoder, folder: str | Path) -> None:
     Raises:
         CheckpointError: unreadable, not an encoder, or of another size.
     """
-    meta, tensors = load_model_files(folder)
-    if meta.get("architecture") != "encoder":
-        raise CheckpointError(f"{folder}: not an encoder (architecture {meta.get('architecture')!r})")
+    _, tensors = _encoder_files(folder)
     first = tensors.get("features.0.weight")
     if first is not None and first.shape[1] == 3:
         tensors["features.0.weight"] = torch.cat([first, torch.zeros_like(first)], 1)
@@ -270,10 +276,7 @@ def load_encoder(folder: str | Path, generator: Generator) -> Encoder:
         CheckpointError: unreadable, not an encoder, one of an older dynode (one pass, the target
             alone), or made for another generator (both ids named).
     """
-    meta, tensors = load_model_files(folder)
-    config = meta.get("config") or {}
-    if meta.get("architecture") != "encoder":
-        raise CheckpointError(f"{folder}: not an encoder (architecture {meta.get('architecture')!r})")
+    config, tensors = _encoder_files(folder)
     if config.get("generator_id") != generator.record.id:
         raise CheckpointError(f"{folder}: an encoder for generator {config.get('generator_id')}, but these frames "
                               f"go to generator {generator.record.id or '(built in memory)'}", "encoder")

@@ -73,8 +73,8 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         times: (T,) seconds, strictly increasing.
         config: inversion settings.
         progress: called as progress(frames_done, frames_total).
-        encoder: images -> W+ codes (:class:`dynode.inversion.encoder.Encoder`), for init
-            ``encoder`` or ``auto``.
+        encoder: an :class:`dynode.inversion.encoder.Encoder` (its ``encode``, ``config.passes``
+            passes), for init ``encoder`` or ``auto``.
         done: (codes, losses, psnr) of the first frames, already inverted by an interrupted run
             with the same frames and config (they continue where it stopped, as it would have).
         checkpoint: called with (codes, losses, psnr) of every frame inverted so far after each
