@@ -6,14 +6,18 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from dynode.config import InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.io.checkpoints import atomic_path, load_latents, save_latents
-from dynode.io.images import to_uint8
+from dynode.io.images import from_uint8, to_uint8
+from dynode.metrics import psnr, ssim, stlpips
 from dynode.pipelines import Models, VideoPipeline
 from dynode.types import Frames
+
+METRICS = ("psnr", "ssim", "stlpips", "smoothness")
 
 
 def inverted(models: Models, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None) -> VideoPipeline:
@@ -47,3 +51,18 @@ def save_report(out: Path, name: str, table: str, report: dict) -> None:
     for suffix, text in ((".md", table), (".json", json.dumps(report, indent=2))):
         with atomic_path(out / f"{name}{suffix}") as tmp:
             tmp.write_text(text)
+
+
+def smoothness(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """Mean |second difference of pred - second difference of truth| in 0-255 levels."""
+    d2 = lambda x: x[2:] - 2 * x[1:-1] + x[:-2]  # noqa: E731
+    return float((d2(pred) - d2(truth)).abs().mean() * 127.5)
+
+
+def scores(pred: np.ndarray, truth: torch.Tensor, rows: list[int], seconds: float) -> dict:
+    """PSNR, SSIM and ST-LPIPS of uint8 frames ``pred`` against ``truth`` at ``rows``, smoothness over all."""
+    x = from_uint8(pred)
+    with torch.no_grad():
+        return {"psnr": float(psnr(x[rows], truth[rows]).mean()), "ssim": float(ssim(x[rows], truth[rows]).mean()),
+                "stlpips": float(stlpips(x[rows], truth[rows]).mean()), "smoothness": smoothness(x, truth),
+                "seconds": seconds, "render_seconds": seconds}

@@ -29,13 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import inverted, save_report, timed
+from common import METRICS, inverted, save_report, scores, timed
 from dynode.baselines import LATENT_INTERPOLATORS, constant_velocity, flow_interpolate, minterpolate
 from dynode.config import DetailConfig, FitConfig, InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import sample_future
 from dynode.io.images import from_uint8, save_grid, to_uint8
-from dynode.metrics import psnr, ssim, stlpips
 from dynode.pipelines import Models, VideoPipeline
 
 # name -> (field, latent path, image-loss weight); the first is dynode's default.
@@ -46,21 +45,6 @@ DYNODE = {"dynode": ("mlp", "exact", 0.0), "dynode-initial": ("mlp", "initial", 
           "dynode-augmented": ("augmented", "exact", 0.0), "paper": ("paper", "initial", 0.0)}
 # Rows also rendered with the video's own detail carried along their path (``NAME-detail``).
 DETAIL = ("dynode", "dynode-cde", "dynode-second_order", "dynode-augmented", "linear", "spline")
-METRICS = ("psnr", "ssim", "stlpips", "smoothness")
-
-
-def _smoothness(pred: torch.Tensor, truth: torch.Tensor) -> float:
-    """Mean |second difference of pred - second difference of truth| in 0-255 levels."""
-    d2 = lambda x: x[2:] - 2 * x[1:-1] + x[:-2]  # noqa: E731
-    return float((d2(pred) - d2(truth)).abs().mean() * 127.5)
-
-
-def _scores(pred: np.ndarray, truth: torch.Tensor, rows: list[int], seconds: float) -> dict:
-    x = from_uint8(pred)
-    with torch.no_grad():
-        return {"psnr": float(psnr(x[rows], truth[rows]).mean()), "ssim": float(ssim(x[rows], truth[rows]).mean()),
-                "stlpips": float(stlpips(x[rows], truth[rows]).mean()), "smoothness": _smoothness(x, truth),
-                "seconds": seconds, "render_seconds": seconds}
 
 
 def _fused(pipe: VideoPipeline) -> VideoPipeline:
@@ -85,13 +69,13 @@ def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: I
     frames, seq = pipe.frames.pixels, pipe.sequence
     interp, extrap, extrap_all = {}, {}, {}
     recon = pipe.reconstruction().numpy()
-    interp["inversion"] = _scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.stats.seconds)
+    interp["inversion"] = scores(recon, truth_span[kept_rows], list(range(len(kept_rows))), seq.stats.seconds)
 
     def latent(name, fn, into, times, target, rows, via=pipe, fidelity="latent"):
         pix, secs = timed(lambda: via.render(fn(times), times, fidelity=fidelity).numpy())
-        into[name] = _scores(pix, target, rows, secs)
+        into[name] = scores(pix, target, rows, secs)
         if into is extrap:
-            extrap_all[name] = _scores(pix, target, list(range(len(times))), secs)
+            extrap_all[name] = scores(pix, target, list(range(len(times))), secs)
         return pix
 
     strip, fitted = {}, {}
@@ -130,10 +114,10 @@ def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: I
     latent("constant_velocity", lambda t: constant_velocity(seq.times, seq.latents, t), extrap, t_future,
            truth_future, first8)
     pix, secs = timed(lambda: minterpolate(frames, factor))
-    interp["minterpolate"] = _scores(pix, truth_span, held, secs)
+    interp["minterpolate"] = scores(pix, truth_span, held, secs)
     strip["minterpolate"] = pix
     pix, secs = timed(lambda: flow_interpolate(frames, seq.times, t_span))
-    interp["dis_flow"] = _scores(pix, truth_span, held, secs)
+    interp["dis_flow"] = scores(pix, truth_span, held, secs)
     strip["dis_flow"] = pix
     strip["truth"] = to_uint8(truth_span)
     return {"interpolation": interp, "extrapolation_first8": extrap, "extrapolation_all": extrap_all}, strip

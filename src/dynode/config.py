@@ -207,7 +207,7 @@ class FitConfig(_Config):
         subspace_dim: fit on this many principal components of the video's own latents
             (0: the full latent space).
         hidden: width of the field's MLP.
-        iters: Adam iterations.
+        iters: Adam iterations (for field "prior": refinement steps on the video's own likelihood, 0: none).
         lr: Adam learning rate.
         windows: random sub-windows of observations solved per iteration.
         adjoint: back-propagate with the adjoint method (memory constant in the number of
@@ -239,8 +239,10 @@ class FitConfig(_Config):
     def __post_init__(self):
         if not isinstance(self.solver, SolverConfig):
             raise InputError(f"FitConfig.solver must be a SolverConfig, got {self.solver!r}")
-        if self.subspace_dim < 0 or self.iters < 1 or self.windows < 1 or self.hidden < 1 or self.patience < 1:
-            raise InputError("FitConfig: subspace_dim must be >= 0 and iters, windows, hidden, patience >= 1")
+        if self.subspace_dim < 0 or self.iters < (self.field != "prior") or self.windows < 1 or self.hidden < 1 \
+                or self.patience < 1:
+            raise InputError("FitConfig: subspace_dim must be >= 0 and iters (>= 0 for the prior), windows, hidden, "
+                             "patience >= 1")
         if self.image_weight < 0 or self.image_frames < 1:
             raise InputError(f"FitConfig: image_weight must be >= 0 and image_frames >= 1, got "
                              f"{self.image_weight}, {self.image_frames}")
@@ -366,6 +368,50 @@ class EncoderConfig(_Config):
             raise InputError(f"EncoderConfig: loss weights >= 0 and toy in [0, 1]; got {self.to_dict()}")
         if not (0 <= self.mixing <= 1 and self.jitter >= 0 and 0 < self.truncation <= 1):
             raise InputError(f"EncoderConfig: mixing in [0, 1], jitter >= 0, truncation in (0, 1]; got {self.to_dict()}")
+
+
+# How smooth a resonator of the motion prior is (the Matern order of its envelope).
+SMOOTHNESS = ("1/2", "3/2", "5/2")
+
+
+@dataclass(frozen=True)
+class PriorConfig(_Config):
+    """Training a motion prior across many videos' codes (:mod:`dynode.dynamics.prior`).
+
+    Args:
+        components: principal components of the training codes the prior moves in.
+        resonators: stochastic resonators per component. smoothness: their Matern order
+            ("5/2": twice differentiable paths; "1/2": the damped oscillator, rough paths).
+        steps: Adam steps. batch: training videos a step. lr: Adam learning rate.
+        min_fps, max_fps: the kept rates drawn (log-uniformly) for each step's sparse subsets.
+        max_observed: at most this many observations a subset. queries: codes predicted a video,
+            in between the kept ones and up to ``horizon`` kept intervals past the last.
+        jitter: each kept time moves by up to this share of the kept interval (irregular sampling).
+        seed: seeds the subsets.
+    """
+
+    components: int = 32
+    resonators: int = 4
+    smoothness: str = "5/2"
+    steps: int = 1500
+    batch: int = 32
+    lr: float = 0.02
+    min_fps: float = 0.5
+    max_fps: float = 4.0
+    max_observed: int = 24
+    queries: int = 16
+    horizon: int = 8
+    jitter: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice("prior smoothness", self.smoothness, SMOOTHNESS)
+        if min(self.components, self.resonators, self.steps, self.batch, self.queries, self.horizon) < 1 \
+                or self.max_observed < 3 or not self.lr > 0:
+            raise InputError(f"PriorConfig: components, resonators, steps, batch, queries, horizon >= 1, "
+                             f"max_observed >= 3 and lr > 0; got {self.to_dict()}")
+        if not 0 < self.min_fps <= self.max_fps or not 0 <= self.jitter < 0.5:
+            raise InputError(f"PriorConfig: need 0 < min_fps <= max_fps and jitter in [0, 0.5); got {self.to_dict()}")
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,14 @@ def attribute_figure(times, curves: dict[str, np.ndarray], out: str | Path, attr
     ax.set(xlabel="time (s)", ylabel=attribute, title=title or f"{attribute} over time")
     ax.legend(fontsize=8)
     return _save(fig, out)
+
+
+def curve_figure(log: str | Path, out: str | Path, key: str = "loss", title: str = "training") -> Path:
+    """A training curve: ``key`` against the step, from a run's ``log.jsonl`` (one JSON record a line)."""
+    import json
+    records = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.plot([r["step"] for r in records], [r[key] for r in records])
+    ax.set(xlabel="step", ylabel=key, title=title)
+    return _save(fig, out)

@@ -80,6 +80,58 @@ def train_encoder_cmd(generator: str = GENERATOR,
             f"last pass {stats['psnr']:.2f} dB -> {encoder_folder(gen)}")
 
 
+@app.command("train-prior")
+def train_prior_cmd(generator: str = GENERATOR,
+                    toy: int = O(0, help="this many toy-face videos (seeds from 2,000,000 up), inverted with the "
+                                         "generator's encoder"),
+                    latents: Optional[List[Path]] = O(None, "--latents", help="latents artifacts, or folders of them "
+                                                                              "(e.g. a `dynode batch` output)"),
+                    out: Path = O(Path("runs/prior"), "--out", "-o", help="run folder (codes cache, state.pt, log)"),
+                    seconds: float = O(32.0, help="length of each toy video"),
+                    fps: float = O(8.0, help="rate of the training codes (artifacts are resampled to it)"),
+                    inversion_steps: int = O(0, help="optimisation steps a toy frame after the encoder (0: none)"),
+                    components: int = O(32, help="principal components of the codes the prior moves in"),
+                    resonators: int = O(4, help="stochastic resonators per component"),
+                    smoothness: str = O("5/2", help="the resonators' Matern order: 1/2, 3/2 or 5/2"),
+                    steps: int = O(1500, help="Adam steps"), lr: float = O(0.02, help="Adam learning rate"),
+                    workers: Optional[int] = O(None, help="Ray workers inverting the toy videos (default: all CPUs)"),
+                    address: Optional[str] = O(None, help="join this Ray cluster instead"),
+                    seed: int = SEED) -> None:
+    """Train a motion prior across many videos' codes and export it into the generator's model folder (prior/).
+
+    `dynode fit --field prior` conditions it on a video. Resumable: the codes are cached per video
+    and training continues from OUT/state.pt.
+    """
+    from dynode.config import PriorConfig
+    from dynode.dynamics.prior import PRIOR_FOLDER, train_prior
+    from dynode.generators import resolve
+    from dynode.pipelines import Models
+    from dynode.pipelines.prior import artifact_codes, toy_codes
+    from dynode.plots import curve_figure
+    with _errors():
+        if not toy and not latents:
+            raise InputError("nothing to train on: give --toy N and/or --latents FOLDER")
+        config = PriorConfig(components=components, resonators=resonators, smoothness=smoothness, steps=steps, lr=lr,
+                             seed=seed)
+        models = Models.from_pretrained(generator)
+        if not models.record.name:
+            raise InputError(f"{generator}: a prior is exported into a model folder; give a bundled name or folder")
+        codes = []
+        if toy:
+            with _bar("inverting toy videos") as update:
+                codes += toy_codes(models, toy, out / "codes", seconds, fps, inversion_steps, workers, address,
+                                   update)
+        if latents:
+            codes += artifact_codes(latents, models.record.id, fps)
+        export = resolve(models.record.name) / PRIOR_FOLDER
+        with _bar("training prior") as update:
+            _, stats = train_prior(codes, config, out, export, update, models.record.id,
+                                   {"toy_videos": toy, "toy_seconds": seconds, "inversion_steps": inversion_steps})
+        curve_figure(out / "log.jsonl", out / "curve.png", title="motion prior: predictive NLL")
+        say(f"{stats['videos']} videos, {stats['frames']} frames; {stats['steps']} steps in {stats['seconds']:.0f} s, "
+            f"loss {stats['loss']:.3f} -> {export} (curve: {out / 'curve.png'})")
+
+
 @app.command("train-attributes")
 def train_attributes(out: Path = O(..., "--out", "-o", help="model folder"),
                      steps: int = O(2500, help="training steps"), seed: int = SEED) -> None:

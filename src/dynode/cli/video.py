@@ -10,7 +10,7 @@ import typer
 from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
 from dynode.config import EditSpec, FitConfig, LockConfig, SolverConfig
-from dynode.dynamics import FIELDS
+from dynode.dynamics import FIT_FIELDS
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
 
@@ -63,7 +63,8 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
 @app.command("fit")
 def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
             out: Path = O(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
-            field: str = O(FitConfig().field, help=f"vector field: {', '.join(FIELDS)}"),
+            field: str = O(FitConfig().field, help=f"vector field: {', '.join(FIT_FIELDS)} (prior: the generator's "
+                                                     "motion prior conditioned on the video; --iters refines it)"),
             solver: str = O(SolverConfig().method, help="dopri5 or rk4"),
             subspace_dim: int = SUBSPACE_DIM, iters: int = ITERS,
             holdout: float = O(FitConfig().holdout, help="fraction of frames held out to pick the model and stop "

@@ -8,13 +8,18 @@ from typing import Callable
 
 import torch
 
-from dynode.config import FitConfig
-from dynode.dynamics.fields import make_field
+from dynode.config import FitConfig, check_choice
+from dynode.dynamics.fields import FIELDS, make_field
 from dynode.dynamics.chart import Chart
+from dynode.dynamics.prior import MotionPrior, fit_prior
 from dynode.dynamics.solve import Segments, solve, through_observations
 from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import FitError, InputError
 from dynode.types import FitStats, LatentSequence
+
+# Every field fit() takes: those of dynode.dynamics.fields, and "prior", a motion prior learned across
+# many videos and conditioned on this one (dynode.dynamics.prior).
+FIT_FIELDS = (*FIELDS, "prior")
 
 
 def _full_loss(field, z, tau, cfg) -> float:
@@ -82,8 +87,12 @@ class _ImageLoss:
 
 def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
         progress: Callable[[int, int, float], None] | None = None, generator=None,
-        frames: torch.Tensor | None = None) -> Trajectory:
+        frames: torch.Tensor | None = None, prior: MotionPrior | None = None) -> Trajectory:
     """Fit dz/dt = f(z, t) to the observed codes and return the trajectory started at the first code.
+
+    With ``config.field`` "prior" the field is ``prior`` conditioned on the codes, and refined on them
+    with ``config.iters`` steps (see :func:`dynode.dynamics.prior.fit_prior`); what follows is how
+    every other field is fitted.
 
     Codes are projected on the top ``subspace_dim`` principal components of the video's own
     latents (scaled to unit spread) and time is normalised to [0, 1] over the observations.
@@ -106,15 +115,22 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
         progress: called as progress(iteration, iterations, loss).
         generator: the generator the codes belong to (needed for the image loss only).
         frames: (T, 3, R, R) float images in [-1, 1], the observed frames (image loss only).
+        prior: the motion prior of the generator the codes belong to (field "prior" only).
 
     Returns:
         Trajectory; its ``stats`` hold the iterations, losses, best iteration and seconds.
 
     Raises:
-        InputError: fewer than 2 observations (3 with a hold-out), or an image loss without a
-            generator and frames of the right shape. FitError: NaN loss or solver failure, with the
+        InputError: an unknown field, fewer than 2 observations (3 with a hold-out), an image loss
+            without a generator and frames of the right shape, or field "prior" without a prior. FitError: NaN loss or solver failure, with the
             iteration and the time window reached.
     """
+    check_choice("vector field", config.field, FIT_FIELDS)
+    if config.field == "prior":
+        if prior is None:
+            raise InputError("fit(): field 'prior' needs a motion prior; this generator's model folder has none "
+                             "(train one: dynode train-prior)")
+        return fit_prior(sequence, prior, config, progress)
     threads = torch.get_num_threads()
     # The field is a small MLP: thread hand-offs cost more than they save (measured ~4x on 2 cores).
     torch.set_num_threads(1)

@@ -6,6 +6,7 @@ import torch
 import torchsde
 from torch import nn
 
+from dynode.dynamics.prior import PriorField
 from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import InputError
 
@@ -31,7 +32,8 @@ class _SDE(nn.Module):
 def sample_future(trajectory: Trajectory, times, samples: int = 8, seed: int = 0) -> torch.Tensor:
     """Plausible futures from the last observed code: the fitted field as the drift of an SDE
     with diagonal noise ``trajectory.diffusion`` (Euler-Maruyama), so the spread grows with
-    the horizon.
+    the horizon. A trajectory driven by a motion prior draws its futures from the prior's exact
+    posterior given the whole video instead (:meth:`dynode.dynamics.prior.PriorField.sample_future`).
 
     Args:
         times: (N,) seconds, all at or after the last observed time.
@@ -48,11 +50,22 @@ def sample_future(trajectory: Trajectory, times, samples: int = 8, seed: int = 0
     if samples < 1 or not (tau >= tau_last - 1e-9).all():
         raise InputError(f"sample_future(): need samples >= 1 and times at or after the last observed time "
                          f"{float(trajectory.observed_times[-1]):.4f} s")
-    uniq, inverse = torch.unique(tau.clamp(min=tau_last), sorted=True, return_inverse=True)
-    grid = torch.cat([torch.tensor([tau_last], dtype=torch.float64), uniq[uniq > tau_last]]).float()
     last = trajectory.observed[-1:]
     field = trajectory.field
-    z0 = field.lift(trajectory.encode(last), torch.tensor([tau_last])).expand(samples, -1).contiguous()
+    if isinstance(field, PriorField):
+        z = field.sample_future(tau.clamp(min=tau_last), samples, seed).transpose(0, 1)
+    else:
+        z = _euler_maruyama(trajectory, tau, tau_last, samples, seed)
+    codes = trajectory.decode(z.reshape(-1, z.shape[-1])) + trajectory.chart.residual(last)
+    return codes.reshape(len(tau), samples, *trajectory.latent_shape).transpose(0, 1).contiguous()
+
+
+def _euler_maruyama(trajectory: Trajectory, tau: torch.Tensor, tau_last: float, samples: int, seed: int) -> torch.Tensor:
+    """(N, samples, k) futures at tau of the field as drift with diagonal noise, from the last observed code."""
+    field = trajectory.field
+    uniq, inverse = torch.unique(tau.clamp(min=tau_last), sorted=True, return_inverse=True)
+    grid = torch.cat([torch.tensor([tau_last], dtype=torch.float64), uniq[uniq > tau_last]]).float()
+    z0 = field.lift(trajectory.encode(trajectory.observed[-1:]), torch.tensor([tau_last])).expand(samples, -1).contiguous()
     if len(grid) > 1:
         bm = torchsde.BrownianInterval(float(grid[0]), float(grid[-1]), size=z0.shape, entropy=seed)
         z = torchsde.sdeint(_SDE(field, trajectory.diffusion), z0, grid, bm=bm, method="euler",
@@ -61,6 +74,4 @@ def sample_future(trajectory: Trajectory, times, samples: int = 8, seed: int = 0
         z = z0[None]
     if uniq[0] > tau_last:
         z = z[1:]
-    z = field.project(z[inverse])  # (N, samples, k)
-    codes = trajectory.decode(z.reshape(-1, z.shape[-1])) + trajectory.chart.residual(last)
-    return codes.reshape(len(tau), samples, *trajectory.latent_shape).transpose(0, 1).contiguous()
+    return field.project(z[inverse])

@@ -8,6 +8,7 @@ import os
 from dynode.config import SolverConfig
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.fields import make_field
+from dynode.dynamics.prior import PriorField
 from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import CheckpointError
 from dynode.io.checkpoints import delta_tensors, load_artifact, save_artifact, tensors_delta
@@ -27,6 +28,8 @@ def _pack(trajectory: Trajectory) -> tuple[dict, dict]:
             "t_scale": t.t_scale, "solver": t.solver.to_dict(), "generator": t.generator.name,
             "generator_id": t.generator.id, "source": None if t.source is None else t.source.to_dict(),
             "stats": None if t.stats is None else t.stats.to_dict()}
+    if isinstance(t.field, PriorField):
+        info["prior"] = t.field.prior.config()
     return tensors, info
 
 
@@ -36,8 +39,12 @@ def _unpack(t: dict, info: dict, path) -> Trajectory:
     observed = t["observed"]
     chart = Chart(t["mean"], t.get("basis"), info["scale"], tuple(observed.shape[1:]))
     tau_obs = ((t["observed_times"] - info["t0"]) / info["t_scale"]).float()
-    net = make_field(info["field_name"], chart.dim, info["hidden"], path=(tau_obs, chart.encode(observed)))
-    net.load_state_dict({k[len("field."):]: v for k, v in t.items() if k.startswith("field.")})
+    state = {k[len("field."):]: v for k, v in t.items() if k.startswith("field.")}
+    if info["field_name"] == "prior":
+        net = PriorField.from_state(state, info["prior"])
+    else:
+        net = make_field(info["field_name"], chart.dim, info["hidden"], path=(tau_obs, chart.encode(observed)))
+        net.load_state_dict(state)
     return Trajectory(net.eval(), info["field_name"], info["hidden"], observed, t["observed_times"], chart,
                       info["t0"], info["t_scale"], t["diffusion"], SolverConfig.from_dict(info["solver"]),
                       GeneratorRecord(info["generator"], info.get("generator_id", ""), tensors_delta(t)),

@@ -22,7 +22,7 @@ from dynode.io.source import read_source
 from dynode.metrics import psnr
 from dynode.pipelines.models import Models
 from dynode.pipelines.spans import Part, select_frames
-from dynode.types import Frames, Generator, LatentSequence, Source
+from dynode.types import Frames, LatentSequence, Source
 
 Progress = Callable[[int, int], None]  # (frames done, frames in all)
 FitProgress = Callable[[int, int, float], None]  # (iterations done, in all, loss)
@@ -94,16 +94,17 @@ def tune_codes(models: Models, sequence: LatentSequence, frames: Frames,
     return tuned, replace(sequence, generator=tuned.record, psnr=scores, tuning=stats)
 
 
-def fit_parts(parts: list[Part], generator: Generator, config: FitConfig,
+def fit_parts(parts: list[Part], models: Models, config: FitConfig,
               progress: FitProgress | None = None) -> list[Trajectory]:
     """Each part's codes fitted (see :func:`dynode.dynamics.fit`; with ``config.image_weight`` against the
-    part's frames, which must be read), ``progress`` counting iterations over all the parts."""
-    total, trajectories = len(parts) * config.iters, []
+    part's frames, which must be read; with field "prior", the bundle's motion prior), ``progress``
+    counting iterations over all the parts."""
+    generator, total, trajectories = models.generator, len(parts) * config.iters, []
     for k, part in enumerate(parts):
         images = from_uint8(part.frames.pixels).to(generator.device) if config.image_weight else None
         report = None if progress is None else \
             (lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
-        trajectories.append(fit(part.sequence, config, report, generator, images))
+        trajectories.append(fit(part.sequence, config, report, generator, images, models.prior))
     return trajectories
 
 

@@ -5,7 +5,8 @@
 
 A model folder holds the generator (``config.json`` + ``model.safetensors``) and beside it what
 was made for those weights: ``directions.safetensors`` (its direction library), ``encoder/``
-(a feed-forward encoder that starts inversion) and, named by ``"probe"`` in its config.json, an
+(a feed-forward encoder that starts inversion), ``prior/`` (a motion prior learned across many
+videos, the dynamics of field "prior") and, named by ``"probe"`` in its config.json, an
 attribute probe that reads the pictures it draws (the bundled toy faces name
 ``toyface_attributes``). Each is loaded here once and checked against the generator's weight id;
 the pipeline and its stages receive the objects, never a name to look up again.
@@ -23,6 +24,7 @@ from typing import Mapping
 import torch
 
 from dynode.config import DEFAULT_GENERATOR
+from dynode.dynamics.prior import PRIOR_FOLDER, MotionPrior, load_prior
 from dynode.edit.directions import DIRECTIONS_FILE, Direction, get_direction, read_directions
 from dynode.errors import CheckpointError
 from dynode.generators import apply_delta, bundled_names, load_generator, resolve
@@ -33,19 +35,21 @@ from dynode.types import Generator, GeneratorRecord
 
 @dataclass(frozen=True)
 class Models:
-    """A loaded generator with its encoder, direction library and attribute probe.
+    """A loaded generator with its encoder, direction library, attribute probe and motion prior.
 
     Attributes:
         generator: the generator (a video's tuning delta applied when tuned; its ``record`` says which).
         encoder: starts inversion near the answer (None: the generator has none).
         directions: the generator's direction library by name (empty: none).
         probe: reads toy-face attributes from its pictures (None: the generator has none).
+        prior: how its videos move, learned across many (None: the generator has none).
     """
 
     generator: Generator
     encoder: Encoder | None = None
     directions: Mapping[str, Direction] = field(default_factory=dict)
     probe: AttributeRegressor | None = None
+    prior: MotionPrior | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "directions", MappingProxyType(dict(self.directions)))
@@ -71,7 +75,7 @@ class Models:
         a bundle is returned as it is.
 
         Raises:
-            CheckpointError: an encoder, library or probe made for other weights or unreadable.
+            CheckpointError: an encoder, library, probe or prior made for other weights or unreadable.
         """
         if isinstance(generator, Models):
             return generator
@@ -81,7 +85,9 @@ class Models:
         encoder = load_encoder(folder / ENCODER_FOLDER, generator) \
             if (folder / ENCODER_FOLDER / "model.safetensors").is_file() else None
         library = read_directions(folder / DIRECTIONS_FILE) if (folder / DIRECTIONS_FILE).is_file() else {}
-        return cls(generator, encoder, library, _probe(folder))
+        prior = load_prior(folder / PRIOR_FOLDER, generator.record.id) \
+            if (folder / PRIOR_FOLDER / "model.safetensors").is_file() else None
+        return cls(generator, encoder, library, _probe(folder), prior)
 
     @property
     def record(self) -> GeneratorRecord:
@@ -97,7 +103,7 @@ class Models:
         return [d for d in self.directions.values() if d.attribute and d.attribute != direction.attribute]
 
     def tuned(self, delta: dict[str, torch.Tensor]) -> "Models":
-        """The same bundle with a tuned copy of the generator (the encoder, library and probe are shared)."""
+        """The same bundle with a tuned copy of the generator (the encoder, library, probe and prior are shared)."""
         return replace(self, generator=apply_delta(copy.deepcopy(self.generator), delta))
 
 

@@ -190,7 +190,7 @@ class VideoPipeline:
         self._require_codes("fitting")
         if config.image_weight:
             self.renderer.share_frames("an image-space loss")
-        return self._derived(trajectories=fit_parts(self.parts, self.generator, config, progress))
+        return self._derived(trajectories=fit_parts(self.parts, self.models, config, progress))
 
     def save_trajectory(self, path: str | Path) -> Path:
         """Write the fitted trajectory (one artifact holding every span's, for a video of several)."""

@@ -1,0 +1,138 @@
+"""The motion prior: trained across videos it predicts ahead better than holding the last code; conditioned
+on a video its path passes through every code, its futures spread with the horizon around that path, edits
+keep their offset, and it saves, reloads and is refused for another generator."""
+
+import json
+import math
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import TINY, make_tiny, save_tiny
+from dynode.cli import app
+from dynode.config import FitConfig, PriorConfig
+from dynode.dynamics import fit, load_prior, load_trajectory, sample_future, save_trajectory, train_prior
+from dynode.errors import CheckpointError, InputError
+from dynode.generators import load_generator
+from dynode.io.checkpoints import save_latents
+from dynode.pipelines import Models
+from dynode.types import GeneratorRecord, LatentSequence
+
+SHAPE = (2, 8)
+FPS = 8.0
+
+
+def _video(seed: int, seconds: float = 24.0, fps: float = FPS, mixing: torch.Tensor | None = None):
+    """Codes moved by three factors, each a sum of three sinusoids of 0.1-0.6 Hz (as toy faces move), mixed
+    into the code space, around an identity of their own, with a little inversion noise."""
+    g = torch.Generator().manual_seed(seed)
+    mixing = torch.randn(3, SHAPE[0] * SHAPE[1], generator=torch.Generator().manual_seed(0)) if mixing is None else mixing
+    t = torch.arange(int(seconds * fps), dtype=torch.float64) / fps
+    freq, phase = 0.1 + 0.5 * torch.rand(3, 3, generator=g), 2 * math.pi * torch.rand(3, 3, generator=g)
+    factors = torch.sin(2 * math.pi * freq[None] * t[:, None, None] + phase[None]).sum(-1).float() / 3
+    codes = 2 * torch.randn(SHAPE[0] * SHAPE[1], generator=g) + factors @ mixing \
+        + 0.01 * torch.randn(len(t), SHAPE[0] * SHAPE[1], generator=g)
+    return t, codes.reshape(len(t), *SHAPE)
+
+
+def _sequence(times, codes, record=GeneratorRecord("synthetic", "")):
+    return LatentSequence(times, codes, torch.zeros(len(times)), torch.zeros(len(times)), record)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("prior") / "run"
+    config = PriorConfig(components=4, resonators=3, steps=150, batch=16, lr=0.03)
+    prior, stats = train_prior([_video(s) for s in range(24)], config, out=run)
+    return prior, stats, config, run
+
+
+def _kept(seed: int, fps: float, seconds: float):
+    """A held-out video kept at ``fps`` for ``seconds`` and its next 8 kept-rate codes."""
+    t, codes = _video(seed)
+    step = int(FPS / fps)
+    n = int(seconds * fps)
+    return t[:n * step:step], codes[:n * step:step], t[n * step:(n + 8) * step:step], codes[n * step:(n + 8) * step:step]
+
+
+def test_trained_prior_predicts_ahead_better_than_holding_the_last_code(trained):
+    prior, stats, _, run = trained
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 150 and stats["videos"] == 24 and stats["frames"] == 24 * 192
+    assert sum(r["loss"] for r in log[-2:]) < sum(r["loss"] for r in log[:2])
+    errors = {"prior": 0.0, "hold": 0.0}
+    for seed in range(1000, 1006):
+        t, codes, t_future, truth = _kept(seed, 2.0, 8.0)
+        traj = fit(_sequence(t, codes), FitConfig(field="prior", iters=0), prior=prior)
+        errors["prior"] += float((traj.evaluate(t_future) - truth).pow(2).mean())
+        errors["hold"] += float((codes[-1] - truth).pow(2).mean())
+    assert errors["prior"] < 0.5 * errors["hold"], errors
+
+
+def test_a_run_resumes_where_it_stopped_and_refuses_other_settings(trained):
+    prior, _, config, run = trained
+    again, stats = train_prior([_video(s) for s in range(24)], config, out=run)
+    assert stats["steps"] == 150
+    assert torch.equal(again.freq, prior.freq)
+    with pytest.raises(InputError, match="other settings"):
+        train_prior([_video(s) for s in range(24)], PriorConfig(components=4, steps=160), out=run)
+
+
+def test_the_path_passes_every_code_and_futures_spread_around_it(trained, tmp_path):
+    prior = trained[0]
+    t, codes, t_future, _ = _kept(1001, 2.0, 8.0)
+    traj = fit(_sequence(t, codes), FitConfig(field="prior", iters=0), prior=prior)
+    assert torch.allclose(traj.evaluate(t), codes, atol=1e-4)
+    assert float((traj.evaluate([float(t[-1]) + 1e-3]) - codes[-1]).abs().max()) < 0.02  # continuous at the end
+    path = traj.evaluate(t_future)
+    futures = sample_future(traj, t_future, samples=400, seed=0)
+    assert futures.shape == (400, len(t_future), *SHAPE)
+    spread = futures.std(0).mean((-1, -2))
+    assert spread[-1] > 2 * spread[0]
+    assert float((futures.mean(0) - path).abs().mean()) < 0.25 * float(spread.mean())
+    save_trajectory(tmp_path / "traj.safetensors", traj)
+    assert torch.equal(load_trajectory(tmp_path / "traj.safetensors").evaluate(t_future), path)
+    offset = 0.3 * torch.randn(SHAPE)
+    edited, plain = traj.evaluate_from(t_future, torch.stack([traj.w0 + offset, traj.w0]))
+    assert torch.allclose(edited - plain, offset.expand_as(plain), atol=1e-4)
+
+
+def test_refinement_raises_the_videos_own_likelihood(trained):
+    t, codes, _, _ = _kept(1002, 4.0, 6.0)
+    before = fit(_sequence(t, codes), FitConfig(field="prior", iters=0), prior=trained[0])
+    after = fit(_sequence(t, codes), FitConfig(field="prior", iters=30, lr=0.02), prior=trained[0])
+    assert after.stats.best_loss < before.stats.best_loss
+    assert not torch.equal(after.field.prior.freq, trained[0].freq)  # the shared prior is left as it was
+
+
+def test_field_prior_needs_a_prior_and_a_prior_its_generator(trained, tmp_path):
+    t, codes, _, _ = _kept(1003, 2.0, 8.0)
+    with pytest.raises(InputError, match="train-prior"):
+        fit(_sequence(t, codes), FitConfig(field="prior", iters=0))
+    with pytest.raises(InputError, match="iters"):
+        FitConfig(field="mlp", iters=0)
+    from dynode.io.checkpoints import save_model
+    save_model(tmp_path / "prior", trained[0], "motion_prior", {**trained[0].config(), "generator_id": "aaaa"})
+    with pytest.raises(CheckpointError, match="aaaa.*bbbb"):
+        load_prior(tmp_path / "prior", "bbbb")
+    assert torch.equal(load_prior(tmp_path / "prior", "aaaa").freq, trained[0].freq)
+
+
+def test_train_prior_cli_learns_from_latents_artifacts_into_the_model_folder(tmp_path):
+    folder = save_tiny(tmp_path, make_tiny())
+    record = load_generator(str(folder)).record
+    mixing = torch.randn(3, TINY.num_ws * TINY.w_dim, generator=torch.Generator().manual_seed(0))
+    for k in range(3):  # codes of the tiny generator's shape at 25 fps, as `dynode batch` leaves them
+        t, _ = _video(k, 24.0, 25.0, torch.zeros(3, SHAPE[0] * SHAPE[1]))
+        codes = (torch.randn(len(t), 3) @ mixing * 0.1).reshape(len(t), TINY.num_ws, TINY.w_dim)
+        save_latents(tmp_path / "batch" / f"clip{k}" / "latents.safetensors", _sequence(t, codes, record))
+    runner = CliRunner()
+    result = runner.invoke(app, ["train-prior", "--generator", str(folder), "--latents", str(tmp_path / "batch"),
+                                 "--steps", "20", "--components", "4", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "curve.png").stat().st_size > 1000
+    models = Models.from_pretrained(str(folder))
+    assert models.prior is not None and len(models.prior.basis) == 4
+    nothing = runner.invoke(app, ["train-prior", "--generator", str(folder), "--out", str(tmp_path / "run2")])
+    assert nothing.exit_code != 0 and "nothing to train on" in nothing.output
