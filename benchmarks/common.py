@@ -20,15 +20,17 @@ from dynode.types import Frames
 METRICS = ("psnr", "ssim", "stlpips", "smoothness")
 
 
-def inverted(models: Models, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None) -> VideoPipeline:
+def inverted(models: Models, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None,
+             motion: float = 1.0) -> VideoPipeline:
     """A pipeline of toy-face video ``seed`` at ``times`` (its frames in memory) with its inversion,
-    cached on disk by generator, seed, times and config."""
+    cached on disk by generator, seed, times and config; ``motion`` scales the video's motion (see ToyFaceVideo)."""
     gen = models.generator
-    frames = Frames(to_uint8(ToyFaceVideo(seed).render(times, gen.resolution)), times,
+    frames = Frames(to_uint8(ToyFaceVideo(seed, motion).render(times, gen.resolution)), times,
                     1 / float(times[1] - times[0]))
     path = None
     if cache is not None:
-        key = f"{gen.record.id or 'memory'}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}"
+        key = f"{gen.record.id or 'memory'}_s{seed}_n{len(times)}_{float(times[1] - times[0]):.5f}_{cfg.hash()}" \
+            + (f"_m{motion:g}" if motion != 1 else "")
         path = cache / f"{key}.safetensors"
         if path.is_file():
             return VideoPipeline(models, load_latents(path), frames=frames)

@@ -64,7 +64,7 @@ def test_trained_prior_predicts_ahead_better_than_holding_the_last_code(trained)
     errors = {"prior": 0.0, "hold": 0.0}
     for seed in range(1000, 1006):
         t, codes, t_future, truth = _kept(seed, 2.0, 8.0)
-        traj = fit(_sequence(t, codes), FitConfig(field="prior", iters=0), prior=prior)
+        traj = fit(_sequence(t, codes), FitConfig(field="prior"), prior=prior)
         errors["prior"] += float((traj.evaluate(t_future) - truth).pow(2).mean())
         errors["hold"] += float((codes[-1] - truth).pow(2).mean())
     assert errors["prior"] < 0.5 * errors["hold"], errors
@@ -82,7 +82,7 @@ def test_a_run_resumes_where_it_stopped_and_refuses_other_settings(trained):
 def test_the_path_passes_every_code_and_futures_spread_around_it(trained, tmp_path):
     prior = trained[0]
     t, codes, t_future, _ = _kept(1001, 2.0, 8.0)
-    traj = fit(_sequence(t, codes), FitConfig(field="prior", iters=0), prior=prior)
+    traj = fit(_sequence(t, codes), FitConfig(field="prior"), prior=prior)
     assert torch.allclose(traj.evaluate(t), codes, atol=1e-4)
     assert float((traj.evaluate([float(t[-1]) + 1e-3]) - codes[-1]).abs().max()) < 0.02  # continuous at the end
     path = traj.evaluate(t_future)
@@ -100,8 +100,8 @@ def test_the_path_passes_every_code_and_futures_spread_around_it(trained, tmp_pa
 
 def test_refinement_raises_the_videos_own_likelihood(trained):
     t, codes, _, _ = _kept(1002, 4.0, 6.0)
-    before = fit(_sequence(t, codes), FitConfig(field="prior", iters=0), prior=trained[0])
-    after = fit(_sequence(t, codes), FitConfig(field="prior", iters=30, lr=0.02), prior=trained[0])
+    before = fit(_sequence(t, codes), FitConfig(field="prior"), prior=trained[0])
+    after = fit(_sequence(t, codes), FitConfig(field="prior", refine=30, lr=0.02), prior=trained[0])
     assert after.stats.best_loss < before.stats.best_loss
     assert not torch.equal(after.field.prior.freq, trained[0].freq)  # the shared prior is left as it was
 
@@ -109,9 +109,9 @@ def test_refinement_raises_the_videos_own_likelihood(trained):
 def test_field_prior_needs_a_prior_and_a_prior_its_generator(trained, tmp_path):
     t, codes, _, _ = _kept(1003, 2.0, 8.0)
     with pytest.raises(InputError, match="train-prior"):
-        fit(_sequence(t, codes), FitConfig(field="prior", iters=0))
-    with pytest.raises(InputError, match="iters"):
-        FitConfig(field="mlp", iters=0)
+        fit(_sequence(t, codes), FitConfig(field="prior"))
+    with pytest.raises(InputError, match="refine"):
+        FitConfig(field="prior", refine=-1)
     from dynode.io.checkpoints import save_model
     save_model(tmp_path / "prior", trained[0], "motion_prior", {**trained[0].config(), "generator_id": "aaaa"})
     with pytest.raises(CheckpointError, match="aaaa.*bbbb"):

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 MODELS_PAGE = (ROOT / "docs/commands/models.md").read_text()
 TINY_BUDGETS = {"train-gan": ["--kimg", "0.016", "--batch", "8"], "train-attributes": ["--steps", "3"],
-                "directions": ["--samples", "40"], "train-encoder": ["--steps", "3", "--batch", "4"]}
+                "directions": ["--samples", "40"], "train-encoder": ["--steps", "3", "--batch", "4"],
+                "train-prior": ["--toy", "2", "--seconds", "21", "--steps", "3", "--workers", "1"]}
 
 
 def _block(marker: str, text: str = README) -> str:
@@ -74,6 +75,9 @@ def test_training_commands(tmp_path, monkeypatch):
         assert load_regressor(tmp_path / "runs/probe")(images).shape == (2, len(ATTRIBUTES))
         assert load_encoder(tmp_path / "runs/toyfaces64/export/encoder", generator).encode(generator, images).shape \
             == (2, generator.num_ws, generator.w_dim)
+    # the prior, trained on the toy videos the encoder inverted, comes with the generator's bundle
+    from dynode.pipelines import Models
+    assert Models.from_pretrained(export).prior.latent_shape == (generator.num_ws, generator.w_dim)
 
 
 @pytest.mark.slow

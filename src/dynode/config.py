@@ -207,7 +207,8 @@ class FitConfig(_Config):
         subspace_dim: fit on this many principal components of the video's own latents
             (0: the full latent space).
         hidden: width of the field's MLP.
-        iters: Adam iterations (for field "prior": refinement steps on the video's own likelihood, 0: none).
+        iters: Adam iterations (of every field but "prior").
+        refine: for field "prior": Adam steps refining it on the video's own likelihood (0: conditioned only).
         lr: Adam learning rate.
         windows: random sub-windows of observations solved per iteration.
         adjoint: back-propagate with the adjoint method (memory constant in the number of
@@ -227,6 +228,7 @@ class FitConfig(_Config):
     subspace_dim: int = 16
     hidden: int = 128
     iters: int = 300
+    refine: int = 0
     lr: float = 1e-2
     windows: int = 8
     adjoint: bool = False
@@ -239,10 +241,9 @@ class FitConfig(_Config):
     def __post_init__(self):
         if not isinstance(self.solver, SolverConfig):
             raise InputError(f"FitConfig.solver must be a SolverConfig, got {self.solver!r}")
-        if self.subspace_dim < 0 or self.iters < (self.field != "prior") or self.windows < 1 or self.hidden < 1 \
+        if self.subspace_dim < 0 or self.refine < 0 or self.iters < 1 or self.windows < 1 or self.hidden < 1 \
                 or self.patience < 1:
-            raise InputError("FitConfig: subspace_dim must be >= 0 and iters (>= 0 for the prior), windows, hidden, "
-                             "patience >= 1")
+            raise InputError("FitConfig: subspace_dim and refine must be >= 0 and iters, windows, hidden, patience >= 1")
         if self.image_weight < 0 or self.image_frames < 1:
             raise InputError(f"FitConfig: image_weight must be >= 0 and image_frames >= 1, got "
                              f"{self.image_weight}, {self.image_frames}")

@@ -106,12 +106,14 @@ def attribute_figure(times, curves: dict[str, np.ndarray], out: str | Path, attr
     return _save(fig, out)
 
 
-def curve_figure(log: str | Path, out: str | Path, key: str = "loss", title: str = "training") -> Path:
-    """A training curve: ``key`` against the step, from a run's ``log.jsonl`` (one JSON record a line)."""
+def curve_figure(log: str | Path, out: str | Path, keys: Sequence[str] = ("loss",), title: str = "training") -> Path:
+    """A training curve: each of ``keys`` against the step, from a run's ``log.jsonl`` (one JSON record a line)."""
     import json
     records = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    ax.plot([r["step"] for r in records], [r[key] for r in records])
-    ax.set(xlabel="step", ylabel=key, title=title)
+    for key in keys:
+        ax.plot([r["step"] for r in records], [r[key] for r in records], label=key)
+    ax.set(xlabel="step", title=title)
+    ax.legend()
     return _save(fig, out)

@@ -87,6 +87,8 @@ def train_prior_cmd(generator: str = GENERATOR,
                     latents: Optional[List[Path]] = O(None, "--latents", help="latents artifacts, or folders of them "
                                                                               "(e.g. a `dynode batch` output)"),
                     out: Path = O(Path("runs/prior"), "--out", "-o", help="run folder (codes cache, state.pt, log)"),
+                    export: Optional[Path] = O(None, help="write the prior here (default: the generator's folder, "
+                                                          "prior/)"),
                     seconds: float = O(32.0, help="length of each toy video"),
                     fps: float = O(8.0, help="rate of the training codes (artifacts are resampled to it)"),
                     inversion_steps: int = O(0, help="optimisation steps a toy frame after the encoder (0: none)"),
@@ -123,13 +125,14 @@ def train_prior_cmd(generator: str = GENERATOR,
                                    update)
         if latents:
             codes += artifact_codes(latents, models.record.id, fps)
-        export = resolve(models.record.name) / PRIOR_FOLDER
+        export = export or resolve(models.record.name) / PRIOR_FOLDER
         with _bar("training prior") as update:
             _, stats = train_prior(codes, config, out, export, update, models.record.id,
                                    {"toy_videos": toy, "toy_seconds": seconds, "inversion_steps": inversion_steps})
-        curve_figure(out / "log.jsonl", out / "curve.png", title="motion prior: predictive NLL")
+        curve_figure(out / "log.jsonl", out / "curve.png", ("loss", "validation"),
+                     "motion prior: predictive NLL a value (training, held-out videos)")
         say(f"{stats['videos']} videos, {stats['frames']} frames; {stats['steps']} steps in {stats['seconds']:.0f} s, "
-            f"loss {stats['loss']:.3f} -> {export} (curve: {out / 'curve.png'})")
+            f"held-out loss {stats['validation']:.3f} -> {export} (curve: {out / 'curve.png'})")
 
 
 @app.command("train-attributes")

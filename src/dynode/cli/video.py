@@ -64,20 +64,22 @@ def invert(video: Path = typer.Argument(..., help="video file or folder of image
 def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dynode invert`"),
             out: Path = O(..., "--out", "-o", help="trajectory artifact (.safetensors)"),
             field: str = O(FitConfig().field, help=f"vector field: {', '.join(FIT_FIELDS)} (prior: the generator's "
-                                                     "motion prior conditioned on the video; --iters refines it)"),
+                                                     "motion prior conditioned on the video)"),
             solver: str = O(SolverConfig().method, help="dopri5 or rk4"),
             subspace_dim: int = SUBSPACE_DIM, iters: int = ITERS,
+            refine: int = O(FitConfig().refine, help="field prior: Adam steps refining it on this video (0: conditioned "
+                                                     "only)"),
             holdout: float = O(FitConfig().holdout, help="fraction of frames held out to pick the model and stop "
                                                          "early"),
             adjoint: bool = O(FitConfig().adjoint, help="adjoint back-propagation: memory constant in video length"),
             image_weight: float = O(FitConfig().image_weight, help="add rendered-frame ST-LPIPS to the loss (reads "
                                                                    "the source video)"),
             device: str = DEVICE, seed: int = SEED) -> None:
-    """Fit a neural ODE (or CDE) to a latent sequence."""
+    """Fit a neural ODE (or CDE) to a latent sequence, or condition the generator's motion prior on it."""
     from dynode.pipelines import VideoPipeline
     with _errors():
         config = FitConfig(field=field, solver=SolverConfig(method=solver), subspace_dim=subspace_dim, iters=iters,
-                           holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
+                           refine=refine, holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
         pipe = VideoPipeline.from_artifacts(latents, _device(device, seed), log=say)
         with _bar("fitting") as update:
             pipe = pipe.fit(config, update)

@@ -91,7 +91,7 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
     """Fit dz/dt = f(z, t) to the observed codes and return the trajectory started at the first code.
 
     With ``config.field`` "prior" the field is ``prior`` conditioned on the codes, and refined on them
-    with ``config.iters`` steps (see :func:`dynode.dynamics.prior.fit_prior`); what follows is how
+    with ``config.refine`` steps (see :func:`dynode.dynamics.prior.fit_prior`); what follows is how
     every other field is fitted.
 
     Codes are projected on the top ``subspace_dim`` principal components of the video's own

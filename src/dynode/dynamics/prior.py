@@ -19,7 +19,7 @@ Training (:func:`train_prior`, ``dynode train-prior``) maximises the predictive 
 held out in between and after random sparse, irregular subsets of each training video (kept rates
 drawn from ``min_fps`` to ``max_fps``), so the amplitudes, time scales, frequencies and noise are
 those that predict motion best across the videos. Per video, :func:`fit_prior` conditions it, and
-with ``iters`` refines the same parameters on the video's own likelihood.
+with ``refine`` refines the same parameters on the video's own likelihood.
 
 In a trajectory the prior is a vector field (:class:`PriorField`): dz/dtau is the time derivative
 of the posterior mean, so a solve from any code follows the video's expected motion. The exact path
@@ -215,7 +215,7 @@ class PriorField(Field):
 def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
               progress: Callable[[int, int, float], None] | None = None):
     """A trajectory of ``sequence`` driven by ``prior``: conditioned on its codes, and with
-    ``config.iters`` > 0 refined by that many Adam steps (``config.lr``) of the video's own likelihood,
+    ``config.refine`` > 0 refined by that many Adam steps (``config.lr``) of the video's own likelihood,
     starting from the prior's parameters (the prior itself is not changed).
 
     Raises:
@@ -238,19 +238,19 @@ def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
     with torch.no_grad():
         first = float(local.marginal_nll(seconds, u))
     loss = first
-    if config.iters:
+    if config.refine:
         opt = torch.optim.Adam(local.parameters(), lr=config.lr)
-        for it in range(config.iters):
+        for it in range(config.refine):
             nll = local.marginal_nll(seconds, u)
             opt.zero_grad(set_to_none=True)
             nll.backward()
             opt.step()
             loss = nll.item()
             if progress is not None:
-                progress(it + 1, config.iters, loss)
+                progress(it + 1, config.refine, loss)
     local.requires_grad_(False)
     field = PriorField(local, ((times - t0) / t_scale).float(), z, t_scale).eval()
-    stats = FitStats(config, config.iters, loss, loss, config.iters, "likelihood", len(prior.basis), time.time() - start)
+    stats = FitStats(config, config.refine, loss, loss, config.refine, "likelihood", len(prior.basis), time.time() - start)
     return Trajectory(field, "prior", config.hidden, sequence.latents.clone().float(), times.clone(), chart, t0, t_scale,
                       torch.zeros(chart.dim), config.solver, sequence.generator, sequence.source, stats)
 
@@ -278,15 +278,17 @@ def train_prior(sequences: list[tuple[torch.Tensor, torch.Tensor]], config: Prio
     The principal components are those of each video's codes about their own mean (motion); each step draws a kept rate, and per video a
     window of at most ``max_observed`` codes kept at that rate (jittered), and ``queries`` codes in
     between and up to ``horizon`` kept intervals after, whose predictive likelihood is maximised.
-    With ``out`` the run is resumable (``state.pt``) and logs ``log.jsonl`` (the loss every 25 steps);
+    The last sixteenth of the videos is held out: every 25 steps the loss on fixed subsets of them at 0.5, 1,
+    2 and 4 fps is logged as ``validation`` (with ``out``, in ``log.jsonl``, beside the mean training
+    loss since the last record); the run is resumable (``state.pt``);
     with ``export`` the prior is written there as a model folder recording ``generator_id``.
 
     Raises:
         InputError: fewer than 2 videos, codes of different shapes or rates, or videos too short for
             the slowest kept rate.
     """
-    if len(sequences) < 2:
-        raise InputError(f"train_prior(): need codes of at least 2 videos, got {len(sequences)}")
+    if len(sequences) < 3:
+        raise InputError(f"train_prior(): need codes of at least 3 videos (one held out), got {len(sequences)}")
     shapes = {tuple(c.shape[1:]) for _, c in sequences}
     rates = {round(float(1 / (t[1] - t[0])), 3) for t, _ in sequences}
     if len(shapes) != 1 or len(rates) != 1:
@@ -315,7 +317,22 @@ def train_prior(sequences: list[tuple[torch.Tensor, torch.Tensor]], config: Prio
     opt = torch.optim.Adam(prior.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps, eta_min=config.lr * 0.05)
     rng = torch.Generator().manual_seed(config.seed)
-    step, seconds = 0, 0.0
+    held = max(1, len(sequences) // 16)  # the last videos: a fixed validation set of subsets at four rates
+    train, check = torch.arange(len(sequences) - held), torch.arange(len(sequences) - held, len(sequences))
+    fixed = torch.Generator().manual_seed(config.seed + 1)
+    checks = [(fps, *_subsets(lengths[check], fps, data_fps, config, fixed)) for fps in (0.5, 1.0, 2.0, 4.0)
+              if fps >= config.min_fps and fps <= config.max_fps]
+
+    def loss_at(videos, fps, observed, query):
+        rows = torch.arange(len(videos))[:, None]
+        return prior.predictive_nll(observed.float() / data_fps, padded[videos][rows, observed],
+                                    query.float() / data_fps, padded[videos][rows, query])
+
+    def validation() -> float:
+        with torch.no_grad():
+            return sum(float(loss_at(check, *c)) for c in checks) / len(checks)
+
+    step, seconds, recent = 0, 0.0, []
     state = Path(out) / "state.pt" if out is not None else None
     if state is not None and state.is_file():
         saved = torch.load(state, weights_only=True)
@@ -333,28 +350,29 @@ def train_prior(sequences: list[tuple[torch.Tensor, torch.Tensor]], config: Prio
     while step < config.steps:
         fps = math.exp(math.log(config.min_fps) + torch.rand((), generator=rng).item()
                        * math.log(config.max_fps / config.min_fps))
-        pick = torch.randint(len(sequences), (config.batch,), generator=rng)
-        observed, query = _subsets(lengths[pick], fps, data_fps, config, rng)
-        rows = torch.arange(config.batch)[:, None]
-        nll = prior.predictive_nll(observed.float() / data_fps, padded[pick][rows, observed],
-                                   query.float() / data_fps, padded[pick][rows, query])
+        pick = train[torch.randint(len(train), (config.batch,), generator=rng)]
+        nll = loss_at(pick, fps, *_subsets(lengths[pick], fps, data_fps, config, rng))
         opt.zero_grad(set_to_none=True)
         nll.backward()
         opt.step()
         sched.step()
         step, loss = step + 1, nll.item()
+        recent.append(loss)
         if progress is not None:
             progress(step, config.steps, loss)
         if out is not None and (step % 25 == 0 or step == config.steps):
             with log.open("a") as f:
-                f.write(json.dumps({"step": step, "loss": round(loss, 5), "fps": round(fps, 3),
+                f.write(json.dumps({"step": step, "loss": round(sum(recent) / len(recent), 5),
+                                    "validation": round(validation(), 5),
                                     "seconds": round(time.time() - started, 1)}) + "\n")
+            recent = []
             with atomic_path(state) as tmp:
                 torch.save({"prior": prior.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                             "rng": rng.get_state(), "step": step, "seconds": time.time() - started,
                             "config": json.dumps(config.to_dict())}, tmp)
     prior.eval().requires_grad_(False)
-    stats = {"steps": step, "loss": loss, "seconds": round(time.time() - started, 1), "videos": len(sequences),
+    stats = {"steps": step, "loss": loss, "validation": validation(), "seconds": round(time.time() - started, 1),
+             "videos": len(sequences),
              "frames": int(lengths.sum()), "data_fps": data_fps, "config": config.to_dict(), **(info or {})}
     if export is not None:
         save_model(export, prior, "motion_prior", {**prior.config(), "generator_id": generator_id}, stats)

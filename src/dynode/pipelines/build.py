@@ -99,11 +99,12 @@ def fit_parts(parts: list[Part], models: Models, config: FitConfig,
     """Each part's codes fitted (see :func:`dynode.dynamics.fit`; with ``config.image_weight`` against the
     part's frames, which must be read; with field "prior", the bundle's motion prior), ``progress``
     counting iterations over all the parts."""
-    generator, total, trajectories = models.generator, len(parts) * config.iters, []
+    generator, trajectories = models.generator, []
+    steps = config.refine if config.field == "prior" else config.iters
     for k, part in enumerate(parts):
         images = from_uint8(part.frames.pixels).to(generator.device) if config.image_weight else None
         report = None if progress is None else \
-            (lambda done, _, *rest, k=k: progress(k * config.iters + done, total, *rest))
+            (lambda done, _, *rest, k=k: progress(k * steps + done, len(parts) * steps, *rest))
         trajectories.append(fit(part.sequence, config, report, generator, images, models.prior))
     return trajectories
 

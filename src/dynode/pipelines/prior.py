@@ -58,13 +58,13 @@ def toy_codes(models: Models, videos: int, cache: str | Path, seconds: float = 3
     interrupted run continues.
 
     Raises:
-        InputError: a generator without an encoder, or videos < 2.
+        InputError: a generator without an encoder, or videos < 3 (one is held out to validate).
     """
     if models.encoder is None:
         raise InputError(f"toy videos for a prior are inverted with the generator's encoder; "
                          f"{models.record.name or 'this generator'} has none (train one: dynode train-encoder)")
-    if videos < 2:
-        raise InputError(f"a prior needs at least 2 videos, got {videos}")
+    if videos < 3:
+        raise InputError(f"a prior needs at least 3 videos (one is held out to validate), got {videos}")
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     tag = f"{seconds:g}s_{fps:g}fps_{steps}steps"
