@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from common import save_report
+from common import save_report, timed
 from dynode.config import DEFAULT_GENERATOR, FitConfig, InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.edit import Edit
@@ -38,6 +37,7 @@ from dynode.metrics import psnr, stlpips
 from dynode.metrics.consistency import flicker, source_flows
 from dynode.pipelines import VideoPipeline
 from dynode.render import render_pixels
+from dynode.times import Stopwatch
 from dynode.types import Frames
 
 
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = {}
 
     def row(name: str, codes_of) -> None:
-        start = time.perf_counter()
-        rows[name] = _scores(gen, codes_of(), frames, flows, time.perf_counter() - start)
+        codes, seconds = timed(codes_of)
+        rows[name] = _scores(gen, codes, frames, flows, seconds)
         print(f"{name}: {json.dumps(rows[name])}", file=sys.stderr)
 
     alone_name = f"optimisation alone ({alone.steps_first}/{alone.steps} steps)"
@@ -85,21 +85,16 @@ def main(argv: list[str] | None = None) -> None:
         name = f"encoder + {steps} steps" + (" (the default)" if steps == default.steps else "")
         row(name, lambda: invert(gen, images, times, cfg, encoder=encoder).latents)
 
-    stages, start = {}, time.perf_counter()
-
-    def stage(name):
-        nonlocal start
-        stages[name] = round(time.perf_counter() - start, 2)
-        start = time.perf_counter()
-
+    watch = Stopwatch()
     pipe = VideoPipeline.from_frames(frames, gen, default, fit=None, log=lambda s: None)
-    stage("invert")
+    watch.lap("invert")
     pipe = pipe.fit(FitConfig())
-    stage("fit")
+    watch.lap("fit")
     interpolated = pipe.interpolate(factor=4).numpy()
-    stage("interpolate_4x_detail")
+    watch.lap("interpolate_4x_detail")
     edited = pipe.edit([Edit(pipe.direction("hair_color"), 2.0)]).numpy()
-    stage("edit")
+    watch.lap("edit")
+    stages = {k: round(v, 2) for k, v in watch.seconds.items()}
     total = round(sum(stages.values()), 2)
     report = {"generator": a.generator, "seed": a.seed, "frames": a.frames, "fps": a.fps, "inversion": rows,
               "pipeline_seconds": stages, "pipeline_total_seconds": total,

@@ -15,7 +15,6 @@ import argparse
 import json
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -23,6 +22,7 @@ import torch
 from dynode.config import EditSpec, FitConfig, InversionConfig, ReadConfig
 from dynode.data.toyfaces import write_toy_video
 from dynode.pipelines import VideoPipeline
+from dynode.times import Stopwatch
 
 
 def _sync(device: str) -> None:
@@ -31,23 +31,19 @@ def _sync(device: str) -> None:
 
 
 def run(video: Path, device: str, out: Path) -> dict:
-    times = {}
-    start = time.perf_counter()
+    watch = Stopwatch()
     pipe = VideoPipeline.from_video(video, "toyfaces64", ReadConfig(), InversionConfig(), None, None, device,
                                     log=lambda _: None)
     _sync(device)
-    times["invert"] = time.perf_counter() - start
-    start = time.perf_counter()
+    watch.lap("invert")
     pipe = pipe.fit(FitConfig())
     _sync(device)
-    times["fit"] = time.perf_counter() - start
-    start = time.perf_counter()
+    watch.lap("fit")
     frames = pipe.interpolate(factor=8).write(out / f"interpolated_{device.replace(':', '')}.mp4")
-    times["interpolate_8x_detail"] = time.perf_counter() - start
-    start = time.perf_counter()
+    watch.lap("interpolate_8x_detail")
     pipe.edit(EditSpec(("hair_color",), propagation="locked")).write(out / "edited.mp4")
-    times["edit_locked"] = time.perf_counter() - start
-    return {"seconds": {k: round(v, 2) for k, v in times.items()}, "frames_inverted": len(pipe.sequence),
+    watch.lap("edit_locked")
+    return {"seconds": {k: round(v, 2) for k, v in watch.seconds.items()}, "frames_inverted": len(pipe.sequence),
             "psnr": round(float(pipe.sequence.psnr.mean()), 2), "frames_interpolated": frames,
             "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else platform.processor()
             or platform.machine(), "torch_threads": torch.get_num_threads()}

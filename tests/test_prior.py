@@ -136,3 +136,20 @@ def test_train_prior_cli_learns_from_latents_artifacts_into_the_model_folder(tmp
     assert models.prior is not None and len(models.prior.basis) == 4
     nothing = runner.invoke(app, ["train-prior", "--generator", str(folder), "--out", str(tmp_path / "run2")])
     assert nothing.exit_code != 0 and "nothing to train on" in nothing.output
+
+
+def test_the_bundled_prior_predicts_a_toy_video_ahead_better_than_holding_its_last_code():
+    from dynode.data.toyfaces import ToyFaceVideo
+    models = Models.from_pretrained()
+    assert models.prior is not None and models.prior.latent_shape == (models.generator.num_ws, models.generator.w_dim)
+    errors = {"prior": 0.0, "hold": 0.0}
+    for seed in (4321, 4322):  # neither a training seed (2,000,000 up) nor a benchmark's
+        times = torch.arange(32, dtype=torch.float64) / 4  # 6 s kept at 4 fps, then 2 s ahead
+        with torch.no_grad():
+            codes = models.encoder.encode(models.generator, ToyFaceVideo(seed).render(times))
+        kept, future = codes[:24], codes[24:]
+        traj = fit(_sequence(times[:24], kept, models.record), FitConfig(field="prior"), prior=models.prior)
+        chart = models.prior.chart()
+        errors["prior"] += float((chart.encode(traj.evaluate(times[24:])) - chart.encode(future)).pow(2).mean())
+        errors["hold"] += float((chart.encode(kept[-1:]) - chart.encode(future)).pow(2).mean())
+    assert errors["prior"] < 0.7 * errors["hold"], errors

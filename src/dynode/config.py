@@ -371,8 +371,9 @@ class EncoderConfig(_Config):
             raise InputError(f"EncoderConfig: mixing in [0, 1], jitter >= 0, truncation in (0, 1]; got {self.to_dict()}")
 
 
-# How smooth a resonator of the motion prior is (the Matern order of its envelope).
-SMOOTHNESS = ("1/2", "3/2", "5/2")
+# How smooth a resonator of the motion prior is: the Matern order of its envelope, or "inf" (the limit, a
+# squared-exponential envelope: analytic paths).
+SMOOTHNESS = ("1/2", "3/2", "5/2", "inf")
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,8 @@ class PriorConfig(_Config):
     Args:
         components: principal components of the training codes the prior moves in.
         resonators: stochastic resonators per component. smoothness: their Matern order
-            ("5/2": twice differentiable paths; "1/2": the damped oscillator, rough paths).
+            ("5/2": twice differentiable paths; "1/2": the damped oscillator, rough paths; "inf": the
+            limit, analytic paths).
         steps: Adam steps. batch: training videos a step. lr: Adam learning rate.
         min_fps, max_fps: the kept rates drawn (log-uniformly) for each step's sparse subsets.
         max_observed: at most this many observations a subset. queries: codes predicted a video,

@@ -1,6 +1,9 @@
-"""Time grids for rendering: by frame-rate factor, target fps, explicit times, or a future span (seconds)."""
+"""Time grids for rendering (by frame-rate factor, target fps, explicit times, or a future span, in seconds of
+video), and a stopwatch for the stages of a run (wall time)."""
 
 from __future__ import annotations
+
+import time
 
 import torch
 
@@ -43,3 +46,22 @@ def future_times(start: float, seconds: float, fps: float, include_start: bool =
     n = int(round(seconds * fps + 1e-6))
     k = torch.arange(0 if include_start else 1, n + 1, dtype=torch.float64)
     return start + k / fps
+
+
+class Stopwatch:
+    """Wall time of consecutive stages: :meth:`lap` records the seconds since the last lap (or the start)."""
+
+    def __init__(self):
+        self.start = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, name: str) -> float:
+        """Record stage ``name`` as ending now; returns its seconds."""
+        now = time.perf_counter()
+        self.seconds[name], self.last = now - self.last, now
+        return self.seconds[name]
+
+    @property
+    def total(self) -> float:
+        """Seconds since the start."""
+        return time.perf_counter() - self.start

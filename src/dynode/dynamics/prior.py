@@ -9,7 +9,9 @@ time-invariant SDE driven by white noise, with covariance a Matern envelope time
 
     k(tau) = a^2 g(|tau| / l) cos(2 pi f tau),   g(r) = (1 + s + s^2 / 3) exp(-s), s = sqrt(5) r
 
-(Matern-5/2; ``smoothness`` "3/2" and "1/2", the damped oscillator, are rougher): a stationary
+(Matern-5/2; ``smoothness`` "3/2" and "1/2", the damped oscillator, are rougher; "inf", the limit,
+a squared-exponential envelope, is analytic and the state-space form of its SDE an approximation of
+growing order): a stationary
 Gaussian process is a linear SDE seen from its covariance (the state-space view; a Matern-5/2
 resonator is a six-state linear SDE). Conditioning on a video is exact Gaussian-process
 regression, what a Kalman smoother of that SDE computes: the posterior mean is the video's path
@@ -57,6 +59,9 @@ def _envelope(r: torch.Tensor, smoothness: str) -> tuple[torch.Tensor, torch.Ten
     if smoothness == "1/2":
         e = torch.exp(-r)
         return e, -e
+    if smoothness == "inf":
+        e = torch.exp(-0.5 * r * r)
+        return e, -r * e
     if smoothness == "3/2":
         s = math.sqrt(3) * r
         e = torch.exp(-s)

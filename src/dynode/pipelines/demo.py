@@ -10,7 +10,6 @@ extrapolation from the same inverted codes.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,6 +34,7 @@ from dynode.pipelines.models import Models
 from dynode.pipelines.renderer import DEFAULT_PATH
 from dynode.pipelines.video import VideoPipeline
 from dynode.plots import attribute_figure, trajectory_figure
+from dynode.times import Stopwatch
 from dynode.types import Frames
 
 
@@ -207,14 +207,11 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
                          f"{models.record.label} has none")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
+    watch = Stopwatch()
 
     def stage(name):
-        timings[name] = round(time.time() - stage.t, 3)
-        stage.t = time.time()
-        log(f"{name}: {timings[name]:.1f} s")
+        log(f"{name}: {watch.lap(name):.1f} s")
 
-    stage.t = time.time()
     generator = models.generator
     video = ToyFaceVideo(config.seed)
     n_all = int(round((config.seconds + config.future) * config.fps))
@@ -313,7 +310,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
                _scores(cv_future[:4], truth[first4])),
         EditMetrics(config.direction, config.strength, **edit_metrics),
         FitFacts(traj.stats.best_loss, traj.stats.best_iteration, traj.stats.subspace_dim, traj.stats.seconds),
-        timings, round(sum(timings.values()), 3))
+        {k: round(v, 3) for k, v in watch.seconds.items()}, round(sum(watch.seconds.values()), 3))
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics.to_dict(), indent=2))
     return metrics

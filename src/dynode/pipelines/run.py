@@ -10,7 +10,6 @@ asks for. Its defaults are the configs' own; it validates nothing they have not 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,6 +20,7 @@ from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
 from dynode.pipelines.models import Models
 from dynode.pipelines.video import VideoPipeline
+from dynode.times import Stopwatch
 
 # progress(stage, done, total), stage "inverting" or "fitting"
 StageProgress = Callable[[str, int, int], None]
@@ -120,7 +120,7 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
     Raises:
         InputError, CheckpointError: what reading, inversion, fitting or rendering refuse.
     """
-    start = time.perf_counter()
+    watch = Stopwatch()
     report = progress or (lambda stage, done, total: None)
     models = models or Models.from_pretrained(spec.generator, device)
     folder = None if out is None else Path(out)
@@ -132,27 +132,24 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
     if folder is not None:
         save_latents(folder / LATENTS, pipe.sequence)
         outputs.append(LATENTS)
-    seconds = {"invert": time.perf_counter() - start}
+    watch.lap("invert")
     if not spec.invert_only:
-        lap = time.perf_counter()
         pipe = pipe.fit(spec.fit, lambda done, total, *_: report("fitting", done, total))
         if folder is not None:
             pipe.save_trajectory(folder / TRAJECTORY)
             outputs.append(TRAJECTORY)
-        seconds["fit"] = time.perf_counter() - lap
+        watch.lap("fit")
         if folder is not None and spec.factor:
-            lap = time.perf_counter()
             pipe.interpolate(spec.factor, fidelity=spec.fidelity).write(folder / INTERPOLATED)
             outputs.append(INTERPOLATED)
-            seconds["interpolate"] = time.perf_counter() - lap
+            watch.lap("interpolate")
         if folder is not None and spec.edit.directions:
-            lap = time.perf_counter()
             pipe.edit(spec.edit).write(folder / EDITED)
             outputs.append(EDITED)
-            seconds["edit"] = time.perf_counter() - lap
+            watch.lap("edit")
     seq, source = pipe.sequence, pipe.source
     before = None if seq.tuning is None else seq.tuning.psnr_before
     return RunResult(pipe, len(seq), len(source.cuts) + 1 if source is not None else 1, len(pipe.parts),
                      sum(len(span) for span in pipe.spans if span.kind == "pass"), float(seq.psnr.mean()),
                      None if before is None else float(before),
-                     StageSeconds(**seconds, total=time.perf_counter() - start), tuple(outputs))
+                     StageSeconds(**watch.seconds, total=watch.total), tuple(outputs))
