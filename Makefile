@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder clean
+.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-prior bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder train-prior clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,14 @@ train-encoder: $(STAMP)
 	mkdir -p runs/encoder_v1
 	for f in config.json model.safetensors; do git show 25fd497:src/dynode/weights/toyfaces64/encoder/$$f > runs/encoder_v1/$$f; done
 	$(VENV)/bin/dynode train-encoder --generator toyfaces64 --out runs/encoder --steps 2500 --lr 5e-4 --toy 0.5 --warm runs/encoder_v1
+
+# The bundled motion prior: 256 toy videos inverted by the encoder (about 15 minutes), then 1500 steps.
+train-prior: $(STAMP)
+	$(VENV)/bin/dynode train-prior --generator toyfaces64 --toy 256 --out runs/prior
+
+# The prior against the per-video field and the baselines at 4, 2 and 1 fps (about 20 minutes).
+bench-prior: $(STAMP)
+	$(PY) benchmarks/prior.py --out bench_out/prior
 
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.

@@ -96,6 +96,7 @@ def test_the_path_passes_every_code_and_futures_spread_around_it(trained, tmp_pa
     offset = 0.3 * torch.randn(SHAPE)
     edited, plain = traj.evaluate_from(t_future, torch.stack([traj.w0 + offset, traj.w0]))
     assert torch.allclose(edited - plain, offset.expand_as(plain), atol=1e-4)
+    assert torch.equal(plain, path)  # from the first code, a solve is the video's own path: every code kept
 
 
 def test_refinement_raises_the_videos_own_likelihood(trained):

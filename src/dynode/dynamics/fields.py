@@ -38,10 +38,13 @@ from dynode.types import bracket
 class Field(nn.Module):
     """A vector field on a state of ``dim`` coordinates and ``extra`` more (0 for plain fields);
     ``velocity``: the extra state is the coordinates' velocity (it moves with them under a change
-    of coordinates)."""
+    of coordinates); ``state_free``: the drift depends on time alone."""
 
     extra = 0
     velocity = False
+    # The drift does not depend on the state (a motion prior's): every start moves alike, so a solve from
+    # any start is the observed path shifted by the start's offset from the first code.
+    state_free = False
 
     def __init__(self, dim: int):
         super().__init__()

@@ -173,6 +173,8 @@ class PriorField(Field):
     motion from there; from an edited code, the same motion with the edit's offset.
     """
 
+    state_free = True
+
     def __init__(self, prior: MotionPrior, tau_obs: torch.Tensor, z_obs: torch.Tensor, t_scale: float):
         super().__init__(len(prior.basis))
         self.prior = prior

@@ -147,10 +147,14 @@ class Trajectory:
 
         Returns:
             float32 (B, N, num_ws, w_dim); each start's residual outside the subspace is carried along.
+            For a field whose drift depends on time alone (a motion prior) every start moves alike,
+            so each is the exact path shifted by the start's offset from the first code.
         """
         if starts.dim() != 3 or tuple(starts.shape[1:]) != self.latent_shape:
             raise InputError(f"Trajectory.evaluate_from(): starts must have shape (B, {self.latent_shape[0]}, "
                              f"{self.latent_shape[1]}), got {tuple(starts.shape)}")
+        if self.field.state_free:  # every start moves alike: the video's own path, shifted
+            return self.evaluate(times)[None] + (starts - self.w0)[:, None]
         tau = self.tau(times)
         z = solve_at(self.field, self.encode(starts), 0.0, tau, self.solver).transpose(0, 1)  # (B, N, k)
         return self.decode(z.reshape(-1, z.shape[-1])).reshape(len(starts), len(tau), *self.latent_shape) \

@@ -34,6 +34,7 @@ class ScaledField(Field):
     def __init__(self, field: Field, v: torch.Tensor, gain: float, center: torch.Tensor):
         super().__init__(field.dim)
         self.field, self.gain, self.extra, self.velocity = field, float(gain), field.extra, field.velocity
+        self.state_free = field.state_free
         self.register_buffer("v", v / v.norm())
         self.register_buffer("center", center)
 
