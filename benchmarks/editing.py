@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
     judge = load_regressor(a.judge) if a.judge is not None else probe
     models = dataclasses.replace(Models.from_pretrained(a.generator), probe=probe)
     inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
-    fit_cfg = FitConfig(iters=a.iters)
+    fit_cfg = FitConfig(field="mlp", iters=a.iters)
     cache = a.out / "cache" if a.out else None
     times = torch.arange(a.frames, dtype=torch.float64) / a.fps
     per_video, example = [], None

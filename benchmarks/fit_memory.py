@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         seq = synthetic(frames)
         row = {"frames": frames}
         for adjoint in (False, True):
-            cfg = FitConfig(iters=a.iters, adjoint=adjoint, solver=SolverConfig("rk4", step_size=0.5 / (frames - 1)))
+            cfg = FitConfig(field="mlp", iters=a.iters, adjoint=adjoint, solver=SolverConfig("rk4", step_size=0.5 / (frames - 1)))
             row["adjoint" if adjoint else "direct"] = measure(seq, cfg)
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)

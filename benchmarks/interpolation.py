@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     models = Models.from_pretrained(a.generator)
     inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
-    fit_cfg = FitConfig(iters=a.iters)
+    fit_cfg = FitConfig(field="mlp", iters=a.iters)
     cache = a.out / "cache" if a.out else None
     per_video, strip = [], None
     for seed in a.seeds:

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     source_ids = embed(video.pixels)
     inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
     pti = PTIConfig(steps=a.pti_steps) if a.pti_steps > 0 else None
-    fit_cfg = FitConfig(iters=a.iters)
+    fit_cfg = FitConfig(field="mlp", iters=a.iters)
     report = {"video": str(a.video or "carphone_pristine.mp4"), "frames": len(video), "fps": round(video.fps, 3),
               "size": list(video.pixels.shape[1:3]), "generator": a.generator, "crop": gen.resolution,
               "faces_found": int(alignment.found.sum()), "align_seconds_all_frames": align_s,

@@ -202,7 +202,8 @@ class FitConfig(_Config):
     """Fitting a vector field to a latent sequence.
 
     Args:
-        field: vector field name (see ``dynode.dynamics.FIELDS``).
+        field: vector field name (see ``dynode.dynamics.FIT_FIELDS``): "auto" (the default) is the
+            generator's motion prior where it has one (it predicts past the video better), else "mlp".
         solver: how the ODE is solved (:class:`SolverConfig`).
         subspace_dim: fit on this many principal components of the video's own latents
             (0: the full latent space).
@@ -223,7 +224,7 @@ class FitConfig(_Config):
         seed: seeds the initialisation, the window draws and the hold-out draw.
     """
 
-    field: str = "mlp"
+    field: str = "auto"
     solver: SolverConfig = SolverConfig()
     subspace_dim: int = 16
     hidden: int = 128

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 from typing import Callable
 
 import torch
@@ -17,9 +18,9 @@ from dynode.dynamics.trajectory import Trajectory
 from dynode.errors import FitError, InputError
 from dynode.types import FitStats, LatentSequence
 
-# Every field fit() takes: those of dynode.dynamics.fields, and "prior", a motion prior learned across
-# many videos and conditioned on this one (dynode.dynamics.prior).
-FIT_FIELDS = (*FIELDS, "prior")
+# Every field fit() takes: those of dynode.dynamics.fields, "prior", a motion prior learned across many
+# videos and conditioned on this one (dynode.dynamics.prior), and "auto": the prior when there is one, else mlp.
+FIT_FIELDS = ("auto", *FIELDS, "prior")
 
 
 def _full_loss(field, z, tau, cfg) -> float:
@@ -90,7 +91,8 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
         frames: torch.Tensor | None = None, prior: MotionPrior | None = None) -> Trajectory:
     """Fit dz/dt = f(z, t) to the observed codes and return the trajectory started at the first code.
 
-    With ``config.field`` "prior" the field is ``prior`` conditioned on the codes, and refined on them
+    With ``config.field`` "auto" the field is "prior" when a prior is given, else "mlp". With "prior"
+    the field is ``prior`` conditioned on the codes, and refined on them
     with ``config.refine`` steps (see :func:`dynode.dynamics.prior.fit_prior`); what follows is how
     every other field is fitted.
 
@@ -126,6 +128,8 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
             iteration and the time window reached.
     """
     check_choice("vector field", config.field, FIT_FIELDS)
+    if config.field == "auto":
+        config = replace(config, field="mlp" if prior is None else "prior")
     if config.field == "prior":
         if prior is None:
             raise InputError("fit(): field 'prior' needs a motion prior; this generator's model folder has none "

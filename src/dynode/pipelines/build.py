@@ -100,7 +100,8 @@ def fit_parts(parts: list[Part], models: Models, config: FitConfig,
     part's frames, which must be read; with field "prior", the bundle's motion prior), ``progress``
     counting iterations over all the parts."""
     generator, trajectories = models.generator, []
-    steps = config.refine if config.field == "prior" else config.iters
+    prior = config.field == "prior" or (config.field == "auto" and models.prior is not None)
+    steps = config.refine if prior else config.iters
     for k, part in enumerate(parts):
         images = from_uint8(part.frames.pixels).to(generator.device) if config.image_weight else None
         report = None if progress is None else \
