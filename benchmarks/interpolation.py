@@ -42,9 +42,10 @@ DYNODE = {"dynode": ("mlp", "exact", 0.0), "dynode-initial": ("mlp", "initial", 
           "dynode-image": ("mlp", "exact", 0.5), "dynode-mlp_t": ("mlp_t", "exact", 0.0),
           "dynode-cde": ("cde", "exact", 0.0), "dynode-second_order": ("second_order", "exact", 0.0),
           "dynode-second_order-initial": ("second_order", "initial", 0.0),
-          "dynode-augmented": ("augmented", "exact", 0.0), "paper": ("paper", "initial", 0.0)}
+          "dynode-augmented": ("augmented", "exact", 0.0), "paper": ("paper", "initial", 0.0),
+          "dynode-prior": ("prior", "exact", 0.0)}
 # Rows also rendered with the video's own detail carried along their path (``NAME-detail``).
-DETAIL = ("dynode", "dynode-cde", "dynode-second_order", "dynode-augmented", "linear", "spline")
+DETAIL = ("dynode", "dynode-cde", "dynode-second_order", "dynode-augmented", "dynode-prior", "linear", "spline")
 
 
 def _fused(pipe: VideoPipeline) -> VideoPipeline:
@@ -80,6 +81,8 @@ def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: I
 
     strip, fitted = {}, {}
     for name, (field, path, image_weight) in DYNODE.items():
+        if field == "prior" and models.prior is None:  # a generator without a motion prior
+            continue
         if (field, image_weight) not in fitted:  # one fit per field and loss, evaluated on each path
             cfg = FitConfig.from_dict({**fit_cfg.to_dict(), "field": field, "image_weight": image_weight})
             fitted[field, image_weight] = timed(lambda: pipe.fit(cfg))
