@@ -24,7 +24,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     assert on_disk == metrics.to_dict()
     held = on_disk["held_out_interpolation"]  # the summary line: the default output and the latent path vs baselines
     line, metrics_line = metrics.headline(), metrics.edit_line()
-    for name, key in (("dynode", "default"), ("latent ODE path", "ode"), ("linear", "linear"), ("DIS flow", "dis_flow")):
+    for name, key in (("dynode", "default"), ("the dynamics' latent path", "ode"), ("linear", "linear"), ("DIS flow", "dis_flow")):
         assert f"{name} {held[key]['psnr']:.2f} dB" in line, line
     metrics = on_disk
     assert metrics["video"] == {"seed": 7, "fps": 16.0, "frames": 40, "observed": 8, "held_out": 21, "future": 11,

@@ -163,7 +163,7 @@ class DemoMetrics:
         alone, each against linear interpolation and DIS flow, on the held-out frames."""
         h = self.held_out_interpolation
         return (f"held-out PSNR: dynode {h.default.psnr:.2f} dB (default: the video's detail along the "
-                f"{DEFAULT_PATH} path), latent ODE path {h.ode.psnr:.2f} dB; linear {h.linear.psnr:.2f} dB, "
+                f"{DEFAULT_PATH} path), the dynamics' latent path {h.ode.psnr:.2f} dB; linear {h.linear.psnr:.2f} dB, "
                 f"DIS flow {h.dis_flow.psnr:.2f} dB")
 
     def edit_line(self) -> str:
