@@ -71,7 +71,8 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                                         precision=0, minimum=1)
                 steps = gr.Number(InversionConfig().steps, label="Inversion steps, other frames", precision=0,
                                   minimum=1)
-                iters = gr.Number(FitConfig().iters, label="Fitting iterations", precision=0, minimum=1)
+                iters = gr.Number(FitConfig().iters, label="Fitting iterations (a generator without a motion prior)",
+                                  precision=0, minimum=1)
         run_fit = gr.Button("Invert and fit", variant="primary", elem_id="fit")
         plot = gr.Image(label="Latent path", show_label=False, type="filepath", elem_id="plot")
         artifacts = gr.File(label="Artifacts", file_count="multiple", elem_id="artifacts")
