@@ -101,7 +101,7 @@ def test_the_path_passes_every_code_and_futures_spread_around_it(trained, tmp_pa
 
 def test_refinement_raises_the_videos_own_likelihood(trained):
     t, codes, _, _ = _kept(1002, 4.0, 6.0)
-    before = fit(_sequence(t, codes), FitConfig(field="prior"), prior=trained[0])
+    before = fit(_sequence(t, codes), FitConfig(field="prior", refine=0), prior=trained[0])
     after = fit(_sequence(t, codes), FitConfig(field="prior", refine=30, lr=0.02), prior=trained[0])
     assert after.stats.best_loss < before.stats.best_loss
     assert not torch.equal(after.field.prior.freq, trained[0].freq)  # the shared prior is left as it was
