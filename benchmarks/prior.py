@@ -6,8 +6,8 @@ three quarters are kept at that rate and inverted as the pipeline does, and the 
 rendered at 4x the rate. Rows, the latent path rendered alone and (``-detail``) with the video's
 own detail:
 - interpolation, the held-out frames in between: spline, dynode (the default per-video field),
-  each prior conditioned on the video, and ``-refined``: also refined on it (``--iters`` steps, by
-  default as many as ``dynode fit``, 0: none);
+  each prior conditioned on the video, and ``-refined``: also refined on it (``--iters`` steps, 50
+  by default, 0: none);
 - extrapolation, the next 8 kept-rate frames: hold the last frame, constant velocity, dynode, each prior;
 - calibration: the codes of those 8 future frames (the kept frames and these inverted as one video,
   so that they continue the kept codes) against the band holding the middle 80% of 64 sampled
@@ -149,9 +149,8 @@ def futures_figure(figure: dict, chart, name: str, out: Path) -> None:
 
 
 def speed(models: Models, prior, inv: InversionConfig, fit_cfg: FitConfig, cache: Path | None) -> dict:
-    """Seconds to condition (and refine, as ``dynode fit`` does by default) the prior on, and to fit the
-    per-video field to, a 100-frame video at 16 fps, each with its path evaluated half-way between every two
-    frames (where the conditioning is first used)."""
+    """Seconds to condition the prior on, and to fit the per-video field to, a 100-frame video at 16 fps,
+    each with its path evaluated half-way between every two frames (where the conditioning is first used)."""
     pipe = inverted(models, 4242, torch.arange(100, dtype=torch.float64) / 16, inv, cache)
     via = VideoPipeline(replace(models, prior=prior), pipe.sequence, frames=pipe.frames)
     times = pipe.sequence.times[:-1] + 1 / 32
@@ -167,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="priors to compare (default: the generator's own, as 'prior')")
     p.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    p.add_argument("--iters", type=int, default=FitConfig().refine,
+    p.add_argument("--iters", type=int, default=50,
                    help="also refine each prior on the video with this many steps (-refined rows; 0: none)")
     p.add_argument("--motion", type=float, default=1.0,
                    help="scale the videos' motion (1: the world the priors train on; other values test a setting they never saw)")

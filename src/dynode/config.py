@@ -209,8 +209,9 @@ class FitConfig(_Config):
             (0: the full latent space).
         hidden: width of the field's MLP.
         iters: Adam iterations (of every field but "prior").
-        refine: for field "prior": Adam steps refining it on the video's own likelihood (0: conditioned
-            only; the default 50 predicts past the end better on bench-prior, 0.2-0.9 dB).
+        refine: for field "prior": Adam steps refining it on the video's own likelihood (0, the default:
+            conditioned only; 50 predicts past the end 0.2-0.9 dB better on bench-prior's 25-code
+            videos but 2.4 dB worse on the demo's 16 codes).
         lr: Adam learning rate.
         windows: random sub-windows of observations solved per iteration.
         adjoint: back-propagate with the adjoint method (memory constant in the number of
@@ -230,7 +231,7 @@ class FitConfig(_Config):
     subspace_dim: int = 16
     hidden: int = 128
     iters: int = 300
-    refine: int = 50
+    refine: int = 0
     lr: float = 1e-2
     windows: int = 8
     adjoint: bool = False
