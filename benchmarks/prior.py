@@ -96,7 +96,6 @@ def run_video(models: Models, priors: dict, seed: int, fps: float, seconds: floa
         row(interp, name, traj.evaluate, t_span, truth[:n_span], held, via, fit_s)
         row(extrap, name, traj.evaluate, t_future, truth[n_span:], first8, via, fit_s)
         futures = sample_future(traj, t_future[first8], SAMPLES, seed)
-        chart = next(iter(priors.values())).chart()
         calibration[name] = {"inside_80": _coverage(futures, future_codes, chart),
                              "latent_mse": float((chart.encode(traj.evaluate(t_future[first8])) - chart.encode(future_codes))
                                                  .pow(2).mean())}

@@ -2,12 +2,12 @@
 
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.fields import FIELDS, make_field
-from dynode.dynamics.fit import FIT_FIELDS, fit
+from dynode.dynamics.fit import FIT_FIELDS, field_for, fit
 from dynode.dynamics.prior import MotionPrior, load_prior, train_prior
 from dynode.dynamics.sde import sample_future
 from dynode.dynamics.solve import solve
 from dynode.dynamics.storage import load_trajectories, load_trajectory, save_trajectories, save_trajectory
 from dynode.dynamics.trajectory import PATHS, Trajectory
 
-__all__ = ["FIELDS", "FIT_FIELDS", "PATHS", "Chart", "MotionPrior", "Trajectory", "fit", "load_prior", "load_trajectories",
+__all__ = ["FIELDS", "FIT_FIELDS", "PATHS", "Chart", "MotionPrior", "Trajectory", "field_for", "fit", "load_prior", "load_trajectories",
            "load_trajectory", "make_field", "sample_future", "save_trajectories", "save_trajectory", "solve", "train_prior"]

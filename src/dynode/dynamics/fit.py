@@ -23,6 +23,14 @@ from dynode.types import FitStats, LatentSequence
 FIT_FIELDS = ("auto", *FIELDS, "prior")
 
 
+def field_for(config: FitConfig, prior: MotionPrior | None) -> str:
+    """The field fit() uses for ``config``: "auto" resolved by whether there is a motion prior."""
+    check_choice("vector field", config.field, FIT_FIELDS)
+    if config.field == "auto":
+        return "mlp" if prior is None else "prior"
+    return config.field
+
+
 def _full_loss(field, z, tau, cfg) -> float:
     """Mean squared error of one solve from the first code through all observations."""
     with torch.no_grad():
@@ -127,9 +135,7 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
             without a generator and frames of the right shape, or field "prior" without a prior. FitError: NaN loss or solver failure, with the
             iteration and the time window reached.
     """
-    check_choice("vector field", config.field, FIT_FIELDS)
-    if config.field == "auto":
-        config = replace(config, field="mlp" if prior is None else "prior")
+    config = replace(config, field=field_for(config, prior))
     if config.field == "prior":
         if prior is None:
             raise InputError("fit(): field 'prior' needs a motion prior; this generator's model folder has none "

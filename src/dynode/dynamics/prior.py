@@ -31,6 +31,7 @@ offset and moves as the video does) all come from the solvers as with every fiel
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -114,23 +115,36 @@ class MotionPrior(nn.Module):
             return (amp2 * (dg * torch.sign(d) / length * torch.cos(w * d) - w * g * torch.sin(w * d))).sum(-1)
         return (amp2 * g * torch.cos(w * d)).sum(-1) + (2 * self.log_level).exp()[:, None, None]
 
-    def _factor(self, times: torch.Tensor, u: torch.Tensor, noise: bool = True):
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], config: dict) -> "MotionPrior":
+        """A prior from its state dict and its :meth:`config`."""
+        prior = cls(tensors["mean"], tensors["basis"], tensors["spread"], config["latent_shape"], config["resonators"],
+                    config["smoothness"])
+        prior.load_state_dict(tensors)
+        return prior
+
+    def _factor(self, times: torch.Tensor, u: torch.Tensor):
         """Cholesky factor (..., K, n, n) of the observations' covariance and alpha = K^-1 u (..., K, n) for
         observations u (..., n, K) at times (..., n) seconds."""
         cov = self.kernel(times[..., :, None] - times[..., None, :])
-        diag = (2 * self.log_noise).exp()[:, None] if noise else torch.zeros(len(self.spread), 1)
+        diag = (2 * self.log_noise).exp()[:, None]
         cov = cov + torch.diag_embed((diag + _JITTER).expand(*cov.shape[:-1]))
         chol = torch.linalg.cholesky(cov)
         alpha = torch.cholesky_solve(u.transpose(-1, -2)[..., None], chol)[..., 0]
         return chol, alpha
 
-    def predict(self, times: torch.Tensor, u: torch.Tensor, query: torch.Tensor, noise: bool = True):
-        """Posterior mean and variance (..., Q, K) at query times (..., Q) given observations u (..., n, K)
-        at times (..., n); the variance is of the noiseless process."""
-        chol, alpha = self._factor(times, u, noise)
+    def _conditioned(self, times: torch.Tensor, u: torch.Tensor, query: torch.Tensor):
+        """The posterior mean (..., K, Q) at query times (..., Q) given observations u (..., n, K) at times
+        (..., n), and V = L^-1 k(times, query) (..., K, n, Q), whose V^T V the prior covariance loses."""
+        chol, alpha = self._factor(times, u)
         cross = self.kernel(query[..., :, None] - times[..., None, :])  # (..., K, Q, n)
         mean = (cross @ alpha[..., None])[..., 0]
-        v = torch.linalg.solve_triangular(chol, cross.transpose(-1, -2), upper=False)
+        return mean, torch.linalg.solve_triangular(chol, cross.transpose(-1, -2), upper=False)
+
+    def predict(self, times: torch.Tensor, u: torch.Tensor, query: torch.Tensor):
+        """Posterior mean and variance (..., Q, K) at query times (..., Q) given observations u (..., n, K)
+        at times (..., n); the variance is of the noiseless process."""
+        mean, v = self._conditioned(times, u, query)
         prior_var = self.kernel(torch.zeros(*query.shape[:-1], 1, 1))[..., 0]  # (..., K, 1)
         var = (prior_var - v.pow(2).sum(-2)).clamp(min=1e-8)
         return mean.transpose(-1, -2), var.transpose(-1, -2)
@@ -149,10 +163,7 @@ class MotionPrior(nn.Module):
 
     def sample(self, times: torch.Tensor, u: torch.Tensor, query: torch.Tensor, samples: int, seed: int) -> torch.Tensor:
         """Posterior samples (samples, Q, K) of the noiseless process at query times, jointly in time."""
-        chol, alpha = self._factor(times, u)
-        cross = self.kernel(query[:, None] - times[None])
-        mean = (cross @ alpha[..., None])[..., 0]  # (K, Q)
-        v = torch.linalg.solve_triangular(chol, cross.transpose(-1, -2), upper=False)
+        mean, v = self._conditioned(times, u, query)  # (K, Q), (K, n, Q)
         cov = self.kernel(query[:, None] - query[None]) - v.transpose(-1, -2) @ v
         cov = 0.5 * (cov + cov.transpose(-1, -2)) + 1e-6 * torch.eye(len(query))
         evals, evecs = torch.linalg.eigh(cov.double())
@@ -186,11 +197,9 @@ class PriorField(Field):
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor], config: dict) -> "PriorField":
         """Rebuild a saved field from its state dict and its prior's config."""
-        prior = MotionPrior(state["prior.mean"], state["prior.basis"], state["prior.spread"], config["latent_shape"],
-                            config["resonators"], config["smoothness"])
-        field = cls(prior, state["tau_obs"], state["z_obs"], float(state["t_scale"]))
-        field.load_state_dict(state)
-        return field
+        prior = MotionPrior.from_tensors({k[len("prior."):]: v for k, v in state.items() if k.startswith("prior.")},
+                                         config)
+        return cls(prior, state["tau_obs"], state["z_obs"], float(state["t_scale"]))
 
     def _observations(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The observations in the prior's terms: times (n,) seconds and unit-spread coordinates (n, K)."""
@@ -202,11 +211,14 @@ class PriorField(Field):
                 self._alpha = self.prior._factor(*self._observations())[1]
         return self._alpha
 
+    def _mean(self, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
+        """The posterior mean (N, K) in unit-spread coordinates at times t (N,) seconds, or its time derivative."""
+        times = self._observations()[0]
+        return (self.prior.kernel(t[:, None] - times[None], slope) @ self._weights()[..., None])[..., 0].T
+
     def forward(self, tau, z):
         t = torch.as_tensor(tau, dtype=torch.float32).reshape(-1) * self.t_scale
-        times = self._observations()[0]
-        slope = (self.prior.kernel(t[:, None] - times[None], slope=True) @ self._weights()[..., None])[..., 0]
-        out = slope.T * self.prior.spread * self.t_scale  # (B, K) coordinates per unit tau
+        out = self._mean(t, slope=True) * self.prior.spread * self.t_scale  # (B, K) coordinates per unit tau
         return out.expand_as(z) if out.shape[0] == 1 else out
 
     def sample_future(self, tau: torch.Tensor, samples: int, seed: int) -> torch.Tensor:
@@ -215,7 +227,7 @@ class PriorField(Field):
         times, u = self._observations()
         with torch.no_grad():
             draws = self.prior.sample(times, u, tau.float() * self.t_scale, samples, seed)
-            last = self.prior.predict(times, u, times[-1:])[0][0]
+            last = self._mean(times[-1:])[0]
         return (draws + (u[-1] - last)) * self.prior.spread
 
 
@@ -235,16 +247,14 @@ def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
     if tuple(sequence.latents.shape[1:]) != prior.latent_shape:
         raise InputError(f"fit(): the prior moves codes of shape {prior.latent_shape}, these are "
                          f"{tuple(sequence.latents.shape[1:])}")
-    local = MotionPrior(prior.mean, prior.basis, prior.spread, prior.latent_shape, prior.resonators, prior.smoothness)
-    local.load_state_dict(prior.state_dict())
+    local = copy.deepcopy(prior).requires_grad_(True)
     chart = local.chart()
     times = sequence.times
     t0, t_scale = float(times[0]), float(times[-1] - times[0])
     z = chart.encode(sequence.latents)
     seconds, u = (times - t0).float(), z / local.spread
     with torch.no_grad():
-        first = float(local.marginal_nll(seconds, u))
-    loss = first
+        loss = float(local.marginal_nll(seconds, u))
     if config.refine:
         opt = torch.optim.Adam(local.parameters(), lr=config.lr)
         for it in range(config.refine):
@@ -399,10 +409,8 @@ def load_prior(folder: str | Path, generator_id: str) -> MotionPrior:
     if config.get("generator_id") != generator_id:
         raise CheckpointError(f"{folder}: a motion prior for generator {config.get('generator_id')}, but these codes "
                               f"belong to generator {generator_id or '(built in memory)'}")
-    prior = MotionPrior(tensors["mean"], tensors["basis"], tensors["spread"], config["latent_shape"],
-                        config["resonators"], config["smoothness"])
     try:
-        prior.load_state_dict(tensors)
+        prior = MotionPrior.from_tensors(tensors, config)
     except RuntimeError as e:
         raise CheckpointError(f"{folder}: prior weights do not fit its config ({e})") from e
     return prior.eval().requires_grad_(False)

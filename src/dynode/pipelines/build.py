@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from dynode.config import FitConfig, InversionConfig, PTIConfig, ReadConfig
-from dynode.dynamics import Trajectory, fit, load_trajectories, load_trajectory, save_trajectories, save_trajectory
+from dynode.dynamics import Trajectory, field_for, fit, load_trajectories, load_trajectory, save_trajectories, save_trajectory
 from dynode.errors import CheckpointError, InputError
 from dynode.inversion import invert, pivotal_tuning
 from dynode.inversion.resume import resume
@@ -100,8 +100,7 @@ def fit_parts(parts: list[Part], models: Models, config: FitConfig,
     part's frames, which must be read; with field "prior", the bundle's motion prior), ``progress``
     counting iterations over all the parts."""
     generator, trajectories = models.generator, []
-    prior = config.field == "prior" or (config.field == "auto" and models.prior is not None)
-    steps = config.refine if prior else config.iters
+    steps = config.refine if field_for(config, models.prior) == "prior" else config.iters
     for k, part in enumerate(parts):
         images = from_uint8(part.frames.pixels).to(generator.device) if config.image_weight else None
         report = None if progress is None else \
