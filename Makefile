@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-prior bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder train-prior clean
+.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-prior bench-prior-ceiling bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder train-prior clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,10 @@ train-prior: $(STAMP)
 # The prior against the per-video field and the baselines at 4, 2 and 1 fps (about 20 minutes).
 bench-prior: $(STAMP)
 	$(PY) benchmarks/prior.py --out bench_out/prior
+
+# How far ahead any linear predictor sees in the codes make train-prior cached (its videos held out).
+bench-prior-ceiling: $(STAMP)
+	$(PY) benchmarks/prior_ceiling.py --codes runs/prior/codes
 
 # Continue training the bundled generator (long; not part of the tests): from this machine's
 # run if there is one, else from the committed state of the shipped checkpoint.

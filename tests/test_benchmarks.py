@@ -170,3 +170,27 @@ def test_turn_back_benchmark_reports_every_field_on_both_paths():
     report = _bench("turn_back.py", "--fields", "mlp", "second_order", "--iters", "5")
     assert set(report["max_abs_error"]) == {"mlp", "second_order"}
     assert all(set(e) == {"initial", "exact"} for e in report["max_abs_error"].values())
+
+
+def test_prior_ceiling_ranks_the_prior_against_the_naive_and_the_best_linear_predictors(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from dynode.pipelines import Models
+
+    prior = Models.from_pretrained("toyfaces64").prior
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(256) / 8
+    for video in range(16):  # each component a sum of three sinusoids of 0.1-0.6 Hz, as the toy world moves
+        freq, phase = 0.1 + 0.5 * torch.rand(3, 32, generator=g), 6.28 * torch.rand(3, 32, generator=g)
+        units = torch.sin(6.28 * freq[None] * t[:, None, None] + phase[None]).sum(1)
+        codes = prior.mean + (units * prior.spread) @ prior.basis
+        save_file({"codes": codes.reshape(256, *prior.latent_shape).contiguous()}, str(tmp_path / f"v{video}.safetensors"))
+    report = _bench("prior_ceiling.py", "--codes", str(tmp_path), "--mlp-steps", "10")
+    assert report["videos"] == 16 and report["held_out"] == 1
+    for rate in ("4fps", "2fps", "1fps"):
+        mse, motion = report["rates"][rate]["mse"], report["rates"][rate]["motion_only"]
+        assert mse["prior"] < mse["hold_last"] and mse["empirical"] < mse["hold_last"]
+        assert list(motion.values()) == sorted(motion.values())  # more noise, less seen ahead
+    assert report["rates"]["4fps"]["motion_only"]["0.0"] < 0.2
+    assert report["rates"]["4fps"]["mse"]["constant_velocity"] > report["rates"]["4fps"]["mse"]["hold_last"]
