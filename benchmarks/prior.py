@@ -165,6 +165,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="priors to compare (default: the generator's own, as 'prior')")
     p.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps a frame (after the encoder)")
+    p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first,
+                   help="inversion steps of the first frame when the generator has no encoder")
+    p.add_argument("--field-iters", type=int, default=FitConfig().iters, help="fitting iterations of the per-video field")
     p.add_argument("--iters", type=int, default=50,
                    help="also refine each prior on the video with this many steps (-refined rows; 0: none)")
     p.add_argument("--motion", type=float, default=1.0,
@@ -179,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         if models.prior is None:
             p.error(f"{a.generator} has no motion prior; train one (dynode train-prior) or give --priors")
         priors = {"prior": models.prior}
-    inv, fit_cfg = InversionConfig(), FitConfig(field="mlp")
+    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first)
+    fit_cfg = FitConfig(field="mlp", iters=a.field_iters)
     cache = a.out / "cache" if a.out else None
     summary, per_setting, figure = {}, {}, None
     for setting in a.settings:

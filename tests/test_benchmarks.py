@@ -194,3 +194,37 @@ def test_prior_ceiling_ranks_the_prior_against_the_naive_and_the_best_linear_pre
         assert list(motion.values()) == sorted(motion.values())  # more noise, less seen ahead
     assert report["rates"]["4fps"]["motion_only"]["0.0"] < 0.2
     assert report["rates"]["4fps"]["mse"]["constant_velocity"] > report["rates"]["4fps"]["mse"]["hold_last"]
+
+
+@pytest.mark.slow
+def test_prior_benchmark_scores_every_row_and_the_futures_calibration(tiny_folder, tmp_path):
+    import torch
+
+    from dynode.config import PriorConfig
+    from dynode.dynamics import train_prior
+    from dynode.generators import load_generator
+
+    gen = load_generator(str(tiny_folder))
+    g = torch.Generator().manual_seed(0)
+    codes = [(torch.arange(96, dtype=torch.float64) / 8, 0.3 * torch.randn(96, gen.num_ws, gen.w_dim, generator=g).cumsum(0))
+             for _ in range(4)]
+    train_prior(codes, PriorConfig(components=4, resonators=2, steps=5, batch=2, min_fps=1.0), export=tmp_path / "p",
+                generator_id=gen.record.id)
+    out = tmp_path / "bench"
+    report = _bench("prior.py", "--generator", str(tiny_folder), "--priors", f"p={tmp_path / 'p'}", "--seeds", "5",
+                    "--settings", "4fps", "--steps", "2", "--steps-first", "10", "--field-iters", "10",
+                    "--iters", "3", "--no-speed", "--out", str(out))
+    summary = report["summary"]["4fps"]
+    methods = {"dynode", "p", "p-refined"}
+    assert set(summary["extrapolation_first8"]) == {f"{m}{s}" for m in methods | {"hold_last", "constant_velocity"}
+                                                    for s in ("", "-detail")}
+    assert set(summary["interpolation"]) == {f"{m}{s}" for m in methods | {"spline"} for s in ("", "-detail")}
+    calibration = summary["calibration"]
+    assert set(calibration) == methods | {"hold_last"}
+    assert all(0 <= calibration[m]["inside_80"] <= 1 for m in methods)
+    assert all(row["latent_mse"] >= 0 for row in calibration.values())
+    ex = summary["extrapolation_first8"]
+    assert report["targets"]["4fps_extrap_margin_over_dynode_and_hold_db"] == round(
+        ex["p"]["psnr"] - max(ex["dynode"]["psnr"], ex["hold_last"]["psnr"]), 3)
+    assert report["speed"] is None and len(report["per_video"]["4fps"]) == 1
+    assert min(image_size(out / "futures.png")) >= 100 and (out / "prior.md").is_file()
