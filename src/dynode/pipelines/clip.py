@@ -19,6 +19,14 @@ def playback_rate(times: torch.Tensor) -> float:
     return (len(times) - 1) / max(float(times[-1] - times[0]), 1e-9)
 
 
+def side_by_side(*frames: np.ndarray, gap: int = 0) -> np.ndarray:
+    """Frames (..., H, W, 3) of the same height left to right, ``gap`` white columns between them."""
+    if not gap:
+        return np.concatenate(frames, axis=-2)
+    sep = np.full((*frames[0].shape[:-2], gap, 3), 255, np.uint8)
+    return np.concatenate([part for f in frames for part in (f, sep)][:-1], axis=-2)
+
+
 @dataclass(frozen=True)
 class Clip:
     """Frames rendered at ``times``, produced when iterated (uint8 chunks (n, H, W, 3)).
@@ -71,7 +79,7 @@ class Clip:
 
         def chunks():
             for frames in zip(*(c.frames() for c in clips)):
-                yield np.concatenate(frames, axis=1)[None]
+                yield side_by_side(*frames)[None]
         return replace(self, chunks=chunks, reports=tuple(report for c in clips for report in c.reports))
 
 

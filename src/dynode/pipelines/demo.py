@@ -30,6 +30,7 @@ from dynode.io.video import write_video
 from dynode.metrics import psnr, ssim
 from dynode.metrics.appearance import Look, edit_look
 from dynode.metrics.attributes import ATTRIBUTES
+from dynode.pipelines.clip import side_by_side
 from dynode.pipelines.models import Models
 from dynode.pipelines.renderer import DEFAULT_PATH
 from dynode.pipelines.video import VideoPipeline
@@ -183,14 +184,6 @@ def _scores(pred: np.ndarray, truth: torch.Tensor) -> Scores:
     return Scores(round(float(psnr(x, truth).mean()), 3), round(float(ssim(x, truth).mean()), 4))
 
 
-def _side_by_side(*videos: np.ndarray) -> np.ndarray:
-    sep = np.full((*videos[0].shape[:2], 2, 3), 255, np.uint8)
-    parts = []
-    for v in videos:
-        parts += [v, sep]
-    return np.concatenate(parts[:-1], axis=2)
-
-
 def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig(), device: str = "cpu",
              log: Callable[[str], None] = print) -> DemoMetrics:
     """Run the demo and write videos and ``metrics.json`` to ``out_dir``; returns the metrics.
@@ -232,7 +225,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     pipe = VideoPipeline.from_frames(observed, models, config.inversion, fit=None, log=log)
     seq = pipe.sequence
     save_latents(out / "latents.safetensors", seq)
-    write_video(out / "reconstruction.mp4", _side_by_side(observed.pixels, pipe.reconstruction().numpy()),
+    write_video(out / "reconstruction.mp4", side_by_side(observed.pixels, pipe.reconstruction().numpy(), gap=2),
                 observed_fps)
     stage("invert")
 
@@ -265,7 +258,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     ode_px, frame_px, locked_px = (pipe.edit(edit, spec=EditSpec(propagation=mode), times=t_all).numpy()
                                    for mode in ("first-frame", "per-frame", "locked"))
     write_video(out / f"edit_{config.direction}.mp4",
-                _side_by_side(plain_px, keyframe_px, ode_px, frame_px, locked_px), config.fps)
+                side_by_side(plain_px, keyframe_px, ode_px, frame_px, locked_px, gap=2), config.fps)
     # The same as a strip: a row per mode (unedited, keyframe, first-frame, per-frame, locked), 6 times a row.
     cols = np.linspace(0, n_all - 1, 6).round().astype(int)
     save_grid(out / f"edit_{config.direction}_strip.png",
@@ -273,7 +266,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
               ncol=len(cols), scale=3)
     stage("edit_other_modes")
 
-    write_video(out / "comparison.mp4", _side_by_side(truth_px[span], plain_px[span], lin_px), config.fps)
+    write_video(out / "comparison.mp4", side_by_side(truth_px[span], plain_px[span], lin_px, gap=2), config.fps)
     stage("comparison_video")
 
     probe = models.probe
