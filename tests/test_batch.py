@@ -9,7 +9,7 @@ from dynode.cli import app
 from dynode.config import EditSpec, FitConfig, InversionConfig
 from dynode.errors import InputError
 from dynode.io.checkpoints import load_latents
-from dynode.pipelines.batch import collect_videos, folder_names, run_batch
+from dynode.pipelines.batch import as_completed, collect_videos, folder_names, run_batch
 from dynode.pipelines.run import RunSpec
 
 
@@ -131,3 +131,18 @@ def _batch_runs(root, job):
     # Other options: the video runs again.
     rows = run_batch([root / "in/clip1.mp4"], out, RunSpec.from_dict(job.to_dict() | {"factor": 3}), workers=2)
     assert rows[0].status == "done" and len(read_video(out / "clip1/interpolated.mp4")) == 16
+
+
+def _halve(x: int) -> int:
+    if x % 2:
+        raise ValueError(f"{x} is odd")
+    return x // 2
+
+
+def test_one_worker_runs_the_jobs_in_this_process_without_ray_and_reports_a_failure_as_ray_would():
+    import ray
+    import torch
+    threads = torch.get_num_threads()
+    done = dict(as_completed(_halve, {"a": (4,), "b": (3,), "c": (10,)}, workers=1))
+    assert done["a"] == 2 and done["c"] == 5 and isinstance(done["b"], ValueError) and "3 is odd" in str(done["b"])
+    assert not ray.is_initialized() and torch.get_num_threads() == threads

@@ -30,7 +30,7 @@ def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of video
                                                                              "per --direction [2]"),
           propagation: str = O(EditSpec.propagation, help="keyframe, first-frame, per-frame or locked (see `dynode edit`)"),
           address: Optional[str] = O(None, help="join this Ray cluster (default: start one on this machine)"),
-          workers: Optional[int] = O(None, help="local Ray: videos processed at once (default: the CPU count)"),
+          workers: Optional[int] = O(None, help="local Ray: videos processed at once (default: the CPU count; 1: one after another in this process, without Ray)"),
           device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
     """Invert, fit, interpolate and edit many videos with one set of options, one Ray task per video.
 

@@ -96,7 +96,7 @@ def train_prior_cmd(generator: str = GENERATOR,
                     resonators: int = O(4, help="stochastic resonators per component"),
                     smoothness: str = O("5/2", help="the resonators' Matern order: 1/2, 3/2, 5/2 or inf (analytic)"),
                     steps: int = O(1500, help="Adam steps"), lr: float = O(0.02, help="Adam learning rate"),
-                    workers: Optional[int] = O(None, help="Ray workers inverting the toy videos (default: all CPUs)"),
+                    workers: Optional[int] = O(None, help="Ray workers inverting the toy videos (default: all CPUs; 1: in this process, without Ray)"),
                     address: Optional[str] = O(None, help="join this Ray cluster instead"),
                     seed: int = SEED) -> None:
     """Train a motion prior across many videos' codes and export it into the generator's model folder (prior/).

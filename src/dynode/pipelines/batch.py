@@ -20,9 +20,9 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 from dynode.errors import DynodeError, InputError
 from dynode.io.checkpoints import atomic_path
@@ -193,28 +193,47 @@ def write_summary(out: Path, rows: list[BatchRow]) -> None:
         writer.writerows({k: "" if v is None else v for k, v in asdict(row).items()} for row in rows)
 
 
-@dataclass
-class _Ray:
-    """A Ray session: joined at ``address``, or started locally with ``workers`` CPUs (stopped after)."""
+def as_completed(fn: Callable, jobs: dict[Hashable, tuple], address: str | None = None, workers: int | None = None,
+                 gpus: int = 0, retries: int = 0) -> Iterator[tuple[Hashable, Any]]:
+    """``(key, fn(*args))`` for each of ``jobs`` as it finishes, or ``(key, the exception)`` where it failed.
 
-    address: str | None
-    workers: int | None
-    started: bool = field(default=False, init=False)
-
-    def __enter__(self):
-        import ray
-        if not ray.is_initialized():
-            kwargs = {"address": self.address} if self.address else {"num_cpus": self.workers or os.cpu_count()}
+    Each job is a Ray task of one CPU (and ``gpus`` GPUs), retried ``retries`` times, on the cluster
+    at ``address`` or on a local Ray of ``workers`` CPUs (default all; an already started Ray is used
+    as it is, and a Ray started here is stopped after). With ``workers`` 1 and no cluster, the jobs
+    run one after the other in this process, without Ray.
+    """
+    import ray
+    if workers == 1 and address is None and not ray.is_initialized():
+        import torch
+        threads = torch.get_num_threads()
+        for key, args in jobs.items():
             try:
-                ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                raise InputError(f"cannot start or join Ray ({kwargs}): {e}") from e
-            self.started = True
-        return ray
-
-    def __exit__(self, *exc):
-        if self.started:
-            import ray
+                yield key, fn(*args)
+            except Exception as e:  # noqa: BLE001 - reported as Ray reports a failed task
+                yield key, e
+            finally:
+                torch.set_num_threads(threads)
+        return
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"address": address} if address else {"num_cpus": workers or os.cpu_count()}
+        try:
+            ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise InputError(f"cannot start or join Ray ({kwargs}): {e}") from e
+    try:
+        task = ray.remote(fn).options(num_cpus=1, num_gpus=gpus, max_retries=retries)
+        pending = {task.remote(*args): key for key, args in jobs.items()}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                key = pending.pop(ref)
+                try:
+                    yield key, ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - a task that raised, or a worker that died
+                    yield key, e
+    finally:
+        if started:
             ray.shutdown()
 
 
@@ -255,17 +274,9 @@ def run_batch(videos: Iterable[Path], out: str | Path, spec: RunSpec = RunSpec()
             report(i, row)
     todo = [i for i, row in enumerate(rows[:total]) if row is None]
     if todo:
-        with _Ray(address, workers) as ray:
-            gpu = 1 if device.startswith("cuda") else 0
-            task = ray.remote(process_video).options(num_cpus=1, num_gpus=gpu, max_retries=0)
-            pending = {task.remote(str(videos[i]), str(folders[i]), spec, device): i for i in todo}
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    i = pending.pop(ref)
-                    try:
-                        row = ray.get(ref)
-                    except Exception as e:  # noqa: BLE001 - a worker that died (killed, out of memory)
-                        row = BatchRow(str(videos[i]), folders[i].name, "failed", error=f"worker lost: {e}")
-                    report(i, row)
+        jobs = {i: (str(videos[i]), str(folders[i]), spec, device) for i in todo}
+        for i, row in as_completed(process_video, jobs, address, workers, gpus=int(device.startswith("cuda"))):
+            if isinstance(row, Exception):  # a worker that died (killed, out of memory)
+                row = BatchRow(str(videos[i]), folders[i].name, "failed", error=f"worker lost: {row}")
+            report(i, row)
     return rows

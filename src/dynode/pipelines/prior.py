@@ -17,7 +17,7 @@ from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics.prior import PRIOR_SEEDS
 from dynode.errors import InputError
 from dynode.io.checkpoints import atomic_path, load_latents
-from dynode.pipelines.batch import _Ray
+from dynode.pipelines.batch import as_completed
 from dynode.pipelines.models import Models
 
 Codes = tuple[torch.Tensor, torch.Tensor]  # times (T,) seconds, codes (T, num_ws, w_dim)
@@ -75,20 +75,17 @@ def toy_codes(models: Models, videos: int, cache: str | Path, seconds: float = 3
     if progress:
         progress(done, videos)
     if todo:
-        chunks = [todo[i:i + 8] for i in range(0, len(todo), 8)]
-        with _Ray(address, workers) as ray:
-            task = ray.remote(_toy_chunk).options(num_cpus=1, max_retries=1)
-            pending = {task.remote(models.record.name, chunk, seconds, fps, steps): chunk for chunk in chunks}
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    chunk = pending.pop(ref)
-                    for seed, codes in zip(chunk, ray.get(ref)):
-                        with atomic_path(path(seed)) as tmp:
-                            save_file({"codes": codes}, str(tmp))
-                    done += len(chunk)
-                    if progress:
-                        progress(done, videos)
+        jobs = {tuple(todo[i:i + 8]): (models.record.name, todo[i:i + 8], seconds, fps, steps)
+                for i in range(0, len(todo), 8)}
+        for chunk, out in as_completed(_toy_chunk, jobs, address, workers, retries=1):
+            if isinstance(out, Exception):
+                raise out
+            for seed, codes in zip(chunk, out):
+                with atomic_path(path(seed)) as tmp:
+                    save_file({"codes": codes}, str(tmp))
+            done += len(chunk)
+            if progress:
+                progress(done, videos)
     times = _uniform(seconds, fps)
     return [(times, load_file(str(path(s)))["codes"]) for s in seeds]
 
