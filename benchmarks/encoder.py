@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fps", type=float, default=12.0)
     p.add_argument("--steps", type=int, nargs="+", default=[10, 20, 50, 70, 100],
                    help="optimisation steps a frame after the encoder, one row each")
+    p.add_argument("--iters", type=int, default=FitConfig().iters,
+                   help="fitting iterations in the pipeline (of a field; a motion prior is conditioned, not fitted)")
     p.add_argument("--out", type=Path, default=None, help="folder for the JSON and markdown")
     a = p.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     watch = Stopwatch()
     pipe = VideoPipeline.from_frames(frames, gen, default, fit=None, log=lambda s: None)
     watch.lap("invert")
-    pipe = pipe.fit(FitConfig())
+    pipe = pipe.fit(FitConfig(iters=a.iters))
     watch.lap("fit")
     interpolated = pipe.interpolate(factor=4).numpy()
     watch.lap("interpolate_4x_detail")
