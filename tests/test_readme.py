@@ -20,7 +20,7 @@ README = (ROOT / "README.md").read_text()
 MODELS_PAGE = (ROOT / "docs/commands/models.md").read_text()
 TINY_BUDGETS = {"train-gan": ["--kimg", "0.016", "--batch", "8"], "train-attributes": ["--steps", "3"],
                 "directions": ["--samples", "40"], "train-encoder": ["--steps", "3", "--batch", "4"],
-                "train-prior": ["--toy", "3", "--seconds", "21", "--steps", "3", "--workers", "1"]}
+                "train-prior": ["--toy", "3", "--seconds", "21", "--fps", "4", "--steps", "3", "--workers", "1"]}
 
 
 def _block(marker: str, text: str = README) -> str:

@@ -32,7 +32,6 @@ def _toy_chunk(generator: str, seeds: list[int], seconds: float, fps: float, ste
     ``steps`` optimisation steps a frame, when > 0), as inversion starts."""
     from dynode.config import InversionConfig
     from dynode.inversion import invert
-    torch.set_num_threads(1)
     models = Models.from_pretrained(generator)
     times = _uniform(seconds, fps)
     out = []
