@@ -1,6 +1,12 @@
+import os
+
 import numpy as np
 import pytest
 import torch
+
+# make test runs the suite on pytest-xdist workers, one per core: each keeps to its share of the cores.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 from dynode.io.checkpoints import save_model
