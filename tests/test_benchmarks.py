@@ -127,7 +127,7 @@ def test_encoder_benchmark_scores_every_start_and_times_the_pipeline(tiny_folder
     from dynode.edit import Direction, save_directions
     from dynode.edit.directions import DIRECTIONS_FILE
     from dynode.generators import generator_id, load_generator
-    from dynode.config import EncoderConfig
+    from dynode.config.training import EncoderConfig
     from dynode.inversion.encoder import encoder_folder, train_encoder
     gen = load_generator(str(tiny_folder))
     train_encoder(gen, EncoderConfig(steps=5, batch=4), export=encoder_folder(gen))
@@ -212,7 +212,7 @@ def test_prior_ceiling_ranks_the_prior_against_the_naive_and_the_best_linear_pre
 def test_prior_benchmark_scores_every_row_and_the_futures_calibration(tiny_folder, tmp_path):
     import torch
 
-    from dynode.config import PriorConfig
+    from dynode.config.training import PriorConfig
     from dynode.dynamics import train_prior
     from dynode.generators import load_generator
 

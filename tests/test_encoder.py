@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from conftest import TINY, make_tiny
-from dynode.config import EncoderConfig, InversionConfig
+from dynode.config import InversionConfig
+from dynode.config.training import EncoderConfig
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from conftest import TINY, make_tiny, save_tiny
 from dynode.cli import app
-from dynode.config import FitConfig, PriorConfig
+from dynode.config import FitConfig
+from dynode.config.training import PriorConfig
 from dynode.dynamics import fit, load_prior, load_trajectory, sample_future, save_trajectory, train_prior
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import load_generator

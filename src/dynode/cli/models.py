@@ -68,7 +68,7 @@ def train_encoder_cmd(generator: str = GENERATOR,
     (the default) finds it.
     """
     from dynode.generators import load_generator
-    from dynode.config import EncoderConfig
+    from dynode.config.training import EncoderConfig
     from dynode.inversion.encoder import encoder_folder, train_encoder
     with _errors():
         gen = load_generator(generator, _device(device, seed))
@@ -104,8 +104,9 @@ def train_prior_cmd(generator: str = GENERATOR,
     `dynode fit --field prior` conditions it on a video. Resumable: the codes are cached per video
     and training continues from OUT/state.pt.
     """
-    from dynode.config import PriorConfig
-    from dynode.dynamics.prior import PRIOR_FOLDER, train_prior
+    from dynode.config.training import PriorConfig
+    from dynode.dynamics.prior import PRIOR_FOLDER
+    from dynode.dynamics.prior_training import train_prior
     from dynode.generators import resolve
     from dynode.pipelines import Models
     from dynode.pipelines.prior import artifact_codes, toy_codes

@@ -3,7 +3,8 @@
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.fields import FIELDS, make_field
 from dynode.dynamics.fit import FIT_FIELDS, field_for, fit
-from dynode.dynamics.prior import MotionPrior, load_prior, train_prior
+from dynode.dynamics.prior import MotionPrior, load_prior
+from dynode.dynamics.prior_training import train_prior
 from dynode.dynamics.sde import sample_future
 from dynode.dynamics.solve import solve
 from dynode.dynamics.storage import load_trajectories, load_trajectory, save_trajectories, save_trajectory

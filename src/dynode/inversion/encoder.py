@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from dynode.config import EncoderConfig
+from dynode.config.training import EncoderConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.errors import CheckpointError, InputError
 from dynode.io.checkpoints import atomic_path, load_model_files, save_model, torch_load

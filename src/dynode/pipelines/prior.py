@@ -1,5 +1,5 @@
 """A motion prior's training data: many videos' codes, from the toy-face world or from a user's
-latents artifacts, then :func:`dynode.dynamics.prior.train_prior`.
+latents artifacts, then :func:`dynode.dynamics.prior_training.train_prior`.
 
     codes = toy_codes("toyfaces64", videos=256, cache="runs/prior/codes")   # Ray tasks, cached per video
     codes += artifact_codes(["batch_out/"], models.record.id, fps=8)
