@@ -16,7 +16,10 @@ predicted by:
 - ``mlp``: the same map nonlinear (two 512-wide GELU layers, AdamW, ``--mlp-steps``), its error on the
   windows it was fitted to beside (``mlp_fitted``): whether a nonlinear model learns more from these
   videos or only memorises them.
-Mean squared error in unit-spread components (the prior's training loss measures the same).
+Mean squared error in unit-spread components (the prior's training loss measures the same), and
+``prior_inside_80``: the share of (code, component) ahead inside the prior's 80% predictive band (its
+posterior plus its observation noise; 0.8 is calibrated): how calibrated it is on the codes it trained
+on, beside bench-prior's figure on the pipeline's codes.
 ``motion_only`` is the toy world's own motion (each factor a sum of three sinusoids of 0.1-0.6 Hz,
 without blinks, the tanh or the generator): the best linear predictor given its exact spectrum, with
 white observation noise of the given share of the motion's variance, relative error 8 steps ahead.
@@ -137,12 +140,15 @@ def main(argv: list[str] | None = None) -> None:
         with torch.no_grad():
             fitted = float((net(torch.tensor(x).float()) - torch.tensor(y).float()).pow(2).mean())
         errors = {k: [] for k in ("hold_last", "constant_velocity", "prior", "empirical", "ridge", "mlp")}
+        inside = []
         for u in test:
             for kept, ahead in windows(length, gap, 8):
                 truth, last = u[ahead], u[kept[-1]]
                 with torch.no_grad():
-                    mean, _ = prior.predict(torch.tensor(kept / a.fps).float(), torch.tensor(u[kept]).float(),
-                                            torch.tensor(ahead / a.fps).float())
+                    mean, var = prior.predict(torch.tensor(kept / a.fps).float(), torch.tensor(u[kept]).float(),
+                                              torch.tensor(ahead / a.fps).float())
+                    band = 1.2816 * (var + (2 * prior.log_noise).exp()).sqrt()  # the normal's 10-90% half-width
+                inside.append(float(((mean - torch.tensor(truth).float()).abs() <= band).float().mean()))
                 velocity = (last - u[kept[-2]]) / gap
                 preds = {"hold_last": last[None], "constant_velocity": last + velocity * (ahead - kept[-1])[:, None],
                          "prior": mean.numpy(), "empirical": empirical(u, kept, ahead, acov, level),
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
                     errors[k].append(((pred - truth) ** 2).mean())
         report["rates"][f"{fps}fps"] = {"mse": {k: round(float(np.mean(v)), 4) for k, v in errors.items()},
                                         "mlp_fitted": round(fitted, 4),
+                                        "prior_inside_80": round(float(np.mean(inside)), 3),
                                         "motion_only": motion_only(fps, (0.0, 0.001, 0.01, 0.1), rng)}
     print(json.dumps(report, indent=2))
 
