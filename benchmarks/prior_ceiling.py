@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from dynode.baselines import constant_velocity
 from dynode.pipelines import Models
 
 KEPT, AHEAD = 24, 8
@@ -149,8 +150,8 @@ def main(argv: list[str] | None = None) -> None:
                                               torch.tensor(ahead / a.fps).float())
                     band = 1.2816 * (var + (2 * prior.log_noise).exp()).sqrt()  # the normal's 10-90% half-width
                 inside.append(float(((mean - torch.tensor(truth).float()).abs() <= band).float().mean()))
-                velocity = (last - u[kept[-2]]) / gap
-                preds = {"hold_last": last[None], "constant_velocity": last + velocity * (ahead - kept[-1])[:, None],
+                preds = {"hold_last": last[None],
+                         "constant_velocity": constant_velocity(kept / a.fps, torch.tensor(u[kept]), ahead / a.fps).numpy(),
                          "prior": mean.numpy(), "empirical": empirical(u, kept, ahead, acov, level),
                          "ridge": last + ((u[kept] - last).ravel() @ ridge).reshape(AHEAD, -1),
                          "mlp": last + net(torch.tensor((u[kept] - last).ravel()).float()).numpy().reshape(AHEAD, -1)}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dynode.config import _Config, check_choice
 from dynode.errors import InputError
 
+
 @dataclass(frozen=True)
 class EncoderConfig(_Config):
     """Training an inversion encoder through the generator (:mod:`dynode.inversion.encoder`).
