@@ -85,7 +85,7 @@ def test_extrapolate_runs_past_the_end_and_sde_futures_spread(fitted, tmp_path):
 
 def test_verbs_without_reading_options_refuse_a_video_and_say_to_invert_first(fitted, tmp_path):
     root, _, _ = fitted
-    for verb in (["extrapolate"], ["edit", "-d", "smile"], ["render"]):
+    for verb in (["fit"], ["extrapolate"], ["edit", "-d", "smile"], ["render"], ["plot"]):
         r = run(*verb, root / "tiny.mp4", "-o", tmp_path / "out.mp4")
         assert r.exit_code == 2 and "invert and fit it first" in r.output and f"dynode {verb[0]}" in r.output
         assert not (tmp_path / "out.mp4").exists()

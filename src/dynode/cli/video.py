@@ -76,11 +76,10 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
                                                                    "the source video)"),
             device: str = DEVICE, seed: int = SEED) -> None:
     """Fit a neural ODE (or CDE) to a latent sequence, or condition the generator's motion prior on it."""
-    from dynode.pipelines import VideoPipeline
     with _errors():
         config = FitConfig(field=field, solver=SolverConfig(method=solver), subspace_dim=subspace_dim, iters=iters,
                            refine=refine, holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
-        pipe = VideoPipeline.from_artifacts(latents, _device(device, seed), log=say)
+        pipe = _pipeline(latents, _device(device, seed), verb="fit")
         with _bar("fitting") as update:
             pipe = pipe.fit(config, update)
         pipe.save_trajectory(out)
