@@ -100,6 +100,28 @@ def test_the_path_passes_every_code_and_futures_spread_around_it(trained, tmp_pa
     assert torch.equal(plain, path)  # from the first code, a solve is the video's own path: every code kept
 
 
+def _inside_80(futures: torch.Tensor, truth: torch.Tensor) -> float:
+    lo, hi = torch.quantile(futures, 0.1, dim=0), torch.quantile(futures, 0.9, dim=0)
+    return float(((truth >= lo) & (truth <= hi)).float().mean())
+
+
+def test_futures_widen_for_a_video_that_moves_more_than_the_prior_learned(trained):
+    prior = trained[0]
+    wide, plain = [], []
+    for seed in range(1010, 1016):
+        t, codes, t_future, truth = _kept(seed, 4.0, 12.0)
+        centre = codes.mean(0)
+        # the same video moving three times as far: the prior's own bands are too narrow for it
+        big, big_truth = centre + 3 * (codes - centre), centre + 3 * (truth - centre)
+        own = fit(_sequence(t, codes), FitConfig(field="prior"), prior=prior).field.future_scale
+        traj = fit(_sequence(t, big), FitConfig(field="prior"), prior=prior)
+        assert 0.5 < float(own) < 2.5 < float(traj.field.future_scale), (float(own), float(traj.field.future_scale))
+        wide.append(_inside_80(sample_future(traj, t_future, 200, seed), big_truth))
+        traj.field.future_scale.fill_(1.0)
+        plain.append(_inside_80(sample_future(traj, t_future, 200, seed), big_truth))
+    assert sum(plain) / 6 < 0.6 < sum(wide) / 6, (plain, wide)
+
+
 def test_refinement_raises_the_videos_own_likelihood(trained):
     t, codes, _, _ = _kept(1002, 4.0, 6.0)
     before = fit(_sequence(t, codes), FitConfig(field="prior", refine=0), prior=trained[0])

@@ -53,6 +53,9 @@ PRIOR_FOLDER = "prior"
 # benchmark and test seed (< 10000).
 PRIOR_SEEDS = 2_000_000
 _JITTER = 1e-5
+# The backtest that scales a video's futures: forecasts from up to WINDOW codes before each of up to
+# CUTS cut points in the video's second half, scored on the next HORIZON codes.
+_BACKTEST_WINDOW, _BACKTEST_CUTS, _BACKTEST_HORIZON = 64, 16, 8
 
 
 def _envelope(r: torch.Tensor, smoothness: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,15 +164,34 @@ class MotionPrior(nn.Module):
         logdet = 2 * torch.diagonal(chol, dim1=-2, dim2=-1).log().sum()
         return 0.5 * ((u.T * alpha).sum() + logdet) / u.numel() + 0.5 * math.log(2 * math.pi)
 
-    def sample(self, times: torch.Tensor, u: torch.Tensor, query: torch.Tensor, samples: int, seed: int) -> torch.Tensor:
-        """Posterior samples (samples, Q, K) of the noiseless process at query times, jointly in time."""
+    def sample(self, times: torch.Tensor, u: torch.Tensor, query: torch.Tensor, samples: int, seed: int,
+               scale: float = 1.0) -> torch.Tensor:
+        """Posterior samples (samples, Q, K) of the noiseless process at query times, jointly in time, their
+        spread about the posterior mean multiplied by ``scale``."""
         mean, v = self._conditioned(times, u, query)  # (K, Q), (K, n, Q)
         cov = self.kernel(query[:, None] - query[None]) - v.transpose(-1, -2) @ v
         cov = 0.5 * (cov + cov.transpose(-1, -2)) + 1e-6 * torch.eye(len(query))
         evals, evecs = torch.linalg.eigh(cov.double())
-        root = (evecs * evals.clamp(min=0).sqrt()[:, None]).float()  # (K, Q, Q)
+        root = scale * (evecs * evals.clamp(min=0).sqrt()[:, None]).float()  # (K, Q, Q)
         eps = torch.randn(samples, *mean.shape, generator=torch.Generator().manual_seed(seed))
         return (mean + (root @ eps[..., None])[..., 0]).transpose(-1, -2)
+
+    def forecast_error(self, times: torch.Tensor, u: torch.Tensor) -> float:
+        """How far a video's own codes fall from this prior's forecasts of them, in its predictive standard
+        deviations (root mean square; 1 when its bands are right): from the codes before each cut point of the
+        video's second half, the next codes are forecast and scored (a backtest). 1 for fewer than 3 codes."""
+        n = len(times)
+        first = max(2, n // 2)
+        if n < 3:
+            return 1.0
+        cuts = torch.linspace(first, n - 1, min(_BACKTEST_CUTS, n - first)).round().long().unique().tolist()
+        errors = []
+        with torch.no_grad():
+            for c in cuts:
+                before, ahead = slice(max(0, c - _BACKTEST_WINDOW), c), slice(c, min(n, c + _BACKTEST_HORIZON))
+                mean, var = self.predict(times[before], u[before], times[ahead])
+                errors.append((u[ahead] - mean).pow(2) / (var + (2 * self.log_noise).exp()))
+        return float(torch.cat(errors).mean().sqrt())
 
     def config(self) -> dict:
         return {"components": len(self.basis), "resonators": self.resonators, "smoothness": self.smoothness,
@@ -181,17 +203,21 @@ class PriorField(Field):
 
     Coordinates are the prior's chart (:meth:`MotionPrior.chart`); tau is the trajectory's
     normalised time, ``t_scale`` seconds a unit. A solve from an observed code follows the expected
-    motion from there; from an edited code, the same motion with the edit's offset.
+    motion from there; from an edited code, the same motion with the edit's offset. Sampled futures
+    spread ``future_scale`` times the prior's posterior spread (:meth:`MotionPrior.forecast_error`
+    of the video: how far its own codes fell from the prior's forecasts).
     """
 
     state_free = True
 
-    def __init__(self, prior: MotionPrior, tau_obs: torch.Tensor, z_obs: torch.Tensor, t_scale: float):
+    def __init__(self, prior: MotionPrior, tau_obs: torch.Tensor, z_obs: torch.Tensor, t_scale: float,
+                 future_scale: float = 1.0):
         super().__init__(len(prior.basis))
         self.prior = prior
         self.register_buffer("tau_obs", tau_obs.float().clone())
         self.register_buffer("z_obs", z_obs.float().clone())
         self.register_buffer("t_scale", torch.tensor(float(t_scale)))
+        self.register_buffer("future_scale", torch.tensor(float(future_scale)))
         self._alpha = None
 
     @classmethod
@@ -199,7 +225,8 @@ class PriorField(Field):
         """Rebuild a saved field from its state dict and its prior's config."""
         prior = MotionPrior.from_tensors({k[len("prior."):]: v for k, v in state.items() if k.startswith("prior.")},
                                          config)
-        return cls(prior, state["tau_obs"], state["z_obs"], float(state["t_scale"]))
+        return cls(prior, state["tau_obs"], state["z_obs"], float(state["t_scale"]),
+                   float(state.get("future_scale", 1.0)))
 
     def _observations(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The observations in the prior's terms: times (n,) seconds and unit-spread coordinates (n, K)."""
@@ -226,7 +253,7 @@ class PriorField(Field):
         posterior's samples shifted by the last code's noise (so their mean is the extrapolated path)."""
         times, u = self._observations()
         with torch.no_grad():
-            draws = self.prior.sample(times, u, tau.float() * self.t_scale, samples, seed)
+            draws = self.prior.sample(times, u, tau.float() * self.t_scale, samples, seed, float(self.future_scale))
             last = self._mean(times[-1:])[0]
         return (draws + (u[-1] - last)) * self.prior.spread
 
@@ -266,7 +293,7 @@ def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
             if progress is not None:
                 progress(it + 1, config.refine, loss)
     local.requires_grad_(False)
-    field = PriorField(local, ((times - t0) / t_scale).float(), z, t_scale).eval()
+    field = PriorField(local, ((times - t0) / t_scale).float(), z, t_scale, local.forecast_error(seconds, u)).eval()
     stats = FitStats(config, config.refine, loss, loss, config.refine, "likelihood", len(prior.basis), time.time() - start)
     return Trajectory(field, "prior", config.hidden, sequence.latents.clone().float(), times.clone(), chart, t0, t_scale,
                       torch.zeros(chart.dim), config.solver, sequence.generator, sequence.source, stats)
