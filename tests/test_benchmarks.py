@@ -227,7 +227,7 @@ def test_prior_benchmark_scores_every_row_and_the_futures_calibration(tiny_folde
                     "--settings", "4fps", "--steps", "2", "--steps-first", "10", "--field-iters", "10",
                     "--iters", "3", "--no-speed", "--out", str(out))
     summary = report["summary"]["4fps"]
-    methods = {"dynode", "p", "p-refined"}
+    methods = {"dynode", "p", "p-conditioned", "p-refined"}
     assert set(summary["extrapolation_first8"]) == {f"{m}{s}" for m in methods | {"hold_last", "constant_velocity"}
                                                     for s in ("", "-detail")}
     assert set(summary["interpolation"]) == {f"{m}{s}" for m in methods | {"spline"} for s in ("", "-detail")}

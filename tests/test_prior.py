@@ -113,13 +113,35 @@ def test_futures_widen_for_a_video_that_moves_more_than_the_prior_learned(traine
         centre = codes.mean(0)
         # the same video moving three times as far: the prior's own bands are too narrow for it
         big, big_truth = centre + 3 * (codes - centre), centre + 3 * (truth - centre)
-        own = fit(_sequence(t, codes), FitConfig(field="prior"), prior=prior).field.future_scale
-        traj = fit(_sequence(t, big), FitConfig(field="prior"), prior=prior)
+        conditioned = FitConfig(field="prior", refine_ahead=0)  # the prior's own spread, scaled
+        own = fit(_sequence(t, codes), conditioned, prior=prior).field.future_scale
+        traj = fit(_sequence(t, big), conditioned, prior=prior)
         assert 0.5 < float(own) < 2.5 < float(traj.field.future_scale), (float(own), float(traj.field.future_scale))
         wide.append(_inside_80(sample_future(traj, t_future, 200, seed), big_truth))
         traj.field.future_scale.fill_(1.0)
         plain.append(_inside_80(sample_future(traj, t_future, 200, seed), big_truth))
     assert sum(plain) / 6 < 0.6 < sum(wide) / 6, (plain, wide)
+
+
+def test_past_the_end_a_refinement_takes_over_where_the_backtest_says_it_forecasts_better(trained, tmp_path):
+    prior = trained[0]
+    errors = {"conditioned": 0.0, "auto": 0.0}
+    for seed in range(1020, 1024):
+        t, codes, t_future, truth = _kept(seed, 4.0, 12.0)
+        centre = codes.mean(0)
+        big, big_truth = centre + 3 * (codes - centre), centre + 3 * (truth - centre)  # more motion than it learnt
+        alone = fit(_sequence(t, big), FitConfig(field="prior", refine_ahead=0), prior=prior)
+        auto = fit(_sequence(t, big), FitConfig(field="prior"), prior=prior)
+        assert alone.field.ahead is None and auto.field.ahead is not None
+        between = (t[1:] + t[:-1]) / 2
+        assert torch.equal(auto.evaluate(between), alone.evaluate(between))  # the path between codes is unchanged
+        errors["conditioned"] += float((alone.evaluate(t_future) - big_truth).pow(2).mean())
+        errors["auto"] += float((auto.evaluate(t_future) - big_truth).pow(2).mean())
+    assert errors["auto"] < 0.9 * errors["conditioned"], errors
+    save_trajectory(tmp_path / "auto.safetensors", auto)
+    again = load_trajectory(tmp_path / "auto.safetensors")
+    assert torch.equal(again.evaluate(t_future), auto.evaluate(t_future))
+    assert torch.equal(sample_future(again, t_future, 8, 0), sample_future(auto, t_future, 8, 0))
 
 
 def test_refinement_raises_the_videos_own_likelihood(trained):

@@ -69,6 +69,9 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
             subspace_dim: int = SUBSPACE_DIM, iters: int = ITERS,
             refine: int = O(FitConfig().refine, help="field prior: Adam steps refining it on this video (0: conditioned "
                                                      "only)"),
+            refine_ahead: int = O(FitConfig().refine_ahead, help="field prior: Adam steps of a refinement that moves "
+                                                                 "the path past the end where a backtest on the video "
+                                                                 "says it forecasts better (0: never)"),
             holdout: float = O(FitConfig().holdout, help="fraction of frames held out to pick the model and stop "
                                                          "early"),
             adjoint: bool = O(FitConfig().adjoint, help="adjoint back-propagation: memory constant in video length"),
@@ -78,7 +81,7 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
     """Fit a neural ODE (or CDE) to a latent sequence, or condition the generator's motion prior on it."""
     with _errors():
         config = FitConfig(field=field, solver=SolverConfig(method=solver), subspace_dim=subspace_dim, iters=iters,
-                           refine=refine, holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
+                           refine=refine, refine_ahead=refine_ahead, holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
         pipe = _pipeline(latents, _device(device, seed), verb="fit")
         with _bar("fitting") as update:
             pipe = pipe.fit(config, update)

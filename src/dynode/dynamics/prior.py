@@ -56,6 +56,9 @@ _JITTER = 1e-5
 # The backtest that scales a video's futures: forecasts from up to WINDOW codes before each of up to
 # CUTS cut points in the video's second half, scored on the next HORIZON codes.
 _BACKTEST_WINDOW, _BACKTEST_CUTS, _BACKTEST_HORIZON = 64, 16, 8
+# The fewest codes whose last quarter is backtested to choose a refinement for past the end; past the
+# last code by more than _AFTER seconds, that refinement moves the path.
+_MIN_BACKTEST, _AFTER = 8, 1e-5
 
 
 def _envelope(r: torch.Tensor, smoothness: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,13 +179,14 @@ class MotionPrior(nn.Module):
         eps = torch.randn(samples, *mean.shape, generator=torch.Generator().manual_seed(seed))
         return (mean + (root @ eps[..., None])[..., 0]).transpose(-1, -2)
 
-    def forecast_error(self, times: torch.Tensor, u: torch.Tensor) -> float:
+    def forecast_error(self, times: torch.Tensor, u: torch.Tensor, first: int | None = None) -> float:
         """How far a video's own codes fall from this prior's forecasts of them, in its predictive standard
-        deviations (root mean square; 1 when its bands are right): from the codes before each cut point of the
-        video's second half, the next codes are forecast and scored (a backtest). 1 for fewer than 3 codes."""
+        deviations (root mean square; 1 when its bands are right): from the codes before each cut point from
+        ``first`` on (default: the video's second half), the next codes are forecast and scored (a backtest).
+        1 for fewer than 3 codes."""
         n = len(times)
-        first = max(2, n // 2)
-        if n < 3:
+        first = max(2, n // 2 if first is None else first)
+        if n < 3 or first >= n:
             return 1.0
         cuts = torch.linspace(first, n - 1, min(_BACKTEST_CUTS, n - first)).round().long().unique().tolist()
         errors = []
@@ -203,45 +207,55 @@ class PriorField(Field):
 
     Coordinates are the prior's chart (:meth:`MotionPrior.chart`); tau is the trajectory's
     normalised time, ``t_scale`` seconds a unit. A solve from an observed code follows the expected
-    motion from there; from an edited code, the same motion with the edit's offset. Sampled futures
-    spread ``future_scale`` times the prior's posterior spread (:meth:`MotionPrior.forecast_error`
-    of the video: how far its own codes fell from the prior's forecasts).
+    motion from there; from an edited code, the same motion with the edit's offset. Past the last
+    code, ``ahead`` (a prior refined on the video, where one forecast it better) takes over when
+    given. Sampled futures spread ``future_scale`` times the posterior's spread
+    (:meth:`MotionPrior.forecast_error` of the video: how far its own codes fell from the forecasts).
     """
 
     state_free = True
 
     def __init__(self, prior: MotionPrior, tau_obs: torch.Tensor, z_obs: torch.Tensor, t_scale: float,
-                 future_scale: float = 1.0):
+                 future_scale: float = 1.0, ahead: MotionPrior | None = None):
         super().__init__(len(prior.basis))
         self.prior = prior
+        self.ahead = ahead
         self.register_buffer("tau_obs", tau_obs.float().clone())
         self.register_buffer("z_obs", z_obs.float().clone())
         self.register_buffer("t_scale", torch.tensor(float(t_scale)))
         self.register_buffer("future_scale", torch.tensor(float(future_scale)))
-        self._alpha = None
+        self._alpha: dict[int, torch.Tensor] = {}  # each prior's K^-1 u, by id
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor], config: dict) -> "PriorField":
         """Rebuild a saved field from its state dict and its prior's config."""
-        prior = MotionPrior.from_tensors({k[len("prior."):]: v for k, v in state.items() if k.startswith("prior.")},
-                                         config)
-        return cls(prior, state["tau_obs"], state["z_obs"], float(state["t_scale"]),
-                   float(state.get("future_scale", 1.0)))
+        priors = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
+                  for name in ("prior", "ahead")}
+        ahead = MotionPrior.from_tensors(priors["ahead"], config) if priors["ahead"] else None
+        return cls(MotionPrior.from_tensors(priors["prior"], config), state["tau_obs"], state["z_obs"],
+                   float(state["t_scale"]), float(state.get("future_scale", 1.0)), ahead)
 
     def _observations(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The observations in the prior's terms: times (n,) seconds and unit-spread coordinates (n, K)."""
         return self.tau_obs * self.t_scale, self.z_obs / self.prior.spread
 
-    def _weights(self) -> torch.Tensor:
-        if self._alpha is None:
+    def _mean_of(self, prior: MotionPrior, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
+        """``prior``'s posterior mean (N, K) in unit-spread coordinates at times t (N,) seconds, or its time
+        derivative."""
+        times = self._observations()[0]
+        if id(prior) not in self._alpha:
             with torch.no_grad():
-                self._alpha = self.prior._factor(*self._observations())[1]
-        return self._alpha
+                self._alpha[id(prior)] = prior._factor(*self._observations())[1]
+        return (prior.kernel(t[:, None] - times[None], slope) @ self._alpha[id(prior)][..., None])[..., 0].T
 
     def _mean(self, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
-        """The posterior mean (N, K) in unit-spread coordinates at times t (N,) seconds, or its time derivative."""
-        times = self._observations()[0]
-        return (self.prior.kernel(t[:, None] - times[None], slope) @ self._weights()[..., None])[..., 0].T
+        """The path's posterior mean (N, K): the prior's up to the last code, ``ahead``'s after it when given."""
+        mean = self._mean_of(self.prior, t, slope)
+        if self.ahead is not None:
+            after = t > self._observations()[0][-1] + _AFTER  # solver stages rounding just past it stay on the path
+            if bool(after.any()):
+                mean = torch.where(after[:, None], self._mean_of(self.ahead, t, slope), mean)
+        return mean
 
     def forward(self, tau, z):
         t = torch.as_tensor(tau, dtype=torch.float32).reshape(-1) * self.t_scale
@@ -252,9 +266,10 @@ class PriorField(Field):
         """Futures (samples, N, K) at times tau (N,), each continuing from the last observed code: the
         posterior's samples shifted by the last code's noise (so their mean is the extrapolated path)."""
         times, u = self._observations()
+        prior = self.prior if self.ahead is None else self.ahead
         with torch.no_grad():
-            draws = self.prior.sample(times, u, tau.float() * self.t_scale, samples, seed, float(self.future_scale))
-            last = self._mean(times[-1:])[0]
+            draws = prior.sample(times, u, tau.float() * self.t_scale, samples, seed, float(self.future_scale))
+            last = self._mean_of(prior, times[-1:])[0]
         return (draws + (u[-1] - last)) * self.prior.spread
 
 
@@ -262,7 +277,11 @@ def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
               progress: Callable[[int, int, float], None] | None = None):
     """A trajectory of ``sequence`` driven by ``prior``: conditioned on its codes, and with
     ``config.refine`` > 0 refined by that many Adam steps (``config.lr``) of the video's own likelihood,
-    starting from the prior's parameters (the prior itself is not changed).
+    starting from the prior's parameters (the prior itself is not changed). Otherwise, with
+    ``config.refine_ahead`` > 0 and at least 8 codes, a backtest chooses what moves the path past the
+    last code: a copy refined on the first three quarters of the codes and the prior conditioned alone
+    each forecast the last quarter, and where the refined one is closer, a copy refined on every code
+    drives the path past the end and its futures (their spread from that backtest's refined copy).
 
     Raises:
         InputError: fewer than 2 observations, or codes of another shape than the prior's.
@@ -274,29 +293,51 @@ def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
     if tuple(sequence.latents.shape[1:]) != prior.latent_shape:
         raise InputError(f"fit(): the prior moves codes of shape {prior.latent_shape}, these are "
                          f"{tuple(sequence.latents.shape[1:])}")
-    local = copy.deepcopy(prior).requires_grad_(True)
-    chart = local.chart()
+    chart = prior.chart()
     times = sequence.times
     t0, t_scale = float(times[0]), float(times[-1] - times[0])
     z = chart.encode(sequence.latents)
-    seconds, u = (times - t0).float(), z / local.spread
-    with torch.no_grad():
-        loss = float(local.marginal_nll(seconds, u))
-    if config.refine:
-        opt = torch.optim.Adam(local.parameters(), lr=config.lr)
-        for it in range(config.refine):
-            nll = local.marginal_nll(seconds, u)
-            opt.zero_grad(set_to_none=True)
-            nll.backward()
-            opt.step()
-            loss = nll.item()
-            if progress is not None:
-                progress(it + 1, config.refine, loss)
-    local.requires_grad_(False)
-    field = PriorField(local, ((times - t0) / t_scale).float(), z, t_scale, local.forecast_error(seconds, u)).eval()
+    seconds, u = (times - t0).float(), z / prior.spread
+    local, loss = _refined(prior, seconds, u, config.refine, config.lr, progress)
+    scale, ahead = local.forecast_error(seconds, u), None
+    cut = (3 * len(u)) // 4
+    if not config.refine and config.refine_ahead and len(u) >= _MIN_BACKTEST:
+        head = _refined(prior, seconds[:cut], u[:cut], config.refine_ahead, config.lr)[0]
+        if _forecast_mse(head, seconds, u, cut) < _forecast_mse(local, seconds, u, cut):
+            ahead = _refined(prior, seconds, u, config.refine_ahead, config.lr)[0]
+            scale = head.forecast_error(seconds, u, first=cut)
+    field = PriorField(local, ((times - t0) / t_scale).float(), z, t_scale, scale, ahead).eval()
     stats = FitStats(config, config.refine, loss, loss, config.refine, "likelihood", len(prior.basis), time.time() - start)
     return Trajectory(field, "prior", config.hidden, sequence.latents.clone().float(), times.clone(), chart, t0, t_scale,
                       torch.zeros(chart.dim), config.solver, sequence.generator, sequence.source, stats)
+
+
+def _refined(prior: MotionPrior, seconds: torch.Tensor, u: torch.Tensor, steps: int, lr: float,
+             progress: Callable[[int, int, float], None] | None = None) -> tuple[MotionPrior, float]:
+    """A copy of ``prior`` refined by ``steps`` Adam steps of the likelihood of codes u (n, K) at times
+    (n,) seconds (0: a plain copy), and that likelihood's last value (per value)."""
+    local = copy.deepcopy(prior).requires_grad_(True)
+    with torch.no_grad():
+        loss = float(local.marginal_nll(seconds, u))
+    opt = torch.optim.Adam(local.parameters(), lr=lr)
+    for it in range(steps):
+        nll = local.marginal_nll(seconds, u)
+        opt.zero_grad(set_to_none=True)
+        nll.backward()
+        opt.step()
+        loss = nll.item()
+        if progress is not None:
+            progress(it + 1, steps, loss)
+    return local.requires_grad_(False), loss
+
+
+def _forecast_mse(prior: MotionPrior, seconds: torch.Tensor, u: torch.Tensor, cut: int) -> float:
+    """Mean squared error (in the components' own units) of the codes from ``cut`` on, forecast from those
+    before it as a trajectory continues past its last code: that code moved as the posterior mean moves."""
+    with torch.no_grad():
+        mean = prior.predict(seconds[:cut], u[:cut], torch.cat([seconds[cut - 1:cut], seconds[cut:]]))[0]
+        forecast = u[cut - 1] + mean[1:] - mean[:1]
+        return float(((forecast - u[cut:]) * prior.spread).pow(2).mean())
 
 
 def load_prior(folder: str | Path, generator_id: str) -> MotionPrior:
