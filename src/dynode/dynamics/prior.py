@@ -224,7 +224,7 @@ class PriorField(Field):
         self.register_buffer("z_obs", z_obs.float().clone())
         self.register_buffer("t_scale", torch.tensor(float(t_scale)))
         self.register_buffer("future_scale", torch.tensor(float(future_scale)))
-        self._alpha: dict[int, torch.Tensor] = {}  # each prior's K^-1 u, by id
+        self._alpha: dict[str, torch.Tensor] = {}  # K^-1 u of "prior" and "ahead"
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor], config: dict) -> "PriorField":
@@ -239,22 +239,22 @@ class PriorField(Field):
         """The observations in the prior's terms: times (n,) seconds and unit-spread coordinates (n, K)."""
         return self.tau_obs * self.t_scale, self.z_obs / self.prior.spread
 
-    def _mean_of(self, prior: MotionPrior, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
-        """``prior``'s posterior mean (N, K) in unit-spread coordinates at times t (N,) seconds, or its time
-        derivative."""
-        times = self._observations()[0]
-        if id(prior) not in self._alpha:
+    def _mean_of(self, name: str, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
+        """The posterior mean (N, K) of prior ``name`` ("prior" or "ahead") in unit-spread coordinates at
+        times t (N,) seconds, or its time derivative."""
+        prior, times = getattr(self, name), self._observations()[0]
+        if name not in self._alpha:
             with torch.no_grad():
-                self._alpha[id(prior)] = prior._factor(*self._observations())[1]
-        return (prior.kernel(t[:, None] - times[None], slope) @ self._alpha[id(prior)][..., None])[..., 0].T
+                self._alpha[name] = prior._factor(*self._observations())[1]
+        return (prior.kernel(t[:, None] - times[None], slope) @ self._alpha[name][..., None])[..., 0].T
 
     def _mean(self, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
         """The path's posterior mean (N, K): the prior's up to the last code, ``ahead``'s after it when given."""
-        mean = self._mean_of(self.prior, t, slope)
+        mean = self._mean_of("prior", t, slope)
         if self.ahead is not None:
             after = t > self._observations()[0][-1] + _AFTER  # solver stages rounding just past it stay on the path
             if bool(after.any()):
-                mean = torch.where(after[:, None], self._mean_of(self.ahead, t, slope), mean)
+                mean = torch.where(after[:, None], self._mean_of("ahead", t, slope), mean)
         return mean
 
     def forward(self, tau, z):
@@ -266,10 +266,11 @@ class PriorField(Field):
         """Futures (samples, N, K) at times tau (N,), each continuing from the last observed code: the
         posterior's samples shifted by the last code's noise (so their mean is the extrapolated path)."""
         times, u = self._observations()
-        prior = self.prior if self.ahead is None else self.ahead
+        name = "prior" if self.ahead is None else "ahead"
         with torch.no_grad():
-            draws = prior.sample(times, u, tau.float() * self.t_scale, samples, seed, float(self.future_scale))
-            last = self._mean_of(prior, times[-1:])[0]
+            draws = getattr(self, name).sample(times, u, tau.float() * self.t_scale, samples, seed,
+                                               float(self.future_scale))
+            last = self._mean_of(name, times[-1:])[0]
         return (draws + (u[-1] - last)) * self.prior.spread
 
 
