@@ -242,7 +242,7 @@ class PriorField(Field):
     def _mean_of(self, name: str, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
         """The posterior mean (N, K) of prior ``name`` ("prior" or "ahead") in unit-spread coordinates at
         times t (N,) seconds, or its time derivative."""
-        prior, times = getattr(self, name), self._observations()[0]
+        prior, times = getattr(self, name), self.tau_obs * self.t_scale
         if name not in self._alpha:
             with torch.no_grad():
                 self._alpha[name] = prior._factor(*self._observations())[1]
@@ -252,7 +252,7 @@ class PriorField(Field):
         """The path's posterior mean (N, K): the prior's up to the last code, ``ahead``'s after it when given."""
         mean = self._mean_of("prior", t, slope)
         if self.ahead is not None:
-            after = t > self._observations()[0][-1] + _AFTER  # solver stages rounding just past it stay on the path
+            after = t > self.tau_obs[-1] * self.t_scale + _AFTER  # solver stages rounding just past it stay on the path
             if bool(after.any()):
                 mean = torch.where(after[:, None], self._mean_of("ahead", t, slope), mean)
         return mean
@@ -300,13 +300,12 @@ def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
     z = chart.encode(sequence.latents)
     seconds, u = (times - t0).float(), z / prior.spread
     local, loss = _refined(prior, seconds, u, config.refine, config.lr, progress)
-    scale, ahead = local.forecast_error(seconds, u), None
-    cut = (3 * len(u)) // 4
+    ahead, cut = None, (3 * len(u)) // 4
     if not config.refine and config.refine_ahead and len(u) >= _MIN_BACKTEST:
         head = _refined(prior, seconds[:cut], u[:cut], config.refine_ahead, config.lr)[0]
         if _forecast_mse(head, seconds, u, cut) < _forecast_mse(local, seconds, u, cut):
             ahead = _refined(prior, seconds, u, config.refine_ahead, config.lr)[0]
-            scale = head.forecast_error(seconds, u, first=cut)
+    scale = local.forecast_error(seconds, u) if ahead is None else head.forecast_error(seconds, u, first=cut)
     field = PriorField(local, ((times - t0) / t_scale).float(), z, t_scale, scale, ahead).eval()
     stats = FitStats(config, config.refine, loss, loss, config.refine, "likelihood", len(prior.basis), time.time() - start)
     return Trajectory(field, "prior", config.hidden, sequence.latents.clone().float(), times.clone(), chart, t0, t_scale,
