@@ -107,7 +107,7 @@ class MotionPrior(nn.Module):
 
     def chart(self) -> Chart:
         """The coordinates a trajectory driven by this prior lives in (the prior's components, unscaled)."""
-        return Chart(self.mean.clone(), self.basis.clone(), 1.0, self.latent_shape)
+        return Chart(self.mean.clone(), self.basis.clone(), 1.0, self.latent_shape, shared=True)
 
     def kernel(self, dt: torch.Tensor, slope: bool = False) -> torch.Tensor:
         """Covariance of each component at time differences dt (..., A, B) seconds -> (..., K, A, B);

@@ -24,7 +24,7 @@ def _pack(trajectory: Trajectory) -> tuple[dict, dict]:
     if t.chart.basis is not None:
         tensors["basis"] = t.chart.basis
     tensors.update(delta_tensors(t.generator.delta))
-    info = {"field_name": t.field_name, "hidden": t.hidden, "scale": t.chart.scale, "t0": t.t0,
+    info = {"field_name": t.field_name, "hidden": t.hidden, "scale": t.chart.scale, "shared": t.chart.shared, "t0": t.t0,
             "t_scale": t.t_scale, "solver": t.solver.to_dict(), "generator": t.generator.name,
             "generator_id": t.generator.id, "source": None if t.source is None else t.source.to_dict(),
             "stats": None if t.stats is None else t.stats.to_dict()}
@@ -37,7 +37,7 @@ def _unpack(t: dict, info: dict, path) -> Trajectory:
     if "observed" not in t or not isinstance(info.get("solver"), dict):
         raise CheckpointError(f"{path}: trajectory written by an older dynode; fit it again")
     observed = t["observed"]
-    chart = Chart(t["mean"], t.get("basis"), info["scale"], tuple(observed.shape[1:]))
+    chart = Chart(t["mean"], t.get("basis"), info["scale"], tuple(observed.shape[1:]), info.get("shared", False))
     tau_obs = ((t["observed_times"] - info["t0"]) / info["t_scale"]).float()
     state = {k[len("field."):]: v for k, v in t.items() if k.startswith("field.")}
     if info["field_name"] == "prior":

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from dynode.baselines import spline
 from dynode.config import SolverConfig
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.solve import solve_at, through_observations
@@ -28,7 +29,11 @@ class Trajectory:
     """Continuous latent path w(t) = decode(z(t)) + residual, z solving the fitted ODE.
 
     z lives in the chart's normalised coordinates; time is normalised as tau = (t - t0) / t_scale.
-    The part of a code outside the chart's subspace (its residual) is carried along unchanged.
+    The part of a code outside the chart's subspace (its residual) is held at the first or last
+    observed code's outside their span. Between them, in a chart shared across videos (a motion
+    prior's) it is the video's own motion and follows the natural cubic spline of the codes'
+    residuals; in the video's own chart it is the least of the codes' variance, mostly jitter, and
+    is blended from code to code with the path's smooth weight (no overshoot).
 
     Two paths (``path`` of :meth:`evaluate`):
     - ``exact`` (default without an edited start): passes through every observed code (see
@@ -134,8 +139,12 @@ class Trajectory:
                                               self.solver)[:, 0]) + residuals[-1]
         if inside.any():
             z, lo, b = through_observations(self.field, z_obs, tau_obs, tau[inside], self.solver)
-            b = b.view(-1, 1, 1)
-            out[inside] = self.decode(z) + (1 - b) * residuals[lo] + b * residuals[(lo + 1).clamp(max=len(z_obs) - 1)]
+            if self.chart.shared:  # the video's own motion: the spline of its codes' residuals
+                seconds = torch.as_tensor(times, dtype=torch.float64).reshape(-1)[inside]
+                out[inside] = self.decode(z) + spline(self.observed_times, residuals, seconds)
+            else:  # the least of its variance, mostly jitter: blended from code to code, without overshoot
+                b = b.view(-1, 1, 1)
+                out[inside] = self.decode(z) + (1 - b) * residuals[lo] + b * residuals[(lo + 1).clamp(max=len(z_obs) - 1)]
         return out
 
     @torch.no_grad()
