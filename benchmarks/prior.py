@@ -14,7 +14,9 @@ own detail:
 - calibration: the codes of those 8 future frames (the kept frames and these inverted as one video,
   so that they continue the kept codes) against the band holding the middle 80% of 64 sampled
   futures, per principal component of the first prior: the share inside (0.8 is calibrated), for
-  each prior's futures and the default field's SDE; and the latent error of each path there.
+  each prior's futures and the default field's SDE; and the latent error of each path there;
+- motion: the share of the kept codes' variance in time (in W) that lies outside the first prior's
+  components, which a trajectory carries beside its path.
 Also the seconds to condition a prior on a 100-frame video and to fit the default field to it, and a
 figure of a prior's futures against the truth (``futures.png``).
 
@@ -103,7 +105,9 @@ def run_video(models: Models, priors: dict, seed: int, fps: float, seconds: floa
                              "latent_mse": float((chart.encode(traj.evaluate(t_future[first8])) - chart.encode(future_codes))
                                                  .pow(2).mean())}
         figure[name] = (traj.evaluate(t_future[first8]), futures)
-    return {"interpolation": interp, "extrapolation_first8": extrap, "calibration": calibration}, figure
+    x, outside = seq.latents.flatten(1), chart.residual(seq.latents).flatten(1)
+    motion = {"kept": {"outside_prior_share": float((outside - outside.mean(0)).pow(2).sum() / (x - x.mean(0)).pow(2).sum())}}
+    return {"interpolation": interp, "extrapolation_first8": extrap, "calibration": calibration, "motion": motion}, figure
 
 
 def _mean(per_video: list[dict]) -> dict:
@@ -125,7 +129,9 @@ def markdown(summary: dict) -> str:
             lines.append("")
         lines += [f"**{setting}, calibration**: truth inside the 80% band of {SAMPLES} futures (latent error of the "
                   "path, the prior's components): " + ", ".join(f"{n} {m.get('inside_80', float('nan')):.2f} ({m['latent_mse']:.3f})"
-                                                               for n, m in tasks["calibration"].items()), ""]
+                                                               for n, m in tasks["calibration"].items()),
+                  "", f"**{setting}, motion**: share of the kept codes' variance in time outside the prior's components: "
+                  f"{tasks['motion']['kept']['outside_prior_share']:.3f}", ""]
     return "\n".join(lines)
 
 

@@ -234,6 +234,7 @@ def test_prior_benchmark_scores_every_row_and_the_futures_calibration(tiny_folde
     calibration = summary["calibration"]
     assert set(calibration) == methods | {"hold_last"}
     assert all(0 <= calibration[m]["inside_80"] <= 1 for m in methods)
+    assert 0 < summary["motion"]["kept"]["outside_prior_share"] < 1  # 4 components of 96-dimensional random walks
     ex = summary["extrapolation_first8"]
     assert report["targets"]["4fps_extrap_margin_over_dynode_and_hold_db"] == round(
         ex["p"]["psnr"] - max(ex["dynode"]["psnr"], ex["hold_last"]["psnr"]), 3)

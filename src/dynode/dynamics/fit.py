@@ -41,7 +41,7 @@ def _full_loss(field, z, tau, cfg) -> float:
 def _heldout_loss(field, z, tau, keep, held, cfg) -> float:
     """Mean squared error at the held-out observations of the exact-endpoint path through the kept ones."""
     with torch.no_grad():
-        pred = through_observations(field, z[keep], tau[keep].double(), tau[held].double(), cfg.solver)[0]
+        pred = through_observations(field, z[keep], tau[keep].double(), tau[held].double(), cfg.solver)
         return (pred - z[held]).pow(2).mean().item()
 
 

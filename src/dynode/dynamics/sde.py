@@ -50,14 +50,13 @@ def sample_future(trajectory: Trajectory, times, samples: int = 8, seed: int = 0
     if samples < 1 or not (tau >= tau_last - 1e-9).all():
         raise InputError(f"sample_future(): need samples >= 1 and times at or after the last observed time "
                          f"{float(trajectory.observed_times[-1]):.4f} s")
-    last = trajectory.observed[-1:]
     field = trajectory.field
     if isinstance(field, PriorField):
         z = field.sample_future(tau.clamp(min=tau_last), samples, seed).transpose(0, 1)
     else:
         z = _euler_maruyama(trajectory, tau, tau_last, samples, seed)
-    codes = trajectory.decode(z.reshape(-1, z.shape[-1])) + trajectory.chart.residual(last)
-    return codes.reshape(len(tau), samples, *trajectory.latent_shape).transpose(0, 1).contiguous()
+    codes = trajectory.decode(z.reshape(-1, z.shape[-1])).reshape(len(tau), samples, *trajectory.latent_shape)
+    return (codes + trajectory.residual_at(times)[:, None]).transpose(0, 1).contiguous()
 
 
 def _euler_maruyama(trajectory: Trajectory, tau: torch.Tensor, tau_last: float, samples: int, seed: int) -> torch.Tensor:

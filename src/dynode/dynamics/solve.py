@@ -73,7 +73,7 @@ def smoothstep(s: torch.Tensor) -> torch.Tensor:
 
 
 def through_observations(field: nn.Module, z_obs: torch.Tensor, tau_obs: torch.Tensor, tau: torch.Tensor,
-                         solver: SolverConfig = SolverConfig()) -> tuple[torch.Tensor, ...]:
+                         solver: SolverConfig = SolverConfig()) -> torch.Tensor:
     """The exact-endpoint path at times inside the observed span.
 
     On each segment [tau_i, tau_i+1] the ODE is solved forwards from z_i and backwards from
@@ -89,7 +89,7 @@ def through_observations(field: nn.Module, z_obs: torch.Tensor, tau_obs: torch.T
         tau: (N,) query times inside [tau_obs[0], tau_obs[-1]].
 
     Returns:
-        z (N, k), the segment index lo (N,) and the blend weight b (N,).
+        z (N, k).
     """
     lo, hi, frac = bracket(tau_obs, tau)
     # float32 before the unique: the solver's grid must stay strictly increasing once cast.
@@ -110,7 +110,7 @@ def through_observations(field: nn.Module, z_obs: torch.Tensor, tau_obs: torch.T
         z[mid] = (1 - b) * fwd[rows[mid], seg_of[mid]] + b * bwd[rows[mid], seg_of[mid]]
     ends = frac >= 1
     z[ends] = z_obs[hi[ends]]
-    return z, lo, smoothstep(frac)
+    return z
 
 
 def solve_at(field: nn.Module, z0: torch.Tensor, tau0: float, tau: torch.Tensor,

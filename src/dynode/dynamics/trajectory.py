@@ -15,9 +15,9 @@ from torch import nn
 from dynode.baselines import spline
 from dynode.config import SolverConfig
 from dynode.dynamics.chart import Chart
-from dynode.dynamics.solve import solve_at, through_observations
+from dynode.dynamics.solve import smoothstep, solve_at, through_observations
 from dynode.errors import InputError
-from dynode.types import FitStats, GeneratorRecord, Source
+from dynode.types import FitStats, GeneratorRecord, Source, bracket
 
 # How a trajectory is evaluated (the same word and values in every command):
 # exact: through every observed code; initial: the paper's single solve from the first code.
@@ -29,11 +29,8 @@ class Trajectory:
     """Continuous latent path w(t) = decode(z(t)) + residual, z solving the fitted ODE.
 
     z lives in the chart's normalised coordinates; time is normalised as tau = (t - t0) / t_scale.
-    The part of a code outside the chart's subspace (its residual) is held at the first or last
-    observed code's outside their span. Between them, in a chart shared across videos (a motion
-    prior's) it is the video's own motion and follows the natural cubic spline of the codes'
-    residuals; in the video's own chart it is the least of the codes' variance, mostly jitter, and
-    is blended from code to code with the path's smooth weight (no overshoot).
+    The part of a code outside the chart's subspace (its residual) is not moved by the field: see
+    :meth:`residual_at`.
 
     Two paths (``path`` of :meth:`evaluate`):
     - ``exact`` (default without an edited start): passes through every observed code (see
@@ -126,26 +123,43 @@ class Trajectory:
             return self.evaluate_from(times, start[None])[0]
         tau = self.tau(times)
         z_obs = self.encode(self.observed)
-        residuals = self.chart.residual(self.observed)
         tau_obs = self.tau(self.observed_times)
-        out = torch.empty(len(tau), *self.latent_shape)
+        z = torch.empty(len(tau), self.chart.dim)
         before, after = tau < 0, tau > tau_obs[-1]
         inside = ~(before | after)
         if before.any():
-            out[before] = self.decode(solve_at(self.field, z_obs[:1], 0.0, tau[before], self.solver)[:, 0]) \
-                + residuals[0]
+            z[before] = solve_at(self.field, z_obs[:1], 0.0, tau[before], self.solver)[:, 0]
         if after.any():
-            out[after] = self.decode(solve_at(self.field, z_obs[-1:], float(tau_obs[-1]), tau[after],
-                                              self.solver)[:, 0]) + residuals[-1]
+            z[after] = solve_at(self.field, z_obs[-1:], float(tau_obs[-1]), tau[after], self.solver)[:, 0]
         if inside.any():
-            z, lo, b = through_observations(self.field, z_obs, tau_obs, tau[inside], self.solver)
-            if self.chart.shared:  # the video's own motion: the spline of its codes' residuals
-                seconds = torch.as_tensor(times, dtype=torch.float64).reshape(-1)[inside]
-                out[inside] = self.decode(z) + spline(self.observed_times, residuals, seconds)
-            else:  # the least of its variance, mostly jitter: blended from code to code, without overshoot
-                b = b.view(-1, 1, 1)
-                out[inside] = self.decode(z) + (1 - b) * residuals[lo] + b * residuals[(lo + 1).clamp(max=len(z_obs) - 1)]
-        return out
+            z[inside] = through_observations(self.field, z_obs, tau_obs, tau[inside], self.solver)
+        return self.decode(z) + self.residual_at(times)
+
+    def residual_at(self, times) -> torch.Tensor:
+        """The part of the path outside the chart's subspace at times (N,) seconds -> (N, num_ws, w_dim).
+
+        Between the observed codes, in a chart shared across videos (a motion prior's) it is the video's
+        own motion and follows the natural cubic spline of the codes' residuals; in the video's own chart
+        it is the least of the codes' variance, mostly jitter, and is blended from code to code with the
+        path's smooth weight (a spline would overshoot it). Past either end it relaxes from the end code's
+        residual to the mean of all of them, over one mean interval between codes: what a subspace leaves
+        out is mostly a level and jitter, and one code's jitter does not carry on (the path stays
+        continuous at the end code).
+        """
+        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
+        t_obs = self.observed_times.double()
+        residuals = self.chart.residual(self.observed)
+        if self.chart.shared:
+            between = spline(t_obs, residuals, t)  # held at the end codes' outside their span
+        else:
+            lo, hi, frac = bracket(t_obs, t)
+            b = smoothstep(frac).float().view(-1, 1, 1)
+            between = (1 - b) * residuals[lo] + b * residuals[hi]
+        interval = float(t_obs[-1] - t_obs[0]) / (len(t_obs) - 1)
+        gap = torch.maximum(t_obs[0] - t, t - t_obs[-1]).clamp(min=0)
+        keep = torch.exp(-gap / interval).float().view(-1, 1, 1)
+        level = residuals.mean(0)
+        return level + keep * (between - level)
 
     @torch.no_grad()
     def evaluate_from(self, times, starts: torch.Tensor) -> torch.Tensor:
