@@ -225,25 +225,6 @@ def test_extrapolation_starts_from_the_last_observed_code():
     assert (future[1] - _wavy(torch.tensor([2.25]))[0]).abs().max() < 0.08
 
 
-def test_jitter_outside_the_subspace_does_not_carry_on_past_the_ends():
-    # Each code's own jitter along a direction outside the 2-D subspace: past either end the path starts
-    # from the end code and settles within a few intervals on the codes' mean there, and futures follow it.
-    t = torch.linspace(0, 3, 13, dtype=torch.float64)
-    lat = 3 * _circle(t)
-    lat[:, 1, 3] = 0.05 * torch.randn(13, generator=torch.Generator().manual_seed(0)) + 0.2
-    lat[-1, 1, 3], lat[0, 1, 3] = 0.35, 0.05
-    traj = fit(_seq(lat, t), FitConfig(subspace_dim=2, iters=20))
-    level = traj.chart.residual(lat).mean(0)
-    ends = traj.residual_at([-1e-6, 3 + 1e-6])
-    torch.testing.assert_close(ends, traj.chart.residual(lat[[0, -1]]), atol=1e-5, rtol=0)
-    far = traj.residual_at([-1.25, 4.25])  # five intervals out
-    assert (far - level).abs().max() < 0.01 * (ends - level).abs().max()
-    path = traj.evaluate([4.25])
-    assert (traj.chart.residual(path) - level).abs().max() < 0.01
-    futures = sample_future(traj, [4.25], samples=4, seed=0)
-    torch.testing.assert_close(traj.chart.residual(futures[:, 0]), level.expand(4, -1, -1), atol=0.01, rtol=0)
-
-
 def test_sde_futures_are_seeded_and_spread_with_the_horizon():
     t = torch.linspace(0, 2, 11)
     lat = _wavy(t) + 0.02 * torch.randn(11, 2, 4)

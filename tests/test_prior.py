@@ -117,6 +117,28 @@ def test_motion_outside_the_priors_components_keeps_its_speed_through_each_code(
     assert torch.equal(load_trajectory(tmp_path / "traj.safetensors").evaluate([code - eps]), traj.evaluate([code - eps]))
 
 
+def test_jitter_outside_the_priors_components_does_not_carry_on_past_the_ends(trained):
+    # Each code's own jitter along a direction outside the prior's components: past either end the path
+    # starts from the end code and settles within a few intervals on the codes' mean there; futures follow.
+    prior = trained[0]
+    t, codes, _, _ = _kept(1002, 2.0, 8.0)
+    away = torch.randn(SHAPE[0] * SHAPE[1], generator=torch.Generator().manual_seed(4))
+    away -= prior.basis.T @ (prior.basis @ away)
+    jitter = 0.3 * torch.randn(len(t), generator=torch.Generator().manual_seed(5))
+    jitter[0], jitter[-1] = 0.6, -0.6
+    codes = codes + (jitter[:, None] * away / away.norm()).reshape(len(t), *SHAPE)
+    traj = fit(_sequence(t, codes), FitConfig(field="prior"), prior=prior)
+    level = traj.chart.residual(codes).mean(0)
+    first, last = float(t[0]), float(t[-1])
+    torch.testing.assert_close(traj.residual_at([first - 1e-6, last + 1e-6]), traj.chart.residual(codes[[0, -1]]),
+                               atol=1e-5, rtol=0)
+    far = traj.residual_at([first - 2.5, last + 2.5])  # five intervals out
+    assert (far - level).abs().max() < 0.01 * (traj.chart.residual(codes[-1:]) - level).abs().max()
+    assert (traj.chart.residual(traj.evaluate([last + 2.5])) - level).abs().max() < 0.01
+    futures = sample_future(traj, [last + 2.5], samples=4, seed=0)
+    torch.testing.assert_close(traj.chart.residual(futures[:, 0]), level.expand(4, -1, -1), atol=0.01, rtol=0)
+
+
 def _inside_80(futures: torch.Tensor, truth: torch.Tensor) -> float:
     lo, hi = torch.quantile(futures, 0.1, dim=0), torch.quantile(futures, 0.9, dim=0)
     return float(((truth >= lo) & (truth <= hi)).float().mean())

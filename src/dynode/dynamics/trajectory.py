@@ -138,23 +138,22 @@ class Trajectory:
     def residual_at(self, times) -> torch.Tensor:
         """The part of the path outside the chart's subspace at times (N,) seconds -> (N, num_ws, w_dim).
 
-        Between the observed codes, in a chart shared across videos (a motion prior's) it is the video's
-        own motion and follows the natural cubic spline of the codes' residuals; in the video's own chart
-        it is the least of the codes' variance, mostly jitter, and is blended from code to code with the
-        path's smooth weight (a spline would overshoot it). Past either end it relaxes from the end code's
-        residual to the mean of all of them, over one mean interval between codes: what a subspace leaves
-        out is mostly a level and jitter, and one code's jitter does not carry on (the path stays
-        continuous at the end code).
+        In the video's own chart it is the least of the codes' variance: between the codes it is blended
+        from one to the next with the path's smooth weight (a spline would overshoot its jitter), and past
+        either end it is the end code's. In a chart shared across videos (a motion prior's) it holds most of
+        the codes' motion (what the optimiser moved off the prior's training codes, much of it jitter):
+        between the codes it follows the natural cubic spline of their residuals, and past either end it
+        relaxes from the end code's to the mean of all of them over one mean interval between codes, so
+        that one code's jitter does not carry on (the path stays continuous at the end code).
         """
         t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
         t_obs = self.observed_times.double()
         residuals = self.chart.residual(self.observed)
-        if self.chart.shared:
-            between = spline(t_obs, residuals, t)  # held at the end codes' outside their span
-        else:
+        if not self.chart.shared:
             lo, hi, frac = bracket(t_obs, t)
             b = smoothstep(frac).float().view(-1, 1, 1)
-            between = (1 - b) * residuals[lo] + b * residuals[hi]
+            return (1 - b) * residuals[lo] + b * residuals[hi]
+        between = spline(t_obs, residuals, t)  # held at the end codes' outside their span
         interval = float(t_obs[-1] - t_obs[0]) / (len(t_obs) - 1)
         gap = torch.maximum(t_obs[0] - t, t - t_obs[-1]).clamp(min=0)
         keep = torch.exp(-gap / interval).float().view(-1, 1, 1)
