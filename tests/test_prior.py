@@ -100,23 +100,6 @@ def test_the_path_passes_every_code_and_futures_spread_around_it(trained, tmp_pa
     assert torch.equal(plain, path)  # from the first code, a solve is the video's own path: every code kept
 
 
-def test_motion_outside_the_priors_components_keeps_its_speed_through_each_code(trained, tmp_path):
-    # A drift along a direction outside the prior's components is the video's own motion: between the codes
-    # it follows their spline, so it passes each code at its own speed instead of stopping there.
-    prior = trained[0]
-    t, codes, _, _ = _kept(1001, 2.0, 8.0)
-    away = torch.randn(SHAPE[0] * SHAPE[1], generator=torch.Generator().manual_seed(3))
-    away -= prior.basis.T @ (prior.basis @ away)
-    codes = codes + (0.2 * t.float()[:, None] * away / away.norm()).reshape(len(t), *SHAPE)
-    traj = fit(_sequence(t, codes), FitConfig(field="prior"), prior=prior)
-    eps, code = 1e-3, float(t[5])
-    outside = traj.chart.residual(traj.evaluate([code - eps, code, code + eps])).reshape(3, -1)
-    before, after = (outside[1] - outside[0]) / eps, (outside[2] - outside[1]) / eps
-    assert 0.15 < before.norm() < 0.25 and (after - before).norm() < 0.1 * before.norm()
-    save_trajectory(tmp_path / "traj.safetensors", traj)
-    assert torch.equal(load_trajectory(tmp_path / "traj.safetensors").evaluate([code - eps]), traj.evaluate([code - eps]))
-
-
 def test_jitter_outside_the_priors_components_does_not_carry_on_past_the_ends(trained):
     # Each code's own jitter along a direction outside the prior's components: past either end the path
     # starts from the end code and settles within a few intervals on the codes' mean there; futures follow.

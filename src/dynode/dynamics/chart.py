@@ -15,7 +15,7 @@ class Chart:
         mean: (D,) mean of the video's flattened codes. basis: (k, D) orthonormal rows, or None
             for the full space. scale: the coordinates' spread. latent_shape: (num_ws, w_dim).
         shared: the basis is shared across videos (a motion prior's), so a video's residual holds
-            motion of its own; a video's own top components leave only the least of its variance.
+            most of its codes' motion; a video's own top components leave only the least of it.
     """
 
     mean: torch.Tensor

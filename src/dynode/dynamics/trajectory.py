@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dynode.baselines import spline
 from dynode.config import SolverConfig
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.solve import smoothstep, solve_at, through_observations
@@ -138,22 +137,21 @@ class Trajectory:
     def residual_at(self, times) -> torch.Tensor:
         """The part of the path outside the chart's subspace at times (N,) seconds -> (N, num_ws, w_dim).
 
-        In the video's own chart it is the least of the codes' variance: between the codes it is blended
-        from one to the next with the path's smooth weight (a spline would overshoot its jitter), and past
-        either end it is the end code's. In a chart shared across videos (a motion prior's) it holds most of
-        the codes' motion (what the optimiser moved off the prior's training codes, much of it jitter):
-        between the codes it follows the natural cubic spline of their residuals, and past either end it
-        relaxes from the end code's to the mean of all of them over one mean interval between codes, so
-        that one code's jitter does not carry on (the path stays continuous at the end code).
+        Between the codes it is blended from one to the next with the path's smooth weight (much of it is
+        jitter, which a spline would overshoot), and past either end it is the end code's. In a chart
+        shared across videos (a motion prior's), where it holds most of the codes' motion (what the
+        optimiser moved them off the prior's training codes, much of it jitter), it relaxes past either
+        end from the end code's to the mean of all of them over one mean interval between codes, so that
+        one code's jitter does not carry on (the path stays continuous at the end code).
         """
         t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
         t_obs = self.observed_times.double()
         residuals = self.chart.residual(self.observed)
+        lo, hi, frac = bracket(t_obs, t)  # held at the end codes' outside their span
+        b = smoothstep(frac).float().view(-1, 1, 1)
+        between = (1 - b) * residuals[lo] + b * residuals[hi]
         if not self.chart.shared:
-            lo, hi, frac = bracket(t_obs, t)
-            b = smoothstep(frac).float().view(-1, 1, 1)
-            return (1 - b) * residuals[lo] + b * residuals[hi]
-        between = spline(t_obs, residuals, t)  # held at the end codes' outside their span
+            return between
         interval = float(t_obs[-1] - t_obs[0]) / (len(t_obs) - 1)
         gap = torch.maximum(t_obs[0] - t, t - t_obs[-1]).clamp(min=0)
         keep = torch.exp(-gap / interval).float().view(-1, 1, 1)
