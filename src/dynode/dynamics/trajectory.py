@@ -86,7 +86,7 @@ class Trajectory:
         Raises:
             InputError: non-finite times.
         """
-        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
+        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1).contiguous()
         if not torch.isfinite(t).all():
             raise InputError(f"Trajectory: times must be finite, got {t.tolist()[:8]}")
         return (t - self.t0) / self.t_scale
@@ -144,7 +144,7 @@ class Trajectory:
         end from the end code's to the mean of all of them over one mean interval between codes, so that
         one code's jitter does not carry on (the path stays continuous at the end code).
         """
-        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
+        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1).contiguous()
         t_obs = self.observed_times.double()
         residuals = self.chart.residual(self.observed)
         lo, hi, frac = bracket(t_obs, t)  # held at the end codes' outside their span
