@@ -143,17 +143,19 @@ class Trajectory:
         optimiser moved them off the prior's training codes, much of it jitter), it relaxes past either
         end from the end code's to the mean of all of them over one mean interval between codes, so that
         one code's jitter does not carry on (the path stays continuous at the end code).
+
+        Raises:
+            InputError: non-finite times.
         """
-        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1).contiguous()
-        t_obs = self.observed_times.double()
+        tau, tau_obs = self.tau(times), self.tau(self.observed_times)
         residuals = self.chart.residual(self.observed)
-        lo, hi, frac = bracket(t_obs, t)  # held at the end codes' outside their span
+        lo, hi, frac = bracket(tau_obs, tau)  # held at the end codes' outside their span
         b = smoothstep(frac).float().view(-1, 1, 1)
         between = (1 - b) * residuals[lo] + b * residuals[hi]
         if not self.chart.shared:
             return between
-        interval = float(t_obs[-1] - t_obs[0]) / (len(t_obs) - 1)
-        gap = torch.maximum(t_obs[0] - t, t - t_obs[-1]).clamp(min=0)
+        interval = float(tau_obs[-1] - tau_obs[0]) / (len(tau_obs) - 1)
+        gap = torch.maximum(tau_obs[0] - tau, tau - tau_obs[-1]).clamp(min=0)
         keep = torch.exp(-gap / interval).float().view(-1, 1, 1)
         level = residuals.mean(0)
         return level + keep * (between - level)
