@@ -4,9 +4,11 @@ Prints JSON.
 A toy-face video (``--frames`` at ``--fps``, seed ``--seed``) is inverted by optimisation alone
 (warm start from the previous frame, 300 steps for the first frame and 100 for each later one:
 the default without an encoder), by the encoder alone after one pass and after all of its passes,
-and from the encoder's codes with each of ``--steps`` optimisation steps (``--init encoder``: the
+from the encoder's codes with each of ``--steps`` optimisation steps (``--init encoder``: the
 first frame from its code, later ones from the previous solution moved by its change between
-frames), the row of the default inversion marked. Each reconstruction is scored against the frames
+frames), and from the encoder's codes as they are with the generator tuned to the whole video for
+each of ``--tuning-steps`` steps (``--steps 0``; the default recipe, whose row is marked; each
+scored with its tuned generator). Each reconstruction is scored against the frames
 (PSNR, ST-LPIPS) and for temporal consistency (flicker: warping error between consecutive frames
 along the source's DIS flow, over the source's own). Then the whole video goes through the pipeline
 with the default inversion: invert, fit, 4x interpolation (with detail), an edit, with the seconds
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fps", type=float, default=12.0)
     p.add_argument("--steps", type=int, nargs="+", default=[10, 20, 50, 70, 100],
                    help="optimisation steps a frame after the encoder, one row each")
+    p.add_argument("--tuning-steps", type=int, nargs="+", default=[100, 200, 300],
+                   help="pivotal tuning steps after the encoder's codes, one row each")
     p.add_argument("--iters", type=int, default=FitConfig().iters,
                    help="fitting iterations in the pipeline (of a field; a motion prior is conditioned, not fitted)")
     p.add_argument("--out", type=Path, default=None, help="folder for the JSON and markdown")
@@ -69,12 +73,12 @@ def main(argv: list[str] | None = None) -> None:
     flows = source_flows(frames.pixels)
     images = from_uint8(frames.pixels)
     default = InversionConfig()
-    alone = InversionConfig(init="previous")
+    alone = InversionConfig(init="previous").resolved(False)
     rows = {}
 
-    def row(name: str, codes_of) -> None:
+    def row(name: str, codes_of, generator_of=lambda codes: gen) -> None:
         codes, seconds = timed(codes_of)
-        rows[name] = _scores(gen, codes, frames, flows, seconds)
+        rows[name] = _scores(generator_of(codes), codes, frames, flows, seconds)
         print(f"{name}: {json.dumps(rows[name])}", file=sys.stderr)
 
     alone_name = f"optimisation alone ({alone.steps_first}/{alone.steps} steps)"
@@ -84,8 +88,15 @@ def main(argv: list[str] | None = None) -> None:
         row(f"encoder, {passes} pass{'es' * (passes > 1)}", lambda: encoder.encode(gen, images, passes))
     for steps in a.steps:
         cfg = replace(default, init="encoder", steps=steps)
-        name = f"encoder + {steps} steps" + (" (the default)" if steps == default.steps else "")
+        name = f"encoder + {steps} steps" + (" (the default before tuning)" if steps == 100 else "")
         row(name, lambda: invert(gen, images, times, cfg, encoder=encoder).latents)
+    tuned = {}
+    for steps in a.tuning_steps:
+        cfg = replace(default, steps=0, tuning=replace(default.tuning, steps=steps))
+        name = f"encoder + tuning {steps} steps" + (" (the default)" if cfg.resolved(True) == default.resolved(True) else "")
+        row(name, lambda: tuned.setdefault(steps, VideoPipeline.from_frames(frames, gen, cfg, fit=None,
+                                                                            log=lambda s: None)).sequence.latents,
+            lambda codes: tuned[steps].generator)
 
     watch = Stopwatch()
     pipe = VideoPipeline.from_frames(frames, gen, default, fit=None, log=lambda s: None)
@@ -102,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
               "pipeline_seconds": stages, "pipeline_total_seconds": total,
               "outputs": {"interpolated_frames": len(interpolated), "edited_frames": len(edited)}}
     passes_row = rows[f"encoder, {encoder.passes} pass{'es' * (encoder.passes > 1)}"]
-    twenty = [v for k, v in rows.items() if k.startswith("encoder + ") and int(k.split()[2]) <= 20]
+    twenty = [v for k, v in rows.items() if k.startswith("encoder + ") and k.split()[2].isdigit()
+              and int(k.split()[2]) <= 20]
     report["targets"] = {
         "encoder_alone_psnr>=28": passes_row["psnr"] >= 28,
         "encoder_plus_at_most_20_steps_psnr>=33_stlpips<=0.013_flicker<=1.88":

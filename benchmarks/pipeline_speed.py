@@ -32,7 +32,7 @@ def _sync(device: str) -> None:
 
 def run(video: Path, device: str, out: Path) -> dict:
     watch = Stopwatch()
-    pipe = VideoPipeline.from_video(video, "toyfaces64", ReadConfig(), InversionConfig(), None, None, device,
+    pipe = VideoPipeline.from_video(video, "toyfaces64", ReadConfig(), InversionConfig(), None, device,
                                     log=lambda _: None)
     _sync(device)
     watch.lap("invert")

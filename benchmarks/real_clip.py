@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--video", type=Path, default=None, help="another face video (default: carphone)")
     p.add_argument("--keep", type=int, nargs="+", default=[2, 4], help="keep every k-th frame")
     p.add_argument("--frames", type=int, default=None, help="use only the first N frames")
-    p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
+    p.add_argument("--steps", type=int, default=InversionConfig().steps,
+                   help="inversion steps per frame (0 with --init encoder: the encoder's codes, the default recipe)")
     p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
     p.add_argument("--init", default="previous", choices=["previous", "encoder", "mean", "auto"],
                    help="where inversion starts (previous, the warm start these tables were measured with)")
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     embed = FaceEmbedder()  # the source's crops pasted straight back: the ceiling of any face replacement
     recon_all = paste(video.pixels, crops.pixels, alignment)
     source_ids = embed(video.pixels)
-    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
+    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init, tune=False)  # tuned in its own stage
     pti = PTIConfig(steps=a.pti_steps) if a.pti_steps > 0 else None
     fit_cfg = FitConfig(field="mlp", iters=a.iters)
     report = {"video": str(a.video or "carphone_pristine.mp4"), "frames": len(video), "fps": round(video.fps, 3),

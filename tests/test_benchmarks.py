@@ -134,17 +134,33 @@ def test_encoder_benchmark_scores_every_start_and_times_the_pipeline(tiny_folder
     save_directions(tiny_folder / DIRECTIONS_FILE, [Direction("hair_color", torch.ones(16),
                                                               generator_id=generator_id(str(tiny_folder)))])
     out = tmp_path / "enc"
-    report = _bench("encoder.py", "--generator", str(tiny_folder), "--frames", "3", "--fps", "4", "--steps", "2", "100", "--iters", "10",
-                    "--out", str(out))
+    report = _bench("encoder.py", "--generator", str(tiny_folder), "--frames", "3", "--fps", "4", "--steps", "2", "100",
+                    "--tuning-steps", "5", "300", "--iters", "10", "--out", str(out))
     assert set(report["inversion"]) == {"optimisation alone (300/100 steps)", "encoder, 1 pass", "encoder, 3 passes",
-                                        "encoder + 2 steps", "encoder + 100 steps (the default)"}
+                                        "encoder + 2 steps", "encoder + 100 steps (the default before tuning)",
+                                        "encoder + tuning 5 steps", "encoder + tuning 300 steps (the default)"}
     assert set(report["pipeline_seconds"]) == {"invert", "fit", "interpolate_4x_detail", "edit"}
     assert report["outputs"] == {"interpolated_frames": 9, "edited_frames": 3}
     rows = report["inversion"]
     assert rows["optimisation alone (300/100 steps)"]["psnr"] > rows["encoder, 3 passes"]["psnr"]  # 5 steps' training
-    assert rows["encoder + 100 steps (the default)"]["psnr"] > rows["encoder + 2 steps"]["psnr"]
+    assert rows["encoder + 100 steps (the default before tuning)"]["psnr"] > rows["encoder + 2 steps"]["psnr"]
+    assert rows["encoder + tuning 300 steps (the default)"]["psnr"] > rows["encoder + tuning 5 steps"]["psnr"] + 1
     assert set(report["targets"]) >= {"encoder_alone_psnr>=28", "3_frames_end_to_end_at_most_15s"}
     assert (out / "encoder.md").is_file()
+
+
+@pytest.mark.slow
+def test_inversion_benchmark_scores_every_recipe_between_and_past_the_frames(tmp_path):
+    report = _bench("inversion.py", "--seeds", "501", "--fps", "4", "--seconds", "2", "--factor", "2",
+                    "--tuning-steps", "3", "300", "--long-frames", "0", "--out", str(tmp_path))
+    rows = report["results"]["4"]
+    assert set(rows) == {"optimised (encoder + 100 steps a frame)", "tuned 3", "tuned 300 (the default)"}
+    for row in rows.values():
+        assert set(row) >= {"latent", "detail", "latent_ahead_psnr", "detail_ahead_psnr", "kept_psnr", "tuning_seconds"}
+        assert set(row["detail"]) == {"psnr", "ssim", "stlpips", "flicker"}
+    assert rows["optimised (encoder + 100 steps a frame)"]["tuning_seconds"] == 0
+    assert rows["tuned 300 (the default)"]["kept_psnr"] > rows["tuned 3"]["kept_psnr"] + 1  # the tuning's steps count
+    assert (tmp_path / "inversion.md").is_file()
 
 
 def test_scale_benchmark_times_the_bundled_generator():

@@ -43,3 +43,68 @@ def test_pivotal_tuning_improves_reconstruction_and_travels_with_the_codes(tmp_p
         pivotal_tuning(tiny_gen, images, seq.latents[:2])
     with pytest.raises(InputError, match="PTIConfig"):
         PTIConfig(steps=0)
+
+
+def _toy_frames(n: int = 6, fps: float = 4.0):
+    from dynode.data.toyfaces import ToyFaceVideo
+    from dynode.io.images import to_uint8
+    from dynode.types import Frames
+    times = torch.arange(n, dtype=torch.float64) / fps
+    return Frames(to_uint8(ToyFaceVideo(11).render(times, 64)), times, fps)
+
+
+def test_the_default_inversion_keeps_the_encoders_codes_and_tunes_one_generator_for_the_video(tmp_path):
+    from dynode.io.images import from_uint8
+    from dynode.pipelines import Models, VideoPipeline
+    models, frames = Models.from_pretrained("toyfaces64"), _toy_frames()
+    config = InversionConfig(tuning=PTIConfig(steps=12))
+    pipe = VideoPipeline.from_frames(frames, models, config, fit=None, log=lambda _: None)
+    seq = pipe.sequence
+    with torch.no_grad():
+        encoded = models.encoder.encode(models.generator, from_uint8(frames.pixels))
+    torch.testing.assert_close(seq.latents, encoded)  # every frame's code is the encoder's
+    assert seq.stats.config.steps == 0 and seq.stats.config.tune and seq.stats.init == "encoder"
+    assert seq.tuning.config.steps == 12 and seq.tuning.psnr_after > seq.tuning.psnr_before + 0.5
+    assert pipe.generator.record.delta is not None and models.generator.record.delta is None  # a tuned copy
+    assert float(seq.psnr.mean()) == pytest.approx(seq.tuning.psnr_after, abs=1e-2)
+    # The codes alone, saved and given back with the untuned bundle, render with the tuned generator.
+    save_latents(tmp_path / "l.safetensors", seq)
+    again = VideoPipeline(models, load_latents(tmp_path / "l.safetensors"))
+    torch.testing.assert_close(again.generator.synthesis(seq.latents[:2]), pipe.generator.synthesis(seq.latents[:2]))
+    # Asking for steps is per-frame optimisation, and then the generator is not tuned unless asked.
+    stepped = VideoPipeline.from_frames(frames, models, InversionConfig(steps=2), fit=None).sequence
+    assert stepped.tuning is None and stepped.generator.delta is None
+
+
+def test_the_inversion_recipe_is_chosen_by_the_generator_and_refuses_what_cannot_work():
+    with_encoder, without = InversionConfig().resolved(True), InversionConfig().resolved(False)
+    assert (with_encoder.init, with_encoder.steps, with_encoder.tune) == ("encoder", 0, True)
+    assert (without.init, without.steps, without.tune) == ("previous", 100, False)
+    assert InversionConfig(steps=0, tune=False).resolved(True).tune is False  # the encoder's codes, untuned
+    assert InversionConfig(steps=20, tune=True).resolved(True).tune is True
+    with pytest.raises(InputError, match="no encoder") as e:
+        InversionConfig(steps=0).resolved(False)
+    assert e.value.remedy == "encoder"
+    with pytest.raises(InputError, match="init 'previous'"):
+        InversionConfig(steps=0, init="previous")
+    with pytest.raises(InputError, match="locality_every"):
+        PTIConfig(locality_every=0)
+
+
+def test_an_interrupted_tuning_keeps_the_codes_and_starts_again_from_them(tmp_path):
+    from dynode.pipelines import Models, VideoPipeline
+    models, frames = Models.from_pretrained("toyfaces64"), _toy_frames(5)
+    config, partial, said = InversionConfig(tuning=PTIConfig(steps=6)), tmp_path / "l.partial.safetensors", []
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total):
+        if done == 3:
+            raise Stop
+    with pytest.raises(Stop):
+        VideoPipeline.from_frames(frames, models, config, fit=None, partial=partial, tune_progress=stop)
+    assert partial.is_file()  # the codes are kept while the tuning has not finished
+    seq = VideoPipeline.from_frames(frames, models, config, fit=None, partial=partial, log=said.append).sequence
+    assert any("resuming: 5 of 5" in line for line in said) and not partial.is_file()
+    assert seq.tuning.config.steps == 6 and seq.generator.delta is not None

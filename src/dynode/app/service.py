@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config
+from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config, check_choice
 from dynode.errors import DynodeError, InputError
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
@@ -62,12 +62,22 @@ class AppConfig(_Config):
             raise InputError(f"AppConfig: limits must be positive, cache_size and jobs >= 1, got {self.to_dict()}")
 
 
-def fit_spec(generator: str = DEFAULT_GENERATOR, align: bool = False, tune: bool = False,
-             steps_first: int = InversionConfig().steps_first, steps: int = InversionConfig().steps,
+TUNING = {"auto": None, "on": True, "off": False}
+
+
+def fit_spec(generator: str = DEFAULT_GENERATOR, align: bool = False, tune: str = "auto",
+             steps_first: int = InversionConfig().steps_first, steps: int = 0,
              iters: int = FitConfig().iters) -> RunSpec:
-    """The run of the page's 'Invert and fit': its generator, alignment (else frames resized), tuning and budgets."""
+    """The run of the page's 'Invert and fit': its generator, alignment (else frames resized), pivotal tuning
+    (``tune``: auto, on or off) and budgets (``steps`` 0: the inversion's own choice for the generator).
+
+    Raises:
+        InputError: a tuning choice other than auto, on or off.
+    """
+    check_choice("pivotal tuning", tune, tuple(TUNING))
     return RunSpec(generator, ReadConfig(resize=not align, align=align),
-                   InversionConfig(steps_first=steps_first, steps=steps), tune, fit=FitConfig(iters=iters))
+                   InversionConfig(steps_first=steps_first, steps=steps or None, tune=TUNING[tune]),
+                   fit=FitConfig(iters=iters))
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,7 @@ class App:
         video = Path(video)
         key, log = self._key(video, spec), []
         progress = progress or (lambda fraction, what: None)
-        share = {"inverting": (0.0, 0.8), "fitting": (0.8, 0.2)}
+        share = {"inverting": (0.0, 0.3), "tuning": (0.3, 0.5), "fitting": (0.8, 0.2)}
         with self._cache_lock:
             cached = key in self._cache
         if cached:

@@ -3,7 +3,7 @@
 import inspect
 import os
 
-from dynode.app.service import MAX_EDITS, REMEDIES, App, AppConfig, directions_of, fit_spec
+from dynode.app.service import MAX_EDITS, REMEDIES, TUNING, App, AppConfig, directions_of, fit_spec
 from dynode.config import DEFAULT_GENERATOR, EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig
 from dynode.errors import DynodeError, advice
 from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS
@@ -64,13 +64,14 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
             generator = gr.Dropdown(bundled_names(), value=DEFAULT_GENERATOR, label="Generator", allow_custom_value=True,
                                     info="a bundled name, or the path of a model folder")
             align = gr.Checkbox(False, label="Align faces (real faces)")
-            pti = gr.Checkbox(False, label="Pivotal tuning (real faces)")
+            pti = gr.Dropdown(list(TUNING), value="auto", label="Pivotal tuning",
+                              info="auto: the generator tuned to the video when its codes are the encoder's")
         with gr.Accordion("Budgets", open=False):
             with gr.Row():
                 steps_first = gr.Number(InversionConfig().steps_first, label="Inversion steps, first frame",
                                         precision=0, minimum=1)
-                steps = gr.Number(InversionConfig().steps, label="Inversion steps, other frames", precision=0,
-                                  minimum=1)
+                steps = gr.Number(0, label="Inversion steps, other frames", precision=0, minimum=0,
+                                  info="0: the encoder's codes as they are (100 for a generator without one)")
                 iters = gr.Number(FitConfig().iters, label="Fitting iterations (a generator without a motion prior)",
                                   precision=0, minimum=1)
         run_fit = gr.Button("Invert and fit", variant="primary", elem_id="fit")
@@ -122,7 +123,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
             return str(path), str(path), None, f"Made a {text}. Press 'Invert and fit'."
 
         def on_fit(session, path, gen, al, tune, s_first, s, it, progress):
-            spec = fit_spec(str(gen), bool(al), bool(tune), int(s_first), int(s), int(it))
+            spec = fit_spec(str(gen), bool(al), str(tune), int(s_first), int(s), int(it))
             k, summary, figure, files = state.fit(path, spec, session, lambda f, what: progress(f, desc=what))
             return k, str(figure), [str(f) for f in files], summary
 

@@ -131,7 +131,8 @@ FULL_FRAME = O(False, help="paste the rendered face back into the whole picture 
 # How a video is read and inverted: the same options wherever a command takes a video; the defaults are the configs'.
 _R, _I, _P = ReadConfig(), InversionConfig(), PTIConfig()
 READ = dict(generator=GENERATOR, space=O(_I.space, help="w+ or w"),
-            steps=O(_I.steps, help="inversion steps per frame after the first"),
+            steps=O(_I.steps, help="inversion steps per frame after the first (default: 0 with the generator's "
+                                   "encoder, whose codes are kept and the generator tuned to them; 100 without)"),
             steps_first=O(_I.steps_first, help="inversion steps for the first frame"),
             batch_size=O(_I.batch_size, help="frames optimised together"),
             perceptual_weight=O(_I.perceptual_weight, help="weight of an ST-LPIPS term in the loss (about 3x slower)"),
@@ -139,9 +140,10 @@ READ = dict(generator=GENERATOR, space=O(_I.space, help="w+ or w"),
             resize=O(_R.resize, help="centre-crop and resize frames to the generator's size"),
             align=O(_R.align, help="crop the face of each frame FFHQ-style first (needs the extra 'face')"),
             sigma=O(_R.sigma, help="with --align: temporal smoothing of the face crop, in frames"),
-            pti=O(False, help="pivotal tuning: fine-tune a copy of the generator on the video around its codes "
-                              "(the weight delta is stored with the codes)"),
-            pti_steps=O(_P.steps, help="with --pti: tuning steps"),
+            pti=O(_I.tune, "--pti/--no-pti", help="pivotal tuning: fine-tune a copy of the generator on the whole "
+                                                  "video around its codes (the weight delta is stored with the "
+                                                  "codes); default: when the codes are the encoder's (0 steps)"),
+            pti_steps=O(_P.steps, help="tuning steps"),
             init=O(_I.init, help="where inversion starts: auto (the generator's encoder if it has one, else "
                                  "previous), encoder, mean, previous (warm start from the previous frame)"),
             shots=O("on" if _R.shots else "off", help="on: find cuts and fit every shot on its own; off: one "
@@ -153,14 +155,16 @@ READ = dict(generator=GENERATOR, space=O(_I.space, help="w+ or w"),
                                      "are passed through and split the video into face tracks"),
             min_face=O(_R.min_face, help="with --align: faces smaller than this (crop side, pixels) count as "
                                          "faceless"))
+# The READ options whose default (None) is chosen for the generator: their types.
+_OPTIONAL = {"steps": Optional[int], "pti": Optional[bool]}
 # Fitting, where a command fits: defaults from FitConfig.
 _F = FitConfig()
 ITERS = O(_F.iters, help="fitting iterations")
 SUBSPACE_DIM = O(_F.subspace_dim, help="PCA components of the video's latents for the ODE (0: full space)")
 
 
-def _run_spec(generator: str, every: int, resize: bool, align: bool, sigma: float, space: str, steps: int,
-              steps_first: int, batch_size: int, perceptual_weight: float, init: str, pti: bool, pti_steps: int,
+def _run_spec(generator: str, every: int, resize: bool, align: bool, sigma: float, space: str, steps: int | None,
+              steps_first: int, batch_size: int, perceptual_weight: float, init: str, pti: bool | None, pti_steps: int,
               shots: str, shot_threshold: float, min_face_share: float, bridge: float, min_face: float,
               **rest) -> RunSpec:
     """A RunSpec from the READ options (and any other RunSpec fields in ``rest``).
@@ -171,15 +175,16 @@ def _run_spec(generator: str, every: int, resize: bool, align: bool, sigma: floa
     if shots not in ("on", "off"):
         raise InputError(f"--shots {shots!r}: choose on or off")
     inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
-                                perceptual_weight=perceptual_weight, init=init)
+                                perceptual_weight=perceptual_weight, init=init, tune=pti,
+                                tuning=PTIConfig(steps=pti_steps))
     read = ReadConfig(every, resize, align, sigma, shots == "on", shot_threshold, min_face_share, bridge, min_face)
-    return RunSpec(generator, read, inversion, pti, PTIConfig(steps=pti_steps), **rest)
+    return RunSpec(generator, read, inversion, **rest)
 
 
 def _read_options(command):
     """Give ``command`` the READ options; they reach it gathered in its ``read`` dict."""
     signature = inspect.signature(command, eval_str=True)
-    extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=type(v.default))
+    extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=_OPTIONAL.get(k, type(v.default)))
              for k, v in READ.items()]
 
     @functools.wraps(command)

@@ -7,7 +7,7 @@ import copy
 import hashlib
 import json
 import math
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 
 from dynode.errors import InputError
 
@@ -104,51 +104,6 @@ class ReadConfig(_Config):
 
 
 @dataclass(frozen=True)
-class InversionConfig(_Config):
-    """GAN inversion by optimisation.
-
-    Args:
-        space: "w+" (one code per layer) or "w" (one code broadcast to every layer).
-        steps_first: Adam steps for the first frame of a span, started from the mean latent (not with
-            the encoder, whose codes start every frame).
-        steps: Adam steps for every other frame (and with the encoder every frame).
-        lr: peak Adam learning rate (cosine ramp-down over the last 25% of steps).
-        batch_size: frames optimised together; a batch starts from the last code of the previous one.
-        ssim_weight: weight of the structural (1 - SSIM) term added to the pixel MSE.
-        perceptual_weight: weight of the ST-LPIPS perceptual distance added to the loss.
-        init: where optimisation starts: "auto" (the generator's encoder if it has one, else
-            "previous"), "encoder" (the first frame from the encoder's code, each later batch from
-            the previous solution moved by the encoder's change between the frames), "mean" (each
-            batch from the mean code) or "previous" (the first frame from the mean code, each
-            later batch from the previous batch's last code).
-        passes: the encoder's passes (None: as many as it was trained with).
-    """
-
-    space: str = "w+"
-    steps_first: int = 300
-    steps: int = 100
-    lr: float = 0.05
-    batch_size: int = 4
-    ssim_weight: float = 0.5
-    perceptual_weight: float = 0.0
-    init: str = "auto"
-    passes: int | None = None
-
-    def __post_init__(self):
-        if self.init not in ("auto", "encoder", "mean", "previous"):
-            raise InputError(f"InversionConfig.init must be auto, encoder, mean or previous, got {self.init!r}")
-        if self.space not in ("w", "w+"):
-            raise InputError(f"InversionConfig.space must be 'w' or 'w+', got {self.space!r}")
-        if self.steps_first < 1 or self.steps < 1 or self.batch_size < 1:
-            raise InputError("InversionConfig: steps_first, steps and batch_size must be >= 1, got "
-                             f"{self.steps_first}, {self.steps}, {self.batch_size}")
-        if min(self.lr, self.ssim_weight, self.perceptual_weight) < 0:
-            raise InputError("InversionConfig: lr, ssim_weight and perceptual_weight must be >= 0")
-        if self.passes is not None and self.passes < 1:
-            raise InputError(f"InversionConfig.passes must be >= 1, got {self.passes}")
-
-
-@dataclass(frozen=True)
 class PTIConfig(_Config):
     """Pivotal tuning (Roich et al. 2022): fine-tune the synthesis network around the inverted codes.
 
@@ -160,6 +115,8 @@ class PTIConfig(_Config):
             ``locality_distance`` sampled-code standard deviations from a pivot towards a random
             sample, and the tuned generator's image there is pulled towards the original's.
         locality_distance: how far from the pivots the regulariser looks, in standard deviations.
+        locality_every: the regulariser is taken every this many steps, weighted by as many (it costs
+            more than the reconstruction term: two more renders and a backward pass).
         ssim_weight: weight of the structural (1 - SSIM) term beside the pixel MSE.
     """
 
@@ -168,13 +125,96 @@ class PTIConfig(_Config):
     batch_size: int = 4
     locality_weight: float = 0.1
     locality_distance: float = 3.0
+    locality_every: int = 4
     ssim_weight: float = 0.5
 
     def __post_init__(self):
-        if self.steps < 1 or self.batch_size < 1 or not self.lr > 0 or self.locality_weight < 0 \
-                or not self.locality_distance > 0:
-            raise InputError("PTIConfig: steps and batch_size must be >= 1, lr and locality_distance > 0, "
-                             f"locality_weight >= 0; got {self.to_dict()}")
+        if self.steps < 1 or self.batch_size < 1 or self.locality_every < 1 or not self.lr > 0 \
+                or self.locality_weight < 0 or not self.locality_distance > 0:
+            raise InputError("PTIConfig: steps, batch_size and locality_every must be >= 1, lr and locality_distance "
+                             f"> 0, locality_weight >= 0; got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
+class InversionConfig(_Config):
+    """How a video's frames become codes, and whether the generator is tuned to them.
+
+    Two recipes, chosen by ``init``, ``steps`` and ``tune``: with an encoder (the default when the
+    generator has one) every frame's code is the encoder's and one pivotal tuning of the generator
+    serves the whole video (STIT's recipe; its cost is set by the tuning's steps, not by the number
+    of frames); without one, every frame is optimised, warm-started from the frame before.
+
+    Args:
+        space: "w+" (one code per layer) or "w" (one code broadcast to every layer).
+        steps_first: Adam steps for the first frame of a span, started from the mean latent (not with
+            the encoder, whose codes start every frame).
+        steps: Adam steps for every other frame (and with the encoder every frame). None: 0 with the
+            encoder (its codes as they are), 100 without.
+        lr: peak Adam learning rate (cosine ramp-down over the last 25% of steps).
+        batch_size: frames optimised together; a batch starts from the last code of the previous one.
+        ssim_weight: weight of the structural (1 - SSIM) term added to the pixel MSE.
+        perceptual_weight: weight of the ST-LPIPS perceptual distance added to the loss.
+        init: where optimisation starts: "auto" (the generator's encoder if it has one, else
+            "previous"), "encoder" (the first frame from the encoder's code, each later batch from
+            the previous solution moved by the encoder's change between the frames), "mean" (each
+            batch from the mean code) or "previous" (the first frame from the mean code, each
+            later batch from the previous batch's last code).
+        passes: the encoder's passes (None: as many as it was trained with).
+        tune: pivotal tuning of the generator around the codes, as ``tuning`` says. None: when the
+            codes are the encoder's alone (no optimisation steps).
+        tuning: how the generator is tuned.
+
+    Raises:
+        InputError: an unknown init or space, negative steps or weights, or 0 steps without the encoder.
+    """
+
+    space: str = "w+"
+    steps_first: int = 300
+    steps: int | None = None
+    lr: float = 0.05
+    batch_size: int = 4
+    ssim_weight: float = 0.5
+    perceptual_weight: float = 0.0
+    init: str = "auto"
+    passes: int | None = None
+    tune: bool | None = None
+    tuning: PTIConfig = PTIConfig()
+
+    def __post_init__(self):
+        if self.init not in ("auto", "encoder", "mean", "previous"):
+            raise InputError(f"InversionConfig.init must be auto, encoder, mean or previous, got {self.init!r}")
+        if self.space not in ("w", "w+"):
+            raise InputError(f"InversionConfig.space must be 'w' or 'w+', got {self.space!r}")
+        if self.steps_first < 1 or (self.steps or 0) < 0 or self.batch_size < 1:
+            raise InputError("InversionConfig: steps_first and batch_size must be >= 1 and steps >= 0, got "
+                             f"{self.steps_first}, {self.steps}, {self.batch_size}")
+        if self.steps == 0 and self.init in ("mean", "previous"):
+            raise InputError(f"InversionConfig: 0 steps (the encoder's codes as they are) with init {self.init!r}, "
+                             "which does not use the encoder; choose init auto or encoder, or steps >= 1")
+        if min(self.lr, self.ssim_weight, self.perceptual_weight) < 0:
+            raise InputError("InversionConfig: lr, ssim_weight and perceptual_weight must be >= 0")
+        if self.passes is not None and self.passes < 1:
+            raise InputError(f"InversionConfig.passes must be >= 1, got {self.passes}")
+
+    def resolved(self, has_encoder: bool, generator: str = "the generator") -> "InversionConfig":
+        """This config with its automatic choices made for a generator with or without an encoder:
+        ``init`` "encoder" or "previous" for "auto", ``steps`` and ``tune`` set.
+
+        Args:
+            generator: how an error names the generator.
+
+        Raises:
+            InputError: init "encoder", or 0 steps, without an encoder (remedy "encoder").
+        """
+        init = ("encoder" if has_encoder else "previous") if self.init == "auto" else self.init
+        if init == "encoder" and not has_encoder:
+            raise InputError(f"inversion init 'encoder' needs an encoder: {generator} has no encoder", "encoder")
+        if self.steps == 0 and not has_encoder:
+            raise InputError(f"inversion with 0 steps keeps the encoder's codes: {generator} has no encoder; give "
+                             "the steps to optimise each frame", "encoder")
+        steps = self.steps if self.steps is not None else (0 if init == "encoder" else 100)
+        tune = self.tune if self.tune is not None else steps == 0
+        return replace(self, init=init, steps=steps, tune=tune)
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,9 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     frame from the mean code with ``steps_first`` steps, each later batch from the last code of
     the previous batch: warm start), ``mean`` (every batch from the mean code), ``encoder``
     (the first frame from ``encoder``'s code, each later frame from the previous batch's last
-    code plus the encoder's change between the two frames; ``steps`` steps each, no cold start),
-    ``auto`` (the encoder if one is given, else ``previous``).
+    code plus the encoder's change between the two frames; ``steps`` steps each, no cold start;
+    with 0 steps every code is the encoder's), ``auto`` (the encoder if one is given, else
+    ``previous``). The generator is not tuned here (see :func:`dynode.inversion.pivotal_tuning`).
 
     Args:
         generator: the generator (its parameters are not changed).
@@ -87,7 +88,7 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
 
     Raises:
         InputError: images of the wrong shape or resolution, times of the wrong length, or init
-            ``encoder`` without an encoder.
+            ``encoder`` (or 0 steps) without an encoder.
     """
     res = generator.resolution
     if images.dim() != 4 or images.shape[1:] != (3, res, res):
@@ -99,9 +100,8 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     device = generator.device
     images = images.to(device)
     start = time.time()
-    init_mode = config.init if config.init != "auto" else ("encoder" if encoder is not None else "previous")
-    if init_mode == "encoder" and encoder is None:
-        raise InputError("invert(): init 'encoder' needs an encoder", "encoder")
+    config = config.resolved(encoder is not None)
+    init_mode = config.init
     w_avg = generator.mean_latent.detach()
     mean = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
     init = mean
@@ -131,7 +131,7 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
             guess = _encoded(encoder, generator, images[idx], config)
             # The first frame from the encoder's code; later ones from the previous frame's solution
             # moved by the encoder's change between the frames (its codes are rough, its changes less so).
-            start_codes = guess if head else init + guess - last_guess
+            start_codes = guess if head or not config.steps else init + guess - last_guess
             last_guess = guess[-1:]
         else:
             start_codes = (mean if head else init).expand(len(idx), *init.shape[1:])

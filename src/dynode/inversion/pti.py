@@ -59,13 +59,13 @@ def pivotal_tuning(generator: Generator, images: torch.Tensor, pivots: torch.Ten
         img = tuned.synthesis(pivots[idx])
         target = images[idx]
         loss = (img - target).pow(2).flatten(1).mean(1).mean() + config.ssim_weight * (1 - ssim(img, target)).mean()
-        if config.locality_weight:
+        if config.locality_weight and step % config.locality_every == 0:
             w_z = generator.mapping(torch.randn(len(idx), generator.w_dim, generator=g).to(device))[:, None]
             away = w_z - pivots[idx]
             near = pivots[idx] + config.locality_distance * spread * away / away.flatten(1).norm(dim=1)[:, None, None]
             with torch.no_grad():
                 reference = generator.synthesis(near)
-            loss = loss + config.locality_weight * (tuned.synthesis(near) - reference).pow(2).mean()
+            loss = loss + config.locality_every * config.locality_weight * (tuned.synthesis(near) - reference).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

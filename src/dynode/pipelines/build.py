@@ -40,19 +40,23 @@ def read_video(video: str | Path, resolution: int, read: ReadConfig,
 
 
 def invert_frames(models: Models, frames: Frames, inversion: InversionConfig, progress: Progress | None,
-                  log: Log, source: Source | None = None,
-                  partial: str | Path | None = None) -> LatentSequence:
-    """The codes of ``frames`` (uint8, the generator's size), recording ``source``.
+                  log: Log, source: Source | None = None, partial: str | Path | None = None,
+                  tune_progress: Progress | None = None) -> tuple[Models, LatentSequence]:
+    """The codes of ``frames`` (uint8, the generator's size), recording ``source``, and the models they
+    go with: with ``inversion``'s tuning (by default when the codes are the encoder's), a copy of the
+    generator tuned to the whole video (see :func:`tune_codes`).
 
     Args:
         source: the video the frames came from; when it records spans, ``frames`` are the fitted
             spans' frames and each span's first frame is inverted afresh.
         partial: a file where the inversion keeps the frames done so far (see
-            :mod:`dynode.inversion.resume`); removed once the inversion is complete.
+            :mod:`dynode.inversion.resume`); removed once the inversion and the tuning are complete
+            (an interrupted tuning starts again from the kept codes).
+        tune_progress: the tuning's progress, called as tune_progress(steps_done, steps_total).
 
     Raises:
         InputError: fewer than 2 frames, frames of another size than the generator's, or
-            inversion init "encoder" for a generator without one (remedy "encoder").
+            inversion init "encoder" (or 0 steps) for a generator without an encoder (remedy "encoder").
     """
     generator = models.generator
     res = generator.resolution
@@ -61,20 +65,21 @@ def invert_frames(models: Models, frames: Frames, inversion: InversionConfig, pr
     if frames.pixels.shape[1:3] != (res, res):
         raise InputError(f"frames are {frames.pixels.shape[2]}x{frames.pixels.shape[1]} but the generator "
                          f"makes {res}x{res}")
-    if inversion.init == "encoder" and models.encoder is None:
-        raise InputError(f"inversion init 'encoder': generator {generator.record.label} has no encoder", "encoder")
+    inversion = inversion.resolved(models.encoder is not None, f"generator {generator.record.label}")
     done, keep = resume(partial, frames, generator, inversion, log) if partial is not None else (None, None)
     lengths = [len(span) for span in source.spans if span.kind == "fit"] if source is not None else []
-    encoder = models.encoder if inversion.init in ("auto", "encoder") else None
-    seq = invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress, encoder, done, keep,
-                 np.cumsum(lengths[:-1]).tolist())
+    encoder = models.encoder if inversion.init == "encoder" else None
+    seq = replace(invert(generator, from_uint8(frames.pixels), frames.times, inversion, progress, encoder, done, keep,
+                         np.cumsum(lengths[:-1]).tolist()), source=source)
+    if inversion.tune:
+        models, seq = tune_codes(models, seq, frames, inversion.tuning, tune_progress)
     if partial is not None:
         Path(partial).unlink(missing_ok=True)
-    return replace(seq, source=source)
+    return models, seq
 
 
-def tune_codes(models: Models, sequence: LatentSequence, frames: Frames,
-               config: PTIConfig) -> tuple[Models, LatentSequence]:
+def tune_codes(models: Models, sequence: LatentSequence, frames: Frames, config: PTIConfig,
+               progress: Progress | None = None) -> tuple[Models, LatentSequence]:
     """Pivotal tuning around ``sequence``'s codes (see :func:`dynode.inversion.pivotal_tuning`): the
     tuned models, and the codes recording the tuning delta, their tuned PSNR and how they were tuned
     (``tuning``: the PSNR before and after).
@@ -85,7 +90,7 @@ def tune_codes(models: Models, sequence: LatentSequence, frames: Frames,
     if sequence.generator.delta is not None:
         raise InputError("these codes already come with a tuned generator; invert the video again to retune")
     images = from_uint8(select_frames(frames, sequence.times).pixels)
-    delta, stats = pivotal_tuning(models.generator, images, sequence.latents, config)
+    delta, stats = pivotal_tuning(models.generator, images, sequence.latents, config, progress=progress)
     tuned = models.tuned(delta)
     generator = tuned.generator
     with torch.no_grad():

@@ -106,6 +106,26 @@ class Models:
         """The same bundle with a tuned copy of the generator (the encoder, library, probe and prior are shared)."""
         return replace(self, generator=apply_delta(copy.deepcopy(self.generator), delta))
 
+    def matching(self, record: GeneratorRecord) -> "Models":
+        """This bundle for codes made with ``record``'s generator: tuned with its delta where the codes were
+        made with a tuned generator and this one is not.
+
+        Raises:
+            CheckpointError: codes of another generator, or tuned with another delta than this generator's.
+        """
+        mine = self.record
+        if record.id and mine.id and record.id != mine.id:
+            raise CheckpointError(f"codes made with generator {record.id}, given generator {mine.id}")
+        if record.delta is None or record.delta is mine.delta:
+            return self
+        if mine.delta is None:
+            return self.tuned(record.delta)
+        if mine.delta.keys() != record.delta.keys() or \
+                not all(torch.equal(mine.delta[k].cpu(), v.cpu()) for k, v in record.delta.items()):
+            raise CheckpointError("these codes were made with a generator tuned to another video; give the untuned "
+                                  "generator, or reload them with VideoPipeline.from_artifacts")
+        return self
+
 
 def _probe(folder: Path) -> AttributeRegressor | None:
     """The probe a model folder's config.json names (a bundled name or a folder relative to it)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, EditSpec, FitConfig, InversionConfig, PTIConfig, ReadConfig,
+from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, EditSpec, FitConfig, InversionConfig, ReadConfig,
                            _Config, check_choice)
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
@@ -22,7 +22,7 @@ from dynode.pipelines.models import Models
 from dynode.pipelines.video import VideoPipeline
 from dynode.times import Stopwatch
 
-# progress(stage, done, total), stage "inverting" or "fitting"
+# progress(stage, done, total), stage "inverting", "tuning" or "fitting"
 StageProgress = Callable[[str, int, int], None]
 LATENTS, TRAJECTORY, INTERPOLATED, EDITED = "latents.safetensors", "trajectory.safetensors", "interpolated.mp4", \
     "edited.mp4"
@@ -35,8 +35,7 @@ class RunSpec(_Config):
     Args:
         generator: a bundled generator name or a model folder.
         read: how the video is read (see :meth:`VideoPipeline.from_video`).
-        inversion: how its frames are inverted.
-        tune: pivotal tuning with ``pti`` after inversion.
+        inversion: how its frames are inverted, and whether the generator is tuned to them.
         fit: how the codes are fitted. invert_only: stop after inversion (and tuning).
         factor: with an output folder, also write ``interpolated.mp4`` at this multiple of the
             frame rate, at ``fidelity`` (0: none).
@@ -49,8 +48,6 @@ class RunSpec(_Config):
     generator: str = DEFAULT_GENERATOR
     read: ReadConfig = ReadConfig()
     inversion: InversionConfig = InversionConfig()
-    tune: bool = False
-    pti: PTIConfig = PTIConfig()
     fit: FitConfig = FitConfig()
     invert_only: bool = False
     factor: int = 0
@@ -114,7 +111,7 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
         out: a folder for ``latents.safetensors``, ``trajectory.safetensors`` and the renders the
             spec asks for (None: nothing is written).
         models: the model bundle, when already loaded (default: ``spec.generator``'s, on ``device``).
-        progress: called as progress(stage, done, total) while inverting and fitting.
+        progress: called as progress(stage, done, total) while inverting, tuning and fitting.
         partial: keep the inversion's progress there to resume it (see :mod:`dynode.inversion.resume`).
 
     Raises:
@@ -127,8 +124,9 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     outputs: list[str] = []
-    pipe = VideoPipeline.from_video(video, models, spec.read, spec.inversion, spec.pti if spec.tune else None, None,
-                                    device, lambda done, total: report("inverting", done, total), log, partial)
+    pipe = VideoPipeline.from_video(video, models, spec.read, spec.inversion, None, device,
+                                    lambda done, total: report("inverting", done, total), log, partial,
+                                    lambda done, total: report("tuning", done, total))
     if folder is not None:
         save_latents(folder / LATENTS, pipe.sequence)
         outputs.append(LATENTS)

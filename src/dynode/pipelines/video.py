@@ -61,6 +61,7 @@ class VideoPipeline:
 
     Raises:
         InputError: neither codes nor a trajectory, or trajectories that do not match the spans.
+        CheckpointError: codes of another generator, or tuned to another video (see :meth:`Models.matching`).
     """
 
     def __init__(self, models: Models | Generator, sequence: LatentSequence | None = None,
@@ -69,7 +70,8 @@ class VideoPipeline:
         trajectories = [trajectory] if isinstance(trajectory, Trajectory) else list(trajectory or [])
         if sequence is None and not trajectories:
             raise InputError("VideoPipeline needs a latent sequence or a trajectory")
-        self.models, self.sequence, self.frames = Models.around(models), sequence, frames
+        record = (sequence or trajectories[0]).generator
+        self.models, self.sequence, self.frames = Models.around(models).matching(record), sequence, frames
         self.log, self.detail_config = log or _stderr, detail_config
         self.source: Source | None = (sequence or trajectories[0]).source
         times = sequence.times if sequence is not None else torch.cat([t.observed_times for t in trajectories])
@@ -116,17 +118,18 @@ class VideoPipeline:
     @classmethod
     def from_video(cls, video: str | Path, models: Models | Generator | str = DEFAULT_GENERATOR,
                    read: ReadConfig = ReadConfig(), inversion: InversionConfig = InversionConfig(),
-                   pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(), device: str = "cpu",
+                   fit: FitConfig | None = FitConfig(), device: str = "cpu",
                    progress: Progress | None = None, log: Log | None = None,
-                   partial: str | Path | None = None) -> "VideoPipeline":
+                   partial: str | Path | None = None, tune_progress: Progress | None = None) -> "VideoPipeline":
         """Read a video file or image folder (:func:`dynode.io.source.read_source`), invert its
-        frames and (unless ``fit`` is None) fit them.
+        frames (tuning the generator to them as ``inversion`` says) and (unless ``fit`` is None) fit them.
 
         Args:
             models: a model bundle, a generator, or a bundled name or model folder to load.
-            read: which frames and how they are cropped. pti: pivotal tuning (None: none).
+            read: which frames and how they are cropped.
             progress: inversion progress, called as progress(frames_done, frames_total).
             partial: keep the inversion's progress there to resume it (see :meth:`from_frames`).
+            tune_progress: the tuning's progress, called as tune_progress(steps_done, steps_total).
 
         Raises:
             InputError: unreadable video, < 2 frames, frames of the wrong size without resize or
@@ -135,21 +138,19 @@ class VideoPipeline:
         models = Models.from_pretrained(models, device) if isinstance(models, (str, Path)) else Models.around(models)
         log = log or _stderr
         frames, source = read_video(video, models.generator.resolution, read, log)
-        return cls.from_frames(frames, models, inversion, pti, fit, progress, log, source, partial)
+        return cls.from_frames(frames, models, inversion, fit, progress, log, source, partial, tune_progress)
 
     @classmethod
     def from_frames(cls, frames: Frames, models: Models | Generator, inversion: InversionConfig = InversionConfig(),
-                    pti: PTIConfig | None = None, fit: FitConfig | None = FitConfig(),
-                    progress: Progress | None = None, log: Log | None = None,
-                    source: Source | None = None, partial: str | Path | None = None) -> "VideoPipeline":
-        """Invert frames already in memory (uint8, the generator's size; see
-        :func:`dynode.pipelines.build.invert_frames` for ``source``, ``partial`` and what it refuses),
-        tune them with ``pti`` (None: not) and fit them with ``fit`` (None: not)."""
+                    fit: FitConfig | None = FitConfig(), progress: Progress | None = None, log: Log | None = None,
+                    source: Source | None = None, partial: str | Path | None = None,
+                    tune_progress: Progress | None = None) -> "VideoPipeline":
+        """Invert frames already in memory (uint8, the generator's size), tuning the generator to them as
+        ``inversion`` says (see :func:`dynode.pipelines.build.invert_frames` for ``source``, ``partial``
+        and what it refuses), and fit them with ``fit`` (None: not)."""
         models, log = Models.around(models), log or _stderr
-        seq = invert_frames(models, frames, inversion, progress, log, source, partial)
+        models, seq = invert_frames(models, frames, inversion, progress, log, source, partial, tune_progress)
         pipe = cls(models, seq, log=log, frames=frames)
-        if pti is not None:
-            pipe = pipe.tune(pti)
         return pipe if fit is None else pipe.fit(fit)
 
     @classmethod
