@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-prior bench-prior-ceiling bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real train-gan train-encoder train-prior clean
+.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-prior bench-prior-ceiling bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real bench-inversion train-gan train-encoder train-prior train-directions clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,12 +79,22 @@ bench-shots: $(STAMP)
 bench-encoder: $(STAMP)
 	$(PY) benchmarks/encoder.py --out bench_out/encoder
 
+# The inversion recipes (per-frame optimisation, the encoder's codes with the generator tuned for 100-300 steps) on
+# held-out frames at 4 and 2 fps, and inversion + fit of 120 frames (about 15 minutes).
+bench-inversion: $(STAMP)
+	$(PY) benchmarks/inversion.py --out bench_out/inversion
+
 # Retrain the bundled generator's encoder as docs/training.md records (about 40 minutes on 2 cores): through the
 # generator, started from the one-pass encoder it replaced (read from git history); exported into its model folder.
 train-encoder: $(STAMP)
 	mkdir -p runs/encoder_v1
 	for f in config.json model.safetensors; do git show 25fd497:src/dynode/weights/toyfaces64/encoder/$$f > runs/encoder_v1/$$f; done
 	$(VENV)/bin/dynode train-encoder --generator toyfaces64 --out runs/encoder --steps 2500 --lr 5e-4 --toy 0.5 --warm runs/encoder_v1
+
+# The bundled library's named edits, learned through the generator and its probe (about 2 minutes each on 2 cores);
+# the InterFaceGAN entries they replace stay as interfacegan_NAME.
+train-directions: $(STAMP)
+	$(VENV)/bin/dynode directions fit --method learned --generator toyfaces64
 
 # The bundled motion prior: 256 toy videos inverted by the encoder (about 15 minutes), then 1500 steps.
 train-prior: $(STAMP)

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from common import inverted, save_report, timed
-from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig
+from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig
 from dynode.dynamics import load_trajectory, save_trajectory
 from dynode.edit import Direction, Edit, propagate
 from dynode.edit.find import EDITABLE
@@ -150,8 +150,8 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
     ``judge`` (a probe trained apart, or the probe itself) also reads the target attribute, so
     that a lock on the probe's reading is scored by a reader it never saw.
     """
-    gen = models.generator
     inverted_pipe = inverted(models, seed, times, inv, cache)
+    gen = inverted_pipe.generator  # tuned to the video when the inversion tunes
     source = inverted_pipe.frames.pixels
     key = f"{gen.record.id or 'memory'}_s{seed}_n{len(times)}_{inv.hash()}"
     pipes = {"subspace": _fitted(inverted_pipe, fit_cfg, cache, key)}
@@ -346,7 +346,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--judge", type=Path, default=None,
                    help="a probe trained apart (`dynode train-attributes --seed 1`) that also scores every row "
                         "(default: the probe itself)")
-    p.add_argument("--steps", type=int, default=InversionConfig().steps, help="inversion steps per frame")
+    p.add_argument("--steps", type=int, default=InversionConfig().steps,
+                   help="inversion steps per frame (0 with --init encoder or auto: the encoder's codes)")
+    p.add_argument("--pti", choices=["auto", "on", "off"], default="auto",
+                   help="tune the generator to each video (auto: when the codes are the encoder's)")
+    p.add_argument("--pti-steps", type=int, default=PTIConfig().steps, help="tuning steps")
     p.add_argument("--steps-first", type=int, default=InversionConfig().steps_first)
     p.add_argument("--init", default="previous", choices=["previous", "encoder", "mean", "auto"],
                    help="where inversion starts (previous, the warm start these tables were measured with)")
@@ -361,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     probe = load_regressor()  # scores every generator's edits, probe of its own or not
     judge = load_regressor(a.judge) if a.judge is not None else probe
     models = dataclasses.replace(Models.from_pretrained(a.generator), probe=probe)
-    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init)
+    inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init,
+                          tune={"auto": None, "on": True, "off": False}[a.pti], tuning=PTIConfig(steps=a.pti_steps))
     fit_cfg = FitConfig(field="mlp", iters=a.iters)
     cache = a.out / "cache" if a.out else None
     times = torch.arange(a.frames, dtype=torch.float64) / a.fps
