@@ -341,3 +341,60 @@ def test_every_remedy_of_a_core_error_is_worded_as_flags():
     from dynode.cli.common import REMEDIES as WORDED
     from dynode.errors import REMEDIES
     assert set(WORDED) == set(REMEDIES)
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_nothing_half_written_is_left(fitted, tmp_path, monkeypatch):
+    import errno
+
+    import dynode.io.checkpoints as checkpoints
+    import dynode.io.video as video
+    root, lat, traj = fitted
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(video.VideoWriter, "write", full)
+    out = tmp_path / "out" / "x.mp4"
+    r = run("interpolate", traj, "-o", out, "--factor", 2, "--fidelity", "latent")
+    assert r.exit_code == 2 and f"{out}: no space left on the device" in r.output and "Traceback" not in r.output
+    assert not out.exists() and list(out.parent.iterdir()) == []  # no temporary file either
+    monkeypatch.undo()
+    # The inversion's second checkpoint fails as safetensors reports it: the first is kept, named, and resumed from.
+    saved, original = [], checkpoints.save_file
+
+    def second_fails(tensors, path, metadata=None):
+        saved.append(path)
+        if len(saved) == 2:
+            raise checkpoints.SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        return original(tensors, path, metadata=metadata)
+    monkeypatch.setattr(checkpoints, "save_file", second_fails)
+    out = tmp_path / "l.safetensors"
+    args = ("invert", root / "tiny.mp4", "-o", out, "--generator", root / "tiny", "--steps", 2, "--steps-first", 2,
+            "--batch-size", 2)
+    r = run(*args)
+    partial = tmp_path / "l.partial.safetensors"
+    assert r.exit_code == 2 and f"{partial}: no space left on the device" in r.output, r.output
+    assert "kept in" in r.output and partial.is_file() and not out.exists()
+    monkeypatch.undo()
+    r = run(*args)
+    assert r.exit_code == 0 and "resuming: 1 of 6" in r.output and out.is_file()
+
+
+def test_sigterm_during_invert_keeps_the_frames_done_and_says_how_to_resume(fitted, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = fitted[0]
+    out, partial = tmp_path / "l.safetensors", tmp_path / "l.partial.safetensors"
+    args = [sys.executable, "-c", "from dynode.cli import app; app()", "invert", str(root / "tiny.mp4"), "-o", str(out),
+            "--generator", str(root / "tiny"), "--steps", "400", "--steps-first", "2", "--batch-size", "1"]
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "COLUMNS": "200"})
+    deadline = time.time() + 120
+    while not partial.exists() and time.time() < deadline and child.poll() is None:
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130 and "kept in" in stderr and "run the same command again" in stderr, stderr
+    assert partial.is_file() and not out.exists()

@@ -7,6 +7,8 @@ on the command line, a checkbox in the web app), so an error may carry a ``remed
 
 from __future__ import annotations
 
+import os
+
 # What a user can do about an error, by key; the front ends word each one.
 REMEDIES = (
     "resize",          # frames of another size: resize them, or crop the face
@@ -58,3 +60,24 @@ class CheckpointError(DynodeError):
 
 class FitError(DynodeError, RuntimeError):
     """Numeric failure while fitting or solving dynamics (NaN, underflow), with diagnostics."""
+
+
+class StorageError(DynodeError, OSError):
+    """The machine refused a read or write: no space left, no permission, a read-only file system, a file
+    that vanished. The message names the path and the cause; nothing half-written is left."""
+
+
+# What an errno means to a user, in the words of :func:`storage_error`.
+_CAUSES = {28: "no space left on the device", 13: "permission denied", 1: "not permitted", 30: "a read-only file system",
+           2: "no such file or folder (it vanished?)", 122: "the disk quota is exceeded", 27: "the file is too large"}
+
+
+def storage_error(path, error: BaseException) -> StorageError:
+    """A :class:`StorageError` naming ``path`` and the cause of ``error`` (an OSError, or a writer's error
+    that wraps one, such as safetensors' "I/O error: No space left on device")."""
+    cause = _CAUSES.get(getattr(error, "errno", None) or 0)
+    if cause is None:
+        text = str(error)
+        cause = next((words for number, words in _CAUSES.items() if os.strerror(number) in text),
+                     getattr(error, "strerror", None) or text)
+    return StorageError(f"{path}: {cause}")

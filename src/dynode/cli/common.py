@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Optional
 
@@ -14,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dynode.config import DEFAULT_GENERATOR, FitConfig, InversionConfig, PTIConfig, ReadConfig
-from dynode.errors import DynodeError, InputError, advice
+from dynode.errors import DynodeError, InputError, advice, storage_error
 from dynode.pipelines.run import RunSpec
 from dynode.pipelines.renderer import DEFAULT_PATH
 
@@ -47,14 +50,29 @@ REMEDIES = {
 }
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (a scheduler, `kill`) stops a command as Ctrl-C does: what is kept is kept and said."""
+    raise KeyboardInterrupt
+
+
 @contextmanager
 def _errors():
-    """Turn dynode's errors into a one-line message (with the flag advice) and exit code 2."""
+    """Turn dynode's errors, and the machine's refusals (a full disk, no permission), into a one-line message
+    (with the flag advice) and exit code 2; SIGTERM is taken as Ctrl-C (exit 130). With the environment
+    variable DYNODE_DEBUG set, errors keep their traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
-    except DynodeError as e:
-        err.print(f"[bold red]error:[/] {advice(e, REMEDIES)}", highlight=False, soft_wrap=True)
+    except (DynodeError, OSError) as e:
+        if os.environ.get("DYNODE_DEBUG"):
+            raise
+        message = advice(e, REMEDIES) if isinstance(e, DynodeError) else storage_error(e.filename or "?", e)
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
+    except KeyboardInterrupt:
+        say("interrupted (nothing half-written is left)")
+        raise typer.Exit(130)
 
 
 def _device(device: str, seed: int = 0) -> str:

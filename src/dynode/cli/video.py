@@ -11,7 +11,7 @@ from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FUL
                                _stage_bars, app, say)
 from dynode.config import EditSpec, FitConfig, LockConfig, SolverConfig
 from dynode.dynamics import FIT_FIELDS
-from dynode.errors import InputError
+from dynode.errors import InputError, StorageError
 from dynode.io.checkpoints import save_latents
 
 
@@ -23,9 +23,12 @@ def _run(video: Path, device: str, read: dict, partial: Optional[Path] = None, *
     try:
         with _stage_bars() as update:
             result = run(video, _run_spec(**read, **spec), device=device, progress=update, log=say, partial=partial)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StorageError) as e:
         kept = f"the frames done so far are kept in {partial}; run the same command again to continue" \
             if partial is not None and partial.is_file() else "nothing was kept"
+        if isinstance(e, StorageError):
+            say(f"error: {e}; {kept}")
+            raise typer.Exit(2)
         say(f"interrupted: {kept}")
         raise typer.Exit(130)
     say(result.summary())

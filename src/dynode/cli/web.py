@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import signal
-
 from dynode.app.service import AppConfig
 from dynode.cli.common import O, _device, _errors, app, say
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # a termination stops the server as Ctrl-C does, and the folder is removed
-
 
 @app.command("app")
 def app_cmd(host: str = O("127.0.0.1", help="address to bind (0.0.0.0 opens it to the network)"),
@@ -29,8 +22,7 @@ def app_cmd(host: str = O("127.0.0.1", help="address to bind (0.0.0.0 opens it t
         config = AppConfig(max_upload_mb, max_seconds, max_side, _device(device), cache_size, jobs)
         demo = build_app(config)
         say(f"dynode app on http://{host}:{port} (uploads and outputs in {demo.app_state.root}, removed on exit)")
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
+        try:  # a termination stops the server as Ctrl-C does (see _errors), and the folder is removed
             # Gradio's own cap refuses with a bare "Error" toast, so it is set at twice the limit: an upload
             # up to that reaches the app's check, whose message names the limit in the status line.
             demo.queue().launch(server_name=host, server_port=port, max_file_size=int(2 * max_upload_mb * 2**20),

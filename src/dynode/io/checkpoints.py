@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from dynode.errors import CheckpointError
+from dynode.errors import CheckpointError, StorageError, storage_error
 from dynode.types import GeneratorRecord, InversionStats, LatentSequence, Source, TuningStats
 from dynode.version import __version__
 
@@ -28,20 +28,30 @@ FORMAT_VERSION = 1
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    Raises:
+        StorageError: the machine refused the write (no space, no permission, a read-only file system),
+            naming ``path`` (or the file the refusal named) and the cause; the temporary file is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix if suffix is not None else path.suffix,
-                               dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix if suffix is not None else path.suffix,
+                                   dir=path.parent)
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        if isinstance(e, StorageError):
+            raise
+        raise storage_error(path if e.filename in (None, tmp) else e.filename, e) from e
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 
@@ -112,7 +122,12 @@ def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.T
             "info": json.dumps(info)}
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+        try:
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+        except SafetensorError as e:  # safetensors reports a failed write as its own error
+            if "I/O error" not in str(e):
+                raise
+            raise storage_error(path, e) from e
     return path
 
 
