@@ -47,7 +47,6 @@ from common import inverted, save_report, timed
 from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig
 from dynode.dynamics import load_trajectory, save_trajectory
 from dynode.edit import Direction, Edit, propagate
-from dynode.edit.find import EDITABLE
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
 from dynode.edit.lock import lock
@@ -71,7 +70,8 @@ from dynode.pipelines import Models, VideoPipeline
 BEFORE = LockConfig("projection", stride=1, iterations=2, tolerance=0.0, realism=None)
 EVERY = LockConfig(stride=1, iterations=6, tolerance=0.02)
 STEADY = EditSpec.steady
-ROWS = {"keyframe": ("keyframe", "exact", "subspace", "latent", None, 0.0),
+ROWS = {"auto": ("auto", "exact", "subspace", "latent", None, STEADY),
+        "keyframe": ("keyframe", "exact", "subspace", "latent", None, 0.0),
         "keyframe, detail": ("keyframe", "exact", "subspace", "detail", None, 0.0),
         "first-frame": ("first-frame", "exact", "subspace", "latent", None, 0.0),
         "per-frame": ("per-frame", "exact", "subspace", "latent", None, 0.0),
@@ -97,8 +97,6 @@ PROBE_FREE_MODES = {"first-frame": ("first-frame", None, 0.0), "per-frame": ("pe
 SCORES = ("success_rate", "change_mean", "change_cv", "motion_drift", "motion_tolerance", "identity_drift", "flicker",
           "seconds", "judge_change_cv", "judge_success_rate", "colour_drift", "hue_range", "unedited_drift",
           "unedited_hue_range", "leakage", "w_distance", "at_bound")
-# Edits that change a colour, scored by their colour drift; the others change a shape, scored by the CV.
-APPEARANCE_EDITS = ("skin", "hair_color")
 
 
 def _probe_free_direction(pipe: VideoPipeline, name: str) -> Direction:
@@ -137,7 +135,7 @@ def _codes(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagat
         config = lock_config or LockConfig()
         probe = pipe.models.probe if config.response in ("auto", "probe") else None
         return lock(traj, pipe.generator, times, edits, path, config, probe)[0]
-    return propagate(traj, times, edits, "first-frame" if propagation == "keyframe" else propagation, path)
+    return propagate(traj, times, edits, "first-frame" if propagation in ("keyframe", "auto") else propagation, path)
 
 
 def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
@@ -167,9 +165,9 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
               "unedited, detail": {"flicker": flicker(plains["subspace", "detail"], source, flows)["relative"]}}
     videos = {"source": source, "unedited": plain}
     for name, strength in edits:
-        attribute = EDITABLE[name]
-        sign = 1.0 if float(read[:, ATTRIBUTES.index(attribute)].mean()) < 0.5 else -1.0
         direction = pipes["subspace"].direction(name)
+        attribute = direction.attribute
+        sign = 1.0 if float(read[:, ATTRIBUTES.index(attribute)].mean()) < 0.5 else -1.0
         conditioned = direction.conditioned(models.other_attributes(direction))
         # Every row's look is read on one region: where the edit made on the first code changes the first frame.
         traj0 = pipes["subspace"].trajectory
@@ -290,18 +288,20 @@ def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float, r
     return "\n".join(lines)
 
 
-def targets(summary: dict, edits: list[tuple[str, float]], rows: tuple[str, ...], frames: int) -> dict:
+def targets(summary: dict, edits: list[tuple[str, float]], rows: tuple[str, ...], frames: int,
+            appearance: set[str]) -> dict:
     """Each mode of ``rows`` against the targets of editing (README): appearance edits hold their colour
     (drift at most the unedited region's + 1 Delta-E), shape edits their strength (CV at most 0.1 by the
     probe and the judge), leakage at most 2 levels, identity and motion drift, realism (W distance) within
     10% and cost within 3x of the first-frame edit's, flicker at most 1.1x the unedited video's, no lock
-    keyframe at a gain bound."""
+    keyframe at a gain bound. ``appearance``: the edits that change a colour (scored by their colour drift;
+    the others change a shape, scored by the CV)."""
     out = {}
     base = summary.get("first-frame")
     for mode in rows:
         m = summary[mode]
-        colour = [summary[f"{n}/{mode}"] for n, _ in edits if n in APPEARANCE_EDITS]
-        shape = [summary[f"{n}/{mode}"] for n, _ in edits if n not in APPEARANCE_EDITS]
+        colour = [summary[f"{n}/{mode}"] for n, _ in edits if n in appearance]
+        shape = [summary[f"{n}/{mode}"] for n, _ in edits if n not in appearance]
         checks = {"colour_drift<=unedited+1": all(c["colour_drift"] <= c["unedited_drift"] + 1 for c in colour),
                   "shape_cv<=0.1_probe_and_judge": all(c["change_cv"] <= 0.1 and c["judge_change_cv"] <= 0.1
                                                        for c in shape),
@@ -318,12 +318,14 @@ def targets(summary: dict, edits: list[tuple[str, float]], rows: tuple[str, ...]
     return out
 
 
-def _edits(specs: list[str]) -> list[tuple[str, float]]:
+def _edits(specs: list[str], library) -> list[tuple[str, float]]:
+    """(name, strength) pairs from NAME:STRENGTH specs, each a direction of the library made for a probe attribute."""
     out = []
     for spec in specs:
         name, _, strength = spec.partition(":")
-        if name not in EDITABLE:
-            raise SystemExit(f"--edits: {name!r} has no probe attribute; choose from {sorted(EDITABLE)}")
+        if name not in library or library[name].attribute not in ATTRIBUTES:
+            raise SystemExit(f"--edits: {name!r} is no direction of the library made for a probe attribute; choose "
+                             f"from {sorted(n for n, d in library.items() if d.attribute in ATTRIBUTES)}")
         out.append((name, float(strength or 3)))
     return out
 
@@ -359,12 +361,13 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if a.frames < 4 or a.fps <= 0:
         p.error("need --frames >= 4 and --fps > 0")
-    edits, rows = _edits(a.edits), tuple(dict.fromkeys(a.rows))
+    rows = tuple(dict.fromkeys(a.rows))
     probe_free = tuple((name, float(strength or 3)) for name, _, strength in (s.partition(":") for s in a.probe_free))
     torch.set_num_threads(min(2, torch.get_num_threads()))
     probe = load_regressor()  # scores every generator's edits, probe of its own or not
     judge = load_regressor(a.judge) if a.judge is not None else probe
     models = dataclasses.replace(Models.from_pretrained(a.generator), probe=probe)
+    edits = _edits(a.edits, models.directions)
     inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init,
                           tune={"auto": None, "on": True, "off": False}[a.pti], tuning=PTIConfig(steps=a.pti_steps))
     fit_cfg = FitConfig(field="mlp", iters=a.iters)
@@ -382,7 +385,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {"generator": a.generator, "seeds": a.seeds, "frames": a.frames, "fps": a.fps,
               "judge": str(a.judge) if a.judge is not None else "the probe",
               "edits": dict(edits), "min_change": a.min_change, "inversion": inv.to_dict(), "fit": fit_cfg.to_dict(),
-              "targets": targets(summary, edits, rows, a.frames),
+              "targets": targets(summary, edits, rows, a.frames,
+                                 {n for n, _ in edits if models.directions[n].appearance}),
               "summary": summary, "per_video": per_video}
     table = markdown(summary, edits, a.min_change, rows)
     print(table, file=sys.stderr)

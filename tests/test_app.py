@@ -117,7 +117,7 @@ def test_app_in_a_real_browser(tmp_path):
 
             page.get_by_role("tab", name="Edit").click()
             page.get_by_role("button", name="Edit", exact=True).click()
-            page.get_by_text("Edited: 16 edited frames (keyframe)").wait_for(timeout=120_000)
+            page.get_by_text("Edited: 16 edited frames (auto)").wait_for(timeout=120_000)
             seconds, width = page.locator("#edit-video video").evaluate(duration)
             assert seconds == pytest.approx(16 / 8, abs=0.05) and width == 128  # unedited beside the edit
             assert page.locator("#edit-plot img").count() == 1

@@ -88,13 +88,16 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     checks = {"colour_drift<=unedited+1", "shape_cv<=0.1_probe_and_judge", "leakage<=2", "flicker<=1.1x_unedited",
               "no_keyframe_at_a_bound", "6_frames_under_10s", "identity_and_motion_drift<=first_frame",
               "w_distance<=1.1x_first_frame", "seconds<=3x_first_frame"}
-    assert {"keyframe", "first-frame", "locked"} <= set(report["targets"])
+    assert {"auto", "keyframe", "first-frame", "locked"} <= set(report["targets"])
     assert all(set(t) == checks for t in report["targets"].values())
     assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "smile/locked, probe",
             "skin/first-frame, steady", "skin/locked, before", "skin/locked, held", "smile/locked, detail"} <= set(summary)
     # the keyframe edit keeps the unedited frame outside the edit's region; the first-frame edit does not
     assert summary["skin/keyframe"]["leakage"] <= summary["skin/first-frame"]["leakage"]
     assert summary["first-frame"]["w_distance"] == summary["keyframe"]["w_distance"]  # the same latent edit
+    # The default mode holds a colour's look as the keyframe edit does, and draws a shape as the carried edit does.
+    assert summary["skin/auto"]["colour_drift"] == summary["skin/keyframe"]["colour_drift"]
+    assert summary["smile/auto"]["change_mean"] == summary["smile/first-frame, steady"]["change_mean"]
     # Without --judge the probe judges too: the same reading twice.
     assert summary["skin/locked"]["judge_change_cv"] == summary["skin/locked"]["change_cv"]
     # The probe-free check: an edit that changes the picture, on every frame, in every mode.

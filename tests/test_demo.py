@@ -14,7 +14,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     metrics = run_demo(tmp_path, cfg, log=lambda m: None)
     # 40 frames of truth (2.5 s at 16 fps), 8 given (every 4th of the first 2 s), 29 up to the last one given.
     counts = {"input.mp4": 40, "reconstruction.mp4": 8, "interpolation_8x.mp4": 7 * 8 + 1, "extrapolation.mp4": 40,
-              "edit_hair_color.mp4": 40, "comparison.mp4": 29}
+              "edit_hair_color.mp4": 40, "edit_smile.mp4": 40, "comparison.mp4": 29}
     assert {name: frame_count(tmp_path / name) for name in counts} == counts
     assert min(image_size(tmp_path / "trajectory.png")) >= 200 and min(image_size(tmp_path / "edit_hair_color.png")) >= 200
     assert image_size(tmp_path / "edit_hair_color_strip.png") == (6 * 64 * 3, 5 * 64 * 3)  # 6 times x 5 modes
@@ -23,7 +23,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == metrics.to_dict()
     held = on_disk["held_out_interpolation"]  # the summary line: the default output and the latent path vs baselines
-    line, metrics_line = metrics.headline(), metrics.edit_line()
+    line, metrics_line, shape_text = metrics.headline(), metrics.edit_line(), metrics.shape_line()
     for name, key in (("dynode", "default"), ("the dynamics' latent path", "ode"), ("linear", "linear"), ("DIS flow", "dis_flow")):
         assert f"{name} {held[key]['psnr']:.2f} dB" in line, line
     metrics = on_disk
@@ -40,4 +40,8 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     assert look["colour_drift"] <= look["unedited_drift"] + 1.0, edit
     assert look["hue_range"] < carried["hue_range"] / 2 and look["leakage"] < carried["leakage"] / 2, edit
     assert f"keyframe {look['colour_drift']:.1f}" in metrics_line
-    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit", "edit_other_modes"}
+    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit", "edit_other_modes",
+                                             "edit_shape"}
+    shape = metrics["shape_edit"]  # smile +2 in the default mode: the mouth drawn anew, smiling, on every frame
+    assert shape["direction"] == "smile" and shape["mode"] == "auto" and shape["attribute_change_mean"] > 0.1, shape
+    assert f"probe change {shape['attribute_change_mean']:+.2f}" in shape_text, shape

@@ -9,7 +9,8 @@ from dynode.config import FitConfig, SolverConfig
 from dynode.dynamics import fit
 from dynode.edit import (Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
                          read_directions, save_directions, scale_motion)
-from dynode.edit.find import ganspace, interfacegan, sample_w, sefa, style_weights, user_direction
+from dynode.edit.directions import EDITABLE, sample_w
+from dynode.edit.find import ganspace, interfacegan, sefa, style_weights, user_direction
 from dynode.errors import CheckpointError, InputError
 from dynode.generators import generator_id, load_generator
 from dynode.types import GeneratorRecord, LatentSequence
@@ -127,8 +128,11 @@ def test_old_direction_files_are_refused_with_advice(tmp_path):
 def test_bundled_library_has_every_method():
     from dynode.edit import load_library
     found = load_library("toyfaces64")
-    assert {"smile", "glasses", "hair_color", "sefa0", "ganspace0"} <= set(found)
-    assert {d.method for d in found.values()} == {"interfacegan", "sefa", "ganspace"}
+    assert {"smile", "glasses", "hair_color", "interfacegan_smile", "sefa0", "ganspace0"} <= set(found)
+    assert {d.method for d in found.values()} == {"learned", "interfacegan", "sefa", "ganspace"}
+    # Every named edit is learned, calibrated so that strength 1 moves its attribute by about a tenth.
+    named = [d for d in found.values() if d.method == "learned"]
+    assert {d.name for d in named} == set(EDITABLE) and all(0.09 <= d.info["unit_change"] <= 0.11 for d in named)
     assert {d.generator_id for d in found.values()} == {generator_id("toyfaces64")}
 
 
@@ -221,3 +225,26 @@ def test_auto_condition_projects_the_library_directions_of_other_attributes_out(
     # Only the other attribute's direction is projected out: not the same attribute's, not an unlabelled one.
     assert kept.info["conditioned_on"] == ["grin"] and "conditioned_on" not in plain.info
     assert abs(float(kept.vector @ library["grin"].vector)) < 1e-5 < abs(float(plain.vector @ library["grin"].vector))
+
+
+def test_a_learned_direction_moves_its_attribute_by_the_calibrated_amount_both_ways(tiny_gen, tmp_path):
+    from dynode.config.training import LearnConfig
+    from dynode.edit import add_to_library
+    from dynode.edit.learn import learn_direction
+    from dynode.metrics.attributes import ATTRIBUTES, load_regressor, read_attributes
+    probe = load_regressor()
+    d = learn_direction(tiny_gen, probe, "hair_color", config=LearnConfig(steps=25, lr=0.2, pool=32, samples=8, toy=0))
+    assert d.method == "learned" and d.attribute == "hair_lightness" and d.appearance
+    assert d.vector.shape == (tiny_gen.num_ws, tiny_gen.w_dim)
+    w = sample_w(tiny_gen, 48, seed=5)[:, None].repeat(1, tiny_gen.num_ws, 1)  # codes it never saw
+    k = ATTRIBUTES.index("hair_lightness")
+    with torch.no_grad():
+        read = lambda s: read_attributes(probe, tiny_gen.synthesis(w + d.offset(s, tiny_gen.num_ws)))  # noqa: E731
+        base, up, down = read(0.0), read(1.0), read(-1.0)
+    assert 0.06 < float((up - base)[:, k].mean()) < 0.15  # strength 1: a tenth of the attribute's range
+    assert float((down - base)[:, k].mean()) < -0.03  # a negative strength moves it the other way
+    # Learned into a library that had an entry of the same name: the old one stays under its method.
+    add_to_library(tmp_path / "lib.safetensors", [Direction("hair_color", torch.ones(16), method="interfacegan")])
+    add_to_library(tmp_path / "lib.safetensors", [d])
+    assert {n: v.method for n, v in read_directions(tmp_path / "lib.safetensors").items()} == \
+        {"hair_color": "learned", "interfacegan_hair_color": "interfacegan"}

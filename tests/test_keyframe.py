@@ -122,7 +122,7 @@ def test_w_distance_is_about_one_for_sampled_codes_and_grows_off_the_distributio
     assert float(far.mean()) > 1.5 * float(sampled[:16].mean())
 
 
-def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_first(tmp_path, tiny_gen):
+def _line_pipe(tiny_gen):
     from dynode.config import FitConfig, InversionConfig
     from dynode.io.images import to_uint8
     from dynode.pipelines import VideoPipeline
@@ -131,16 +131,37 @@ def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_fir
     a = torch.linspace(0, 1, 8)[:, None]
     with torch.no_grad():
         frames = Frames(to_uint8(tiny_gen.synthesis(w[0] * (1 - a) + w[1] * a)), torch.arange(8.0).double() / 8, 8.0)
-    pipe = VideoPipeline.from_frames(frames, tiny_gen, InversionConfig(steps=5, steps_first=20),
+    return VideoPipeline.from_frames(frames, tiny_gen, InversionConfig(steps=5, steps_first=20),
                                      fit=FitConfig(iters=20, subspace_dim=2))
+
+
+def test_the_default_edit_draws_a_shape_on_every_frame_and_holds_a_colours_look(tiny_gen):
+    pipe = _line_pipe(tiny_gen)
+    t = pipe.trajectory.observed_times
+    vectors = torch.randn(2, tiny_gen.w_dim, generator=torch.Generator().manual_seed(9))
+    mouth = Edit(Direction("mouth", vectors[0], sigma=0.5, attribute="mouth_open"), 3.0)
+    skin = Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0)
+    assert EditSpec().propagation == "auto" and skin.direction.appearance and not mouth.direction.appearance
+    edit = lambda edits, mode: pipe.edit(edits, spec=EditSpec(propagation=mode), times=t).numpy()  # noqa: E731
+    # A shape is drawn anew on every frame, as the carried edit draws it; a colour's look is held from the keyframe.
+    np.testing.assert_array_equal(edit([mouth], "auto"), edit([mouth], "first-frame"))
+    np.testing.assert_array_equal(edit([skin], "auto"), edit([skin], "keyframe"))
+    both, held_all = edit([mouth, skin], "auto"), edit([mouth, skin], "keyframe")
+    carried = edit([mouth, skin], "first-frame")
+    assert not np.array_equal(both, held_all) and not np.array_equal(both, carried)
+
+
+def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_first(tmp_path, tiny_gen):
+    pipe = _line_pipe(tiny_gen)
+    frames = pipe.frames
     d = Direction("d", torch.randn(tiny_gen.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
     t = pipe.trajectory.observed_times
-    keyed = pipe.edit([Edit(d, 3.0)], times=t).numpy()  # the default mode
+    keyed = pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="keyframe"), times=t).numpy()
     carried = pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="first-frame", steady=0), times=t).numpy()
     assert keyed.shape == carried.shape == (8, *frames.pixels.shape[1:])
     plain = pipe.interpolate(times=t, fidelity="latent").numpy().astype(np.float32)
     strong = np.abs(carried[0] - plain[0]).mean(-1) > 20  # well inside the region, the first frame is the edit
     np.testing.assert_allclose(keyed[0][strong], carried[0][strong], atol=40)
     assert not np.array_equal(keyed, carried)
-    later = pipe.edit([Edit(d, 3.0)], spec=EditSpec(keyframes=(0.5,)), times=t).numpy()
+    later = pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="keyframe", keyframes=(0.5,)), times=t).numpy()
     assert not np.array_equal(later, keyed)

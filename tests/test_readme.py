@@ -63,7 +63,7 @@ def test_training_commands(tmp_path, monkeypatch):
     # what each command exported loads and works: an InterFaceGAN direction per editable attribute, a
     # probe reading every attribute, and an encoder made for the trained generator
     from dynode.edit.directions import load_library
-    from dynode.edit.find import EDITABLE
+    from dynode.edit.directions import EDITABLE
     from dynode.generators import load_generator
     from dynode.inversion.encoder import load_encoder
     from dynode.metrics.attributes import ATTRIBUTES, load_regressor

@@ -162,8 +162,10 @@ def directions_list(generator: str = GENERATOR) -> None:
 
 
 @directions_app.command("fit")
-def directions_fit(method: str = O("interfacegan", help="how: interfacegan (labelled by the toy-face probe), sefa, "
-                                                       "ganspace or user"),
+def directions_fit(method: str = O("learned", help="how: learned (an offset trained through the generator and the "
+                                                  "toy-face probe: the attribute moves, the others stay; about 2 "
+                                                  "minutes a direction), interfacegan (labelled by the toy-face "
+                                                  "probe), sefa, ganspace or user"),
                    generator: str = GENERATOR,
                    out: Optional[Path] = O(None, "--out", "-o", help="directions file (default: the generator's "
                                                                      "own library)"),
@@ -173,7 +175,8 @@ def directions_fit(method: str = O("interfacegan", help="how: interfacegan (labe
                    samples: int = O(4000, help="interfacegan: labelled samples; others: samples that measure "
                                                "each direction's spread"),
                    vector: Optional[Path] = O(None, help="user: a .npy vector (w_dim,) or (num_ws, w_dim)"),
-                   name: Optional[str] = O(None, help="user: the direction's name"), seed: int = SEED) -> None:
+                   name: Optional[str] = O(None, help="user: the direction's name; learned: the one to learn "
+                                                      "(default: every named edit)"), seed: int = SEED) -> None:
     """Find directions and add them to a directions file (replacing those of the same names)."""
     from dynode.edit import add_to_library, library_path, load_vector, parse_layers
     from dynode.edit.find import find_directions

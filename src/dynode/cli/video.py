@@ -48,6 +48,7 @@ def demo(out: Path = O(Path("demo_out"), "--out", "-o", help="output folder"),
                          fit=FitConfig(subspace_dim=subspace_dim))
         metrics = run_demo(out, cfg, _device(device, seed), log=say)
         say(metrics.edit_line())
+        say(metrics.shape_line())
         say(f"{metrics.headline()}; total {metrics.total_seconds:.0f} s; wrote {out}/")
 
 
@@ -143,9 +144,13 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
 def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `dynode fit`"), out: Path = OUT_VIDEO,
          direction: Optional[List[str]] = O(None, "--direction", "-d", help="direction name stored with the "
                                             "generator, or a file (.safetensors[:NAME] or .npy); repeatable"),
-         strength: Optional[List[float]] = O(None, "--strength", "-s", help="strength in standard deviations of W "
-                                             "along the direction; one for all or one per --direction [2]"),
-         propagation: str = O(EditSpec.propagation, help="keyframe: the first frame's edit, its look held on "
+         strength: Optional[List[float]] = O(None, "--strength", "-s", help="strength: tenths of the attribute's "
+                                             "range for a learned direction (the library's named edits), standard "
+                                             "deviations of W for others; one for all or one per --direction [2]"),
+         propagation: str = O(EditSpec.propagation, help="auto: every frame renders its own edit, carried by the "
+                                                         "ODE from the first frame, and a colour edit's look is held "
+                                                         "from the keyframe along the video's motion; keyframe: the "
+                                                         "first frame's edit, its look held on "
                                                          "every frame along the video's motion and kept in its "
                                                          "region; first-frame: edit the first code, carry it by "
                                                          "the ODE; per-frame: add the edit to every code; locked: "

@@ -15,10 +15,11 @@ from dynode.errors import InputError
 FIDELITIES = ("latent", "detail")
 # The generator every command, the app and the API use unless told another: the bundled toy-face StyleGAN2.
 DEFAULT_GENERATOR = "toyfaces64"
-# How an edit rides on the path: hold the first frame's look along the video's motion, edit the first
-# code and carry it, add it to every code, or carry it at a per-frame gain that holds its effect (see
-# :mod:`dynode.edit`).
-EDIT_MODES = ("keyframe", "first-frame", "per-frame", "locked")
+# How an edit rides on the path: every frame renders its own edit with the look of a colour edit held
+# from the keyframe (auto), hold the first frame's look of every edit along the video's motion, edit
+# the first code and carry it, add it to every code, or carry it at a per-frame gain that holds its
+# effect (see :mod:`dynode.pipelines.editor`).
+EDIT_MODES = ("auto", "keyframe", "first-frame", "per-frame", "locked")
 
 
 def check_choice(what: str, value: str, valid: tuple[str, ...]) -> str:
@@ -383,9 +384,12 @@ class EditSpec(_Config):
 
     Args:
         directions: direction names of the generator's library, or files (``.safetensors[:NAME]``, ``.npy``).
-        strengths: one for all directions, or one each (standard deviations of W along the direction).
-        propagation: one of :data:`EDIT_MODES`; the default, "keyframe", of the CLI, the app and ``run``
-            alike, is the mode that wins ``make bench-edit`` (README).
+        strengths: one for all directions, or one each (a learned direction: tenths of its attribute's
+            range; others: standard deviations of W along the direction).
+        propagation: one of :data:`EDIT_MODES`; the default, "auto", of the CLI, the app and ``run``
+            alike: every frame renders its own edit (a mouth that moves keeps moving, edited), and
+            the look of a colour edit (a direction made for hair colour or skin) is held from the
+            keyframes along the video's motion.
         layers: W+ layers to edit ("coarse", "0-3", "1,4,5"; None: each direction's own).
         conditions: directions projected out of the edits, so their attributes stay put.
         schedule: time:weight keyframes fading the edits over time (None: full strength throughout).
@@ -395,12 +399,13 @@ class EditSpec(_Config):
         steady: in [0, 1): the edit's change to the picture averaged over neighbouring frames
             along the video's motion, a neighbour one frame away weighing half this (0: off; see
             :mod:`dynode.edit.steady`).
-        keyframes: "keyframe" propagation: times (s) whose edit is held nearest them (default: the first).
+        keyframes: "keyframe" and "auto" propagation: times (s) whose edit is held nearest them (default:
+            the first).
     """
 
     directions: tuple[str, ...] = ()
     strengths: tuple[float, ...] = (2.0,)
-    propagation: str = "keyframe"
+    propagation: str = "auto"
     layers: str | None = None
     conditions: tuple[str, ...] = ()
     schedule: str | None = None

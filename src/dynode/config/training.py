@@ -1,5 +1,6 @@
 """Configurations of the training commands that make a generator's bundled models: its inversion
-encoder (``dynode train-encoder``) and its motion prior (``dynode train-prior``)."""
+encoder (``dynode train-encoder``), its motion prior (``dynode train-prior``) and its learned edit
+directions (``dynode directions learn``)."""
 
 from __future__ import annotations
 
@@ -98,3 +99,40 @@ class PriorConfig(_Config):
                              f"max_observed >= 3 and lr > 0; got {self.to_dict()}")
         if not 0 < self.min_fps <= self.max_fps or not 0 <= self.jitter < 0.5:
             raise InputError(f"PriorConfig: need 0 < min_fps <= max_fps and jitter in [0, 0.5); got {self.to_dict()}")
+
+
+@dataclass(frozen=True)
+class LearnConfig(_Config):
+    """Learning an edit direction through the generator and an attribute reader (:mod:`dynode.edit.learn`).
+
+    Args:
+        steps: Adam steps. lr: Adam learning rate of the offset.
+        samples, toy: each step's codes: the generator's samples, and the encoder's codes of toy-face
+            frames (the codes inversion gives; none for a generator without an encoder).
+        pool: codes of each kind drawn once, whose renders and readings are kept.
+        gain_cap: the target attribute's change (0-1) beyond which a code stops pulling the offset.
+        other_weight: weight of the mean change of the other attributes.
+        pixel_weight: weight of the mean pixel change (images in [-1, 1]).
+        norm_weight: weight of the offset's squared norm (keeps the codes near the generator's).
+        unit_change: the change of the attribute, on the generator's samples, that strength 1 makes.
+        seed: seeds the codes, the signs and the frames.
+    """
+
+    steps: int = 150
+    lr: float = 0.05
+    samples: int = 16
+    toy: int = 8
+    pool: int = 256
+    gain_cap: float = 0.35
+    other_weight: float = 3.0
+    pixel_weight: float = 0.5
+    norm_weight: float = 0.002
+    unit_change: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        if min(self.steps, self.samples, self.pool) < 1 or self.toy < 0 or not self.lr > 0 \
+                or not 0 < self.gain_cap <= 1 or not 0 < self.unit_change <= 1 \
+                or min(self.other_weight, self.pixel_weight, self.norm_weight) < 0:
+            raise InputError(f"LearnConfig: steps, samples and pool >= 1, toy >= 0, lr > 0, gain_cap and unit_change "
+                             f"in (0, 1], weights >= 0; got {self.to_dict()}")

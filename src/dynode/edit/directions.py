@@ -33,8 +33,13 @@ DIRECTIONS_FILE = "directions.safetensors"
 LAYER_GROUPS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
 
 
+# Direction name -> the probe attribute it should change (the named edits of a toy-face generator's library).
+EDITABLE = {"smile": "smile", "glasses": "glasses", "hair_color": "hair_lightness", "mouth_open": "mouth_open",
+            "eye_open": "eye_open", "hair_length": "hair_length", "skin": "skin"}
+# Attributes that are a colour: an edit of one is a look to hold on every frame, not a shape to draw anew.
+APPEARANCE = ("hair_lightness", "skin")
 # How a direction can be made (each found by :func:`dynode.edit.find.find_directions`, or given by the user).
-METHODS = ("interfacegan", "sefa", "ganspace", "user")
+METHODS = ("learned", "interfacegan", "sefa", "ganspace", "user")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,11 @@ class Direction:
             d = d * mask
         return d
 
+    @property
+    def appearance(self) -> bool:
+        """Whether it edits a colour (its attribute is one of :data:`APPEARANCE`), not a shape."""
+        return self.attribute in APPEARANCE
+
     def on_layers(self, layers: tuple[int, ...] | None) -> "Direction":
         """The same direction applied to other W+ layers (None: all)."""
         return dataclasses.replace(self, layers=layers)
@@ -110,6 +120,13 @@ class Direction:
         return {"sigma": self.sigma, "layers": list(self.layers) if self.layers is not None else None,
                 "method": self.method, "attribute": self.attribute, "generator_id": self.generator_id,
                 "info": self.info}
+
+
+@torch.no_grad()
+def sample_w(generator: Generator, n: int, seed: int = 0) -> torch.Tensor:
+    """n codes w = mapping(z) from seeded z: (n, w_dim)."""
+    z = torch.randn(n, generator.w_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([generator.mapping(c.to(generator.device)).cpu() for c in z.split(1000)])
 
 
 def parse_layers(spec: str | None, num_ws: int) -> tuple[int, ...] | None:
@@ -204,9 +221,14 @@ def load_vector(path: str | Path) -> torch.Tensor:
 
 
 def add_to_library(path: str | Path, directions: list[Direction]) -> Path:
-    """Add directions to a file (created if missing), replacing those of the same names."""
+    """Add directions to a file (created if missing), replacing those of the same names; a replaced
+    direction made by another method stays, renamed ``METHOD_NAME`` (``interfacegan_smile``)."""
     path = Path(path)
     kept = read_directions(path) if path.is_file() else {}
+    for d in directions:
+        old = kept.get(d.name)
+        if old is not None and old.method != d.method:
+            kept[f"{old.method}_{d.name}"] = dataclasses.replace(old, name=f"{old.method}_{d.name}")
     kept.update({d.name: d for d in directions})
     return save_directions(path, list(kept.values()))
 

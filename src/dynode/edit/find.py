@@ -1,7 +1,9 @@
-"""Finding directions: InterFaceGAN (labelled samples), SeFa (closed form), GANSpace (PCA), user vectors.
+"""Finding directions: learned through the generator, InterFaceGAN (labelled samples), SeFa (closed form),
+GANSpace (PCA), user vectors.
 
-Every method returns :class:`Direction` objects whose ``sigma`` is the spread of sampled W
-codes along them, so that strength 1 means one standard deviation for every method.
+A learned direction's ``sigma`` makes strength 1 move its attribute by a tenth of its range (see
+:mod:`dynode.edit.learn`); every other method's is the spread of sampled W codes along it, so that
+strength 1 means one standard deviation.
 
 - InterFaceGAN: sample w = mapping(z), render, read attributes with the toy-face probe,
   label the top and bottom 30% of each attribute, fit a logistic-regression boundary in W and
@@ -16,26 +18,14 @@ from __future__ import annotations
 import torch
 
 from dynode.config import check_choice
-from dynode.edit.directions import METHODS, Direction
+from dynode.edit.directions import EDITABLE, METHODS, Direction, sample_w
 from dynode.errors import InputError
 from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
 from dynode.types import Generator
 
-# Direction name -> the probe attribute it should change.
-EDITABLE = {"smile": "smile", "glasses": "glasses", "hair_color": "hair_lightness", "mouth_open": "mouth_open",
-            "eye_open": "eye_open", "hair_length": "hair_length", "skin": "skin"}
-
-
 def _id(generator: Generator) -> str | None:
     """The id a found direction records (None for a generator built in memory: any generator takes it)."""
     return generator.record.id or None
-
-
-@torch.no_grad()
-def sample_w(generator: Generator, n: int, seed: int = 0) -> torch.Tensor:
-    """n codes w = mapping(z) from seeded z: (n, w_dim)."""
-    z = torch.randn(n, generator.w_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([generator.mapping(c.to(generator.device)).cpu() for c in z.split(1000)])
 
 
 def _signed(v: torch.Tensor) -> torch.Tensor:
@@ -157,19 +147,34 @@ def _interfacegan(generator: Generator, layers, count: int, samples: int, seed: 
     return [d.on_layers(layers) for d in interfacegan(generator, load_regressor(), samples, seed)]
 
 
+def _learned(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
+    from dynode.config.training import LearnConfig
+    from dynode.edit.learn import learn_direction
+    from dynode.inversion.encoder import encoder_folder, load_encoder
+    from dynode.metrics.attributes import load_regressor
+    folder = encoder_folder(generator)
+    encoder = load_encoder(folder, generator) if folder is not None and (folder / "model.safetensors").is_file() \
+        else None
+    reader = load_regressor()
+    return [learn_direction(generator, reader, n, layers, LearnConfig(seed=seed), encoder)
+            for n in ([name] if name else list(EDITABLE))]
+
+
 def _user(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
     if vector is None or not name:
         raise InputError("method user needs a vector and a name")
     return [user_direction(name, vector, generator, layers, None, max(samples, 1000), seed)]
 
 
-# Every way to find directions (:data:`dynode.edit.directions.METHODS`, in that order):
+# Every way to find directions (:data:`dynode.edit.directions.METHODS`):
 # (generator, layers, count, samples, seed, vector, name) -> directions.
-FINDERS = dict(zip(METHODS, (
-    _interfacegan,
-    lambda g, layers, count, samples, seed, *_: sefa(g, count, layers, max(samples, 1000), seed),
-    lambda g, layers, count, samples, seed, *_: ganspace(g, count, layers, max(samples, 1000), seed),
-    _user)))
+FINDERS = {
+    "learned": _learned,
+    "interfacegan": _interfacegan,
+    "sefa": lambda g, layers, count, samples, seed, *_: sefa(g, count, layers, max(samples, 1000), seed),
+    "ganspace": lambda g, layers, count, samples, seed, *_: ganspace(g, count, layers, max(samples, 1000), seed),
+    "user": _user}
+assert tuple(FINDERS) == METHODS
 
 
 def find_directions(method: str, generator: Generator, layers: tuple[int, ...] | None = None, count: int = 5,
@@ -178,9 +183,11 @@ def find_directions(method: str, generator: Generator, layers: tuple[int, ...] |
     """Directions found by ``method`` (a key of :data:`FINDERS`) for ``generator`` on ``layers``.
 
     Args:
-        count: sefa/ganspace: how many. samples: interfacegan: labelled samples; others: samples
-            that measure each direction's spread (at least 1000). vector, name: user: the vector
-            (w_dim,) or (num_ws, w_dim) and its name.
+        count: sefa/ganspace: how many. samples: interfacegan: labelled samples; sefa, ganspace,
+            user: samples that measure each direction's spread (at least 1000). vector, name: user:
+            the vector (w_dim,) or (num_ws, w_dim) and its name; learned: the one direction of
+            :data:`EDITABLE` to learn (None: all of them), with the toy-face probe and the
+            generator's encoder.
 
     Raises:
         InputError: an unknown method (the valid ones are listed), or arguments it refuses.

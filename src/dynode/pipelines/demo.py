@@ -22,7 +22,7 @@ from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfi
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import save_trajectory
 from dynode.edit import Edit
-from dynode.edit.find import EDITABLE
+from dynode.edit.directions import EDITABLE
 from dynode.errors import InputError
 from dynode.io.checkpoints import atomic_path, save_latents
 from dynode.io.images import from_uint8, save_grid, to_uint8
@@ -42,7 +42,9 @@ from dynode.types import Frames
 @dataclass(frozen=True)
 class DemoConfig(_Config):
     """The demo's video (toy-face ``seed`` at ``fps``: ``seconds`` observed, one in ``keep_every``
-    frames given to dynode, ``future`` seconds after), render ``factor`` and edit."""
+    frames given to dynode, ``future`` seconds after), render ``factor`` and edits: a colour
+    (``direction``, in every mode) and a shape (``shape_direction``, in the default mode), both at
+    ``strength``."""
 
     seed: int = 7
     fps: float = 16.0
@@ -53,6 +55,7 @@ class DemoConfig(_Config):
     generator: str = DEFAULT_GENERATOR
     direction: str = "hair_color"
     strength: float = 2.0
+    shape_direction: str = "smile"
     inversion: InversionConfig = field(default_factory=InversionConfig)
     fit: FitConfig = field(default_factory=FitConfig)
 
@@ -126,6 +129,19 @@ class EditChange:
 
 
 @dataclass(frozen=True)
+class ShapeEdit:
+    """A shape edit in the default mode: the probe's change of its attribute over frames (mean, std) and
+    the share of frames where it reaches 0.1 of the attribute's range the intended way."""
+
+    direction: str
+    strength: float
+    mode: str
+    attribute_change_mean: float
+    attribute_change_std: float
+    reached: float
+
+
+@dataclass(frozen=True)
 class EditMetrics:
     direction: str
     strength: float
@@ -155,6 +171,7 @@ class DemoMetrics:
     extrapolation: Future
     extrapolation_first_4: Future
     edit: EditMetrics
+    shape_edit: ShapeEdit
     fit: FitFacts
     stage_seconds: dict
     total_seconds: float
@@ -174,6 +191,12 @@ class DemoMetrics:
                           (("keyframe", e.keyframe), ("first-frame", e.ode), ("per-frame", e.per_frame),
                            ("locked", e.locked)))
         return f"edit {e.direction} {e.strength:+g}: colour drift {modes} (unedited {e.ode.look.unedited_drift:.1f})"
+
+    def shape_line(self) -> str:
+        """One line: the shape edit's change of its attribute, as the probe reads it."""
+        s = self.shape_edit
+        return (f"edit {s.direction} {s.strength:+g} ({s.mode}, the default): probe change "
+                f"{s.attribute_change_mean:+.2f} +- {s.attribute_change_std:.2f}, at least 0.1 on {s.reached:.0%} of frames")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,6 +218,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     models = Models.from_pretrained(config.generator, device)
     editable = sorted(set(EDITABLE) & set(models.directions))
     check_choice("demo direction", config.direction, tuple(editable))
+    check_choice("demo shape direction", config.shape_direction, tuple(editable))
     if models.probe is None:
         raise InputError(f"the demo reads its edit with the generator's attribute probe, and generator "
                          f"{models.record.label} has none")
@@ -266,6 +290,11 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
               ncol=len(cols), scale=3)
     stage("edit_other_modes")
 
+    shape = [Edit(pipe.direction(config.shape_direction), config.strength)]
+    shape_px = pipe.edit(shape, times=t_all).numpy()  # the default mode
+    write_video(out / f"edit_{config.shape_direction}.mp4", side_by_side(plain_px, shape_px, gap=2), config.fps)
+    stage("edit_shape")
+
     write_video(out / "comparison.mp4", side_by_side(truth_px[span], plain_px[span], lin_px, gap=2), config.fps)
     stage("comparison_video")
 
@@ -281,6 +310,13 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
             changes[name] = delta = probe(from_uint8(px))[:, attr] - unedited
             edit_metrics[name] = EditChange(round(float(delta.mean()), 4), round(float(delta.std()), 4),
                                             edit_look(plain_px, px, region))
+    shape_attr = ATTRIBUTES.index(EDITABLE[config.shape_direction])
+    with torch.no_grad():
+        shape_change = (probe(from_uint8(shape_px))[:, shape_attr] - probe(from_uint8(plain_px))[:, shape_attr]) \
+            * np.sign(config.strength)
+    shape_edit = ShapeEdit(config.shape_direction, config.strength, EditSpec().propagation,
+                           round(float(shape_change.mean()), 4), round(float(shape_change.std()), 4),
+                           round(float((shape_change >= 0.1).float().mean()), 4))
     attribute_figure(t_all, {"keyframe": changes["keyframe"], "first-frame": changes["ode"],
                              "per-frame": changes["per_frame"], "locked": changes["locked"]},
                      out / f"edit_{config.direction}.png",
@@ -301,7 +337,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
                _scores(cv_future, truth[future])),
         Future(_scores(plain_px[first4], truth[first4]), _scores(detail_px[first4], truth[first4]),
                _scores(cv_future[:4], truth[first4])),
-        EditMetrics(config.direction, config.strength, **edit_metrics),
+        EditMetrics(config.direction, config.strength, **edit_metrics), shape_edit,
         FitFacts(traj.stats.best_loss, traj.stats.best_iteration, traj.stats.subspace_dim, traj.stats.seconds),
         {k: round(v, 3) for k, v in watch.seconds.items()}, round(sum(watch.seconds.values()), 3))
     with atomic_path(out / "metrics.json") as tmp:

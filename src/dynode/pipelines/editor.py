@@ -1,13 +1,15 @@
 """Editing a fitted video: edits made from a user's spec, and each part edited as the spec says (motion
 edits on its dynamics, then the edits propagated, locked or held from keyframes, rendered).
 
-The modes (``EditSpec.propagation``): "keyframe" (the default: the first-frame edit with the look of
-its change on the keyframes held along the video's motion and kept in its region,
+The modes (``EditSpec.propagation``): "auto" (the default: every frame renders its own edit, carried
+by the fitted dynamics from the first code, and the look of the colour edits' change on the keyframes
+is held along the video's motion on top, in its region), "keyframe" (the first-frame edit with the look
+of its whole change on the keyframes held along the video's motion and kept in its region,
 :mod:`dynode.edit.keyframe`), "first-frame" (the edit made on the first code, carried by the fitted
 dynamics, :func:`dynode.edit.propagate`), "per-frame" (added to every code), "locked" (the carried edit
 with a per-frame gain holding its effect at the first frame's, :mod:`dynode.edit.lock`; what it
 cannot hold is logged as a warning). ``EditSpec.steady`` averages the edit's change along the
-unedited renders' motion in every mode but "keyframe" (:mod:`dynode.edit.steady`).
+unedited renders' motion where no look is held (:mod:`dynode.edit.steady`).
 """
 
 from __future__ import annotations
@@ -81,8 +83,13 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
     moved = part.trajectory
     for component, gain in motion:
         moved = scale_motion(moved, motion_component(moved, component), gain)
-    keyed = propagation == "keyframe" and bool(edits)
-    geometry = moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) or keyed else None
+    # The edits whose keyframe look is held (all in keyframe mode, the colour edits in auto); the others are
+    # drawn anew on every frame, under the held look.
+    held = [e for e in edits if propagation == "keyframe" or (propagation == "auto" and e.direction.appearance)]
+    drawn = [e for e in edits if not any(e is h for h in held)]
+    keyed = bool(held)
+    geometry = propagate(moved, t, drawn, "first-frame", path) if keyed \
+        else moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) else None
     reports, keys, weights = (), None, None
     if propagation == "locked":
         probe = models.probe if spec.lock.response in ("auto", "probe") else None
@@ -91,15 +98,17 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
             if report.unheld:
                 log(f"warning: {report.summary()}")
     else:
-        codes = propagate(moved, t, edits, "first-frame" if propagation == "keyframe" else propagation, path)
+        codes = propagate(moved, t, edits, "first-frame" if propagation in ("keyframe", "auto") else propagation,
+                          path)
     if keyed:
         observed = moved.observed_times
         chosen = [k for k in spec.keyframes if float(observed[0]) <= k <= float(observed[-1])]
         kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
         whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
-        keys = Keyframes(kt.numpy(), render_pixels(generator, moved.evaluate(kt, path=path)),
+        under = [replace(e, schedule=None) for e in drawn]
+        keys = Keyframes(kt.numpy(), render_pixels(generator, propagate(moved, kt, under, "first-frame", path)),
                          render_pixels(generator, propagate(moved, kt, whole, "first-frame", path)))
-        weights = torch.stack([e.weights(t) for e in edits]).mean(0)
+        weights = torch.stack([e.weights(t) for e in held]).mean(0)
     clip = renderer.crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights)
     return replace(clip, reports=tuple(reports))
 
