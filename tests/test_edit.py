@@ -248,3 +248,13 @@ def test_a_learned_direction_moves_its_attribute_by_the_calibrated_amount_both_w
     add_to_library(tmp_path / "lib.safetensors", [d])
     assert {n: v.method for n, v in read_directions(tmp_path / "lib.safetensors").items()} == \
         {"hair_color": "learned", "interfacegan_hair_color": "interfacegan"}
+
+
+def test_a_w_direction_conditioned_on_a_w_plus_one_keeps_its_offsets_outside_it():
+    w = Direction("w", torch.tensor([1.0, 0.0, 0.0]), sigma=2.0)
+    plus = Direction("plus", torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+    lifted = w.conditioned([plus])
+    assert lifted.vector.shape == (2, 3)  # W+ now
+    torch.testing.assert_close(lifted.offset(1.5, 2), w.offset(1.5, 2))  # nothing of it lay along the other
+    mixed = Direction("mixed", torch.tensor([1.0, 1.0, 0.0])).conditioned([plus])
+    assert abs(float((mixed.vector * plus.vector).sum())) < 1e-6

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -100,21 +101,26 @@ class Direction:
     def conditioned(self, others: list["Direction"]) -> "Direction":
         """Conditional manipulation (InterFaceGAN): this direction with the span of ``others``
         projected out, so that moving along it leaves their attributes' linear scores unchanged.
-        sigma is kept, so strengths stay comparable with the unconditioned direction."""
+        sigma is kept, so strengths stay comparable with the unconditioned direction. A W direction among
+        W+ ones counts as the W+ direction it adds (the same vector on every layer); then the result is W+."""
         if not others:
             return self
-        shape = self.vector.shape
-        if any(o.vector.shape != shape for o in others):
-            raise InputError(f"cannot condition {self.name!r} {tuple(shape)} on directions of other shapes "
-                             f"{[tuple(o.vector.shape) for o in others]}")
-        basis, _ = torch.linalg.qr(torch.stack([o.vector.reshape(-1) for o in others], 1))
-        v = self.vector.reshape(-1)
+        shapes = [tuple(d.vector.shape) for d in (self, *others)]
+        wide = {s for s in shapes if len(s) == 2}
+        if len({s[-1] for s in shapes}) != 1 or len(wide) > 1:
+            raise InputError(f"cannot condition {self.name!r} {shapes[0]} on directions of other shapes {shapes[1:]}")
+        shape = next(iter(wide)) if wide else self.vector.shape
+        lift = lambda v: v.expand(shape) if v.dim() == 1 else v  # noqa: E731
+        basis, _ = torch.linalg.qr(torch.stack([lift(o.vector).reshape(-1) for o in others], 1))
+        v = lift(self.vector).reshape(-1)
         v = v - basis @ (basis.T @ v)
         if float(v.norm()) < 1e-4:
             raise InputError(f"direction {self.name!r} lies in the span of {[o.name for o in others]}; "
                              "nothing is left after conditioning")
         info = {**self.info, "conditioned_on": [o.name for o in others]}
-        return dataclasses.replace(self, vector=v.reshape(shape), info=info)
+        # A W direction lifted to W+ keeps its offsets: its unit vector is spread over the layers.
+        sigma = self.sigma * math.sqrt(shape[0]) if wide and self.vector.dim() == 1 else self.sigma
+        return dataclasses.replace(self, vector=v.reshape(shape), sigma=sigma, info=info)
 
     def meta(self) -> dict:
         return {"sigma": self.sigma, "layers": list(self.layers) if self.layers is not None else None,
