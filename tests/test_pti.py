@@ -108,3 +108,37 @@ def test_an_interrupted_tuning_keeps_the_codes_and_starts_again_from_them(tmp_pa
     seq = VideoPipeline.from_frames(frames, models, config, fit=None, partial=partial, log=said.append).sequence
     assert any("resuming: 5 of 5" in line for line in said) and not partial.is_file()
     assert seq.tuning.config.steps == 6 and seq.generator.delta is not None
+
+
+def test_an_edit_on_a_tuned_generator_draws_the_change_the_directions_were_made_for(tmp_path):
+    import numpy as np
+
+    from dynode.config import EditSpec, FitConfig
+    from dynode.edit import propagate
+    from dynode.io.images import from_uint8
+    from dynode.pipelines import Models, VideoPipeline
+    from dynode.render import render_images
+    config = InversionConfig(tuning=PTIConfig(steps=30))
+    pipe = VideoPipeline.from_frames(_toy_frames(), Models.from_pretrained("toyfaces64"), config, fit=FitConfig(),
+                                     log=lambda _: None)
+    assert pipe.models.base is not None and pipe.models.base.record.delta is None
+    t = pipe.trajectory.observed_times
+    spec = EditSpec(("glasses",), (2.0,), propagation="first-frame", steady=0)
+    edited = pipe.edit(spec, times=t).numpy()
+    plain = pipe.interpolate(times=t, fidelity="latent").numpy()
+    codes = propagate(pipe.trajectory, t, pipe.make_edits(spec), "first-frame")
+    base = pipe.models.base
+    wanted = (render_images(base, codes) - render_images(base, pipe.trajectory.evaluate(t))) * 127.5
+    change = (from_uint8(edited) - from_uint8(plain)) * 127.5
+    assert float((change - wanted).abs().mean()) < 1.0  # the untuned generator's change, in 0-255 levels
+    tuned_change = from_uint8(pipe.edit(replace_spec(spec), times=t).numpy()) - from_uint8(plain)
+    assert not np.allclose(tuned_change.numpy(), change.numpy() / 127.5, atol=0.02)
+    # Reloaded from its artifacts, the pipeline draws the same edit.
+    pipe.save_trajectory(tmp_path / "t.safetensors")
+    again = VideoPipeline.from_artifacts(tmp_path / "t.safetensors")
+    assert again.models.base is not None
+    np.testing.assert_array_equal(again.edit(spec, times=t).numpy(), edited)
+
+
+def replace_spec(spec):
+    return dataclasses.replace(spec, base_change=False)

@@ -401,6 +401,9 @@ class EditSpec(_Config):
             :mod:`dynode.edit.steady`).
         keyframes: "keyframe" and "auto" propagation: times (s) whose edit is held nearest them (default:
             the first).
+        base_change: on a generator tuned to the video, draw the edit's change as the generator before the
+            tuning draws it (its render of the edited codes minus its render of the unedited ones, added to
+            the tuned render): the directions were made for it, and the tuning weakens their effect.
     """
 
     directions: tuple[str, ...] = ()
@@ -413,6 +416,7 @@ class EditSpec(_Config):
     auto_condition: bool = False
     steady: float = 0.6
     keyframes: tuple[float, ...] = ()
+    base_change: bool = True
 
     def __post_init__(self):
         for name in ("directions", "conditions"):

@@ -31,7 +31,8 @@ from dynode.pipelines.clip import Clip
 from dynode.pipelines.models import Models
 from dynode.pipelines.renderer import Renderer
 from dynode.pipelines.spans import Part
-from dynode.render import render_pixels
+from dynode.io.images import to_uint8
+from dynode.render import render_images, render_pixels
 
 
 def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
@@ -88,12 +89,15 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
     held = [e for e in edits if propagation == "keyframe" or (propagation == "auto" and e.direction.appearance)]
     drawn = [e for e in edits if not any(e is h for h in held)]
     keyed = bool(held)
+    # On a generator tuned to the video, the edit's change is the untuned generator's (its directions' own).
+    base = models.base if spec.base_change and edits else None
+    unedited = moved.evaluate(t, path=path) if base is not None else None
     geometry = propagate(moved, t, drawn, "first-frame", path) if keyed \
         else moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) else None
     reports, keys, weights = (), None, None
     if propagation == "locked":
         probe = models.probe if spec.lock.response in ("auto", "probe") else None
-        codes, reports = lock(moved, generator, t, edits, path, spec.lock, probe)
+        codes, reports = lock(moved, base or generator, t, edits, path, spec.lock, probe)
         for report in reports:
             if report.unheld:
                 log(f"warning: {report.summary()}")
@@ -106,10 +110,18 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
         kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
         whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
         under = [replace(e, schedule=None) for e in drawn]
-        keys = Keyframes(kt.numpy(), render_pixels(generator, propagate(moved, kt, under, "first-frame", path)),
-                         render_pixels(generator, propagate(moved, kt, whole, "first-frame", path)))
+        at_keys = moved.evaluate(kt, path=path)
+
+        def draw(codes: torch.Tensor):  # as the renderer draws them (see Renderer.crops)
+            if base is None:
+                return render_pixels(generator, codes)
+            own, edited, plain = (render_images(g, c) for g, c in ((generator, at_keys), (base, codes), (base, at_keys)))
+            return to_uint8(own + edited - plain)
+        keys = Keyframes(kt.numpy(), draw(propagate(moved, kt, under, "first-frame", path)),
+                         draw(propagate(moved, kt, whole, "first-frame", path)))
         weights = torch.stack([e.weights(t) for e in held]).mean(0)
-    clip = renderer.crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights)
+    clip = renderer.crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights, base,
+                          unedited)
     return replace(clip, reports=tuple(reports))
 
 

@@ -43,6 +43,8 @@ class Models:
         directions: the generator's direction library by name (empty: none).
         probe: reads toy-face attributes from its pictures (None: the generator has none).
         prior: how its videos move, learned across many (None: the generator has none).
+        base: for a generator tuned to a video, the generator before the tuning (None: not tuned). The
+            directions were made for it, and an edit's change is drawn by it (see :class:`EditSpec`).
     """
 
     generator: Generator
@@ -50,6 +52,7 @@ class Models:
     directions: Mapping[str, Direction] = field(default_factory=dict)
     probe: AttributeRegressor | None = None
     prior: MotionPrior | None = None
+    base: Generator | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "directions", MappingProxyType(dict(self.directions)))
@@ -67,7 +70,8 @@ class Models:
             CheckpointError: an unknown name, unreadable weights, weights other than ``expect_id``,
                 or an encoder, library or probe made for other weights or unreadable.
         """
-        return cls.around(load_generator(str(name_or_folder), device, delta, expect_id))
+        models = cls.around(load_generator(str(name_or_folder), device, None, expect_id))
+        return models.tuned(delta) if delta is not None else models
 
     @classmethod
     def around(cls, generator: "Generator | Models") -> "Models":
@@ -103,8 +107,10 @@ class Models:
         return [d for d in self.directions.values() if d.attribute and d.attribute != direction.attribute]
 
     def tuned(self, delta: dict[str, torch.Tensor]) -> "Models":
-        """The same bundle with a tuned copy of the generator (the encoder, library, probe and prior are shared)."""
-        return replace(self, generator=apply_delta(copy.deepcopy(self.generator), delta))
+        """The same bundle with a tuned copy of the generator (the encoder, library, probe and prior are shared;
+        ``base`` keeps the generator before the tuning)."""
+        return replace(self, generator=apply_delta(copy.deepcopy(self.generator), delta),
+                       base=self.base or self.generator)
 
     def matching(self, record: GeneratorRecord) -> "Models":
         """This bundle for codes made with ``record``'s generator: tuned with its delta where the codes were

@@ -101,20 +101,30 @@ class Renderer:
 
     def crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
               geometry: torch.Tensor | None = None, steady_strength: float = 0.0, keys: Keyframes | None = None,
-              weights: torch.Tensor | None = None) -> Clip:
+              weights: torch.Tensor | None = None, base: Generator | None = None,
+              unedited: torch.Tensor | None = None) -> Clip:
         """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
         is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes');
         with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion; with
-        ``keys``, the keyframes' look held on the change from ``geometry``'s renders (its ``weights`` (N,))."""
+        ``keys``, the keyframes' look held on the change from ``geometry``'s renders (its ``weights`` (N,)).
+        With ``base`` (the generator before a tuning) and the ``unedited`` codes, every code set is drawn as
+        the tuned render of the unedited codes plus ``base``'s change from them to the codes."""
         generator = self.generator
         detail = self.detail(part) if fidelity == "detail" else None
         chunk = render_chunk(generator)
 
+        def draw(codes: torch.Tensor) -> Iterator[np.ndarray]:
+            if base is None:
+                return (to_uint8(c) for c in iter_render(generator, codes, chunk))
+            return (to_uint8(own + edited - plain) for own, edited, plain in
+                    zip(iter_render(generator, unedited, chunk), iter_render(base, codes, chunk),
+                        iter_render(base, unedited, chunk)))
+
         def frames() -> Iterator[np.ndarray]:
-            chunks = (to_uint8(chunk) for chunk in iter_render(generator, latents, chunk))
+            chunks = draw(latents)
             if geometry is None:
                 return chunks if detail is None else (detail.apply(t, c) for t, c in zip(times.split(chunk), chunks))
-            plain = (to_uint8(chunk) for chunk in iter_render(generator, geometry, chunk))
+            plain = draw(geometry)
             if keys is not None:
                 plain, unedited = itertools.tee(plain)
                 chunks = hold(unedited, chunks, (u.numpy() for u in times.split(chunk)), keys,
