@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import torch
 
 from dynode.config import EditSpec, check_choice
@@ -29,10 +30,8 @@ from dynode.edit.motion import is_component
 from dynode.errors import InputError
 from dynode.pipelines.clip import Clip
 from dynode.pipelines.models import Models
-from dynode.pipelines.renderer import Renderer
+from dynode.pipelines.renderer import Renderer, drawn
 from dynode.pipelines.spans import Part
-from dynode.io.images import to_uint8
-from dynode.render import render_images, render_pixels
 
 
 def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
@@ -111,12 +110,7 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
         whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
         under = [replace(e, schedule=None) for e in drawn]
         at_keys = moved.evaluate(kt, path=path)
-
-        def draw(codes: torch.Tensor):  # as the renderer draws them (see Renderer.crops)
-            if base is None:
-                return render_pixels(generator, codes)
-            own, edited, plain = (render_images(g, c) for g, c in ((generator, at_keys), (base, codes), (base, at_keys)))
-            return to_uint8(own + edited - plain)
+        draw = lambda codes: np.concatenate(list(drawn(generator, codes, base, at_keys)))  # noqa: E731
         keys = Keyframes(kt.numpy(), draw(propagate(moved, kt, under, "first-frame", path)),
                          draw(propagate(moved, kt, whole, "first-frame", path)))
         weights = torch.stack([e.weights(t) for e in held]).mean(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -41,6 +42,18 @@ RENDER_PATHS = (*PATHS, *LATENT_INTERPOLATORS)
 DEFAULT_PATH = "spline"
 DETAIL = "detail rendering"
 
+
+
+def drawn(generator: Generator, codes: torch.Tensor, base: Generator | None = None,
+          unedited: torch.Tensor | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
+    """uint8 chunks (n, R, R, 3) of ``codes`` (N, num_ws, w_dim) rendered by ``generator``; with ``base`` (the
+    generator before a tuning), the tuned render of the ``unedited`` codes plus ``base``'s change from
+    them to ``codes`` (how an edit made for ``base`` is drawn on a tuned generator)."""
+    if base is None:
+        return (to_uint8(c) for c in iter_render(generator, codes, chunk))
+    return (to_uint8(own + edited - plain) for own, edited, plain in
+            zip(iter_render(generator, unedited, chunk), iter_render(base, codes, chunk),
+                iter_render(base, unedited, chunk)))
 
 @dataclass(frozen=True)
 class Renderer:
@@ -112,13 +125,7 @@ class Renderer:
         generator = self.generator
         detail = self.detail(part) if fidelity == "detail" else None
         chunk = render_chunk(generator)
-
-        def draw(codes: torch.Tensor) -> Iterator[np.ndarray]:
-            if base is None:
-                return (to_uint8(c) for c in iter_render(generator, codes, chunk))
-            return (to_uint8(own + edited - plain) for own, edited, plain in
-                    zip(iter_render(generator, unedited, chunk), iter_render(base, codes, chunk),
-                        iter_render(base, unedited, chunk)))
+        draw = partial(drawn, generator, base=base, unedited=unedited, chunk=chunk)
 
         def frames() -> Iterator[np.ndarray]:
             chunks = draw(latents)
