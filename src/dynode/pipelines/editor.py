@@ -86,12 +86,12 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
     # The edits whose keyframe look is held (all in keyframe mode, the colour edits in auto); the others are
     # drawn anew on every frame, under the held look.
     held = [e for e in edits if propagation == "keyframe" or (propagation == "auto" and e.direction.appearance)]
-    drawn = [e for e in edits if not any(e is h for h in held)]
+    anew = [e for e in edits if not any(e is h for h in held)]
     keyed = bool(held)
     # On a generator tuned to the video, the edit's change is the untuned generator's (its directions' own).
     base = models.base if spec.base_change and edits else None
     unedited = moved.evaluate(t, path=path) if base is not None else None
-    geometry = propagate(moved, t, drawn, "first-frame", path) if keyed \
+    geometry = propagate(moved, t, anew, "first-frame", path) if keyed \
         else moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) else None
     reports, keys, weights = (), None, None
     if propagation == "locked":
@@ -108,7 +108,7 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
         chosen = [k for k in spec.keyframes if float(observed[0]) <= k <= float(observed[-1])]
         kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
         whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
-        under = [replace(e, schedule=None) for e in drawn]
+        under = [replace(e, schedule=None) for e in anew]
         at_keys = moved.evaluate(kt, path=path)
         draw = lambda codes: np.concatenate(list(drawn(generator, codes, base, at_keys)))  # noqa: E731
         keys = Keyframes(kt.numpy(), draw(propagate(moved, kt, under, "first-frame", path)),
