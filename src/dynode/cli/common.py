@@ -67,7 +67,8 @@ def _errors():
     except (DynodeError, OSError) as e:
         if os.environ.get("DYNODE_DEBUG"):
             raise
-        message = advice(e, REMEDIES) if isinstance(e, DynodeError) else storage_error(e.filename or "?", e)
+        message = advice(e, REMEDIES) if isinstance(e, DynodeError) else \
+            storage_error(e.filename, e) if e.filename else e.strerror or str(e)
         err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     except KeyboardInterrupt:

@@ -163,7 +163,7 @@ def directions_list(generator: str = GENERATOR) -> None:
 
 @directions_app.command("fit")
 def directions_fit(method: str = O("learned", help="how: learned (an offset trained through the generator and the "
-                                                  "toy-face probe: the attribute moves, the others stay; about 2 "
+                                                  "toy-face probe: the attribute moves, the others stay; a few "
                                                   "minutes a direction), interfacegan (labelled by the toy-face "
                                                   "probe), sefa, ganspace or user"),
                    generator: str = GENERATOR,

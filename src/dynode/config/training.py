@@ -1,6 +1,6 @@
 """Configurations of the training commands that make a generator's bundled models: its inversion
 encoder (``dynode train-encoder``), its motion prior (``dynode train-prior``) and its learned edit
-directions (``dynode directions learn``)."""
+directions (``dynode directions fit --method learned``)."""
 
 from __future__ import annotations
 

@@ -305,15 +305,15 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     # Every mode's look is read on one region: where the edit made on the first code changes the first frame.
     region = ode_px[0].astype(np.float32) - plain_px[0].astype(np.float32)
     with torch.no_grad():
-        unedited = probe(from_uint8(plain_px))[:, attr]
+        read_plain = probe(from_uint8(plain_px))  # every attribute of the unedited frames, read once
+        unedited = read_plain[:, attr]
         for name, px in (("keyframe", keyframe_px), ("ode", ode_px), ("per_frame", frame_px), ("locked", locked_px)):
             changes[name] = delta = probe(from_uint8(px))[:, attr] - unedited
             edit_metrics[name] = EditChange(round(float(delta.mean()), 4), round(float(delta.std()), 4),
                                             edit_look(plain_px, px, region))
     shape_attr = ATTRIBUTES.index(EDITABLE[config.shape_direction])
     with torch.no_grad():
-        shape_change = (probe(from_uint8(shape_px))[:, shape_attr] - probe(from_uint8(plain_px))[:, shape_attr]) \
-            * np.sign(config.strength)
+        shape_change = (probe(from_uint8(shape_px))[:, shape_attr] - read_plain[:, shape_attr]) * np.sign(config.strength)
     shape_edit = ShapeEdit(config.shape_direction, config.strength, EditSpec().propagation,
                            round(float(shape_change.mean()), 4), round(float(shape_change.std()), 4),
                            round(float((shape_change >= 0.1).float().mean()), 4))

@@ -90,9 +90,13 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
     keyed = bool(held)
     # On a generator tuned to the video, the edit's change is the untuned generator's (its directions' own).
     base = models.base if spec.base_change and edits else None
-    unedited = moved.evaluate(t, path=path) if base is not None else None
-    geometry = propagate(moved, t, anew, "first-frame", path) if keyed \
-        else moved.evaluate(t, path=path) if fidelity == "detail" or (spec.steady and edits) else None
+    smoothed = fidelity == "detail" or bool(spec.steady and edits)
+    plain = moved.evaluate(t, path=path) if base is not None or keyed or smoothed else None
+    unedited = plain if base is not None else None
+    if keyed:
+        geometry = propagate(moved, t, anew, "first-frame", path) if anew else plain
+    else:
+        geometry = plain if smoothed else None
     reports, keys, weights = (), None, None
     if propagation == "locked":
         probe = models.probe if spec.lock.response in ("auto", "probe") else None
@@ -111,7 +115,7 @@ def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor,
         under = [replace(e, schedule=None) for e in anew]
         at_keys = moved.evaluate(kt, path=path)
         draw = lambda codes: np.concatenate(list(drawn(generator, codes, base, at_keys)))  # noqa: E731
-        keys = Keyframes(kt.numpy(), draw(propagate(moved, kt, under, "first-frame", path)),
+        keys = Keyframes(kt.numpy(), draw(propagate(moved, kt, under, "first-frame", path) if under else at_keys),
                          draw(propagate(moved, kt, whole, "first-frame", path)))
         weights = torch.stack([e.weights(t) for e in held]).mean(0)
     clip = renderer.crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights, base,

@@ -48,8 +48,9 @@ def drawn(generator: Generator, codes: torch.Tensor, base: Generator | None = No
           unedited: torch.Tensor | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
     """uint8 chunks (n, R, R, 3) of ``codes`` (N, num_ws, w_dim) rendered by ``generator``; with ``base`` (the
     generator before a tuning), the tuned render of the ``unedited`` codes plus ``base``'s change from
-    them to ``codes`` (how an edit made for ``base`` is drawn on a tuned generator)."""
-    if base is None:
+    them to ``codes`` (how an edit made for ``base`` is drawn on a tuned generator; the ``unedited`` codes
+    themselves are the tuned render alone)."""
+    if base is None or codes is unedited:
         return (to_uint8(c) for c in iter_render(generator, codes, chunk))
     return (to_uint8(own + edited - plain) for own, edited, plain in
             zip(iter_render(generator, unedited, chunk), iter_render(base, codes, chunk),
