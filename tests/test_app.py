@@ -108,6 +108,12 @@ def test_app_in_a_real_browser(tmp_path):
             seconds, width = page.locator("#interp-video video").evaluate(duration)
             assert seconds == pytest.approx(61 / 32, abs=0.05) and width == 64  # decoded: it plays
             page.screenshot(path=str(shots / "app_interpolate.png"), full_page=True)
+            page.locator("#slowdown input[type=number]").fill("2")  # slow motion: twice as long at the video's 8 fps
+            page.locator("#slowdown input[type=number]").press("Enter")
+            page.get_by_role("button", name="Interpolate", exact=True).click()
+            page.get_by_text("Interpolated: 31 frames at 8 fps").wait_for(timeout=60_000)
+            seconds, width = page.locator("#interp-video video").evaluate(duration)
+            assert seconds == pytest.approx(31 / 8, abs=0.05)
 
             page.get_by_role("tab", name="Extrapolate").click()
             page.get_by_role("button", name="Extrapolate", exact=True).click()

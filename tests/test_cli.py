@@ -275,19 +275,25 @@ def test_directions_fit_list_and_show(tmp_path, tiny_folder):
     assert r.exit_code == 2 and "unknown direction" in r.output and not (tmp_path / "x.png").exists()
 
 
-def test_outputs_carry_the_source_audio(tmp_path, tiny_folder):
-    import av
-
-    from test_video import _av_video, _pattern
+def test_outputs_carry_the_source_audio_and_slow_motion_stretches_it(tmp_path, tiny_folder):
+    from test_video import _av_video, _heard, _pattern
+    from dynode.io.video import read_video
     _av_video(tmp_path / "talk.mp4", _pattern(8), fps=8, audio_seconds=1.0)
     lat, traj = tmp_path / "l.safetensors", tmp_path / "t.safetensors"
     assert run("invert", tmp_path / "talk.mp4", "-o", lat, "--generator", tiny_folder, "--resize", "--steps", 2,
                "--steps-first", 2).exit_code == 0
-    assert run("fit", lat, "-o", traj, "--iters", 5, "--subspace-dim", 2).exit_code == 0
+    assert run("fit", lat, "-o", traj, "--field", "mlp", "--iters", 5, "--subspace-dim", 2).exit_code == 0
     r = run("interpolate", traj, "-o", tmp_path / "i.mp4", "--factor", 2)
     assert r.exit_code == 0, r.output
-    with av.open(str(tmp_path / "i.mp4")) as c:
-        assert len(c.streams.audio) == 1
+    assert _heard(tmp_path / "i.mp4")[0] == pytest.approx(1.0, abs=0.1)
+    r = run("interpolate", traj, "-o", tmp_path / "slow.mp4", "--slowdown", 3)
+    assert r.exit_code == 0 and "stretched 3x" in r.output, r.output
+    frames = read_video(tmp_path / "slow.mp4")  # 7/8 s of video made 3x longer at the source's 8 fps
+    assert len(frames) == 7 * 3 + 1 and frames.fps == pytest.approx(8)
+    seconds, pitch = _heard(tmp_path / "slow.mp4")
+    assert seconds == pytest.approx(22 / 8, abs=0.15) and pitch == pytest.approx(440, abs=10)
+    r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--slowdown", 3, "--factor", 2)
+    assert r.exit_code == 2 and "--slowdown sets the render rate" in r.output and not (tmp_path / "x.mp4").exists()
 
 
 def test_plot_draws_the_path_and_refuses_bad_values(fitted, tmp_path):

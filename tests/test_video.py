@@ -131,6 +131,29 @@ def test_audio_is_carried_into_outputs(tmp_path):
     write_video(tmp_path / "silent.mp4", _pattern(4), 10.0, audio=tmp_path / "out.mp4")  # shorter: cut
 
 
+def _heard(path):
+    """Seconds of audio in a file and the frequency (Hz) of its loudest tone."""
+    import av
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        samples = np.concatenate([f.to_ndarray()[0] for f in c.decode(stream)])
+        rate = stream.rate
+    return len(samples) / rate, np.argmax(np.abs(np.fft.rfft(samples))) * rate / len(samples)
+
+
+def test_slowed_audio_is_stretched_with_its_pitch_kept(tmp_path):
+    from dynode.io.video import write_frames
+    _av_video(tmp_path / "talk.mp4", _pattern(20), fps=10, audio_seconds=2.0)
+    for stretch in (4.0, 0.5):  # slowed down 4x (two atempo 0.5 steps), sped up 2x
+        n = int(20 * stretch)
+        write_frames(tmp_path / "out.mp4", iter(_pattern(n)), 10.0, audio=tmp_path / "talk.mp4", audio_stretch=stretch)
+        seconds, pitch = _heard(tmp_path / "out.mp4")
+        assert abs(seconds - 2.0 * stretch) < 0.15 * stretch and abs(pitch - 440) < 10, (stretch, seconds, pitch)
+    with pytest.raises(InputError, match="stretch must be positive"):
+        write_frames(tmp_path / "bad.mp4", iter(_pattern(2)), 10.0, audio=tmp_path / "talk.mp4", audio_stretch=0)
+    assert not (tmp_path / "bad.mp4").exists()
+
+
 def test_streamed_writing_and_failures_leave_no_file(tmp_path):
     from dynode.io.video import VideoWriter
     with VideoWriter(tmp_path / "s.mp4", 10.0) as w:

@@ -227,11 +227,15 @@ class App:
     # Outputs ------------------------------------------------------------------------------
 
     def interpolate(self, key: str, session: str, factor: int | None = 4, fps: float | None = None,
-                    path: str = DEFAULT_PATH, fidelity: str = "detail") -> tuple[Path, str]:
-        clip = self.pipeline(key).interpolate(factor if not fps else None, fps or None, None, path, fidelity=fidelity)
+                    path: str = DEFAULT_PATH, fidelity: str = "detail", slowdown: float = 1.0) -> tuple[Path, str]:
+        """The video at ``factor`` x its rate or at ``fps``, its duration kept; with ``slowdown`` > 1,
+        that many times longer at the source's rate instead (the audio stretched)."""
+        pipe = self.pipeline(key)
+        clip = pipe.slow_motion(slowdown, path=path, fidelity=fidelity) if slowdown > 1 else \
+            pipe.interpolate(factor if not fps else None, fps or None, None, path, fidelity=fidelity)
         out = self.output(session, "interpolated", ".mp4")
         clip.write(out)
-        return out, f"{len(clip)} frames at {clip.fps:.3g} fps"
+        return out, f"{len(clip)} frames at {clip.fps:.3g} fps, {len(clip) / clip.fps:.2f} s"
 
     def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = DEFAULT_PATH,
                     fidelity: str = "detail") -> tuple[Path, str]:

@@ -82,6 +82,8 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 with gr.Row():
                     factor = gr.Slider(1, 16, 4, step=1, label="Factor (x the frame rate)")
                     fps = gr.Number(0, label="Or a frame rate (0: use the factor)", minimum=0)
+                    slowdown = gr.Slider(1, 8, 1, step=0.5, label="Slow motion: times longer (1: off; the "
+                                         "factor and rate are then unused)", elem_id="slowdown")
                     i_path = gr.Radio(list(RENDER_PATHS), value=DEFAULT_PATH, label="Path")
                     i_fidelity = gr.Radio(list(FIDELITIES), value="detail", label="Fidelity")
                 interp_go = gr.Button("Interpolate", elem_id="interpolate")
@@ -127,8 +129,8 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
             k, summary, figure, files = state.fit(path, spec, session, lambda f, what: progress(f, desc=what))
             return k, str(figure), [str(f) for f in files], summary
 
-        def on_interpolate(session, k, fac, rate, p, fid, progress):
-            out, text = state.interpolate(k, session, int(fac), float(rate or 0), p, fid)
+        def on_interpolate(session, k, fac, rate, slow, p, fid, progress):
+            out, text = state.interpolate(k, session, int(fac), float(rate or 0), p, fid, float(slow))
             return str(out), f"Interpolated: {text}."
 
         def on_extrapolate(session, k, sec, n, p, fid, progress):
@@ -149,7 +151,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 (toy.click, on_toy, [seed], [video, preview, key, status]),
                 (run_fit.click, on_fit, [video, generator, align, pti, steps_first, steps, iters],
                  [key, plot, artifacts, status]),
-                (interp_go.click, on_interpolate, [key, factor, fps, i_path, i_fidelity], [interp_video, status]),
+                (interp_go.click, on_interpolate, [key, factor, fps, slowdown, i_path, i_fidelity], [interp_video, status]),
                 (extra_go.click, on_extrapolate, [key, seconds, samples, e_path, e_fidelity], [extra_video, status]),
                 (edit_go.click, on_edit, [key, *rows, mode, schedule, layers, compare],
                  [edit_video, edit_plot, status])]

@@ -113,17 +113,30 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 out: Path = OUT_VIDEO, factor: Optional[int] = O(None, help="multiply the observed frame rate"),
                 fps: Optional[float] = O(None, help="render at this frame rate"),
                 times: Optional[str] = O(None, help="explicit times in seconds, comma-separated"),
-                out_fps: Optional[float] = O(None, help="playback rate of the file (default: the render rate)"),
+                out_fps: Optional[float] = O(None, help="playback rate of the file (default: the render rate; "
+                                                         "with --slowdown: the source video's rate); the audio is "
+                                                         "stretched to fit, its pitch kept"),
+                slowdown: Optional[float] = O(None, help="slow motion: the video N times longer, rendered at N x "
+                                                         "--out-fps and played at --out-fps, the audio stretched"),
                 path: str = PATH, full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY,
                 iters: int = O(ITERS.default, help="for a video input: fitting iterations"),
                 device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
-    """Render the trajectory at any frame rate over the observed span (default 8x)."""
+    """Render the video over its observed span at 8x its frame rate, its duration kept (the video's
+    detail along the spline of its codes); --slowdown N makes it N times longer instead."""
     with _errors():
+        if slowdown is not None and (factor or fps or times):
+            raise InputError("--slowdown sets the render rate itself (N x --out-fps); leave out --factor, --fps "
+                             "and --times")
         pipe = _pipeline(trajectory, _device(device, seed), read, iters)
-        clip = pipe.interpolate(factor, fps, _numbers(times, "--times"), path, full_frame, fidelity)
-        clip = clip.at_rate(out_fps) if out_fps else clip
+        if slowdown is not None:
+            clip = pipe.slow_motion(slowdown, out_fps, path, full_frame, fidelity)
+        else:
+            clip = pipe.interpolate(factor, fps, _numbers(times, "--times"), path, full_frame, fidelity)
+            clip = clip.at_rate(out_fps) if out_fps else clip
         clip.write(out)
-        say(f"{len(clip)} frames at {clip.fps:.2f} fps -> {out}")
+        sound = "" if clip.audio is None else \
+            " with the source's audio" + (f" stretched {clip.audio_stretch:.3g}x" if clip.audio_stretch != 1 else "")
+        say(f"{len(clip)} frames at {clip.fps:.2f} fps ({len(clip) / clip.fps:.2f} s){sound} -> {out}")
 
 
 @app.command()

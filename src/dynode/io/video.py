@@ -170,7 +170,8 @@ class VideoWriter:
     """Write frames as they come (H.264 mp4 or GIF), atomically: to a temporary file renamed on success.
 
     ``audio`` names a file whose first audio track is copied into an mp4 (re-encoded as AAC and
-    cut to the video's duration). GIF stores identical consecutive frames once, their durations
+    cut to the video's duration), made ``audio_stretch`` times longer with its pitch kept (ffmpeg's
+    ``atempo``: 4 plays it at a quarter of its speed, for a video slowed down 4x). GIF stores identical consecutive frames once, their durations
     added.
 
         with VideoWriter("out.mp4", 30.0, audio="source.mp4") as w:
@@ -178,14 +179,17 @@ class VideoWriter:
                 w.write(chunk)          # uint8 (n, H, W, 3)
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, audio: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike, fps: float, audio: str | os.PathLike | None = None,
+                 audio_stretch: float = 1.0):
         self.path = Path(path)
         self.suffix = self.path.suffix.lower()
         if self.suffix not in WRITE_SUFFIXES:
             raise InputError(f"{self.path}: cannot write {self.suffix!r}; use one of {sorted(WRITE_SUFFIXES)}")
         if not fps > 0:
             raise InputError(f"write_video(): fps must be positive, got {fps}")
-        self.fps, self.audio, self.count = fps, audio, 0
+        if not audio_stretch > 0:
+            raise InputError(f"write_video(): the audio's stretch must be positive, got {audio_stretch}")
+        self.fps, self.audio, self.audio_stretch, self.count = fps, audio, audio_stretch, 0
         self._gif: list[Image.Image] = []
 
     def __enter__(self) -> "VideoWriter":
@@ -238,7 +242,7 @@ class VideoWriter:
             return
         self._container.mux(self._stream.encode())
         if self._audio is not None:
-            _copy_audio(self.audio, self._container, self._audio, self.count / self.fps)
+            _copy_audio(self.audio, self._container, self._audio, self.count / self.fps, self.audio_stretch)
 
     def _close(self) -> None:
         if self._container is not None:
@@ -246,25 +250,63 @@ class VideoWriter:
             self._container = None
 
 
-def _copy_audio(source: str | os.PathLike, container, out, seconds: float) -> None:
-    """Re-encode the first audio track of ``source`` into the stream ``out`` of ``container``, cut at ``seconds``."""
+def _tempos(stretch: float) -> list[float]:
+    """``atempo`` factors whose product is 1 / ``stretch``, each within the filter's 0.5-2 range."""
+    tempo, out = 1.0 / stretch, []
+    while tempo < 0.5 or tempo > 2.0:
+        step = 0.5 if tempo < 0.5 else 2.0
+        out.append(step)
+        tempo /= step
+    return out + [tempo] if abs(tempo - 1.0) > 1e-9 else out
+
+
+def _copy_audio(source: str | os.PathLike, container, out, seconds: float, stretch: float = 1.0) -> None:
+    """Re-encode the first audio track of ``source`` into the stream ``out`` of ``container``, made
+    ``stretch`` times longer with its pitch kept, cut at ``seconds`` (of the output)."""
     with av.open(str(source)) as src:
         audio = src.streams.audio[0]
         resampler = av.AudioResampler(format="fltp", layout=out.layout.name, rate=out.rate)
+        graph = None
+        if _tempos(stretch):
+            graph = av.filter.Graph()
+            nodes = [graph.add_abuffer(template=audio), *(graph.add("atempo", f"{t:.9f}") for t in _tempos(stretch)),
+                     graph.add("abuffersink")]
+            for a, b in zip(nodes, nodes[1:]):
+                a.link_to(b)
+            graph.configure()
+
+        def pulled():
+            while True:
+                try:
+                    yield graph.pull()
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    return
+
+        def encode(frames) -> None:
+            for frame in frames:
+                for piece in resampler.resample(frame):
+                    piece.pts = None
+                    container.mux(out.encode(piece))
+
         for frame in src.decode(audio):
-            if frame.time is not None and frame.time >= seconds:
+            if frame.time is not None and frame.time * stretch >= seconds:
                 break
-            for piece in resampler.resample(frame):
-                piece.pts = None
-                container.mux(out.encode(piece))
+            if graph is None:
+                encode([frame])
+            else:
+                graph.push(frame)
+                encode(pulled())
+        if graph is not None:
+            graph.push(None)
+            encode(pulled())
         container.mux(out.encode())
 
 
 def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float,
-                 audio: str | os.PathLike | None = None, chunk: int = 32) -> int:
+                 audio: str | os.PathLike | None = None, chunk: int = 32, audio_stretch: float = 1.0) -> int:
     """Write uint8 (H, W, 3) frames from an iterator as they come (memory: ``chunk`` frames);
     returns how many were written. See :class:`VideoWriter`."""
-    with VideoWriter(path, fps, audio) as writer:
+    with VideoWriter(path, fps, audio, audio_stretch) as writer:
         batch = []
         for frame in frames:
             batch.append(frame)

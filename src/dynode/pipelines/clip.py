@@ -35,6 +35,8 @@ class Clip:
         times: float64 (N,) seconds of the frames. fps: playback rate of a written file.
         chunks: returns a fresh iterator over the frame chunks (each iteration renders anew).
         audio: the video whose audio track goes with the frames (None: silent).
+        audio_stretch: how many times longer the audio plays than in its video, its pitch kept
+            (a clip slowed down 4x: 4).
         reports: what the method that made it measured (a locked edit's
             :class:`~dynode.edit.lock.LockReport` per edit and span).
     """
@@ -44,6 +46,7 @@ class Clip:
     chunks: Callable[[], Iterator[np.ndarray]]
     audio: Path | None = None
     reports: tuple = ()
+    audio_stretch: float = 1.0
 
     def __len__(self) -> int:
         return len(self.times)
@@ -61,13 +64,13 @@ class Clip:
 
     def write(self, path: str | Path) -> int:
         """Write the clip as mp4 or gif, atomically, frame chunks as they come; returns the frame count."""
-        return write_frames(path, self.frames(), self.fps, self.audio)
+        return write_frames(path, self.frames(), self.fps, self.audio, audio_stretch=self.audio_stretch)
 
     def at_rate(self, fps: float) -> "Clip":
-        """The same frames played at another rate (the audio, which would no longer fit, is dropped)."""
+        """The same frames played at another rate; the audio stretched to fit, its pitch kept."""
         if not fps > 0:
             raise InputError(f"playback rate must be positive, got {fps}")
-        return replace(self, fps=fps, audio=None)
+        return replace(self, fps=fps, audio_stretch=self.audio_stretch * self.fps / fps)
 
     def tiled(self, tiles: int) -> "Clip":
         """This clip ``tiles`` times side by side (itself for 1)."""

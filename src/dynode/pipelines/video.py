@@ -25,7 +25,7 @@ from dynode.errors import InputError
 from dynode.pipelines import spans as multi
 from dynode.pipelines.build import (FitProgress, Log, Progress, fit_parts, fit_summary, invert_frames, read_artifact,
                                    read_video, save_fitted, tune_codes)
-from dynode.pipelines.clip import Clip
+from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.editor import edit_clip, make_edits
 from dynode.pipelines.models import Models
 from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS, Renderer
@@ -246,6 +246,21 @@ class VideoPipeline:
         t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
         renderer = self.renderer
         return renderer.spans_along(t, path, fidelity, full_frame, fps, renderer.audio() if times is None else None)
+
+    def slow_motion(self, slowdown: float, fps: float | None = None, path: str = DEFAULT_PATH,
+                    full_frame: bool = False, fidelity: str = "detail") -> Clip:
+        """The video over its observed span played ``slowdown`` times longer at ``fps`` frames per
+        second (default: the source video's own rate): rendered at ``slowdown * fps`` and played at
+        ``fps``, the source's audio stretched to the new duration with its pitch kept.
+
+        Raises:
+            InputError: a slowdown that is not positive, or a bad rate (see :meth:`interpolate`).
+        """
+        if not slowdown > 0:
+            raise InputError(f"slow motion: the slowdown must be positive, got {slowdown}")
+        rate = fps or (self.source.fps if self.source is not None else
+                       playback_rate(multi.kept_times(self.spans, self.parts)))
+        return self.interpolate(fps=slowdown * rate, path=path, full_frame=full_frame, fidelity=fidelity).at_rate(rate)
 
     def extrapolate(self, seconds: float = 1.0, fps: float | None = None, path: str = DEFAULT_PATH, samples: int = 0,
                     seed: int = 0, fidelity: str = "detail") -> Clip:
