@@ -139,7 +139,10 @@ def test_bad_edits_exit_2_and_write_nothing(fitted, tmp_path):
                       (("-o", tmp_path / "n.mp4", "--motion", "pc0"), "COMPONENT=GAIN"),
                       (("-o", tmp_path / "n.mp4", "-d", d, "-s", 1, "-s", 2, "-s", 3), "one strength"),
                       (("-o", tmp_path / "n.mp4", "-d", d, "--propagation", "paper"), "valid"),
-                      (("-o", tmp_path / "n.mp4", "-d", d, "--schedule", "1:0,0:1"), "schedule")):
+                      (("-o", tmp_path / "n.mp4", "-d", d, "--schedule", "1:0,0:1"), "schedule"),
+                      (("-o", tmp_path / "n.mp4", "-d", d, "--propagation", "first-frame", "--keyframe", 0.5),
+                       "'first-frame' would ignore them"),
+                      (("-o", tmp_path / "n.mp4", "-d", d, "--target", 0.8), "used by locked propagation only")):
         r = run("edit", traj, *args)
         assert r.exit_code == 2 and msg in r.output and not (tmp_path / "n.mp4").exists(), (args, r.output)
 
@@ -154,6 +157,8 @@ def test_fit_options_and_the_image_loss_reading_the_recorded_source(fitted, tmp_
     r = run("fit", lat, "-o", tmp_path / "img.safetensors", "--iters", 5, "--subspace-dim", 3, "--image-weight", 0.5)
     assert r.exit_code == 0, r.output
     assert load_trajectory(tmp_path / "img.safetensors").stats.config.image_weight == 0.5
+    r = run("fit", lat, "-o", tmp_path / "r.safetensors", "--iters", 5, "--subspace-dim", 3, "--refine", 10)
+    assert r.exit_code == 0 and "the mlp field ignores refine (--refine)" in r.output, r.output
 
 
 def test_a_moved_source_video_is_named_when_needed(fitted, tmp_path):

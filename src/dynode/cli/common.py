@@ -22,8 +22,9 @@ from dynode.pipelines.run import RunSpec
 from dynode.pipelines.renderer import DEFAULT_PATH
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="dynode: invert a video into a GAN's latent space, fit a neural ODE, and render it "
-                       "at any frame rate, past its end, or edited consistently.")
+                  help="dynode: invert a video into a GAN's latent space, model its motion there (the generator's "
+                       "motion prior, or a neural ODE), and render it at any frame rate, in slow motion, past its end, "
+                       "or edited on every frame.")
 err = Console(stderr=True)
 
 
@@ -178,8 +179,9 @@ READ = dict(generator=GENERATOR, space=O(_I.space, help="w+ or w"),
 _OPTIONAL = {"steps": Optional[int], "pti": Optional[bool]}
 # Fitting, where a command fits: defaults from FitConfig.
 _F = FitConfig()
-ITERS = O(_F.iters, help="fitting iterations")
-SUBSPACE_DIM = O(_F.subspace_dim, help="PCA components of the video's latents for the ODE (0: full space)")
+ITERS = O(_F.iters, help="fitting iterations of a per-video field (mlp, cde, ...; the motion prior ignores it)")
+SUBSPACE_DIM = O(_F.subspace_dim, help="PCA components of the video's latents for a per-video field (0: full "
+                                       "space; the motion prior ignores it)")
 
 
 def _run_spec(generator: str, every: int, resize: bool, align: bool, sigma: float, space: str, steps: int | None,

@@ -57,7 +57,8 @@ def demo(out: Path = O(Path("demo_out"), "--out", "-o", help="output folder"),
 def invert(video: Path = typer.Argument(..., help="video file or folder of images"),
            out: Path = O(..., "--out", "-o", help="latents artifact (.safetensors)"),
            device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
-    """Invert every frame of a video into the generator's latent space."""
+    """Invert every frame of a video into the generator's latent space: by default its encoder's codes, with
+    the generator tuned to the whole video (--steps N optimises each frame instead)."""
     with _errors():
         result = _run(video, _device(device, seed), read, out.with_suffix(".partial.safetensors"), invert_only=True)
         save_latents(out, result.pipeline.sequence)
@@ -76,13 +77,15 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
             refine_ahead: int = O(FitConfig().refine_ahead, help="field prior: Adam steps of a refinement that moves "
                                                                  "the path past the end where a backtest on the video "
                                                                  "says it forecasts better (0: never)"),
-            holdout: float = O(FitConfig().holdout, help="fraction of frames held out to pick the model and stop "
-                                                         "early"),
-            adjoint: bool = O(FitConfig().adjoint, help="adjoint back-propagation: memory constant in video length"),
-            image_weight: float = O(FitConfig().image_weight, help="add rendered-frame ST-LPIPS to the loss (reads "
-                                                                   "the source video)"),
+            holdout: float = O(FitConfig().holdout, help="per-video field: fraction of frames held out to pick the "
+                                                         "model and stop early"),
+            adjoint: bool = O(FitConfig().adjoint, help="per-video field: adjoint back-propagation, memory constant "
+                                                        "in video length"),
+            image_weight: float = O(FitConfig().image_weight, help="per-video field: add rendered-frame ST-LPIPS to "
+                                                                   "the loss (reads the source video)"),
             device: str = DEVICE, seed: int = SEED) -> None:
-    """Fit a neural ODE (or CDE) to a latent sequence, or condition the generator's motion prior on it."""
+    """Condition the generator's motion prior on a latent sequence (where it has one), or fit a per-video neural
+    ODE or CDE to it (--field mlp, cde, ...)."""
     with _errors():
         config = FitConfig(field=field, solver=SolverConfig(method=solver), subspace_dim=subspace_dim, iters=iters,
                            refine=refine, refine_ahead=refine_ahead, holdout=holdout, adjoint=adjoint, image_weight=image_weight, seed=seed)
@@ -119,7 +122,8 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 slowdown: Optional[float] = O(None, help="slow motion: the video N times longer, rendered at N x "
                                                          "--out-fps and played at --out-fps, the audio stretched"),
                 path: str = PATH, full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY,
-                iters: int = O(ITERS.default, help="for a video input: fitting iterations"),
+                iters: int = O(ITERS.default, help="for a video input: fitting iterations of a per-video field "
+                                                                   "(the motion prior ignores it)"),
                 device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
     """Render the video over its observed span at 8x its frame rate, its duration kept (the video's
     detail along the spline of its codes); --slowdown N makes it N times longer instead."""
@@ -145,7 +149,8 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 fps: Optional[float] = O(None, help="render rate (default: the video's own)"),
                 samples: int = O(0, help="show this many SDE futures side by side (0: the ODE's one)"),
                 path: str = PATH, fidelity: str = FIDELITY, device: str = DEVICE, seed: int = SEED) -> None:
-    """Render from the first frame to SECONDS past the last one."""
+    """Render from the first frame to SECONDS past the last one (the fitted dynamics' forecast, by default with
+    the video's detail)."""
     with _errors():
         clip = _pipeline(trajectory, _device(device), verb="extrapolate").extrapolate(seconds, fps, path, samples,
                                                                                       seed, fidelity)

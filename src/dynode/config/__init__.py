@@ -253,8 +253,8 @@ class FitConfig(_Config):
         hidden: width of the field's MLP.
         iters: Adam iterations (of every field but "prior").
         refine: for field "prior": Adam steps refining it on the video's own likelihood (0, the default:
-            conditioned only; 50 predicts past the end 0.2-0.9 dB better on bench-prior's 25-code
-            videos but 2.4 dB worse on the demo's 16 codes).
+            conditioned only; a refined prior follows the video's own codes more closely, which helps
+            long videos and hurts short ones, see the motion prior's results page).
         refine_ahead: for field "prior" with ``refine`` 0: Adam steps of a refinement used past the end of
             the video only, where a backtest says it forecasts better (refined on the first three quarters
             of the codes, it forecasts the last quarter better than the prior conditioned alone); between
@@ -431,6 +431,12 @@ class EditSpec(_Config):
         object.__setattr__(self, "keyframes", tuple(sorted({float(t) for t in self.keyframes})))
         if not all(math.isfinite(t) and t >= 0 for t in self.keyframes):
             raise InputError(f"keyframe times must be finite seconds >= 0, got {list(self.keyframes)}")
+        if self.keyframes and self.propagation not in ("keyframe", "auto"):
+            raise InputError(f"keyframe times (--keyframe) are used by keyframe and auto propagation only; "
+                             f"{self.propagation!r} would ignore them")
+        if self.lock != LockConfig() and self.propagation != "locked":
+            raise InputError(f"the lock's settings (--response, --target) are used by locked propagation only; "
+                             f"{self.propagation!r} would ignore them")
 
     def pairs(self) -> list[tuple[str, float]]:
         """(direction, strength) for every direction."""

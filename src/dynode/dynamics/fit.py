@@ -31,6 +31,20 @@ def field_for(config: FitConfig, prior: MotionPrior | None) -> str:
     return config.field
 
 
+# FitConfig fields that a field ignores: the motion prior is conditioned (and refined), never trained here;
+# a per-video field is trained, never refined.
+_IGNORED = {"prior": ("subspace_dim", "hidden", "iters", "windows", "adjoint", "holdout", "patience", "image_weight",
+                      "image_frames"),
+            "ode": ("refine", "refine_ahead")}
+
+
+def ignored_options(config: FitConfig, field: str) -> tuple[str, ...]:
+    """The FitConfig fields set away from their defaults that ``field`` (as resolved) does not use."""
+    default = FitConfig()
+    return tuple(name for name in _IGNORED["prior" if field == "prior" else "ode"]
+                 if getattr(config, name) != getattr(default, name))
+
+
 def _full_loss(field, z, tau, cfg) -> float:
     """Mean squared error of one solve from the first code through all observations."""
     with torch.no_grad():

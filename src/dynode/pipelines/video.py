@@ -19,7 +19,8 @@ import torch
 
 from dynode.config import (DEFAULT_GENERATOR, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
                            ReadConfig, check_choice)
-from dynode.dynamics import Trajectory
+from dynode.dynamics import Trajectory, field_for
+from dynode.dynamics.fit import ignored_options
 from dynode.edit import Direction, Edit
 from dynode.errors import InputError
 from dynode.pipelines import spans as multi
@@ -189,6 +190,13 @@ class VideoPipeline:
                 is gone or lacks a frame at one of the codes' times.
         """
         self._require_codes("fitting")
+        field = field_for(config, self.models.prior)
+        ignored = ignored_options(config, field)
+        if ignored:
+            self.log(f"warning: the {field} field ignores " +
+                     ", ".join(f"{name} (--{name.replace('_', '-')})" for name in ignored) +
+                     "; they set " + ("a per-video field's training (--field mlp, cde, ...)" if ignored[0] != "refine"
+                                      else "the motion prior's refinement (--field prior)"))
         if config.image_weight:
             self.renderer.share_frames("an image-space loss")
         return self._derived(trajectories=fit_parts(self.parts, self.models, config, progress))
