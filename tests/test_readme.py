@@ -88,3 +88,5 @@ def test_the_documentation_site_builds_strictly(tmp_path):
                             env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site/reference/index.html").read_text().count("VideoPipeline") >= 3
+    generated = (tmp_path / "site/commands/reference/index.html").read_text()
+    assert "dynode interpolate" in generated and "--slowdown" in generated

@@ -18,8 +18,7 @@ correction does not flicker (what is left of the flicker, the steady edit of
   the first frame's did";
 - ``projection``: the change projected on the first frame's warped change instead, the pixel
   response before edits held. It reads a change the flow misplaces as a weaker edit and raises
-  the gain for it: on ``make bench-edit`` a lock on it changed the attribute about twice as much
-  as the first frame's edit did, where the size of the change does not overshoot;
+  the gain for it, so it overshoots the first frame's edit where the size of the change does not;
 - ``probe`` (toy faces): the attribute probe's reading of the direction's attribute, changed
   against the unedited frame; with ``target`` the attribute's absolute value instead;
 - ``auto`` (default): the probe where the generator has one and it reads the direction's
@@ -33,9 +32,8 @@ again), then a light smoothing spline through the keyframe gains gives every fra
 keyframe the steps leave unheld at a gain bound (the edit saturates there, or turns into another
 attribute) keeps the carried edit, gain 1, rather than a code pushed off the generator's faces;
 its :class:`LockReport` names it (``at_bound``) and the pipeline logs a warning.
-On ``make bench-edit`` two steps on every frame, as before, left hair length's probe reading
-varying with CV 0.213; every frame to 2% in up to 6 steps holds the edits a little better than
-the default (CV 0.102 against 0.119) at 1.7 times the cost.
+Solving every frame (``stride`` 1) with more steps and a tighter tolerance holds an edit a little
+more evenly at a higher cost (``make bench-edit`` measures both).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 An edited frame is the unedited render plus the edit's change, D_t = G(w'_t) - G(w_t). The
 inverted codes jitter a little from frame to frame and the generator's answer to the same
-offset varies with them, so D_t flickers more than the video does (``make bench-edit``: an
-edit carried from the first frame flickers 1.14x as much as the unedited video, steadied 1.00x).
+offset varies with them, so D_t flickers more than the video does (``make bench-edit`` measures
+the flicker of carried and steadied edits against the unedited video's).
 A steady edit replaces D_t by a weighted mean of the changes of frames t-r..t+r, each warped
 into frame t along the motion of the unedited renders (DIS flow between consecutive renders,
 composed):
