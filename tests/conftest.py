@@ -1,4 +1,6 @@
 import os
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -76,3 +78,26 @@ def frame_count(path) -> int:
     """The frames a video file decodes to."""
     from dynode.io.video import read_video
     return len(read_video(path))
+
+
+@pytest.fixture
+def nvlabs_modules(monkeypatch):
+    """Stand-ins for the modules an NVlabs pickle names, so the test can write one in that format."""
+    persistence = types.ModuleType("torch_utils.persistence")
+    util = types.ModuleType("dnnlib.util")
+
+    def _reconstruct_persistent_obj(meta):  # what NVlabs' code would run; the converter must not
+        raise AssertionError("the converter ran the pickle's reconstruction code")
+
+    class EasyDict(dict):
+        pass
+
+    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
+    util.EasyDict = EasyDict
+    for name, mod in (("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
+                      ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    return persistence, util

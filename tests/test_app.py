@@ -148,3 +148,18 @@ def test_core_errors_come_with_what_to_do_in_the_page_own_terms():
     assert advice(InputError("full-frame output needs aligned codes", "align"), REMEDIES) == \
         "full-frame output needs aligned codes; tick 'Align faces' and fit again"
     assert advice(InputError("no remedy here"), REMEDIES) == "no remedy here"
+
+
+def test_the_app_starts_on_the_generator_named_and_refuses_an_unknown_one(tiny_folder):
+    from typer.testing import CliRunner
+
+    from dynode.app import build_app
+    from dynode.cli import app as cli
+    r = CliRunner().invoke(cli, ["app", "--generator", "no/such/folder"])
+    assert r.exit_code == 2 and "unknown generator 'no/such/folder'" in r.output
+    demo = build_app(AppConfig(generator=str(tiny_folder)))
+    try:
+        dropdown = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "Generator")
+        assert dropdown.value == str(tiny_folder) and str(tiny_folder) in [c[0] for c in dropdown.choices]
+    finally:
+        demo.app_state.close()

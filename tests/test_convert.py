@@ -1,14 +1,11 @@
-import argparse
 import pickle
-import sys
-import types
-from collections import OrderedDict
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from conftest import make_tiny
+from standins import Persistent, blur_kernels, nvlabs_generator, write_rosinality
 from dynode.cli import app
 from dynode.errors import CheckpointError
 from dynode.generators import load_generator
@@ -37,23 +34,9 @@ def _same_outputs(a, b):
     torch.testing.assert_close(b.w_avg, a.w_avg)
 
 
-def _blur_kernels(g) -> dict:
-    k = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1]))
-    k = k / k.sum() * 4  # rosinality's make_kernel(...) * factor**2
-    out = {}
-    for i in range(len(g.to_rgbs)):
-        out[f"convs.{2 * i}.conv.blur.kernel"] = k
-        out[f"to_rgbs.{i}.upsample.kernel"] = k
-    return out
-
-
 def test_rosinality_checkpoint_converts_to_the_same_generator(tmp_path):
     src = _source()
-    state = {k: v for k, v in src.state_dict().items() if k != "w_avg"} | _blur_kernels(src)
-    ckpt = {"g": state, "d": {"convs.0.0.weight": torch.randn(4, 3, 1, 1)}, "g_ema": state,
-            "g_optim": {"state": {}, "param_groups": [{"lr": 0.002, "betas": (0.0, 0.99)}]},
-            "args": argparse.Namespace(size=16, latent=16, n_mlp=2, channel_multiplier=2), "latent_avg": src.w_avg}
-    torch.save(ckpt, tmp_path / "ros.pt")
+    write_rosinality(src, tmp_path / "ros.pt")
     model, info = convert_checkpoint(tmp_path / "ros.pt")
     assert info["format"] == "rosinality" and info["resolution"] == 16
     _same_outputs(src, model)
@@ -82,106 +65,17 @@ def test_rosinality_loader_refuses_foreign_classes_and_odd_files(tmp_path):
     (tmp_path / "x.onnx").write_bytes(b"0")
     with pytest.raises(CheckpointError, match="unknown checkpoint format"):
         convert_checkpoint(tmp_path / "x.onnx")
-    bad = make_tiny().state_dict() | _blur_kernels(make_tiny())
+    bad = make_tiny().state_dict() | blur_kernels(make_tiny())
     bad["convs.0.conv.blur.kernel"] = torch.ones(4, 4)
     torch.save({"g_ema": bad}, tmp_path / "blur.pt")
     with pytest.raises(CheckpointError, match="blur kernel"):
         convert_checkpoint(tmp_path / "blur.pt")
 
 
-@pytest.fixture
-def nvlabs_modules(monkeypatch):
-    """Stand-ins for the modules an NVlabs pickle names, so the test can write one in that format."""
-    persistence = types.ModuleType("torch_utils.persistence")
-    util = types.ModuleType("dnnlib.util")
-
-    def _reconstruct_persistent_obj(meta):  # what NVlabs' code would run; the converter must not
-        raise AssertionError("the converter ran the pickle's reconstruction code")
-
-    class EasyDict(dict):
-        pass
-
-    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
-    util.EasyDict = EasyDict
-    for name, mod in (("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
-                      ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)):
-        monkeypatch.setitem(sys.modules, name, mod)
-    return persistence, util
-
-
-class _Persistent:
-    """Pickles like an NVlabs persistent-class instance: the class as source code plus its __dict__."""
-
-    def __init__(self, class_name, params=None, buffers=None, modules=None, init_kwargs=None, attrs=None):
-        self.meta = {"type": "class", "version": 4, "class_name": class_name,
-                     "module_src": "raise RuntimeError('the source code in the pickle was executed')",
-                     "state": {"training": False, "_parameters": OrderedDict(params or {}),
-                               "_buffers": OrderedDict(buffers or {}), "_modules": OrderedDict(modules or {}),
-                               "_init_args": (), "_init_kwargs": init_kwargs or {}, **(attrs or {})}}
-
-    def __reduce__(self):
-        return sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,)
-
-
-def _nvlabs_generator(g, mapping_kwargs=True) -> _Persistent:
-    """NVlabs' G_ema layout for a dynode generator, written from NVlabs' names, each module's state
-    holding what NVlabs' layers hold: numpy float64 gains, ``conv_clamp``, fp16 flags, lr multiplier."""
-    import numpy as np
-    P = torch.nn.Parameter
-    sd = g.state_dict()
-    f = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1]))
-    f = f / f.sum()
-    clamp = g.config.conv_clamp
-
-    def fc(prefix, lr=1.0):
-        w = sd[f"{prefix}.weight"]
-        return _Persistent("FullyConnectedLayer", {"weight": P(w), "bias": P(sd[f"{prefix}.bias"])},
-                           attrs={"in_features": w.shape[1], "out_features": w.shape[0], "activation": "lrelu",
-                                  "weight_gain": np.float64(lr / np.sqrt(w.shape[1])), "bias_gain": lr})
-
-    def layer(ros, noise, res):
-        return _Persistent("SynthesisLayer", {"weight": P(sd[f"{ros}.conv.weight"][0]), "bias": P(sd[f"{ros}.activate.bias"]),
-                                              "noise_strength": P(sd[f"{ros}.noise.weight"][0])},
-                           {"noise_const": sd[f"noises.noise_{noise}"][0, 0], "resample_filter": f},
-                           {"affine": fc(f"{ros}.conv.modulation")},
-                           attrs={"resolution": res, "activation": "lrelu", "conv_clamp": clamp,
-                                  "act_gain": np.float64(np.sqrt(2)), "padding": 1})
-
-    def torgb(ros):
-        w = sd[f"{ros}.conv.weight"][0]
-        return _Persistent("ToRGBLayer", {"weight": P(w), "bias": P(sd[f"{ros}.bias"].flatten())},
-                           modules={"affine": fc(f"{ros}.conv.modulation")},
-                           attrs={"conv_clamp": clamp, "weight_gain": np.float64(1 / np.sqrt(w.shape[1]))})
-
-    def block(res, params=None, modules=None):  # the top two resolutions run in fp16 in NVlabs' configs
-        return _Persistent("SynthesisBlock", params, {"resample_filter": f}, modules,
-                           attrs={"resolution": res, "use_fp16": res >= g.resolution // 2, "conv_clamp": clamp})
-
-    blocks = {"b4": block(4, {"const": P(sd["input.input"][0])}, {"conv1": layer("conv1", 0, 4), "torgb": torgb("to_rgb1")})}
-    for i in range(len(g.to_rgbs)):
-        res = 2 ** (i + 3)
-        blocks[f"b{res}"] = block(res, modules={"conv0": layer(f"convs.{2 * i}", 2 * i + 1, res),
-                                                "conv1": layer(f"convs.{2 * i + 1}", 2 * i + 2, res),
-                                                "torgb": torgb(f"to_rgbs.{i}")})
-    mapping = _Persistent("MappingNetwork", buffers={"w_avg": sd["w_avg"]},
-                          modules={f"fc{i}": fc(f"style.{i + 1}", g.config.lr_mlp) for i in range(g.config.n_mlp)},
-                          attrs={"w_avg_beta": 0.995, "num_ws": g.num_ws})
-    kwargs = {"z_dim": g.w_dim, "w_dim": g.w_dim, "c_dim": 0, "img_resolution": g.resolution,
-              "synthesis_kwargs": {"conv_clamp": clamp, "num_fp16_res": 2}}
-    if mapping_kwargs:
-        kwargs["mapping_kwargs"] = {"lr_multiplier": g.config.lr_mlp}
-    return _Persistent("Generator", modules={"mapping": mapping, "synthesis": _Persistent("SynthesisNetwork",
-                                                                                          modules=blocks)},
-                       init_kwargs=kwargs)
-
-
 def test_nvlabs_pickle_converts_without_running_its_code(tmp_path, nvlabs_modules):
     src = _source()
     _, util = nvlabs_modules
-    data = {"G": _nvlabs_generator(make_tiny(seed=8)), "D": _Persistent("Discriminator"), "G_ema": _nvlabs_generator(src),
+    data = {"G": nvlabs_generator(make_tiny(seed=8)), "D": Persistent("Discriminator"), "G_ema": nvlabs_generator(src),
             "augment_pipe": None, "training_set_kwargs": util.EasyDict(resolution=16, path="faces.zip")}
     (tmp_path / "net.pkl").write_bytes(pickle.dumps(data))
     model, info = convert_checkpoint(tmp_path / "net.pkl")
@@ -210,7 +104,7 @@ def test_nvlabs_layer_state_numpy_gains_clamp_and_lr_multiplier(tmp_path, nvlabs
 
     import numpy as np
     src = _source(conv_clamp=0.6)  # small enough to bite on this tiny generator
-    (tmp_path / "clamped.pkl").write_bytes(pickle.dumps({"G_ema": _nvlabs_generator(src)}))
+    (tmp_path / "clamped.pkl").write_bytes(pickle.dumps({"G_ema": nvlabs_generator(src)}))
     model, info = convert_checkpoint(tmp_path / "clamped.pkl")
     assert model.config.conv_clamp == 0.6 and info["conv_clamp"] == 0.6
     _same_outputs(src, model)
@@ -222,11 +116,11 @@ def test_nvlabs_layer_state_numpy_gains_clamp_and_lr_multiplier(tmp_path, nvlabs
         assert (unclamped.synthesis(ws) - model.synthesis(ws)).abs().max() > 1e-3  # the clamp changed the picture
     lr = replace(src.config, conv_clamp=None, lr_mlp=0.03)
     other = make_tiny(seed=4, config=lr)  # no mapping_kwargs: the multiplier is read off fc0's weight_gain
-    (tmp_path / "lr.pkl").write_bytes(pickle.dumps({"G_ema": _nvlabs_generator(other, mapping_kwargs=False)}))
+    (tmp_path / "lr.pkl").write_bytes(pickle.dumps({"G_ema": nvlabs_generator(other, mapping_kwargs=False)}))
     model, _ = convert_checkpoint(tmp_path / "lr.pkl")
     assert model.config.lr_mlp == pytest.approx(0.03) and model.config.conv_clamp is None
     _same_outputs(other, model)
-    mixed = _nvlabs_generator(_source(conv_clamp=256.0))
+    mixed = nvlabs_generator(_source(conv_clamp=256.0))
     mixed.meta["state"]["_modules"]["synthesis"].meta["state"]["_modules"]["b4"].meta["state"]["_modules"][
         "conv1"].meta["state"]["conv_clamp"] = None
     (tmp_path / "mixed.pkl").write_bytes(pickle.dumps({"G_ema": mixed}))

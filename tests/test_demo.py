@@ -18,6 +18,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     assert {name: frame_count(tmp_path / name) for name in counts} == counts
     assert min(image_size(tmp_path / "trajectory.png")) >= 200 and min(image_size(tmp_path / "edit_hair_color.png")) >= 200
     assert image_size(tmp_path / "edit_hair_color_strip.png") == (6 * 64 * 3, 5 * 64 * 3)  # 6 times x 5 modes
+    assert image_size(tmp_path / "teaser.png") == (9 * 64 * 2, 4 * 64 * 2)  # 2 kept intervals x 4 rows
     assert len(load_latents(tmp_path / "latents.safetensors")) == 8
     assert load_trajectory(tmp_path / "trajectory.safetensors").observed.shape[0] == 8
     on_disk = json.loads((tmp_path / "metrics.json").read_text())

@@ -47,6 +47,7 @@ class AppConfig(_Config):
         device: torch device of every job. cache_size: fitted videos kept in memory.
         jobs: jobs run at once across all tabs (more wait their turn in the queue; torch jobs
             side by side on a few cores slow each other far more than they gain).
+        generator: the generator the page starts with (a bundled name or a model folder).
     """
 
     max_upload_mb: float = 200.0
@@ -55,6 +56,7 @@ class AppConfig(_Config):
     device: str = "cpu"
     cache_size: int = 4
     jobs: int = 1
+    generator: str = DEFAULT_GENERATOR
 
     def __post_init__(self):
         if not (self.max_upload_mb > 0 and self.max_seconds > 0 and self.max_side > 0 and self.cache_size >= 1

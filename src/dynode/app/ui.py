@@ -61,7 +61,8 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                     toy = gr.Button("Make a toy-face video", elem_id="make-toy")
             preview = gr.Video(label="Input", height=256, interactive=False, elem_id="preview")
         with gr.Row():
-            generator = gr.Dropdown(bundled_names(), value=DEFAULT_GENERATOR, label="Generator", allow_custom_value=True,
+            generator = gr.Dropdown(list(dict.fromkeys([*bundled_names(), state.config.generator])),
+                                    value=state.config.generator, label="Generator", allow_custom_value=True,
                                     info="a bundled name, or the path of a model folder")
             align = gr.Checkbox(False, label="Align faces (real faces)")
             pti = gr.Dropdown(list(TUNING), value="auto", label="Pivotal tuning",
@@ -98,7 +99,7 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
                 extra_video = gr.Video(label="Extrapolated", height=256, elem_id="extra-video")
             with gr.Tab("Edit"):
                 rows = []
-                names = directions_of(DEFAULT_GENERATOR)
+                names = directions_of(state.config.generator)
                 for i in range(MAX_EDITS):
                     with gr.Row():
                         rows.append(gr.Dropdown(names, value=_first(names) if i == 0 else None,

@@ -174,7 +174,8 @@ def directions_fit(method: str = O("learned", help="how: learned (an offset trai
                                                         "0-3... (default all)"),
                    samples: int = O(4000, help="interfacegan: labelled samples; others: samples that measure "
                                                "each direction's spread"),
-                   vector: Optional[Path] = O(None, help="user: a .npy vector (w_dim,) or (num_ws, w_dim)"),
+                   vector: Optional[Path] = O(None, help="user: a .npy vector (w_dim,) or (num_ws, w_dim), e.g. an "
+                                                             "InterFaceGAN boundary file (1, w_dim)"),
                    name: Optional[str] = O(None, help="user: the direction's name; learned: the one to learn "
                                                       "(default: every named edit)"), seed: int = SEED) -> None:
     """Find directions and add them to a directions file (replacing those of the same names)."""

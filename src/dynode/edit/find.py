@@ -131,7 +131,10 @@ def ganspace(generator: Generator, count: int = 5, layers: tuple[int, ...] | Non
 def user_direction(name: str, vector: torch.Tensor, generator: Generator,
                    layers: tuple[int, ...] | None = None, attribute: str | None = None,
                    samples: int = 10000, seed: int = 0) -> Direction:
-    """A user-supplied vector (w_dim,) or (num_ws, w_dim) with its sigma measured on samples."""
+    """A user-supplied vector (w_dim,) or (num_ws, w_dim) with its sigma measured on samples; an
+    InterFaceGAN boundary file's (1, w_dim) is taken as (w_dim,)."""
+    if vector.ndim == 2 and vector.shape[0] == 1 and generator.num_ws != 1:
+        vector = vector[0]
     if tuple(vector.shape) not in ((generator.w_dim,), (generator.num_ws, generator.w_dim)):
         raise InputError(f"vector {name!r} has shape {tuple(vector.shape)}; this generator needs "
                          f"({generator.w_dim},) or ({generator.num_ws}, {generator.w_dim})")

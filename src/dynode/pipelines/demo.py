@@ -293,6 +293,13 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     shape = [Edit(pipe.direction(config.shape_direction), config.strength)]
     shape_px = pipe.edit(shape, times=t_all).numpy()  # the default mode
     write_video(out / f"edit_{config.shape_direction}.mp4", side_by_side(plain_px, shape_px, gap=2), config.fps)
+    # The README's picture: two kept intervals at the video's rate; rows: what dynode is given (the kept
+    # frames, blank between), what it renders between them, the smile and the colour edit on the same frames.
+    first = np.arange(2 * config.keep_every + 1)
+    given = np.where(np.isin(first, observed_idx.numpy())[:, None, None, None], truth_px[first], 255).astype(np.uint8)
+    rendered = pipe.interpolate(times=t_all[first]).numpy()
+    save_grid(out / "teaser.png", from_uint8(np.concatenate([given, rendered, shape_px[first], keyframe_px[first]])),
+              ncol=len(first), scale=2)
     stage("edit_shape")
 
     write_video(out / "comparison.mp4", side_by_side(truth_px[span], plain_px[span], lin_px, gap=2), config.fps)
