@@ -60,8 +60,8 @@ from dynode.pipelines import Models, VideoPipeline
 # fit in the full W+ space where the dynamics act on the whole edit (as in the paper). "paper" is
 # first-frame on the initial path: the single solve from the edited first code. "detail" rows carry
 # the video's own detail; "steady" rows average the edit's change along the motion (the default,
-# EditSpec.steady); "locked" rows hold the edit's effect at the first frame's. "locked, before" is
-# the lock as it was before edits held: the pixel projection response, two secant steps, nothing
+# EditSpec.steady); "locked" rows hold the edit's effect at the first frame's. "locked, simple" is
+# the simpler lock: the pixel projection response, two secant steps, nothing
 # steadied, no realism bound (a keyframe left unheld at the gain bound now keeps the carried edit); "locked, probe" locks
 # the probe's own reading in two steps; "held" is today's lock (the probe where it reads the
 # attribute, every 2nd frame stepped until within 5%) without the steadying, "locked" with it (the
@@ -80,7 +80,7 @@ ROWS = {"auto": ("auto", "exact", "subspace", "latent", None, STEADY),
         "paper, full space": ("first-frame", "initial", "full space", "latent", None, 0.0),
         "first-frame, detail": ("first-frame", "exact", "subspace", "detail", None, 0.0),
         "first-frame, steady": ("first-frame", "exact", "subspace", "latent", None, STEADY),
-        "locked, before": ("locked", "exact", "subspace", "latent", BEFORE, 0.0),
+        "locked, simple": ("locked", "exact", "subspace", "latent", BEFORE, 0.0),
         "locked, probe": ("locked", "exact", "subspace", "latent", replace(BEFORE, response="probe"), 0.0),
         "locked, held": ("locked", "exact", "subspace", "latent", LockConfig(), 0.0),
         "locked": ("locked", "exact", "subspace", "latent", LockConfig(), STEADY),
@@ -92,7 +92,7 @@ ROWS = {"auto": ("auto", "exact", "subspace", "latent", None, STEADY),
 MOTION_GAINS = (0.5, 2.0)
 # The probe-free check: mode -> (propagation, lock config, steady).
 PROBE_FREE_MODES = {"first-frame": ("first-frame", None, 0.0), "per-frame": ("per-frame", None, 0.0),
-              "first-frame, steady": ("first-frame", None, STEADY), "locked, before": ("locked", BEFORE, 0.0),
+              "first-frame, steady": ("first-frame", None, STEADY), "locked, simple": ("locked", BEFORE, 0.0),
               "locked": ("locked", LockConfig(), STEADY)}
 SCORES = ("success_rate", "change_mean", "change_cv", "motion_drift", "motion_tolerance", "identity_drift", "flicker",
           "seconds", "judge_change_cv", "judge_success_rate", "colour_drift", "hue_range", "unedited_drift",

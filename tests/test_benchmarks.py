@@ -91,7 +91,7 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     assert {"auto", "keyframe", "first-frame", "locked"} <= set(report["targets"])
     assert all(set(t) == checks for t in report["targets"].values())
     assert {"skin/first-frame, detail", "unedited, detail", "skin/locked", "smile/locked, probe",
-            "skin/first-frame, steady", "skin/locked, before", "skin/locked, held", "smile/locked, detail"} <= set(summary)
+            "skin/first-frame, steady", "skin/locked, simple", "skin/locked, held", "smile/locked, detail"} <= set(summary)
     # the keyframe edit keeps the unedited frame outside the edit's region; the first-frame edit does not
     assert summary["skin/keyframe"]["leakage"] <= summary["skin/first-frame"]["leakage"]
     assert summary["first-frame"]["w_distance"] == summary["keyframe"]["w_distance"]  # the same latent edit
@@ -101,7 +101,7 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     # Without --judge the probe judges too: the same reading twice.
     assert summary["skin/locked"]["judge_change_cv"] == summary["skin/locked"]["change_cv"]
     # The probe-free check: an edit that changes the picture, on every frame, in every mode.
-    modes = ("first-frame", "per-frame", "locked", "first-frame, steady", "locked, before")
+    modes = ("first-frame", "per-frame", "locked", "first-frame, steady", "locked, simple")
     assert all(summary[f"probe-free {d}/{m}"]["image_change_mean"] > 1 for m in modes for d in ("skin", "random"))
     assert "| probe-free edit |" in (out / "editing.md").read_text() and "probe-free/locked" in summary
     assert frame_count(out / "side_by_side_skin.mp4") == 6 and min(image_size(out / "strip.png")) >= 16
