@@ -73,8 +73,9 @@ def _free_port() -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(_chromium() is None, reason="no chromium: install Debian's (make test does: apt-get install chromium)")
 def test_app_in_a_real_browser(tmp_path):
-    """Make a toy video, fit it, interpolate, extrapolate and edit it in headless chromium; a bad upload shows an
-    error."""
+    """Make a toy video, fit it, interpolate, extrapolate and edit it in headless chromium, while a second
+    person (another browser context) fits and interpolates their own video at the same time; a bad upload
+    shows an error."""
     from playwright.sync_api import sync_playwright
 
     from dynode.app import build_app
@@ -87,24 +88,33 @@ def test_app_in_a_real_browser(tmp_path):
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            page.goto(f"http://127.0.0.1:{port}")
+            page, other = (browser.new_context(viewport={"width": 1280, "height": 1400}).new_page() for _ in range(2))
+            for person, seed in ((page, "1"), (other, "2")):
+                person.goto(f"http://127.0.0.1:{port}")
+                assert "1 job runs at a time across all tabs" in person.locator("#queue-note").inner_text()
+                person.get_by_label("Toy seed").fill(seed)
+                person.get_by_role("button", name="Make a toy-face video").click()
+                person.get_by_text("Made a toy-face video").wait_for(timeout=30_000)
+                person.get_by_text("Budgets").click()
+                person.get_by_label("Inversion steps, first frame").fill("20")
+                person.get_by_label("Inversion steps, other frames").fill("5")
+                person.get_by_label("Fitting iterations").fill("30")
             status = page.locator("#status")
-
-            page.get_by_role("button", name="Make a toy-face video").click()
-            page.get_by_text("Made a toy-face video").wait_for(timeout=30_000)
-            page.get_by_text("Budgets").click()
-            page.get_by_label("Inversion steps, first frame").fill("20")
-            page.get_by_label("Inversion steps, other frames").fill("5")
-            page.get_by_label("Fitting iterations").fill("30")
             page.get_by_role("button", name="Invert and fit").click()
+            other.get_by_role("button", name="Invert and fit").click()  # queued behind the first person's job
             page.get_by_text("16 frames inverted").wait_for(timeout=120_000)
+            other.get_by_text("16 frames inverted").wait_for(timeout=120_000)
+            assert "Error" not in other.locator("#status").inner_text()
             assert page.locator("#plot img").count() == 1
             listed = page.locator("#artifacts").inner_text().replace("\n.", ".")
             assert "latents.safetensors" in listed and "trajectory.safetensors" in listed
 
-            page.get_by_role("button", name="Interpolate", exact=True).click()
-            page.get_by_text("Interpolated: 61 frames at 32 fps").wait_for(timeout=60_000)
+            for person in (page, other):
+                person.get_by_role("button", name="Interpolate", exact=True).click()
+            for person in (page, other):
+                person.get_by_text("Interpolated: 61 frames at 32 fps").wait_for(timeout=60_000)
+            mine, theirs = (person.locator("#interp-video video").get_attribute("src") for person in (page, other))
+            assert mine != theirs  # each person's output is their own file
             seconds, width = page.locator("#interp-video video").evaluate(duration)
             assert seconds == pytest.approx(61 / 32, abs=0.05) and width == 64  # decoded: it plays
             page.screenshot(path=str(shots / "app_interpolate.png"), full_page=True)

@@ -1,5 +1,8 @@
 import json
+import os
+import signal
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ from dynode.cli import app
 from dynode.config import EditSpec, FitConfig, InversionConfig
 from dynode.errors import InputError
 from dynode.io.checkpoints import load_latents
-from dynode.pipelines.batch import as_completed, collect_videos, folder_names, run_batch
+from dynode.pipelines.batch import WORKER_RETRIES, BatchRow, as_completed, collect_videos, folder_names, run_batch
 from dynode.pipelines.run import RunSpec
 
 
@@ -79,15 +82,34 @@ def clips(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_batch_on_local_ray_isolates_a_corrupt_video_and_resumes(clips):
+def test_batch_on_local_ray_isolates_a_corrupt_video_survives_killed_workers_and_resumes(clips):
     """One local Ray of 2 workers for the three runs (batch uses a Ray already started; the README
     walkthrough's `dynode batch` covers starting one)."""
     import ray
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
         _batch_runs(*clips)
+        _killed_workers(clips[0])
     finally:
         ray.shutdown()
+
+
+def _killed_workers(root):
+    """A task whose worker is killed runs again; one killed on its retry too is reported lost, the others finish."""
+    def _die(marker: str, times: int, x: int) -> int:
+        """Kill this worker process (as `kill -9` or the out-of-memory killer would) the first ``times`` runs
+        for ``marker``, counted in that file; then return 2x."""
+        path = Path(marker)
+        runs = len(path.read_text()) if path.exists() else 0
+        if runs < times:
+            path.write_text("x" * (runs + 1))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 2 * x
+
+    jobs = {"fine": (str(root / "m0"), 0, 1), "retried": (str(root / "m1"), 1, 2), "lost": (str(root / "m2"), 2, 3)}
+    done = dict(as_completed(_die, jobs, workers=2, retries=WORKER_RETRIES))
+    assert done["fine"] == 2 and done["retried"] == 4 and isinstance(done["lost"], Exception), done
+    assert (root / "m2").read_text() == "xx"  # killed twice: run, then retried once
 
 
 def _batch_runs(root, job):
@@ -137,6 +159,21 @@ def _halve(x: int) -> int:
     if x % 2:
         raise ValueError(f"{x} is odd")
     return x // 2
+
+
+def test_a_video_whose_worker_is_lost_is_named_failed_and_the_others_finish(clips, monkeypatch):
+    from dynode.pipelines import batch
+    root, job = clips
+
+    def lost_second(fn, jobs, *args, **kwargs):  # what as_completed yields when a worker dies twice
+        for key, a in jobs.items():
+            yield key, (RuntimeError("worker died") if key == 1 else BatchRow(a[0], Path(a[1]).name, "done"))
+    monkeypatch.setattr(batch, "as_completed", lost_second)
+    videos = [root / "in/clip1.mp4", root / "in/clip2.mp4"]
+    rows = run_batch(videos, root / "lost_out", job, workers=2)
+    assert [r.status for r in rows] == ["done", "failed"] and rows[1].name == "clip2"
+    assert "worker lost twice" in rows[1].error and "run the batch again" in rows[1].error
+    assert [r["status"] for r in json.loads((root / "lost_out/summary.json").read_text())] == ["done", "failed"]
 
 
 def test_one_worker_runs_the_jobs_in_this_process_without_ray_and_reports_a_failure_as_ray_would():

@@ -47,6 +47,11 @@ def build_app(config: AppConfig = AppConfig(), app: App | None = None):
     with gr.Blocks(title="dynode", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# dynode\nA video made continuous in a GAN's latent space: open a video, invert and fit it, "
                     "then render it at any frame rate, past its end, or edited.")
+        jobs = state.config.jobs
+        gr.Markdown(f"Each browser tab has its own videos and outputs. {jobs} job{'s run' if jobs > 1 else ' runs'} at "
+                    "a time across all tabs; the others wait in the queue and show their place in it. Limits: "
+                    f"{state.config.max_upload_mb:g} MB, {state.config.max_seconds:g} s and "
+                    f"{state.config.max_side} pixels a side per video.", elem_id="queue-note")
         video = gr.State(None)
         key = gr.State(None)
         status = gr.Markdown("Open a video to start.", elem_id="status")

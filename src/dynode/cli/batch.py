@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dynode.cli.common import (DEVICE, FIDELITY, ITERS, SUBSPACE_DIM, O, SEED, _device, _errors, _read_options,
-                               _progress, _run_spec, app, err)
+                               _progress, _run_spec, app, err, say)
 from dynode.config import EditSpec, FitConfig
 
 STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red", "ignored": "yellow"}
@@ -58,7 +58,12 @@ def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of video
                     f"{row.seconds_total} s"
                 bar.console.print(f"[{STATUS_STYLE[row.status]}]{row.status:>7}[/] {row.name}: {detail}",
                                   highlight=False, soft_wrap=True)
-            rows = run_batch(videos, out, spec, device, address, workers, on_row, found.ignored)
+            try:
+                rows = run_batch(videos, out, spec, device, address, workers, on_row, found.ignored)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the Ray tasks still running were cancelled
+                say(f"interrupted: the videos finished are kept in {out} ({out}/summary.csv), and an inversion "
+                    "cut short keeps its progress; run the same command again to continue")
+                raise typer.Exit(130)
         table = Table("video", "status", "frames", "invert s", "fit s", "PSNR dB", "error", title=f"{out}/summary.csv")
         for r in rows:
             cells = (r.frames, r.seconds_invert, r.seconds_fit, r.psnr)

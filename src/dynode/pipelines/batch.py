@@ -19,6 +19,8 @@ import glob
 import io
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -30,6 +32,8 @@ from dynode.pipelines.run import RunSpec, run
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".y4m")
 RECORD = "batch.json"
+# A video whose worker dies (killed, out of memory) runs once more, from its inversion's kept progress.
+WORKER_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -197,9 +201,11 @@ def as_completed(fn: Callable, jobs: dict[Hashable, tuple], address: str | None 
                  gpus: int = 0, retries: int = 0) -> Iterator[tuple[Hashable, Any]]:
     """``(key, fn(*args))`` for each of ``jobs`` as it finishes, or ``(key, the exception)`` where it failed.
 
-    Each job is a Ray task of one CPU (and ``gpus`` GPUs), retried ``retries`` times, on the cluster
-    at ``address`` or on a local Ray of ``workers`` CPUs (default all; an already started Ray is used
-    as it is, and a Ray started here is stopped after). With ``workers`` 1 and no cluster, the jobs
+    Each job is a Ray task of one CPU (and ``gpus`` GPUs) on the cluster at ``address`` or on a local
+    Ray of ``workers`` CPUs (default all; an already started Ray is used as it is, and a Ray started
+    here is stopped after). A task whose worker dies (killed, out of memory) runs again, up to
+    ``retries`` times; a task that raises does not. Tasks not finished when the caller stops (Ctrl-C,
+    SIGTERM, or closing the iterator) are cancelled. With ``workers`` 1 and no cluster, the jobs
     run one after the other in this process, without Ray.
     """
     import ray
@@ -217,10 +223,15 @@ def as_completed(fn: Callable, jobs: dict[Hashable, tuple], address: str | None 
     started = not ray.is_initialized()
     if started:
         kwargs = {"address": address} if address else {"num_cpus": workers or os.cpu_count()}
+        main = threading.current_thread() is threading.main_thread()
+        handler = signal.getsignal(signal.SIGTERM) if main else None
         try:
             ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise InputError(f"cannot start or join Ray ({kwargs}): {e}") from e
+        if main:  # Ray's driver replaces the SIGTERM handler with one that exits at once; the caller's stands
+            signal.signal(signal.SIGTERM, handler)
+    pending: dict = {}
     try:
         task = ray.remote(fn).options(num_cpus=1, num_gpus=gpus, max_retries=retries)
         pending = {task.remote(*args): key for key, args in jobs.items()}
@@ -233,6 +244,8 @@ def as_completed(fn: Callable, jobs: dict[Hashable, tuple], address: str | None 
                 except Exception as e:  # noqa: BLE001 - a task that raised, or a worker that died
                     yield key, e
     finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
 
@@ -275,8 +288,11 @@ def run_batch(videos: Iterable[Path], out: str | Path, spec: RunSpec = RunSpec()
     todo = [i for i, row in enumerate(rows[:total]) if row is None]
     if todo:
         jobs = {i: (str(videos[i]), str(folders[i]), spec, device) for i in todo}
-        for i, row in as_completed(process_video, jobs, address, workers, gpus=int(device.startswith("cuda"))):
-            if isinstance(row, Exception):  # a worker that died (killed, out of memory)
-                row = BatchRow(str(videos[i]), folders[i].name, "failed", error=f"worker lost: {row}")
+        for i, row in as_completed(process_video, jobs, address, workers, gpus=int(device.startswith("cuda")),
+                                   retries=WORKER_RETRIES):
+            if isinstance(row, Exception):  # a worker that died again on its retry (killed, out of memory)
+                row = BatchRow(str(videos[i]), folders[i].name, "failed",
+                               error=f"worker lost twice ({type(row).__name__}); the inversion's progress is kept, "
+                                     "run the batch again to resume it")
             report(i, row)
     return rows
