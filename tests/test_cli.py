@@ -409,3 +409,15 @@ def test_sigterm_during_invert_keeps_the_frames_done_and_says_how_to_resume(fitt
     _, stderr = child.communicate(timeout=60)
     assert child.returncode == 130 and "kept in" in stderr and "run the same command again" in stderr, stderr
     assert partial.is_file() and not out.exists()
+
+
+def test_an_interrupted_training_says_which_saved_state_continues_it(tmp_path, monkeypatch):
+    import dynode.generators.train as training
+
+    def interrupted(config, out, *args, **kwargs):  # a run stopped by Ctrl-C or SIGTERM after its first save
+        (out / "state.pt").parent.mkdir(parents=True, exist_ok=True)
+        (out / "state.pt").write_bytes(b"saved")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "train", interrupted)
+    r = run("train-gan", "--out", tmp_path / "run", "--kimg", 1)
+    assert r.exit_code == 130 and f"add --resume {tmp_path / 'run' / 'state.pt'} to continue" in r.output, r.output

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import typer
@@ -57,10 +57,11 @@ def _terminate(signum, frame) -> None:
 
 
 @contextmanager
-def _errors():
+def _errors(kept: Callable[[], str] | None = None):
     """Turn dynode's errors, and the machine's refusals (a full disk, no permission), into a one-line message
-    (with the flag advice) and exit code 2; SIGTERM is taken as Ctrl-C (exit 130). With the environment
-    variable DYNODE_DEBUG set, errors keep their traceback."""
+    (with the flag advice) and exit code 2; SIGTERM is taken as Ctrl-C (exit 130), whose message adds
+    ``kept()``: what the command keeps and how to continue. With the environment variable DYNODE_DEBUG
+    set, errors keep their traceback."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -73,7 +74,8 @@ def _errors():
         err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     except KeyboardInterrupt:
-        say("interrupted (nothing half-written is left)")
+        said = kept() if kept is not None else ""
+        say(f"interrupted (nothing half-written is left){'; ' + said if said else ''}")
         raise typer.Exit(130)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import List, Optional
 
@@ -27,6 +28,11 @@ def convert(checkpoint: Path = typer.Argument(..., help="rosinality StyleGAN2 .p
             f"{model.num_ws} W+ layers -> {out}")
 
 
+def _saved_state(state: Path) -> str:
+    """What an interrupted training keeps: its last saved state, and how to continue from it."""
+    return f"the last saved state is kept: add --resume {state} to continue" if state.is_file() else ""
+
+
 @app.command("train-gan")
 def train_gan(out: Path = O(Path("runs") / DEFAULT_GENERATOR, "--out", "-o", help="run folder"),
               kimg: float = O(100.0, help="train until this many thousand images"),
@@ -41,7 +47,7 @@ def train_gan(out: Path = O(Path("runs") / DEFAULT_GENERATOR, "--out", "-o", hel
     A resumed run keeps its architecture and optimiser state and takes the hyper-parameters given here.
     """
     from dynode.generators.train import TrainConfig, train
-    with _errors():
+    with _errors(partial(_saved_state, out / "state.pt")):
         config = TrainConfig(kimg=kimg, batch=batch, lr=lr, augment=augment, pl_weight=pl_weight, seed=seed)
         with _bar("training (kimg)") as update:
             result = train(config, out, resume, minutes, _device(device, seed), progress=update)
@@ -70,7 +76,7 @@ def train_encoder_cmd(generator: str = GENERATOR,
     from dynode.generators import load_generator
     from dynode.config.training import EncoderConfig
     from dynode.inversion.encoder import encoder_folder, train_encoder
-    with _errors():
+    with _errors(partial(_saved_state, out / "state.pt")):
         gen = load_generator(generator, _device(device, seed))
         config = EncoderConfig(steps=steps, batch=batch, lr=lr, passes=passes, perceptual_weight=perceptual_weight,
                                code_weight=code_weight, toy=toy, seed=seed)
@@ -111,7 +117,8 @@ def train_prior_cmd(generator: str = GENERATOR,
     from dynode.pipelines import Models
     from dynode.pipelines.prior import artifact_codes, toy_codes
     from dynode.plots import curve_figure
-    with _errors():
+    with _errors(lambda: f"the toy videos' codes and the last saved state are kept in {out}; run the same command "
+                         "again to continue"):
         if not toy and not latents:
             raise InputError("nothing to train on: give --toy N and/or --latents FOLDER")
         config = PriorConfig(components=components, resonators=resonators, smoothness=smoothness, steps=steps, lr=lr,
