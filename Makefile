@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/dynode demo --out demo_out
 
-# One pytest worker per core (pytest-xdist; tests/conftest.py gives each its share of torch's threads).
+# One pytest worker per core (pytest-xdist; tests/conftest.py gives each its share of torch's threads);
+# an idle worker takes tests from a busy one (worksteal), so a long module does not leave a core idle.
 test: $(STAMP) browser
-	$(PY) -m pytest -q -n auto --dist loadscope
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 # The documentation site (docs/, with the API reference from the docstrings) into site/.
 docs: $(STAMP)
@@ -40,7 +41,7 @@ screenshots: $(STAMP) browser
 
 # The unit tests only (seconds each): the slow end-to-end tests are left out.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadscope -m "not slow"
+	$(PY) -m pytest -q -n auto --dist worksteal -m "not slow"
 
 # Benchmarks (minutes; not part of the tests): JSON on stdout, files in bench_out/.
 bench-generator: $(STAMP)
