@@ -133,6 +133,7 @@ def _batch_runs(root, job):
         assert stages <= row["seconds_total"] + 0.03  # each rounded to 0.01 s
         assert (row["shots"], row["spans"], row["passed_frames"]) == (1, 1, 0)
         assert row["psnr"] == pytest.approx(float(codes.psnr.mean()), abs=1e-3)
+        assert "leave-one-out PSNR on 4 kept frames" in row["method"]  # how auto drew it, and why
         assert len(read_video(out / name / "interpolated.mp4")) == 11  # 5 gaps x 2 + 1
         assert len(read_video(out / name / "edited.mp4")) == 6
     summary = (out / "summary.csv").read_text().splitlines()

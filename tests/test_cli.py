@@ -45,7 +45,8 @@ def test_invert_records_the_source_video_and_its_times(fitted):
 
 def test_interpolate_by_factor_fps_and_times(fitted, tmp_path):
     _, _, traj = fitted
-    assert run("interpolate", traj, "-o", tmp_path / "f.mp4", "--factor", 4).exit_code == 0
+    r = run("interpolate", traj, "-o", tmp_path / "f.mp4", "--factor", 4)
+    assert r.exit_code == 0 and "auto: " in r.output and "leave-one-out PSNR on 4 kept frames" in r.output, r.output
     f = _frames(tmp_path / "f.mp4")
     assert len(f) == 21 and f.fps == pytest.approx(32, rel=0.01)  # 5 gaps x 4 + 1, played over the real 0.625 s
     assert run("interpolate", traj, "-o", tmp_path / "r.mp4", "--fps", 24).exit_code == 0

@@ -15,7 +15,7 @@ LAYERS = {
     # The stages, ordered among themselves: flow and rendering; what builds on flow; the measures; the
     # fitting stages that read the measures; editing, which builds on them all.
     "flow": 3.0, "render": 3.0,
-    "align": 3.1, "baselines": 3.1, "detail": 3.1,
+    "align": 3.1, "baselines": 3.1, "detail": 3.1, "choice": 3.2,
     "metrics": 3.2,
     "inversion": 3.3, "dynamics": 3.3,
     "edit": 3.4,

@@ -237,7 +237,9 @@ class App:
             pipe.interpolate(factor if not fps else None, fps or None, None, path, fidelity=fidelity)
         out = self.output(session, "interpolated", ".mp4")
         clip.write(out)
-        return out, f"{len(clip)} frames at {clip.fps:.3g} fps, {len(clip) / clip.fps:.2f} s"
+        chosen = "; drawn by " + "; ".join(c.describe() for c in pipe.choices()) \
+            if path == "auto" and fidelity == "detail" else ""
+        return out, f"{len(clip)} frames at {clip.fps:.3g} fps, {len(clip) / clip.fps:.2f} s{chosen}"
 
     def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = DEFAULT_PATH,
                     fidelity: str = "detail") -> tuple[Path, str]:

@@ -141,9 +141,12 @@ GENERATOR = O(DEFAULT_GENERATOR, help="bundled generator name or model folder")
 OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
 EDIT_PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from "
                                       "the last) or initial (one solve from the first frame, as in the paper)")
-PATH = O(DEFAULT_PATH, "--path", help="the latent path: exact (the fitted dynamics through every observed frame), "
-                                      "initial (one solve from the first frame, as in the paper), or linear, slerp, "
-                                      "spline (that interpolation of the codes; the dynamics past the last frame)")
+PATH = O(DEFAULT_PATH, "--path", help="auto: each span drawn between its kept frames by whichever of the spline "
+                                      "with detail, its fusion with the real frames' optical flow, or that flow alone "
+                                      "predicts its own hidden kept frames best (logged); exact (the fitted dynamics "
+                                      "through every observed frame), initial (one solve from the first frame, as in "
+                                      "the paper), or linear, slerp, spline (that interpolation of the codes; the "
+                                      "dynamics past the last frame)")
 FIDELITY = O("detail", help="detail: the video's own detail carried along the path (needs the source video); "
                               "latent: the generator's render alone")
 FIDELITY_LATENT = O("latent", "--fidelity", help="latent: the generator's render alone; detail: the video's own "

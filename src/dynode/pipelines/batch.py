@@ -46,6 +46,8 @@ class BatchRow:
             input that was not taken; ``error`` says why).
         frames, shots, spans, passed_frames, psnr: see :class:`dynode.pipelines.run.RunResult`
             (None: not run). seconds_*: wall time per stage. outputs: files written, ";"-joined.
+        method: how each span was drawn between its kept frames, with the scores that chose it
+            (:attr:`RunResult.methods`, "; "-joined).
     """
 
     video: str
@@ -62,6 +64,7 @@ class BatchRow:
     seconds_total: float | None = None
     psnr: float | None = None
     outputs: str = ""
+    method: str = ""
     error: str = ""
 
 
@@ -173,7 +176,7 @@ def process_video(video: str | Path, folder: str | Path, spec: RunSpec, device: 
         row = BatchRow(str(video), folder.name, "done", result.frames, result.shots, result.spans,
                        result.passed_frames, round(seconds.invert, 2), round(seconds.fit, 2),
                        round(seconds.interpolate, 2), round(seconds.edit, 2), round(seconds.total, 2),
-                       round(result.psnr, 3), ";".join(result.outputs))
+                       round(result.psnr, 3), ";".join(result.outputs), "; ".join(result.methods))
     except Exception as e:  # noqa: BLE001 - one video's crash must not stop the batch
         error = str(e) if isinstance(e, DynodeError) else f"{type(e).__name__}: {e}"
         row = BatchRow(str(video), folder.name, "failed", seconds_total=round(time.perf_counter() - start, 2),

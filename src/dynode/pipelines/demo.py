@@ -175,14 +175,15 @@ class DemoMetrics:
     fit: FitFacts
     stage_seconds: dict
     total_seconds: float
+    interpolation_method: str = ""
 
     def headline(self) -> str:
         """One line: the default output (the path with the video's detail) and the latent path
         alone, each against linear interpolation and DIS flow, on the held-out frames."""
         h = self.held_out_interpolation
-        return (f"held-out PSNR: dynode {h.default.psnr:.2f} dB (default: the video's detail along the "
-                f"{DEFAULT_PATH} path), the dynamics' latent path {h.ode.psnr:.2f} dB; linear {h.linear.psnr:.2f} dB, "
-                f"DIS flow {h.dis_flow.psnr:.2f} dB")
+        return (f"held-out PSNR: dynode {h.default.psnr:.2f} dB (the default, path {DEFAULT_PATH}: "
+                f"{self.interpolation_method.split(' (')[0]}), the dynamics' latent path {h.ode.psnr:.2f} dB; linear "
+                f"{h.linear.psnr:.2f} dB, DIS flow {h.dis_flow.psnr:.2f} dB")
 
     def edit_line(self) -> str:
         """One line: the edit's colour drift per mode against the unedited video's, in Delta-E."""
@@ -346,7 +347,8 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
                _scores(cv_future[:4], truth[first4])),
         EditMetrics(config.direction, config.strength, **edit_metrics), shape_edit,
         FitFacts(traj.stats.best_loss, traj.stats.best_iteration, traj.stats.subspace_dim, traj.stats.seconds),
-        {k: round(v, 3) for k, v in watch.seconds.items()}, round(sum(watch.seconds.values()), 3))
+        {k: round(v, 3) for k, v in watch.seconds.items()}, round(sum(watch.seconds.values()), 3),
+        pipe.choices()[0].describe())
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics.to_dict(), indent=2))
     return metrics

@@ -18,12 +18,14 @@ import numpy as np
 import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
+from dynode.choice import Choice, choose
 from dynode.config import FIDELITIES, DetailConfig, check_choice
 from dynode.detail import Detail
 from dynode.dynamics import PATHS, sample_future
 from dynode.edit.keyframe import Keyframes, hold
 from dynode.edit.steady import steady
 from dynode.errors import InputError
+from dynode.flow import flow_interpolate
 from dynode.io.images import to_uint8
 from dynode.io.shots import describe
 from dynode.io.source import read_kept
@@ -34,12 +36,12 @@ from dynode.render import check_latents, iter_render, render_chunk, render_pixel
 from dynode.times import future_times
 from dynode.types import Frames, Generator, Source, Span, check_times
 
-# The paths a video can be rendered along: the fitted dynamics' (exact, initial), or a baseline
-# through the same codes inside the observed span (the dynamics beyond it), for interpolation and
-# extrapolation only: an edit rides on the dynamics.
-RENDER_PATHS = (*PATHS, *LATENT_INTERPOLATORS)
-# The default path of interpolation and extrapolation: whichever wins `make bench-interp` (docs/results).
-DEFAULT_PATH = "spline"
+# The paths a video can be rendered along: "auto" (each span's way chosen by its own kept frames, see
+# dynode.choice), the fitted dynamics' (exact, initial), or a baseline through the same codes inside the
+# observed span (the dynamics beyond it), for interpolation and extrapolation only: an edit rides on the
+# dynamics.
+RENDER_PATHS = ("auto", *PATHS, *LATENT_INTERPOLATORS)
+DEFAULT_PATH = "auto"
 DETAIL = "detail rendering"
 
 
@@ -116,15 +118,16 @@ class Renderer:
     def crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
               geometry: torch.Tensor | None = None, steady_strength: float = 0.0, keys: Keyframes | None = None,
               weights: torch.Tensor | None = None, base: Generator | None = None,
-              unedited: torch.Tensor | None = None) -> Clip:
+              unedited: torch.Tensor | None = None, carried: Detail | None = None) -> Clip:
         """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
         is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes');
         with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion; with
         ``keys``, the keyframes' look held on the change from ``geometry``'s renders (its ``weights`` (N,)).
         With ``base`` (the generator before a tuning) and the ``unedited`` codes, every code set is drawn as
-        the tuned render of the unedited codes plus ``base``'s change from them to the codes."""
+        the tuned render of the unedited codes plus ``base``'s change from them to the codes. ``carried``
+        replaces the part's detail (another :class:`DetailConfig`)."""
         generator = self.generator
-        detail = self.detail(part) if fidelity == "detail" else None
+        detail = (carried or self.detail(part)) if fidelity == "detail" else None
         chunk = render_chunk(generator)
         draw = partial(drawn, generator, base=base, unedited=unedited, chunk=chunk)
 
@@ -169,8 +172,18 @@ class Renderer:
         return self.compose(times, lambda part, u, last: self.along(part, u, path, fidelity), full_frame, fps, audio,
                             fidelity=fidelity)
 
+    def choice(self, part: Part) -> Choice:
+        """How ``path="auto"`` renders a part between its kept frames (checked once; see :mod:`dynode.choice`)."""
+        if part.choice is None:
+            detail = self.detail(part)
+            codes, times = part.observed()
+            part.choice = choose(self.generator, detail.frames, detail.renders, times, codes, self.detail_config)
+        return part.choice
+
     def path_codes(self, part: Part, times: torch.Tensor, path: str) -> torch.Tensor:
-        """A part's codes at ``times`` (N,) along ``path`` (one of :data:`RENDER_PATHS`): (N, num_ws, w_dim)."""
+        """A part's codes at ``times`` (N,) along ``path`` (one of :data:`RENDER_PATHS`; "auto" gives the
+        spline's, whatever draws the pictures): (N, num_ws, w_dim)."""
+        path = "spline" if path == "auto" else path
         if path in PATHS:
             return part.trajectory.evaluate(times, path=path)
         codes, observed = part.observed()
@@ -182,15 +195,35 @@ class Renderer:
         return out
 
     def along(self, part: Part, times: torch.Tensor, path: str, fidelity: str) -> Clip:
-        """A part's path rendered at ``times``."""
-        return self.crops(part, self.path_codes(part, times, path), times, fidelity)
+        """A part's path rendered at ``times``; "auto" with "detail" renders it as the part's :meth:`choice`
+        says between its kept frames (the spline with detail beyond them)."""
+        codes = self.path_codes(part, times, path)
+        method = self.choice(part).method if path == "auto" and fidelity == "detail" else "spline"
+        if method == "fused":
+            detail = self.detail(part)
+            fused = Detail(detail.frames, detail.renders, detail.times, replace(self.detail_config, real_flow=True))
+            return self.crops(part, codes, times, fidelity, carried=fused)
+        if method == "spline":
+            return self.crops(part, codes, times, fidelity)
+        observed = part.observed()[1]
+        inside = (times >= observed[0]) & (times <= observed[-1])
+        beyond = self.crops(part, codes[~inside], times[~inside], fidelity) if (~inside).any() else None
+        pixels, chunk = self.detail(part).frames, render_chunk(self.generator)
+
+        def frames() -> Iterator[np.ndarray]:  # the real frames' flow between them, the path's render beyond
+            rendered = iter(()) if beyond is None else (frame for piece in beyond.chunks() for frame in piece)
+            flowed = (frame for piece in times[inside].split(chunk)
+                      for frame in flow_interpolate(pixels, observed, piece))
+            for within in inside.tolist():
+                yield next(flowed if within else rendered)[None]
+        return Clip(times, playback_rate(times), frames)
 
     def extrapolated(self, part: Part, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str) -> Clip:
         """A part's trajectory rendered at ``t`` (past its end too), with ``samples`` SDE futures side by side."""
         traj = part.trajectory
-        latents = self.path_codes(part, t, path)
         if samples < 1:
-            return self.crops(part, latents, t, fidelity)
+            return self.along(part, t, path, fidelity)
+        latents = self.path_codes(part, t, path)
         after = t > float(traj.observed_times[-1])
         tiles = []
         for future in sample_future(traj, t[after], samples, seed):

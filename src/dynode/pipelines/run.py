@@ -82,6 +82,8 @@ class RunResult:
         psnr: mean reconstruction PSNR of the inverted frames, dB (after tuning, if tuned).
         psnr_before_tuning: the same before pivotal tuning (None: not tuned).
         seconds: per stage. outputs: the files written in the output folder, by name.
+        methods: how each fitted span was drawn between its kept frames when interpolated with
+            ``path="auto"``, with the leave-one-out scores that chose it (empty: not interpolated).
     """
 
     pipeline: VideoPipeline
@@ -93,6 +95,7 @@ class RunResult:
     psnr_before_tuning: float | None
     seconds: StageSeconds
     outputs: tuple[str, ...]
+    methods: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One line: frames, PSNR, tuning and the fit."""
@@ -124,6 +127,7 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     outputs: list[str] = []
+    methods: tuple[str, ...] = ()
     pipe = VideoPipeline.from_video(video, models, spec.read, spec.inversion, None, device,
                                     lambda done, total: report("inverting", done, total), log, partial,
                                     lambda done, total: report("tuning", done, total))
@@ -140,6 +144,8 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
         if folder is not None and spec.factor:
             pipe.interpolate(spec.factor, fidelity=spec.fidelity).write(folder / INTERPOLATED)
             outputs.append(INTERPOLATED)
+            if spec.fidelity == "detail":
+                methods = tuple(choice.describe() for choice in pipe.choices())
             watch.lap("interpolate")
         if folder is not None and spec.edit.directions:
             pipe.edit(spec.edit).write(folder / EDITED)
@@ -150,4 +156,4 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
     return RunResult(pipe, len(seq), len(source.cuts) + 1 if source is not None else 1, len(pipe.parts),
                      sum(len(span) for span in pipe.spans if span.kind == "pass"), float(seq.psnr.mean()),
                      None if before is None else float(before),
-                     StageSeconds(**watch.seconds, total=watch.total), tuple(outputs))
+                     StageSeconds(**watch.seconds, total=watch.total), tuple(outputs), methods)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from dynode.align.paste import paste_stream
+from dynode.choice import Choice
 from dynode.detail import Detail
 from dynode.dynamics import Trajectory
 from dynode.errors import InputError
@@ -40,6 +41,8 @@ class Part:
         trajectory: its fitted dynamics (None when not fitted).
         frames: the frames its codes were inverted from, once the renderer needed them (a cache).
         detail: its frames' residuals against their renders, once built (a cache; see :mod:`dynode.detail`).
+        choice: how ``path="auto"`` renders it between its kept frames, once checked (a cache; see
+            :mod:`dynode.choice`).
     """
 
     span: Span
@@ -47,6 +50,7 @@ class Part:
     trajectory: Trajectory | None = None
     frames: Frames | None = None
     detail: Detail | None = None
+    choice: Choice | None = None
 
     def observed(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The observed codes (T, num_ws, w_dim) and their times (T,)."""

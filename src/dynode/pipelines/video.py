@@ -26,6 +26,7 @@ from dynode.errors import InputError
 from dynode.pipelines import spans as multi
 from dynode.pipelines.build import (FitProgress, Log, Progress, fit_parts, fit_summary, invert_frames, read_artifact,
                                    read_video, save_fitted, tune_codes)
+from dynode.choice import Choice
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.editor import edit_clip, make_edits
 from dynode.pipelines.models import Models
@@ -94,7 +95,8 @@ class VideoPipeline:
                             detail_config or self.detail_config)
         keep_detail = same_generator and out.detail_config == self.detail_config
         for new, old in zip(out.parts, self.parts):
-            new.frames, new.detail = old.frames, old.detail if keep_detail else None
+            new.frames = old.frames
+            new.detail, new.choice = (old.detail, old.choice) if keep_detail else (None, None)
         return out
 
     def with_detail_config(self, config: DetailConfig) -> "VideoPipeline":
@@ -238,9 +240,12 @@ class VideoPipeline:
         """The video over its observed span at ``factor`` x its rate (default 8), at ``fps``, or at ``times``.
 
         Args:
-            path: "exact" (through every observed frame), "initial" (the paper's single solve
-                from the first frame), or "linear", "slerp", "spline": that interpolation of the
-                same codes inside the observed span (see :data:`RENDER_PATHS`).
+            path: "auto" (the default: with "detail", each span drawn between its kept frames by
+                whichever of the spline with detail, its fusion with the real frames' flow, or that
+                flow alone predicts the span's own hidden kept frames best, see :meth:`choices`;
+                with "latent", the spline), "exact" (through every observed frame), "initial" (the
+                paper's single solve from the first frame), or "linear", "slerp", "spline": that
+                interpolation of the same codes inside the observed span (see :data:`RENDER_PATHS`).
             full_frame: paste into the source video (see :meth:`render`).
             fidelity: "detail" (default: the video's own detail carried along the path; needs the
                 observed frames, in memory or from the source video) or "latent" (see :meth:`render`).
@@ -252,8 +257,22 @@ class VideoPipeline:
         check_choice("path", path, RENDER_PATHS)
         self.trajectories("interpolation")
         t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
+        if path == "auto" and fidelity == "detail":
+            self.choices()
         renderer = self.renderer
         return renderer.spans_along(t, path, fidelity, full_frame, fps, renderer.audio() if times is None else None)
+
+    def choices(self) -> list[Choice]:
+        """How ``path="auto"`` renders each fitted span between its kept frames, checked on the span's own
+        kept frames once (see :mod:`dynode.choice`) and logged."""
+        renderer, out = self.renderer, []
+        for k, part in enumerate(self.parts):
+            known = part.choice is not None
+            out.append(renderer.choice(part))
+            if not known:
+                where = f"span {k + 1} of {len(self.parts)}: " if len(self.parts) > 1 else ""
+                self.log(f"auto: {where}{out[-1].describe()}")
+        return out
 
     def slow_motion(self, slowdown: float, fps: float | None = None, path: str = DEFAULT_PATH,
                     full_frame: bool = False, fidelity: str = "detail") -> Clip:
@@ -282,6 +301,8 @@ class VideoPipeline:
         """
         check_choice("path", path, RENDER_PATHS)
         self.trajectories("extrapolation")
+        if path == "auto" and fidelity == "detail":
+            self.choices()
         return self.renderer.extrapolation(seconds, fps, path, samples, seed, fidelity)
 
     def direction(self, spec: str) -> Direction:

@@ -1,0 +1,106 @@
+"""Which way to render a video between its kept frames, chosen by the video itself.
+
+Which method draws the frames between the kept ones best depends on the video: the video's
+detail along the spline of its codes wins where the generator draws the footage well, optical
+flow of the real frames where it does not (another domain, a small generator, a hard face). The
+video can say which: hide an interior kept frame, predict it from the frames left with every
+candidate, and score the prediction against the real frame (PSNR). That is leave-one-out
+cross-validation on the video's own frames. The candidates (:data:`METHODS`):
+
+- ``spline``: the natural cubic spline of the codes, rendered, with the video's detail carried
+  along it (:mod:`dynode.detail`);
+- ``flow``: DIS optical-flow interpolation of the real frames alone;
+- ``fused``: the spline with detail fused with that flow wherever the flow is consistent
+  forwards and backwards (``DetailConfig.real_flow``): chosen only where it beats both.
+
+A hidden frame is predicted across twice the gap the video has, so every candidate is checked
+on a harder case than it will render; the order of the candidates is what matters. Frames are
+checked evenly over the span, at most ``max_checks`` of them, so the cost does not grow with the
+video's length. A candidate within ``tie`` dB of the best that comes earlier in :data:`METHODS`
+is preferred (the latent path first, the blend last).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from dynode.baselines.latent import spline
+from dynode.config import DetailConfig
+from dynode.detail import Detail
+from dynode.flow import flow_interpolate
+from dynode.io.images import from_uint8
+from dynode.metrics.image import psnr
+from dynode.render import render_pixels
+from dynode.types import Generator
+
+METHODS = ("spline", "flow", "fused")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The method chosen for one span and why.
+
+    Attributes:
+        method: one of :data:`METHODS`. scores: each candidate's mean PSNR (dB) over the checked
+            frames. checked: the times (s) of the kept frames hidden and predicted (empty for a
+            span with no interior kept frame, whose method is the first candidate).
+    """
+
+    method: str
+    scores: dict[str, float] = field(default_factory=dict)
+    checked: tuple[float, ...] = ()
+
+    def describe(self) -> str:
+        if not self.checked:
+            return f"{self.method} (no interior kept frame to check)"
+        scores = ", ".join(f"{name} {score:.2f}" for name, score in self.scores.items())
+        return f"{self.method} (leave-one-out PSNR on {len(self.checked)} kept frames: {scores} dB)"
+
+
+def checked_frames(count: int, max_checks: int) -> list[int]:
+    """Interior indices of ``count`` kept frames to hide, evenly spread, at most ``max_checks``."""
+    interior = np.arange(1, count - 1)
+    if len(interior) <= max_checks:
+        return interior.tolist()
+    return sorted(set(np.round(np.linspace(1, count - 2, max_checks)).astype(int).tolist()))
+
+
+def predictions(generator: Generator, frames: np.ndarray, renders: np.ndarray, times: torch.Tensor,
+                codes: torch.Tensor, k: int, config: DetailConfig = DetailConfig()) -> dict[str, np.ndarray]:
+    """Every candidate's uint8 (R, R, 3) prediction of kept frame ``k`` from the others.
+
+    Args:
+        frames, renders: uint8 (T, R, R, 3) the kept frames and the renders of their ``codes``
+            (T, num_ws, w_dim) at ``times`` (T,) seconds.
+    """
+    keep = np.arange(len(frames)) != k
+    t = times[k:k + 1]
+    geometry = render_pixels(generator, spline(times[keep], codes[keep], t).float())
+    detail = Detail(frames[keep], renders[keep], times[keep], replace(config, real_flow=False))
+    fused = Detail(frames[keep], renders[keep], times[keep], replace(config, real_flow=True))
+    return {"spline": detail.apply(t, geometry)[0], "fused": fused.apply(t, geometry)[0],
+            "flow": flow_interpolate(frames[keep], times[keep], t)[0]}
+
+
+def choose(generator: Generator, frames: np.ndarray, renders: np.ndarray, times: torch.Tensor, codes: torch.Tensor,
+           config: DetailConfig = DetailConfig(), max_checks: int = 8, tie: float = 0.05) -> Choice:
+    """The method that predicts the hidden kept frames best (see the module).
+
+    Args:
+        frames, renders, times, codes: as for :func:`predictions`.
+    """
+    checks = checked_frames(len(frames), max_checks)
+    if not checks:
+        return Choice(METHODS[0])
+    totals = dict.fromkeys(METHODS, 0.0)
+    for k in checks:
+        truth = from_uint8(frames[k:k + 1])
+        for name, picture in predictions(generator, frames, renders, times, codes, k, config).items():
+            totals[name] += float(psnr(from_uint8(picture[None]), truth)[0])
+    scores = {name: round(total / len(checks), 3) for name, total in totals.items()}
+    best = max(scores.values())
+    method = next(name for name in METHODS if scores[name] >= best - tie)
+    return Choice(method, scores, tuple(round(float(times[k]), 4) for k in checks))
