@@ -96,24 +96,32 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     pipe = stage("fit", lambda: pipe.fit(fit_cfg))
     t_all = times[: kept[-1] + 1]
     dyn = stage("render", lambda: pipe.interpolate(times=t_all, path="exact", fidelity="latent").numpy())
-    # The default output (the video's detail along the default path), and the same detail along the ODE's path.
+    # The default output (path auto: the way the clip's own kept frames choose), the video's detail along
+    # the spline and along the ODE's path.
+    choice = stage("auto_choice", lambda: pipe.choices()[0])
+    result["auto_choice"] = {"method": choice.method, "scores": choice.scores, "checked": len(choice.checked)}
     dyn_detail = stage("render_detail", lambda: pipe.interpolate(times=t_all, fidelity="detail").numpy())
+    spline_detail = stage("render_spline_detail",
+                          lambda: pipe.interpolate(times=t_all, path="spline", fidelity="detail").numpy())
     ode_detail = pipe.interpolate(times=t_all, path="exact", fidelity="detail").numpy()
     lin = pipe.render(linear(seq.times, seq.latents, t_all), t_all).numpy()
     truth = video.pixels[: kept[-1] + 1]
     truth_crops = alignment.at(t_all).crops(truth)
     result["crops"] = {"dynode": _scores(dyn[held], truth_crops[held]),
                        "dynode-detail": _scores(dyn_detail[held], truth_crops[held]),
+                       "spline-detail": _scores(spline_detail[held], truth_crops[held]),
                        "dynode-ode-detail": _scores(ode_detail[held], truth_crops[held]),
                        "linear": _scores(lin[held], truth_crops[held])}
     full = stage("paste", lambda: paste_at(kept_video, dyn, alignment, t_all))
     full_detail = paste_at(kept_video, dyn_detail, alignment, t_all)
+    full_spline_detail = paste_at(kept_video, spline_detail, alignment, t_all)
     full_ode_detail = paste_at(kept_video, ode_detail, alignment, t_all)
     full_lin = paste_at(kept_video, lin, alignment, t_all)
     mint = stage("minterpolate", lambda: minterpolate(kept_video.pixels, keep))[: len(t_all)]
     flow = stage("dis_flow", lambda: flow_interpolate(kept_video.pixels, kept_video.times, t_all))
     result["full_frame"] = {"dynode": _scores(full[held], truth[held]),
                             "dynode-detail": _scores(full_detail[held], truth[held]),
+                            "spline-detail": _scores(full_spline_detail[held], truth[held]),
                             "dynode-ode-detail": _scores(full_ode_detail[held], truth[held]),
                             "linear": _scores(full_lin[held], truth[held]),
                             "minterpolate": _scores(mint[held], truth[held]), "dis_flow": _scores(flow[held], truth[held])}
@@ -132,7 +140,8 @@ def markdown(report: dict) -> str:
              "TL-ID / TG-ID (x source) |", "|---|---|---|---|---|---|"]
     for keep, r in report["results"].items():
         label = f"{int(keep) - 1} of {keep}"
-        for method in ("dynode", "dynode-detail", "dynode-ode-detail", "linear", "minterpolate", "dis_flow"):
+        for method in ("dynode", "dynode-detail", "spline-detail", "dynode-ode-detail", "linear", "minterpolate",
+                       "dis_flow"):
             crop = r["crops"].get(method)
             full = r["full_frame"][method]
             ident = r["identity"].get(method)
