@@ -28,6 +28,7 @@ import importlib.util
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ import torch
 from common import save_report
 from dynode.align import align_video, paste, paste_at
 from dynode.baselines import flow_interpolate, linear, minterpolate
+from dynode.choice import choose
 from dynode.config import FitConfig, InversionConfig, PTIConfig
 from dynode.errors import InputError
 from dynode.generators import load_generator
@@ -119,8 +121,21 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     full_lin = paste_at(kept_video, lin, alignment, t_all)
     mint = stage("minterpolate", lambda: minterpolate(kept_video.pixels, keep))[: len(t_all)]
     flow = stage("dis_flow", lambda: flow_interpolate(kept_video.pixels, kept_video.times, t_all))
+    # What `dynode interpolate --full-frame` draws by default: auto checked on the full frames.
+    detail = pipe.renderer.detail(pipe.parts[0])
+    codes, kept_times = pipe.parts[0].observed()
+    whole = stage("auto_choice_full_frame", lambda: choose(pipe.generator, detail.frames, detail.renders, kept_times,
+                                                           codes, pipe.detail_config, full=kept_video.pixels,
+                                                           alignment=alignment))
+    result["auto_choice_full_frame"] = {"method": whole.method, "scores": whole.scores, "checked": len(whole.checked)}
+    if whole.method == "flow":
+        full_auto = flow
+    else:
+        fused = pipe.with_detail_config(replace(pipe.detail_config, real_flow=True)) if whole.method == "fused" else pipe
+        full_auto = paste_at(kept_video, fused.interpolate(times=t_all, path="spline").numpy(), alignment, t_all)
     result["full_frame"] = {"dynode": _scores(full[held], truth[held]),
                             "dynode-detail": _scores(full_detail[held], truth[held]),
+                            "auto-full-frame": _scores(full_auto[held], truth[held]),
                             "spline-detail": _scores(full_spline_detail[held], truth[held]),
                             "dynode-ode-detail": _scores(full_ode_detail[held], truth[held]),
                             "linear": _scores(full_lin[held], truth[held]),
@@ -140,8 +155,8 @@ def markdown(report: dict) -> str:
              "TL-ID / TG-ID (x source) |", "|---|---|---|---|---|---|"]
     for keep, r in report["results"].items():
         label = f"{int(keep) - 1} of {keep}"
-        for method in ("dynode", "dynode-detail", "spline-detail", "dynode-ode-detail", "linear", "minterpolate",
-                       "dis_flow"):
+        for method in ("dynode", "dynode-detail", "auto-full-frame", "spline-detail", "dynode-ode-detail", "linear",
+                       "minterpolate", "dis_flow"):
             crop = r["crops"].get(method)
             full = r["full_frame"][method]
             ident = r["identity"].get(method)

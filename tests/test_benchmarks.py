@@ -121,7 +121,11 @@ def test_real_clip_benchmark_scores_crops_full_frames_and_identity(tiny_folder, 
                     "--steps-first", "2", "--pti-steps", "2", "--iters", "4", "--out", str(out))
     r = report["results"]["2"]
     assert r["kept"] == 5 and r["held_out"] == 4
-    assert set(r["full_frame"]) == {"dynode", "dynode-detail", "dynode-ode-detail", "linear", "minterpolate", "dis_flow"}
+    assert set(r["full_frame"]) == {"dynode", "dynode-detail", "auto-full-frame", "spline-detail", "dynode-ode-detail",
+                                    "linear", "minterpolate", "dis_flow"}
+    # an untrained generator: auto, checked on the full frames, draws them as the real frames' flow
+    assert r["auto_choice_full_frame"]["method"] == "flow"
+    assert r["full_frame"]["auto-full-frame"] == r["full_frame"]["dis_flow"]
     assert r["crops"]["dynode-detail"]["psnr"] > r["crops"]["dynode"]["psnr"] + 3
     assert r["full_frame"]["dis_flow"]["psnr"] > r["full_frame"]["dynode"]["psnr"]  # untrained generator vs real frames
     assert {"invert", "pti", "fit", "paste"} <= set(r["seconds"]) and "tl_id" in r["identity"]["dynode"]

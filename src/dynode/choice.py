@@ -13,6 +13,10 @@ cross-validation on the video's own frames. The candidates (:data:`METHODS`):
 - ``fused``: the spline with detail fused with that flow wherever the flow is consistent
   forwards and backwards (``DetailConfig.real_flow``): chosen only where it beats both.
 
+For a video rendered into its full frames (faces aligned, pasted back) the check is made on the
+full frames: each crop prediction is pasted into the flow-interpolated background, and ``flow``
+is the flow of the whole frames, as those outputs are drawn.
+
 A hidden frame is predicted across twice the gap the video has, so every candidate is checked
 on a harder case than it will render; the order of the candidates is what matters. Frames are
 checked evenly over the span, at most ``max_checks`` of them, so the cost does not grow with the
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from dynode.align.paste import paste
 from dynode.baselines.latent import spline
 from dynode.config import DetailConfig
 from dynode.detail import Detail
@@ -34,7 +39,7 @@ from dynode.flow import flow_interpolate
 from dynode.io.images import from_uint8
 from dynode.metrics.image import psnr
 from dynode.render import render_pixels
-from dynode.types import Generator
+from dynode.types import Alignment, Generator
 
 METHODS = ("spline", "flow", "fused")
 
@@ -85,20 +90,37 @@ def predictions(generator: Generator, frames: np.ndarray, renders: np.ndarray, t
             "flow": flow_interpolate(frames[keep], times[keep], t)[0]}
 
 
+def full_frame(predicted: dict[str, np.ndarray], full: np.ndarray, times: torch.Tensor, k: int,
+               alignment: Alignment) -> dict[str, np.ndarray]:
+    """Crop predictions of kept frame ``k`` as full frames: pasted into the flow of the other full frames
+    (uint8 (T, H, W, 3) at ``times``), which is ``flow``'s own prediction."""
+    keep = np.arange(len(full)) != k
+    background = flow_interpolate(full[keep], times[keep], times[k:k + 1])
+    placed = alignment.at(times[k:k + 1].numpy())
+    return {name: background[0] if name == "flow" else paste(background, crop[None], placed)[0]
+            for name, crop in predicted.items()}
+
+
 def choose(generator: Generator, frames: np.ndarray, renders: np.ndarray, times: torch.Tensor, codes: torch.Tensor,
-           config: DetailConfig = DetailConfig(), max_checks: int = 8, tie: float = 0.05) -> Choice:
+           config: DetailConfig = DetailConfig(), max_checks: int = 8, tie: float = 0.05,
+           full: np.ndarray | None = None, alignment: Alignment | None = None) -> Choice:
     """The method that predicts the hidden kept frames best (see the module).
 
     Args:
         frames, renders, times, codes: as for :func:`predictions`.
+        full, alignment: the kept frames whole (T, H, W, 3) and their faces' alignment: score the
+            predictions as full frames (see :func:`full_frame`).
     """
     checks = checked_frames(len(frames), max_checks)
     if not checks:
         return Choice(METHODS[0])
     totals = dict.fromkeys(METHODS, 0.0)
     for k in checks:
-        truth = from_uint8(frames[k:k + 1])
-        for name, picture in predictions(generator, frames, renders, times, codes, k, config).items():
+        predicted = predictions(generator, frames, renders, times, codes, k, config)
+        if full is not None:
+            predicted = full_frame(predicted, full, times, k, alignment)
+        truth = from_uint8((frames if full is None else full)[k:k + 1])
+        for name, picture in predicted.items():
             totals[name] += float(psnr(from_uint8(picture[None]), truth)[0])
     scores = {name: round(total / len(checks), 3) for name, total in totals.items()}
     best = max(scores.values())

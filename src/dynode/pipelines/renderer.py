@@ -29,6 +29,7 @@ from dynode.flow import flow_interpolate
 from dynode.io.images import to_uint8
 from dynode.io.shots import describe
 from dynode.io.source import read_kept
+from dynode.io.video import VideoReader, frame_pairs
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.spans import Part
@@ -168,17 +169,34 @@ class Renderer:
 
     def spans_along(self, times: torch.Tensor, path: str, fidelity: str, full_frame: bool = False,
                     fps: float | None = None, audio: Path | None = None) -> Clip:
-        """Every span's path rendered at ``times`` (see :meth:`compose`)."""
-        return self.compose(times, lambda part, u, last: self.along(part, u, path, fidelity), full_frame, fps, audio,
-                            fidelity=fidelity)
+        """Every span's path rendered at ``times`` (see :meth:`compose`); a span that ``auto`` draws by the
+        real frames' flow in full frames is passed through whole (the source's frames, flowed)."""
+        def render(part: Part, u: torch.Tensor, last: bool) -> Clip | None:
+            observed = part.observed()[1]
+            if full_frame and path == "auto" and fidelity == "detail" and self.choice(part, True).method == "flow" \
+                    and bool(((u >= observed[0]) & (u <= observed[-1])).all()):
+                return None
+            return self.along(part, u, path, fidelity, full_frame)
+        return self.compose(times, render, full_frame, fps, audio, fidelity=fidelity)
 
-    def choice(self, part: Part) -> Choice:
-        """How ``path="auto"`` renders a part between its kept frames (checked once; see :mod:`dynode.choice`)."""
-        if part.choice is None:
+    def choice(self, part: Part, full_frame: bool = False) -> Choice:
+        """How ``path="auto"`` renders a part between its kept frames, as crops or pasted into the full frames
+        (checked once; see :mod:`dynode.choice`)."""
+        if full_frame not in part.choices:
             detail = self.detail(part)
             codes, times = part.observed()
-            part.choice = choose(self.generator, detail.frames, detail.renders, times, codes, self.detail_config)
-        return part.choice
+            full = None
+            if full_frame:
+                if self.source is None or self.source.alignment is None:
+                    raise InputError("full-frame output needs the codes of a video whose faces were aligned", "align")
+                path = self.source.require("full-frame output")
+                pairs = itertools.islice(frame_pairs(VideoReader(path), self.source.every), part.span.start,
+                                         part.span.stop)
+                full = np.stack([frame for frame, _ in pairs])
+            part.choices[full_frame] = choose(self.generator, detail.frames, detail.renders, times, codes,
+                                              self.detail_config, full=full,
+                                              alignment=None if full is None else self.source.alignment)
+        return part.choices[full_frame]
 
     def path_codes(self, part: Part, times: torch.Tensor, path: str) -> torch.Tensor:
         """A part's codes at ``times`` (N,) along ``path`` (one of :data:`RENDER_PATHS`; "auto" gives the
@@ -194,11 +212,12 @@ class Renderer:
         out[inside] = LATENT_INTERPOLATORS[path](observed, codes, times[inside]).float()
         return out
 
-    def along(self, part: Part, times: torch.Tensor, path: str, fidelity: str) -> Clip:
-        """A part's path rendered at ``times``; "auto" with "detail" renders it as the part's :meth:`choice`
-        says between its kept frames (the spline with detail beyond them)."""
+    def along(self, part: Part, times: torch.Tensor, path: str, fidelity: str, full_frame: bool = False) -> Clip:
+        """A part's path rendered at ``times`` as crops; "auto" with "detail" renders it as the part's
+        :meth:`choice` (for crops, or for the ``full_frame`` they are pasted into) says between its kept
+        frames (the spline with detail beyond them)."""
         codes = self.path_codes(part, times, path)
-        method = self.choice(part).method if path == "auto" and fidelity == "detail" else "spline"
+        method = self.choice(part, full_frame).method if path == "auto" and fidelity == "detail" else "spline"
         if method == "fused":
             detail = self.detail(part)
             fused = Detail(detail.frames, detail.renders, detail.times, replace(self.detail_config, real_flow=True))

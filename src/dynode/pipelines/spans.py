@@ -14,7 +14,7 @@ optical flow between the frames around a new time.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -41,8 +41,8 @@ class Part:
         trajectory: its fitted dynamics (None when not fitted).
         frames: the frames its codes were inverted from, once the renderer needed them (a cache).
         detail: its frames' residuals against their renders, once built (a cache; see :mod:`dynode.detail`).
-        choice: how ``path="auto"`` renders it between its kept frames, once checked (a cache; see
-            :mod:`dynode.choice`).
+        choices: how ``path="auto"`` renders it between its kept frames, as crops (key False) or full
+            frames (True), once checked (a cache; see :mod:`dynode.choice`).
     """
 
     span: Span
@@ -50,7 +50,7 @@ class Part:
     trajectory: Trajectory | None = None
     frames: Frames | None = None
     detail: Detail | None = None
-    choice: Choice | None = None
+    choices: dict[bool, Choice] = field(default_factory=dict)
 
     def observed(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The observed codes (T, num_ws, w_dim) and their times (T,)."""
@@ -124,7 +124,8 @@ def compose(source: Source | None, spans: tuple[Span, ...], parts: list[Part], t
 
     Args:
         spans: the video's spans (see :func:`layout`); parts: its fitted spans' parts, in order.
-        render: render(part, times, is_last_span) -> the fitted span's crops at those (distinct) times.
+        render: render(part, times, is_last_span) -> the fitted span's crops at those (distinct) times; in
+            full frames, None passes the span through whole as the other spans are.
         full_frame: paste the crops into the source's frames and pass the other spans' frames
             through whole, in one walk of the source video for the whole clip (``feather``: the
             paste's soft edge, pixels).
@@ -154,13 +155,9 @@ def compose(source: Source | None, spans: tuple[Span, ...], parts: list[Part], t
         low, high = None if fitted and i == 0 else span.first, None if fitted and last else span.last
         held = t if low is None and high is None else t.clamp(low, high)
         distinct, counts = torch.unique_consecutive(held, return_counts=True)
-        if part is not None:
-            clip = render(part, distinct, last)
-        elif full_frame:
-            clip = None
-        else:
-            clip = passthrough(source, span, distinct, resolution)
-            clip = clip.tiled(tiles)
+        clip = render(part, distinct, last) if part is not None else None
+        if clip is None and not full_frame:
+            clip = passthrough(source, span, distinct, resolution).tiled(tiles)
         pieces.append((clip, counts, t, held))
     if not full_frame:
         return concat([replace(clip, times=t) if len(counts) == len(t) else repeat(clip, counts, t)

@@ -96,7 +96,7 @@ class VideoPipeline:
         keep_detail = same_generator and out.detail_config == self.detail_config
         for new, old in zip(out.parts, self.parts):
             new.frames = old.frames
-            new.detail, new.choice = (old.detail, old.choice) if keep_detail else (None, None)
+            new.detail, new.choices = (old.detail, old.choices) if keep_detail else (None, {})
         return out
 
     def with_detail_config(self, config: DetailConfig) -> "VideoPipeline":
@@ -258,17 +258,17 @@ class VideoPipeline:
         self.trajectories("interpolation")
         t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
         if path == "auto" and fidelity == "detail":
-            self.choices()
+            self.choices(full_frame)
         renderer = self.renderer
         return renderer.spans_along(t, path, fidelity, full_frame, fps, renderer.audio() if times is None else None)
 
-    def choices(self) -> list[Choice]:
-        """How ``path="auto"`` renders each fitted span between its kept frames, checked on the span's own
-        kept frames once (see :mod:`dynode.choice`) and logged."""
+    def choices(self, full_frame: bool = False) -> list[Choice]:
+        """How ``path="auto"`` renders each fitted span between its kept frames (as crops, or pasted into
+        the full frames), checked on the span's own kept frames once (see :mod:`dynode.choice`) and logged."""
         renderer, out = self.renderer, []
         for k, part in enumerate(self.parts):
-            known = part.choice is not None
-            out.append(renderer.choice(part))
+            known = full_frame in part.choices
+            out.append(renderer.choice(part, full_frame))
             if not known:
                 where = f"span {k + 1} of {len(self.parts)}: " if len(self.parts) > 1 else ""
                 self.log(f"auto: {where}{out[-1].describe()}")
