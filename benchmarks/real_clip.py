@@ -37,7 +37,7 @@ import torch
 from common import save_report
 from dynode.align import align_video, paste, paste_at
 from dynode.baselines import flow_interpolate, linear, minterpolate
-from dynode.choice import choose
+from dynode.choice import choose, mean
 from dynode.config import FitConfig, InversionConfig, PTIConfig
 from dynode.errors import InputError
 from dynode.generators import load_generator
@@ -130,6 +130,9 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     result["auto_choice_full_frame"] = {"method": whole.method, "scores": whole.scores, "checked": len(whole.checked)}
     if whole.method == "flow":
         full_auto = flow
+    elif whole.method == "blend":
+        crop_flow = flow_interpolate(kept_crops.pixels, kept_video.times, t_all)
+        full_auto = paste_at(kept_video, mean(spline_detail, crop_flow), alignment, t_all)
     else:
         fused = pipe.with_detail_config(replace(pipe.detail_config, real_flow=True)) if whole.method == "fused" else pipe
         full_auto = paste_at(kept_video, fused.interpolate(times=t_all, path="spline").numpy(), alignment, t_all)

@@ -57,7 +57,7 @@ def test_interpolation_benchmark_scores_every_method(tiny_folder, tmp_path):
     # auto checks the video's own kept frames and draws it as the best of its candidates (here the real frames'
     # flow, which an untrained generator cannot match); the check is a share of the render, reported.
     auto = report["auto"]
-    assert auto["choices"] == ["flow"] and set(auto["candidates_psnr"]) == {"spline", "flow", "fused"}
+    assert auto["choices"] == ["flow"] and set(auto["candidates_psnr"]) == {"spline", "flow", "blend", "fused"}
     assert interp["auto"]["psnr"] == pytest.approx(interp["dis_flow"]["psnr"], abs=0.05)
     assert report["targets"]["auto_not_below_dis_flow"] is True and auto["check_share_of_render"] > 0
     extrap = report["summary"]["extrapolation_first8"]

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
-from dynode.choice import Choice, choose
+from dynode.choice import Choice, choose, mean
 from dynode.config import FIDELITIES, DetailConfig, check_choice
 from dynode.detail import Detail
 from dynode.dynamics import PATHS, sample_future
@@ -226,15 +226,22 @@ class Renderer:
             return self.crops(part, codes, times, fidelity)
         observed = part.observed()[1]
         inside = (times >= observed[0]) & (times <= observed[-1])
-        beyond = self.crops(part, codes[~inside], times[~inside], fidelity) if (~inside).any() else None
+        drawn = torch.ones_like(inside) if method == "blend" else ~inside  # flow alone needs no render between
+        rendered_clip = self.crops(part, codes[drawn], times[drawn], fidelity) if drawn.any() else None
         pixels, chunk = self.detail(part).frames, render_chunk(self.generator)
 
-        def frames() -> Iterator[np.ndarray]:  # the real frames' flow between them, the path's render beyond
-            rendered = iter(()) if beyond is None else (frame for piece in beyond.chunks() for frame in piece)
+        def frames() -> Iterator[np.ndarray]:  # the real frames' flow between them (or its mean with the render)
+            rendered = iter(()) if rendered_clip is None else \
+                (frame for piece in rendered_clip.chunks() for frame in piece)
             flowed = (frame for piece in times[inside].split(chunk)
                       for frame in flow_interpolate(pixels, observed, piece))
             for within in inside.tolist():
-                yield next(flowed if within else rendered)[None]
+                if not within:
+                    yield next(rendered)[None]
+                elif method == "blend":
+                    yield mean(next(rendered), next(flowed))[None]
+                else:
+                    yield next(flowed)[None]
         return Clip(times, playback_rate(times), frames)
 
     def extrapolated(self, part: Part, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str) -> Clip:
