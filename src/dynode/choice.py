@@ -28,7 +28,7 @@ is preferred (the latent path first, the blend last).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -84,12 +84,18 @@ def predictions(generator: Generator, frames: np.ndarray, renders: np.ndarray, t
             (T, num_ws, w_dim) at ``times`` (T,) seconds.
     """
     keep = np.arange(len(frames)) != k
-    t = times[k:k + 1]
-    geometry = render_pixels(generator, spline(times[keep], codes[keep], t).float())
-    detail = Detail(frames[keep], renders[keep], times[keep], replace(config, real_flow=False))
-    fused = Detail(frames[keep], renders[keep], times[keep], replace(config, real_flow=True))
-    along, flowed = detail.apply(t, geometry)[0], flow_interpolate(frames[keep], times[keep], t)[0]
-    return {"spline": along, "flow": flowed, "blend": mean(along, flowed), "fused": fused.apply(t, geometry)[0]}
+    t = float(times[k])
+    geometry = render_pixels(generator, spline(times[keep], codes[keep], times[k:k + 1]).float())[0]
+    detail = Detail(frames[keep], renders[keep], times[keep], config)
+    carried = geometry.astype(np.float32) + detail.residual_at(t, geometry)  # the spline with detail
+    picture, trust = detail.real_flow(t)  # the two real frames around it, flowed (as flow_interpolate does)
+    along, flowed = _uint8(carried), _uint8(picture)
+    return {"spline": along, "flow": flowed, "blend": mean(along, flowed),
+            "fused": _uint8(trust * picture + (1 - trust) * carried)}
+
+
+def _uint8(picture: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(picture), 0, 255).astype(np.uint8)
 
 
 def mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -96,7 +96,7 @@ class Detail:
         fade = np.exp(-outside / (self.config.horizon * self._gap)) if outside > 0 else 1.0
         return total / np.maximum(weight, 1e-6) * np.clip(reach, 0.0, 1.0) * fade
 
-    def _real_flow(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
+    def real_flow(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
         """The real frames' flow interpolation at ``t`` (float32 (H, W, 3)) and its consistency
         (H, W, 1) in [0, 1], or None outside the observed span or at an observation."""
         if len(self.times) < 2:
@@ -132,7 +132,7 @@ class Detail:
         out = np.empty_like(targets)
         for n in range(len(t)):
             residual = self.residual_at(float(t[n]), geometry[n])
-            real = self._real_flow(float(t[n])) if self.config.real_flow and targets is geometry else None
+            real = self.real_flow(float(t[n])) if self.config.real_flow and targets is geometry else None
             if real is not None:
                 picture, trust = real
                 fused = trust * picture + (1 - trust) * (geometry[n].astype(np.float32) + residual)
