@@ -81,7 +81,10 @@ def test_recovers_a_linear_path_and_extrapolates_it():
     lat = torch.zeros(9, 2, 4)
     lat[:, :, 0] = (0.5 + 1.5 * t)[:, None]
     lat[:, :, 2] = (-1.0 * t)[:, None]
+    state, threads = torch.get_rng_state(), torch.get_num_threads()
     traj = fit(_seq(lat, t), FitConfig(subspace_dim=2, iters=400, lr=3e-3))
+    # a library call leaves torch's global state as it found it: its random generator and thread count
+    assert torch.equal(torch.get_rng_state(), state) and torch.get_num_threads() == threads
     query = torch.tensor([0.25, 1.1, 2.5])
     truth = torch.zeros(3, 2, 4)
     truth[:, :, 0] = (0.5 + 1.5 * query)[:, None]

@@ -159,7 +159,8 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
     # The field is a small MLP: thread hand-offs cost more than they save (measured ~4x on 2 cores).
     torch.set_num_threads(1)
     try:
-        return _fit(sequence, config, progress, generator, frames)
+        with torch.random.fork_rng():  # the fit seeds torch's generator; the caller's state is restored after
+            return _fit(sequence, config, progress, generator, frames)
     finally:
         torch.set_num_threads(threads)
 
