@@ -125,7 +125,7 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     detail = pipe.renderer.detail(pipe.parts[0])
     codes, kept_times = pipe.parts[0].observed()
     whole = stage("auto_choice_full_frame", lambda: choose(pipe.generator, detail.frames, detail.renders, kept_times,
-                                                           codes, pipe.detail_config, full=kept_video.pixels,
+                                                           codes, pipe.detail_config, full=dict(enumerate(kept_video.pixels)),
                                                            alignment=alignment))
     result["auto_choice_full_frame"] = {"method": whole.method, "scores": whole.scores, "checked": len(whole.checked)}
     if whole.method == "flow":

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynode.choice import METHODS, Choice, checked_frames, choose
+from dynode.choice import METHODS, Choice, checked_frames, choose, full_frames_needed
 from dynode.render import render_pixels
 
 
@@ -28,6 +28,8 @@ def test_checked_frames_are_interior_and_capped():
     assert checked_frames(2, 8) == [] and checked_frames(5, 8) == [1, 2, 3]
     spread = checked_frames(100, 8)
     assert len(spread) == 8 and spread[0] == 1 and spread[-1] == 98
+    needed = full_frames_needed(1000, 8)  # a check in full frames reads each checked frame and its neighbours only
+    assert len(needed) == 24 and {k + d for k in checked_frames(1000, 8) for d in (-1, 0, 1)} == set(needed)
 
 
 def test_a_video_the_generator_draws_keeps_the_latent_path(tiny_gen):

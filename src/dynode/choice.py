@@ -103,12 +103,18 @@ def mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((a.astype(np.uint16) + b.astype(np.uint16) + 1) // 2).astype(np.uint8)
 
 
-def full_frame(predicted: dict[str, np.ndarray], full: np.ndarray, times: torch.Tensor, k: int,
+def full_frames_needed(count: int, max_checks: int = 8) -> list[int]:
+    """The kept frames whose full pictures a check in full frames reads: each checked frame and the two
+    around it (at most 3 x ``max_checks``, whatever the video's length)."""
+    return sorted({i for k in checked_frames(count, max_checks) for i in (k - 1, k, k + 1)})
+
+
+def full_frame(predicted: dict[str, np.ndarray], full: dict[int, np.ndarray], times: torch.Tensor, k: int,
                alignment: Alignment) -> dict[str, np.ndarray]:
-    """Crop predictions of kept frame ``k`` as full frames: pasted into the flow of the other full frames
-    (uint8 (T, H, W, 3) at ``times``), which is ``flow``'s own prediction."""
-    keep = np.arange(len(full)) != k
-    background = flow_interpolate(full[keep], times[keep], times[k:k + 1])
+    """Crop predictions of kept frame ``k`` as full frames: pasted into the flow between the full frames
+    around it (``full``: uint8 (H, W, 3) by kept index, at ``times``), which is ``flow``'s own prediction."""
+    around = np.stack([full[k - 1], full[k + 1]])
+    background = flow_interpolate(around, times[[k - 1, k + 1]], times[k:k + 1])
     placed = alignment.at(times[k:k + 1].numpy())
     return {name: background[0] if name == "flow" else paste(background, crop[None], placed)[0]
             for name, crop in predicted.items()}
@@ -116,13 +122,14 @@ def full_frame(predicted: dict[str, np.ndarray], full: np.ndarray, times: torch.
 
 def choose(generator: Generator, frames: np.ndarray, renders: np.ndarray, times: torch.Tensor, codes: torch.Tensor,
            config: DetailConfig = DetailConfig(), max_checks: int = 8, tie: float = 0.05,
-           full: np.ndarray | None = None, alignment: Alignment | None = None) -> Choice:
+           full: dict[int, np.ndarray] | None = None, alignment: Alignment | None = None) -> Choice:
     """The method that predicts the hidden kept frames best (see the module).
 
     Args:
         frames, renders, times, codes: as for :func:`predictions`.
-        full, alignment: the kept frames whole (T, H, W, 3) and their faces' alignment: score the
-            predictions as full frames (see :func:`full_frame`).
+        full, alignment: the kept frames whole that the check reads (uint8 (H, W, 3) by kept index,
+            :func:`full_frames_needed`) and the faces' alignment: score the predictions as full frames
+            (see :func:`full_frame`).
     """
     checks = checked_frames(len(frames), max_checks)
     if not checks:
@@ -132,7 +139,7 @@ def choose(generator: Generator, frames: np.ndarray, renders: np.ndarray, times:
         predicted = predictions(generator, frames, renders, times, codes, k, config)
         if full is not None:
             predicted = full_frame(predicted, full, times, k, alignment)
-        truth = from_uint8((frames if full is None else full)[k:k + 1])
+        truth = from_uint8(frames[k:k + 1] if full is None else full[k][None])
         for name, picture in predicted.items():
             totals[name] += float(psnr(from_uint8(picture[None]), truth)[0])
     scores = {name: round(total / len(checks), 3) for name, total in totals.items()}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
-from dynode.choice import Choice, choose, mean
+from dynode.choice import Choice, choose, full_frames_needed, mean
 from dynode.config import FIDELITIES, DetailConfig, check_choice
 from dynode.detail import Detail
 from dynode.dynamics import PATHS, sample_future
@@ -190,9 +190,10 @@ class Renderer:
                 if self.source is None or self.source.alignment is None:
                     raise InputError("full-frame output needs the codes of a video whose faces were aligned", "align")
                 path = self.source.require("full-frame output")
+                needed = set(full_frames_needed(len(times)))
                 pairs = itertools.islice(frame_pairs(VideoReader(path), self.source.every), part.span.start,
                                          part.span.stop)
-                full = np.stack([frame for frame, _ in pairs])
+                full = {i: frame for i, (frame, _) in enumerate(pairs) if i in needed}
             part.choices[full_frame] = choose(self.generator, detail.frames, detail.renders, times, codes,
                                               self.detail_config, full=full,
                                               alignment=None if full is None else self.source.alignment)
