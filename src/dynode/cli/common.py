@@ -142,7 +142,7 @@ OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
 EDIT_PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from "
                                       "the last) or initial (one solve from the first frame, as in the paper)")
 PATH = O(DEFAULT_PATH, "--path", help="auto: each span drawn between its kept frames by whichever of the spline "
-                                      "with detail, its fusion with the real frames' optical flow, or that flow alone "
+                                      "with detail, the real frames' optical flow, the mean of the two or their fusion "
                                       "predicts its own hidden kept frames best (logged); exact (the fitted dynamics "
                                       "through every observed frame), initial (one solve from the first frame, as in "
                                       "the paper), or linear, slerp, spline (that interpolation of the codes; the "

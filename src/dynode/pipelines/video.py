@@ -17,6 +17,7 @@ from typing import Iterable
 
 import torch
 
+from dynode.choice import Choice
 from dynode.config import (DEFAULT_GENERATOR, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
                            ReadConfig, check_choice)
 from dynode.dynamics import Trajectory, field_for
@@ -26,7 +27,6 @@ from dynode.errors import InputError
 from dynode.pipelines import spans as multi
 from dynode.pipelines.build import (FitProgress, Log, Progress, fit_parts, fit_summary, invert_frames, read_artifact,
                                    read_video, save_fitted, tune_codes)
-from dynode.choice import Choice
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.editor import edit_clip, make_edits
 from dynode.pipelines.models import Models
@@ -241,8 +241,8 @@ class VideoPipeline:
 
         Args:
             path: "auto" (the default: with "detail", each span drawn between its kept frames by
-                whichever of the spline with detail, its fusion with the real frames' flow, or that
-                flow alone predicts the span's own hidden kept frames best, see :meth:`choices`;
+                whichever of the spline with detail, the real frames' flow, the mean of the two or
+                their fusion predicts the span's own hidden kept frames best, see :meth:`choices`;
                 with "latent", the spline), "exact" (through every observed frame), "initial" (the
                 paper's single solve from the first frame), or "linear", "slerp", "spline": that
                 interpolation of the same codes inside the observed span (see :data:`RENDER_PATHS`).
