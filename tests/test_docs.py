@@ -32,6 +32,12 @@ def wrong_defaults(text: str, known: dict) -> list[str]:
     return wrong
 
 
+def test_the_readmes_links_point_at_files_in_the_repository():
+    missing = [link for link in re.findall(r"\]\(((?:docs/|LICENSE)[^)#]*)", (ROOT / "README.md").read_text())
+               if not (ROOT / link).exists()]
+    assert not missing, missing
+
+
 def test_the_command_reference_covers_every_command_and_option():
     page = markdown()
     for command, params in options().items():
