@@ -4,7 +4,7 @@ import inspect
 import os
 
 from dynode.app.service import MAX_EDITS, REMEDIES, TUNING, App, AppConfig, directions_of, fit_spec
-from dynode.config import DEFAULT_GENERATOR, EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig
+from dynode.config import EDIT_MODES, FIDELITIES, EditSpec, FitConfig, InversionConfig
 from dynode.errors import DynodeError, advice
 from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS
 

@@ -105,8 +105,7 @@ def fit_parts(parts: list[Part], models: Models, config: FitConfig,
     part's frames, which must be read; with field "prior", the bundle's motion prior), ``progress``
     counting iterations over all the parts."""
     generator, trajectories = models.generator, []
-    field = field_for(config, models.prior)
-    steps = config.refine if field == "prior" else config.iters
+    steps = config.refine if field_for(config, models.prior) == "prior" else config.iters
     for k, part in enumerate(parts):
         images = from_uint8(part.frames.pixels).to(generator.device) if config.image_weight else None
         report = None if progress is None else \

@@ -29,7 +29,6 @@ from dynode.flow import flow_interpolate
 from dynode.io.images import to_uint8
 from dynode.io.shots import describe
 from dynode.io.source import read_kept
-from dynode.io.video import VideoReader, frame_pairs
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.spans import Part
@@ -46,7 +45,6 @@ DEFAULT_PATH = "auto"
 DETAIL = "detail rendering"
 
 
-
 def drawn(generator: Generator, codes: torch.Tensor, base: Generator | None = None,
           unedited: torch.Tensor | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
     """uint8 chunks (n, R, R, 3) of ``codes`` (N, num_ws, w_dim) rendered by ``generator``; with ``base`` (the
@@ -58,6 +56,7 @@ def drawn(generator: Generator, codes: torch.Tensor, base: Generator | None = No
     return (to_uint8(own + edited - plain) for own, edited, plain in
             zip(iter_render(generator, unedited, chunk), iter_render(base, codes, chunk),
                 iter_render(base, unedited, chunk)))
+
 
 @dataclass(frozen=True)
 class Renderer:
@@ -187,12 +186,9 @@ class Renderer:
             codes, times = part.observed()
             full = None
             if full_frame:
-                if self.source is None or self.source.alignment is None:
-                    raise InputError("full-frame output needs the codes of a video whose faces were aligned", "align")
-                path = self.source.require("full-frame output")
                 needed = set(full_frames_needed(len(times)))
-                pairs = itertools.islice(frame_pairs(VideoReader(path), self.source.every), part.span.start,
-                                         part.span.stop)
+                pairs = multi.span_frames(multi.aligned_video(self.source, "full-frame output"), self.source,
+                                          part.span)
                 full = {i: frame for i, (frame, _) in enumerate(pairs) if i in needed}
             part.choices[full_frame] = choose(self.generator, detail.frames, detail.renders, times, codes,
                                               self.detail_config, full=full,
@@ -227,8 +223,9 @@ class Renderer:
             return self.crops(part, codes, times, fidelity)
         observed = part.observed()[1]
         inside = (times >= observed[0]) & (times <= observed[-1])
-        drawn = torch.ones_like(inside) if method == "blend" else ~inside  # flow alone needs no render between
-        rendered_clip = self.crops(part, codes[drawn], times[drawn], fidelity) if drawn.any() else None
+        needs_render = torch.ones_like(inside) if method == "blend" else ~inside  # flow alone renders none between
+        rendered_clip = self.crops(part, codes[needs_render], times[needs_render], fidelity) \
+            if needs_render.any() else None
         pixels, chunk = self.detail(part).frames, render_chunk(self.generator)
 
         def frames() -> Iterator[np.ndarray]:  # the real frames' flow between them (or its mean with the render)

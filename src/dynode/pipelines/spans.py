@@ -98,6 +98,22 @@ def kept_times(spans: tuple[Span, ...], parts: list[Part]) -> torch.Tensor:
                       torch.linspace(span.first, span.last, len(span), dtype=torch.float64) for span in spans])
 
 
+def span_frames(path, source: Source, span: Span) -> Iterator[tuple[np.ndarray, float]]:
+    """(uint8 full frame, seconds) of ``span``'s kept frames, decoded from the source video at ``path``."""
+    return itertools.islice(frame_pairs(VideoReader(path), source.every), span.start, span.stop)
+
+
+def aligned_video(source: Source | None, purpose: str):
+    """The path of the source video of aligned codes, for ``purpose``.
+
+    Raises:
+        InputError: a source that was not aligned (remedy "align"), or whose video is gone.
+    """
+    if source is None or source.alignment is None:
+        raise InputError(f"{purpose} needs the codes of a video whose faces were aligned", "align")
+    return source.require(purpose)
+
+
 def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int) -> Clip:
     """The source's own frames of ``span`` at ``times`` (inside it), cropped or resized as the inverted
     frames were, read from the source video as the clip is read."""
@@ -110,7 +126,7 @@ def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int
         return square(frame, resolution) if frame.shape[:2] != (resolution, resolution) else frame
 
     def chunks() -> Iterator[np.ndarray]:
-        pairs = itertools.islice(frame_pairs(VideoReader(path), source.every), span.start, span.stop)
+        pairs = span_frames(path, source, span)
         frames = flow_stream(((shape(k, f), t) for k, (f, t) in enumerate(pairs, span.start)), times.numpy())
         while chunk := list(itertools.islice(frames, 16)):
             yield np.stack(chunk)
@@ -183,9 +199,7 @@ def pasted(source: Source | None, faces: Callable[[], Iterator[np.ndarray | None
     Raises:
         InputError: a source that was not aligned (remedy "align"), or whose video is gone.
     """
-    if source is None or source.alignment is None:
-        raise InputError("full-frame output needs the codes of a video whose faces were aligned", "align")
-    video = source.require("full-frame output")
+    video = aligned_video(source, "full-frame output")
 
     def chunks() -> Iterator[np.ndarray]:
         frames = paste_stream(VideoReader(video), faces(), source.alignment, held.numpy(), feather, source.every)
