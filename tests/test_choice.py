@@ -1,7 +1,6 @@
 """auto: each span's way of drawing the frames between its kept ones, chosen by hiding its own kept frames."""
 
 import numpy as np
-import pytest
 import torch
 
 from dynode.choice import METHODS, Choice, checked_frames, choose, full_frames_needed

@@ -327,6 +327,12 @@ def test_device_auto_is_the_default_and_bad_devices_are_named(fitted, tmp_path):
         assert r.exit_code == 2 and "no CUDA GPU" in r.output and not (tmp_path / "c.mp4").exists()
 
 
+def _invert_in_batches(root, out) -> tuple:
+    """`dynode invert` of the fitted fixture's 6-frame video, 2 frames a batch (its progress kept after each)."""
+    return ("invert", root / "tiny.mp4", "-o", out, "--generator", root / "tiny", "--steps", 2, "--steps-first", 2,
+            "--batch-size", 2)
+
+
 def test_ctrl_c_during_invert_says_how_to_resume_and_a_rerun_continues(fitted, tmp_path, monkeypatch):
     import dynode.pipelines.build as build
     root = fitted[0]
@@ -339,8 +345,7 @@ def test_ctrl_c_during_invert_says_how_to_resume_and_a_rerun_continues(fitted, t
         return original(*args[:4], progress, *args[5:], **kwargs)
     monkeypatch.setattr(build, "invert", interrupted)
     out = tmp_path / "l.safetensors"
-    args = ("invert", root / "tiny.mp4", "-o", out, "--generator", root / "tiny", "--steps", 2, "--steps-first", 2,
-            "--batch-size", 2)
+    args = _invert_in_batches(root, out)
     r = run(*args)
     partial = tmp_path / "l.partial.safetensors"
     assert r.exit_code == 130 and "run the same command again" in r.output and partial.is_file() and not out.exists()
@@ -380,8 +385,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_nothing_half_written_is_lef
         return original(tensors, path, metadata=metadata)
     monkeypatch.setattr(checkpoints, "save_file", second_fails)
     out = tmp_path / "l.safetensors"
-    args = ("invert", root / "tiny.mp4", "-o", out, "--generator", root / "tiny", "--steps", 2, "--steps-first", 2,
-            "--batch-size", 2)
+    args = _invert_in_batches(root, out)
     r = run(*args)
     partial = tmp_path / "l.partial.safetensors"
     assert r.exit_code == 2 and f"{partial}: no space left on the device" in r.output, r.output
