@@ -13,7 +13,7 @@ import json
 import sys
 
 # Keys that measure time or the machine, not what was computed.
-TIMING = ("seconds", "stage_", "total", "fit_speed", "per_s", "_s_", "time", "device", "threads")
+TIMING = ("seconds", "stage_", "total", "fit_speed", "per_s", "_s_", "time", "device", "threads", "share_of_render")
 
 
 def flatten(value, prefix: str = "") -> dict:

@@ -46,10 +46,10 @@ import torch
 from common import inverted, save_report, timed
 from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig
 from dynode.dynamics import load_trajectory, save_trajectory
-from dynode.edit import Direction, Edit, propagate
+from dynode.edit import Direction, Edit, carry
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
-from dynode.edit.lock import lock
+from dynode.edit.modes import MODES, Scene
 from dynode.metrics.appearance import edit_look, w_distance, w_stats
 from dynode.metrics.attributes import ATTRIBUTES, MOTION_ATTRIBUTES, edit_report, load_regressor, read_attributes
 from dynode.render import render_pixels
@@ -130,12 +130,9 @@ def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propaga
 def _codes(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str,
            lock_config: LockConfig | None) -> torch.Tensor:
     """The codes a row renders (a keyframe edit's latent part: the first-frame edit's)."""
-    traj = pipe.trajectory
-    if propagation == "locked":
-        config = lock_config or LockConfig()
-        probe = pipe.models.probe if config.response in ("auto", "probe") else None
-        return lock(traj, pipe.generator, times, edits, path, config, probe)[0]
-    return propagate(traj, times, edits, "first-frame" if propagation in ("keyframe", "auto") else propagation, path)
+    spec = EditSpec(propagation=propagation, lock=lock_config or LockConfig())
+    scene = Scene(pipe.trajectory, times, tuple(edits), spec, pipe.generator, None, pipe.models.probe, path, False)
+    return MODES[propagation].codes(scene)[0]
 
 
 def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],
@@ -172,7 +169,7 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
         # Every row's look is read on one region: where the edit made on the first code changes the first frame.
         traj0 = pipes["subspace"].trajectory
         first = [Edit(direction, sign * abs(strength))]
-        region = (render_pixels(gen, propagate(traj0, times[:1], first)) - plain[:1].astype(np.float32))[0]
+        region = (render_pixels(gen, carry(traj0, times[:1], first)) - plain[:1].astype(np.float32))[0]
         for row in rows:
             propagation, path, fitted, fidelity, lock_config, steady = ROWS[row]
             pipe, traj = pipes[fitted], pipes[fitted].trajectory
@@ -194,7 +191,7 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
                                        "at_bound": sum(len(r.at_bound) for r in reports) / max(
                                            sum(r.keyframes for r in reports), 1)}
             if row in ("first-frame", "first-frame, full space"):  # how far the flow moved the first frame's edit
-                codes = propagate(traj, times, edit, propagation, path)
+                codes = carry(traj, times, edit, path)
                 offset = edit[0].direction.offset(edit[0].strength, traj.latent_shape[0])
                 moved = (codes - traj.evaluate(times) - offset).flatten(1).norm(dim=1) / offset.norm()
                 scores[f"{name}/{row}"]["carried_edit_change"] = round(float(moved.mean()), 4)

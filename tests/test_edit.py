@@ -7,7 +7,7 @@ import torch
 
 from dynode.config import FitConfig, SolverConfig
 from dynode.dynamics import fit
-from dynode.edit import (Direction, Edit, Schedule, get_direction, motion_component, parse_layers, propagate,
+from dynode.edit import (Direction, Edit, Schedule, add_to_every, carry, get_direction, motion_component, parse_layers,
                          read_directions, save_directions, scale_motion)
 from dynode.edit.directions import EDITABLE, sample_w
 from dynode.edit.find import ganspace, interfacegan, sefa, style_weights, user_direction
@@ -140,11 +140,11 @@ def test_zero_strength_reproduces_the_unedited_video_exactly(traj):
     t = torch.linspace(0, 2, 17)
     d = Direction("d", torch.ones(8))
     plain = traj.evaluate(t)
-    for mode in ("first-frame", "per-frame"):
-        assert torch.equal(propagate(traj, t, [Edit(d, 0.0)], mode), plain)
-    tiny = propagate(traj, t, [Edit(d, 1e-5)], "first-frame")
+    for propagate in (carry, add_to_every):
+        assert torch.equal(propagate(traj, t, [Edit(d, 0.0)]), plain)
+    tiny = carry(traj, t, [Edit(d, 1e-5)])
     assert 0 < (tiny - plain).abs().max() < 1e-4
-    torch.testing.assert_close(propagate(traj, t, [Edit(d, 0.0)], path="initial"), traj.evaluate(t, path="initial"))
+    torch.testing.assert_close(carry(traj, t, [Edit(d, 0.0)], path="initial"), traj.evaluate(t, path="initial"))
 
 
 def test_first_frame_edit_starts_at_the_edit_and_carries_it(traj):
@@ -152,16 +152,16 @@ def test_first_frame_edit_starts_at_the_edit_and_carries_it(traj):
     inside = Direction("in", torch.tensor([1.0, 1.0, 0, 0, 0, 0, 0, 0]), layers=(0,))  # in the motion plane
     outside = Direction("out", torch.ones(8), layers=(3,))  # layer 3 never moves: outside the subspace
     plain = traj.evaluate(t)
-    ff = propagate(traj, t, [Edit(inside, 0.3)], "first-frame")
+    ff = carry(traj, t, [Edit(inside, 0.3)])
     torch.testing.assert_close(ff[0], plain[0] + inside.offset(0.3, 4))
     assert (ff[1:] - plain[1:] - inside.offset(0.3, 4)).abs().max() > 1e-3  # the flow moved it
     # Outside the subspace the flow cannot act: the edit stays constant, as per-frame editing does.
-    torch.testing.assert_close(propagate(traj, t, [Edit(outside, 2.0)], "first-frame"),
-                               propagate(traj, t, [Edit(outside, 2.0)], "per-frame"))
-    both = propagate(traj, t, [Edit(inside, 0.3), Edit(outside, 2.0)], "per-frame")
+    torch.testing.assert_close(carry(traj, t, [Edit(outside, 2.0)]),
+                               add_to_every(traj, t, [Edit(outside, 2.0)]))
+    both = add_to_every(traj, t, [Edit(inside, 0.3), Edit(outside, 2.0)])
     torch.testing.assert_close(both, plain + inside.offset(0.3, 4) + outside.offset(2.0, 4))
     with pytest.raises(InputError, match="valid"):
-        propagate(traj, t, [Edit(inside, 1.0)], "last-frame")
+        carry(traj, t, [Edit(inside, 1.0)], "last-frame")  # an unknown path
 
 
 def test_first_frame_on_the_initial_path_is_the_papers_single_solve(traj):
@@ -169,8 +169,8 @@ def test_first_frame_on_the_initial_path_is_the_papers_single_solve(traj):
     t = torch.linspace(0, 2, 9)
     d = Direction("in", torch.tensor([1.0, 1.0, 0, 0, 0, 0, 0, 0]), layers=(0,))
     paper = traj.evaluate(t, start=traj.w0 + d.offset(0.3, 4))
-    torch.testing.assert_close(propagate(traj, t, [Edit(d, 0.3)], path="initial"), paper, atol=1e-5, rtol=0)
-    assert (propagate(traj, t, [Edit(d, 0.3)]) - paper).abs().max() > 1e-3  # the exact path differs
+    torch.testing.assert_close(carry(traj, t, [Edit(d, 0.3)], path="initial"), paper, atol=1e-5, rtol=0)
+    assert (carry(traj, t, [Edit(d, 0.3)]) - paper).abs().max() > 1e-3  # the exact path differs
 
 
 def test_schedules_fade_edits(traj):
@@ -181,14 +181,15 @@ def test_schedules_fade_edits(traj):
             Schedule.parse(bad)
     t = torch.linspace(0, 2, 9)
     d = Direction("d", torch.ones(8), layers=(3,))
-    faded = propagate(traj, t, [Edit(d, 2.0, s)], "per-frame")
+    faded = add_to_every(traj, t, [Edit(d, 2.0, s)])
     plain = traj.evaluate(t)
     torch.testing.assert_close(faded[0], plain[0])
     torch.testing.assert_close(faded[4], plain[4] + d.offset(2.0, 4))
     torch.testing.assert_close(faded[2], plain[2] + 0.5 * d.offset(2.0, 4))
-    ff = propagate(traj, t, [Edit(d, 2.0, s)], "first-frame")
-    torch.testing.assert_close(ff[0], plain[0]) and torch.testing.assert_close(ff[4], plain[4] + d.offset(2.0, 4))
-    on_initial = propagate(traj, t, [Edit(d, 2.0, s)], path="initial")  # schedules hold on either path
+    ff = carry(traj, t, [Edit(d, 2.0, s)])
+    torch.testing.assert_close(ff[0], plain[0])
+    torch.testing.assert_close(ff[4], plain[4] + d.offset(2.0, 4))
+    on_initial = carry(traj, t, [Edit(d, 2.0, s)], path="initial")  # schedules hold on either path
     torch.testing.assert_close(on_initial[0], traj.evaluate(t[:1], path="initial")[0])
 
 

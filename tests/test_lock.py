@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig
-from dynode.edit import Direction, Edit, Schedule, propagate
+from dynode.edit import Direction, Edit, Schedule, carry
 from dynode.edit.lock import lock
 from dynode.errors import InputError
 from dynode.io.images import to_uint8
@@ -42,7 +42,7 @@ def test_locking_holds_the_first_frames_effect_better_than_carrying_the_edit(mov
     assert stats[0].keyframes == len(t) and stats[0].target == pytest.approx(1.0) and before[0] == 1.0
     assert np.abs(after - 1).max() < 0.05 < 0.1 < np.abs(before - 1).max()  # the carried edit drifts; locked holds
     plain = pipe.trajectory.evaluate(t)
-    assert not torch.allclose(locked - plain, propagate(pipe.trajectory, t, [Edit(d, 3.0)]) - plain)
+    assert not torch.allclose(locked - plain, carry(pipe.trajectory, t, [Edit(d, 3.0)]) - plain)
 
 
 def test_schedules_and_bad_settings(moving):
@@ -145,7 +145,7 @@ def test_an_edit_that_cannot_be_held_keeps_the_carried_edit_instead_of_the_gain_
     codes, (report,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=LockConfig(max_gain=4.0))
     assert report.unheld == report.keyframes and len(report.at_bound) == report.keyframes
     assert all(g == 1.0 for g in report.gain_keyframes) and "keep the carried edit" in report.summary()
-    carried = propagate(pipe.trajectory, t, [Edit(d, 3.0)])  # not pushed to 4x: the edit carried as it is
+    carried = carry(pipe.trajectory, t, [Edit(d, 3.0)])  # not pushed to 4x: the edit carried as it is
     torch.testing.assert_close(codes, carried, atol=1e-5, rtol=0)
 
 
@@ -162,7 +162,7 @@ def test_gains_keep_the_codes_near_the_generators_faces(moving, monkeypatch):
     free, (report_free,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=replace(every, realism=None))
     bounded, (report,) = lock(pipe.trajectory, pipe.generator, t, [Edit(d, 3.0)], config=every)
     stats = w_stats(pipe.generator)
-    carried = w_distance(propagate(pipe.trajectory, t, [Edit(d, 3.0)]), stats)
+    carried = w_distance(carry(pipe.trajectory, t, [Edit(d, 3.0)]), stats)
     ratio = lambda codes: float((w_distance(codes, stats) / carried).max())  # noqa: E731
     assert min(report_free.gain_keyframes) > 1.5 and ratio(free) > 1.15  # unbounded, the lock strays off W
     assert ratio(bounded) <= 1.1 + 2e-3 and report.off_faces and "nearer the generator's faces" in report.summary()

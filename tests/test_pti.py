@@ -114,7 +114,7 @@ def test_an_edit_on_a_tuned_generator_draws_the_change_the_directions_were_made_
     import numpy as np
 
     from dynode.config import EditSpec, FitConfig
-    from dynode.edit import propagate
+    from dynode.edit import carry
     from dynode.io.images import from_uint8
     from dynode.pipelines import Models, VideoPipeline
     from dynode.render import render_images
@@ -126,7 +126,7 @@ def test_an_edit_on_a_tuned_generator_draws_the_change_the_directions_were_made_
     spec = EditSpec(("glasses",), (2.0,), propagation="first-frame", steady=0)
     edited = pipe.edit(spec, times=t).numpy()
     plain = pipe.interpolate(times=t, fidelity="latent").numpy()
-    codes = propagate(pipe.trajectory, t, pipe.make_edits(spec), "first-frame")
+    codes = carry(pipe.trajectory, t, pipe.make_edits(spec))
     base = pipe.models.base
     wanted = (render_images(base, codes) - render_images(base, pipe.trajectory.evaluate(t))) * 127.5
     change = (from_uint8(edited) - from_uint8(plain)) * 127.5

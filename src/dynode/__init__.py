@@ -9,7 +9,7 @@ The stages underneath are public too: read_video -> invert -> fit -> Trajectory.
 
 from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig, ReadConfig, SolverConfig
 from dynode.dynamics import Trajectory, fit, sample_future
-from dynode.edit import Edit, Schedule, get_direction, propagate, scale_motion
+from dynode.edit import Edit, Schedule, add_to_every, carry, get_direction, scale_motion
 from dynode.errors import CheckpointError, DynodeError, FitError, InputError
 from dynode.generators import load_generator
 from dynode.inversion import invert
@@ -23,7 +23,7 @@ from dynode.version import __version__
 __all__ = [
     "CheckpointError", "Clip", "DynodeError", "Edit", "EditSpec", "FitConfig", "FitError", "Frames", "Generator",
     "InputError", "InversionConfig", "LatentSequence", "LockConfig", "Models", "PTIConfig", "ReadConfig", "RunResult",
-    "RunSpec", "Schedule", "SolverConfig", "Source", "Trajectory", "VideoPipeline", "__version__", "fit",
-    "get_direction", "invert", "load_generator", "propagate", "read_video", "render_pixels", "run", "sample_future",
+    "RunSpec", "Schedule", "SolverConfig", "Source", "Trajectory", "VideoPipeline", "__version__", "add_to_every",
+    "carry", "fit", "get_direction", "invert", "load_generator", "read_video", "render_pixels", "run", "sample_future",
     "scale_motion", "write_video",
 ]

@@ -41,6 +41,19 @@ def iter_render(generator: Generator, latents: torch.Tensor, chunk: int = 32,
             progress(min(i + chunk, len(latents)), len(latents))
 
 
+def drawn(generator: Generator, codes: torch.Tensor, base: Generator | None = None,
+          unedited: torch.Tensor | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
+    """uint8 chunks (n, R, R, 3) of ``codes`` (N, num_ws, w_dim) rendered by ``generator``; with ``base`` (the
+    generator before a tuning), the tuned render of the ``unedited`` codes plus ``base``'s change from
+    them to ``codes`` (how an edit made for ``base`` is drawn on a tuned generator; the ``unedited`` codes
+    themselves are the tuned render alone)."""
+    if base is None or codes is unedited:
+        return (to_uint8(c) for c in iter_render(generator, codes, chunk))
+    return (to_uint8(own + edited - plain) for own, edited, plain in
+            zip(iter_render(generator, unedited, chunk), iter_render(base, codes, chunk),
+                iter_render(base, unedited, chunk)))
+
+
 def render_images(generator: Generator, latents: torch.Tensor, chunk: int = 32) -> torch.Tensor:
     """Codes (T, num_ws, w_dim) -> float images (T, 3, R, R) in [-1, 1], rendered in chunks."""
     return torch.cat(list(iter_render(generator, latents, chunk)))

@@ -46,7 +46,7 @@ from scipy.interpolate import make_smoothing_spline
 
 from dynode.config import LockConfig
 from dynode.dynamics import Trajectory
-from dynode.edit.propagate import Edit, propagate
+from dynode.edit.propagate import Edit, carry
 from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
 from dynode.io.images import to_uint8
@@ -169,7 +169,7 @@ def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor
     """The carried edit E(t) (N, num_ws, w_dim) of ``edit`` (its schedule left out), the gain g(t)
     (N,) that locks its response over ``times`` (N,) seconds, and how it was solved."""
     plain_codes = trajectory.evaluate(times, path=path)
-    carried = propagate(trajectory, times, [replace(edit, schedule=None)], "first-frame", path) - plain_codes
+    carried = carry(trajectory, times, [replace(edit, schedule=None)], path) - plain_codes
     keys = torch.unique(torch.cat([torch.arange(0, len(times), config.stride), torch.tensor([len(times) - 1])]))
     plain = render_images(generator, plain_codes[keys])
     full = render_images(generator, plain_codes[keys] + carried[keys])

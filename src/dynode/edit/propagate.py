@@ -1,17 +1,17 @@
 """Propagating edits through a video: carried from the first frame (DynODE) or added to every frame.
 
 An :class:`Edit` is a direction, a strength and an optional :class:`Schedule` that fades it
-in and out over time. :func:`propagate` turns a list of edits into the edited codes at any
+in and out over time. The two functions below turn a list of edits into the edited codes at any
 times. The unedited motion is the trajectory's ``path`` (``exact``: through every observed
-code; ``initial``: the paper's single solve from the first code), and the edit rides on it by
-one of two ``propagation`` modes:
+code; ``initial``: the paper's single solve from the first code), and the edit rides on it in
+one of two ways:
 
-- ``first-frame`` (default): the edit is made on the first code only and carried to every
+- ``first-frame`` (:func:`carry`): the edit is made on the first code only and carried to every
   time by the fitted flow: Delta(t) = Phi_t(w0 + a d) - Phi_t(w0), the difference between the
   single solves from the edited and the plain first code, is added to the path. So strength 0
   gives the unedited video exactly, and what happens to the edit over time is decided by the
   dynamics. On the ``initial`` path this is the paper's output itself, Phi_t(w0 + a d).
-- ``per-frame``: the baseline that adds a * sigma * d to every frame's code.
+- ``per-frame`` (:func:`add_to_every`): the baseline that adds a * sigma * d to every frame's code.
 
 With a schedule the edit's contribution at time t is scaled by the schedule's weight there:
 w(t) = path(t) + sum_i s_i(t) Delta_i(t) (first-frame) or + s_i(t) a_i sigma_i d_i (per-frame).
@@ -24,14 +24,10 @@ from dataclasses import dataclass
 
 import torch
 
-from dynode.config import check_choice
 from dynode.dynamics import Trajectory
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
 from dynode.types import bracket
-
-PROPAGATIONS = ("first-frame", "per-frame")  # keyframe and locked edits build on them (:mod:`dynode.edit`)
-
 
 @dataclass(frozen=True)
 class Schedule:
@@ -84,23 +80,15 @@ class Edit:
 
 
 @torch.no_grad()
-def propagate(trajectory: Trajectory, times, edits: list[Edit], propagation: str = "first-frame",
-              path: str = "exact") -> torch.Tensor:
-    """Edited codes at ``times`` (seconds): float32 (N, num_ws, w_dim). See the module for the
-    propagation modes and paths.
+def carry(trajectory: Trajectory, times, edits: list[Edit], path: str = "exact") -> torch.Tensor:
+    """Edited codes at ``times`` (seconds), each edit made on the first code and carried by the fitted
+    flow (``first-frame``, see the module): float32 (N, num_ws, w_dim).
 
     Raises:
-        InputError: an unknown propagation mode or path.
+        InputError: an unknown path.
     """
-    check_choice("propagation", propagation, PROPAGATIONS)
-    num_ws = trajectory.latent_shape[0]
-    out = trajectory.evaluate(times, path=path)
-    live = [(e, o) for e in edits if (o := e.direction.offset(e.strength, num_ws)).abs().max() > 0]
+    out, live = _start(trajectory, times, edits, path)
     if not live:
-        return out
-    if propagation == "per-frame":
-        for e, o in live:
-            out += e.weights(times)[:, None, None] * o
         return out
     w0 = trajectory.w0.float()
     solved = trajectory.evaluate_from(times, torch.stack([w0] + [w0 + o for _, o in live]))
@@ -109,3 +97,24 @@ def propagate(trajectory: Trajectory, times, edits: list[Edit], propagation: str
     for (e, _), edited in zip(live, solved[1:]):
         out += e.weights(times)[:, None, None] * (edited - solved[0])
     return out
+
+
+@torch.no_grad()
+def add_to_every(trajectory: Trajectory, times, edits: list[Edit], path: str = "exact") -> torch.Tensor:
+    """Edited codes at ``times`` (seconds), each edit's offset added to every code (``per-frame``, see the
+    module): float32 (N, num_ws, w_dim).
+
+    Raises:
+        InputError: an unknown path.
+    """
+    out, live = _start(trajectory, times, edits, path)
+    for e, o in live:
+        out += e.weights(times)[:, None, None] * o
+    return out
+
+
+def _start(trajectory: Trajectory, times, edits: list[Edit], path: str) -> tuple[torch.Tensor, list]:
+    """The unedited codes along ``path`` and the (edit, offset) pairs that move them."""
+    num_ws = trajectory.latent_shape[0]
+    out = trajectory.evaluate(times, path=path)
+    return out, [(e, o) for e in edits if (o := e.direction.offset(e.strength, num_ws)).abs().max() > 0]

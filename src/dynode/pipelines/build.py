@@ -22,7 +22,7 @@ from dynode.io.source import read_source
 from dynode.metrics import psnr
 from dynode.pipelines.models import Models
 from dynode.pipelines.spans import Part, select_frames
-from dynode.types import Frames, LatentSequence, Source
+from dynode.types import Frames, LatentSequence, Source, Span
 
 Progress = Callable[[int, int], None]  # (frames done, frames in all)
 FitProgress = Callable[[int, int, float], None]  # (iterations done, in all, loss)
@@ -99,15 +99,21 @@ def tune_codes(models: Models, sequence: LatentSequence, frames: Frames, config:
     return tuned, replace(sequence, generator=tuned.record, psnr=scores, tuning=stats)
 
 
-def fit_parts(parts: list[Part], models: Models, config: FitConfig,
-              progress: FitProgress | None = None) -> list[Trajectory]:
+def fit_parts(parts: list[Part], models: Models, config: FitConfig, progress: FitProgress | None = None,
+              frames: dict[Span, Frames] | None = None) -> list[Trajectory]:
     """Each part's codes fitted (see :func:`dynode.dynamics.fit`; with ``config.image_weight`` against the
-    part's frames, which must be read; with field "prior", the bundle's motion prior), ``progress``
-    counting iterations over all the parts."""
+    part's ``frames``, by span; with field "prior", the bundle's motion prior), ``progress`` counting
+    iterations over all the parts.
+
+    Raises:
+        InputError: an image loss without the parts' frames.
+    """
+    if config.image_weight and (frames is None or any(part.span not in frames for part in parts)):
+        raise InputError("an image-space loss (image_weight) needs every part's frames")
     generator, trajectories = models.generator, []
     steps = config.refine if field_for(config, models.prior) == "prior" else config.iters
     for k, part in enumerate(parts):
-        images = from_uint8(part.frames.pixels).to(generator.device) if config.image_weight else None
+        images = from_uint8(frames[part.span].pixels).to(generator.device) if config.image_weight else None
         report = None if progress is None else \
             (lambda done, _, *rest, k=k: progress(k * steps + done, len(parts) * steps, *rest))
         trajectories.append(fit(part.sequence, config, report, generator, images, models.prior))

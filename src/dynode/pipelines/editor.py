@@ -1,37 +1,27 @@
-"""Editing a fitted video: edits made from a user's spec, and each part edited as the spec says (motion
-edits on its dynamics, then the edits propagated, locked or held from keyframes, rendered).
+"""Editing a fitted video, one way through: the user's spec made into edits, each fitted span planned by its
+edit mode (:mod:`dynode.edit.modes`: the edited codes and the pixel step), then every span drawn once by the
+renderer and composed over the video.
 
-The modes (``EditSpec.propagation``): "auto" (the default: every frame renders its own edit, carried
-by the fitted dynamics from the first code, and the look of the colour edits' change on the keyframes
-is held along the video's motion on top, in its region), "keyframe" (the first-frame edit with the look
-of its whole change on the keyframes held along the video's motion and kept in its region,
-:mod:`dynode.edit.keyframe`), "first-frame" (the edit made on the first code, carried by the fitted
-dynamics, :func:`dynode.edit.propagate`), "per-frame" (added to every code), "locked" (the carried edit
-with a per-frame gain holding its effect at the first frame's, :mod:`dynode.edit.lock`; what it
-cannot hold is logged as a warning). ``EditSpec.steady`` averages the edit's change along the
-unedited renders' motion where no look is held (:mod:`dynode.edit.steady`).
+    VideoPipeline.edit -> edit_clip: make_edits -> plan (per span, the mode's Drawing)
+                       -> Renderer.edited (per span) -> spans.compose
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 
-from dynode.config import EditSpec, check_choice
-from dynode.dynamics import PATHS
-from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, propagate, scale_motion
-from dynode.edit.keyframe import Keyframes
-from dynode.edit.lock import lock
+from dynode.config import FIDELITIES, EditSpec, check_choice
+from dynode.dynamics import PATHS, Trajectory
+from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, scale_motion
+from dynode.edit.modes import MODES, Drawing, Scene
 from dynode.edit.motion import is_component
 from dynode.errors import InputError
 from dynode.pipelines.clip import Clip
 from dynode.pipelines.models import Models
-from dynode.pipelines.renderer import Renderer, drawn
-from dynode.pipelines.spans import Part
+from dynode.pipelines.renderer import Renderer
 
 
 def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
@@ -76,51 +66,20 @@ def motion_edits(models: Models, motion) -> list[tuple[str | Direction, float]]:
     return [(c if is_component(c) or isinstance(c, Direction) else models.direction(c), gain) for c, gain in motion]
 
 
-def edited_part(renderer: Renderer, models: Models, part: Part, t: torch.Tensor, edits: list[Edit], motion: list,
-                spec: EditSpec, path: str, fidelity: str, log: Callable[[str], None]) -> Clip:
-    """One part edited at ``t`` as ``spec`` says (see :meth:`dynode.pipelines.VideoPipeline.edit`)."""
-    generator, propagation = renderer.generator, spec.propagation
-    moved = part.trajectory
+def plan(models: Models, trajectory: Trajectory, t: torch.Tensor, edits: list[Edit], motion: list, spec: EditSpec,
+         path: str, detail: bool, log: Callable[[str], None]) -> Drawing:
+    """One span's drawing at ``t``: its motion edits applied to the dynamics, then its edit mode's plan
+    (see :mod:`dynode.edit.modes`); what a locked edit could not hold is logged as a warning."""
     for component, gain in motion:
-        moved = scale_motion(moved, motion_component(moved, component), gain)
-    # The edits whose keyframe look is held (all in keyframe mode, the colour edits in auto); the others are
-    # drawn anew on every frame, under the held look.
-    held = [e for e in edits if propagation == "keyframe" or (propagation == "auto" and e.direction.appearance)]
-    anew = [e for e in edits if not any(e is h for h in held)]
-    keyed = bool(held)
+        trajectory = scale_motion(trajectory, motion_component(trajectory, component), gain)
     # On a generator tuned to the video, the edit's change is the untuned generator's (its directions' own).
-    base = models.base if spec.base_change and edits else None
-    smoothed = fidelity == "detail" or bool(spec.steady and edits)
-    plain = moved.evaluate(t, path=path) if base is not None or keyed or smoothed else None
-    unedited = plain if base is not None else None
-    if keyed:
-        geometry = propagate(moved, t, anew, "first-frame", path) if anew else plain
-    else:
-        geometry = plain if smoothed else None
-    reports, keys, weights = (), None, None
-    if propagation == "locked":
-        probe = models.probe if spec.lock.response in ("auto", "probe") else None
-        codes, reports = lock(moved, base or generator, t, edits, path, spec.lock, probe)
-        for report in reports:
-            if report.unheld:
-                log(f"warning: {report.summary()}")
-    else:
-        codes = propagate(moved, t, edits, "first-frame" if propagation in ("keyframe", "auto") else propagation,
-                          path)
-    if keyed:
-        observed = moved.observed_times
-        chosen = [k for k in spec.keyframes if float(observed[0]) <= k <= float(observed[-1])]
-        kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
-        whole = [replace(e, schedule=None) for e in edits]  # the keyframe's look at full strength
-        under = [replace(e, schedule=None) for e in anew]
-        at_keys = moved.evaluate(kt, path=path)
-        draw = lambda codes: np.concatenate(list(drawn(generator, codes, base, at_keys)))  # noqa: E731
-        keys = Keyframes(kt.numpy(), draw(propagate(moved, kt, under, "first-frame", path) if under else at_keys),
-                         draw(propagate(moved, kt, whole, "first-frame", path)))
-        weights = torch.stack([e.weights(t) for e in held]).mean(0)
-    clip = renderer.crops(part, codes, t, fidelity, geometry, spec.steady if edits else 0.0, keys, weights, base,
-                          unedited)
-    return replace(clip, reports=tuple(reports))
+    scene = Scene(trajectory, t, tuple(edits), spec, models.generator, models.base if spec.base_change else None,
+                  models.probe, path, detail)
+    drawing = MODES[spec.propagation].plan(scene)
+    for report in drawing.reports:
+        if report.unheld:
+            log(f"warning: {report.summary()}")
+    return drawing
 
 
 def edit_clip(renderer: Renderer, models: Models, edits: EditSpec | Iterable[Edit], motion: Iterable,
@@ -131,7 +90,11 @@ def edit_clip(renderer: Renderer, models: Models, edits: EditSpec | Iterable[Edi
     motion = motion_edits(models, motion)
     edits, spec = resolve_edits(models, edits, spec, motion)
     check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
-    clip = renderer.compose(t, lambda part, u, last: edited_part(renderer, models, part, u, edits, motion, spec,
-                                                                 path, fidelity, renderer.log),
-                            full_frame, audio=audio, fidelity=fidelity)
+    check_choice("fidelity", fidelity, FIDELITIES)
+    pieces = renderer.pieces(t)
+    clips = [None if p.part is None else
+             renderer.edited(p.part, plan(models, p.part.trajectory, p.distinct, edits, motion, spec, path,
+                                          fidelity == "detail", renderer.log), p.distinct, fidelity)
+             for p in pieces]
+    clip = renderer.compose(t, pieces, clips, full_frame, audio=audio)
     return renderer.spans_along(t, path, fidelity, full_frame, audio=audio).beside(clip) if compare else clip

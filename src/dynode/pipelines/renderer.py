@@ -2,14 +2,14 @@
 change), paths over the spans, spans composed into one clip, paste-back and audio.
 
 A :class:`Renderer` is made by :class:`~dynode.pipelines.video.VideoPipeline` over its current
-generator, source, spans and parts; it keeps nothing of its own (a part's detail and frames are
-cached on the part), so a new one is as good as the last.
+generator, source, spans and parts; what it computes once (each span's frames, detail and ``auto``
+choice) goes into the pipeline's :class:`Cache`, so a new renderer is as good as the last.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
@@ -22,17 +22,17 @@ from dynode.choice import Choice, choose, full_frames_needed, mean
 from dynode.config import FIDELITIES, DetailConfig, check_choice
 from dynode.detail import Detail
 from dynode.dynamics import PATHS, sample_future
-from dynode.edit.keyframe import Keyframes, hold
+from dynode.edit.keyframe import hold
+from dynode.edit.modes import Drawing
 from dynode.edit.steady import steady
 from dynode.errors import InputError
 from dynode.flow import flow_interpolate
-from dynode.io.images import to_uint8
 from dynode.io.shots import describe
 from dynode.io.source import read_kept
 from dynode.pipelines import spans as multi
 from dynode.pipelines.clip import Clip, playback_rate
-from dynode.pipelines.spans import Part
-from dynode.render import check_latents, iter_render, render_chunk, render_pixels
+from dynode.pipelines.spans import Part, Piece
+from dynode.render import check_latents, drawn, render_chunk, render_pixels
 from dynode.times import future_times
 from dynode.types import Frames, Generator, Source, Span, check_times
 
@@ -45,17 +45,20 @@ DEFAULT_PATH = "auto"
 DETAIL = "detail rendering"
 
 
-def drawn(generator: Generator, codes: torch.Tensor, base: Generator | None = None,
-          unedited: torch.Tensor | None = None, chunk: int = 32) -> Iterator[np.ndarray]:
-    """uint8 chunks (n, R, R, 3) of ``codes`` (N, num_ws, w_dim) rendered by ``generator``; with ``base`` (the
-    generator before a tuning), the tuned render of the ``unedited`` codes plus ``base``'s change from
-    them to ``codes`` (how an edit made for ``base`` is drawn on a tuned generator; the ``unedited`` codes
-    themselves are the tuned render alone)."""
-    if base is None or codes is unedited:
-        return (to_uint8(c) for c in iter_render(generator, codes, chunk))
-    return (to_uint8(own + edited - plain) for own, edited, plain in
-            zip(iter_render(generator, unedited, chunk), iter_render(base, codes, chunk),
-                iter_render(base, unedited, chunk)))
+@dataclass(frozen=True)
+class Cache:
+    """What a pipeline's renders compute once, per fitted span: its kept frames, its detail (see
+    :mod:`dynode.detail`) and how ``path="auto"`` draws it as crops (key False) or full frames (True)."""
+
+    frames: dict[Span, Frames] = field(default_factory=dict)
+    detail: dict[Span, Detail] = field(default_factory=dict)
+    choices: dict[tuple[Span, bool], Choice] = field(default_factory=dict)
+
+    def carried(self, renders_alike: bool) -> "Cache":
+        """A cache for a derived pipeline: the frames, and the detail and choices when it renders alike
+        (the same generator and detail settings)."""
+        return Cache(dict(self.frames), dict(self.detail) if renders_alike else {},
+                     dict(self.choices) if renders_alike else {})
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class Renderer:
         generator: the generator (the video's tuning delta applied). source: the video the codes
             came from (None for frames given in memory). spans: the video's spans. parts: one per
             fitted span. frames: the inverted frames when at hand in memory. detail_config: how
-            detail is carried. log: where warnings go.
+            detail is carried. log: where warnings go. cache: what is computed once (the pipeline's).
     """
 
     generator: Generator
@@ -76,6 +79,7 @@ class Renderer:
     frames: Frames | None
     detail_config: DetailConfig
     log: Callable[[str], None]
+    cache: Cache
 
     def one_part(self, what: str) -> Part:
         """The one fitted part of a video of one span; InputError naming ``what`` for several."""
@@ -86,11 +90,11 @@ class Renderer:
 
     def detail(self, part: Part) -> Detail:
         """A part's residuals against their renders, ready to carry (built once)."""
-        if part.detail is None:
-            self.share_frames(DETAIL, "fidelity_latent")
+        if part.span not in self.cache.detail:
             codes, times = part.observed()
-            part.detail = Detail(part.frames.pixels, render_pixels(self.generator, codes), times, self.detail_config)
-        return part.detail
+            self.cache.detail[part.span] = Detail(self.part_frames(DETAIL, "fidelity_latent")[part.span].pixels,
+                                                  render_pixels(self.generator, codes), times, self.detail_config)
+        return self.cache.detail[part.span]
 
     def kept_frames(self, purpose: str, remedy: str | None = None) -> Frames:
         """The inverted frames: in memory, else read again from the source video.
@@ -105,56 +109,61 @@ class Renderer:
                              "no source video", remedy)
         return read_kept(self.source, self.generator.resolution, purpose, remedy)
 
-    def share_frames(self, purpose: str, remedy: str | None = None) -> None:
-        """Give every part its observed frames: from memory, else the source read once for every span
-        (not once per span)."""
-        if all(part.frames is not None for part in self.parts):
-            return
-        frames = self.kept_frames(purpose, remedy)
-        for part in self.parts:
-            if part.frames is None:
-                part.frames = multi.select_frames(frames, part.observed()[1])
+    def part_frames(self, purpose: str, remedy: str | None = None) -> dict[Span, Frames]:
+        """Every fitted span's observed frames: from memory, else the source read once for every span
+        (not once per span), kept in the cache."""
+        if any(part.span not in self.cache.frames for part in self.parts):
+            frames = self.kept_frames(purpose, remedy)
+            for part in self.parts:
+                self.cache.frames.setdefault(part.span, multi.select_frames(frames, part.observed()[1]))
+        return self.cache.frames
 
     def crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
-              geometry: torch.Tensor | None = None, steady_strength: float = 0.0, keys: Keyframes | None = None,
-              weights: torch.Tensor | None = None, base: Generator | None = None,
-              unedited: torch.Tensor | None = None, carried: Detail | None = None) -> Clip:
+              carried: Detail | None = None) -> Clip:
         """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
-        is read; with "detail", the part's detail carried along ``geometry``'s renders (default: the codes');
-        with a ``steady_strength``, the change from ``geometry``'s renders averaged along their motion; with
-        ``keys``, the keyframes' look held on the change from ``geometry``'s renders (its ``weights`` (N,)).
-        With ``base`` (the generator before a tuning) and the ``unedited`` codes, every code set is drawn as
-        the tuned render of the unedited codes plus ``base``'s change from them to the codes. ``carried``
-        replaces the part's detail (another :class:`DetailConfig`)."""
-        generator = self.generator
+        is read; with "detail", the part's detail (or ``carried``, made with another :class:`DetailConfig`)
+        carried along their renders."""
+        return self.edited(part, Drawing(latents), times, fidelity, carried)
+
+    def edited(self, part: Part, drawing: Drawing, times: torch.Tensor, fidelity: str = "latent",
+               carried: Detail | None = None) -> Clip:
+        """One part's :class:`~dynode.edit.modes.Drawing` at ``times`` (N,) rendered as crops, in chunks as the
+        clip is read: its codes drawn (with its ``base``, as the tuned render of the unedited codes plus
+        ``base``'s change from them); with "detail", the part's detail carried along the renders of its
+        ``geometry`` (default: the codes'); with ``steady``, the change from ``geometry``'s renders averaged
+        along their motion; with ``keys``, the keyframes' look held on that change. The clip's reports are
+        the drawing's."""
+        generator, d = self.generator, drawing
         detail = (carried or self.detail(part)) if fidelity == "detail" else None
         chunk = render_chunk(generator)
-        draw = partial(drawn, generator, base=base, unedited=unedited, chunk=chunk)
+        draw = partial(drawn, generator, base=d.base, unedited=d.unedited, chunk=chunk)
 
         def frames() -> Iterator[np.ndarray]:
-            chunks = draw(latents)
-            if geometry is None:
+            chunks = draw(d.codes)
+            if d.geometry is None:
                 return chunks if detail is None else (detail.apply(t, c) for t, c in zip(times.split(chunk), chunks))
-            plain = draw(geometry)
-            if keys is not None:
+            plain = draw(d.geometry)
+            if d.keys is not None:
                 plain, unedited = itertools.tee(plain)
-                chunks = hold(unedited, chunks, (u.numpy() for u in times.split(chunk)), keys,
-                              None if weights is None else (w.numpy() for w in weights.split(chunk)))
-            elif steady_strength:
+                chunks = hold(unedited, chunks, (u.numpy() for u in times.split(chunk)), d.keys,
+                              None if d.weights is None else (w.numpy() for w in d.weights.split(chunk)))
+            elif d.steady:
                 plain, unedited = itertools.tee(plain)
-                chunks = steady(unedited, chunks, steady_strength, chunk)
+                chunks = steady(unedited, chunks, d.steady, chunk)
             if detail is None:
                 return chunks
             return (detail.apply(t, base, c) for t, base, c in zip(times.split(chunk), plain, chunks))
-        return Clip(times, playback_rate(times), frames)
+        return Clip(times, playback_rate(times), frames, reports=d.reports)
 
-    def compose(self, times: torch.Tensor, render: Callable[[Part, torch.Tensor, bool], Clip],
-                full_frame: bool = False, fps: float | None = None, audio: Path | None = None,
-                extrapolating: bool = False, tiles: int = 1, fidelity: str = "latent") -> Clip:
-        """A clip over every span at ``times`` (see :func:`dynode.pipelines.spans.compose`)."""
-        check_choice("fidelity", fidelity, FIDELITIES)
-        return multi.compose(self.source, self.spans, self.parts, times, render, self.generator.resolution,
-                             full_frame, fps or playback_rate(times), audio, extrapolating, tiles)
+    def pieces(self, times: torch.Tensor, extrapolating: bool = False) -> list[Piece]:
+        """The clip's ``times`` shared among the spans (see :func:`dynode.pipelines.spans.assign`)."""
+        return multi.assign(self.spans, self.parts, times, extrapolating)
+
+    def compose(self, times: torch.Tensor, pieces: list[Piece], clips: list[Clip | None], full_frame: bool = False,
+                fps: float | None = None, audio: Path | None = None, tiles: int = 1) -> Clip:
+        """One clip at ``times`` from each piece's clip (see :func:`dynode.pipelines.spans.compose`)."""
+        return multi.compose(self.source, pieces, clips, self.generator.resolution, full_frame,
+                             fps or playback_rate(times), audio, tiles)
 
     def audio(self) -> Path | None:
         """The source video for its audio, if it has some; a gone source is said, not silently dropped."""
@@ -170,18 +179,25 @@ class Renderer:
                     fps: float | None = None, audio: Path | None = None) -> Clip:
         """Every span's path rendered at ``times`` (see :meth:`compose`); a span that ``auto`` draws by the
         real frames' flow in full frames is passed through whole (the source's frames, flowed)."""
-        def render(part: Part, u: torch.Tensor, last: bool) -> Clip | None:
+        check_choice("fidelity", fidelity, FIDELITIES)
+
+        def clip(piece: Piece) -> Clip | None:
+            part, u = piece.part, piece.distinct
+            if part is None:
+                return None
             observed = part.observed()[1]
             if full_frame and path == "auto" and fidelity == "detail" and self.choice(part, True).method == "flow" \
                     and bool(((u >= observed[0]) & (u <= observed[-1])).all()):
                 return None
             return self.along(part, u, path, fidelity, full_frame)
-        return self.compose(times, render, full_frame, fps, audio, fidelity=fidelity)
+        pieces = self.pieces(times)
+        return self.compose(times, pieces, [clip(piece) for piece in pieces], full_frame, fps, audio)
 
     def choice(self, part: Part, full_frame: bool = False) -> Choice:
         """How ``path="auto"`` renders a part between its kept frames, as crops or pasted into the full frames
         (checked once; see :mod:`dynode.choice`)."""
-        if full_frame not in part.choices:
+        key = (part.span, full_frame)
+        if key not in self.cache.choices:
             detail = self.detail(part)
             codes, times = part.observed()
             full = None
@@ -190,10 +206,10 @@ class Renderer:
                 pairs = multi.span_frames(multi.aligned_video(self.source, "full-frame output"), self.source,
                                           part.span)
                 full = {i: frame for i, (frame, _) in enumerate(pairs) if i in needed}
-            part.choices[full_frame] = choose(self.generator, detail.frames, detail.renders, times, codes,
-                                              self.detail_config, full=full,
-                                              alignment=None if full is None else self.source.alignment)
-        return part.choices[full_frame]
+            self.cache.choices[key] = choose(self.generator, detail.frames, detail.renders, times, codes,
+                                             self.detail_config, full=full,
+                                             alignment=None if full is None else self.source.alignment)
+        return self.cache.choices[key]
 
     def path_codes(self, part: Part, times: torch.Tensor, path: str) -> torch.Tensor:
         """A part's codes at ``times`` (N,) along ``path`` (one of :data:`RENDER_PATHS`; "auto" gives the
@@ -257,8 +273,7 @@ class Renderer:
         return tiles[0].beside(*tiles[1:])
 
     def codes(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
-              audio: Path | None = None, fidelity: str = "latent", geometry: torch.Tensor | None = None,
-              feather: float = 4.0) -> Clip:
+              audio: Path | None = None, fidelity: str = "latent") -> Clip:
         """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read
         (:meth:`dynode.pipelines.VideoPipeline.render`).
 
@@ -269,8 +284,6 @@ class Renderer:
             fps: playback rate (default: the times' own). audio: a video whose audio goes along.
             fidelity: "latent" (the generator's render) or "detail" (the video's own detail
                 carried along the path, see :mod:`dynode.detail`; a video of one span).
-            geometry: with "detail", the unedited codes at the same times whose renders give the
-                motion (default: ``latents`` themselves); pass them when ``latents`` are edited.
 
         Raises:
             InputError: codes that do not fit the generator, times of another length, an unknown
@@ -279,22 +292,23 @@ class Renderer:
         """
         check_latents(self.generator, latents)
         times = check_times(times)
-        if len(times) != len(latents) or (geometry is not None and geometry.shape != latents.shape):
-            raise InputError(f"render(): {len(latents)} codes but {len(times)} times"
-                             + ("" if geometry is None else f" and geometry codes {tuple(geometry.shape)}"))
+        if len(times) != len(latents):
+            raise InputError(f"render(): {len(latents)} codes but {len(times)} times")
         check_choice("fidelity", fidelity, FIDELITIES)
         part = self.one_part(DETAIL) if fidelity == "detail" else self.parts[0]
-        crops = self.crops(part, latents, times, fidelity, geometry)
+        crops = self.crops(part, latents, times, fidelity)
         rate = fps or playback_rate(times)
         if not full_frame:
             return replace(crops, fps=rate, audio=audio)
-        return multi.pasted(self.source, crops.frames, times, times, rate, audio, feather=feather)
+        return multi.pasted(self.source, crops.frames, times, times, rate, audio)
 
     def reconstruction(self, fps: float | None, fidelity: str) -> Clip:
         """Every part's own codes rendered at their frames' times (with "detail": the frames)."""
-        return self.compose(multi.kept_times(self.spans, self.parts),
-                            lambda part, t, last: self.crops(part, *part.observed(), fidelity), fps=fps,
-                            fidelity=fidelity)
+        check_choice("fidelity", fidelity, FIDELITIES)
+        times = multi.kept_times(self.spans, self.parts)
+        pieces = self.pieces(times)
+        return self.compose(times, pieces, [None if p.part is None else self.crops(p.part, *p.part.observed(), fidelity)
+                                            for p in pieces], fps=fps)
 
     def extrapolation(self, seconds: float, fps: float | None, path: str, samples: int, seed: int,
                       fidelity: str) -> Clip:
@@ -306,8 +320,13 @@ class Renderer:
         times = future_times(float(kept[0]), float(kept[-1]) - float(kept[0]) + seconds, fps, include_start=True)
         tiles = max(samples, 1)
 
-        def render(part: Part, u: torch.Tensor, last: bool) -> Clip:
-            if last:
-                return self.extrapolated(part, u, path, samples, seed, fidelity)
-            return self.along(part, u, path, fidelity).tiled(tiles)
-        return self.compose(times, render, fps=fps, extrapolating=True, tiles=tiles, fidelity=fidelity)
+        check_choice("fidelity", fidelity, FIDELITIES)
+
+        def clip(piece: Piece) -> Clip | None:
+            if piece.part is None:
+                return None
+            if piece.last:
+                return self.extrapolated(piece.part, piece.distinct, path, samples, seed, fidelity)
+            return self.along(piece.part, piece.distinct, path, fidelity).tiled(tiles)
+        pieces = self.pieces(times, extrapolating=True)
+        return self.compose(times, pieces, [clip(piece) for piece in pieces], fps=fps, tiles=tiles)

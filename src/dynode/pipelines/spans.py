@@ -1,10 +1,10 @@
 """A video as a list of spans: one trajectory per shot or face track, faceless frames passed through.
 
 Every video is a list of spans (see :mod:`dynode.io.shots`); a video of one shot is the
-length-one case. A fitted span is a :class:`Part`: its codes, its trajectory, its frames when at
-hand and its detail residuals. A clip over the video is made by :func:`compose` on one time
-grid: a time belongs to the span that started last at or before it. In a fitted span it is
-rendered from that span's part, held at the span's last frame up to the next span (so nothing
+length-one case. A fitted span is a :class:`Part`: its codes and its trajectory. A clip over the
+video is made on one time grid, shared among the spans by :func:`assign` and put together by
+:func:`compose`: a time belongs to the span that started last at or before it. In a fitted span it
+is rendered from that span's part, held at the span's last frame up to the next span (so nothing
 morphs across a cut); times before the first span or after the last go to a fitted end span as
 they are (solved backwards, or extrapolated). In a passed-through span the source's own frames
 are shown (cropped as the inverted frames were, or whole with ``full_frame``), interpolated by
@@ -14,15 +14,13 @@ optical flow between the frames around a new time.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from dynode.align.paste import paste_stream
-from dynode.choice import Choice
-from dynode.detail import Detail
 from dynode.dynamics import Trajectory
 from dynode.errors import InputError
 from dynode.flow import flow_stream
@@ -31,26 +29,20 @@ from dynode.pipelines.clip import Clip, concat, repeat
 from dynode.types import Frames, LatentSequence, Source, Span
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class Part:
-    """One fitted span of a video.
+    """One fitted span of a video (what is computed from it once lives in the renderer's cache,
+    :class:`dynode.pipelines.renderer.Cache`).
 
     Attributes:
         span: where it lies among the video's kept frames.
         sequence: its inverted codes (None when built from a trajectory artifact).
         trajectory: its fitted dynamics (None when not fitted).
-        frames: the frames its codes were inverted from, once the renderer needed them (a cache).
-        detail: its frames' residuals against their renders, once built (a cache; see :mod:`dynode.detail`).
-        choices: how ``path="auto"`` renders it between its kept frames, as crops (key False) or full
-            frames (True), once checked (a cache; see :mod:`dynode.choice`).
     """
 
     span: Span
     sequence: LatentSequence | None = None
     trajectory: Trajectory | None = None
-    frames: Frames | None = None
-    detail: Detail | None = None
-    choices: dict[bool, Choice] = field(default_factory=dict)
 
     def observed(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The observed codes (T, num_ws, w_dim) and their times (T,)."""
@@ -133,29 +125,42 @@ def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int
     return Clip(times, 0.0, chunks)
 
 
-def compose(source: Source | None, spans: tuple[Span, ...], parts: list[Part], times: torch.Tensor,
-            render: Callable[[Part, torch.Tensor, bool], Clip], resolution: int, full_frame: bool, fps: float,
-            audio=None, extrapolating: bool = False, tiles: int = 1, feather: float = 4.0) -> Clip:
-    """One clip at ``times`` over every span.
+@dataclass(frozen=True)
+class Piece:
+    """The times of a clip that one span renders.
+
+    Attributes:
+        span: the span. part: its fitted part (None: passed through). times: the clip's times it takes.
+        held: those times held inside the span (the same for a fitted span at either end of the video).
+        distinct: the distinct held times, each rendered once; counts: how many clip times each one fills.
+        last: the video's last span.
+    """
+
+    span: Span
+    part: Part | None
+    times: torch.Tensor
+    held: torch.Tensor
+    distinct: torch.Tensor
+    counts: torch.Tensor
+    last: bool
+
+
+def assign(spans: tuple[Span, ...], parts: list[Part], times: torch.Tensor,
+           extrapolating: bool = False) -> list[Piece]:
+    """The clip's ``times`` shared among the spans (see the module): a time belongs to the span that
+    started last at or before it; a fitted span renders the times beyond it at either end of the video,
+    every other span holds its end frames.
 
     Args:
         spans: the video's spans (see :func:`layout`); parts: its fitted spans' parts, in order.
-        render: render(part, times, is_last_span) -> the fitted span's crops at those (distinct) times; in
-            full frames, None passes the span through whole as the other spans are.
-        full_frame: paste the crops into the source's frames and pass the other spans' frames
-            through whole, in one walk of the source video for the whole clip (``feather``: the
-            paste's soft edge, pixels).
         extrapolating: the clip runs past the video's end (refused when it ends passed through).
-        tiles: passed-through frames are repeated this many times side by side (to match fitted
-            spans rendered as several tiles).
 
     Raises:
-        InputError: extrapolation past a span that is passed through, or full-frame output of a
-            video that was not aligned (remedy "align").
+        InputError: extrapolation past a span that is passed through.
     """
     which = np.searchsorted(np.array([span.first for span in spans[1:]]), times.numpy(), side="right")
     fits = iter(parts)
-    pieces = []  # (clip or None (passed through whole), counts of each distinct time, times, held times)
+    pieces = []
     for i, span in enumerate(spans):
         part = next(fits) if span.kind == "fit" else None
         index = torch.as_tensor(np.flatnonzero(which == i))
@@ -166,28 +171,45 @@ def compose(source: Source | None, spans: tuple[Span, ...], parts: list[Part], t
         if last and extrapolating and part is None:
             raise InputError(f"the video ends with frames passed through ({span.first:.2f}-{span.last:.2f} s: "
                              "faceless or a one-frame shot); there is no motion to extrapolate from")
-        # A fitted span at either end takes the times beyond it as they are; others hold their end frames.
         fitted = part is not None
         low, high = None if fitted and i == 0 else span.first, None if fitted and last else span.last
         held = t if low is None and high is None else t.clamp(low, high)
         distinct, counts = torch.unique_consecutive(held, return_counts=True)
-        clip = render(part, distinct, last) if part is not None else None
-        if clip is None and not full_frame:
-            clip = passthrough(source, span, distinct, resolution).tiled(tiles)
-        pieces.append((clip, counts, t, held))
+        pieces.append(Piece(span, part, t, held, distinct, counts, last))
+    return pieces
+
+
+def compose(source: Source | None, pieces: list[Piece], clips: list[Clip | None], resolution: int, full_frame: bool,
+            fps: float, audio=None, tiles: int = 1, feather: float = 4.0) -> Clip:
+    """One clip over every piece (see :func:`assign`), from each fitted piece's crops at its distinct times.
+
+    Args:
+        clips: one per piece: a fitted span's crops, or None (passed through: the source's own frames,
+            interpolated by optical flow at new times; in full frames, a fitted span may pass through too).
+        full_frame: paste the crops into the source's frames and pass the other spans' frames
+            through whole, in one walk of the source video for the whole clip (``feather``: the
+            paste's soft edge, pixels).
+        tiles: passed-through frames are repeated this many times side by side (to match fitted
+            spans rendered as several tiles).
+
+    Raises:
+        InputError: full-frame output of a video that was not aligned (remedy "align").
+    """
     if not full_frame:
-        return concat([replace(clip, times=t) if len(counts) == len(t) else repeat(clip, counts, t)
-                       for clip, counts, t, _ in pieces], fps, audio)
+        clips = [passthrough(source, piece.span, piece.distinct, resolution).tiled(tiles) if clip is None else clip
+                 for piece, clip in zip(pieces, clips)]
+        return concat([replace(clip, times=piece.times) if len(piece.counts) == len(piece.times)
+                       else repeat(clip, piece.counts, piece.times) for piece, clip in zip(pieces, clips)], fps, audio)
 
     def faces() -> Iterator[np.ndarray | None]:
-        for clip, counts, t, _ in pieces:
+        for piece, clip in zip(pieces, clips):
             if clip is None:
-                yield from (None for _ in t)
+                yield from (None for _ in piece.times)
             else:
-                for face, count in zip(clip.frames(), counts.tolist()):
+                for face, count in zip(clip.frames(), piece.counts.tolist()):
                     yield from (face for _ in range(count))
-    return pasted(source, faces, torch.cat([p[2] for p in pieces]), torch.cat([p[3] for p in pieces]), fps, audio,
-                  tuple(report for clip, *_ in pieces if clip is not None for report in clip.reports), feather)
+    return pasted(source, faces, torch.cat([p.times for p in pieces]), torch.cat([p.held for p in pieces]), fps,
+                  audio, tuple(report for clip in clips if clip is not None for report in clip.reports), feather)
 
 
 def pasted(source: Source | None, faces: Callable[[], Iterator[np.ndarray | None]], times: torch.Tensor,

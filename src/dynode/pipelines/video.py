@@ -30,7 +30,7 @@ from dynode.pipelines.build import (FitProgress, Log, Progress, fit_parts, fit_s
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.editor import edit_clip, make_edits
 from dynode.pipelines.models import Models
-from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS, Renderer
+from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS, Cache, Renderer
 from dynode.pipelines.spans import Part
 from dynode.times import render_times
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
@@ -83,6 +83,7 @@ class VideoPipeline:
         if trajectories and len(trajectories) != len(fitted):
             raise InputError(f"{len(trajectories)} trajectories for a video of {len(fitted)} fitted span(s)")
         self.parts = [Part(span, c, t) for span, c, t in zip(fitted, codes, trajectories or [None] * len(fitted))]
+        self.cache = Cache()
 
     def _derived(self, models: Models | None = None, sequence: LatentSequence | None = None,
                  trajectories: list[Trajectory] | None = None, detail_config: DetailConfig | None = None,
@@ -93,10 +94,7 @@ class VideoPipeline:
             ([p.trajectory for p in self.parts] if all(p.trajectory is not None for p in self.parts) else None)
         out = VideoPipeline(models or self.models, sequence or self.sequence, trajectories, self.log, self.frames,
                             detail_config or self.detail_config)
-        keep_detail = same_generator and out.detail_config == self.detail_config
-        for new, old in zip(out.parts, self.parts):
-            new.frames = old.frames
-            new.detail, new.choices = (old.detail, old.choices) if keep_detail else (None, {})
+        out.cache = self.cache.carried(same_generator and out.detail_config == self.detail_config)
         return out
 
     def with_detail_config(self, config: DetailConfig) -> "VideoPipeline":
@@ -111,7 +109,8 @@ class VideoPipeline:
     @property
     def renderer(self) -> Renderer:
         """What renders this video's parts (made anew over the current generator and parts)."""
-        return Renderer(self.generator, self.source, self.spans, self.parts, self.frames, self.detail_config, self.log)
+        return Renderer(self.generator, self.source, self.spans, self.parts, self.frames, self.detail_config, self.log,
+                        self.cache)
 
     @property
     def trajectory(self) -> Trajectory | None:
@@ -199,9 +198,8 @@ class VideoPipeline:
                      ", ".join(f"{name} (--{name.replace('_', '-')})" for name in ignored) +
                      "; they set " + ("a per-video field's training (--field mlp, cde, ...)" if ignored[0] != "refine"
                                       else "the motion prior's refinement (--field prior)"))
-        if config.image_weight:
-            self.renderer.share_frames("an image-space loss")
-        return self._derived(trajectories=fit_parts(self.parts, self.models, config, progress))
+        frames = self.renderer.part_frames("an image-space loss") if config.image_weight else None
+        return self._derived(trajectories=fit_parts(self.parts, self.models, config, progress, frames))
 
     def save_trajectory(self, path: str | Path) -> Path:
         """Write the fitted trajectory (one artifact holding every span's, for a video of several)."""
@@ -225,11 +223,10 @@ class VideoPipeline:
         return [part.trajectory for part in self.parts]
 
     def render(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
-               audio: Path | None = None, fidelity: str = "latent", geometry: torch.Tensor | None = None,
-               feather: float = 4.0) -> Clip:
+               audio: Path | None = None, fidelity: str = "latent") -> Clip:
         """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read
         (see :meth:`dynode.pipelines.renderer.Renderer.codes` for the options and what it refuses)."""
-        return self.renderer.codes(latents, times, full_frame, fps, audio, fidelity, geometry, feather)
+        return self.renderer.codes(latents, times, full_frame, fps, audio, fidelity)
 
     def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
@@ -267,7 +264,7 @@ class VideoPipeline:
         the full frames), checked on the span's own kept frames once (see :mod:`dynode.choice`) and logged."""
         renderer, out = self.renderer, []
         for k, part in enumerate(self.parts):
-            known = full_frame in part.choices
+            known = (part.span, full_frame) in self.cache.choices
             out.append(renderer.choice(part, full_frame))
             if not known:
                 where = f"span {k + 1} of {len(self.parts)}: " if len(self.parts) > 1 else ""

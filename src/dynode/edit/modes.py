@@ -1,0 +1,168 @@
+"""Edit modes: how an edit rides on a fitted span, as the codes of every frame and an optional pixel step.
+
+Each mode of :data:`dynode.config.EDIT_MODES` is a small object in :data:`MODES`; its :meth:`EditMode.plan`
+gives a :class:`Drawing` of one span at its times (the edited codes, and what the renderer does to
+their pictures), which the renderer draws in one pass:
+
+- "first-frame": the edit made on the first code and carried by the fitted dynamics
+  (:func:`dynode.edit.propagate.carry`); every frame renders its own edit.
+- "per-frame": the edit added to every code (:func:`dynode.edit.propagate.add_to_every`).
+- "locked": the carried edit at a per-frame gain holding its effect at the first frame's
+  (:mod:`dynode.edit.lock`; what it cannot hold is reported).
+- "keyframe": the carried edit with the look of its whole change on the keyframes held along the
+  video's motion, in its region (:mod:`dynode.edit.keyframe`).
+- "auto" (the default): every frame renders its own edit, as "first-frame"; the look of the colour
+  edits' change (:attr:`Direction.appearance`) is held from the keyframes on top, as "keyframe".
+
+Where no look is held, ``steady`` averages the edit's change along the unedited renders' motion
+(:mod:`dynode.edit.steady`). On a generator tuned to the video, the edit's change is drawn by the
+generator before the tuning (``base``; see :func:`dynode.render.drawn`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+import torch
+
+from dynode.config import EditSpec
+from dynode.dynamics import Trajectory
+from dynode.edit.keyframe import Keyframes
+from dynode.edit.lock import LockReport, lock
+from dynode.edit.propagate import Edit, add_to_every, carry
+from dynode.render import drawn
+from dynode.types import Generator
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One span's edited codes and how their pictures are made (see :meth:`Renderer.edited`).
+
+    Attributes:
+        codes: the edited codes (N, num_ws, w_dim).
+        geometry: codes at the same times whose renders give the motion and the change's reference
+            (the unedited ones, or those of the edits drawn anew under a held look); None: the codes'.
+        steady: the steady strength on the change from ``geometry``'s renders (0: off).
+        keys: the keyframes whose look is held on the change from ``geometry``'s renders, with
+            ``weights`` (N,) scaling it (a schedule's).
+        base: the generator before a tuning, which draws the change from the ``unedited`` codes.
+        reports: how each locked edit was held.
+    """
+
+    codes: torch.Tensor
+    geometry: torch.Tensor | None = None
+    steady: float = 0.0
+    keys: Keyframes | None = None
+    weights: torch.Tensor | None = None
+    base: Generator | None = None
+    unedited: torch.Tensor | None = None
+    reports: tuple[LockReport, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What every mode plans from: one span's (motion-edited) trajectory, the times, the edits and the spec.
+
+    Attributes:
+        generator: the video's generator (tuned, when it was). base: the generator before the tuning
+            (None: untuned, or the change drawn by the tuned one). probe: the attribute reader a locked
+            edit may measure with. path: the unedited motion ("exact" or "initial"). detail: the video's
+            detail is carried (its motion read from the unedited renders).
+    """
+
+    trajectory: Trajectory
+    times: torch.Tensor
+    edits: tuple[Edit, ...]
+    spec: EditSpec
+    generator: Generator
+    base: Generator | None
+    probe: object | None
+    path: str
+    detail: bool
+
+
+class EditMode:
+    """A mode that carries the edits from the first code; subclasses change the codes or hold a look."""
+
+    name = "first-frame"
+
+    def codes(self, scene: Scene) -> tuple[torch.Tensor, tuple[LockReport, ...]]:
+        """The edited codes at the scene's times, and the reports of what was locked."""
+        return carry(scene.trajectory, scene.times, list(scene.edits), scene.path), ()
+
+    def held(self, edits: tuple[Edit, ...]) -> tuple[Edit, ...]:
+        """The edits whose keyframe look is held (the others are drawn anew on every frame)."""
+        return ()
+
+    def plan(self, scene: Scene) -> Drawing:
+        """The span's :class:`Drawing` (see the module)."""
+        edits, trajectory, t, path = scene.edits, scene.trajectory, scene.times, scene.path
+        held = self.held(edits)
+        anew = [e for e in edits if not any(e is h for h in held)]
+        base = scene.base if edits else None
+        smoothed = scene.detail or bool(scene.spec.steady and edits)
+        plain = trajectory.evaluate(t, path=path) if base is not None or held or smoothed else None
+        if held:
+            geometry = carry(trajectory, t, anew, path) if anew else plain
+        else:
+            geometry = plain if smoothed else None
+        codes, reports = self.codes(scene)
+        keys, weights = (self._keys(scene, held, anew), torch.stack([e.weights(t) for e in held]).mean(0)) \
+            if held else (None, None)
+        return Drawing(codes, geometry, scene.spec.steady if edits else 0.0, keys, weights, base,
+                       plain if base is not None else None, reports)
+
+    @staticmethod
+    def _keys(scene: Scene, held: tuple[Edit, ...], anew: list[Edit]) -> Keyframes:
+        """The keyframes (the spec's inside the observed span, else the first observed frame) rendered
+        unedited (under the edits drawn anew) and with every edit at full strength."""
+        trajectory, path = scene.trajectory, scene.path
+        observed = trajectory.observed_times
+        chosen = [k for k in scene.spec.keyframes if float(observed[0]) <= k <= float(observed[-1])]
+        kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
+        whole = [replace(e, schedule=None) for e in scene.edits]  # the keyframe's look at full strength
+        under = [replace(e, schedule=None) for e in anew]
+        at_keys = trajectory.evaluate(kt, path=path)
+        base = scene.base if scene.edits else None
+        draw: Callable[[torch.Tensor], np.ndarray] = \
+            lambda codes: np.concatenate(list(drawn(scene.generator, codes, base, at_keys)))  # noqa: E731
+        return Keyframes(kt.numpy(), draw(carry(trajectory, kt, under, path) if under else at_keys),
+                         draw(carry(trajectory, kt, whole, path)))
+
+
+class PerFrame(EditMode):
+    name = "per-frame"
+
+    def codes(self, scene: Scene) -> tuple[torch.Tensor, tuple[LockReport, ...]]:
+        return add_to_every(scene.trajectory, scene.times, list(scene.edits), scene.path), ()
+
+
+class Locked(EditMode):
+    name = "locked"
+
+    def codes(self, scene: Scene) -> tuple[torch.Tensor, tuple[LockReport, ...]]:
+        config = scene.spec.lock
+        probe = scene.probe if config.response in ("auto", "probe") else None
+        codes, reports = lock(scene.trajectory, scene.base or scene.generator, scene.times, list(scene.edits),
+                              scene.path, config, probe)
+        return codes, tuple(reports)
+
+
+class Keyframe(EditMode):
+    name = "keyframe"
+
+    def held(self, edits: tuple[Edit, ...]) -> tuple[Edit, ...]:
+        return edits
+
+
+class Auto(EditMode):
+    name = "auto"
+
+    def held(self, edits: tuple[Edit, ...]) -> tuple[Edit, ...]:
+        return tuple(e for e in edits if e.direction.appearance)
+
+
+# One object per mode, under the names of dynode.config.EDIT_MODES (the one list of them).
+MODES: dict[str, EditMode] = {mode.name: mode for mode in (Auto(), Keyframe(), EditMode(), PerFrame(), Locked())}
