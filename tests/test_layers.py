@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dynode"
 
 # The layer of every top-level module or subpackage; a module may import its own layer or those below.
 LAYERS = {
-    "errors": 0, "config": 0, "types": 0, "times": 0, "version": 0,
+    "errors": 0, "config": 0, "types": 0, "times": 0, "version": 0, "seeding": 0,
     "io": 1,
     "generators": 2, "data": 2,
     # The stages, ordered among themselves: flow and rendering; what builds on flow; the measures; the

@@ -26,6 +26,8 @@ and edits work the same with every field.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torchcde
 from torch import nn
@@ -59,9 +61,17 @@ class Field(nn.Module):
         return state[..., :self.dim]
 
 
-def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    net = nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                        nn.Linear(hidden, out_dim))
+def _linear(in_dim: int, out_dim: int, generator: torch.Generator) -> nn.Linear:
+    """A linear layer initialised as torch's default does, its draws from ``generator`` (not torch's own)."""
+    layer = nn.utils.skip_init(nn.Linear, in_dim, out_dim)
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    nn.init.uniform_(layer.bias, -1 / math.sqrt(in_dim), 1 / math.sqrt(in_dim), generator=generator)
+    return layer
+
+
+def _mlp(in_dim: int, hidden: int, out_dim: int, generator: torch.Generator) -> nn.Sequential:
+    net = nn.Sequential(_linear(in_dim, hidden, generator), nn.SiLU(), _linear(hidden, hidden, generator), nn.SiLU(),
+                        _linear(hidden, out_dim, generator))
     # Start near the zero field so early solves are cheap and stable.
     nn.init.zeros_(net[-1].bias)
     net[-1].weight.data.mul_(0.1)
@@ -76,10 +86,11 @@ class LearnedSpeedField(Field):
         extra: more state coordinates, zero at the start of every solve (the augmented field).
     """
 
-    def __init__(self, dim: int, hidden: int = 128, time_dependent: bool = False, extra: int = 0):
+    def __init__(self, dim: int, hidden: int = 128, time_dependent: bool = False, extra: int = 0,
+                 generator: torch.Generator | None = None):
         super().__init__(dim)
         self.time_dependent, self.extra = time_dependent, extra
-        self.net = _mlp(dim + extra + int(time_dependent), hidden, dim + extra)
+        self.net = _mlp(dim + extra + int(time_dependent), hidden, dim + extra, _draws(generator))
 
     def lift(self, z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         return torch.cat([z, z.new_zeros(*z.shape[:-1], self.extra)], -1) if self.extra else z
@@ -98,9 +109,9 @@ class PaperField(Field):
     latent space whatever the video does; kept only to reproduce the paper's behaviour.
     """
 
-    def __init__(self, dim: int, hidden: int = 128):
+    def __init__(self, dim: int, hidden: int = 128, generator: torch.Generator | None = None):
         super().__init__(dim)
-        self.net = _mlp(dim, hidden, dim)
+        self.net = _mlp(dim, hidden, dim, _draws(generator))
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         out = self.net(z)
@@ -119,12 +130,11 @@ class CDEField(Field):
         path: (tau (T,), z (T, dim)) the observations that drive the equation.
     """
 
-    time_dependent = True
-
-    def __init__(self, dim: int, hidden: int, path: tuple[torch.Tensor, torch.Tensor]):
+    def __init__(self, dim: int, hidden: int, path: tuple[torch.Tensor, torch.Tensor],
+                 generator: torch.Generator | None = None):
         super().__init__(dim)
         tau, z = path
-        self.net = _mlp(dim, hidden, dim * (dim + 1))
+        self.net = _mlp(dim, hidden, dim * (dim + 1), _draws(generator))
         self.register_buffer("passthrough", torch.cat([torch.zeros(dim, 1), torch.eye(dim)], 1), persistent=False)
         control = torch.cat([tau[:, None].float(), z.float()], -1)
         self.spline = torchcde.CubicSpline(torchcde.natural_cubic_coeffs(control, t=tau.float()), t=tau.float())
@@ -149,11 +159,12 @@ class SecondOrderField(Field):
             velocity of their natural cubic spline there (held constant outside their span).
     """
 
-    def __init__(self, dim: int, hidden: int, path: tuple[torch.Tensor, torch.Tensor]):
+    def __init__(self, dim: int, hidden: int, path: tuple[torch.Tensor, torch.Tensor],
+                 generator: torch.Generator | None = None):
         super().__init__(dim)
         self.extra, self.velocity = dim, True
         tau, z = path
-        self.net = _mlp(2 * dim, hidden, dim)
+        self.net = _mlp(2 * dim, hidden, dim, _draws(generator))
         spline = torchcde.CubicSpline(torchcde.natural_cubic_coeffs(z.float(), t=tau.float()), t=tau.float())
         self.register_buffer("tau_obs", tau.float(), persistent=False)
         self.register_buffer("v_obs", spline.derivative(tau.float()).detach(), persistent=False)
@@ -167,19 +178,24 @@ class SecondOrderField(Field):
         return torch.cat([state[..., self.dim:], self.net(state)], -1)
 
 
+def _draws(generator: torch.Generator | None) -> torch.Generator:
+    """Where a field's initial weights are drawn from: ``generator``, or a fixed seed (never torch's own)."""
+    return generator if generator is not None else torch.Generator().manual_seed(0)
+
+
 FIELDS = {
-    "mlp": lambda dim, hidden, path: LearnedSpeedField(dim, hidden, time_dependent=False),
-    "mlp_t": lambda dim, hidden, path: LearnedSpeedField(dim, hidden, time_dependent=True),
-    "paper": lambda dim, hidden, path: PaperField(dim, hidden),
+    "mlp": lambda dim, hidden, path, g: LearnedSpeedField(dim, hidden, time_dependent=False, generator=g),
+    "mlp_t": lambda dim, hidden, path, g: LearnedSpeedField(dim, hidden, time_dependent=True, generator=g),
+    "paper": lambda dim, hidden, path, g: PaperField(dim, hidden, generator=g),
     "cde": CDEField,
     "second_order": SecondOrderField,
-    "augmented": lambda dim, hidden, path: LearnedSpeedField(dim, hidden, extra=dim),
+    "augmented": lambda dim, hidden, path, g: LearnedSpeedField(dim, hidden, extra=dim, generator=g),
 }
 
 
-def make_field(name: str, dim: int, hidden: int,
-               path: tuple[torch.Tensor, torch.Tensor] | None = None) -> Field:
-    """Build a field by name.
+def make_field(name: str, dim: int, hidden: int, path: tuple[torch.Tensor, torch.Tensor] | None = None,
+               generator: torch.Generator | None = None) -> Field:
+    """Build a field by name, its initial weights drawn from ``generator`` (default: a fixed seed).
 
     Args:
         path: (tau (T,), z (T, dim)) observed path; needed by ``cde`` and ``second_order``.
@@ -190,4 +206,4 @@ def make_field(name: str, dim: int, hidden: int,
     check_choice("vector field", name, tuple(sorted(FIELDS)))
     if name in ("cde", "second_order") and path is None:
         raise InputError(f"the {name} field needs the observed path")
-    return FIELDS[name](dim, hidden, path)
+    return FIELDS[name](dim, hidden, path, generator)

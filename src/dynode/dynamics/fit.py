@@ -129,6 +129,10 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
     fitting stops after ``config.patience`` checks without improvement). Finally the noise
     scale of :func:`dynode.dynamics.sample_future` is estimated from the one-step residuals.
 
+    The fit draws its randomness from its own generators seeded with ``config.seed`` (torch's global
+    state is left as it was) and runs on torch's threads as the caller set them: a per-video field is
+    a small MLP, which on a CPU fits fastest with ``torch.set_num_threads(1)`` (``dynode fit`` does so).
+
     With ``config.image_weight`` > 0, each iteration also renders ``config.image_frames``
     predicted codes with ``generator`` and adds their ST-LPIPS distance to the observed
     ``frames``, so that the path is judged by the pictures it makes, not only by the codes.
@@ -155,14 +159,7 @@ def fit(sequence: LatentSequence, config: FitConfig = FitConfig(),
             raise InputError("fit(): field 'prior' needs a motion prior; this generator's model folder has none "
                              "(train one: dynode train-prior)")
         return fit_prior(sequence, prior, config, progress)
-    threads = torch.get_num_threads()
-    # The field is a small MLP: thread hand-offs cost more than they save (measured ~4x on 2 cores).
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng():  # the fit seeds torch's generator; the caller's state is restored after
-            return _fit(sequence, config, progress, generator, frames)
-    finally:
-        torch.set_num_threads(threads)
+    return _fit(sequence, config, progress, generator, frames)
 
 
 def _split(T: int, holdout: float, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,7 +185,6 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
                              f"(T, 3, R, R) tensor; got generator={type(generator).__name__}, frames of shape "
                              f"{None if frames is None else tuple(frames.shape)}")
     start = time.time()
-    torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     chart = Chart.of(sequence.latents, config.subspace_dim)
     z_all = chart.encode(sequence.latents)
@@ -199,7 +195,8 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
     z, tau, times = z_all[keep], tau_all[keep], times_all[keep]
     n = len(keep)
     image_loss = _ImageLoss(generator, frames.float(), sequence, chart) if config.image_weight else None
-    field = make_field(config.field, z.shape[1], config.hidden, path=(tau_all, z_all))
+    field = make_field(config.field, z.shape[1], config.hidden, path=(tau_all, z_all),
+                       generator=torch.Generator().manual_seed(config.seed))
     opt = torch.optim.Adam(field.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.iters, eta_min=config.lr * 0.05)
     best = (float("inf"), copy.deepcopy(field.state_dict()), 0)

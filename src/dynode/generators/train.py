@@ -29,6 +29,7 @@ from dynode.generators.discriminator import Discriminator
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 from dynode.io.checkpoints import atomic_path, save_model, torch_load
 from dynode.io.images import save_grid
+from dynode.seeding import seeded
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,123 @@ def _path_length_penalty(G, batch, pl_mean, decay, g):
     return (lengths - pl_mean).pow(2).mean(), pl_mean
 
 
+@dataclass
+class _Run:
+    """A training run's models, optimisers and counters (what ``state.pt`` holds)."""
+
+    G: StyleGAN2Generator
+    D: Discriminator
+    G_ema: StyleGAN2Generator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    step: int = 0
+    images_seen: int = 0
+    pl_mean: torch.Tensor | None = None
+    seconds: float = 0.0  # training time before this session
+
+    def save(self, out_dir: Path, config: TrainConfig, fixed_z: torch.Tensor, seconds: float) -> None:
+        """A sample grid, the EMA generator's export, the resumable state and a log line."""
+        self.G_ema.update_w_avg()
+        with torch.no_grad():
+            save_grid(out_dir / "samples" / f"{self.images_seen // 1000:06d}kimg.png",
+                      self.G_ema(fixed_z, randomize_noise=False), ncol=8, scale=2)
+        save_model(out_dir / "export", self.G_ema, "stylegan2", config.generator.to_dict(),
+                   info={"kimg": self.images_seen / 1000, "train_seconds": round(seconds)})
+        payload = {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+                   "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
+                   "images_seen": self.images_seen, "pl_mean": self.pl_mean.item(), "seconds": seconds,
+                   "config": json.dumps(config.to_dict())}
+        with atomic_path(out_dir / "state.pt") as tmp:
+            torch.save(payload, tmp)
+        with open(out_dir / "log.jsonl", "a") as fh:
+            fh.write(json.dumps({"kimg": self.images_seen / 1000, "step": self.step, "wall_s": seconds}) + "\n")
+
+
+def _start(config: TrainConfig, state: dict | None, device: str) -> _Run:
+    """New models and optimisers (torch's generator seeded by the caller), loaded from ``state`` when resuming."""
+    gcfg = config.generator
+    G = StyleGAN2Generator(gcfg).to(device)
+    D = Discriminator(gcfg).to(device)
+    G_ema = copy.deepcopy(G).eval()
+    ratio = config.r1_every / (config.r1_every + 1)
+    run = _Run(G, D, G_ema, torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.0, 0.99)),
+               torch.optim.Adam(D.parameters(), lr=config.lr * ratio, betas=(0.0, 0.99**ratio)),
+               pl_mean=torch.zeros((), device=device))
+    if state is None:
+        return run
+    for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
+        getattr(run, name).load_state_dict(state[name])
+    run.step, run.images_seen = int(state["step"]), int(state["images_seen"])
+    run.pl_mean = torch.as_tensor(state.get("pl_mean", 0.0), dtype=torch.float32).to(device)
+    run.seconds = float(state.get("seconds", 0.0))
+    for opt, lr in ((run.opt_g, config.lr), (run.opt_d, config.lr * ratio)):
+        for group in opt.param_groups:
+            group["lr"] = lr
+    return run
+
+
+def _step(run: _Run, config: TrainConfig, data_gen: torch.Generator, device: str, stats: dict) -> bool:
+    """One discriminator step (with lazy R1), one generator step (with lazy path-length regularisation)
+    and the EMA update; False when a NaN R1 was skipped."""
+    G, D, gcfg, b = run.G, run.D, config.generator, config.batch
+    r1_ok = True
+
+    def D_aug(images):
+        return D(diff_augment(images, config.augment, data_gen))
+
+    real = render(sample_factors(b, data_gen), gcfg.resolution).to(device)
+    _requires_grad(G, False)
+    _requires_grad(D, True)
+    z, mix = _sample_z(b, gcfg.w_dim, config.mixing_prob, device, data_gen)
+    with torch.no_grad():
+        fake = G(z, mix_z=mix, mix_layer=_mix_layer(gcfg.num_ws, data_gen))
+    d_loss = F.softplus(D_aug(fake)).mean() + F.softplus(-D_aug(real)).mean()
+    run.opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    run.opt_d.step()
+    stats["d"] = d_loss.item()
+    if run.step % config.r1_every == 0:
+        real_r = real.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(D_aug(real_r).sum(), real_r, create_graph=True)
+        r1 = grad.pow(2).flatten(1).sum(1).mean()
+        r1_ok = bool(torch.isfinite(r1))
+        if r1_ok:  # a NaN R1 would poison D: that regularisation step is skipped
+            run.opt_d.zero_grad(set_to_none=True)
+            (config.r1_gamma / 2 * r1 * config.r1_every).backward()
+            run.opt_d.step()
+            stats["r1"] = r1.item()
+    _requires_grad(G, True)
+    _requires_grad(D, False)
+    z, mix = _sample_z(b, gcfg.w_dim, config.mixing_prob, device, data_gen)
+    g_loss = F.softplus(-D_aug(G(z, mix_z=mix, mix_layer=_mix_layer(gcfg.num_ws, data_gen)))).mean()
+    run.opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    run.opt_g.step()
+    stats["g"] = g_loss.item()
+    if config.pl_weight > 0 and run.step % config.pl_every == 0:
+        penalty, run.pl_mean = _path_length_penalty(G, max(b // 2, 1), run.pl_mean, config.pl_decay, data_gen)
+        run.opt_g.zero_grad(set_to_none=True)
+        (config.pl_weight * config.pl_every * penalty).backward()
+        run.opt_g.step()
+        stats["pl"] = penalty.item()
+    # EMA of the generator weights, half-life ema_kimg (shorter during the ramp-up).
+    run.images_seen += b
+    run.step += 1
+    ema_images = min(config.ema_kimg * 1000, run.images_seen * config.ema_rampup)
+    beta = 0.5 ** (b / max(ema_images, 1e-8))
+    with torch.no_grad():
+        for p_ema, p in zip(run.G_ema.parameters(), G.parameters()):
+            p_ema.lerp_(p, 1 - beta)
+    return r1_ok
+
+
 def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = None,
           minutes: float | None = None, device: str = "cpu",
           progress: Callable[[float, float, dict], None] | None = None) -> TrainResult:
     """Train (or continue training) a generator; writes state.pt, samples and ``export/``.
+
+    torch's generator is seeded with ``config.seed`` for the run and restored after (see
+    :func:`dynode.seeding.seeded`).
 
     Args:
         config: hyper-parameters. When resuming, the run's generator architecture, step count and
@@ -139,117 +253,26 @@ def train(config: TrainConfig, out_dir: str | Path, resume: str | Path | None = 
         run_generator = json.loads(state["config"])["generator"]
         config = replace(config, generator=StyleGAN2Config.from_dict(run_generator))
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    gcfg = config.generator
-    G = StyleGAN2Generator(gcfg).to(device)
-    D = Discriminator(gcfg).to(device)
-    G_ema = copy.deepcopy(G).eval()
-    ratio = config.r1_every / (config.r1_every + 1)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.0, 0.99))
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr * ratio, betas=(0.0, 0.99**ratio))
-    step, images_seen = 0, 0
-    pl_mean = torch.zeros((), device=device)
-    if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        G_ema.load_state_dict(state["G_ema"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        step, images_seen = int(state["step"]), int(state["images_seen"])
-        pl_mean = torch.as_tensor(state.get("pl_mean", 0.0), dtype=torch.float32).to(device)
-        for opt, lr in ((opt_g, config.lr), (opt_d, config.lr * ratio)):
-            for group in opt.param_groups:
-                group["lr"] = lr
-    data_gen = torch.Generator().manual_seed(config.seed * 1000 + step)
-    fixed_z = torch.randn(32, gcfg.w_dim, generator=torch.Generator().manual_seed(123)).to(device)
-
-    def snapshot():
-        G_ema.update_w_avg()
-        with torch.no_grad():
-            save_grid(out_dir / "samples" / f"{images_seen // 1000:06d}kimg.png",
-                      G_ema(fixed_z, randomize_noise=False), ncol=8, scale=2)
-        save_model(out_dir / "export", G_ema, "stylegan2", gcfg.to_dict(),
-                   info={"kimg": images_seen / 1000, "train_seconds": round(time.time() - t0 + prev_seconds)})
-        payload = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
-                   "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
-                   "images_seen": images_seen, "pl_mean": pl_mean.item(),
-                   "seconds": time.time() - t0 + prev_seconds,
-                   "config": json.dumps(config.to_dict())}
-        with atomic_path(out_dir / "state.pt") as tmp:
-            torch.save(payload, tmp)
-        log = {"kimg": images_seen / 1000, "step": step, "wall_s": time.time() - t0 + prev_seconds}
+    with seeded(config.seed):
+        run = _start(config, state, device)
+        data_gen = torch.Generator().manual_seed(config.seed * 1000 + run.step)
+        fixed_z = torch.randn(32, config.generator.w_dim, generator=torch.Generator().manual_seed(123)).to(device)
+        t0, start_images, skipped, stats = time.time(), run.images_seen, 0, {}
+        every = config.snapshot_kimg * 1000
+        next_snapshot = (run.images_seen // int(every) + 1) * every
         with open(out_dir / "log.jsonl", "a") as fh:
-            fh.write(json.dumps(log) + "\n")
-
-    prev_seconds = float(state.get("seconds", 0.0)) if state is not None else 0.0
-    t0 = time.time()
-    start_images = images_seen
-    skipped = 0
-    next_snapshot = (images_seen // int(config.snapshot_kimg * 1000) + 1) * config.snapshot_kimg * 1000
-    stats: dict = {}
-    b = config.batch
-
-    def D_aug(images):
-        return D(diff_augment(images, config.augment, data_gen))
-
-    with open(out_dir / "log.jsonl", "a") as fh:
-        fh.write(json.dumps({"start_kimg": images_seen / 1000, "device": str(device),
-                             "config": config.to_dict()}) + "\n")
-    while images_seen < config.kimg * 1000:
-        if minutes is not None and time.time() - t0 > minutes * 60:
-            break
-        real = render(sample_factors(b, data_gen), gcfg.resolution).to(device)
-        # Discriminator step.
-        _requires_grad(G, False)
-        _requires_grad(D, True)
-        z, mix = _sample_z(b, gcfg.w_dim, config.mixing_prob, device, data_gen)
-        with torch.no_grad():
-            fake = G(z, mix_z=mix, mix_layer=_mix_layer(gcfg.num_ws, data_gen))
-        d_loss = F.softplus(D_aug(fake)).mean() + F.softplus(-D_aug(real)).mean()
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        stats["d"] = d_loss.item()
-        if step % config.r1_every == 0:
-            real_r = real.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(D_aug(real_r).sum(), real_r, create_graph=True)
-            r1 = grad.pow(2).flatten(1).sum(1).mean()
-            if torch.isfinite(r1):
-                opt_d.zero_grad(set_to_none=True)
-                (config.r1_gamma / 2 * r1 * config.r1_every).backward()
-                opt_d.step()
-                stats["r1"] = r1.item()
-            else:
-                skipped += 1  # a NaN R1 would poison D; skip this regularisation step
-        # Generator step.
-        _requires_grad(G, True)
-        _requires_grad(D, False)
-        z, mix = _sample_z(b, gcfg.w_dim, config.mixing_prob, device, data_gen)
-        g_loss = F.softplus(-D_aug(G(z, mix_z=mix, mix_layer=_mix_layer(gcfg.num_ws, data_gen)))).mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        stats["g"] = g_loss.item()
-        if config.pl_weight > 0 and step % config.pl_every == 0:
-            penalty, pl_mean = _path_length_penalty(G, max(b // 2, 1), pl_mean, config.pl_decay, data_gen)
-            opt_g.zero_grad(set_to_none=True)
-            (config.pl_weight * config.pl_every * penalty).backward()
-            opt_g.step()
-            stats["pl"] = penalty.item()
-        # EMA of the generator weights, half-life ema_kimg (shorter during the ramp-up).
-        images_seen += b
-        step += 1
-        ema_images = min(config.ema_kimg * 1000, images_seen * config.ema_rampup)
-        beta = 0.5 ** (b / max(ema_images, 1e-8))
-        with torch.no_grad():
-            for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-                p_ema.lerp_(p, 1 - beta)
-        if progress is not None:
-            progress(images_seen / 1000, config.kimg, stats)
-        if images_seen >= next_snapshot:
-            snapshot()
-            next_snapshot += config.snapshot_kimg * 1000
-    snapshot()
+            fh.write(json.dumps({"start_kimg": run.images_seen / 1000, "device": str(device),
+                                 "config": config.to_dict()}) + "\n")
+        while run.images_seen < config.kimg * 1000:
+            if minutes is not None and time.time() - t0 > minutes * 60:
+                break
+            skipped += not _step(run, config, data_gen, device, stats)
+            if progress is not None:
+                progress(run.images_seen / 1000, config.kimg, stats)
+            if run.images_seen >= next_snapshot:
+                run.save(out_dir, config, fixed_z, time.time() - t0 + run.seconds)
+                next_snapshot += every
+        run.save(out_dir, config, fixed_z, time.time() - t0 + run.seconds)
     seconds = time.time() - t0
-    return TrainResult(out_dir, images_seen / 1000, seconds + prev_seconds,
-                       (images_seen - start_images) / max(seconds, 1e-9), skipped)
+    return TrainResult(out_dir, run.images_seen / 1000, seconds + run.seconds,
+                       (run.images_seen - start_images) / max(seconds, 1e-9), skipped)

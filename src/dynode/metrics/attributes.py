@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from dynode.data.toyfaces import FACTORS, hair_lightness, render, sample_factors
 from dynode.errors import CheckpointError, InputError
 from dynode.io.checkpoints import load_model_files, save_model
+from dynode.seeding import seeded
 
 # Attributes the probe predicts, each normalised to [0, 1] over its range.
 ATTRIBUTES = ("smile", "mouth_open", "eye_open", "glasses", "hair_lightness", "hair_length", "skin",
@@ -60,10 +61,11 @@ class AttributeRegressor(nn.Module):
 
 def train_regressor(steps: int = 2000, batch: int = 64, seed: int = 0, lr: float = 2e-3,
                     progress: Callable[[int, int, float], None] | None = None) -> tuple[AttributeRegressor, dict]:
-    """Train the probe on fresh renders; returns the model and stats (held-out mean abs error)."""
-    torch.manual_seed(seed)
+    """Train the probe on fresh renders; returns the model and stats (held-out mean abs error). Its
+    initial weights are drawn with torch's generator seeded with ``seed`` (restored after)."""
     g = torch.Generator().manual_seed(seed)
-    model = AttributeRegressor()
+    with seeded(seed):
+        model = AttributeRegressor()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     start = time.time()

@@ -213,15 +213,11 @@ def as_completed(fn: Callable, jobs: dict[Hashable, tuple], address: str | None 
     """
     import ray
     if workers == 1 and address is None and not ray.is_initialized():
-        import torch
-        threads = torch.get_num_threads()
         for key, args in jobs.items():
             try:
                 yield key, fn(*args)
             except Exception as e:  # noqa: BLE001 - reported as Ray reports a failed task
                 yield key, e
-            finally:
-                torch.set_num_threads(threads)
         return
     started = not ray.is_initialized()
     if started:
