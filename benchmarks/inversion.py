@@ -71,7 +71,7 @@ def run_video(models: Models, seed: int, fps: float, seconds: float, factor: int
     flows = source_flows(truth_px[:n_span])
     rows = {}
     for name, cfg in configs.items():
-        pipe, secs = timed(lambda: VideoPipeline.from_frames(frames, models, cfg, fit, log=lambda _: None))
+        pipe, secs = timed(lambda: VideoPipeline.from_frames(frames, models, cfg, fit=fit, log=lambda _: None))
         tuning = pipe.sequence.tuning
         row = {"invert_fit_seconds": round(secs, 2), "tuning_seconds": tuning.seconds if tuning else 0.0,
                "kept_psnr": round(float(pipe.sequence.psnr.mean()), 3)}
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         frames = Frames(to_uint8(ToyFaceVideo(a.seeds[0] + 100).render(times, models.generator.resolution)), times, 12.0)
         rows = {}
         for name, cfg in ((FORMER, configs[FORMER]), ("the default", InversionConfig())):
-            pipe, secs = timed(lambda: VideoPipeline.from_frames(frames, models, cfg, fit, log=lambda _: None))
+            pipe, secs = timed(lambda: VideoPipeline.from_frames(frames, models, cfg, fit=fit, log=lambda _: None))
             tuning = pipe.sequence.tuning
             rows[name] = {"seconds": round(secs, 2), "tuning_seconds": tuning.seconds if tuning else 0.0,
                           "psnr": round(float(pipe.sequence.psnr.mean()), 3)}

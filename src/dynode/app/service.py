@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config, check_choice
+from dynode.config import DEFAULT_GENERATOR, RENDER_FIDELITY, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config, check_choice
 from dynode.errors import DynodeError, InputError
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
@@ -229,12 +229,12 @@ class App:
     # Outputs ------------------------------------------------------------------------------
 
     def interpolate(self, key: str, session: str, factor: int | None = 4, fps: float | None = None,
-                    path: str = DEFAULT_PATH, fidelity: str = "detail", slowdown: float = 1.0) -> tuple[Path, str]:
+                    path: str = DEFAULT_PATH, fidelity: str = RENDER_FIDELITY, slowdown: float = 1.0) -> tuple[Path, str]:
         """The video at ``factor`` x its rate or at ``fps``, its duration kept; with ``slowdown`` > 1,
         that many times longer at the source's rate instead (the audio stretched)."""
         pipe = self.pipeline(key)
         clip = pipe.slow_motion(slowdown, path=path, fidelity=fidelity) if slowdown > 1 else \
-            pipe.interpolate(factor if not fps else None, fps or None, None, path, fidelity=fidelity)
+            pipe.interpolate(factor=factor if not fps else None, fps=fps or None, path=path, fidelity=fidelity)
         out = self.output(session, "interpolated", ".mp4")
         clip.write(out)
         chosen = "; drawn by " + "; ".join(c.describe() for c in pipe.choices()) \
@@ -242,9 +242,9 @@ class App:
         return out, f"{len(clip)} frames at {clip.fps:.3g} fps, {len(clip) / clip.fps:.2f} s{chosen}"
 
     def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = DEFAULT_PATH,
-                    fidelity: str = "detail") -> tuple[Path, str]:
+                    fidelity: str = RENDER_FIDELITY) -> tuple[Path, str]:
         pipe = self.pipeline(key)
-        clip = pipe.extrapolate(seconds, None, path, int(samples), 0, fidelity)
+        clip = pipe.extrapolate(seconds, path=path, samples=int(samples), fidelity=fidelity)
         out = self.output(session, "extrapolated", ".mp4")
         clip.write(out)
         return out, f"{len(clip)} frames, up to {float(clip.times[-1]):.2f} s"

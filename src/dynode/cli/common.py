@@ -16,7 +16,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from dynode.config import DEFAULT_GENERATOR, FitConfig, InversionConfig, PTIConfig, ReadConfig
+from dynode import dynamics
+from dynode.config import (DEFAULT_GENERATOR, EDIT_FIDELITY, RENDER_FIDELITY, FitConfig, InversionConfig, PTIConfig,
+                           ReadConfig)
 from dynode.errors import DynodeError, InputError, advice, storage_error
 from dynode.pipelines.run import RunSpec
 from dynode.pipelines.renderer import DEFAULT_PATH
@@ -139,7 +141,7 @@ DEVICE, SEED = O("auto", help="torch device: auto (cuda if there is a GPU, else 
     O(0, help="random seed")
 GENERATOR = O(DEFAULT_GENERATOR, help="bundled generator name or model folder")
 OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
-EDIT_PATH = O("exact", "--path", help="the latent path: exact (through every observed frame; extrapolating from "
+EDIT_PATH = O(dynamics.EDIT_PATH, "--path", help="the latent path: exact (through every observed frame; extrapolating from "
                                       "the last) or initial (one solve from the first frame, as in the paper)")
 PATH = O(DEFAULT_PATH, "--path", help="auto: each span drawn between its kept frames by whichever of the spline "
                                       "with detail, the real frames' optical flow, the mean of the two or their fusion "
@@ -147,9 +149,9 @@ PATH = O(DEFAULT_PATH, "--path", help="auto: each span drawn between its kept fr
                                       "through every observed frame), initial (one solve from the first frame, as in "
                                       "the paper), or linear, slerp, spline (that interpolation of the codes; the "
                                       "dynamics past the last frame)")
-FIDELITY = O("detail", help="detail: the video's own detail carried along the path (needs the source video); "
+FIDELITY = O(RENDER_FIDELITY, help="detail: the video's own detail carried along the path (needs the source video); "
                               "latent: the generator's render alone")
-FIDELITY_LATENT = O("latent", "--fidelity", help="latent: the generator's render alone; detail: the video's own "
+FIDELITY_LATENT = O(EDIT_FIDELITY, "--fidelity", help="latent: the generator's render alone; detail: the video's own "
                                                  "detail carried along the path (needs the source video)")
 FULL_FRAME = O(False, help="paste the rendered face back into the whole picture (codes of a video inverted "
                            "with --align)")
@@ -203,8 +205,9 @@ def _run_spec(generator: str, every: int, resize: bool, align: bool, sigma: floa
     inversion = InversionConfig(space=space, steps_first=steps_first, steps=steps, batch_size=batch_size,
                                 perceptual_weight=perceptual_weight, init=init, tune=pti,
                                 tuning=PTIConfig(steps=pti_steps))
-    read = ReadConfig(every, resize, align, sigma, shots == "on", shot_threshold, min_face_share, bridge, min_face)
-    return RunSpec(generator, read, inversion, **rest)
+    read = ReadConfig(every=every, resize=resize, align=align, sigma=sigma, shots=shots == "on",
+                      shot_threshold=shot_threshold, min_face_share=min_face_share, bridge=bridge, min_face=min_face)
+    return RunSpec(generator=generator, read=read, inversion=inversion, **rest)
 
 
 def _read_options(command):

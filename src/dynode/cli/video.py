@@ -137,9 +137,10 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                              "and --times")
         pipe = _pipeline(trajectory, _device(device, seed), read, iters)
         if slowdown is not None:
-            clip = pipe.slow_motion(slowdown, out_fps, path, full_frame, fidelity)
+            clip = pipe.slow_motion(slowdown, fps=out_fps, path=path, full_frame=full_frame, fidelity=fidelity)
         else:
-            clip = pipe.interpolate(factor, fps, _numbers(times, "--times"), path, full_frame, fidelity)
+            clip = pipe.interpolate(factor=factor, fps=fps, times=_numbers(times, "--times"), path=path,
+                                    full_frame=full_frame, fidelity=fidelity)
             clip = clip.at_rate(out_fps) if out_fps else clip
         clip.write(out)
         sound = "" if clip.audio is None else \
@@ -156,8 +157,8 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
     """Render from the first frame to SECONDS past the last one (the fitted dynamics' forecast, by default with
     the video's detail)."""
     with _errors():
-        clip = _pipeline(trajectory, _device(device), verb="extrapolate").extrapolate(seconds, fps, path, samples,
-                                                                                      seed, fidelity)
+        clip = _pipeline(trajectory, _device(device), verb="extrapolate").extrapolate(
+            seconds, fps=fps, path=path, samples=samples, seed=seed, fidelity=fidelity)
         clip.write(out)
         say(f"{len(clip)} frames up to t={float(clip.times[-1]):.2f} s -> {out}")
 
@@ -211,9 +212,10 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
             raise InputError("nothing to edit: give --direction and/or --motion")
         moves = [parse_motion(spec) for spec in motion or []]
         pipe = _pipeline(trajectory, _device(device), verb="edit")
-        spec = EditSpec(tuple(direction or ()), tuple(strength or EditSpec().strengths), propagation, layers,
-                        tuple(condition or ()), schedule, LockConfig(response, target), auto_condition, steady,
-                        tuple(keyframe or ()))
+        spec = EditSpec(directions=tuple(direction or ()), strengths=tuple(strength or EditSpec().strengths),
+                        propagation=propagation, layers=layers, conditions=tuple(condition or ()), schedule=schedule,
+                        lock=LockConfig(response=response, target=target), auto_condition=auto_condition,
+                        steady=steady, keyframes=tuple(keyframe or ()))
         clip = pipe.edit(spec, moves, path=path, factor=factor, compare=compare, full_frame=full_frame,
                          fidelity=fidelity)
         clip.write(out)

@@ -13,6 +13,10 @@ from dynode.errors import InputError
 
 # How a render is made: the generator's picture alone, or with the video's own detail carried along.
 FIDELITIES = ("latent", "detail")
+# The default of interpolation, extrapolation and a run's renders: the video's own detail carried along.
+RENDER_FIDELITY = "detail"
+# The default of an edit and of rendering codes as they are: the generator's picture.
+EDIT_FIDELITY = "latent"
 # The generator every command, the app and the API use unless told another: the bundled toy-face StyleGAN2.
 DEFAULT_GENERATOR = "toyfaces64"
 # How an edit rides on the path: every frame renders its own edit with the look of a colour edit held

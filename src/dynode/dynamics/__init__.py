@@ -8,7 +8,7 @@ from dynode.dynamics.prior_training import train_prior
 from dynode.dynamics.sde import sample_future
 from dynode.dynamics.solve import solve
 from dynode.dynamics.storage import load_trajectories, load_trajectory, save_trajectories, save_trajectory
-from dynode.dynamics.trajectory import PATHS, Trajectory
+from dynode.dynamics.trajectory import EDIT_PATH, PATHS, Trajectory
 
-__all__ = ["FIELDS", "FIT_FIELDS", "PATHS", "Chart", "MotionPrior", "Trajectory", "field_for", "fit", "load_prior", "load_trajectories",
+__all__ = ["EDIT_PATH", "FIELDS", "FIT_FIELDS", "PATHS", "Chart", "MotionPrior", "Trajectory", "field_for", "fit", "load_prior", "load_trajectories",
            "load_trajectory", "make_field", "sample_future", "save_trajectories", "save_trajectory", "solve", "train_prior"]

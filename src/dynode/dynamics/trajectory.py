@@ -21,6 +21,8 @@ from dynode.types import FitStats, GeneratorRecord, Source, bracket
 # How a trajectory is evaluated (the same word and values in every command):
 # exact: through every observed code; initial: the paper's single solve from the first code.
 PATHS = ("exact", "initial")
+# The default path of an edit: the unedited motion through every observed code.
+EDIT_PATH = "exact"
 
 
 @dataclass

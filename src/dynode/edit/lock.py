@@ -45,7 +45,7 @@ import torch
 from scipy.interpolate import make_smoothing_spline
 
 from dynode.config import LockConfig
-from dynode.dynamics import Trajectory
+from dynode.dynamics import EDIT_PATH, Trajectory
 from dynode.edit.propagate import Edit, carry
 from dynode.errors import InputError
 from dynode.flow import DISFlow, warp
@@ -164,7 +164,7 @@ class LockReport:
 
 
 @torch.no_grad()
-def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor, edit: Edit, path: str = "exact",
+def lock_gains(trajectory: Trajectory, generator: Generator, times: torch.Tensor, edit: Edit, path: str = EDIT_PATH,
                config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, torch.Tensor, LockReport]:
     """The carried edit E(t) (N, num_ws, w_dim) of ``edit`` (its schedule left out), the gain g(t)
     (N,) that locks its response over ``times`` (N,) seconds, and how it was solved."""
@@ -249,7 +249,7 @@ def _realism_cap(stats: tuple[torch.Tensor, torch.Tensor], plain: torch.Tensor, 
     return over
 
 
-def lock(trajectory: Trajectory, generator: Generator, times, edits: list[Edit], path: str = "exact",
+def lock(trajectory: Trajectory, generator: Generator, times, edits: list[Edit], path: str = EDIT_PATH,
          config: LockConfig = LockConfig(), probe=None) -> tuple[torch.Tensor, list[LockReport]]:
     """Locked edited codes at ``times`` (seconds): float32 (N, num_ws, w_dim), and per edit its report.
 

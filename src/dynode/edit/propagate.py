@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from dynode.dynamics import Trajectory
+from dynode.dynamics import EDIT_PATH, Trajectory
 from dynode.edit.directions import Direction
 from dynode.errors import InputError
 from dynode.types import bracket
@@ -80,7 +80,7 @@ class Edit:
 
 
 @torch.no_grad()
-def carry(trajectory: Trajectory, times, edits: list[Edit], path: str = "exact") -> torch.Tensor:
+def carry(trajectory: Trajectory, times, edits: list[Edit], path: str = EDIT_PATH) -> torch.Tensor:
     """Edited codes at ``times`` (seconds), each edit made on the first code and carried by the fitted
     flow (``first-frame``, see the module): float32 (N, num_ws, w_dim).
 
@@ -100,7 +100,7 @@ def carry(trajectory: Trajectory, times, edits: list[Edit], path: str = "exact")
 
 
 @torch.no_grad()
-def add_to_every(trajectory: Trajectory, times, edits: list[Edit], path: str = "exact") -> torch.Tensor:
+def add_to_every(trajectory: Trajectory, times, edits: list[Edit], path: str = EDIT_PATH) -> torch.Tensor:
     """Edited codes at ``times`` (seconds), each edit's offset added to every code (``per-frame``, see the
     module): float32 (N, num_ws, w_dim).
 

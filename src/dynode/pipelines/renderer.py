@@ -19,7 +19,7 @@ import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
 from dynode.choice import Choice, choose, full_frames_needed, mean
-from dynode.config import FIDELITIES, DetailConfig, check_choice
+from dynode.config import EDIT_FIDELITY, FIDELITIES, DetailConfig, check_choice
 from dynode.detail import Detail
 from dynode.dynamics import PATHS, sample_future
 from dynode.edit.keyframe import hold
@@ -118,14 +118,14 @@ class Renderer:
                 self.cache.frames.setdefault(part.span, multi.select_frames(frames, part.observed()[1]))
         return self.cache.frames
 
-    def crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = "latent",
+    def crops(self, part: Part, latents: torch.Tensor, times: torch.Tensor, fidelity: str = EDIT_FIDELITY,
               carried: Detail | None = None) -> Clip:
         """Codes of one part (N, num_ws, w_dim) at ``times`` (N,) rendered as crops, in chunks as the clip
         is read; with "detail", the part's detail (or ``carried``, made with another :class:`DetailConfig`)
         carried along their renders."""
         return self.edited(part, Drawing(latents), times, fidelity, carried)
 
-    def edited(self, part: Part, drawing: Drawing, times: torch.Tensor, fidelity: str = "latent",
+    def edited(self, part: Part, drawing: Drawing, times: torch.Tensor, fidelity: str = EDIT_FIDELITY,
                carried: Detail | None = None) -> Clip:
         """One part's :class:`~dynode.edit.modes.Drawing` at ``times`` (N,) rendered as crops, in chunks as the
         clip is read: its codes drawn (with its ``base``, as the tuned render of the unedited codes plus
@@ -273,7 +273,7 @@ class Renderer:
         return tiles[0].beside(*tiles[1:])
 
     def codes(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
-              audio: Path | None = None, fidelity: str = "latent") -> Clip:
+              audio: Path | None = None, fidelity: str = EDIT_FIDELITY) -> Clip:
         """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read
         (:meth:`dynode.pipelines.VideoPipeline.render`).
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, EditSpec, FitConfig, InversionConfig, ReadConfig,
-                           _Config, check_choice)
+from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, RENDER_FIDELITY, EditSpec, FitConfig, InversionConfig,
+                           ReadConfig, _Config, check_choice)
 from dynode.errors import InputError
 from dynode.io.checkpoints import save_latents
 from dynode.pipelines.models import Models
@@ -51,7 +51,7 @@ class RunSpec(_Config):
     fit: FitConfig = FitConfig()
     invert_only: bool = False
     factor: int = 0
-    fidelity: str = "detail"
+    fidelity: str = RENDER_FIDELITY
     edit: EditSpec = EditSpec()
 
     def __post_init__(self):
@@ -128,9 +128,9 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
         folder.mkdir(parents=True, exist_ok=True)
     outputs: list[str] = []
     methods: tuple[str, ...] = ()
-    pipe = VideoPipeline.from_video(video, models, spec.read, spec.inversion, None, device,
-                                    lambda done, total: report("inverting", done, total), log, partial,
-                                    lambda done, total: report("tuning", done, total))
+    pipe = VideoPipeline.from_video(video, models, read=spec.read, inversion=spec.inversion, fit=None, device=device,
+                                    progress=lambda done, total: report("inverting", done, total), log=log,
+                                    partial=partial, tune_progress=lambda done, total: report("tuning", done, total))
     if folder is not None:
         save_latents(folder / LATENTS, pipe.sequence)
         outputs.append(LATENTS)
@@ -142,7 +142,7 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
             outputs.append(TRAJECTORY)
         watch.lap("fit")
         if folder is not None and spec.factor:
-            pipe.interpolate(spec.factor, fidelity=spec.fidelity).write(folder / INTERPOLATED)
+            pipe.interpolate(factor=spec.factor, fidelity=spec.fidelity).write(folder / INTERPOLATED)
             outputs.append(INTERPOLATED)
             if spec.fidelity == "detail":
                 methods = tuple(choice.describe() for choice in pipe.choices())

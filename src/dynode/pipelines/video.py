@@ -18,9 +18,9 @@ from typing import Iterable
 import torch
 
 from dynode.choice import Choice
-from dynode.config import (DEFAULT_GENERATOR, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
+from dynode.config import (DEFAULT_GENERATOR, EDIT_FIDELITY, RENDER_FIDELITY, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
                            ReadConfig, check_choice)
-from dynode.dynamics import Trajectory, field_for
+from dynode.dynamics import EDIT_PATH, Trajectory, field_for
 from dynode.dynamics.fit import ignored_options
 from dynode.edit import Direction, Edit
 from dynode.errors import InputError
@@ -119,7 +119,7 @@ class VideoPipeline:
 
     @classmethod
     def from_video(cls, video: str | Path, models: Models | Generator | str = DEFAULT_GENERATOR,
-                   read: ReadConfig = ReadConfig(), inversion: InversionConfig = InversionConfig(),
+                   read: ReadConfig = ReadConfig(), *, inversion: InversionConfig = InversionConfig(),
                    fit: FitConfig | None = FitConfig(), device: str = "cpu",
                    progress: Progress | None = None, log: Log | None = None,
                    partial: str | Path | None = None, tune_progress: Progress | None = None) -> "VideoPipeline":
@@ -140,11 +140,12 @@ class VideoPipeline:
         models = Models.from_pretrained(models, device) if isinstance(models, (str, Path)) else Models.around(models)
         log = log or _stderr
         frames, source = read_video(video, models.generator.resolution, read, log)
-        return cls.from_frames(frames, models, inversion, fit, progress, log, source, partial, tune_progress)
+        return cls.from_frames(frames, models, inversion=inversion, fit=fit, progress=progress, log=log, source=source,
+                               partial=partial, tune_progress=tune_progress)
 
     @classmethod
     def from_frames(cls, frames: Frames, models: Models | Generator, inversion: InversionConfig = InversionConfig(),
-                    fit: FitConfig | None = FitConfig(), progress: Progress | None = None, log: Log | None = None,
+                    *, fit: FitConfig | None = FitConfig(), progress: Progress | None = None, log: Log | None = None,
                     source: Source | None = None, partial: str | Path | None = None,
                     tune_progress: Progress | None = None) -> "VideoPipeline":
         """Invert frames already in memory (uint8, the generator's size), tuning the generator to them as
@@ -223,17 +224,17 @@ class VideoPipeline:
         return [part.trajectory for part in self.parts]
 
     def render(self, latents: torch.Tensor, times, full_frame: bool = False, fps: float | None = None,
-               audio: Path | None = None, fidelity: str = "latent") -> Clip:
+               audio: Path | None = None, fidelity: str = EDIT_FIDELITY) -> Clip:
         """Any codes (N, num_ws, w_dim) at ``times`` (N,) seconds, rendered in chunks as the clip is read
         (see :meth:`dynode.pipelines.renderer.Renderer.codes` for the options and what it refuses)."""
         return self.renderer.codes(latents, times, full_frame, fps, audio, fidelity)
 
-    def reconstruction(self, fps: float | None = None, fidelity: str = "latent") -> Clip:
+    def reconstruction(self, fps: float | None = None, fidelity: str = EDIT_FIDELITY) -> Clip:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
         return self.renderer.reconstruction(fps, fidelity)
 
-    def interpolate(self, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
-                    path: str = DEFAULT_PATH, full_frame: bool = False, fidelity: str = "detail") -> Clip:
+    def interpolate(self, *, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
+                    path: str = DEFAULT_PATH, full_frame: bool = False, fidelity: str = RENDER_FIDELITY) -> Clip:
         """The video over its observed span at ``factor`` x its rate (default 8), at ``fps``, or at ``times``.
 
         Args:
@@ -271,8 +272,8 @@ class VideoPipeline:
                 self.log(f"auto: {where}{out[-1].describe()}")
         return out
 
-    def slow_motion(self, slowdown: float, fps: float | None = None, path: str = DEFAULT_PATH,
-                    full_frame: bool = False, fidelity: str = "detail") -> Clip:
+    def slow_motion(self, slowdown: float, *, fps: float | None = None, path: str = DEFAULT_PATH,
+                    full_frame: bool = False, fidelity: str = RENDER_FIDELITY) -> Clip:
         """The video over its observed span played ``slowdown`` times longer at ``fps`` frames per
         second (default: the source video's own rate): rendered at ``slowdown * fps`` and played at
         ``fps``, the source's audio stretched to the new duration with its pitch kept.
@@ -286,8 +287,8 @@ class VideoPipeline:
                        playback_rate(multi.kept_times(self.spans, self.parts)))
         return self.interpolate(fps=slowdown * rate, path=path, full_frame=full_frame, fidelity=fidelity).at_rate(rate)
 
-    def extrapolate(self, seconds: float = 1.0, fps: float | None = None, path: str = DEFAULT_PATH, samples: int = 0,
-                    seed: int = 0, fidelity: str = "detail") -> Clip:
+    def extrapolate(self, seconds: float = 1.0, *, fps: float | None = None, path: str = DEFAULT_PATH, samples: int = 0,
+                    seed: int = 0, fidelity: str = RENDER_FIDELITY) -> Clip:
         """From the first observation to ``seconds`` past the last one at ``fps`` (default: the rate of the
         observed frames). With ``samples`` > 0, that many futures drawn from the neural SDE
         (:func:`dynode.dynamics.sample_future`) side by side.
@@ -311,8 +312,8 @@ class VideoPipeline:
         return make_edits(self.models, spec)
 
     def edit(self, edits: EditSpec | Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
-             spec: EditSpec | None = None, path: str = "exact", factor: int = 1, times: Iterable[float] | None = None,
-             compare: bool = False, full_frame: bool = False, fidelity: str = "latent") -> Clip:
+             *, spec: EditSpec | None = None, path: str = EDIT_PATH, factor: int = 1, times: Iterable[float] | None = None,
+             compare: bool = False, full_frame: bool = False, fidelity: str = EDIT_FIDELITY) -> Clip:
         """The video edited, each span from its own first frame (see :mod:`dynode.pipelines.editor`).
 
         Args:
