@@ -42,6 +42,7 @@ from dynode.config import FitConfig, InversionConfig, PTIConfig
 from dynode.errors import InputError
 from dynode.generators import load_generator
 from dynode.io.images import from_uint8, save_grid
+from dynode.io.crops import crops
 from dynode.io.video import read_video
 from dynode.metrics import psnr, ssim, stlpips
 from dynode.metrics.consistency import identity_consistency
@@ -108,7 +109,7 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     ode_detail = pipe.interpolate(times=t_all, path="exact", fidelity="detail").numpy()
     lin = pipe.render(linear(seq.times, seq.latents, t_all), t_all).numpy()
     truth = video.pixels[: kept[-1] + 1]
-    truth_crops = alignment.at(t_all).crops(truth)
+    truth_crops = crops(alignment.at(t_all), truth)
     result["crops"] = {"dynode": _scores(dyn[held], truth_crops[held]),
                        "dynode-detail": _scores(dyn_detail[held], truth_crops[held]),
                        "spline-detail": _scores(spline_detail[held], truth_crops[held]),

@@ -3,6 +3,7 @@ import pytest
 
 from dynode.align import Alignment, align_video, face_mask, paste, paste_at
 from dynode.errors import InputError
+from dynode.io.crops import matrices
 from dynode.io.video import read_video
 from dynode.types import Frames
 
@@ -22,7 +23,7 @@ def test_crops_are_faces_and_paste_back_restores_the_frames(clip, aligned):
     assert crops.pixels.shape == (12, 64, 64, 3) and alignment.found.sum() >= 10
     assert np.isfinite(alignment.quads).all() and alignment.frame_shape == (144, 176)
     # The crop is centred on the face: the landmarks' centre maps near the crop's middle.
-    m = alignment.matrices()[0]
+    m = matrices(alignment)[0]
     centre = m @ np.append(alignment.landmarks[0].mean(0), 1.0)
     assert np.all(np.abs(centre - 32) < 10)
     back = paste(clip.pixels, crops.pixels, alignment)

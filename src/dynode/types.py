@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-import cv2
 import numpy as np
 import torch
 
-from dynode.config import FitConfig, InversionConfig, PTIConfig
+from dynode.config import FitConfig, InversionConfig, PTIConfig, _Config
 from dynode.errors import InputError
 
 
@@ -132,7 +131,8 @@ class Span:
 class Alignment:
     """Per-frame crops of a video: ``quads`` (T, 4) centre and half-side vector in frame pixels,
     ``landmarks`` (T, 68, 2), ``found`` (T,) whether a face was detected there, ``size`` the crop
-    side in pixels, ``frame_shape`` (H, W) of the video, ``times`` (T,) seconds."""
+    side in pixels, ``frame_shape`` (H, W) of the video, ``times`` (T,) seconds. Found by
+    :func:`dynode.align.face.align_reader`; frames are cut to it by :mod:`dynode.io.crops`."""
 
     quads: np.ndarray
     landmarks: np.ndarray
@@ -140,27 +140,6 @@ class Alignment:
     size: int
     frame_shape: tuple[int, int]
     times: np.ndarray
-
-    def matrices(self) -> np.ndarray:
-        """(T, 2, 3) affine maps from frame pixels to crop pixels."""
-        out = np.empty((len(self.quads), 2, 3))
-        s = float(self.size)
-        for i, (cx, cy, xx, xy) in enumerate(self.quads):
-            c, x, y = np.array([cx, cy]), np.array([xx, xy]), np.array([-xy, xx])
-            src = np.float32([c - x - y, c - x + y, c + x - y])
-            out[i] = cv2.getAffineTransform(src, np.float32([[0, 0], [0, s], [s, 0]]))
-        return out
-
-    def crops(self, pixels: Iterable[np.ndarray]) -> np.ndarray:
-        """uint8 (T, size, size, 3) crops of T uint8 (H, W, 3) frames (borders reflected)."""
-        return np.stack([self._warp(p, m) for p, m in zip(pixels, self.matrices())])
-
-    def crop(self, frame: np.ndarray, index: int, matrices: np.ndarray | None = None) -> np.ndarray:
-        """The crop of one uint8 (H, W, 3) frame, the ``index``-th (``matrices``: :meth:`matrices`, if at hand)."""
-        return self._warp(frame, (self.matrices() if matrices is None else matrices)[index])
-
-    def _warp(self, frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        return cv2.warpAffine(frame, matrix, (self.size, self.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
     def at(self, times) -> "Alignment":
         """The alignment at other times: crops and landmarks interpolated linearly in time."""
@@ -271,7 +250,7 @@ class Frames:
 
 
 @dataclass(frozen=True)
-class FitStats:
+class FitStats(_Config):
     """How a trajectory was fitted (see :func:`dynode.dynamics.fit`).
 
     Attributes:
@@ -293,18 +272,12 @@ class FitStats:
     seconds: float
     motion_gains: tuple[float, ...] = ()
 
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "config": self.config.to_dict(), "motion_gains": list(self.motion_gains)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "FitStats":
-        return cls(FitConfig.from_dict(d["config"]), int(d["iterations"]), float(d["last_window_loss"]), float(d["best_loss"]),
-                   int(d["best_iteration"]), d["selected_by"], int(d["subspace_dim"]), float(d["seconds"]),
-                   tuple(float(g) for g in d.get("motion_gains", ())))
+    def __post_init__(self):
+        object.__setattr__(self, "motion_gains", tuple(float(g) for g in self.motion_gains))
 
 
 @dataclass(frozen=True)
-class InversionStats:
+class InversionStats(_Config):
     """How codes were inverted (see :func:`dynode.inversion.invert`).
 
     Attributes:
@@ -317,16 +290,9 @@ class InversionStats:
     seconds: float
     seconds_per_frame: float
 
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "config": self.config.to_dict()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "InversionStats":
-        return cls(InversionConfig.from_dict(d["config"]), d["init"], float(d["seconds"]), float(d["seconds_per_frame"]))
-
 
 @dataclass(frozen=True)
-class TuningStats:
+class TuningStats(_Config):
     """How a generator was tuned to a video's codes (see :func:`dynode.inversion.pivotal_tuning`).
 
     Attributes:
@@ -338,13 +304,6 @@ class TuningStats:
     psnr_before: float
     psnr_after: float
     seconds: float
-
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "config": self.config.to_dict()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TuningStats":
-        return cls(PTIConfig.from_dict(d["config"]), float(d["psnr_before"]), float(d["psnr_after"]), float(d["seconds"]))
 
 
 @dataclass

@@ -26,6 +26,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from dynode.config import ReadConfig
 from dynode.errors import InputError
+from dynode.io.crops import crops as cut
 from dynode.io.video import VideoReader, frame_pairs
 from dynode.types import Alignment, Frames
 
@@ -143,7 +144,7 @@ def align_video(source: Frames | VideoReader, size: int, sigma: float = 2.0, lan
             f"{int((~found).sum())} frame(s) without a usable face{too_small}")
     times = np.array(times)
     alignment = Alignment(quads, marks, found, size, tuple(shape), times)
-    crops = alignment.crops(frame for frame, _ in frame_pairs(source, every))
+    crops = cut(alignment, (frame for frame, _ in frame_pairs(source, every)))
     fps = source.fps / every
     return alignment, Frames(crops, torch.as_tensor(times, dtype=torch.float64), fps)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from dynode.align.face import Alignment
 from dynode.errors import InputError
+from dynode.io.crops import matrices
 from dynode.flow import flow_stream
 from dynode.io.video import VideoReader, frame_pairs
 from dynode.types import Frames
@@ -46,7 +47,7 @@ def paste(frames: np.ndarray, crops: np.ndarray, alignment: Alignment, feather: 
     h, w = frames.shape[1:3]
     out = np.empty_like(frames)
     cover = np.full(crops.shape[1:3], 1.0, np.float32)
-    for i, (frame, crop, m) in enumerate(zip(frames, crops, alignment.matrices())):
+    for i, (frame, crop, m) in enumerate(zip(frames, crops, matrices(alignment))):
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         face = cv2.warpAffine(crop, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         inside = cv2.warpAffine(cover, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

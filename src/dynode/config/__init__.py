@@ -7,7 +7,8 @@ import copy
 import hashlib
 import json
 import math
-from dataclasses import MISSING, dataclass, fields, replace
+import typing
+from dataclasses import dataclass, fields, replace
 
 from dynode.errors import InputError
 
@@ -56,12 +57,11 @@ class _Config:
         unknown = sorted(set(d) - set(known))
         if unknown:
             raise InputError(f"{cls.__name__}: unknown keys {unknown}; valid keys are {sorted(known)}")
-        values = dict(d)
+        values, hints = dict(d), typing.get_type_hints(cls)
         for name, value in d.items():
-            f = known[name]
-            default = f.default_factory() if f.default_factory is not MISSING else f.default
-            if isinstance(default, _Config) and isinstance(value, dict):
-                values[name] = type(default).from_dict(value)
+            kind = hints[name]
+            if isinstance(kind, type) and issubclass(kind, _Config) and isinstance(value, dict):
+                values[name] = kind.from_dict(value)
         return cls(**values)
 
     def hash(self) -> str:

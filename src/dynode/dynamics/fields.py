@@ -30,6 +30,7 @@ import math
 
 import torch
 import torchcde
+import torchsde
 from torch import nn
 
 from dynode.config import check_choice
@@ -59,6 +60,45 @@ class Field(nn.Module):
     def project(self, state: torch.Tensor) -> torch.Tensor:
         """The coordinates (..., dim) of states (..., dim + extra)."""
         return state[..., :self.dim]
+
+    def record(self) -> dict:
+        """What rebuilding this field needs beyond its name, width and weights (saved in a trajectory's header)."""
+        return {}
+
+    def futures(self, last: torch.Tensor, tau: torch.Tensor, tau_last: float, samples: int, seed: int,
+                diffusion: torch.Tensor, step: float | None) -> torch.Tensor:
+        """Futures (N, samples, dim) at tau (N,) (clamped to ``tau_last``) from the last observed coordinates
+        ``last`` (1, dim) at ``tau_last``: the field as the drift of an Ito SDE with diagonal noise ``diffusion``
+        (dim,), solved by Euler-Maruyama (``step``: the solver's step, None: the grid's), the Brownian
+        motion seeded by ``seed``."""
+        uniq, inverse = torch.unique(tau.clamp(min=tau_last), sorted=True, return_inverse=True)
+        grid = torch.cat([torch.tensor([tau_last], dtype=torch.float64), uniq[uniq > tau_last]]).float()
+        z0 = self.lift(last, torch.tensor([tau_last])).expand(samples, -1).contiguous()
+        if len(grid) > 1:
+            bm = torchsde.BrownianInterval(float(grid[0]), float(grid[-1]), size=z0.shape, entropy=seed)
+            z = torchsde.sdeint(_SDE(self, diffusion), z0, grid, bm=bm, method="euler", dt=step)
+        else:
+            z = z0[None]
+        if uniq[0] > tau_last:
+            z = z[1:]
+        return self.project(z[inverse])
+
+
+class _SDE(nn.Module):
+    """Ito SDE dz = f(tau, z) dtau + diag(sigma) dW for torchsde."""
+
+    noise_type, sde_type = "diagonal", "ito"
+
+    def __init__(self, field: Field, sigma: torch.Tensor):
+        super().__init__()
+        # The noise drives the coordinates; a larger state's other parts follow through the drift.
+        self.field, self.sigma = field, torch.cat([sigma, sigma.new_zeros(field.extra)])
+
+    def f(self, t, z):
+        return self.field(t, z)
+
+    def g(self, t, z):
+        return self.sigma.expand_as(z)
 
 
 def _linear(in_dim: int, out_dim: int, generator: torch.Generator) -> nn.Linear:

@@ -12,9 +12,10 @@ import torch
 from dynode.config import FitConfig, check_choice
 from dynode.dynamics.fields import FIELDS, make_field
 from dynode.dynamics.chart import Chart
-from dynode.dynamics.prior import MotionPrior, fit_prior
+from dynode.dynamics.prior import MotionPrior
+from dynode.dynamics.prior_fit import fit_prior
 from dynode.dynamics.solve import Segments, solve, through_observations
-from dynode.dynamics.trajectory import Trajectory
+from dynode.dynamics.trajectory import Clock, Trajectory
 from dynode.errors import FitError, InputError
 from dynode.types import FitStats, LatentSequence
 
@@ -189,8 +190,7 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
     chart = Chart.of(sequence.latents, config.subspace_dim)
     z_all = chart.encode(sequence.latents)
     times_all = sequence.times
-    t0, t_scale = float(times_all[0]), float(times_all[-1] - times_all[0])
-    tau_all = ((times_all - t0) / t_scale).float()
+    tau_all = Clock.over(times_all).tau(times_all).float()
     keep, held = _split(T, config.holdout, rng)
     z, tau, times = z_all[keep], tau_all[keep], times_all[keep]
     n = len(keep)
@@ -238,6 +238,5 @@ def _fit(sequence: LatentSequence, config: FitConfig, progress, generator, frame
     field.eval()
     stats = FitStats(config, it + 1, float(loss_value), float(best[0]), int(best[2]),
                      "heldout" if len(held) else "full", int(z.shape[1]), time.time() - start)
-    return Trajectory(field, config.field, config.hidden, sequence.latents.clone().float(), times_all.clone(),
-                      chart, t0, t_scale, _diffusion(field, z_all, tau_all, config), config.solver,
-                      sequence.generator, sequence.source, stats)
+    return Trajectory.fitted(sequence, field, config.field, config.hidden, chart,
+                             _diffusion(field, z_all, tau_all, config), config.solver, stats)

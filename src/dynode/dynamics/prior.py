@@ -20,10 +20,11 @@ and posterior samples are its futures given all it showed.
 Training (:func:`dynode.dynamics.prior_training.train_prior`, ``dynode train-prior``) maximises the predictive likelihood of codes
 held out in between and after random sparse, irregular subsets of each training video (kept rates
 drawn from ``min_fps`` to ``max_fps``), so the amplitudes, time scales, frequencies and noise are
-those that predict motion best across the videos. Per video, :func:`fit_prior` conditions it, and
+those that predict motion best across the videos. Per video,
+:func:`dynode.dynamics.prior_fit.fit_prior` conditions it, and
 with ``refine`` refines the same parameters on the video's own likelihood.
 
-In a trajectory the prior is a vector field (:class:`PriorField`): dz/dtau is the time derivative
+In a trajectory the prior is a vector field (:class:`dynode.dynamics.prior_field.PriorField`): dz/dtau is the time derivative
 of the posterior mean, so a solve from any code follows the video's expected motion. The exact path
 through the observations, extrapolation from the last code, and edits (an edited start keeps its
 offset and moves as the video does) all come from the solvers as with every field.
@@ -31,22 +32,17 @@ offset and moves as the video does) all come from the solvers as with every fiel
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
-from dynode.config import FitConfig, check_choice
+from dynode.config import check_choice
 from dynode.config.training import SMOOTHNESS
 from dynode.dynamics.chart import Chart
-from dynode.dynamics.fields import Field
-from dynode.errors import CheckpointError, InputError
+from dynode.errors import CheckpointError
 from dynode.io.checkpoints import load_model_files
-from dynode.types import FitStats
 
 PRIOR_FOLDER = "prior"
 # Seeds of the toy-face videos a prior trains on: apart from the encoder's (1e6 up) and from every
@@ -56,9 +52,6 @@ _JITTER = 1e-5
 # The backtest that scales a video's futures: forecasts from up to WINDOW codes before each of up to
 # CUTS cut points in the video's second half, scored on the next HORIZON codes.
 _BACKTEST_WINDOW, _BACKTEST_CUTS, _BACKTEST_HORIZON = 64, 16, 8
-# The fewest codes whose last quarter is backtested to choose a refinement for past the end; past the
-# last code by more than _AFTER seconds, that refinement moves the path.
-_MIN_BACKTEST, _AFTER = 8, 1e-5
 
 
 def _envelope(r: torch.Tensor, smoothness: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,144 +193,6 @@ class MotionPrior(nn.Module):
     def config(self) -> dict:
         return {"components": len(self.basis), "resonators": self.resonators, "smoothness": self.smoothness,
                 "latent_shape": list(self.latent_shape)}
-
-
-class PriorField(Field):
-    """dz/dtau = the time derivative of the prior's posterior mean given one video's observations.
-
-    Coordinates are the prior's chart (:meth:`MotionPrior.chart`); tau is the trajectory's
-    normalised time, ``t_scale`` seconds a unit. A solve from an observed code follows the expected
-    motion from there; from an edited code, the same motion with the edit's offset. Past the last
-    code, ``ahead`` (a prior refined on the video, where one forecast it better) takes over when
-    given. Sampled futures spread ``future_scale`` times the posterior's spread
-    (:meth:`MotionPrior.forecast_error` of the video: how far its own codes fell from the forecasts).
-    """
-
-    state_free = True
-
-    def __init__(self, prior: MotionPrior, tau_obs: torch.Tensor, z_obs: torch.Tensor, t_scale: float,
-                 future_scale: float = 1.0, ahead: MotionPrior | None = None):
-        super().__init__(len(prior.basis))
-        self.prior = prior
-        self.ahead = ahead
-        self.register_buffer("tau_obs", tau_obs.float().clone())
-        self.register_buffer("z_obs", z_obs.float().clone())
-        self.register_buffer("t_scale", torch.tensor(float(t_scale)))
-        self.register_buffer("future_scale", torch.tensor(float(future_scale)))
-        self._alpha: dict[str, torch.Tensor] = {}  # K^-1 u of "prior" and "ahead"
-
-    @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor], config: dict) -> "PriorField":
-        """Rebuild a saved field from its state dict and its prior's config."""
-        priors = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-                  for name in ("prior", "ahead")}
-        ahead = MotionPrior.from_tensors(priors["ahead"], config) if priors["ahead"] else None
-        return cls(MotionPrior.from_tensors(priors["prior"], config), state["tau_obs"], state["z_obs"],
-                   float(state["t_scale"]), float(state.get("future_scale", 1.0)), ahead)
-
-    def _observations(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The observations in the prior's terms: times (n,) seconds and unit-spread coordinates (n, K)."""
-        return self.tau_obs * self.t_scale, self.z_obs / self.prior.spread
-
-    def _mean_of(self, name: str, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
-        """The posterior mean (N, K) of prior ``name`` ("prior" or "ahead") in unit-spread coordinates at
-        times t (N,) seconds, or its time derivative."""
-        prior, times = getattr(self, name), self.tau_obs * self.t_scale
-        if name not in self._alpha:
-            with torch.no_grad():
-                self._alpha[name] = prior._factor(*self._observations())[1]
-        return (prior.kernel(t[:, None] - times[None], slope) @ self._alpha[name][..., None])[..., 0].T
-
-    def _mean(self, t: torch.Tensor, slope: bool = False) -> torch.Tensor:
-        """The path's posterior mean (N, K): the prior's up to the last code, ``ahead``'s after it when given."""
-        mean = self._mean_of("prior", t, slope)
-        if self.ahead is not None:
-            after = t > self.tau_obs[-1] * self.t_scale + _AFTER  # solver stages rounding just past it stay on the path
-            if bool(after.any()):
-                mean = torch.where(after[:, None], self._mean_of("ahead", t, slope), mean)
-        return mean
-
-    def forward(self, tau, z):
-        t = torch.as_tensor(tau, dtype=torch.float32).reshape(-1) * self.t_scale
-        out = self._mean(t, slope=True) * self.prior.spread * self.t_scale  # (B, K) coordinates per unit tau
-        return out.expand_as(z) if out.shape[0] == 1 else out
-
-    def sample_future(self, tau: torch.Tensor, samples: int, seed: int) -> torch.Tensor:
-        """Futures (samples, N, K) at times tau (N,), each continuing from the last observed code: the
-        posterior's samples shifted by the last code's noise (so their mean is the extrapolated path)."""
-        times, u = self._observations()
-        name = "prior" if self.ahead is None else "ahead"
-        with torch.no_grad():
-            draws = getattr(self, name).sample(times, u, tau.float() * self.t_scale, samples, seed,
-                                               float(self.future_scale))
-            last = self._mean_of(name, times[-1:])[0]
-        return (draws + (u[-1] - last)) * self.prior.spread
-
-
-def fit_prior(sequence, prior: MotionPrior, config: FitConfig,
-              progress: Callable[[int, int, float], None] | None = None):
-    """A trajectory of ``sequence`` driven by ``prior``: conditioned on its codes, and with
-    ``config.refine`` > 0 refined by that many Adam steps (``config.lr``) of the video's own likelihood,
-    starting from the prior's parameters (the prior itself is not changed). Otherwise, with
-    ``config.refine_ahead`` > 0 and at least 8 codes, a backtest chooses what moves the path past the
-    last code: a copy refined on the first three quarters of the codes and the prior conditioned alone
-    each forecast the last quarter, and where the refined one is closer, a copy refined on every code
-    drives the path past the end and its futures (their spread from that backtest's refined copy).
-
-    Raises:
-        InputError: fewer than 2 observations, or codes of another shape than the prior's.
-    """
-    from dynode.dynamics.trajectory import Trajectory
-    start = time.time()
-    if len(sequence) < 2:
-        raise InputError(f"fit(): need at least 2 observed frames, got {len(sequence)}")
-    if tuple(sequence.latents.shape[1:]) != prior.latent_shape:
-        raise InputError(f"fit(): the prior moves codes of shape {prior.latent_shape}, these are "
-                         f"{tuple(sequence.latents.shape[1:])}")
-    chart = prior.chart()
-    times = sequence.times
-    t0, t_scale = float(times[0]), float(times[-1] - times[0])
-    z = chart.encode(sequence.latents)
-    seconds, u = (times - t0).float(), z / prior.spread
-    local, loss = _refined(prior, seconds, u, config.refine, config.lr, progress)
-    ahead, cut = None, (3 * len(u)) // 4
-    if not config.refine and config.refine_ahead and len(u) >= _MIN_BACKTEST:
-        head = _refined(prior, seconds[:cut], u[:cut], config.refine_ahead, config.lr)[0]
-        if _forecast_mse(head, seconds, u, cut) < _forecast_mse(local, seconds, u, cut):
-            ahead = _refined(prior, seconds, u, config.refine_ahead, config.lr)[0]
-    scale = local.forecast_error(seconds, u) if ahead is None else head.forecast_error(seconds, u, first=cut)
-    field = PriorField(local, ((times - t0) / t_scale).float(), z, t_scale, scale, ahead).eval()
-    stats = FitStats(config, config.refine, loss, loss, config.refine, "likelihood", len(prior.basis), time.time() - start)
-    return Trajectory(field, "prior", config.hidden, sequence.latents.clone().float(), times.clone(), chart, t0, t_scale,
-                      torch.zeros(chart.dim), config.solver, sequence.generator, sequence.source, stats)
-
-
-def _refined(prior: MotionPrior, seconds: torch.Tensor, u: torch.Tensor, steps: int, lr: float,
-             progress: Callable[[int, int, float], None] | None = None) -> tuple[MotionPrior, float]:
-    """A copy of ``prior`` refined by ``steps`` Adam steps of the likelihood of codes u (n, K) at times
-    (n,) seconds (0: a plain copy), and that likelihood's last value (per value)."""
-    local = copy.deepcopy(prior).requires_grad_(True)
-    with torch.no_grad():
-        loss = float(local.marginal_nll(seconds, u))
-    opt = torch.optim.Adam(local.parameters(), lr=lr)
-    for it in range(steps):
-        nll = local.marginal_nll(seconds, u)
-        opt.zero_grad(set_to_none=True)
-        nll.backward()
-        opt.step()
-        loss = nll.item()
-        if progress is not None:
-            progress(it + 1, steps, loss)
-    return local.requires_grad_(False), loss
-
-
-def _forecast_mse(prior: MotionPrior, seconds: torch.Tensor, u: torch.Tensor, cut: int) -> float:
-    """Mean squared error (in the components' own units) of the codes from ``cut`` on, forecast from those
-    before it as a trajectory continues past its last code: that code moved as the posterior mean moves."""
-    with torch.no_grad():
-        mean = prior.predict(seconds[:cut], u[:cut], torch.cat([seconds[cut - 1:cut], seconds[cut:]]))[0]
-        forecast = u[cut - 1] + mean[1:] - mean[:1]
-        return float(((forecast - u[cut:]) * prior.spread).pow(2).mean())
 
 
 def load_prior(folder: str | Path, generator_id: str) -> MotionPrior:

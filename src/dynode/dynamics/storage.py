@@ -8,8 +8,8 @@ import os
 from dynode.config import SolverConfig
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.fields import make_field
-from dynode.dynamics.prior import PriorField
-from dynode.dynamics.trajectory import Trajectory
+from dynode.dynamics.prior_field import PriorField
+from dynode.dynamics.trajectory import Clock, Trajectory
 from dynode.errors import CheckpointError
 from dynode.io.checkpoints import delta_tensors, load_artifact, save_artifact, tensors_delta
 from dynode.types import FitStats, GeneratorRecord, Source
@@ -24,12 +24,10 @@ def _pack(trajectory: Trajectory) -> tuple[dict, dict]:
     if t.chart.basis is not None:
         tensors["basis"] = t.chart.basis
     tensors.update(delta_tensors(t.generator.delta))
-    info = {"field_name": t.field_name, "hidden": t.hidden, "scale": t.chart.scale, "shared": t.chart.shared, "t0": t.t0,
-            "t_scale": t.t_scale, "solver": t.solver.to_dict(), "generator": t.generator.name,
+    info = {"field_name": t.field_name, "hidden": t.hidden, "scale": t.chart.scale, "shared": t.chart.shared,
+            "t0": t.clock.t0, "t_scale": t.clock.t_scale, "solver": t.solver.to_dict(), "generator": t.generator.name,
             "generator_id": t.generator.id, "source": None if t.source is None else t.source.to_dict(),
-            "stats": None if t.stats is None else t.stats.to_dict()}
-    if isinstance(t.field, PriorField):
-        info["prior"] = t.field.prior.config()
+            "stats": None if t.stats is None else t.stats.to_dict(), **t.field.record()}
     return tensors, info
 
 
@@ -38,7 +36,8 @@ def _unpack(t: dict, info: dict, path) -> Trajectory:
         raise CheckpointError(f"{path}: trajectory written by an older dynode; fit it again")
     observed = t["observed"]
     chart = Chart(t["mean"], t.get("basis"), info["scale"], tuple(observed.shape[1:]), info.get("shared", False))
-    tau_obs = ((t["observed_times"] - info["t0"]) / info["t_scale"]).float()
+    clock = Clock(info["t0"], info["t_scale"])
+    tau_obs = clock.tau(t["observed_times"]).float()
     state = {k[len("field."):]: v for k, v in t.items() if k.startswith("field.")}
     if info["field_name"] == "prior":
         net = PriorField.from_state(state, info["prior"])
@@ -46,7 +45,7 @@ def _unpack(t: dict, info: dict, path) -> Trajectory:
         net = make_field(info["field_name"], chart.dim, info["hidden"], path=(tau_obs, chart.encode(observed)))
         net.load_state_dict(state)
     return Trajectory(net.eval(), info["field_name"], info["hidden"], observed, t["observed_times"], chart,
-                      info["t0"], info["t_scale"], t["diffusion"], SolverConfig.from_dict(info["solver"]),
+                      clock, t["diffusion"], SolverConfig.from_dict(info["solver"]),
                       GeneratorRecord(info["generator"], info.get("generator_id", ""), tensors_delta(t)),
                       Source.from_dict(info.get("source")), None if info.get("stats") is None else FitStats.from_dict(info["stats"]))
 

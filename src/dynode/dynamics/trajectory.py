@@ -16,7 +16,7 @@ from dynode.config import SolverConfig
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.solve import smoothstep, solve_at, through_observations
 from dynode.errors import InputError
-from dynode.types import FitStats, GeneratorRecord, Source, bracket
+from dynode.types import FitStats, GeneratorRecord, LatentSequence, Source, bracket
 
 # How a trajectory is evaluated (the same word and values in every command):
 # exact: through every observed code; initial: the paper's single solve from the first code.
@@ -25,11 +25,37 @@ PATHS = ("exact", "initial")
 EDIT_PATH = "exact"
 
 
+@dataclass(frozen=True)
+class Clock:
+    """A trajectory's normalised time: tau = (t - t0) / t_scale, 0 at its first observation and 1 at its
+    last (the one place where seconds become tau)."""
+
+    t0: float
+    t_scale: float
+
+    @classmethod
+    def over(cls, times: torch.Tensor) -> "Clock":
+        """The clock of observations at ``times`` (T,) seconds, in order."""
+        return cls(float(times[0]), float(times[-1] - times[0]))
+
+    def tau(self, times) -> torch.Tensor:
+        """Seconds (N,) -> normalised time, float64.
+
+        Raises:
+            InputError: non-finite times.
+        """
+        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1).contiguous()
+        if not torch.isfinite(t).all():
+            raise InputError(f"Trajectory: times must be finite, got {t.tolist()[:8]}")
+        return (t - self.t0) / self.t_scale
+
+
 @dataclass
 class Trajectory:
     """Continuous latent path w(t) = decode(z(t)) + residual, z solving the fitted ODE.
 
-    z lives in the chart's normalised coordinates; time is normalised as tau = (t - t0) / t_scale.
+    z lives in the chart's normalised coordinates; time is normalised by its :class:`Clock`. Fitting makes
+    one with :meth:`fitted`.
     The part of a code outside the chart's subspace (its residual) is not moved by the field: see
     :meth:`residual_at`.
 
@@ -43,7 +69,7 @@ class Trajectory:
     Attributes:
         field: the fitted vector field. field_name, hidden: how to rebuild it.
         observed: (T, num_ws, w_dim) observed codes at observed_times (T,) seconds.
-        chart: the coordinates the field lives in. t0, t_scale: seconds.
+        chart: the coordinates the field lives in. clock: its normalised time.
         diffusion: (k,) noise scale of the SDE of :func:`dynode.dynamics.sample_future`, per unit
             of sqrt(normalised time), estimated from the one-step prediction residuals.
         solver: how the ODE is solved.
@@ -57,8 +83,7 @@ class Trajectory:
     observed: torch.Tensor
     observed_times: torch.Tensor
     chart: Chart
-    t0: float
-    t_scale: float
+    clock: Clock
     diffusion: torch.Tensor
     solver: SolverConfig = SolverConfig()
     generator: GeneratorRecord = GeneratorRecord()
@@ -82,16 +107,17 @@ class Trajectory:
         """(N, k) -> (N, num_ws, w_dim)."""
         return self.chart.decode(z)
 
-    def tau(self, times) -> torch.Tensor:
-        """Seconds (N,) -> normalised time, float64.
+    @classmethod
+    def fitted(cls, sequence: LatentSequence, field: nn.Module, field_name: str, hidden: int, chart: Chart,
+               diffusion: torch.Tensor, solver: SolverConfig, stats: FitStats) -> "Trajectory":
+        """The trajectory of a field fitted to ``sequence`` (its codes, times, generator and source), its
+        clock over the sequence's times."""
+        return cls(field, field_name, hidden, sequence.latents.clone().float(), sequence.times.clone(), chart,
+                   Clock.over(sequence.times), diffusion, solver, sequence.generator, sequence.source, stats)
 
-        Raises:
-            InputError: non-finite times.
-        """
-        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1).contiguous()
-        if not torch.isfinite(t).all():
-            raise InputError(f"Trajectory: times must be finite, got {t.tolist()[:8]}")
-        return (t - self.t0) / self.t_scale
+    def tau(self, times) -> torch.Tensor:
+        """Seconds (N,) -> normalised time, float64 (see :class:`Clock`)."""
+        return self.clock.tau(times)
 
     @torch.no_grad()
     def evaluate(self, times, start: torch.Tensor | None = None, path: str | None = None) -> torch.Tensor:

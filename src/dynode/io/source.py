@@ -19,6 +19,7 @@ import torch
 
 from dynode.config import ReadConfig
 from dynode.errors import InputError
+from dynode.io.crops import crops
 from dynode.io.shots import ShotDetector, describe, segment, shot_starts
 from dynode.io.video import VideoReader, frame_pairs, read_video
 from dynode.types import Alignment, Frames, Source
@@ -108,7 +109,7 @@ def read_kept(source: Source, resolution: int, purpose: str, remedy: str | None 
     path = source.require(purpose, remedy)
     if source.alignment is not None:
         pairs = list(frame_pairs(VideoReader(path), source.every))
-        return Frames(source.alignment.crops(p for p, _ in pairs),
+        return Frames(crops(source.alignment, (p for p, _ in pairs)),
                       torch.tensor([t for _, t in pairs], dtype=torch.float64), source.fps)
     resize = (source.width, source.height) != (resolution, resolution)
     return read_video(path, every=source.every, size=resolution if resize else None)

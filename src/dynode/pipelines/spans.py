@@ -24,6 +24,7 @@ from dynode.align.paste import paste_stream
 from dynode.dynamics import Trajectory
 from dynode.errors import InputError
 from dynode.flow import flow_stream
+from dynode.io.crops import crop, matrices
 from dynode.io.video import VideoReader, frame_pairs, square
 from dynode.pipelines.clip import Clip, concat, repeat
 from dynode.types import Frames, LatentSequence, Source, Span
@@ -110,11 +111,11 @@ def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int
     """The source's own frames of ``span`` at ``times`` (inside it), cropped or resized as the inverted
     frames were, read from the source video as the clip is read."""
     path = source.require("the faceless frames and one-frame shots (passed through from the source)")
-    matrices = source.alignment.matrices() if source.alignment is not None else None
+    maps = matrices(source.alignment) if source.alignment is not None else None
 
     def shape(k: int, frame: np.ndarray) -> np.ndarray:
-        if matrices is not None:
-            return source.alignment.crop(frame, k, matrices)
+        if maps is not None:
+            return crop(source.alignment, frame, k, maps)
         return square(frame, resolution) if frame.shape[:2] != (resolution, resolution) else frame
 
     def chunks() -> Iterator[np.ndarray]:
