@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import save_report
+from common import save_report, with_detail
 from dynode.align import align_video, paste, paste_at
 from dynode.baselines import flow_interpolate, linear, minterpolate
 from dynode.choice import choose, mean
@@ -135,7 +135,7 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
         crop_flow = flow_interpolate(kept_crops.pixels, kept_video.times, t_all)
         full_auto = paste_at(kept_video, mean(spline_detail, crop_flow), alignment, t_all)
     else:
-        fused = pipe.with_detail_config(replace(pipe.detail_config, real_flow=True)) if whole.method == "fused" else pipe
+        fused = with_detail(pipe, replace(pipe.detail_config, real_flow=True)) if whole.method == "fused" else pipe
         full_auto = paste_at(kept_video, fused.interpolate(times=t_all, path="spline").numpy(), alignment, t_all)
     result["full_frame"] = {"dynode": _scores(full[held], truth[held]),
                             "dynode-detail": _scores(full_detail[held], truth[held]),

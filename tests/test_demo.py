@@ -41,7 +41,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     assert look["colour_drift"] <= look["unedited_drift"] + 1.0, edit
     assert look["hue_range"] < carried["hue_range"] / 2 and look["leakage"] < carried["leakage"] / 2, edit
     assert f"keyframe {look['colour_drift']:.1f}" in metrics_line
-    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit", "edit_other_modes",
+    assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit",
                                              "edit_shape"}
     shape = metrics["shape_edit"]  # smile +2 in the default mode: the mouth drawn anew, smiling, on every frame
     assert shape["direction"] == "smile" and shape["mode"] == "auto" and shape["attribute_change_mean"] > 0.1, shape

@@ -1,4 +1,6 @@
-"""Imports go one way (DESIGN.md): base <- io <- models <- stages <- pipelines <- front ends, with no circles."""
+"""The code's shape (DESIGN.md): imports go one way, base <- io <- models <- stages <- pipelines <- front
+ends, with no circles; the pipelines' records are frozen; no library call changes torch's global state;
+functions stay short."""
 
 import ast
 from pathlib import Path
@@ -77,3 +79,39 @@ def test_there_are_no_import_circles():
         if module not in state:
             visit(module, [module])
     assert not circles, "\n".join(circles)
+
+
+def _functions():
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield path.relative_to(PACKAGE), node
+
+
+def test_records_in_the_pipelines_are_frozen():
+    loose = []
+    for path in (PACKAGE / "pipelines").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            for d in getattr(node, "decorator_list", []) if isinstance(node, ast.ClassDef) else []:
+                call = d if isinstance(d, ast.Call) else None
+                name = (call.func if call else d)
+                if getattr(name, "id", None) == "dataclass" and not any(
+                        k.arg == "frozen" and getattr(k.value, "value", False) for k in (call.keywords if call else [])):
+                    loose.append(f"{path.name}: {node.name}")
+    assert not loose, loose
+
+
+def test_no_library_call_sets_torchs_global_seed_or_threads():
+    # The CLI may; dynode.seeding seeds only inside torch.random.fork_rng, which restores the caller's state.
+    found = [f"{path}:{node.lineno}" for path in PACKAGE.rglob("*.py")
+             if path.relative_to(PACKAGE).parts[0] not in ("cli", "seeding.py")
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Attribute) and node.attr in ("manual_seed", "set_num_threads")
+             and getattr(node.value, "id", None) == "torch"]
+    assert not found, found
+
+
+def test_no_function_is_over_80_lines():
+    long = [f"{path}: {node.name} ({node.end_lineno - node.lineno + 1} lines)" for path, node in _functions()
+            if node.end_lineno - node.lineno + 1 > 80]
+    assert not long, "\n".join(long)

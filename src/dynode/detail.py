@@ -32,7 +32,7 @@ import torch
 
 from dynode.config import DetailConfig
 from dynode.errors import InputError
-from dynode.flow import DISFlow, between, round_trip_error, warp
+from dynode.flow import DISFlow, between, check_flow, confidence, warp
 from dynode.types import bracket, check_times
 
 
@@ -64,9 +64,7 @@ class Detail:
         """Observation k's residual warped into ``geometry``'s frame, and its confidence (H, W, 1)."""
         forward = self._dis(geometry, self.renders[k])  # geometry(x) ~ render_k(x + forward(x))
         backward = self._dis(self.renders[k], geometry)
-        error = round_trip_error(forward, backward)
-        confidence = np.exp(-(error / self.config.consistency) ** 2)[..., None]
-        return warp(self.residual[k], forward), confidence
+        return warp(self.residual[k], forward), check_flow(forward, backward).soft(self.config.consistency)[..., None]
 
     def residual_at(self, t: float, geometry: np.ndarray) -> np.ndarray:
         """The carried residual (H, W, 3) float32 at time ``t`` (seconds) for the unedited render
@@ -113,7 +111,7 @@ class Detail:
         f01, f10, e0, e1 = self._real[k]
         picture, f_t0, f_t1 = between(self.frames[k], self.frames[k + 1], f01, f10, s)
         error = np.maximum(warp(e0, f_t0), warp(e1, f_t1))
-        return picture, np.exp(-(error / self.config.real_consistency) ** 2)[..., None]
+        return picture, confidence(error, self.config.real_consistency)[..., None]
 
     def apply(self, times, geometry: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """Renders with the carried detail added.

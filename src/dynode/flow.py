@@ -3,6 +3,7 @@ and frame interpolation along flow."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import cv2
@@ -44,6 +45,46 @@ def round_trip_error(flow: np.ndarray, back: np.ndarray) -> np.ndarray:
     """How far (pixels, (H, W)) a pixel lands from where it started after following ``flow`` and
     then ``back``, the flow the other way: small where the two flows agree, large at occlusions."""
     return np.linalg.norm(flow + warp(back, flow), axis=-1)
+
+
+def confidence(error: np.ndarray, tolerance: float) -> np.ndarray:
+    """A Gaussian weight of an error: 1 at 0, exp(-1) at ``tolerance``."""
+    return np.exp(-(error / tolerance) ** 2)
+
+
+@dataclass(frozen=True)
+class FlowCheck:
+    """Where a flow from frame a into frame b holds (the one test of it that detail, edits and the
+    consistency metrics share; see :func:`check_flow`).
+
+    Attributes:
+        round_trip: (H, W) pixels a pixel lands from where it started after the flow and the one back.
+        difference: (H, W) levels between frame a and frame b warped along the flow (None: not measured).
+    """
+
+    round_trip: np.ndarray
+    difference: np.ndarray | None = None
+
+    def hard(self, tolerance: float | None, difference: float | None = None) -> np.ndarray:
+        """bool (H, W): the round trip within ``tolerance`` pixels (None: not tested) and the frames within
+        ``difference`` levels (None: not tested)."""
+        out = np.ones(self.round_trip.shape, bool) if tolerance is None else self.round_trip <= tolerance
+        return out if difference is None else out & (self.difference <= difference)
+
+    def soft(self, tolerance: float, difference: float | None = None) -> np.ndarray:
+        """(H, W) weights in [0, 1]: :func:`confidence` of the round trip at ``tolerance``, times that of the
+        frames' difference at ``difference`` (None: not weighed)."""
+        out = confidence(self.round_trip, tolerance)
+        return out if difference is None else out * confidence(self.difference, difference)
+
+
+def check_flow(flow: np.ndarray, back: np.ndarray, a: np.ndarray | None = None,
+               b: np.ndarray | None = None) -> FlowCheck:
+    """How well ``flow`` (a(x) ~ b(x + flow(x))) holds given ``back``, the flow the other way, and, with the
+    frames ``a`` and ``b`` (``b`` warped as it is: uint8 rounds, float does not), how far they disagree under it."""
+    difference = None if a is None else \
+        np.abs(a.astype(np.float32) - warp(b, flow).astype(np.float32)).mean(-1)
+    return FlowCheck(round_trip_error(flow, back), difference)
 
 
 def between(a: np.ndarray, b: np.ndarray, f01: np.ndarray, f10: np.ndarray, s: float) \

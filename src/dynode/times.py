@@ -39,6 +39,11 @@ def render_times(observed: torch.Tensor, factor: int | None = None, fps: float |
     return check_times(times, "times")
 
 
+def frame_times(seconds: float, fps: float) -> torch.Tensor:
+    """The frame times k / fps (seconds, float64) of a video ``seconds`` long at ``fps``: round(seconds * fps) frames."""
+    return torch.arange(int(round(seconds * fps)), dtype=torch.float64) / fps
+
+
 def future_times(start: float, seconds: float, fps: float, include_start: bool = False) -> torch.Tensor:
     """A uniform grid start + k/fps covering ``seconds`` (k >= 1, or >= 0 with include_start)."""
     if not fps > 0 or not seconds >= 0:

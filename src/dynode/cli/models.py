@@ -115,7 +115,7 @@ def train_prior_cmd(generator: str = GENERATOR,
     from dynode.dynamics.prior_training import train_prior
     from dynode.generators import resolve
     from dynode.pipelines import Models
-    from dynode.pipelines.prior import artifact_codes, toy_codes
+    from dynode.pipelines.prior_data import artifact_codes, toy_codes
     from dynode.plots import curve_figure
     with _errors(lambda: f"the toy videos' codes and the last saved state are kept in {out}; run the same command "
                          "again to continue"):

@@ -96,6 +96,91 @@ def _b(x: torch.Tensor) -> torch.Tensor:
     return x[:, None, None, None]
 
 
+def _cover(d: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
+    """The coverage of a pixel by a shape of signed distance ``d`` (antialiased over one pixel)."""
+    return torch.clamp(0.5 - d / pixel, 0, 1)
+
+
+def _over(canvas: torch.Tensor, colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    return canvas * (1 - alpha) + colour * alpha
+
+
+def _head(img, u, v, pixel, f, skin, hair, shirt):
+    """Long hair behind the head, shoulders and neck, ears, the face, the hair cap, blushing cheeks, eyebrows."""
+    fw = _b(f["face_width"])
+    # Long hair behind the head: its bottom edge moves down with hair_length.
+    length = _b(f["hair_length"])
+    bottom = 0.05 + 0.6 * length
+    top = -0.42
+    radius = 0.12
+    back = _box(u, v, 0.0, (top + bottom) / 2, 0.34 * fw + 0.02 - radius, (bottom - top) / 2 - radius) - radius
+    img = _over(img, hair * 0.9, _cover(back, pixel))
+    # Shoulders and neck.
+    img = _over(img, shirt, _cover(_ellipse(u, v, 0.0, 0.8, 0.55, 0.3), pixel))
+    img = _over(img, skin * 0.85, _cover(_box(u, v, 0.0, 0.42, 0.1, 0.18), pixel))
+    # Ears, then the face.
+    for side in (-1.0, 1.0):
+        img = _over(img, skin * 0.95, _cover(_ellipse(u, v, side * 0.3 * fw, 0.02, 0.055, 0.075), pixel))
+    img = _over(img, skin, _cover(_ellipse(u, v, 0.0, 0.0, 0.3 * fw, 0.38), pixel))
+    # Hair cap: an ellipse cut by a hairline that drops at the temples and with the fringe.
+    hairline = -0.22 + 0.14 * _b(f["fringe"]) + 0.16 * (u / (0.3 * fw)) ** 2
+    cap = torch.maximum(_ellipse(u, v, 0.0, -0.05, 0.335 * fw, 0.42), v - hairline)
+    img = _over(img, hair, _cover(cap, pixel))
+    # Cheeks blush a little when smiling.
+    smile = _b(f["smile"])
+    for side in (-1.0, 1.0):
+        img = _over(img, torch.tensor([0.9, 0.45, 0.45]).view(1, 3, 1, 1),
+                    0.3 * smile.clamp(min=0) * _cover(_ellipse(u, v, side * 0.17 * fw, 0.1, 0.05, 0.035), pixel))
+    # Eyebrows rise a little as the eyes open wider.
+    eye_open = _b(f["eye_open"]).clamp(0, 1)
+    for side in (-1.0, 1.0):
+        img = _over(img, hair * 0.8, _cover(_ellipse(u, v, side * 0.12, -0.155 - 0.02 * eye_open, 0.065, 0.014), pixel))
+    return img
+
+
+def _eyes(img, u, v, pixel, f, skin, eyes):
+    """Eyes: sclera scaled by openness, iris and pupil follow the gaze and are clipped to the sclera."""
+    eye_open = _b(f["eye_open"]).clamp(0, 1)
+    gx, gy = _b(f["gaze_x"]), _b(f["gaze_y"])
+    eye_h = 0.045 * eye_open + 0.003
+    for side in (-1.0, 1.0):
+        cu, cv = side * 0.12, -0.06
+        sclera = _ellipse(u, v, cu, cv, 0.065, eye_h)
+        img = _over(img, torch.full((1, 3, 1, 1), 0.97), _cover(sclera, pixel))
+        iu, iv = cu + 0.03 * gx, cv + 0.015 * gy
+        img = _over(img, eyes, _cover(torch.maximum(_ellipse(u, v, iu, iv, 0.032, 0.032), sclera), pixel))
+        img = _over(img, torch.full((1, 3, 1, 1), 0.05),
+                    _cover(torch.maximum(_ellipse(u, v, iu, iv, 0.014, 0.014), sclera), pixel))
+        img = _over(img, skin * 0.45, _cover(sclera.abs() - 0.006, pixel))
+    return img
+
+
+def _mouth(img, u, v, pixel, f, skin):
+    """The nose, and the mouth: a lip band around a parabola whose corners rise with the smile, opened below it."""
+    img = _over(img, skin * 0.8, 0.8 * _cover(_ellipse(u, v, 0.0, 0.07, 0.025, 0.04), pixel))
+    smile = _b(f["smile"])
+    half_w = 0.1 + 0.02 * smile
+    curve = 0.21 - 0.05 * smile * (u / half_w) ** 2 + 0.02 * smile
+    open_h = 0.1 * _b(f["mouth_open"]) * (1 - (u / half_w) ** 2).clamp(min=0)
+    lip = 0.012
+    d_side = u.abs() - half_w
+    mouth = torch.maximum(d_side, torch.maximum((curve - lip) - v, v - (curve + lip + open_h)))
+    img = _over(img, torch.tensor([0.65, 0.2, 0.22]).view(1, 3, 1, 1), _cover(mouth, pixel))
+    inside = torch.maximum(d_side + 0.012, torch.maximum(curve + 0.004 - v, v - (curve + open_h - 0.004)))
+    return _over(img, torch.tensor([0.18, 0.04, 0.06]).view(1, 3, 1, 1), _cover(inside, pixel))
+
+
+def _glasses(img, u, v, pixel, f):
+    """Glasses: lens tint, two rims and a bridge; opacity is the glasses factor."""
+    glasses = _b(f["glasses"]).clamp(0, 1)
+    frame = torch.tensor([0.1, 0.1, 0.12]).view(1, 3, 1, 1)
+    for side in (-1.0, 1.0):
+        lens = _ellipse(u, v, side * 0.12, -0.06, 0.085, 0.075)
+        img = _over(img, torch.tensor([0.6, 0.75, 0.9]).view(1, 3, 1, 1), 0.25 * glasses * _cover(lens, pixel))
+        img = _over(img, frame, glasses * _cover(lens.abs() - 0.009, pixel))
+    return _over(img, frame, glasses * _cover(_box(u, v, 0.0, -0.08, 0.04, 0.008), pixel))
+
+
 def render(factors: dict[str, torch.Tensor], resolution: int = 64) -> torch.Tensor:
     """Render a batch of toy faces.
 
@@ -129,81 +214,19 @@ def render(factors: dict[str, torch.Tensor], resolution: int = 64) -> torch.Tens
     u, v = cos * xs + sin * ys, -sin * xs + cos * ys
     pixel = (2.0 / resolution) / scale
 
-    def cover(d):
-        return torch.clamp(0.5 - d / pixel, 0, 1)
-
     skin = _palette(f["skin"], _SKIN)
     hair = _palette(f["hair_color"], _HAIR)
     eyes = _palette(f["eye_color"], _EYES)
     bg = _hsv(f["background"], 0.35, 0.85)
     shirt = _hsv(f["shirt"], 0.6, 0.6)
-    fw = _b(f["face_width"])
 
     # Background with a soft vertical gradient (in image coordinates, not face coordinates).
     img = bg * (1.05 - 0.1 * (y + 1) / 2)
     img = img.expand(batch, 3, resolution, resolution)
-
-    def over(canvas, colour, alpha):
-        return canvas * (1 - alpha) + colour * alpha
-
-    # Long hair behind the head: its bottom edge moves down with hair_length.
-    length = _b(f["hair_length"])
-    bottom = 0.05 + 0.6 * length
-    top = -0.42
-    radius = 0.12
-    back = _box(u, v, 0.0, (top + bottom) / 2, 0.34 * fw + 0.02 - radius, (bottom - top) / 2 - radius) - radius
-    img = over(img, hair * 0.9, cover(back))
-    # Shoulders and neck.
-    img = over(img, shirt, cover(_ellipse(u, v, 0.0, 0.8, 0.55, 0.3)))
-    img = over(img, skin * 0.85, cover(_box(u, v, 0.0, 0.42, 0.1, 0.18)))
-    # Ears, then the face.
-    for side in (-1.0, 1.0):
-        img = over(img, skin * 0.95, cover(_ellipse(u, v, side * 0.3 * fw, 0.02, 0.055, 0.075)))
-    img = over(img, skin, cover(_ellipse(u, v, 0.0, 0.0, 0.3 * fw, 0.38)))
-    # Hair cap: an ellipse cut by a hairline that drops at the temples and with the fringe.
-    hairline = -0.22 + 0.14 * _b(f["fringe"]) + 0.16 * (u / (0.3 * fw)) ** 2
-    cap = torch.maximum(_ellipse(u, v, 0.0, -0.05, 0.335 * fw, 0.42), v - hairline)
-    img = over(img, hair, cover(cap))
-    # Cheeks blush a little when smiling.
-    smile = _b(f["smile"])
-    for side in (-1.0, 1.0):
-        img = over(img, torch.tensor([0.9, 0.45, 0.45]).view(1, 3, 1, 1),
-                   0.3 * smile.clamp(min=0) * cover(_ellipse(u, v, side * 0.17 * fw, 0.1, 0.05, 0.035)))
-    # Eyebrows rise a little as the eyes open wider.
-    eye_open = _b(f["eye_open"]).clamp(0, 1)
-    for side in (-1.0, 1.0):
-        img = over(img, hair * 0.8, cover(_ellipse(u, v, side * 0.12, -0.155 - 0.02 * eye_open, 0.065, 0.014)))
-    # Eyes: sclera scaled by openness, iris and pupil follow the gaze and are clipped to the sclera.
-    gx, gy = _b(f["gaze_x"]), _b(f["gaze_y"])
-    eye_h = 0.045 * eye_open + 0.003
-    for side in (-1.0, 1.0):
-        cu, cv = side * 0.12, -0.06
-        sclera = _ellipse(u, v, cu, cv, 0.065, eye_h)
-        img = over(img, torch.full((1, 3, 1, 1), 0.97), cover(sclera))
-        iu, iv = cu + 0.03 * gx, cv + 0.015 * gy
-        img = over(img, eyes, cover(torch.maximum(_ellipse(u, v, iu, iv, 0.032, 0.032), sclera)))
-        img = over(img, torch.full((1, 3, 1, 1), 0.05), cover(torch.maximum(_ellipse(u, v, iu, iv, 0.014, 0.014), sclera)))
-        img = over(img, skin * 0.45, cover(sclera.abs() - 0.006))
-    # Nose.
-    img = over(img, skin * 0.8, 0.8 * cover(_ellipse(u, v, 0.0, 0.07, 0.025, 0.04)))
-    # Mouth: a lip band around a parabola whose corners rise with the smile, opened below it.
-    half_w = 0.1 + 0.02 * smile
-    curve = 0.21 - 0.05 * smile * (u / half_w) ** 2 + 0.02 * smile
-    open_h = 0.1 * _b(f["mouth_open"]) * (1 - (u / half_w) ** 2).clamp(min=0)
-    lip = 0.012
-    d_side = u.abs() - half_w
-    mouth = torch.maximum(d_side, torch.maximum((curve - lip) - v, v - (curve + lip + open_h)))
-    img = over(img, torch.tensor([0.65, 0.2, 0.22]).view(1, 3, 1, 1), cover(mouth))
-    inside = torch.maximum(d_side + 0.012, torch.maximum(curve + 0.004 - v, v - (curve + open_h - 0.004)))
-    img = over(img, torch.tensor([0.18, 0.04, 0.06]).view(1, 3, 1, 1), cover(inside))
-    # Glasses: lens tint, two rims and a bridge; opacity is the glasses factor.
-    glasses = _b(f["glasses"]).clamp(0, 1)
-    frame = torch.tensor([0.1, 0.1, 0.12]).view(1, 3, 1, 1)
-    for side in (-1.0, 1.0):
-        lens = _ellipse(u, v, side * 0.12, -0.06, 0.085, 0.075)
-        img = over(img, torch.tensor([0.6, 0.75, 0.9]).view(1, 3, 1, 1), 0.25 * glasses * cover(lens))
-        img = over(img, frame, glasses * cover(lens.abs() - 0.009))
-    img = over(img, frame, glasses * cover(_box(u, v, 0.0, -0.08, 0.04, 0.008)))
+    img = _head(img, u, v, pixel, f, skin, hair, shirt)
+    img = _eyes(img, u, v, pixel, f, skin, eyes)
+    img = _mouth(img, u, v, pixel, f, skin)
+    img = _glasses(img, u, v, pixel, f)
     return (img.clamp(0, 1) * 2 - 1).contiguous()
 
 

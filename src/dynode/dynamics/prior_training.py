@@ -31,6 +31,65 @@ def _subsets(lengths: torch.Tensor, fps: float, data_fps: float, config: PriorCo
     return observed, query
 
 
+def _checked(sequences: list[tuple[torch.Tensor, torch.Tensor]],
+             config: PriorConfig) -> tuple[tuple[int, ...], float, torch.Tensor]:
+    """The videos' code shape, their frame rate and their lengths (T,), checked (see :func:`train_prior`)."""
+    if len(sequences) < 3:
+        raise InputError(f"train_prior(): need codes of at least 3 videos (one held out), got {len(sequences)}")
+    shapes = {tuple(c.shape[1:]) for _, c in sequences}
+    rates = {round(float(1 / (t[1] - t[0])), 3) for t, _ in sequences}
+    if len(shapes) != 1 or len(rates) != 1:
+        raise InputError(f"train_prior(): the videos' codes must share one shape and one frame rate; got shapes "
+                         f"{sorted(shapes)} and rates {sorted(rates)} fps")
+    data_fps = rates.pop()
+    lengths = torch.tensor([len(c) for _, c in sequences])
+    need = (2 + config.horizon) * data_fps / config.min_fps + 1
+    if lengths.min() < need:
+        raise InputError(f"train_prior(): at {config.min_fps} fps kept, a video needs at least {need:.0f} frames "
+                         f"({need / data_fps:.1f} s at {data_fps:g} fps); the shortest has {int(lengths.min())}")
+    return next(iter(shapes)), data_fps, lengths
+
+
+def _initial(sequences: list[tuple[torch.Tensor, torch.Tensor]], lengths: torch.Tensor, shape: tuple[int, ...],
+             config: PriorConfig) -> tuple[MotionPrior, torch.Tensor]:
+    """The untrained prior in the components of the videos' motion, and every video's coordinates in them,
+    unit spread, zero-padded to the longest (videos, T, K)."""
+    flat = [c.reshape(len(c), -1).float() for _, c in sequences]
+    mean = torch.cat(flat).mean(0)
+    k = min(config.components, mean.numel())
+    # The components of motion: of each video's codes about their own mean (across videos, identity would
+    # fill the top components; it stays in the level and in the part outside the components).
+    moving = torch.cat([f - f.mean(0) for f in flat])
+    moving = moving[torch.randperm(len(moving), generator=torch.Generator().manual_seed(0))[:20000]]
+    basis = torch.linalg.svd(moving, full_matrices=False).Vh[:k].contiguous()
+    spread = (moving @ basis.T).std(0).clamp(min=1e-6)
+    coords = [(f - mean) @ basis.T for f in flat]
+    padded = torch.zeros(len(sequences), int(lengths.max()), k)
+    for i, c in enumerate(coords):
+        padded[i, :len(c)] = c / spread
+    return MotionPrior(mean, basis, spread, shape, config.resonators, config.smoothness), padded
+
+
+def _resume(state: Path | None, config: PriorConfig, prior: MotionPrior, opt, sched, rng: torch.Generator) \
+        -> tuple[int, float]:
+    """The step and seconds a run saved in ``state`` reached, its prior, optimiser, schedule and random state
+    loaded (0, 0.0 for a new run).
+
+    Raises:
+        InputError: a saved run with other settings.
+    """
+    if state is None or not state.is_file():
+        return 0, 0.0
+    saved = torch.load(state, weights_only=True)
+    if saved["config"] != json.dumps(config.to_dict()):
+        raise InputError(f"{state}: a run with other settings; use another --out or the same settings")
+    prior.load_state_dict(saved["prior"])
+    opt.load_state_dict(saved["optimizer"])
+    sched.load_state_dict(saved["scheduler"])
+    rng.set_state(saved["rng"])
+    return saved["step"], saved["seconds"]
+
+
 def train_prior(sequences: list[tuple[torch.Tensor, torch.Tensor]], config: PriorConfig = PriorConfig(),
                 out: str | Path | None = None, export: str | Path | None = None,
                 progress: Callable[[int, int, float], None] | None = None, generator_id: str = "",
@@ -50,33 +109,8 @@ def train_prior(sequences: list[tuple[torch.Tensor, torch.Tensor]], config: Prio
         InputError: fewer than 2 videos, codes of different shapes or rates, or videos too short for
             the slowest kept rate.
     """
-    if len(sequences) < 3:
-        raise InputError(f"train_prior(): need codes of at least 3 videos (one held out), got {len(sequences)}")
-    shapes = {tuple(c.shape[1:]) for _, c in sequences}
-    rates = {round(float(1 / (t[1] - t[0])), 3) for t, _ in sequences}
-    if len(shapes) != 1 or len(rates) != 1:
-        raise InputError(f"train_prior(): the videos' codes must share one shape and one frame rate; got shapes "
-                         f"{sorted(shapes)} and rates {sorted(rates)} fps")
-    data_fps = rates.pop()
-    lengths = torch.tensor([len(c) for _, c in sequences])
-    need = (2 + config.horizon) * data_fps / config.min_fps + 1
-    if lengths.min() < need:
-        raise InputError(f"train_prior(): at {config.min_fps} fps kept, a video needs at least {need:.0f} frames "
-                         f"({need / data_fps:.1f} s at {data_fps:g} fps); the shortest has {int(lengths.min())}")
-    flat = [c.reshape(len(c), -1).float() for _, c in sequences]
-    mean = torch.cat(flat).mean(0)
-    k = min(config.components, mean.numel())
-    # The components of motion: of each video's codes about their own mean (across videos, identity would
-    # fill the top components; it stays in the level and in the part outside the components).
-    moving = torch.cat([f - f.mean(0) for f in flat])
-    moving = moving[torch.randperm(len(moving), generator=torch.Generator().manual_seed(0))[:20000]]
-    basis = torch.linalg.svd(moving, full_matrices=False).Vh[:k].contiguous()
-    spread = (moving @ basis.T).std(0).clamp(min=1e-6)
-    coords = [(f - mean) @ basis.T for f in flat]
-    padded = torch.zeros(len(sequences), int(lengths.max()), k)
-    for i, c in enumerate(coords):
-        padded[i, :len(c)] = c / spread
-    prior = MotionPrior(mean, basis, spread, next(iter(shapes)), config.resonators, config.smoothness)
+    shape, data_fps, lengths = _checked(sequences, config)
+    prior, padded = _initial(sequences, lengths, shape, config)
     opt = torch.optim.Adam(prior.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps, eta_min=config.lr * 0.05)
     rng = torch.Generator().manual_seed(config.seed)
@@ -95,17 +129,9 @@ def train_prior(sequences: list[tuple[torch.Tensor, torch.Tensor]], config: Prio
         with torch.no_grad():
             return sum(float(loss_at(check, *c)) for c in checks) / len(checks)
 
-    step, seconds, recent = 0, 0.0, []
+    recent = []
     state = Path(out) / "state.pt" if out is not None else None
-    if state is not None and state.is_file():
-        saved = torch.load(state, weights_only=True)
-        if saved["config"] != json.dumps(config.to_dict()):
-            raise InputError(f"{state}: a run with other settings; use another --out or the same settings")
-        prior.load_state_dict(saved["prior"])
-        opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"])
-        rng.set_state(saved["rng"])
-        step, seconds = saved["step"], saved["seconds"]
+    step, seconds = _resume(state, config, prior, opt, sched, rng)
     log = Path(out) / "log.jsonl" if out is not None else None
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)

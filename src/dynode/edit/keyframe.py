@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from dynode.errors import InputError
-from dynode.flow import DISFlow, round_trip_error, warp
+from dynode.flow import DISFlow, check_flow, warp
 
 # Measured on make demo and bench-edit (docs/editing.md): the keyframe's change is taken where the
 # round trip of the flows errs by less than about MISMATCH pixels and the renders agree within about
@@ -116,9 +116,9 @@ def _held(dis: DISFlow, p: np.ndarray, e: np.ndarray, kp: np.ndarray, kp_float: 
         change, where = latent, key_region
     else:
         to_key, back = dis(p, kp), dis(kp, p)
-        agree = np.abs(base - warp(kp_float, to_key)).mean(-1)
-        holds = np.exp(-(round_trip_error(to_key, back) / (MISMATCH * scale)) ** 2) * np.exp(-(agree / DIFFERENCE) ** 2)
-        v = _blur(np.where(agree <= DIFFERENCE, holds, 0.0), sigma)  # new content: the latent change alone
+        check = check_flow(to_key, back, p, kp_float)
+        holds = check.soft(MISMATCH * scale, DIFFERENCE)
+        v = _blur(np.where(check.hard(None, DIFFERENCE), holds, 0.0), sigma)  # new content: the latent change alone
         carried = warp(key_change, to_key)
         num, den = _blur(v[..., None] * (carried - latent), colour), _blur(v, colour)
         change = latent + num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 0.2, 0, 1)[..., None]

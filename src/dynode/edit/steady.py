@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from dynode.errors import InputError
-from dynode.flow import DISFlow, round_trip_error, warp
+from dynode.flow import DISFlow, check_flow, warp
 
 MAX_RADIUS = 8
 
@@ -112,9 +112,7 @@ def _holds(a: np.ndarray, b: np.ndarray, flow: np.ndarray, other: np.ndarray, ma
            max_difference: float) -> np.ndarray:
     """Where frame ``a`` follows ``flow`` into frame ``b``: the reverse flow ``other`` comes back within
     ``max_mismatch`` pixels and the two frames agree within ``max_difference`` levels; float32 (H, W)."""
-    back = round_trip_error(flow, other) <= max_mismatch
-    agree = np.abs(a.astype(np.float32) - warp(b, flow).astype(np.float32)).mean(-1) <= max_difference
-    return (back & agree).astype(np.float32)
+    return check_flow(flow, other, a, b).hard(max_mismatch, max_difference).astype(np.float32)
 
 
 def _mean(change, to_prev, to_next, t: int, r: int, strength: float) -> np.ndarray:

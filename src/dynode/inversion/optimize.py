@@ -53,6 +53,62 @@ def _encoded(encoder, generator: Generator, images: torch.Tensor, config: Invers
     return codes.mean(1) if config.space == "w" else codes
 
 
+class _Starts:
+    """Where each batch's optimisation starts (``config.init``, see :func:`invert`), batch after batch."""
+
+    def __init__(self, generator: Generator, encoder, config: InversionConfig):
+        self.generator, self.encoder, self.config, self.mode = generator, encoder, config, config.init
+        w_avg = generator.mean_latent.detach()
+        self.mean = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
+        self.last, self.last_guess = self.mean, None
+
+    def resume(self, last: torch.Tensor, last_image: torch.Tensor) -> None:
+        """Continue after an interrupted run whose last code is ``last``, of the frame ``last_image``."""
+        if self.mode in ("previous", "encoder"):
+            self.last = last
+            if self.mode == "encoder":
+                self.last_guess = _encoded(self.encoder, self.generator, last_image, self.config)
+
+    def steps(self, head: bool) -> int:
+        """Optimisation steps of a batch (``head``: it starts afresh)."""
+        return self.config.steps_first if head and self.mode != "encoder" else self.config.steps
+
+    def before(self, images: torch.Tensor, head: bool) -> torch.Tensor:
+        """The starting codes of the batch of ``images``."""
+        if self.mode != "encoder":
+            return (self.mean if head else self.last).expand(len(images), *self.last.shape[1:])
+        guess = _encoded(self.encoder, self.generator, images, self.config)
+        # The first frame from the encoder's code; later ones from the previous frame's solution
+        # moved by the encoder's change between the frames (its codes are rough, its changes less so).
+        start = guess if head or not self.config.steps else self.last + guess - self.last_guess
+        self.last_guess = guess[-1:]
+        return start
+
+    def after(self, codes: torch.Tensor) -> None:
+        """Record a batch's solved codes: a warm start begins the next batch from its last."""
+        self.last = codes[-1:] if self.mode in ("previous", "encoder") else self.mean
+
+
+def _check_frames(generator: Generator, images: torch.Tensor, times: torch.Tensor) -> None:
+    """InputError unless ``images`` are (T, 3, R, R) at the generator's resolution with one time each."""
+    res = generator.resolution
+    if images.dim() != 4 or images.shape[1:] != (3, res, res):
+        raise InputError(f"invert(): expected frames of shape (T, 3, {res}, {res}) for this generator, got "
+                         f"{tuple(images.shape)}; resize or align the video to {res}x{res} first")
+    if len(times) != len(images):
+        raise InputError(f"invert(): {len(images)} frames but {len(times)} times")
+
+
+def _batches(frames: int, restarts: Sequence[int], size: int) -> tuple[list[int], list[list[int]]]:
+    """The frames that start afresh (the first, and each restart), and the batches of frame indices in order:
+    each such frame alone, then the frames up to the next one in batches of ``size``."""
+    heads = sorted({0, *(int(r) for r in restarts if 0 < int(r) < frames)})
+    batches = []
+    for first, stop in zip(heads, heads[1:] + [frames]):
+        batches += [[first]] + [list(range(i, min(i + size, stop))) for i in range(first + 1, stop, size)]
+    return heads, batches
+
+
 def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
            config: InversionConfig = InversionConfig(), progress: Callable[[int, int], None] | None = None,
            encoder: torch.nn.Module | None = None, done: tuple[torch.Tensor, ...] | None = None,
@@ -90,27 +146,15 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
         InputError: images of the wrong shape or resolution, times of the wrong length, or init
             ``encoder`` (or 0 steps) without an encoder.
     """
-    res = generator.resolution
-    if images.dim() != 4 or images.shape[1:] != (3, res, res):
-        raise InputError(f"invert(): expected frames of shape (T, 3, {res}, {res}) for this generator, got "
-                         f"{tuple(images.shape)}; resize or align the video to {res}x{res} first")
-    if len(times) != len(images):
-        raise InputError(f"invert(): {len(images)} frames but {len(times)} times")
+    _check_frames(generator, images, times)
     generator.requires_grad_(False)
     device = generator.device
     images = images.to(device)
     start = time.time()
     config = config.resolved(encoder is not None)
-    init_mode = config.init
-    w_avg = generator.mean_latent.detach()
-    mean = w_avg[None] if config.space == "w" else w_avg[None, None].repeat(1, generator.num_ws, 1)
-    init = mean
+    starts = _Starts(generator, encoder, config)
     codes, losses, psnrs = [], [], []
-    heads = sorted({0, *(int(r) for r in restarts if 0 < int(r) < len(images))})
-    batches = []
-    for first, stop in zip(heads, heads[1:] + [len(images)]):
-        batches += [[first]] + [list(range(i, min(i + config.batch_size, stop)))
-                                for i in range(first + 1, stop, config.batch_size)]
+    heads, batches = _batches(len(images), restarts, config.batch_size)
     finished = 0
     if done is not None:
         n = len(done[0])
@@ -118,28 +162,17 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
             raise InputError(f"invert(): {n} frames already done is not a batch boundary of this config")
         codes, losses, psnrs = [[x.to(device)] for x in done]
         finished = n
-        if n and init_mode in ("previous", "encoder"):
-            init = done[0][-1:].to(device)
-            if init_mode == "encoder":
-                last_guess = _encoded(encoder, generator, images[n - 1:n], config)
+        if n:
+            starts.resume(done[0][-1:].to(device), images[n - 1:n])
     for idx in batches:
         if idx[0] < finished:
             continue
         head = idx[0] in heads
-        steps = config.steps_first if head and init_mode != "encoder" else config.steps
-        if init_mode == "encoder":
-            guess = _encoded(encoder, generator, images[idx], config)
-            # The first frame from the encoder's code; later ones from the previous frame's solution
-            # moved by the encoder's change between the frames (its codes are rough, its changes less so).
-            start_codes = guess if head or not config.steps else init + guess - last_guess
-            last_guess = guess[-1:]
-        else:
-            start_codes = (mean if head else init).expand(len(idx), *init.shape[1:])
-        c, loss, p = _optimise(generator, start_codes, images[idx], steps, config)
+        c, loss, p = _optimise(generator, starts.before(images[idx], head), images[idx], starts.steps(head), config)
         codes.append(c)
         losses.append(loss)
         psnrs.append(p)
-        init = c[-1:] if init_mode in ("previous", "encoder") else mean
+        starts.after(c)
         finished += len(idx)
         if checkpoint is not None:
             checkpoint(*(torch.cat(x).cpu() for x in (codes, losses, psnrs)))
@@ -151,4 +184,4 @@ def invert(generator: Generator, images: torch.Tensor, times: torch.Tensor,
     seconds = time.time() - start
     return LatentSequence(times, codes.cpu(), torch.cat(losses).cpu(), torch.cat(psnrs).cpu(),
                           generator.record, config.space,
-                          InversionStats(config, init_mode, seconds, seconds / len(images)))
+                          InversionStats(config, config.init, seconds, seconds / len(images)))

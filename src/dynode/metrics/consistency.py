@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from dynode.errors import InputError
-from dynode.flow import DISFlow, check_frames, round_trip_error, warp
+from dynode.flow import DISFlow, check_flow, check_frames, warp
 
 
 def source_flows(source: np.ndarray, max_mismatch: float = 1.0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -28,7 +28,7 @@ def source_flows(source: np.ndarray, max_mismatch: float = 1.0) -> list[tuple[np
     out = []
     for a, b in zip(source[1:], source[:-1]):
         back, fwd = dis(a, b), dis(b, a)  # a(x) ~ b(x + back(x)), b(y) ~ a(y + fwd(y))
-        out.append((back, round_trip_error(back, fwd) <= max_mismatch))
+        out.append((back, check_flow(back, fwd).hard(max_mismatch)))
     return out
 
 

@@ -1,4 +1,5 @@
-"""Pipelines: chain the stages (inversion, dynamics, editing, rendering); no algorithms here."""
+"""Pipelines: chain the stages (inversion, dynamics, editing, rendering) and gather the training commands' data;
+no algorithms here."""
 
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.models import Models

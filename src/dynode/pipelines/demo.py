@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from dynode.baselines import constant_velocity, flow_interpolate, linear
-from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, InversionConfig, _Config, check_choice
+from dynode.config import (DEFAULT_GENERATOR, EDIT_FIDELITY, RENDER_FIDELITY, EditSpec, FitConfig, InversionConfig,
+                           _Config, check_choice)
 from dynode.data.toyfaces import ToyFaceVideo
-from dynode.dynamics import save_trajectory
+from dynode.dynamics import EDIT_PATH, save_trajectory
 from dynode.edit import Edit
 from dynode.edit.directions import EDITABLE
 from dynode.errors import InputError
@@ -35,7 +36,7 @@ from dynode.pipelines.models import Models
 from dynode.pipelines.renderer import DEFAULT_PATH
 from dynode.pipelines.video import VideoPipeline
 from dynode.plots import attribute_figure, trajectory_figure
-from dynode.times import Stopwatch
+from dynode.times import Stopwatch, frame_times
 from dynode.types import Frames
 
 
@@ -208,6 +209,121 @@ def _scores(pred: np.ndarray, truth: torch.Tensor) -> Scores:
     return Scores(round(float(psnr(x, truth).mean()), 3), round(float(ssim(x, truth).mean()), 4))
 
 
+@dataclass(frozen=True)
+class _Truth:
+    """The demo video on its full grid: times (N,), frames (float and uint8), and which frames are kept,
+    held out between the kept ones, and past the last kept one."""
+
+    times: torch.Tensor
+    frames: torch.Tensor
+    pixels: np.ndarray
+    kept: torch.Tensor
+    held: torch.Tensor
+    future: torch.Tensor
+
+
+def _truth(config: DemoConfig, resolution: int) -> _Truth:
+    t_all = frame_times(config.seconds + config.future, config.fps)
+    truth = ToyFaceVideo(config.seed).render(t_all, resolution)
+    in_span = t_all <= config.seconds - 1 / config.fps + 1e-9
+    kept = torch.nonzero(in_span).flatten()[::config.keep_every]
+    last = float(t_all[kept[-1]])
+    kept_set = set(kept.tolist())
+    held = torch.tensor([i for i in range(len(t_all)) if t_all[i] < last and i not in kept_set])
+    return _Truth(t_all, truth, to_uint8(truth), kept, held, torch.nonzero(t_all > last).flatten())
+
+
+def _models(config: DemoConfig, device: str) -> Models:
+    """The demo's generator bundle, checked to have the directions it edits and a probe to read them."""
+    models = Models.from_pretrained(config.generator, device)
+    editable = sorted(set(EDITABLE) & set(models.directions))
+    check_choice("demo direction", config.direction, tuple(editable))
+    check_choice("demo shape direction", config.shape_direction, tuple(editable))
+    if models.probe is None:
+        raise InputError(f"the demo reads its edit with the generator's attribute probe, and generator "
+                         f"{models.record.label} has none")
+    return models
+
+
+def _interpolations(pipe: VideoPipeline, truth: _Truth, observed: Frames) -> tuple[dict[str, np.ndarray], torch.Tensor]:
+    """The renders the demo scores, and the indices of the kept span: on the full grid, the exact path
+    ("plain", one solve and one render that serve the held-out, future, edit and comparison outputs), the
+    paper's single solve from the first frame ("initial") and the video's detail along the exact path
+    ("detail"); on the held-out frames, what `dynode interpolate` gives by default ("default") and DIS
+    flow between the kept frames ("flow"); over the kept span, the linear interpolation of the codes."""
+    t, seq = truth.times, pipe.sequence
+    span = torch.nonzero(t <= float(t[truth.kept[-1]])).flatten()
+    return {"plain": pipe.interpolate(times=t, path=EDIT_PATH, fidelity=EDIT_FIDELITY).numpy(),
+            "initial": pipe.interpolate(times=t, path="initial", fidelity=EDIT_FIDELITY).numpy(),
+            "detail": pipe.interpolate(times=t, path=EDIT_PATH, fidelity=RENDER_FIDELITY).numpy(),
+            "default": pipe.interpolate(times=t[truth.held], fidelity=RENDER_FIDELITY).numpy(),
+            "linear": pipe.render(linear(seq.times, seq.latents, t[span]), t[span]).numpy(),
+            "flow": flow_interpolate(observed.pixels, observed.times, t[truth.held])}, span
+
+
+def _scored(truth: _Truth, px: dict[str, np.ndarray], cv_future: np.ndarray) -> tuple[HeldOut, Future, Future]:
+    """The renders scored against the truth: on the held-out frames, over the future, and its first 4 frames."""
+    gt, held, future = truth.frames, truth.held, truth.future
+    first4 = future[:4]
+    return (HeldOut(_scores(px["default"], gt[held]), _scores(px["plain"][held], gt[held]),
+                    _scores(px["initial"][held], gt[held]), _scores(px["detail"][held], gt[held]),
+                    _scores(px["linear"][held], gt[held]), _scores(px["flow"], gt[held])),
+            Future(_scores(px["plain"][future], gt[future]), _scores(px["detail"][future], gt[future]),
+                   _scores(cv_future, gt[future])),
+            Future(_scores(px["plain"][first4], gt[first4]), _scores(px["detail"][first4], gt[first4]),
+                   _scores(cv_future[:4], gt[first4])))
+
+
+def _edit_modes(pipe: VideoPipeline, config: DemoConfig, truth: _Truth, plain_px: np.ndarray,
+                out: Path) -> dict[str, np.ndarray]:
+    """The colour edit in every mode on the full grid (keyframe, first-frame, per-frame, locked), written
+    side by side and as a strip (a row per mode, 6 times a row)."""
+    edit = [Edit(pipe.direction(config.direction), config.strength)]
+    pxs = {mode: pipe.edit(edit, spec=EditSpec(propagation=mode), times=truth.times).numpy()
+           for mode in ("keyframe", "first-frame", "per-frame", "locked")}
+    write_video(out / f"edit_{config.direction}.mp4", side_by_side(plain_px, *pxs.values(), gap=2), config.fps)
+    cols = np.linspace(0, len(truth.times) - 1, 6).round().astype(int)
+    save_grid(out / f"edit_{config.direction}_strip.png",
+              from_uint8(np.concatenate([px[cols] for px in (plain_px, *pxs.values())])), ncol=len(cols), scale=3)
+    return pxs
+
+
+def _teaser(pipe: VideoPipeline, config: DemoConfig, truth: _Truth, shape_px: np.ndarray, colour_px: np.ndarray,
+            out: Path) -> None:
+    """The README's picture: two kept intervals at the video's rate; rows: what dynode is given (the kept
+    frames, blank between), what it renders between them, the shape and the colour edit on the same frames."""
+    first = np.arange(2 * config.keep_every + 1)
+    given = np.where(np.isin(first, truth.kept.numpy())[:, None, None, None], truth.pixels[first],
+                     255).astype(np.uint8)
+    rendered = pipe.interpolate(times=truth.times[first]).numpy()
+    save_grid(out / "teaser.png", from_uint8(np.concatenate([given, rendered, shape_px[first], colour_px[first]])),
+              ncol=len(first), scale=2)
+
+
+def _edit_metrics(probe, config: DemoConfig, plain_px: np.ndarray, modes: dict[str, np.ndarray],
+                  shape_px: np.ndarray) -> tuple[EditMetrics, ShapeEdit, dict[str, torch.Tensor]]:
+    """The probe's reading of the colour edit in every mode (its look on one region: where the edit made on
+    the first code changes the first frame) and of the shape edit, and each mode's change per frame."""
+    attr = ATTRIBUTES.index(EDITABLE[config.direction])
+    edit_metrics, changes = {}, {}
+    region = modes["first-frame"][0].astype(np.float32) - plain_px[0].astype(np.float32)
+    names = {"keyframe": "keyframe", "first-frame": "ode", "per-frame": "per_frame", "locked": "locked"}
+    with torch.no_grad():
+        read_plain = probe(from_uint8(plain_px))  # every attribute of the unedited frames, read once
+        unedited = read_plain[:, attr]
+        for mode, px in modes.items():
+            changes[mode] = delta = probe(from_uint8(px))[:, attr] - unedited
+            edit_metrics[names[mode]] = EditChange(round(float(delta.mean()), 4), round(float(delta.std()), 4),
+                                                   edit_look(plain_px, px, region))
+        shape_attr = ATTRIBUTES.index(EDITABLE[config.shape_direction])
+        shape_change = probe(from_uint8(shape_px))[:, shape_attr] - read_plain[:, shape_attr]
+        shape_change = shape_change * np.sign(config.strength)
+    shape_edit = ShapeEdit(config.shape_direction, config.strength, EditSpec().propagation,
+                           round(float(shape_change.mean()), 4), round(float(shape_change.std()), 4),
+                           round(float((shape_change >= 0.1).float().mean()), 4))
+    return EditMetrics(config.direction, config.strength, **edit_metrics), shape_edit, changes
+
+
 def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig(), device: str = "cpu",
              log: Callable[[str], None] = print) -> DemoMetrics:
     """Run the demo and write videos and ``metrics.json`` to ``out_dir``; returns the metrics.
@@ -216,13 +332,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
         InputError: a direction the generator's library lacks or its probe cannot read, or a
             generator without an attribute probe. CheckpointError: an unknown generator.
     """
-    models = Models.from_pretrained(config.generator, device)
-    editable = sorted(set(EDITABLE) & set(models.directions))
-    check_choice("demo direction", config.direction, tuple(editable))
-    check_choice("demo shape direction", config.shape_direction, tuple(editable))
-    if models.probe is None:
-        raise InputError(f"the demo reads its edit with the generator's attribute probe, and generator "
-                         f"{models.record.label} has none")
+    models = _models(config, device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
@@ -230,23 +340,13 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     def stage(name):
         log(f"{name}: {watch.lap(name):.1f} s")
 
-    generator = models.generator
-    video = ToyFaceVideo(config.seed)
-    n_all = int(round((config.seconds + config.future) * config.fps))
-    t_all = torch.arange(n_all, dtype=torch.float64) / config.fps
-    truth = video.render(t_all, generator.resolution)
-    truth_px = to_uint8(truth)
-    in_span = t_all <= config.seconds - 1 / config.fps + 1e-9
-    observed_idx = torch.nonzero(in_span).flatten()[::config.keep_every]
-    last_obs_t = float(t_all[observed_idx[-1]])
-    observed_set = set(observed_idx.tolist())
-    held = torch.tensor([i for i in range(n_all) if t_all[i] < last_obs_t and i not in observed_set])
-    future = torch.nonzero(t_all > last_obs_t).flatten()
-    write_video(out / "input.mp4", truth_px, config.fps)
+    truth = _truth(config, models.generator.resolution)
+    t_all, held, future = truth.times, truth.held, truth.future
+    write_video(out / "input.mp4", truth.pixels, config.fps)
     stage("load_and_render_input")
 
     observed_fps = config.fps / config.keep_every
-    observed = Frames(truth_px[observed_idx.numpy()], t_all[observed_idx], observed_fps)
+    observed = Frames(truth.pixels[truth.kept.numpy()], t_all[truth.kept], observed_fps)
     pipe = VideoPipeline.from_frames(observed, models, config.inversion, fit=None, log=log)
     seq = pipe.sequence
     save_latents(out / "latents.safetensors", seq)
@@ -260,92 +360,37 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     stage("fit")
 
     pipe.interpolate(factor=config.factor).write(out / f"interpolation_{config.factor}x.mp4")
-    # One solve and one render on the truth grid serve the held-out, future, edit and comparison outputs.
-    plain_px = pipe.interpolate(times=t_all, path="exact", fidelity="latent").numpy()
-    # The paper's single solve from the first frame, and the video's own detail carried along the
-    # exact path, reported beside it.
-    initial_px = pipe.interpolate(times=t_all, path="initial", fidelity="latent").numpy()
-    detail_px = pipe.interpolate(times=t_all, path="exact", fidelity="detail").numpy()
-    # What `dynode interpolate` gives by default: the video's detail along the default path.
-    default_px = pipe.interpolate(times=t_all[held], fidelity="detail").numpy()
-    span = torch.nonzero(t_all <= last_obs_t).flatten()
-    lin_px = pipe.render(linear(seq.times, seq.latents, t_all[span]), t_all[span]).numpy()
-    flow_px = flow_interpolate(observed.pixels, observed.times, t_all[held])
+    px, span = _interpolations(pipe, truth, observed)
+    plain_px, lin_px = px["plain"], px["linear"]
     stage("interpolate")
 
     cv_future = pipe.render(constant_velocity(seq.times, seq.latents, t_all[future]), t_all[future]).numpy()
     write_video(out / "extrapolation.mp4", plain_px, config.fps)
     stage("extrapolate")
 
-    edit = [Edit(pipe.direction(config.direction), config.strength)]
-    keyframe_px = pipe.edit(edit, spec=EditSpec(propagation="keyframe"), times=t_all).numpy()
+    modes = _edit_modes(pipe, config, truth, plain_px, out)
     stage("edit")
-    ode_px, frame_px, locked_px = (pipe.edit(edit, spec=EditSpec(propagation=mode), times=t_all).numpy()
-                                   for mode in ("first-frame", "per-frame", "locked"))
-    write_video(out / f"edit_{config.direction}.mp4",
-                side_by_side(plain_px, keyframe_px, ode_px, frame_px, locked_px, gap=2), config.fps)
-    # The same as a strip: a row per mode (unedited, keyframe, first-frame, per-frame, locked), 6 times a row.
-    cols = np.linspace(0, n_all - 1, 6).round().astype(int)
-    save_grid(out / f"edit_{config.direction}_strip.png",
-              from_uint8(np.concatenate([px[cols] for px in (plain_px, keyframe_px, ode_px, frame_px, locked_px)])),
-              ncol=len(cols), scale=3)
-    stage("edit_other_modes")
 
-    shape = [Edit(pipe.direction(config.shape_direction), config.strength)]
-    shape_px = pipe.edit(shape, times=t_all).numpy()  # the default mode
+    shape_px = pipe.edit([Edit(pipe.direction(config.shape_direction), config.strength)], times=t_all).numpy()
     write_video(out / f"edit_{config.shape_direction}.mp4", side_by_side(plain_px, shape_px, gap=2), config.fps)
-    # The README's picture: two kept intervals at the video's rate; rows: what dynode is given (the kept
-    # frames, blank between), what it renders between them, the smile and the colour edit on the same frames.
-    first = np.arange(2 * config.keep_every + 1)
-    given = np.where(np.isin(first, observed_idx.numpy())[:, None, None, None], truth_px[first], 255).astype(np.uint8)
-    rendered = pipe.interpolate(times=t_all[first]).numpy()
-    save_grid(out / "teaser.png", from_uint8(np.concatenate([given, rendered, shape_px[first], keyframe_px[first]])),
-              ncol=len(first), scale=2)
+    _teaser(pipe, config, truth, shape_px, modes["keyframe"], out)
     stage("edit_shape")
 
-    write_video(out / "comparison.mp4", side_by_side(truth_px[span], plain_px[span], lin_px, gap=2), config.fps)
+    write_video(out / "comparison.mp4", side_by_side(truth.pixels[span], plain_px[span], lin_px, gap=2), config.fps)
     stage("comparison_video")
 
-    probe = models.probe
-    attr = ATTRIBUTES.index(EDITABLE[config.direction])
-    edit_metrics = {}
-    changes = {}
-    # Every mode's look is read on one region: where the edit made on the first code changes the first frame.
-    region = ode_px[0].astype(np.float32) - plain_px[0].astype(np.float32)
-    with torch.no_grad():
-        read_plain = probe(from_uint8(plain_px))  # every attribute of the unedited frames, read once
-        unedited = read_plain[:, attr]
-        for name, px in (("keyframe", keyframe_px), ("ode", ode_px), ("per_frame", frame_px), ("locked", locked_px)):
-            changes[name] = delta = probe(from_uint8(px))[:, attr] - unedited
-            edit_metrics[name] = EditChange(round(float(delta.mean()), 4), round(float(delta.std()), 4),
-                                            edit_look(plain_px, px, region))
-    shape_attr = ATTRIBUTES.index(EDITABLE[config.shape_direction])
-    with torch.no_grad():
-        shape_change = (probe(from_uint8(shape_px))[:, shape_attr] - read_plain[:, shape_attr]) * np.sign(config.strength)
-    shape_edit = ShapeEdit(config.shape_direction, config.strength, EditSpec().propagation,
-                           round(float(shape_change.mean()), 4), round(float(shape_change.std()), 4),
-                           round(float((shape_change >= 0.1).float().mean()), 4))
-    attribute_figure(t_all, {"keyframe": changes["keyframe"], "first-frame": changes["ode"],
-                             "per-frame": changes["per_frame"], "locked": changes["locked"]},
-                     out / f"edit_{config.direction}.png",
+    edit_metrics, shape_edit, changes = _edit_metrics(models.probe, config, plain_px, modes, shape_px)
+    attribute_figure(t_all, changes, out / f"edit_{config.direction}.png",
                      f"probe change of {EDITABLE[config.direction]}", f"{config.direction} {config.strength:+g}")
     trajectory_figure(traj, out / "trajectory.png", future=config.future, seed=config.seed)
     stage("plots")
 
-    first4 = future[:4]
     metrics = DemoMetrics(
-        VideoFacts(config.seed, config.fps, n_all, len(observed_idx), len(held), len(future), generator.resolution),
+        VideoFacts(config.seed, config.fps, len(t_all), len(truth.kept), len(held), len(future),
+                   models.generator.resolution),
         ReconstructionFacts(round(float(seq.psnr.mean()), 3), round(float(seq.psnr.min()), 3),
                             round(seq.stats.seconds_per_frame, 3)),
-        HeldOut(_scores(default_px, truth[held]),
-                _scores(plain_px[held], truth[held]), _scores(initial_px[held], truth[held]),
-                _scores(detail_px[held], truth[held]), _scores(lin_px[held], truth[held]),
-                _scores(flow_px, truth[held])),
-        Future(_scores(plain_px[future], truth[future]), _scores(detail_px[future], truth[future]),
-               _scores(cv_future, truth[future])),
-        Future(_scores(plain_px[first4], truth[first4]), _scores(detail_px[first4], truth[first4]),
-               _scores(cv_future[:4], truth[first4])),
-        EditMetrics(config.direction, config.strength, **edit_metrics), shape_edit,
+        *_scored(truth, px, cv_future), edit_metrics, shape_edit,
         FitFacts(traj.stats.best_loss, traj.stats.best_iteration, traj.stats.subspace_dim, traj.stats.seconds),
         {k: round(v, 3) for k, v in watch.seconds.items()}, round(sum(watch.seconds.values()), 3),
         pipe.choices()[0].describe())

@@ -56,7 +56,7 @@ class Cache:
 
     def carried(self, renders_alike: bool) -> "Cache":
         """A cache for a derived pipeline: the frames, and the detail and choices when it renders alike
-        (the same generator and detail settings)."""
+        (the same generator)."""
         return Cache(dict(self.frames), dict(self.detail) if renders_alike else {},
                      dict(self.choices) if renders_alike else {})
 

@@ -44,8 +44,8 @@ class VideoPipeline:
     applied), codes, spans and source, and everything rendered from them.
 
     Build one with :meth:`from_video` (a file or image folder), :meth:`from_frames` (frames in
-    memory) or :meth:`from_artifacts` (a latents or trajectory file). :meth:`tune`, :meth:`fit` and
-    :meth:`with_detail_config` return new pipelines; rendering goes through :attr:`renderer`
+    memory) or :meth:`from_artifacts` (a latents or trajectory file). :meth:`tune` and :meth:`fit` return
+    new pipelines; rendering goes through :attr:`renderer`
     (:mod:`dynode.pipelines.renderer`) and editing through :mod:`dynode.pipelines.editor`.
 
     Args:
@@ -86,20 +86,15 @@ class VideoPipeline:
         self.cache = Cache()
 
     def _derived(self, models: Models | None = None, sequence: LatentSequence | None = None,
-                 trajectories: list[Trajectory] | None = None, detail_config: DetailConfig | None = None,
-                 same_generator: bool = True) -> "VideoPipeline":
+                 trajectories: list[Trajectory] | None = None, same_generator: bool = True) -> "VideoPipeline":
         """A new pipeline from this one with some of its parts replaced; the frames each part has read
-        (and, for the same generator and detail settings, its detail) carry over."""
+        (and, for the same generator, its detail and ``auto`` choices) carry over."""
         trajectories = trajectories if trajectories is not None else \
             ([p.trajectory for p in self.parts] if all(p.trajectory is not None for p in self.parts) else None)
         out = VideoPipeline(models or self.models, sequence or self.sequence, trajectories, self.log, self.frames,
-                            detail_config or self.detail_config)
-        out.cache = self.cache.carried(same_generator and out.detail_config == self.detail_config)
+                            self.detail_config)
+        out.cache = self.cache.carried(same_generator)
         return out
-
-    def with_detail_config(self, config: DetailConfig) -> "VideoPipeline":
-        """The same video with its detail carried as ``config`` says (see :mod:`dynode.detail`)."""
-        return self._derived(detail_config=config)
 
     @property
     def generator(self) -> Generator:

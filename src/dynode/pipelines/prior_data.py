@@ -1,5 +1,6 @@
-"""A motion prior's training data: many videos' codes, from the toy-face world or from a user's
-latents artifacts, then :func:`dynode.dynamics.prior_training.train_prior`.
+"""The training data of ``dynode train-prior``: many videos' codes, from the toy-face world (inverted
+as Ray tasks, as the batch runner runs videos) or from a user's latents artifacts, for
+:func:`dynode.dynamics.prior_training.train_prior`.
 
     codes = toy_codes("toyfaces64", videos=256, cache="runs/prior/codes")   # Ray tasks, cached per video
     codes += artifact_codes(["batch_out/"], models.record.id, fps=8)
@@ -13,27 +14,25 @@ from typing import Callable, Iterable
 import torch
 from safetensors.torch import load_file, save_file
 
+from dynode.baselines import linear
+from dynode.config import InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics.prior import PRIOR_SEEDS
 from dynode.errors import InputError
+from dynode.inversion import invert
 from dynode.io.checkpoints import atomic_path, load_latents
 from dynode.pipelines.batch import as_completed
 from dynode.pipelines.models import Models
+from dynode.times import frame_times
 
 Codes = tuple[torch.Tensor, torch.Tensor]  # times (T,) seconds, codes (T, num_ws, w_dim)
-
-
-def _uniform(seconds: float, fps: float) -> torch.Tensor:
-    return torch.arange(int(round(seconds * fps)), dtype=torch.float64) / fps
 
 
 def _toy_chunk(generator: str, seeds: list[int], seconds: float, fps: float, steps: int) -> list[torch.Tensor]:
     """Codes of toy-face videos ``seeds`` (a Ray task): rendered, then the generator's encoder (and
     ``steps`` optimisation steps a frame, when > 0), as inversion starts."""
-    from dynode.config import InversionConfig
-    from dynode.inversion import invert
     models = Models.from_pretrained(generator)
-    times = _uniform(seconds, fps)
+    times = frame_times(seconds, fps)
     out = []
     for seed in seeds:
         frames = ToyFaceVideo(seed).render(times, models.generator.resolution)
@@ -85,7 +84,7 @@ def toy_codes(models: Models, videos: int, cache: str | Path, seconds: float = 3
             done += len(chunk)
             if progress:
                 progress(done, videos)
-    times = _uniform(seconds, fps)
+    times = frame_times(seconds, fps)
     return [(times, load_file(str(path(s)))["codes"]) for s in seeds]
 
 
@@ -110,9 +109,7 @@ def artifact_codes(inputs: Iterable[str | Path], generator_id: str, fps: float =
         if len(seq) < 2:
             raise InputError(f"{file}: a prior learns motion from at least two frames, this has {len(seq)}")
         t = seq.times - seq.times[0]
-        grid = _uniform(float(t[-1]) + 1 / fps, fps)
+        grid = frame_times(float(t[-1]) + 1 / fps, fps)
         grid = grid[grid <= t[-1]]
-        hi = torch.searchsorted(t, grid, right=True).clamp(1, len(t) - 1)
-        frac = ((grid - t[hi - 1]) / (t[hi] - t[hi - 1])).float()[:, None, None]
-        out.append((grid, seq.latents[hi - 1] * (1 - frac) + seq.latents[hi] * frac))
+        out.append((grid, linear(t, seq.latents, grid)))
     return out
