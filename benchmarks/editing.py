@@ -122,7 +122,7 @@ def _fitted(pipe: VideoPipeline, cfg: FitConfig, cache: Path | None, key: str) -
 
 def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str, fidelity: str,
             lock_config: LockConfig | None, steady: float) -> tuple[np.ndarray, tuple]:
-    clip = pipe.edit(edits, spec=EditSpec(propagation=propagation, lock=lock_config or LockConfig(), steady=steady),
+    clip = pipe.edit(EditSpec(propagation=propagation, lock=lock_config or LockConfig(), steady=steady), edits=edits,
                      path=path, times=times, fidelity=fidelity)
     return clip.numpy(), clip.reports
 

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     watch.lap("fit")
     interpolated = pipe.interpolate(factor=4).numpy()
     watch.lap("interpolate_4x_detail")
-    edited = pipe.edit([Edit(pipe.direction("hair_color"), 2.0)]).numpy()
+    edited = pipe.edit(edits=[Edit(pipe.direction("hair_color"), 2.0)]).numpy()
     watch.lap("edit")
     stages = {k: round(v, 2) for k, v in watch.seconds.items()}
     total = round(sum(stages.values()), 2)

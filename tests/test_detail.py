@@ -84,7 +84,7 @@ def test_the_pipeline_renders_detail_for_interpolation_extrapolation_and_edits(t
     assert len(pipe.extrapolate(seconds=0.25, fps=8, fidelity="detail").numpy()) == 8
     d = pipe.direction(str(tmp_path / "dir.npy"))
     from dynode.edit import Edit
-    edited = pipe.edit([Edit(d, 3.0)], fidelity="detail").numpy()
+    edited = pipe.edit(edits=[Edit(d, 3.0)], fidelity="detail").numpy()
     assert edited.shape == observed.shape and np.abs(edited.astype(int) - observed).mean() > 1  # the edit shows
     with pytest.raises(InputError, match="fidelity"):
         pipe.interpolate(fidelity="sharp")

@@ -142,7 +142,7 @@ def test_the_default_edit_draws_a_shape_on_every_frame_and_holds_a_colours_look(
     mouth = Edit(Direction("mouth", vectors[0], sigma=0.5, attribute="mouth_open"), 3.0)
     skin = Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0)
     assert EditSpec().propagation == "auto" and skin.direction.appearance and not mouth.direction.appearance
-    edit = lambda edits, mode: pipe.edit(edits, spec=EditSpec(propagation=mode), times=t).numpy()  # noqa: E731
+    edit = lambda edits, mode: pipe.edit(EditSpec(propagation=mode), edits=edits, times=t).numpy()  # noqa: E731
     # A shape is drawn anew on every frame, as the carried edit draws it; a colour's look is held from the keyframe.
     np.testing.assert_array_equal(edit([mouth], "auto"), edit([mouth], "first-frame"))
     np.testing.assert_array_equal(edit([skin], "auto"), edit([skin], "keyframe"))
@@ -156,12 +156,12 @@ def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_fir
     frames = pipe.frames
     d = Direction("d", torch.randn(tiny_gen.w_dim, generator=torch.Generator().manual_seed(9)), sigma=0.5)
     t = pipe.trajectory.observed_times
-    keyed = pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="keyframe"), times=t).numpy()
-    carried = pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="first-frame", steady=0), times=t).numpy()
+    keyed = pipe.edit(EditSpec(propagation="keyframe"), edits=[Edit(d, 3.0)], times=t).numpy()
+    carried = pipe.edit(EditSpec(propagation="first-frame", steady=0), edits=[Edit(d, 3.0)], times=t).numpy()
     assert keyed.shape == carried.shape == (8, *frames.pixels.shape[1:])
     plain = pipe.interpolate(times=t, fidelity="latent").numpy().astype(np.float32)
     strong = np.abs(carried[0] - plain[0]).mean(-1) > 20  # well inside the region, the first frame is the edit
     np.testing.assert_allclose(keyed[0][strong], carried[0][strong], atol=40)
     assert not np.array_equal(keyed, carried)
-    later = pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="keyframe", keyframes=(0.5,)), times=t).numpy()
+    later = pipe.edit(EditSpec(propagation="keyframe", keyframes=(0.5,)), edits=[Edit(d, 3.0)], times=t).numpy()
     assert not np.array_equal(later, keyed)

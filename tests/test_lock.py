@@ -60,10 +60,10 @@ def test_schedules_and_bad_settings(moving):
         lock(pipe.trajectory, pipe.generator, t, [Edit(d, 2.0)], config=LockConfig("probe"), probe=load_regressor())
     with pytest.raises(InputError, match="valid"):
         EditSpec(propagation="frozen")
-    clip = pipe.edit([Edit(d, 1.0)], spec=EditSpec(propagation="locked"))
+    clip = pipe.edit(EditSpec(propagation="locked"), edits=[Edit(d, 1.0)])
     assert len(clip.numpy()) == 12 and clip.reports[0].direction == "d"
-    with pytest.raises(InputError, match="no second spec"):
-        pipe.edit(EditSpec(("d",)), spec=EditSpec())
+    with pytest.raises(InputError, match=r"edits=\[\.\.\.\]"):
+        pipe.edit([Edit(d, 1.0)])  # Edit objects go in edits=, the first argument is the spec
     with pytest.raises(InputError, match=r"\[0, 1\)"):
         EditSpec(steady=1.0)
     with pytest.raises(InputError, match=r"\[0, 1\)"):
@@ -74,7 +74,7 @@ def test_a_steady_edit_changes_the_picture_as_much_and_from_frame_to_frame_less(
     pipe = moving
     d = Direction("d", torch.randn(pipe.generator.w_dim, generator=torch.Generator().manual_seed(3)), sigma=0.5)
     plain = pipe.interpolate(times=pipe.trajectory.observed_times, fidelity="latent").numpy().astype(np.float32)
-    change = {s: pipe.edit([Edit(d, 3.0)], spec=EditSpec(propagation="first-frame", steady=s),
+    change = {s: pipe.edit(EditSpec(propagation="first-frame", steady=s), edits=[Edit(d, 3.0)],
                            times=pipe.trajectory.observed_times).numpy() - plain
               for s in (0.0, 0.8)}
     jumps = {s: np.abs(np.diff(c, axis=0)).mean() for s, c in change.items()}

@@ -158,7 +158,7 @@ def test_any_path_of_the_codes_renders_inside_the_video_and_the_dynamics_past_it
     with pytest.raises(InputError, match="valid"):
         pipe.interpolate(path="bezier")
     with pytest.raises(InputError, match="rides on the fitted dynamics"):
-        pipe.edit([], [("pc0", 2.0)], path="spline")
+        pipe.edit(motion=[("pc0", 2.0)], path="spline")
     # motion edits given as any iterable, a generator included, are read once and applied
     moved = pipe.edit(motion=(m for m in [("pc0", 2.0)]), times=inside, fidelity="latent").numpy()
     unmoved = pipe.interpolate(times=inside, path="exact", fidelity="latent").numpy()

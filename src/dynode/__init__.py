@@ -2,7 +2,7 @@
 
     pipe = VideoPipeline.from_video("clip.mp4")              # read, invert, fit (or: run("clip.mp4", RunSpec()))
     pipe.interpolate(factor=8).write("clip_8x.mp4")           # any frame rate
-    pipe.edit([Edit(pipe.direction("smile"), 2.0)]).write("clip_smile.mp4")
+    pipe.edit(EditSpec(("smile",))).write("clip_smile.mp4")
 
 The stages underneath are public too: read_video -> invert -> fit -> Trajectory.evaluate -> render.
 """

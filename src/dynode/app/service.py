@@ -264,7 +264,7 @@ class App:
         made = pipe.make_edits(spec)
         attribute, probe = made[0].direction.attribute, pipe.models.probe
         column = ATTRIBUTES.index(attribute) if probe is not None and attribute in ATTRIBUTES else None
-        clip = pipe.edit(made, spec=spec, compare=compare or column is not None)
+        clip = pipe.edit(spec, compare=compare or column is not None)
         side, changes = pipe.generator.resolution, []
 
         def chunks():

@@ -216,7 +216,7 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
                         propagation=propagation, layers=layers, conditions=tuple(condition or ()), schedule=schedule,
                         lock=LockConfig(response=response, target=target), auto_condition=auto_condition,
                         steady=steady, keyframes=tuple(keyframe or ()))
-        clip = pipe.edit(spec, moves, path=path, factor=factor, compare=compare, full_frame=full_frame,
+        clip = pipe.edit(spec, motion=moves, path=path, factor=factor, compare=compare, full_frame=full_frame,
                          fidelity=fidelity)
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")

@@ -10,13 +10,14 @@ from typing import Callable
 import torch
 
 from dynode.config import FitConfig, check_choice
-from dynode.dynamics.fields import FIELDS, make_field
 from dynode.dynamics.chart import Chart
+from dynode.dynamics.fields import FIELDS, make_field
 from dynode.dynamics.prior import MotionPrior
 from dynode.dynamics.prior_fit import fit_prior
 from dynode.dynamics.solve import Segments, solve, through_observations
 from dynode.dynamics.trajectory import Clock, Trajectory
 from dynode.errors import FitError, InputError
+from dynode.metrics import stlpips
 from dynode.types import FitStats, LatentSequence
 
 # Every field fit() takes: those of dynode.dynamics.fields, "prior", a motion prior learned across many
@@ -97,7 +98,6 @@ class _ImageLoss:
     """ST-LPIPS between rendered predictions and the observed frames (``FitConfig.image_weight``)."""
 
     def __init__(self, generator, frames: torch.Tensor, sequence: LatentSequence, chart: Chart):
-        from dynode.metrics import stlpips
         self.stlpips, self.generator, self.frames, self.chart = stlpips, generator, frames, chart
         self.residual = chart.residual(sequence.latents)
 

@@ -255,6 +255,14 @@ def _from_file(path: Path, name: str | None) -> Direction:
     return found[name]
 
 
+def check_shape(vector: torch.Tensor, generator: Generator, what: str) -> None:
+    """InputError naming ``what`` unless ``vector`` is (w_dim,) or (num_ws, w_dim) for ``generator``."""
+    num_ws, w_dim = generator.num_ws, generator.w_dim
+    if tuple(vector.shape) not in ((w_dim,), (num_ws, w_dim)):
+        raise InputError(f"{what} has shape {tuple(vector.shape)}; this generator needs ({w_dim},) "
+                         f"or ({num_ws}, {w_dim})")
+
+
 def get_direction(spec: str, generator: Generator, library: Mapping[str, Direction] | None = None) -> Direction:
     """A direction by name (from ``library``, the generator's) or from a file: ``dir.safetensors``,
     ``dir.safetensors:NAME`` for a file holding several, or a bare ``dir.npy`` vector.
@@ -277,10 +285,8 @@ def get_direction(spec: str, generator: Generator, library: Mapping[str, Directi
             raise InputError(f"unknown direction {spec!r} for generator {generator.record.label}; available: "
                              f"{sorted(available)} (or give a .safetensors/.npy file)")
         d = available[spec]
-    num_ws, w_dim = generator.num_ws, generator.w_dim
-    if tuple(d.vector.shape) not in ((w_dim,), (num_ws, w_dim)):
-        raise InputError(f"direction {spec!r} has shape {tuple(d.vector.shape)}; this generator needs ({w_dim},) "
-                         f"or ({num_ws}, {w_dim})")
+    check_shape(d.vector, generator, f"direction {spec!r}")
+    num_ws = generator.num_ws
     if d.generator_id is not None and generator.record.id and d.generator_id != generator.record.id:
         raise InputError(f"direction {spec!r} was made for generator {d.generator_id}, but these codes belong to "
                          f"{generator.record.label} ({generator.record.id}); fit directions for this generator")

@@ -18,10 +18,14 @@ from __future__ import annotations
 import torch
 
 from dynode.config import check_choice
-from dynode.edit.directions import EDITABLE, METHODS, Direction, sample_w
+from dynode.config.training import LearnConfig
+from dynode.edit.directions import EDITABLE, METHODS, Direction, check_shape, sample_w
+from dynode.edit.learn import learn_direction
 from dynode.errors import InputError
-from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
+from dynode.inversion.encoder import encoder_folder, load_encoder
+from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor, load_regressor
 from dynode.types import Generator
+
 
 def _id(generator: Generator) -> str | None:
     """The id a found direction records (None for a generator built in memory: any generator takes it)."""
@@ -135,9 +139,7 @@ def user_direction(name: str, vector: torch.Tensor, generator: Generator,
     InterFaceGAN boundary file's (1, w_dim) is taken as (w_dim,)."""
     if vector.ndim == 2 and vector.shape[0] == 1 and generator.num_ws != 1:
         vector = vector[0]
-    if tuple(vector.shape) not in ((generator.w_dim,), (generator.num_ws, generator.w_dim)):
-        raise InputError(f"vector {name!r} has shape {tuple(vector.shape)}; this generator needs "
-                         f"({generator.w_dim},) or ({generator.num_ws}, {generator.w_dim})")
+    check_shape(vector, generator, f"vector {name!r}")
     unit = vector.float() / vector.float().norm().clamp(min=1e-12)
     # The spread of sampled codes (broadcast to every layer for a W+ vector) along the unit vector.
     projected = sample_w(generator, samples, seed) @ unit.reshape(-1, generator.w_dim).sum(0)
@@ -146,15 +148,10 @@ def user_direction(name: str, vector: torch.Tensor, generator: Generator,
 
 
 def _interfacegan(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
-    from dynode.metrics.attributes import load_regressor
     return [d.on_layers(layers) for d in interfacegan(generator, load_regressor(), samples, seed)]
 
 
 def _learned(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
-    from dynode.config.training import LearnConfig
-    from dynode.edit.learn import learn_direction
-    from dynode.inversion.encoder import encoder_folder, load_encoder
-    from dynode.metrics.attributes import load_regressor
     folder = encoder_folder(generator)
     encoder = load_encoder(folder, generator) if folder is not None and (folder / "model.safetensors").is_file() \
         else None

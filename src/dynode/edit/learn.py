@@ -27,6 +27,7 @@ import torch
 from dynode.config.training import LearnConfig
 from dynode.edit.directions import EDITABLE, Direction, sample_w
 from dynode.errors import InputError
+from dynode.inversion.encoder import toy_frames
 from dynode.metrics.attributes import ATTRIBUTES, AttributeRegressor
 from dynode.types import Generator
 
@@ -35,7 +36,6 @@ def _pool(generator: Generator, config: LearnConfig, encoder, rng: torch.Generat
     """The codes the offset trains on: (pool [+ pool], num_ws, w_dim), samples then the encoder's toy codes."""
     codes = sample_w(generator, config.pool, config.seed)[:, None].repeat(1, generator.num_ws, 1)
     if encoder is not None and config.toy:
-        from dynode.inversion.encoder import toy_frames
         frames = toy_frames(config.pool, generator.resolution, rng).to(generator.device)
         with torch.no_grad():
             codes = torch.cat([codes, encoder.encode(generator, frames).cpu()])

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from dynode.errors import CheckpointError
-from dynode.io.checkpoints import torch_load
 from dynode.generators.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from dynode.io.checkpoints import save_model, torch_load
+from dynode.io.images import save_grid
 
 BLUR = torch.tensor([1.0, 3.0, 3.0, 1.0])
 
@@ -308,8 +309,6 @@ def write_converted(path: str | Path, out: str | Path, lr_mlp: float | None = No
     Raises:
         CheckpointError: as :func:`convert_checkpoint`.
     """
-    from dynode.io.checkpoints import save_model
-    from dynode.io.images import save_grid
     model, source = convert_checkpoint(path, lr_mlp)
     save_model(out, model, "stylegan2", model.config.to_dict(), {"converted_from": source})
     if samples > 0:

@@ -21,6 +21,7 @@ from torch import nn
 
 from dynode.errors import InputError
 from dynode.generators.base import GeneratorIdentity
+from dynode.io.checkpoints import save_model
 
 
 class ZSpaceGenerator(GeneratorIdentity, nn.Module):
@@ -86,7 +87,6 @@ def save_zspace(folder: str | Path, generator: ZSpaceGenerator, factory: str, kw
         InputError: the factory cannot be imported, is not an nn.Module class, or does not
             rebuild a network with these weights.
     """
-    from dynode.io.checkpoints import save_model
     config = {"factory": factory, "kwargs": dict(kwargs or {}), "z_dim": generator.z_dim,
               "conv_input": generator.conv_input}
     rebuilt = build_zspace(config)

@@ -33,6 +33,7 @@ from torch import nn
 from dynode.config.training import EncoderConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.errors import CheckpointError, InputError
+from dynode.generators import resolve
 from dynode.io.checkpoints import atomic_path, load_model_files, save_model, torch_load
 from dynode.metrics.image import psnr
 from dynode.metrics.perceptual import stlpips
@@ -265,7 +266,6 @@ def encoder_folder(generator: Generator) -> Path | None:
     """Where ``generator``'s encoder lives (its model folder's ``encoder/``), None for an in-memory generator."""
     if not generator.record.name:
         return None
-    from dynode.generators import resolve
     return resolve(generator.record.name) / ENCODER_FOLDER
 
 

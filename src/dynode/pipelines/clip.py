@@ -86,6 +86,12 @@ class Clip:
         return replace(self, chunks=chunks, reports=tuple(report for c in clips for report in c.reports))
 
 
+def chunked(frames: Iterator[np.ndarray], size: int = 16) -> Iterator[np.ndarray]:
+    """Frames (H, W, 3) as they come, regrouped into chunks (n <= size, H, W, 3)."""
+    while chunk := list(itertools.islice(frames, size)):
+        yield np.stack(chunk)
+
+
 def concat(clips: Sequence[Clip], fps: float, audio: Path | None = None) -> Clip:
     """Clips one after the other (same frame size), played at ``fps``; their reports gathered in order."""
     times = torch.cat([c.times for c in clips])

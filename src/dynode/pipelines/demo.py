@@ -279,7 +279,7 @@ def _edit_modes(pipe: VideoPipeline, config: DemoConfig, truth: _Truth, plain_px
     """The colour edit in every mode on the full grid (keyframe, first-frame, per-frame, locked), written
     side by side and as a strip (a row per mode, 6 times a row)."""
     edit = [Edit(pipe.direction(config.direction), config.strength)]
-    pxs = {mode: pipe.edit(edit, spec=EditSpec(propagation=mode), times=truth.times).numpy()
+    pxs = {mode: pipe.edit(EditSpec(propagation=mode), edits=edit, times=truth.times).numpy()
            for mode in ("keyframe", "first-frame", "per-frame", "locked")}
     write_video(out / f"edit_{config.direction}.mp4", side_by_side(plain_px, *pxs.values(), gap=2), config.fps)
     cols = np.linspace(0, len(truth.times) - 1, 6).round().astype(int)
@@ -371,7 +371,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
     modes = _edit_modes(pipe, config, truth, plain_px, out)
     stage("edit")
 
-    shape_px = pipe.edit([Edit(pipe.direction(config.shape_direction), config.strength)], times=t_all).numpy()
+    shape_px = pipe.edit(edits=[Edit(pipe.direction(config.shape_direction), config.strength)], times=t_all).numpy()
     write_video(out / f"edit_{config.shape_direction}.mp4", side_by_side(plain_px, shape_px, gap=2), config.fps)
     _teaser(pipe, config, truth, shape_px, modes["keyframe"], out)
     stage("edit_shape")

@@ -43,22 +43,19 @@ def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
     return edits
 
 
-def resolve_edits(models: Models, edits: EditSpec | Iterable[Edit], spec: EditSpec | None,
-                  motion: list = ()) -> tuple[list[Edit], EditSpec]:
-    """The edits and the spec that says how they propagate: an EditSpec's own directions and settings,
-    or ``Edit`` objects with ``spec`` (default ``EditSpec()``).
+def all_edits(models: Models, spec: EditSpec, edits: Iterable[Edit], motion: list) -> list[Edit]:
+    """The spec's edits (see :func:`make_edits`) and the ``Edit`` objects given beside it.
 
     Raises:
-        InputError: an EditSpec with a second ``spec``, or neither edits nor ``motion``.
+        InputError: a spec that is not an EditSpec, or neither edits nor ``motion``.
     """
-    if isinstance(edits, EditSpec):
-        if spec is not None:
-            raise InputError("edit(): the EditSpec of the edits says how they propagate; give no second spec")
-        edits, spec = make_edits(models, edits), edits
-    edits = list(edits)
-    if not edits and not motion:
+    if not isinstance(spec, EditSpec):
+        raise InputError(f"edit(): the first argument is an EditSpec (directions by name, and how edits propagate), "
+                         f"not {type(spec).__name__}; give Edit objects as edits=[...]")
+    out = make_edits(models, spec) + list(edits)
+    if not out and not motion:
         raise InputError("nothing to edit: give a direction and/or a motion edit")
-    return edits, spec if spec is not None else EditSpec()
+    return out
 
 
 def motion_edits(models: Models, motion) -> list[tuple[str | Direction, float]]:
@@ -82,13 +79,12 @@ def plan(models: Models, trajectory: Trajectory, t: torch.Tensor, edits: list[Ed
     return drawing
 
 
-def edit_clip(renderer: Renderer, models: Models, edits: EditSpec | Iterable[Edit], motion: Iterable,
-              spec: EditSpec | None, path: str, t: torch.Tensor, audio: Path | None, compare: bool, full_frame: bool,
-              fidelity: str) -> Clip:
+def edit_clip(renderer: Renderer, models: Models, spec: EditSpec, edits: Iterable[Edit], motion: Iterable, path: str,
+              t: torch.Tensor, audio: Path | None, compare: bool, full_frame: bool, fidelity: str) -> Clip:
     """The video edited at ``t``, each span from its own first frame (see
     :meth:`dynode.pipelines.VideoPipeline.edit`, which checks the trajectories and makes ``t``)."""
     motion = motion_edits(models, motion)
-    edits, spec = resolve_edits(models, edits, spec, motion)
+    edits = all_edits(models, spec, edits, motion)
     check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
     check_choice("fidelity", fidelity, FIDELITIES)
     pieces = renderer.pieces(t)

@@ -26,7 +26,7 @@ from dynode.errors import InputError
 from dynode.flow import flow_stream
 from dynode.io.crops import crop, matrices
 from dynode.io.video import VideoReader, frame_pairs, square
-from dynode.pipelines.clip import Clip, concat, repeat
+from dynode.pipelines.clip import Clip, chunked, concat, repeat
 from dynode.types import Frames, LatentSequence, Source, Span
 
 
@@ -120,9 +120,7 @@ def passthrough(source: Source, span: Span, times: torch.Tensor, resolution: int
 
     def chunks() -> Iterator[np.ndarray]:
         pairs = span_frames(path, source, span)
-        frames = flow_stream(((shape(k, f), t) for k, (f, t) in enumerate(pairs, span.start)), times.numpy())
-        while chunk := list(itertools.islice(frames, 16)):
-            yield np.stack(chunk)
+        return chunked(flow_stream(((shape(k, f), t) for k, (f, t) in enumerate(pairs, span.start)), times.numpy()))
     return Clip(times, 0.0, chunks)
 
 
@@ -225,7 +223,5 @@ def pasted(source: Source | None, faces: Callable[[], Iterator[np.ndarray | None
     video = aligned_video(source, "full-frame output")
 
     def chunks() -> Iterator[np.ndarray]:
-        frames = paste_stream(VideoReader(video), faces(), source.alignment, held.numpy(), feather, source.every)
-        while chunk := list(itertools.islice(frames, 16)):
-            yield np.stack(chunk)
+        return chunked(paste_stream(VideoReader(video), faces(), source.alignment, held.numpy(), feather, source.every))
     return Clip(times, fps, chunks, audio, reports)

@@ -2,7 +2,7 @@
 
     pipe = VideoPipeline.from_video("clip.mp4")          # read, invert, fit
     pipe.interpolate(factor=8).write("clip_8x.mp4")
-    pipe.edit([Edit(pipe.direction("smile"), 2.0)]).write("clip_smile.mp4")
+    pipe.edit(EditSpec(("smile",))).write("clip_smile.mp4")
 
 Every verb renders over the video's spans (:func:`dynode.pipelines.spans.compose`) and returns a
 :class:`Clip` whose frames are produced chunk by chunk only when read, so long outputs stay within memory.
@@ -306,15 +306,16 @@ class VideoPipeline:
         """Edits from a user's spec (see :func:`dynode.pipelines.editor.make_edits`)."""
         return make_edits(self.models, spec)
 
-    def edit(self, edits: EditSpec | Iterable[Edit] = (), motion: Iterable[tuple[str | Direction, float]] = (),
-             *, spec: EditSpec | None = None, path: str = EDIT_PATH, factor: int = 1, times: Iterable[float] | None = None,
-             compare: bool = False, full_frame: bool = False, fidelity: str = EDIT_FIDELITY) -> Clip:
+    def edit(self, spec: EditSpec = EditSpec(), *, edits: Iterable[Edit] = (),
+             motion: Iterable[tuple[str | Direction, float]] = (), path: str = EDIT_PATH, factor: int = 1,
+             times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
+             fidelity: str = EDIT_FIDELITY) -> Clip:
         """The video edited, each span from its own first frame (see :mod:`dynode.pipelines.editor`).
 
         Args:
-            edits: an :class:`~dynode.config.EditSpec` (its directions by name, and how they propagate:
-                ``propagation``, ``lock``, ``steady``, ``keyframes``), or :class:`Edit` objects,
-                propagated as ``spec`` says (default ``EditSpec()``: keyframe edits).
+            spec: the edits as a user names them (directions by name or file, strengths) and how they ride on
+                the video (``propagation``, ``lock``, ``steady``, ``keyframes``; see :class:`~dynode.config.EditSpec`).
+            edits: :class:`Edit` objects (directions made in code) edited with the spec's directions, as it says.
             motion: (component, gain) pairs applied to the dynamics first, a component being "pcK"
                 (the video's K-th principal motion), a direction name or a :class:`Direction`.
             path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
@@ -327,7 +328,7 @@ class VideoPipeline:
             A clip whose ``reports`` say how each locked edit was held, per span.
 
         Raises:
-            InputError: nothing to edit, an EditSpec given twice, an unknown path, a bad motion
+            InputError: nothing to edit, a spec that is not an EditSpec, an unknown path, a bad motion
                 component, or a probe response for a generator without a probe.
         """
         self.trajectories("editing")
@@ -335,4 +336,4 @@ class VideoPipeline:
             else check_times(list(times))
         renderer = self.renderer
         audio = renderer.audio() if times is None else None
-        return edit_clip(renderer, self.models, edits, motion, spec, path, t, audio, compare, full_frame, fidelity)
+        return edit_clip(renderer, self.models, spec, edits, motion, path, t, audio, compare, full_frame, fidelity)
