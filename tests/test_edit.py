@@ -262,3 +262,10 @@ def test_a_w_direction_conditioned_on_a_w_plus_one_keeps_its_offsets_outside_it(
     torch.testing.assert_close(lifted.offset(1.5, 2), w.offset(1.5, 2))  # nothing of it lay along the other
     mixed = Direction("mixed", torch.tensor([1.0, 1.0, 0.0])).conditioned([plus])
     assert abs(float((mixed.vector * plus.vector).sum())) < 1e-6
+
+
+def test_every_edit_mode_is_one_object_of_the_registry():
+    from dynode.config import EDIT_MODES
+    from dynode.edit.modes import MODES
+    assert tuple(MODES) == EDIT_MODES and all(mode.name == name for name, mode in MODES.items())
+    assert len({type(mode) for mode in MODES.values()}) == len(EDIT_MODES)

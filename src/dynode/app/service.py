@@ -77,8 +77,8 @@ def fit_spec(generator: str = DEFAULT_GENERATOR, align: bool = False, tune: str 
         InputError: a tuning choice other than auto, on or off.
     """
     check_choice("pivotal tuning", tune, tuple(TUNING))
-    return RunSpec(generator, ReadConfig(resize=not align, align=align),
-                   InversionConfig(steps_first=steps_first, steps=steps or None, tune=TUNING[tune]),
+    return RunSpec(generator=generator, read=ReadConfig(resize=not align, align=align),
+                   inversion=InversionConfig(steps_first=steps_first, steps=steps or None, tune=TUNING[tune]),
                    fit=FitConfig(iters=iters))
 
 
@@ -259,8 +259,8 @@ class App:
         edits = [(name, float(s)) for name, s in edits if name and float(s) != 0]
         if not edits:
             raise InputError("choose a direction and a non-zero strength")
-        spec = EditSpec(tuple(n for n, _ in edits), tuple(s for _, s in edits), mode, layers.strip() or None,
-                        schedule=schedule.strip() or None)
+        spec = EditSpec(directions=tuple(n for n, _ in edits), strengths=tuple(s for _, s in edits), propagation=mode,
+                        layers=layers.strip() or None, schedule=schedule.strip() or None)
         made = pipe.make_edits(spec)
         attribute, probe = made[0].direction.attribute, pipe.models.probe
         column = ATTRIBUTES.index(attribute) if probe is not None and attribute in ATTRIBUTES else None

@@ -42,8 +42,9 @@ def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of video
     from dynode.pipelines.batch import collect_videos, run_batch
     with _errors():
         spec = _run_spec(**read, fit=FitConfig(iters=iters, subspace_dim=subspace_dim, seed=seed), factor=factor,
-                         fidelity=fidelity, edit=EditSpec(tuple(direction or ()),
-                                                          tuple(strength or EditSpec().strengths), propagation))
+                         fidelity=fidelity, edit=EditSpec(directions=tuple(direction or ()),
+                                                          strengths=tuple(strength or EditSpec().strengths),
+                                                          propagation=propagation))
         found = collect_videos(inputs, recursive)
         for path, why in found.ignored:
             err.print(f"[yellow]ignored[/] {path}: {why}", highlight=False, soft_wrap=True)
