@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dynode.cli import app
-from dynode.config import EditSpec, FitConfig, InversionConfig
+from dynode.config import EditSpec, FitConfig, Interpolation, InversionConfig
 from dynode.errors import InputError
 from dynode.io.checkpoints import load_latents
 from dynode.pipelines.batch import WORKER_RETRIES, BatchRow, as_completed, collect_videos, folder_names, run_batch
@@ -49,14 +49,17 @@ def test_folder_names_tell_repeated_stems_apart(tmp_path):
 
 
 def test_batch_job_validates_and_hashes_its_options():
-    job = RunSpec(factor=4, edit=EditSpec(["smile"]))
+    job = RunSpec(interpolation=Interpolation(factor=4), edit=EditSpec(["smile"], motion=[["pc0", 2]]))
     assert RunSpec.from_dict(json.loads(json.dumps(job.to_dict()))) == job
-    assert job.hash() == RunSpec(factor=4, edit=EditSpec(("smile",))).hash()
-    assert job.hash() != RunSpec(factor=2, edit=EditSpec(("smile",))).hash()
-    for bad, message in [(lambda: RunSpec(factor=-1), ">= 0"),
+    assert job.hash() == RunSpec(interpolation=Interpolation(factor=4),
+                                 edit=EditSpec(("smile",), motion=(("pc0", 2.0),))).hash()
+    assert job.hash() != RunSpec(interpolation=Interpolation(factor=2), edit=EditSpec(("smile",))).hash()
+    for bad, message in [(lambda: Interpolation(slowdown=-1), "positive"),
+                         (lambda: Interpolation(factor=2, slowdown=2), "slowdown"),
                          (lambda: EditSpec(("a", "b", "c"), (1, 2)), "one strength"),
                          (lambda: EditSpec(propagation="sideways"), "propagation"),
-                         (lambda: RunSpec(fidelity="x"), "fidelity")]:
+                         (lambda: EditSpec(path="spline"), "path of an edit"),
+                         (lambda: Interpolation(fidelity="x"), "fidelity")]:
         with pytest.raises(InputError, match=message):
             bad()
 
@@ -77,7 +80,8 @@ def clips(tmp_path_factory):
     write_tiny_video(root / "in/old/clip3.mp4", gen, 3)  # in a subfolder: taken only with --recursive
     (root / "in/gone.mp4").symlink_to(root / "nowhere.mp4")
     job = RunSpec(str(folder), inversion=InversionConfig(steps_first=5, steps=3),
-                  fit=FitConfig(iters=20, subspace_dim=3), factor=2, edit=EditSpec((str(root / "dir.npy"),)))
+                  fit=FitConfig(iters=20, subspace_dim=3), interpolation=Interpolation(factor=2),
+                  edit=EditSpec((str(root / "dir.npy"),)))
     return root, job
 
 
@@ -152,7 +156,7 @@ def _batch_runs(root, job):
     assert (out / "clip1/interpolated.mp4").stat().st_mtime_ns == stamp
 
     # Other options: the video runs again.
-    rows = run_batch([root / "in/clip1.mp4"], out, RunSpec.from_dict(job.to_dict() | {"factor": 3}), workers=2)
+    rows = run_batch([root / "in/clip1.mp4"], out, RunSpec.from_dict(job.to_dict() | {"interpolation": {"factor": 3}}), workers=2)
     assert rows[0].status == "done" and len(read_video(out / "clip1/interpolated.mp4")) == 16
 
 

@@ -299,7 +299,7 @@ def test_outputs_carry_the_source_audio_and_slow_motion_stretches_it(tmp_path, t
     seconds, pitch = _heard(tmp_path / "slow.mp4")
     assert seconds == pytest.approx(22 / 8, abs=0.15) and pitch == pytest.approx(440, abs=10)
     r = run("interpolate", traj, "-o", tmp_path / "x.mp4", "--slowdown", 3, "--factor", 2)
-    assert r.exit_code == 2 and "--slowdown sets the render rate" in r.output and not (tmp_path / "x.mp4").exists()
+    assert r.exit_code == 2 and "slow motion sets the render rate" in r.output and not (tmp_path / "x.mp4").exists()
 
 
 def test_plot_draws_the_path_and_refuses_bad_values(fitted, tmp_path):

@@ -68,7 +68,7 @@ def test_audio_goes_along_and_a_gone_source_is_said_not_dropped(tmp_path, tiny_f
     assert pipe.source.has_audio and (pipe.source.width, pipe.source.height) == (64, 48)
     clip = pipe.interpolate(factor=2)
     assert clip.audio == tmp_path / "talk.mp4" and clip.at_rate(clip.fps / 3).audio_stretch == pytest.approx(3)
-    slow = pipe.slow_motion(4)  # the source's 8 fps, four times as long: rendered at 32 fps
+    slow = pipe.interpolate(slowdown=4)  # the source's 8 fps, four times as long: rendered at 32 fps
     assert slow.fps == 8 and len(slow) == 7 * 4 + 1 and slow.audio_stretch == pytest.approx(4)
     assert pipe.interpolate(times=[0.1, 0.2]).audio is None  # not the source's time span
     (tmp_path / "talk.mp4").rename(tmp_path / "moved.mp4")

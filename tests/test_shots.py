@@ -114,7 +114,7 @@ def test_every_shot_gets_its_own_trajectory_and_nothing_morphs_across_the_cut(tw
     assert r.exit_code == 0, r.output
     assert (tmp_path / "ab.png").stat().st_size > 10_000
     # Extrapolation continues the last shot; SDE futures tile every span alike.
-    future = pipe.extrapolate(1.0, fps=8.0, samples=2)
+    future = pipe.extrapolate(seconds=1.0, fps=8.0, samples=2)
     assert future.numpy().shape == (28, 64, 128, 3)
     assert len(VideoPipeline.from_video(two_shots, "toyfaces64", ReadConfig(shots=False), **SMALL).parts) == 1
 

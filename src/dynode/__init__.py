@@ -7,7 +7,8 @@
 The stages underneath are public too: read_video -> invert -> fit -> Trajectory.evaluate -> render.
 """
 
-from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig, ReadConfig, SolverConfig
+from dynode.config import (EditSpec, Extrapolation, FitConfig, Interpolation, InversionConfig, LockConfig, PTIConfig,
+                           ReadConfig, SolverConfig)
 from dynode.dynamics import Trajectory, fit, sample_future
 from dynode.edit import Edit, Schedule, add_to_every, carry, get_direction, scale_motion
 from dynode.errors import CheckpointError, DynodeError, FitError, InputError
@@ -21,8 +22,8 @@ from dynode.types import Frames, Generator, LatentSequence, Source
 from dynode.version import __version__
 
 __all__ = [
-    "CheckpointError", "Clip", "DynodeError", "Edit", "EditSpec", "FitConfig", "FitError", "Frames", "Generator",
-    "InputError", "InversionConfig", "LatentSequence", "LockConfig", "Models", "PTIConfig", "ReadConfig", "RunResult",
+    "CheckpointError", "Clip", "DynodeError", "Edit", "EditSpec", "Extrapolation", "FitConfig", "FitError", "Frames",
+    "Generator", "InputError", "Interpolation", "InversionConfig", "LatentSequence", "LockConfig", "Models", "PTIConfig", "ReadConfig", "RunResult",
     "RunSpec", "Schedule", "SolverConfig", "Source", "Trajectory", "VideoPipeline", "__version__", "add_to_every",
     "carry", "fit", "get_direction", "invert", "load_generator", "read_video", "render_pixels", "run", "sample_future",
     "scale_motion", "write_video",

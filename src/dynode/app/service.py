@@ -16,12 +16,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dynode.config import DEFAULT_GENERATOR, RENDER_FIDELITY, EditSpec, FitConfig, InversionConfig, ReadConfig, _Config, check_choice
+from dynode.config import (DEFAULT_GENERATOR, DEFAULT_PATH, RENDER_FIDELITY, EditSpec, Extrapolation, FitConfig,
+                           Interpolation, InversionConfig, ReadConfig, _Config, check_choice)
 from dynode.errors import DynodeError, InputError
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
 from dynode.pipelines.run import RunResult, RunSpec
-from dynode.pipelines.renderer import DEFAULT_PATH
 
 Progress = Callable[[float, str], None]
 MAX_EDITS = 3  # direction rows on the edit tab
@@ -233,8 +233,9 @@ class App:
         """The video at ``factor`` x its rate or at ``fps``, its duration kept; with ``slowdown`` > 1,
         that many times longer at the source's rate instead (the audio stretched)."""
         pipe = self.pipeline(key)
-        clip = pipe.slow_motion(slowdown, path=path, fidelity=fidelity) if slowdown > 1 else \
-            pipe.interpolate(factor=factor if not fps else None, fps=fps or None, path=path, fidelity=fidelity)
+        clip = pipe.interpolate(Interpolation(slowdown=slowdown, path=path, fidelity=fidelity) if slowdown > 1 else
+                                Interpolation(factor=factor if not fps else None, fps=fps or None, path=path,
+                                              fidelity=fidelity))
         out = self.output(session, "interpolated", ".mp4")
         clip.write(out)
         chosen = "; drawn by " + "; ".join(c.describe() for c in pipe.choices()) \
@@ -244,7 +245,7 @@ class App:
     def extrapolate(self, key: str, session: str, seconds: float = 1.0, samples: int = 0, path: str = DEFAULT_PATH,
                     fidelity: str = RENDER_FIDELITY) -> tuple[Path, str]:
         pipe = self.pipeline(key)
-        clip = pipe.extrapolate(seconds, path=path, samples=int(samples), fidelity=fidelity)
+        clip = pipe.extrapolate(Extrapolation(seconds=seconds, path=path, samples=int(samples), fidelity=fidelity))
         out = self.output(session, "extrapolated", ".mp4")
         clip.write(out)
         return out, f"{len(clip)} frames, up to {float(clip.times[-1]):.2f} s"

@@ -5,9 +5,9 @@ import os
 from types import SimpleNamespace
 
 from dynode.app.service import MAX_EDITS, REMEDIES, TUNING, App, AppConfig, directions_of, fit_spec
-from dynode.config import EDIT_MODES, FIDELITIES, RENDER_FIDELITY, EditSpec, FitConfig, InversionConfig
+from dynode.config import (DEFAULT_PATH, EDIT_MODES, FIDELITIES, RENDER_FIDELITY, RENDER_PATHS, EditSpec, FitConfig,
+                           InversionConfig)
 from dynode.errors import DynodeError, advice
-from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS
 
 
 def _first(names: list[str]) -> str | None:

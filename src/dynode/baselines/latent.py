@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
+from dynode.config import LATENT_BASELINES
 from dynode.errors import InputError
 from dynode.types import bracket, check_times
 
@@ -78,4 +79,4 @@ def constant_velocity(observed_times, latents: torch.Tensor, times) -> torch.Ten
     return latents[-1][None] + dt * velocity[None]
 
 
-LATENT_INTERPOLATORS = {"linear": linear, "slerp": slerp, "spline": spline}
+LATENT_INTERPOLATORS = dict(zip(LATENT_BASELINES, (linear, slerp, spline)))

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from dynode.cli.common import (DEVICE, FIDELITY, ITERS, SUBSPACE_DIM, O, SEED, _device, _errors, _read_options,
                                _progress, _run_spec, app, err, say)
-from dynode.config import EditSpec, FitConfig
+from dynode.config import EditSpec, FitConfig, Interpolation
 
 STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red", "ignored": "yellow"}
 
@@ -41,10 +41,10 @@ def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of video
     """
     from dynode.pipelines.batch import collect_videos, run_batch
     with _errors():
-        spec = _run_spec(**read, fit=FitConfig(iters=iters, subspace_dim=subspace_dim, seed=seed), factor=factor,
-                         fidelity=fidelity, edit=EditSpec(directions=tuple(direction or ()),
-                                                          strengths=tuple(strength or EditSpec().strengths),
-                                                          propagation=propagation))
+        spec = _run_spec(**read, fit=FitConfig(iters=iters, subspace_dim=subspace_dim, seed=seed),
+                         interpolation=Interpolation(factor=factor, fidelity=fidelity) if factor else None,
+                         edit=EditSpec(directions=tuple(direction or ()),
+                                       strengths=tuple(strength or EditSpec().strengths), propagation=propagation))
         found = collect_videos(inputs, recursive)
         for path, why in found.ignored:
             err.print(f"[yellow]ignored[/] {path}: {why}", highlight=False, soft_wrap=True)

@@ -17,11 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dynode import dynamics
-from dynode.config import (DEFAULT_GENERATOR, EDIT_FIDELITY, RENDER_FIDELITY, FitConfig, InversionConfig, PTIConfig,
-                           ReadConfig)
+from dynode.config import (DEFAULT_GENERATOR, DEFAULT_PATH, EDIT_FIDELITY, RENDER_FIDELITY, FitConfig, InversionConfig,
+                           PTIConfig, ReadConfig)
 from dynode.errors import DynodeError, InputError, advice, storage_error
 from dynode.pipelines.run import RunSpec
-from dynode.pipelines.renderer import DEFAULT_PATH
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="dynode: invert a video into a GAN's latent space, model its motion there (the generator's "

@@ -8,9 +8,10 @@ from typing import List, Optional
 import torch
 import typer
 
-from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO, PATH, SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
+from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO,
+                               PATH, SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
-from dynode.config import EditSpec, FitConfig, LockConfig, SolverConfig
+from dynode.config import EditSpec, Extrapolation, FitConfig, Interpolation, LockConfig, SolverConfig
 from dynode.dynamics import FIT_FIELDS, field_for
 from dynode.errors import InputError, StorageError
 from dynode.io.checkpoints import save_latents
@@ -132,16 +133,9 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
     """Render the video over its observed span at 8x its frame rate, its duration kept (the video's
     detail along the spline of its codes); --slowdown N makes it N times longer instead."""
     with _errors():
-        if slowdown is not None and (factor or fps or times):
-            raise InputError("--slowdown sets the render rate itself (N x --out-fps); leave out --factor, --fps "
-                             "and --times")
-        pipe = _pipeline(trajectory, _device(device, seed), read, iters)
-        if slowdown is not None:
-            clip = pipe.slow_motion(slowdown, fps=out_fps, path=path, full_frame=full_frame, fidelity=fidelity)
-        else:
-            clip = pipe.interpolate(factor=factor, fps=fps, times=_numbers(times, "--times"), path=path,
-                                    full_frame=full_frame, fidelity=fidelity)
-            clip = clip.at_rate(out_fps) if out_fps else clip
+        request = Interpolation(factor=factor, fps=fps, times=_numbers(times, "--times"), slowdown=slowdown,
+                                out_fps=out_fps, path=path, full_frame=full_frame, fidelity=fidelity)
+        clip = _pipeline(trajectory, _device(device, seed), read, iters).interpolate(request)
         clip.write(out)
         sound = "" if clip.audio is None else \
             " with the source's audio" + (f" stretched {clip.audio_stretch:.3g}x" if clip.audio_stretch != 1 else "")
@@ -157,8 +151,8 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
     """Render from the first frame to SECONDS past the last one (the fitted dynamics' forecast, by default with
     the video's detail)."""
     with _errors():
-        clip = _pipeline(trajectory, _device(device), verb="extrapolate").extrapolate(
-            seconds, fps=fps, path=path, samples=samples, seed=seed, fidelity=fidelity)
+        request = Extrapolation(seconds=seconds, fps=fps, path=path, samples=samples, seed=seed, fidelity=fidelity)
+        clip = _pipeline(trajectory, _device(device), verb="extrapolate").extrapolate(request)
         clip.write(out)
         say(f"{len(clip)} frames up to t={float(clip.times[-1]):.2f} s -> {out}")
 
@@ -210,14 +204,13 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
         from dynode.edit import parse_motion
         if not direction and not motion:
             raise InputError("nothing to edit: give --direction and/or --motion")
-        moves = [parse_motion(spec) for spec in motion or []]
-        pipe = _pipeline(trajectory, _device(device), verb="edit")
         spec = EditSpec(directions=tuple(direction or ()), strengths=tuple(strength or EditSpec().strengths),
                         propagation=propagation, layers=layers, conditions=tuple(condition or ()), schedule=schedule,
                         lock=LockConfig(response=response, target=target), auto_condition=auto_condition,
-                        steady=steady, keyframes=tuple(keyframe or ()))
-        clip = pipe.edit(spec, motion=moves, path=path, factor=factor, compare=compare, full_frame=full_frame,
-                         fidelity=fidelity)
+                        steady=steady, keyframes=tuple(keyframe or ()),
+                        motion=tuple(parse_motion(m) for m in motion or []), path=path, factor=factor,
+                        compare=compare, full_frame=full_frame, fidelity=fidelity)
+        clip = _pipeline(trajectory, _device(device), verb="edit").edit(spec)
         clip.write(out)
         say(f"{len(clip)} edited frames -> {out}")
 

@@ -18,6 +18,18 @@ FIDELITIES = ("latent", "detail")
 RENDER_FIDELITY = "detail"
 # The default of an edit and of rendering codes as they are: the generator's picture.
 EDIT_FIDELITY = "latent"
+# How a fitted trajectory is evaluated (the same word and values in every command): exact, through every
+# observed code; initial, the paper's single solve from the first code. An edit rides on the exact path
+# unless told otherwise.
+PATHS = ("exact", "initial")
+EDIT_PATH = "exact"
+# The latent baselines: the same codes interpolated without the dynamics (dynode.baselines).
+LATENT_BASELINES = ("linear", "slerp", "spline")
+# The paths a video can be rendered along: "auto" (each span's way chosen by its own kept frames, see
+# dynode.choice), the fitted dynamics', or a latent baseline inside the observed span (the dynamics
+# beyond it), for interpolation and extrapolation only: an edit rides on the dynamics.
+RENDER_PATHS = ("auto", *PATHS, *LATENT_BASELINES)
+DEFAULT_PATH = "auto"
 # The generator every command, the app and the API use unless told another: the bundled toy-face StyleGAN2.
 DEFAULT_GENERATOR = "toyfaces64"
 # How an edit rides on the path: every frame renders its own edit with the look of a colour edit held
@@ -59,9 +71,9 @@ class _Config:
             raise InputError(f"{cls.__name__}: unknown keys {unknown}; valid keys are {sorted(known)}")
         values, hints = dict(d), typing.get_type_hints(cls)
         for name, value in d.items():
-            kind = hints[name]
-            if isinstance(kind, type) and issubclass(kind, _Config) and isinstance(value, dict):
-                values[name] = kind.from_dict(value)
+            for kind in typing.get_args(hints[name]) or (hints[name],):  # a config, or a config or None
+                if isinstance(kind, type) and issubclass(kind, _Config) and isinstance(value, dict):
+                    values[name] = kind.from_dict(value)
         return cls(**values)
 
     def hash(self) -> str:
@@ -408,6 +420,15 @@ class EditSpec(_Config):
         base_change: on a generator tuned to the video, draw the edit's change as the generator before the
             tuning draws it (its render of the edited codes minus its render of the unedited ones, added to
             the tuned render): the directions were made for it, and the tuning weakens their effect.
+        motion: (component, gain) pairs applied to the dynamics first, a component being "pcK" (the
+            video's K-th principal motion) or a direction (name or file).
+        path: the unedited motion the edit rides on, one of :data:`PATHS` ("initial" with first-frame
+            propagation is the paper's single solve).
+        factor: render at this multiple of the observed rate (ignored with ``times``). times: seconds to
+            render at (None: the factor's grid).
+        compare: the unedited video on the left. full_frame: paste into the source video (aligned sources).
+        fidelity: one of :data:`FIDELITIES`: the generator's picture, or the video's detail on the edited
+            renders (its motion read from the unedited ones).
     """
 
     directions: tuple[str, ...] = ()
@@ -421,10 +442,23 @@ class EditSpec(_Config):
     steady: float = 0.6
     keyframes: tuple[float, ...] = ()
     base_change: bool = True
+    motion: tuple[tuple[str, float], ...] = ()
+    path: str = EDIT_PATH
+    factor: int = 1
+    times: tuple[float, ...] | None = None
+    compare: bool = False
+    full_frame: bool = False
+    fidelity: str = EDIT_FIDELITY
 
     def __post_init__(self):
         for name in ("directions", "conditions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "motion", tuple((str(c), float(g)) for c, g in self.motion))
+        object.__setattr__(self, "times", _seconds(self.times))
+        check_choice("path of an edit (it rides on the fitted dynamics)", self.path, PATHS)
+        check_choice("fidelity", self.fidelity, FIDELITIES)
+        if self.factor < 1:
+            raise InputError(f"the factor must be >= 1, got {self.factor}")
         object.__setattr__(self, "strengths", tuple(float(s) for s in self.strengths))
         if len(self.strengths) not in (1, len(self.directions)):
             raise InputError(f"give one strength for all directions or one for each: {len(self.directions)} "
@@ -447,3 +481,71 @@ class EditSpec(_Config):
         strengths = self.strengths * len(self.directions) if len(self.strengths) == 1 else self.strengths
         return list(zip(self.directions, strengths))
 
+
+
+def _seconds(times) -> tuple[float, ...] | None:
+    """Times (any sequence, or a tensor) as a tuple of floats; None stays None."""
+    return None if times is None else tuple(float(t) for t in times)
+
+
+@dataclass(frozen=True)
+class Interpolation(_Config):
+    """An interpolation (see :meth:`dynode.pipelines.VideoPipeline.interpolate`).
+
+    Args:
+        factor: render at this multiple of the observed rate (8 when no factor, fps, times or slowdown is given).
+        fps: render at this rate. times: render at these seconds.
+        slowdown: slow motion: the video this many times longer, rendered at ``slowdown`` x ``out_fps``.
+        out_fps: the playback rate (default: the render rate; with a slowdown, the source video's rate);
+            the source's audio is stretched to the new duration with its pitch kept.
+        path: one of :data:`RENDER_PATHS`. full_frame: paste into the source video (aligned sources).
+        fidelity: one of :data:`FIDELITIES`.
+
+    Raises:
+        InputError: several of factor, fps, times and slowdown, or values out of range.
+    """
+
+    factor: int | None = None
+    fps: float | None = None
+    times: tuple[float, ...] | None = None
+    slowdown: float | None = None
+    out_fps: float | None = None
+    path: str = DEFAULT_PATH
+    full_frame: bool = False
+    fidelity: str = RENDER_FIDELITY
+
+    def __post_init__(self):
+        object.__setattr__(self, "times", _seconds(self.times))
+        check_choice("path", self.path, RENDER_PATHS)
+        check_choice("fidelity", self.fidelity, FIDELITIES)
+        if self.slowdown is not None and (self.factor or self.fps or self.times):
+            raise InputError("slow motion sets the render rate itself (slowdown x the playback rate); leave out "
+                             "the factor, fps and times")
+        if self.slowdown is not None and not self.slowdown > 0:
+            raise InputError(f"slow motion: the slowdown must be positive, got {self.slowdown}")
+        if self.out_fps is not None and not self.out_fps > 0:
+            raise InputError(f"the playback rate must be positive, got {self.out_fps}")
+
+
+@dataclass(frozen=True)
+class Extrapolation(_Config):
+    """An extrapolation (see :meth:`dynode.pipelines.VideoPipeline.extrapolate`): from the first observation
+    to ``seconds`` past the last one at ``fps`` (default: the observed rate), with ``samples`` futures drawn
+    from the neural SDE side by side (0: the ODE's one; ``seed`` seeds them).
+
+    Raises:
+        InputError: a negative duration or number of samples, or an unknown path or fidelity.
+    """
+
+    seconds: float = 1.0
+    fps: float | None = None
+    path: str = DEFAULT_PATH
+    samples: int = 0
+    seed: int = 0
+    fidelity: str = RENDER_FIDELITY
+
+    def __post_init__(self):
+        check_choice("path", self.path, RENDER_PATHS)
+        check_choice("fidelity", self.fidelity, FIDELITIES)
+        if not self.seconds >= 0 or self.samples < 0:
+            raise InputError(f"extrapolation: seconds and samples must be >= 0, got {self.seconds}, {self.samples}")

@@ -12,17 +12,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dynode.config import SolverConfig
+from dynode.config import PATHS, SolverConfig
 from dynode.dynamics.chart import Chart
 from dynode.dynamics.solve import smoothstep, solve_at, through_observations
 from dynode.errors import InputError
 from dynode.types import FitStats, GeneratorRecord, LatentSequence, Source, bracket
 
-# How a trajectory is evaluated (the same word and values in every command):
-# exact: through every observed code; initial: the paper's single solve from the first code.
-PATHS = ("exact", "initial")
-# The default path of an edit: the unedited motion through every observed code.
-EDIT_PATH = "exact"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Batch runs: many videos, one set of options, one Ray task per video.
 
     found = collect_videos(["clips/", "more/*.mp4", "list.txt"], recursive=True)
-    rows = run_batch(found.videos, "batch_out", RunSpec(factor=4, edit=EditSpec(("smile",))), ignored=found.ignored)
+    spec = RunSpec(interpolation=Interpolation(factor=4), edit=EditSpec(("smile",)))
+    rows = run_batch(found.videos, "batch_out", spec, ignored=found.ignored)
 
 Each video gets a folder ``OUT/<name>/`` with what :func:`dynode.pipelines.run.run` writes and a
 ``batch.json`` record written last. A video whose record matches the spec and the file's size

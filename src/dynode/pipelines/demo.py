@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from dynode.baselines import constant_velocity, flow_interpolate, linear
-from dynode.config import (DEFAULT_GENERATOR, EDIT_FIDELITY, RENDER_FIDELITY, EditSpec, FitConfig, InversionConfig,
-                           _Config, check_choice)
+from dynode.config import (DEFAULT_GENERATOR, DEFAULT_PATH, EDIT_FIDELITY, RENDER_FIDELITY, EditSpec, FitConfig,
+                           InversionConfig, _Config, check_choice)
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import EDIT_PATH, save_trajectory
 from dynode.edit import Edit
@@ -33,7 +33,6 @@ from dynode.metrics.appearance import Look, edit_look
 from dynode.metrics.attributes import ATTRIBUTES
 from dynode.pipelines.clip import side_by_side
 from dynode.pipelines.models import Models
-from dynode.pipelines.renderer import DEFAULT_PATH
 from dynode.pipelines.video import VideoPipeline
 from dynode.plots import attribute_figure, trajectory_figure
 from dynode.times import Stopwatch, frame_times

@@ -9,12 +9,12 @@ renderer and composed over the video.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import torch
 
-from dynode.config import FIDELITIES, EditSpec, check_choice
-from dynode.dynamics import PATHS, Trajectory
+from dynode.config import EditSpec
+from dynode.dynamics import Trajectory
 from dynode.edit import Direction, Edit, Schedule, motion_component, parse_layers, scale_motion
 from dynode.edit.modes import MODES, Drawing, Scene
 from dynode.edit.motion import is_component
@@ -43,35 +43,20 @@ def make_edits(models: Models, spec: EditSpec) -> list[Edit]:
     return edits
 
 
-def all_edits(models: Models, spec: EditSpec, edits: Iterable[Edit], motion: list) -> list[Edit]:
-    """The spec's edits (see :func:`make_edits`) and the ``Edit`` objects given beside it.
-
-    Raises:
-        InputError: a spec that is not an EditSpec, or neither edits nor ``motion``.
-    """
-    if not isinstance(spec, EditSpec):
-        raise InputError(f"edit(): the first argument is an EditSpec (directions by name, and how edits propagate), "
-                         f"not {type(spec).__name__}; give Edit objects as edits=[...]")
-    out = make_edits(models, spec) + list(edits)
-    if not out and not motion:
-        raise InputError("nothing to edit: give a direction and/or a motion edit")
-    return out
-
-
-def motion_edits(models: Models, motion) -> list[tuple[str | Direction, float]]:
-    """(component, gain) pairs with every direction named by a string loaded ("pcK" stays a component)."""
-    return [(c if is_component(c) or isinstance(c, Direction) else models.direction(c), gain) for c, gain in motion]
+def motion_edits(models: Models, spec: EditSpec) -> list[tuple[str | Direction, float]]:
+    """The spec's motion edits as (component, gain) pairs, every direction loaded ("pcK" stays a component)."""
+    return [(c if is_component(c) else models.direction(c), gain) for c, gain in spec.motion]
 
 
 def plan(models: Models, trajectory: Trajectory, t: torch.Tensor, edits: list[Edit], motion: list, spec: EditSpec,
-         path: str, detail: bool, log: Callable[[str], None]) -> Drawing:
+         log: Callable[[str], None]) -> Drawing:
     """One span's drawing at ``t``: its motion edits applied to the dynamics, then its edit mode's plan
     (see :mod:`dynode.edit.modes`); what a locked edit could not hold is logged as a warning."""
     for component, gain in motion:
         trajectory = scale_motion(trajectory, motion_component(trajectory, component), gain)
     # On a generator tuned to the video, the edit's change is the untuned generator's (its directions' own).
     scene = Scene(trajectory, t, tuple(edits), spec, models.generator, models.base if spec.base_change else None,
-                  models.probe, path, detail)
+                  models.probe, spec.path, spec.fidelity == "detail")
     drawing = MODES[spec.propagation].plan(scene)
     for report in drawing.reports:
         if report.unheld:
@@ -79,18 +64,24 @@ def plan(models: Models, trajectory: Trajectory, t: torch.Tensor, edits: list[Ed
     return drawing
 
 
-def edit_clip(renderer: Renderer, models: Models, spec: EditSpec, edits: Iterable[Edit], motion: Iterable, path: str,
-              t: torch.Tensor, audio: Path | None, compare: bool, full_frame: bool, fidelity: str) -> Clip:
-    """The video edited at ``t``, each span from its own first frame (see
-    :meth:`dynode.pipelines.VideoPipeline.edit`, which checks the trajectories and makes ``t``)."""
-    motion = motion_edits(models, motion)
-    edits = all_edits(models, spec, edits, motion)
-    check_choice("path of an edit (it rides on the fitted dynamics)", path, PATHS)
-    check_choice("fidelity", fidelity, FIDELITIES)
+def edit_clip(renderer: Renderer, models: Models, spec: EditSpec, edits: list[Edit], t: torch.Tensor,
+              audio: Path | None) -> Clip:
+    """The video edited as ``spec`` says at ``t``, with the ``Edit`` objects given beside the spec's own, each
+    span from its own first frame (see :meth:`dynode.pipelines.VideoPipeline.edit`, which checks the
+    trajectories and makes ``t``).
+
+    Raises:
+        InputError: nothing to edit, or a direction or motion component that cannot be had.
+    """
+    motion = motion_edits(models, spec)
+    edits = make_edits(models, spec) + edits
+    if not edits and not motion:
+        raise InputError("nothing to edit: give a direction and/or a motion edit")
     pieces = renderer.pieces(t)
     clips = [None if p.part is None else
-             renderer.edited(p.part, plan(models, p.part.trajectory, p.distinct, edits, motion, spec, path,
-                                          fidelity == "detail", renderer.log), p.distinct, fidelity)
+             renderer.edited(p.part, plan(models, p.part.trajectory, p.distinct, edits, motion, spec, renderer.log),
+                             p.distinct, spec.fidelity)
              for p in pieces]
-    clip = renderer.compose(t, pieces, clips, full_frame, audio=audio)
-    return renderer.spans_along(t, path, fidelity, full_frame, audio=audio).beside(clip) if compare else clip
+    clip = renderer.compose(t, pieces, clips, spec.full_frame, audio=audio)
+    return renderer.spans_along(t, spec.path, spec.fidelity, spec.full_frame, audio=audio).beside(clip) \
+        if spec.compare else clip

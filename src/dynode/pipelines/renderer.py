@@ -19,9 +19,9 @@ import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
 from dynode.choice import Choice, choose, full_frames_needed, mean
-from dynode.config import EDIT_FIDELITY, FIDELITIES, DetailConfig, check_choice
+from dynode.config import EDIT_FIDELITY, FIDELITIES, PATHS, DetailConfig, check_choice
 from dynode.detail import Detail
-from dynode.dynamics import PATHS, sample_future
+from dynode.dynamics import sample_future
 from dynode.edit.keyframe import hold
 from dynode.edit.modes import Drawing
 from dynode.edit.steady import steady
@@ -36,12 +36,6 @@ from dynode.render import check_latents, drawn, render_chunk, render_pixels
 from dynode.times import future_times
 from dynode.types import Frames, Generator, Source, Span, check_times
 
-# The paths a video can be rendered along: "auto" (each span's way chosen by its own kept frames, see
-# dynode.choice), the fitted dynamics' (exact, initial), or a baseline through the same codes inside the
-# observed span (the dynamics beyond it), for interpolation and extrapolation only: an edit rides on the
-# dynamics.
-RENDER_PATHS = ("auto", *PATHS, *LATENT_INTERPOLATORS)
-DEFAULT_PATH = "auto"
 DETAIL = "detail rendering"
 
 

@@ -1,6 +1,6 @@
 """One way through: a video and a :class:`RunSpec` in, a :class:`RunResult` out.
 
-    result = run("clip.mp4", RunSpec(factor=4, edit=EditSpec(("smile",))), out="clip_out")
+    result = run("clip.mp4", RunSpec(interpolation=Interpolation(factor=4), edit=EditSpec(("smile",))), out="clip_out")
     result.pipeline.extrapolate(seconds=1).write("future.mp4")
 
 The command line, the web app and the batch runner all call :func:`run`: read and invert the
@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dynode.config import (DEFAULT_GENERATOR, FIDELITIES, RENDER_FIDELITY, EditSpec, FitConfig, InversionConfig,
-                           ReadConfig, _Config, check_choice)
-from dynode.errors import InputError
+from dynode.config import DEFAULT_GENERATOR, EditSpec, FitConfig, Interpolation, InversionConfig, ReadConfig, _Config
 from dynode.io.checkpoints import save_latents
 from dynode.pipelines.models import Models
 from dynode.pipelines.video import VideoPipeline
@@ -37,12 +35,8 @@ class RunSpec(_Config):
         read: how the video is read (see :meth:`VideoPipeline.from_video`).
         inversion: how its frames are inverted, and whether the generator is tuned to them.
         fit: how the codes are fitted. invert_only: stop after inversion (and tuning).
-        factor: with an output folder, also write ``interpolated.mp4`` at this multiple of the
-            frame rate, at ``fidelity`` (0: none).
-        edit: with an output folder and directions, also write ``edited.mp4`` (latent fidelity).
-
-    Raises:
-        InputError: a negative factor or an unknown fidelity (the configs check the rest).
+        interpolation: with an output folder, also write ``interpolated.mp4`` as it says (None: none).
+        edit: with an output folder and directions or motion edits, also write ``edited.mp4`` as it says.
     """
 
     generator: str = DEFAULT_GENERATOR
@@ -50,14 +44,8 @@ class RunSpec(_Config):
     inversion: InversionConfig = InversionConfig()
     fit: FitConfig = FitConfig()
     invert_only: bool = False
-    factor: int = 0
-    fidelity: str = RENDER_FIDELITY
+    interpolation: Interpolation | None = None
     edit: EditSpec = EditSpec()
-
-    def __post_init__(self):
-        if self.factor < 0:
-            raise InputError(f"RunSpec.factor must be >= 0, got {self.factor}")
-        check_choice("fidelity", self.fidelity, FIDELITIES)
 
 
 @dataclass(frozen=True)
@@ -141,13 +129,13 @@ def run(video: str | Path, spec: RunSpec = RunSpec(), out: str | Path | None = N
             pipe.save_trajectory(folder / TRAJECTORY)
             outputs.append(TRAJECTORY)
         watch.lap("fit")
-        if folder is not None and spec.factor:
-            pipe.interpolate(factor=spec.factor, fidelity=spec.fidelity).write(folder / INTERPOLATED)
+        if folder is not None and spec.interpolation is not None:
+            pipe.interpolate(spec.interpolation).write(folder / INTERPOLATED)
             outputs.append(INTERPOLATED)
-            if spec.fidelity == "detail":
+            if spec.interpolation.path == "auto" and spec.interpolation.fidelity == "detail":
                 methods = tuple(choice.describe() for choice in pipe.choices())
             watch.lap("interpolate")
-        if folder is not None and spec.edit.directions:
+        if folder is not None and (spec.edit.directions or spec.edit.motion):
             pipe.edit(spec.edit).write(folder / EDITED)
             outputs.append(EDITED)
             watch.lap("edit")

@@ -11,6 +11,7 @@ Every verb renders over the video's spans (:func:`dynode.pipelines.spans.compose
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Iterable
@@ -18,25 +19,38 @@ from typing import Iterable
 import torch
 
 from dynode.choice import Choice
-from dynode.config import (DEFAULT_GENERATOR, EDIT_FIDELITY, RENDER_FIDELITY, DetailConfig, EditSpec, FitConfig, InversionConfig, PTIConfig,
-                           ReadConfig, check_choice)
-from dynode.dynamics import EDIT_PATH, Trajectory, field_for
+from dynode.config import (DEFAULT_GENERATOR, EDIT_FIDELITY, DetailConfig, EditSpec, Extrapolation, FitConfig,
+                           Interpolation, InversionConfig, PTIConfig, ReadConfig)
+from dynode.dynamics import Trajectory, field_for
 from dynode.dynamics.fit import ignored_options
 from dynode.edit import Direction, Edit
 from dynode.errors import InputError
 from dynode.pipelines import spans as multi
 from dynode.pipelines.build import (FitProgress, Log, Progress, fit_parts, fit_summary, invert_frames, read_artifact,
-                                   read_video, save_fitted, tune_codes)
+                                    read_video, save_fitted, tune_codes)
 from dynode.pipelines.clip import Clip, playback_rate
 from dynode.pipelines.editor import edit_clip, make_edits
 from dynode.pipelines.models import Models
-from dynode.pipelines.renderer import DEFAULT_PATH, RENDER_PATHS, Cache, Renderer
+from dynode.pipelines.renderer import Cache, Renderer
 from dynode.pipelines.spans import Part
 from dynode.times import render_times
 from dynode.types import Frames, Generator, LatentSequence, Source, check_times
 
-
 _stderr = partial(print, file=sys.stderr)
+
+
+def _request(request, kind: type):
+    """``request``, or the default ``kind`` for None.
+
+    Raises:
+        InputError: a request of another kind (a verb's options go by keyword: ``pipe.extrapolate(seconds=2)``).
+    """
+    if request is None:
+        return kind()
+    if not isinstance(request, kind):
+        raise InputError(f"expected a {kind.__name__} or options by keyword, got {type(request).__name__} "
+                         f"{request!r}")
+    return request
 
 
 class VideoPipeline:
@@ -228,32 +242,38 @@ class VideoPipeline:
         """The inverted codes themselves, rendered at their frames' times (with "detail": the frames)."""
         return self.renderer.reconstruction(fps, fidelity)
 
-    def interpolate(self, *, factor: int | None = None, fps: float | None = None, times: Iterable[float] | None = None,
-                    path: str = DEFAULT_PATH, full_frame: bool = False, fidelity: str = RENDER_FIDELITY) -> Clip:
-        """The video over its observed span at ``factor`` x its rate (default 8), at ``fps``, or at ``times``.
+    def interpolate(self, request: Interpolation | None = None, **options) -> Clip:
+        """The video over its observed span as ``request`` says (see :class:`~dynode.config.Interpolation`;
+        ``options`` replace its fields: ``pipe.interpolate(factor=4)``): at a multiple of its rate (8 by
+        default), at a rate or at given times, its duration kept; or with ``slowdown``, that many times longer
+        at the source video's rate, the audio stretched with its pitch kept.
 
-        Args:
-            path: "auto" (the default: with "detail", each span drawn between its kept frames by
-                whichever of the spline with detail, the real frames' flow, the mean of the two or
-                their fusion predicts the span's own hidden kept frames best, see :meth:`choices`;
-                with "latent", the spline), "exact" (through every observed frame), "initial" (the
-                paper's single solve from the first frame), or "linear", "slerp", "spline": that
-                interpolation of the same codes inside the observed span (see :data:`RENDER_PATHS`).
-            full_frame: paste into the source video (see :meth:`render`).
-            fidelity: "detail" (default: the video's own detail carried along the path; needs the
-                observed frames, in memory or from the source video) or "latent" (see :meth:`render`).
+        ``path`` "auto" (the default: with "detail", each span drawn between its kept frames by whichever of
+        the spline with detail, the real frames' flow, the mean of the two or their fusion predicts the
+        span's own hidden kept frames best, see :meth:`choices`; with "latent", the spline), "exact" (through
+        every observed frame), "initial" (the paper's single solve from the first frame), or "linear",
+        "slerp", "spline": that interpolation of the same codes inside the observed span. ``fidelity``
+        "detail" (the default) carries the video's own detail along the path (it needs the observed frames,
+        in memory or from the source video).
 
         Raises:
-            InputError: no trajectory, several of factor/fps/times, or bad values.
+            InputError: no trajectory, or what the request refuses.
         """
-        factor = 8 if factor is None and fps is None and times is None else factor
-        check_choice("path", path, RENDER_PATHS)
+        r = replace(_request(request, Interpolation), **options)
         self.trajectories("interpolation")
-        t = render_times(multi.kept_times(self.spans, self.parts), factor, fps, None if times is None else list(times))
-        if path == "auto" and fidelity == "detail":
-            self.choices(full_frame)
+        kept = multi.kept_times(self.spans, self.parts)
+        if r.slowdown is not None:
+            rate = r.out_fps or (self.source.fps if self.source is not None else playback_rate(kept))
+            return self.interpolate(fps=r.slowdown * rate, path=r.path, full_frame=r.full_frame,
+                                    fidelity=r.fidelity).at_rate(rate)
+        factor = 8 if r.factor is None and r.fps is None and r.times is None else r.factor
+        t = render_times(kept, factor, r.fps, None if r.times is None else list(r.times))
+        if r.path == "auto" and r.fidelity == "detail":
+            self.choices(r.full_frame)
         renderer = self.renderer
-        return renderer.spans_along(t, path, fidelity, full_frame, fps, renderer.audio() if times is None else None)
+        clip = renderer.spans_along(t, r.path, r.fidelity, r.full_frame, r.fps,
+                                    renderer.audio() if r.times is None else None)
+        return clip.at_rate(r.out_fps) if r.out_fps else clip
 
     def choices(self, full_frame: bool = False) -> list[Choice]:
         """How ``path="auto"`` renders each fitted span between its kept frames (as crops, or pasted into
@@ -267,36 +287,21 @@ class VideoPipeline:
                 self.log(f"auto: {where}{out[-1].describe()}")
         return out
 
-    def slow_motion(self, slowdown: float, *, fps: float | None = None, path: str = DEFAULT_PATH,
-                    full_frame: bool = False, fidelity: str = RENDER_FIDELITY) -> Clip:
-        """The video over its observed span played ``slowdown`` times longer at ``fps`` frames per
-        second (default: the source video's own rate): rendered at ``slowdown * fps`` and played at
-        ``fps``, the source's audio stretched to the new duration with its pitch kept.
+    def extrapolate(self, request: Extrapolation | None = None, **options) -> Clip:
+        """From the first observation to ``seconds`` past the last one, as ``request`` says (see
+        :class:`~dynode.config.Extrapolation`; ``options`` replace its fields: ``pipe.extrapolate(seconds=2)``);
+        with ``samples`` > 0, that many futures drawn from the neural SDE (:func:`dynode.dynamics.sample_future`)
+        side by side.
 
         Raises:
-            InputError: a slowdown that is not positive, or a bad rate (see :meth:`interpolate`).
+            InputError: no trajectory, a video that ends with frames passed through, or what the request
+                refuses.
         """
-        if not slowdown > 0:
-            raise InputError(f"slow motion: the slowdown must be positive, got {slowdown}")
-        rate = fps or (self.source.fps if self.source is not None else
-                       playback_rate(multi.kept_times(self.spans, self.parts)))
-        return self.interpolate(fps=slowdown * rate, path=path, full_frame=full_frame, fidelity=fidelity).at_rate(rate)
-
-    def extrapolate(self, seconds: float = 1.0, *, fps: float | None = None, path: str = DEFAULT_PATH, samples: int = 0,
-                    seed: int = 0, fidelity: str = RENDER_FIDELITY) -> Clip:
-        """From the first observation to ``seconds`` past the last one at ``fps`` (default: the rate of the
-        observed frames). With ``samples`` > 0, that many futures drawn from the neural SDE
-        (:func:`dynode.dynamics.sample_future`) side by side.
-
-        Raises:
-            InputError: no trajectory, a negative duration, a non-positive rate, or a video that
-                ends with frames passed through.
-        """
-        check_choice("path", path, RENDER_PATHS)
+        r = replace(_request(request, Extrapolation), **options)
         self.trajectories("extrapolation")
-        if path == "auto" and fidelity == "detail":
+        if r.path == "auto" and r.fidelity == "detail":
             self.choices()
-        return self.renderer.extrapolation(seconds, fps, path, samples, seed, fidelity)
+        return self.renderer.extrapolation(r.seconds, r.fps, r.path, r.samples, r.seed, r.fidelity)
 
     def direction(self, spec: str) -> Direction:
         """A direction of the generator's library by name, or from a file (see :func:`dynode.get_direction`)."""
@@ -306,34 +311,30 @@ class VideoPipeline:
         """Edits from a user's spec (see :func:`dynode.pipelines.editor.make_edits`)."""
         return make_edits(self.models, spec)
 
-    def edit(self, spec: EditSpec = EditSpec(), *, edits: Iterable[Edit] = (),
-             motion: Iterable[tuple[str | Direction, float]] = (), path: str = EDIT_PATH, factor: int = 1,
-             times: Iterable[float] | None = None, compare: bool = False, full_frame: bool = False,
-             fidelity: str = EDIT_FIDELITY) -> Clip:
-        """The video edited, each span from its own first frame (see :mod:`dynode.pipelines.editor`).
+    def edit(self, spec: EditSpec | None = None, *, edits: Iterable[Edit] = (), **options) -> Clip:
+        """The video edited as ``spec`` says, each span from its own first frame (see
+        :mod:`dynode.pipelines.editor`).
 
         Args:
-            spec: the edits as a user names them (directions by name or file, strengths) and how they ride on
-                the video (``propagation``, ``lock``, ``steady``, ``keyframes``; see :class:`~dynode.config.EditSpec`).
+            spec: the edits as a user names them (directions by name or file, strengths, motion edits), how
+                they ride on the video (``propagation``, ``lock``, ``steady``, ``keyframes``, ``path``) and
+                what is rendered (``factor`` or ``times``, ``compare``, ``full_frame``, ``fidelity``); see
+                :class:`~dynode.config.EditSpec`. ``options`` replace its fields: ``pipe.edit(spec, times=t)``.
             edits: :class:`Edit` objects (directions made in code) edited with the spec's directions, as it says.
-            motion: (component, gain) pairs applied to the dynamics first, a component being "pcK"
-                (the video's K-th principal motion), a direction name or a :class:`Direction`.
-            path: "exact" or "initial" (the unedited motion; initial + first-frame is the paper's solve).
-            factor: render at this multiple of the observed rate (ignored with ``times``).
-            compare: the unedited video on the left. full_frame: paste into the source (see :meth:`render`).
-            fidelity: "latent" or "detail" (the video's detail on the edited renders, the motion read
-                from the unedited ones; see :mod:`dynode.detail`).
 
         Returns:
             A clip whose ``reports`` say how each locked edit was held, per span.
 
         Raises:
-            InputError: nothing to edit, a spec that is not an EditSpec, an unknown path, a bad motion
-                component, or a probe response for a generator without a probe.
+            InputError: nothing to edit, a spec that is not an EditSpec, a bad motion component, a probe
+                response for a generator without a probe, or what the spec refuses.
         """
+        if spec is not None and not isinstance(spec, EditSpec):
+            raise InputError(f"edit(): the first argument is an EditSpec (directions by name, and how edits "
+                             f"propagate), not {type(spec).__name__}; give Edit objects as edits=[...]")
+        spec = replace(spec or EditSpec(), **options)
         self.trajectories("editing")
-        t = render_times(multi.kept_times(self.spans, self.parts), factor=factor) if times is None \
-            else check_times(list(times))
+        t = render_times(multi.kept_times(self.spans, self.parts), factor=spec.factor) if spec.times is None \
+            else check_times(list(spec.times))
         renderer = self.renderer
-        audio = renderer.audio() if times is None else None
-        return edit_clip(renderer, self.models, spec, edits, motion, path, t, audio, compare, full_frame, fidelity)
+        return edit_clip(renderer, self.models, spec, list(edits), t, renderer.audio() if spec.times is None else None)
