@@ -18,10 +18,13 @@ import torch
 
 from dynode.config import (DEFAULT_GENERATOR, DEFAULT_PATH, RENDER_FIDELITY, EditSpec, Extrapolation, FitConfig,
                            Interpolation, InversionConfig, ReadConfig, _Config, check_choice)
+from dynode.data.toyfaces import write_toy_video
+from dynode.edit.directions import load_library
 from dynode.errors import DynodeError, InputError
 from dynode.io.images import from_uint8
 from dynode.io.video import VideoReader
-from dynode.pipelines.run import RunResult, RunSpec
+from dynode.metrics.attributes import ATTRIBUTES, read_attributes
+from dynode.pipelines.run import LATENTS, TRAJECTORY, RunResult, RunSpec, run
 
 Progress = Callable[[float, str], None]
 MAX_EDITS = 3  # direction rows on the edit tab
@@ -161,7 +164,6 @@ class App:
 
     def make_toy(self, seed: int, session: str, seconds: float = 2.0, fps: float = 8.0) -> tuple[Path, str]:
         """A toy-face video of the bundled generator's kind; returns (path, description)."""
-        from dynode.data.toyfaces import write_toy_video
         path = self.output(session, f"toy{int(seed)}", ".mp4")
         frames = write_toy_video(path, int(seed), seconds, fps)
         return path, f"toy-face video, seed {int(seed)}: {frames} frames at {fps:g} fps"
@@ -195,7 +197,6 @@ class App:
             progress: Progress | None = None) -> tuple[str, str, Path, list[Path]]:
         """Invert and fit a video (or take it from the cache); returns (cache key, summary, trajectory
         plot, downloadable artifacts)."""
-        from dynode.pipelines.run import LATENTS, TRAJECTORY, run
         from dynode.plots import trajectory_figure
         if video is None:
             raise InputError("open a video first: upload one or make a toy-face video")
@@ -254,7 +255,6 @@ class App:
              schedule: str = "", layers: str = "", compare: bool = True) -> tuple[Path, Path | None, str]:
         """An edited video (streamed to its file), and for a direction the generator's probe reads, the
         attribute's change over time."""
-        from dynode.metrics.attributes import ATTRIBUTES, read_attributes
         from dynode.plots import attribute_figure
         pipe = self.pipeline(key)
         edits = [(name, float(s)) for name, s in edits if name and float(s) != 0]
@@ -287,7 +287,6 @@ class App:
 
 def directions_of(generator: str) -> list[str]:
     """Names of the directions stored with a generator ([] for none or an unknown generator)."""
-    from dynode.edit.directions import load_library
     try:
         return sorted(load_library(generator))
     except DynodeError:

@@ -8,6 +8,7 @@ from dynode.app.service import MAX_EDITS, REMEDIES, TUNING, App, AppConfig, dire
 from dynode.config import (DEFAULT_PATH, EDIT_MODES, FIDELITIES, RENDER_FIDELITY, RENDER_PATHS, EditSpec, FitConfig,
                            InversionConfig)
 from dynode.errors import DynodeError, advice
+from dynode.generators import bundled_names
 
 
 def _first(names: list[str]) -> str | None:
@@ -39,7 +40,6 @@ def _guarded(gr, state: App, status, action, inputs: list, outputs: list):
 
 def _source(gr, state: App) -> SimpleNamespace:
     """The header, the queue note, the video's input (upload or toy video) and the invert-and-fit controls."""
-    from dynode.generators import bundled_names
     limits = state.config
     gr.Markdown("# dynode\nA video made continuous in a GAN's latent space: open a video, invert and fit it, "
                 "then render it at any frame rate, past its end, or edited.")

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 import torch
 
 from dynode.errors import InputError
+from dynode.io.images import to_uint8
+from dynode.io.video import write_video
+from dynode.times import future_times
 
 IDENTITY = "identity"
 MOTION = "motion"
@@ -316,9 +319,6 @@ def write_toy_video(path, seed: int = 0, seconds: float = 4.0, fps: float = 16.0
         InputError: a non-positive rate or duration, cuts outside the video or out of order, or
             an unsupported file suffix.
     """
-    from dynode.io.images import to_uint8
-    from dynode.io.video import write_video
-    from dynode.times import future_times
     if not seconds > 0:
         raise InputError(f"toy video: seconds must be > 0, got {seconds}")
     cuts = [float(c) for c in cuts]
