@@ -129,10 +129,10 @@ def _edited(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propaga
 
 def _codes(pipe: VideoPipeline, times: torch.Tensor, edits: list[Edit], propagation: str, path: str,
            lock_config: LockConfig | None) -> torch.Tensor:
-    """The codes a row renders (a keyframe edit's latent part: the first-frame edit's)."""
+    """The codes a row renders (a keyframe edit's latent part: the first-frame edit's; auto's calibrated)."""
     spec = EditSpec(propagation=propagation, lock=lock_config or LockConfig())
     scene = Scene(pipe.trajectory, times, tuple(edits), spec, pipe.generator, None, pipe.models.probe, path, False)
-    return MODES[propagation].codes(scene)[0]
+    return MODES[propagation].plan(scene).codes
 
 
 def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[tuple[str, float]],

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dynode.edit import Direction, Edit
-from dynode.config import EditSpec
+from dynode.config import EditSpec, FitConfig, InversionConfig
 from dynode.edit.keyframe import Keyframes, hold
 from dynode.edit.lock import LockReport
 from dynode.errors import InputError
@@ -165,3 +165,31 @@ def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_fir
     assert not np.array_equal(keyed, carried)
     later = pipe.edit(EditSpec(propagation="keyframe", keyframes=(0.5,)), edits=[Edit(d, 3.0)], times=t).numpy()
     assert not np.array_equal(later, keyed)
+
+
+def test_the_default_edit_raises_a_weak_edit_to_its_strength_in_tenths_of_the_range():
+    # A video's codes answer a learned offset less than the generator's samples may: the default mode raises
+    # an edit until the probe reads at least 90% of strength x 0.1 on average over the video's first, middle
+    # and last frames; first-frame does not, and an edit already strong enough is left as it is.
+    from dynode.data.toyfaces import ToyFaceVideo
+    from dynode.edit.modes import UNIT_CHANGE
+    from dynode.io.images import from_uint8, to_uint8
+    from dynode.metrics.attributes import ATTRIBUTES
+    from dynode.pipelines import Models, VideoPipeline
+    from dynode.types import Frames
+    models = Models.from_pretrained("toyfaces64")
+    times = torch.arange(6, dtype=torch.float64) / 4
+    frames = Frames(to_uint8(ToyFaceVideo(11).render(times, 64)), times, 4.0)
+    pipe = VideoPipeline.from_frames(frames, models, InversionConfig(tune=False), fit=FitConfig(refine=0),
+                                     log=lambda _: None)
+    keys = (0.0, 0.75, 1.25)
+    plain = models.probe(from_uint8(pipe.interpolate(times=keys, path="exact", fidelity="latent").numpy()))
+    for name, strength in (("glasses", 2.0), ("eye_open", -2.0)):
+        column, moved = ATTRIBUTES.index(name), {}
+        for mode in ("auto", "first-frame"):
+            px = pipe.edit(EditSpec((name,), (strength,), propagation=mode, steady=0, times=keys)).numpy()
+            moved[mode] = float((models.probe(from_uint8(px))[:, column] - plain[:, column]).mean())
+        if name == "glasses":  # next to nothing as carried: raised to the strength's amount
+            assert moved["first-frame"] / (strength * UNIT_CHANGE) < 0.85 <= moved["auto"] / (strength * UNIT_CHANGE)
+        else:  # already beyond it: left as it is
+            assert moved["auto"] == moved["first-frame"] and moved["auto"] / (strength * UNIT_CHANGE) > 1, moved

@@ -28,10 +28,13 @@ import numpy as np
 import torch
 
 from dynode.config import EditSpec
+from dynode.config.training import LearnConfig
 from dynode.dynamics import Trajectory
 from dynode.edit.keyframe import Keyframes
 from dynode.edit.lock import LockReport, lock
 from dynode.edit.propagate import Edit, add_to_every, carry
+from dynode.io.images import from_uint8
+from dynode.metrics.attributes import ATTRIBUTES
 from dynode.render import drawn
 from dynode.types import Generator
 
@@ -162,6 +165,48 @@ class Auto(EditMode):
 
     def held(self, edits: tuple[Edit, ...]) -> tuple[Edit, ...]:
         return tuple(e for e in edits if e.direction.appearance)
+
+    def plan(self, scene: Scene) -> Drawing:
+        return super().plan(replace(scene, edits=calibrated(scene)))
+
+
+# A learned direction's strength 1 moves its attribute by this share of its range (LearnConfig.unit_change);
+# the auto mode raises a weaker edit by at most MAX_GAIN to reach it on the video's keyframes.
+UNIT_CHANGE = LearnConfig().unit_change
+MAX_GAIN, CALIBRATION_STEPS = 3.0, 3
+
+
+@torch.no_grad()
+def calibrated(scene: Scene) -> tuple[Edit, ...]:
+    """The scene's edits, each learned direction whose attribute the probe reads raised so that, carried along
+    the video, it moves the attribute by at least 90% of its strength x :data:`UNIT_CHANGE` on average over the
+    first, middle and last observed frames, as it does on the generator's samples (a video's codes answer the
+    same offset less or more: an attribute far from the frame's own needs more). Secant steps; an edit is
+    never weakened, and raised at most :data:`MAX_GAIN` times. Without a probe, the edits as they are."""
+    probe, trajectory = scene.probe, scene.trajectory
+    if probe is None or not scene.edits:
+        return scene.edits
+    observed = trajectory.observed_times
+    keys = torch.unique(observed[torch.tensor([0, len(observed) // 2, len(observed) - 1])])
+    plain = trajectory.evaluate(keys, path=scene.path)
+
+    def read(codes: torch.Tensor) -> torch.Tensor:
+        return probe(from_uint8(np.concatenate(list(drawn(scene.generator, codes, scene.base, plain)))))
+    before, out = read(plain), []
+    for e in scene.edits:
+        d = e.direction
+        if d.method != "learned" or d.attribute not in ATTRIBUTES or not e.strength:
+            out.append(e)
+            continue
+        column, target, gain = ATTRIBUTES.index(d.attribute), e.strength * UNIT_CHANGE, 1.0
+        for _ in range(CALIBRATION_STEPS):
+            codes = carry(trajectory, keys, [replace(e, strength=e.strength * gain, schedule=None)], scene.path)
+            reached = float((read(codes)[:, column] - before[:, column]).mean())
+            if reached * target <= 0 or reached / target >= 0.9 or gain >= MAX_GAIN:
+                break
+            gain = min(MAX_GAIN, gain * target / reached)
+        out.append(replace(e, strength=e.strength * gain))
+    return tuple(out)
 
 
 # One object per mode, under the names of dynode.config.EDIT_MODES (the one list of them).
