@@ -12,7 +12,8 @@ their pictures), which the renderer draws in one pass:
 - "keyframe": the carried edit with the look of its whole change on the keyframes held along the
   video's motion, in its region (:mod:`dynode.edit.keyframe`).
 - "auto" (the default): every frame renders its own edit, as "first-frame"; the look of the colour
-  edits' change (:attr:`Direction.appearance`) is held from the keyframes on top, as "keyframe".
+  edits' change (:attr:`Direction.appearance`) is held from the keyframes on top, as "keyframe"; a
+  learned edit too weak on the video is first raised to its strength's amount (:func:`calibrated`).
 
 Where no look is held, ``steady`` averages the edit's change along the unedited renders' motion
 (:mod:`dynode.edit.steady`). On a generator tuned to the video, the edit's change is drawn by the
