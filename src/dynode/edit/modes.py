@@ -128,10 +128,9 @@ class EditMode:
         kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
         whole = [replace(e, schedule=None) for e in scene.edits]  # the keyframe's look at full strength
         under = [replace(e, schedule=None) for e in anew]
-        at_keys = trajectory.evaluate(kt, path=path)
-        base = scene.base if scene.edits else None
+        at_keys = trajectory.evaluate(kt, path=path)  # only called with edits held, so the scene's base draws
         draw: Callable[[torch.Tensor], np.ndarray] = \
-            lambda codes: np.concatenate(list(drawn(scene.generator, codes, base, at_keys)))  # noqa: E731
+            lambda codes: np.concatenate(list(drawn(scene.generator, codes, scene.base, at_keys)))  # noqa: E731
         return Keyframes(kt.numpy(), draw(carry(trajectory, kt, under, path) if under else at_keys),
                          draw(carry(trajectory, kt, whole, path)))
 

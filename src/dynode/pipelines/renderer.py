@@ -126,7 +126,12 @@ class Renderer:
         ``base``'s change from them); with "detail", the part's detail carried along the renders of its
         ``geometry`` (default: the codes'); with ``steady``, the change from ``geometry``'s renders averaged
         along their motion; with ``keys``, the keyframes' look held on that change. The clip's reports are
-        the drawing's."""
+        the drawing's.
+
+        Raises:
+            InputError: an unknown fidelity (every render of a part comes this way, so it is checked here).
+        """
+        check_choice("fidelity", fidelity, FIDELITIES)
         generator, d = self.generator, drawing
         detail = (carried or self.detail(part)) if fidelity == "detail" else None
         chunk = render_chunk(generator)
@@ -173,8 +178,6 @@ class Renderer:
                     fps: float | None = None, audio: Path | None = None) -> Clip:
         """Every span's path rendered at ``times`` (see :meth:`compose`); a span that ``auto`` draws by the
         real frames' flow in full frames is passed through whole (the source's frames, flowed)."""
-        check_choice("fidelity", fidelity, FIDELITIES)
-
         def clip(piece: Piece) -> Clip | None:
             part, u = piece.part, piece.distinct
             if part is None:
@@ -288,7 +291,6 @@ class Renderer:
         times = check_times(times)
         if len(times) != len(latents):
             raise InputError(f"render(): {len(latents)} codes but {len(times)} times")
-        check_choice("fidelity", fidelity, FIDELITIES)
         part = self.one_part(DETAIL) if fidelity == "detail" else self.parts[0]
         crops = self.crops(part, latents, times, fidelity)
         rate = fps or playback_rate(times)
@@ -298,7 +300,6 @@ class Renderer:
 
     def reconstruction(self, fps: float | None, fidelity: str) -> Clip:
         """Every part's own codes rendered at their frames' times (with "detail": the frames)."""
-        check_choice("fidelity", fidelity, FIDELITIES)
         times = multi.kept_times(self.spans, self.parts)
         pieces = self.pieces(times)
         return self.compose(times, pieces, [None if p.part is None else self.crops(p.part, *p.part.observed(), fidelity)
@@ -313,8 +314,6 @@ class Renderer:
         fps = fps or playback_rate(kept)
         times = future_times(float(kept[0]), float(kept[-1]) - float(kept[0]) + seconds, fps, include_start=True)
         tiles = max(samples, 1)
-
-        check_choice("fidelity", fidelity, FIDELITIES)
 
         def clip(piece: Piece) -> Clip | None:
             if piece.part is None:

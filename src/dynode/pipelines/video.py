@@ -264,8 +264,7 @@ class VideoPipeline:
         kept = multi.kept_times(self.spans, self.parts)
         if r.slowdown is not None:
             rate = r.out_fps or (self.source.fps if self.source is not None else playback_rate(kept))
-            return self.interpolate(fps=r.slowdown * rate, path=r.path, full_frame=r.full_frame,
-                                    fidelity=r.fidelity).at_rate(rate)
+            return self.interpolate(replace(r, slowdown=None, fps=r.slowdown * rate, out_fps=rate))
         factor = 8 if r.factor is None and r.fps is None and r.times is None else r.factor
         t = render_times(kept, factor, r.fps, None if r.times is None else list(r.times))
         if r.path == "auto" and r.fidelity == "detail":
