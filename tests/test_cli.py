@@ -114,7 +114,7 @@ def test_edits_change_the_video_and_strength_zero_keeps_it(fitted, tmp_path):
 def test_edit_options_each_move_the_result(fitted, tmp_path):
     root, _, traj = fitted
     d = root / "dir.npy"
-    cases = {"base": ("-d", d, "-s", 2), "per-frame": ("-d", d, "-s", 2, "--propagation", "per-frame"),
+    cases = {"base": ("-d", d, "-s", 2), "first-frame": ("-d", d, "-s", 2, "--propagation", "first-frame"),
              "layers": ("-d", d, "-s", 2, "--layers", "coarse"), "faded": ("-d", d, "-s", 2, "--schedule", "0:0,0.6:1"),
              "motion": ("--motion", "pc0=2"), "paper": ("-d", d, "-s", 2, "--path", "initial"),
              "locked": ("-d", d, "-s", 2, "--propagation", "locked")}
@@ -129,7 +129,7 @@ def test_edit_options_each_move_the_result(fitted, tmp_path):
     assert len(faded) == len(base) == 6
     assert 2 * gap(faded[0], plain[0]) < gap(faded[0], base[0])  # weight 0 at t=0: unedited
     assert 2 * gap(faded[-1], base[-1]) < gap(faded[-1], plain[-1])  # weight 1 at the end: the full edit
-    for name in ("per-frame", "layers", "motion", "paper", "locked"):
+    for name in ("first-frame", "layers", "motion", "paper", "locked"):
         assert gap(_frames(tmp_path / f"{name}.mp4").pixels.astype(float), base) > 1.0, name
 
 

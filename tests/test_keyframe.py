@@ -143,12 +143,14 @@ def test_the_default_edit_draws_a_shape_on_every_frame_and_holds_a_colours_look(
     skin = Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0)
     assert EditSpec().propagation == "auto" and skin.direction.appearance and not mouth.direction.appearance
     edit = lambda edits, mode: pipe.edit(EditSpec(propagation=mode), edits=edits, times=t).numpy()  # noqa: E731
-    # A shape is drawn anew on every frame, as the carried edit draws it; a colour's look is held from the keyframe.
-    np.testing.assert_array_equal(edit([mouth], "auto"), edit([mouth], "first-frame"))
-    np.testing.assert_array_equal(edit([skin], "auto"), edit([skin], "keyframe"))
-    both, held_all = edit([mouth, skin], "auto"), edit([mouth, skin], "keyframe")
-    carried = edit([mouth, skin], "first-frame")
-    assert not np.array_equal(both, held_all) and not np.array_equal(both, carried)
+    # A shape is drawn anew on every frame, the edit added to every code; a colour's look is held from the keyframe,
+    # over the same codes.
+    np.testing.assert_array_equal(edit([mouth], "auto"), edit([mouth], "per-frame"))
+    assert not np.array_equal(edit([mouth], "auto"), edit([mouth], "first-frame"))
+    held = edit([skin], "auto")
+    assert not np.array_equal(held, edit([skin], "per-frame")) and not np.array_equal(held, edit([skin], "keyframe"))
+    both, each = edit([mouth, skin], "auto"), edit([mouth, skin], "per-frame")
+    assert not np.array_equal(both, each)
 
 
 def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_first(tmp_path, tiny_gen):
@@ -170,7 +172,8 @@ def test_the_pipelines_keyframe_edit_renders_every_frame_and_defaults_to_the_fir
 def test_the_default_edit_raises_a_weak_edit_to_its_strength_in_tenths_of_the_range():
     # A video's codes answer a learned offset less than the generator's samples may: the default mode raises
     # an edit until the probe reads at least 90% of strength x 0.1 on average over the video's first, middle
-    # and last frames; first-frame does not, and an edit already strong enough is left as it is.
+    # and last frames; per-frame (the same codes, the strength as given) does not, and an edit already strong
+    # enough is left as it is.
     from dynode.data.toyfaces import ToyFaceVideo
     from dynode.edit.modes import UNIT_CHANGE
     from dynode.io.images import from_uint8, to_uint8
@@ -186,10 +189,10 @@ def test_the_default_edit_raises_a_weak_edit_to_its_strength_in_tenths_of_the_ra
     plain = models.probe(from_uint8(pipe.interpolate(times=keys, path="exact", fidelity="latent").numpy()))
     for name, strength in (("glasses", 2.0), ("eye_open", -2.0)):
         column, moved = ATTRIBUTES.index(name), {}
-        for mode in ("auto", "first-frame"):
+        for mode in ("auto", "per-frame"):
             px = pipe.edit(EditSpec((name,), (strength,), propagation=mode, steady=0, times=keys)).numpy()
             moved[mode] = float((models.probe(from_uint8(px))[:, column] - plain[:, column]).mean())
-        if name == "glasses":  # next to nothing as carried: raised to the strength's amount
-            assert moved["first-frame"] / (strength * UNIT_CHANGE) < 0.85 <= moved["auto"] / (strength * UNIT_CHANGE)
+        if name == "glasses":  # next to nothing as given: raised to the strength's amount
+            assert moved["per-frame"] / (strength * UNIT_CHANGE) < 0.85 <= moved["auto"] / (strength * UNIT_CHANGE)
         else:  # already beyond it: left as it is
-            assert moved["auto"] == moved["first-frame"] and moved["auto"] / (strength * UNIT_CHANGE) > 1, moved
+            assert moved["auto"] == moved["per-frame"] and moved["auto"] / (strength * UNIT_CHANGE) > 1, moved

@@ -164,8 +164,8 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          strength: Optional[List[float]] = O(None, "--strength", "-s", help="strength: tenths of the attribute's "
                                              "range for a learned direction (the library's named edits), standard "
                                              "deviations of W for others; one for all or one per --direction [2]"),
-         propagation: str = O(EditSpec.propagation, help="auto: every frame renders its own edit, carried by the "
-                                                         "ODE from the first frame, raised to its strength's amount "
+         propagation: str = O(EditSpec.propagation, help="auto: every frame renders its own edit, added to "
+                                                         "every code, raised to its strength's amount "
                                                          "where the probe reads it, and a colour edit's look is held "
                                                          "from the keyframe along the video's motion; keyframe: the "
                                                          "first frame's edit, its look held on "

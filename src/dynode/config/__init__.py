@@ -403,9 +403,9 @@ class EditSpec(_Config):
         strengths: one for all directions, or one each (a learned direction: tenths of its attribute's
             range; others: standard deviations of W along the direction).
         propagation: one of :data:`EDIT_MODES`; the default, "auto", of the CLI, the app and ``run``
-            alike: every frame renders its own edit (a mouth that moves keeps moving, edited), the
-            look of a colour edit (a direction made for hair colour or skin) is held from the
-            keyframes along the video's motion, and a learned edit the generator's probe reads is
+            alike: every frame renders its own edit, added to its code (a mouth that moves keeps moving,
+            edited), the look of a colour edit (a direction made for hair colour or skin) is held from
+            the keyframes along the video's motion, and a learned edit the generator's probe reads is
             raised until it moves its attribute by its strength's amount on the video
             (:func:`dynode.edit.modes.calibrated`).
         layers: W+ layers to edit ("coarse", "0-3", "1,4,5"; None: each direction's own).

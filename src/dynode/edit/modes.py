@@ -11,9 +11,11 @@ their pictures), which the renderer draws in one pass:
   (:mod:`dynode.edit.lock`; what it cannot hold is reported).
 - "keyframe": the carried edit with the look of its whole change on the keyframes held along the
   video's motion, in its region (:mod:`dynode.edit.keyframe`).
-- "auto" (the default): every frame renders its own edit, as "first-frame"; the look of the colour
-  edits' change (:attr:`Direction.appearance`) is held from the keyframes on top, as "keyframe"; a
-  learned edit too weak on the video is first raised to its strength's amount (:func:`calibrated`).
+- "auto" (the default): the edit added to every code, as "per-frame", so every frame draws its own
+  edit at the same strength (a learned offset is trained to work on any code; carried by the fitted
+  dynamics, it drifts where the video's motion never went); the look of the colour edits' change
+  (:attr:`Direction.appearance`) is held from the keyframes on top, as "keyframe"; a learned edit too
+  weak on the video is first raised to its strength's amount (:func:`calibrated`).
 
 Where no look is held, ``steady`` averages the edit's change along the unedited renders' motion
 (:mod:`dynode.edit.steady`). On a generator tuned to the video, the edit's change is drawn by the
@@ -92,9 +94,14 @@ class EditMode:
 
     name = "first-frame"
 
+    @staticmethod
+    def propagate(trajectory: Trajectory, times: torch.Tensor, edits: list[Edit], path: str) -> torch.Tensor:
+        """How the mode's edits ride on the video's codes (carried from the first code here)."""
+        return carry(trajectory, times, edits, path)
+
     def codes(self, scene: Scene) -> tuple[torch.Tensor, tuple[LockReport, ...]]:
         """The edited codes at the scene's times, and the reports of what was locked."""
-        return carry(scene.trajectory, scene.times, list(scene.edits), scene.path), ()
+        return self.propagate(scene.trajectory, scene.times, list(scene.edits), scene.path), ()
 
     def held(self, edits: tuple[Edit, ...]) -> tuple[Edit, ...]:
         """The edits whose keyframe look is held (the others are drawn anew on every frame)."""
@@ -109,7 +116,7 @@ class EditMode:
         smoothed = scene.detail or bool(scene.spec.steady and edits)
         plain = trajectory.evaluate(t, path=path) if base is not None or held or smoothed else None
         if held:
-            geometry = carry(trajectory, t, anew, path) if anew else plain
+            geometry = self.propagate(trajectory, t, anew, path) if anew else plain
         else:
             geometry = plain if smoothed else None
         codes, reports = self.codes(scene)
@@ -118,8 +125,7 @@ class EditMode:
         return Drawing(codes, geometry, scene.spec.steady if edits else 0.0, keys, weights, base,
                        plain if base is not None else None, reports)
 
-    @staticmethod
-    def _keys(scene: Scene, held: tuple[Edit, ...], anew: list[Edit]) -> Keyframes:
+    def _keys(self, scene: Scene, held: tuple[Edit, ...], anew: list[Edit]) -> Keyframes:
         """The keyframes (the spec's inside the observed span, else the first observed frame) rendered
         unedited (under the edits drawn anew) and with every edit at full strength."""
         trajectory, path = scene.trajectory, scene.path
@@ -131,15 +137,16 @@ class EditMode:
         at_keys = trajectory.evaluate(kt, path=path)  # only called with edits held, so the scene's base draws
         draw: Callable[[torch.Tensor], np.ndarray] = \
             lambda codes: np.concatenate(list(drawn(scene.generator, codes, scene.base, at_keys)))  # noqa: E731
-        return Keyframes(kt.numpy(), draw(carry(trajectory, kt, under, path) if under else at_keys),
-                         draw(carry(trajectory, kt, whole, path)))
+        return Keyframes(kt.numpy(), draw(self.propagate(trajectory, kt, under, path) if under else at_keys),
+                         draw(self.propagate(trajectory, kt, whole, path)))
 
 
 class PerFrame(EditMode):
     name = "per-frame"
 
-    def codes(self, scene: Scene) -> tuple[torch.Tensor, tuple[LockReport, ...]]:
-        return add_to_every(scene.trajectory, scene.times, list(scene.edits), scene.path), ()
+    @staticmethod
+    def propagate(trajectory: Trajectory, times: torch.Tensor, edits: list[Edit], path: str) -> torch.Tensor:
+        return add_to_every(trajectory, times, edits, path)
 
 
 class Locked(EditMode):
@@ -160,14 +167,14 @@ class Keyframe(EditMode):
         return edits
 
 
-class Auto(EditMode):
+class Auto(PerFrame):
     name = "auto"
 
     def held(self, edits: tuple[Edit, ...]) -> tuple[Edit, ...]:
         return tuple(e for e in edits if e.direction.appearance)
 
     def plan(self, scene: Scene) -> Drawing:
-        return super().plan(replace(scene, edits=calibrated(scene)))
+        return super().plan(replace(scene, edits=calibrated(scene, self.propagate)))
 
 
 # A learned direction's strength 1 moves its attribute by this share of its range (LearnConfig.unit_change);
@@ -177,12 +184,13 @@ MAX_GAIN, CALIBRATION_STEPS = 3.0, 3
 
 
 @torch.no_grad()
-def calibrated(scene: Scene) -> tuple[Edit, ...]:
-    """The scene's edits, each learned direction whose attribute the probe reads raised so that, carried along
-    the video, it moves the attribute by at least 90% of its strength x :data:`UNIT_CHANGE` on average over the
-    first, middle and last observed frames, as it does on the generator's samples (a video's codes answer the
-    same offset less or more: an attribute far from the frame's own needs more). Secant steps; an edit is
-    never weakened, and raised at most :data:`MAX_GAIN` times. Without a probe, the edits as they are."""
+def calibrated(scene: Scene, propagate: Callable) -> tuple[Edit, ...]:
+    """The scene's edits, each learned direction whose attribute the probe reads raised so that, made along
+    the video by ``propagate`` (an :meth:`EditMode.propagate`), it moves the attribute by at least 90% of
+    its strength x :data:`UNIT_CHANGE` on average over the first, middle and last observed frames, as it
+    does on the generator's samples (a video's codes answer the same offset less or more: an attribute far
+    from the frame's own needs more). Secant steps; an edit is never weakened, and raised at most
+    :data:`MAX_GAIN` times. Without a probe, the edits as they are."""
     probe, trajectory = scene.probe, scene.trajectory
     if probe is None or not scene.edits:
         return scene.edits
@@ -200,7 +208,7 @@ def calibrated(scene: Scene) -> tuple[Edit, ...]:
             continue
         column, target, gain = ATTRIBUTES.index(d.attribute), e.strength * UNIT_CHANGE, 1.0
         for _ in range(CALIBRATION_STEPS):
-            codes = carry(trajectory, keys, [replace(e, strength=e.strength * gain, schedule=None)], scene.path)
+            codes = propagate(trajectory, keys, [replace(e, strength=e.strength * gain, schedule=None)], scene.path)
             reached = float((read(codes)[:, column] - before[:, column]).mean())
             if reached * target <= 0 or reached / target >= 0.9 or gain >= MAX_GAIN:
                 break
