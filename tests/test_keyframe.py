@@ -7,6 +7,7 @@ import torch
 
 from dynode.edit import Direction, Edit
 from dynode.config import EditSpec, FitConfig, InversionConfig
+from dynode.edit.confine import confine
 from dynode.edit.keyframe import Keyframes, hold
 from dynode.edit.lock import LockReport
 from dynode.errors import InputError
@@ -143,10 +144,12 @@ def test_the_default_edit_draws_a_shape_on_every_frame_and_holds_a_colours_look(
     skin = Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0)
     assert EditSpec().propagation == "auto" and skin.direction.appearance and not mouth.direction.appearance
     edit = lambda edits, mode: pipe.edit(EditSpec(propagation=mode), edits=edits, times=t).numpy()  # noqa: E731
-    # A shape is drawn anew on every frame, the edit added to every code; a colour's look is held from the keyframe,
-    # over the same codes.
-    np.testing.assert_array_equal(edit([mouth], "auto"), edit([mouth], "per-frame"))
-    assert not np.array_equal(edit([mouth], "auto"), edit([mouth], "first-frame"))
+    # A shape is drawn anew on every frame, the edit added to every code and kept where it changes the frame
+    # clearly; a colour's look is held from the keyframe, over the same codes.
+    plain = pipe.interpolate(times=t, fidelity="latent").numpy()
+    shape = edit([mouth], "auto")
+    np.testing.assert_array_equal(shape, np.concatenate(list(confine([plain], [edit([mouth], "per-frame")]))))
+    assert not np.array_equal(shape, edit([mouth], "first-frame"))
     held = edit([skin], "auto")
     assert not np.array_equal(held, edit([skin], "per-frame")) and not np.array_equal(held, edit([skin], "keyframe"))
     both, each = edit([mouth, skin], "auto"), edit([mouth, skin], "per-frame")
@@ -194,5 +197,17 @@ def test_the_default_edit_raises_a_weak_edit_to_its_strength_in_tenths_of_the_ra
             moved[mode] = float((models.probe(from_uint8(px))[:, column] - plain[:, column]).mean())
         if name == "glasses":  # next to nothing as given: raised to the strength's amount
             assert moved["per-frame"] / (strength * UNIT_CHANGE) < 0.85 <= moved["auto"] / (strength * UNIT_CHANGE)
-        else:  # already beyond it: left as it is
-            assert moved["auto"] == moved["per-frame"] and moved["auto"] / (strength * UNIT_CHANGE) > 1, moved
+        else:  # already beyond it: left as it is (kept to where it changes the frame clearly)
+            assert abs(moved["auto"] - moved["per-frame"]) < 0.01 and moved["auto"] / (strength * UNIT_CHANGE) > 1, moved
+
+
+def test_a_confined_edit_keeps_its_shape_and_drops_a_faint_tint_far_from_it():
+    plain = np.full((1, 64, 64, 3), 100, np.uint8)
+    edited = plain.copy()
+    edited[0] += 3  # a faint tint of the whole frame
+    edited[0, 28:36, 20:44] = 160  # a clear change: a mouth
+    edited[0, 36:38, 20:44] = 106  # its faint edge
+    out = next(confine([plain], [edited]))[0].astype(int)
+    assert (out[28:36, 20:44] == 160).all()  # the shape is kept whole
+    assert (out[36:38, 22:42] >= 105).all()  # and its faint edge next to it
+    assert (out[:10] == 100).all() and (out[:, :6] == 100).all()  # the tint far from it is gone

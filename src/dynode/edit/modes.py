@@ -14,7 +14,8 @@ their pictures), which the renderer draws in one pass:
 - "auto" (the default): the edit added to every code, as "per-frame", so every frame draws its own
   edit at the same strength (a learned offset is trained to work on any code; carried by the fitted
   dynamics, it drifts where the video's motion never went); the look of the colour edits' change
-  (:attr:`Direction.appearance`) is held from the keyframes on top, as "keyframe"; a learned edit too
+  (:attr:`Direction.appearance`) is held from the keyframes on top, as "keyframe"; shape edits alone
+  are kept to where they change the frame clearly (:mod:`dynode.edit.confine`); a learned edit too
   weak on the video is first raised to its strength's amount (:func:`calibrated`).
 
 Where no look is held, ``steady`` averages the edit's change along the unedited renders' motion
@@ -55,6 +56,8 @@ class Drawing:
             ``weights`` (N,) scaling it (a schedule's).
         base: the generator before a tuning, which draws the change from the ``unedited`` codes.
         reports: how each locked edit was held.
+        confined: each frame's change from ``geometry``'s renders is kept where it is clear
+            (:mod:`dynode.edit.confine`).
     """
 
     codes: torch.Tensor
@@ -65,6 +68,7 @@ class Drawing:
     base: Generator | None = None
     unedited: torch.Tensor | None = None
     reports: tuple[LockReport, ...] = ()
+    confined: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,13 +111,18 @@ class EditMode:
         """The edits whose keyframe look is held (the others are drawn anew on every frame)."""
         return ()
 
+    def confines(self, edits: tuple[Edit, ...], held: tuple[Edit, ...]) -> bool:
+        """Whether each frame's change is kept where it is clear (:mod:`dynode.edit.confine`)."""
+        return False
+
     def plan(self, scene: Scene) -> Drawing:
         """The span's :class:`Drawing` (see the module)."""
         edits, trajectory, t, path = scene.edits, scene.trajectory, scene.times, scene.path
         held = self.held(edits)
         anew = [e for e in edits if not any(e is h for h in held)]
         base = scene.base if edits else None
-        smoothed = scene.detail or bool(scene.spec.steady and edits)
+        confined = self.confines(edits, held)
+        smoothed = scene.detail or bool(scene.spec.steady and edits) or confined
         plain = trajectory.evaluate(t, path=path) if base is not None or held or smoothed else None
         if held:
             geometry = self.propagate(trajectory, t, anew, path) if anew else plain
@@ -123,7 +132,7 @@ class EditMode:
         keys, weights = (self._keys(scene, held, anew), torch.stack([e.weights(t) for e in held]).mean(0)) \
             if held else (None, None)
         return Drawing(codes, geometry, scene.spec.steady if edits else 0.0, keys, weights, base,
-                       plain if base is not None else None, reports)
+                       plain if base is not None else None, reports, confined)
 
     def _keys(self, scene: Scene, held: tuple[Edit, ...], anew: list[Edit]) -> Keyframes:
         """The keyframes (the spec's inside the observed span, else the first observed frame) rendered
@@ -172,6 +181,9 @@ class Auto(PerFrame):
 
     def held(self, edits: tuple[Edit, ...]) -> tuple[Edit, ...]:
         return tuple(e for e in edits if e.direction.appearance)
+
+    def confines(self, edits: tuple[Edit, ...], held: tuple[Edit, ...]) -> bool:
+        return bool(edits) and not held
 
     def plan(self, scene: Scene) -> Drawing:
         return super().plan(replace(scene, edits=calibrated(scene, self.propagate)))

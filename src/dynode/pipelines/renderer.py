@@ -22,6 +22,7 @@ from dynode.choice import Choice, choose, full_frames_needed, mean
 from dynode.config import EDIT_FIDELITY, FIDELITIES, PATHS, DetailConfig, check_choice
 from dynode.detail import Detail
 from dynode.dynamics import sample_future
+from dynode.edit.confine import confine
 from dynode.edit.keyframe import hold
 from dynode.edit.modes import Drawing
 from dynode.edit.steady import steady
@@ -125,8 +126,8 @@ class Renderer:
         clip is read: its codes drawn (with its ``base``, as the tuned render of the unedited codes plus
         ``base``'s change from them); with "detail", the part's detail carried along the renders of its
         ``geometry`` (default: the codes'); with ``steady``, the change from ``geometry``'s renders averaged
-        along their motion; with ``keys``, the keyframes' look held on that change. The clip's reports are
-        the drawing's.
+        along their motion; with ``keys``, the keyframes' look held on that change; ``confined``, that change
+        kept where it is clear. The clip's reports are the drawing's.
 
         Raises:
             InputError: an unknown fidelity (every render of a part comes this way, so it is checked here).
@@ -149,6 +150,9 @@ class Renderer:
             elif d.steady:
                 plain, unedited = itertools.tee(plain)
                 chunks = steady(unedited, chunks, d.steady, chunk)
+            if d.confined:
+                plain, unedited = itertools.tee(plain)
+                chunks = confine(unedited, chunks)
             if detail is None:
                 return chunks
             return (detail.apply(t, base, c) for t, base, c in zip(times.split(chunk), plain, chunks))
