@@ -389,11 +389,13 @@ def main(argv: list[str] | None = None) -> None:
     print(table, file=sys.stderr)
     if a.out is not None:
         a.out.mkdir(parents=True, exist_ok=True)
-        name = edits[0][0]
-        panels = [example[k] for k in ("source", "unedited", *(f"{name}/{row}" for row in rows)) if k in example]
-        write_video(a.out / f"side_by_side_{name}.mp4", np.concatenate(panels, axis=2), a.fps)
         cols = np.linspace(0, a.frames - 1, 8).round().astype(int)
-        save_grid(a.out / "strip.png", torch.cat([from_uint8(v[cols]) for v in panels]), ncol=len(cols), scale=2)
+        for i, (name, _) in enumerate(edits):  # the first video: source, unedited, then each row's edit
+            panels = [example[k] for k in ("source", "unedited", *(f"{name}/{row}" for row in rows)) if k in example]
+            if i == 0:
+                write_video(a.out / f"side_by_side_{name}.mp4", np.concatenate(panels, axis=2), a.fps)
+            save_grid(a.out / f"strip_{name}.png", torch.cat([from_uint8(v[cols]) for v in panels]), ncol=len(cols),
+                      scale=2)
         save_report(a.out, "editing", table, report)
     print(json.dumps(report, indent=2))
 

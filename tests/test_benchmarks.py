@@ -101,16 +101,17 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     # the keyframe edit keeps the unedited frame outside the edit's region; the first-frame edit does not
     assert summary["skin/keyframe"]["leakage"] <= summary["skin/first-frame"]["leakage"]
     assert summary["first-frame"]["w_distance"] == summary["keyframe"]["w_distance"]  # the same latent edit
-    # The default mode holds a colour's look as the keyframe edit does, and draws a shape as the carried edit does.
-    assert summary["skin/auto"]["colour_drift"] == summary["skin/keyframe"]["colour_drift"]
-    assert summary["smile/auto"]["change_mean"] == summary["smile/first-frame, steady"]["change_mean"]
+    # The default mode draws its edits from the codes of the edit added to every frame (neither is raised here: the
+    # tiny generator's directions are not learned ones).
+    assert all(summary[f"{n}/auto"]["w_distance"] == summary[f"{n}/per-frame"]["w_distance"] for n in ("skin", "smile"))
     # Without --judge the probe judges too: the same reading twice.
     assert summary["skin/locked"]["judge_change_cv"] == summary["skin/locked"]["change_cv"]
     # The probe-free check: an edit that changes the picture, on every frame, in every mode.
     modes = ("first-frame", "per-frame", "locked", "first-frame, steady", "locked, simple")
     assert all(summary[f"probe-free {d}/{m}"]["image_change_mean"] > 1 for m in modes for d in ("skin", "random"))
     assert "| probe-free edit |" in (out / "editing.md").read_text() and "probe-free/locked" in summary
-    assert frame_count(out / "side_by_side_skin.mp4") == 6 and min(image_size(out / "strip.png")) >= 16
+    assert frame_count(out / "side_by_side_skin.mp4") == 6
+    assert all(min(image_size(out / f"strip_{name}.png")) >= 16 for name in ("skin", "smile"))
     assert json.loads((out / "editing.json").read_text()) == report
 
 
