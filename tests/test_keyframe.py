@@ -186,8 +186,9 @@ def test_the_default_edit_raises_a_weak_edit_to_its_strength_in_tenths_of_the_ra
     models = Models.from_pretrained("toyfaces64")
     times = torch.arange(6, dtype=torch.float64) / 4
     frames = Frames(to_uint8(ToyFaceVideo(11).render(times, 64)), times, 4.0)
+    said = []
     pipe = VideoPipeline.from_frames(frames, models, InversionConfig(tune=False), fit=FitConfig(refine=0),
-                                     log=lambda _: None)
+                                     log=said.append)
     keys = (0.0, 0.75, 1.25)
     plain = models.probe(from_uint8(pipe.interpolate(times=keys, path="exact", fidelity="latent").numpy()))
     for name, strength in (("glasses", 2.0), ("eye_open", -2.0)):
@@ -195,9 +196,12 @@ def test_the_default_edit_raises_a_weak_edit_to_its_strength_in_tenths_of_the_ra
         for mode in ("auto", "per-frame"):
             px = pipe.edit(EditSpec((name,), (strength,), propagation=mode, steady=0, times=keys)).numpy()
             moved[mode] = float((models.probe(from_uint8(px))[:, column] - plain[:, column]).mean())
-        if name == "glasses":  # next to nothing as given: raised to the strength's amount
+        if name == "glasses":  # next to nothing as given: raised to the strength's amount, and the user is told
             assert moved["per-frame"] / (strength * UNIT_CHANGE) < 0.85 <= moved["auto"] / (strength * UNIT_CHANGE)
+            assert any(line.startswith("auto: glasses +2 raised") for line in said), said
         else:  # already beyond it: left as it is (kept to where it changes the frame clearly)
+            assert any(line.startswith("auto: eye_open -2 moves eye_open by -") and line.endswith("as asked")
+                       for line in said), said
             assert abs(moved["auto"] - moved["per-frame"]) < 0.01 and moved["auto"] / (strength * UNIT_CHANGE) > 1, moved
 
 
@@ -211,3 +215,13 @@ def test_a_confined_edit_keeps_its_shape_and_drops_a_faint_tint_far_from_it():
     assert (out[28:36, 20:44] == 160).all()  # the shape is kept whole
     assert (out[36:38, 22:42] >= 105).all()  # and its faint edge next to it
     assert (out[:10] == 100).all() and (out[:, :6] == 100).all()  # the tint far from it is gone
+
+
+def test_a_raise_says_what_the_default_did_to_the_strength():
+    from dynode.edit.modes import Raise
+    short = Raise("glasses", "glasses", 2.0, 3.0, 0.001, 0.02, 0.2)
+    assert short.short and "by +0.02 on this video (asked: +0.20) at 3.0x" in short.summary()
+    raised = Raise("smile", "smile", 2.0, 1.5, 0.12, 0.21, 0.2)
+    assert not raised.short and raised.summary().startswith("smile +2 raised 1.5x (to +3.00)")
+    kept = Raise("eye_open", "eye_open", -2.0, 1.0, -0.3, -0.3, -0.2)
+    assert not kept.short and kept.summary().endswith("as asked")

@@ -58,6 +58,7 @@ class Drawing:
         reports: how each locked edit was held.
         confined: each frame's change from ``geometry``'s renders is kept where it is clear
             (:mod:`dynode.edit.confine`).
+        raises: how the default mode set each learned edit's strength on the video (:func:`calibrated`).
     """
 
     codes: torch.Tensor
@@ -69,6 +70,7 @@ class Drawing:
     unedited: torch.Tensor | None = None
     reports: tuple[LockReport, ...] = ()
     confined: bool = False
+    raises: tuple["Raise", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ class Auto(PerFrame):
         return bool(edits) and not held
 
     def plan(self, scene: Scene) -> Drawing:
-        return super().plan(replace(scene, edits=calibrated(scene, self.propagate)))
+        edits, raises = calibrated(scene, self.propagate)
+        return replace(super().plan(replace(scene, edits=edits)), raises=raises)
 
 
 # A learned direction's strength 1 moves its attribute by this share of its range (LearnConfig.unit_change);
@@ -195,38 +198,71 @@ UNIT_CHANGE = LearnConfig().unit_change
 MAX_GAIN, CALIBRATION_STEPS = 3.0, 3
 
 
+@dataclass(frozen=True)
+class Raise:
+    """How :func:`calibrated` set one edit on a video: the strength asked, the gain put on it, and the probe's
+    mean change of its attribute on the video's first, middle and last frames as asked (``given``) and as
+    drawn (``reached``), against ``target`` (strength x :data:`UNIT_CHANGE`)."""
+
+    name: str
+    attribute: str
+    strength: float
+    gain: float
+    given: float
+    reached: float
+    target: float
+
+    @property
+    def short(self) -> bool:
+        """The edit moves its attribute by less than 90% of its target on the video, even as raised."""
+        return self.reached / self.target < 0.9
+
+    def summary(self) -> str:
+        asked = f"{self.name} {self.strength:+g}"
+        if self.short:
+            return (f"{asked} moves {self.attribute} by {self.reached:+.2f} on this video (asked: {self.target:+.2f}) "
+                    f"at {self.gain:.1f}x its strength, the most the default raises it: the generator draws "
+                    f"little of it on these faces")
+        if self.gain > 1:
+            return (f"{asked} raised {self.gain:.1f}x (to {self.strength * self.gain:+.2f}) so that it moves "
+                    f"{self.attribute} by {self.reached:+.2f} on this video (as asked: {self.given:+.2f})")
+        return f"{asked} moves {self.attribute} by {self.reached:+.2f} on this video, as asked"
+
+
 @torch.no_grad()
-def calibrated(scene: Scene, propagate: Callable) -> tuple[Edit, ...]:
+def calibrated(scene: Scene, propagate: Callable) -> tuple[tuple[Edit, ...], tuple[Raise, ...]]:
     """The scene's edits, each learned direction whose attribute the probe reads raised so that, made along
     the video by ``propagate`` (an :meth:`EditMode.propagate`), it moves the attribute by at least 90% of
     its strength x :data:`UNIT_CHANGE` on average over the first, middle and last observed frames, as it
     does on the generator's samples (a video's codes answer the same offset less or more: an attribute far
-    from the frame's own needs more). Secant steps; an edit is never weakened, and raised at most
-    :data:`MAX_GAIN` times. Without a probe, the edits as they are."""
+    from the frame's own needs more), and a :class:`Raise` for each edit so set. Secant steps; an edit is
+    never weakened, and raised at most :data:`MAX_GAIN` times. Without a probe, the edits as they are."""
     probe, trajectory = scene.probe, scene.trajectory
     if probe is None or not scene.edits:
-        return scene.edits
+        return scene.edits, ()
     observed = trajectory.observed_times
     keys = torch.unique(observed[torch.tensor([0, len(observed) // 2, len(observed) - 1])])
     plain = trajectory.evaluate(keys, path=scene.path)
 
     def read(codes: torch.Tensor) -> torch.Tensor:
         return probe(from_uint8(np.concatenate(list(drawn(scene.generator, codes, scene.base, plain)))))
-    before, out = read(plain), []
+    before, out, raises = read(plain), [], []
     for e in scene.edits:
         d = e.direction
         if d.method != "learned" or d.attribute not in ATTRIBUTES or not e.strength:
             out.append(e)
             continue
-        column, target, gain = ATTRIBUTES.index(d.attribute), e.strength * UNIT_CHANGE, 1.0
-        for _ in range(CALIBRATION_STEPS):
+        column, target, gain, given = ATTRIBUTES.index(d.attribute), e.strength * UNIT_CHANGE, 1.0, None
+        for step in range(CALIBRATION_STEPS + 1):
             codes = propagate(trajectory, keys, [replace(e, strength=e.strength * gain, schedule=None)], scene.path)
             reached = float((read(codes)[:, column] - before[:, column]).mean())
-            if reached * target <= 0 or reached / target >= 0.9 or gain >= MAX_GAIN:
+            given = reached if given is None else given
+            if reached * target <= 0 or reached / target >= 0.9 or gain >= MAX_GAIN or step == CALIBRATION_STEPS:
                 break
             gain = min(MAX_GAIN, gain * target / reached)
         out.append(replace(e, strength=e.strength * gain))
-    return tuple(out)
+        raises.append(Raise(d.name, d.attribute, e.strength, round(gain, 3), given, reached, target))
+    return tuple(out), tuple(raises)
 
 
 # One object per mode, under the names of dynode.config.EDIT_MODES (the one list of them).
