@@ -47,6 +47,7 @@ from common import inverted, save_report, timed
 from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig
 from dynode.dynamics import load_trajectory, save_trajectory
 from dynode.edit import Direction, Edit, carry
+from dynode.edit.lock import LockReport
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
 from dynode.edit.modes import MODES, Scene
@@ -177,6 +178,7 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
             (pixels, reports), seconds = timed(lambda: _edited(pipe, times, edit, propagation, path, fidelity,
                                                                lock_config, steady))
             look = edit_look(plains[fitted, fidelity], pixels, region)
+            locks = [r for r in reports if isinstance(r, LockReport)]  # auto's reports say how it set the strength
             realism = w_distance(_codes(pipe, times, edit, propagation, path, lock_config), stats)
             report = edit_report(probe, from_uint8(pixels), from_uint8(plains[fitted, fidelity]), from_uint8(source),
                                  attribute, sign, min_change)
@@ -188,8 +190,8 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
                                        **{k: getattr(look, k) for k in ("colour_drift", "hue_range", "unedited_drift",
                                                                         "unedited_hue_range", "leakage")},
                                        "w_distance": round(float(realism.mean()), 4),
-                                       "at_bound": sum(len(r.at_bound) for r in reports) / max(
-                                           sum(r.keyframes for r in reports), 1)}
+                                       "at_bound": sum(len(r.at_bound) for r in locks) / max(
+                                           sum(r.keyframes for r in locks), 1)}
             if row in ("first-frame", "first-frame, full space"):  # how far the flow moved the first frame's edit
                 codes = carry(traj, times, edit, path)
                 offset = edit[0].direction.offset(edit[0].strength, traj.latent_shape[0])

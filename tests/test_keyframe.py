@@ -220,8 +220,8 @@ def test_a_confined_edit_keeps_its_shape_and_drops_a_faint_tint_far_from_it():
 def test_a_raise_says_what_the_default_did_to_the_strength():
     from dynode.edit.modes import Raise
     short = Raise("glasses", "glasses", 2.0, 3.0, 0.001, 0.02, 0.2)
-    assert short.short and "by +0.02 on this video (asked: +0.20) at 3.0x" in short.summary()
+    assert short.warning and "by +0.02 on this video (asked: +0.20) at 3.0x" in short.summary()
     raised = Raise("smile", "smile", 2.0, 1.5, 0.12, 0.21, 0.2)
-    assert not raised.short and raised.summary().startswith("smile +2 raised 1.5x (to +3.00)")
+    assert not raised.warning and raised.summary().startswith("auto: smile +2 raised 1.5x (to +3.00)")
     kept = Raise("eye_open", "eye_open", -2.0, 1.0, -0.3, -0.3, -0.2)
-    assert not kept.short and kept.summary().endswith("as asked")
+    assert not kept.warning and kept.summary().endswith("as asked")

@@ -281,8 +281,8 @@ class App:
             clip.times.numpy(), {"edited - unedited": torch.cat(changes).numpy()},
             self.output(session, "attribute", ".png"), f"probe change of {attribute}",
             f"{made[0].direction.name} {made[0].strength:+g}")
-        unheld = [report.summary() for report in clip.reports if report.unheld]
-        return out, plot, "; ".join([f"{len(clip)} edited frames ({mode})", *(f"warning: {u}" for u in unheld)])
+        said = [f"{'warning: ' if report.warning else ''}{report.summary()}" for report in clip.reports]
+        return out, plot, "; ".join([f"{len(clip)} edited frames ({mode})", *said])
 
 
 def directions_of(generator: str) -> list[str]:

@@ -149,6 +149,11 @@ class LockReport:
         """How many keyframes the lock could not hold."""
         return sum(not h for h in self.held)
 
+    @property
+    def warning(self) -> bool:
+        """Some keyframes could not be held."""
+        return self.unheld > 0
+
     def summary(self) -> str:
         """One line: how well the edit was held, naming the keyframes stopped at a gain bound."""
         line = f"locked {self.direction}: {self.keyframes - self.unheld} of {self.keyframes} keyframes held at " \

@@ -55,10 +55,10 @@ class Drawing:
         keys: the keyframes whose look is held on the change from ``geometry``'s renders, with
             ``weights`` (N,) scaling it (a schedule's).
         base: the generator before a tuning, which draws the change from the ``unedited`` codes.
-        reports: how each locked edit was held.
+        reports: how each locked edit was held (:class:`~dynode.edit.lock.LockReport`), or how the default set
+            each learned edit's strength on the video (:class:`Raise`).
         confined: each frame's change from ``geometry``'s renders is kept where it is clear
             (:mod:`dynode.edit.confine`).
-        raises: how the default mode set each learned edit's strength on the video (:func:`calibrated`).
     """
 
     codes: torch.Tensor
@@ -68,9 +68,8 @@ class Drawing:
     weights: torch.Tensor | None = None
     base: Generator | None = None
     unedited: torch.Tensor | None = None
-    reports: tuple[LockReport, ...] = ()
+    reports: tuple = ()
     confined: bool = False
-    raises: tuple["Raise", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,8 @@ class Auto(PerFrame):
 
     def plan(self, scene: Scene) -> Drawing:
         edits, raises = calibrated(scene, self.propagate)
-        return replace(super().plan(replace(scene, edits=edits)), raises=raises)
+        drawing = super().plan(replace(scene, edits=edits))
+        return replace(drawing, reports=drawing.reports + raises)
 
 
 # A learned direction's strength 1 moves its attribute by this share of its range (LearnConfig.unit_change);
@@ -213,13 +213,14 @@ class Raise:
     target: float
 
     @property
-    def short(self) -> bool:
+    def warning(self) -> bool:
         """The edit moves its attribute by less than 90% of its target on the video, even as raised."""
         return self.reached / self.target < 0.9
 
     def summary(self) -> str:
-        asked = f"{self.name} {self.strength:+g}"
-        if self.short:
+        """One line: what the raise did, or how far short the edit stays."""
+        asked = f"auto: {self.name} {self.strength:+g}"
+        if self.warning:
             return (f"{asked} moves {self.attribute} by {self.reached:+.2f} on this video (asked: {self.target:+.2f}) "
                     f"at {self.gain:.1f}x its strength, the most the default raises it: the generator draws "
                     f"little of it on these faces")

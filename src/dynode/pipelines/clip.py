@@ -37,8 +37,9 @@ class Clip:
         audio: the video whose audio track goes with the frames (None: silent).
         audio_stretch: how many times longer the audio plays than in its video, its pitch kept
             (a clip slowed down 4x: 4).
-        reports: what the method that made it measured (a locked edit's
-            :class:`~dynode.edit.lock.LockReport` per edit and span).
+        reports: what the method that made it measured, per edit and span (a locked edit's
+            :class:`~dynode.edit.lock.LockReport`, the default's :class:`~dynode.edit.modes.Raise`); each has a
+            one-line ``summary()`` and says whether it is a ``warning``.
     """
 
     times: torch.Tensor

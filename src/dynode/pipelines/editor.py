@@ -51,8 +51,8 @@ def motion_edits(models: Models, spec: EditSpec) -> list[tuple[str | Direction, 
 def plan(models: Models, trajectory: Trajectory, t: torch.Tensor, edits: list[Edit], motion: list, spec: EditSpec,
          log: Callable[[str], None]) -> Drawing:
     """One span's drawing at ``t``: its motion edits applied to the dynamics, then its edit mode's plan
-    (see :mod:`dynode.edit.modes`); how the default set each learned edit's strength is logged, and what a
-    locked edit could not hold, or an edit that stays short of its strength, as a warning."""
+    (see :mod:`dynode.edit.modes`). Its reports are logged (how a locked edit was held, how the default set
+    each learned edit's strength), what a lock could not hold or an edit that stays short as a warning."""
     for component, gain in motion:
         trajectory = scale_motion(trajectory, motion_component(trajectory, component), gain)
     # On a generator tuned to the video, the edit's change is the untuned generator's (its directions' own).
@@ -60,10 +60,7 @@ def plan(models: Models, trajectory: Trajectory, t: torch.Tensor, edits: list[Ed
                   models.probe, spec.path, spec.fidelity == "detail")
     drawing = MODES[spec.propagation].plan(scene)
     for report in drawing.reports:
-        if report.unheld:
-            log(f"warning: {report.summary()}")
-    for raised in drawing.raises:
-        log(f"{'warning: ' if raised.short else ''}{spec.propagation}: {raised.summary()}")
+        log(f"{'warning: ' if report.warning else ''}{report.summary()}")
     return drawing
 
 
