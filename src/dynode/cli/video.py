@@ -199,8 +199,8 @@ def edit(trajectory: Path = typer.Argument(..., help="trajectory artifact from `
          factor: int = O(1, help="render at this multiple of the observed frame rate"),
          compare: bool = O(False, help="put the unedited video on the left"),
          full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY_LATENT, device: str = DEVICE) -> None:
-    """Edit a fitted video: every frame draws its own edit, carried by the fitted dynamics from the first, and a
-    colour edit's look is held from the keyframe (--propagation chooses another way)."""
+    """Edit a fitted video: every frame draws its own edit, added to its code and raised to its strength's amount,
+    and a colour edit's look is held from the keyframe (--propagation chooses another way)."""
     with _errors():
         from dynode.edit import parse_motion
         if not direction and not motion:

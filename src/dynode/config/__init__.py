@@ -32,10 +32,10 @@ RENDER_PATHS = ("auto", *PATHS, *LATENT_BASELINES)
 DEFAULT_PATH = "auto"
 # The generator every command, the app and the API use unless told another: the bundled toy-face StyleGAN2.
 DEFAULT_GENERATOR = "toyfaces64"
-# How an edit rides on the path: every frame renders its own edit with the look of a colour edit held
-# from the keyframe (auto), hold the first frame's look of every edit along the video's motion, edit
-# the first code and carry it, add it to every code, or carry it at a per-frame gain that holds its
-# effect (see :mod:`dynode.pipelines.editor`).
+# How an edit rides on the path: every frame renders its own edit, added to its code, with the look of
+# a colour edit held from the keyframe (auto), hold the first frame's look of every edit along the
+# video's motion, edit the first code and carry it, add it to every code, or carry it at a per-frame
+# gain that holds its effect (see :mod:`dynode.edit.modes`).
 EDIT_MODES = ("auto", "keyframe", "first-frame", "per-frame", "locked")
 
 
