@@ -184,12 +184,19 @@ def run_video(models, probe, judge, seed: int, times: torch.Tensor, edits: list[
                                  attribute, sign, min_change)
             judged = edit_report(judge, from_uint8(pixels), from_uint8(plains[fitted, fidelity]), from_uint8(source),
                                  attribute, sign, min_change)
-            scores[f"{name}/{row}"] = {**report, "sign": sign, "flicker": flicker(pixels, source, flows)["relative"],
+            moved = read_attributes(judge, from_uint8(pixels)) - read_attributes(judge, from_uint8(plains[fitted, fidelity]))
+            scores[f"{name}/{row}"] = {**report, "sign": sign, "attribute": attribute,
+                                       "flicker": flicker(pixels, source, flows)["relative"],
                                        "seconds": round(seconds, 3), "judge_change_cv": judged["change_cv"],
                                        "judge_success_rate": judged["success_rate"],
                                        **{k: getattr(look, k) for k in ("colour_drift", "hue_range", "unedited_drift",
                                                                         "unedited_hue_range", "leakage")},
                                        "w_distance": round(float(realism.mean()), 4),
+                                       # the judge's change of every attribute: the edit's own (signed, the
+                                       # intended way positive) and what it drags along (mean absolute)
+                                       "judge_attributes": {a: round(float(sign * moved[:, i].mean() if a == attribute
+                                                                           else moved[:, i].abs().mean()), 4)
+                                                            for i, a in enumerate(ATTRIBUTES)},
                                        "at_bound": sum(len(r.at_bound) for r in locks) / max(
                                            sum(r.keyframes for r in locks), 1)}
             if row in ("first-frame", "first-frame, full space"):  # how far the flow moved the first frame's edit
@@ -227,6 +234,9 @@ def summarise(per_video: list[dict], edits: list[tuple[str, float]], rows: tuple
         out[case] = {k: round(float(np.mean([v[case][k] for v in per_video])), 4) for k in SCORES}
         out[case]["success_by_quarter"] = [round(float(np.mean(q)), 4) for q in
                                            zip(*[v[case]["success_by_quarter"] for v in per_video])]
+        out[case]["judge_attributes"] = {a: round(float(np.mean([v[case]["judge_attributes"][a] for v in per_video])), 4)
+                                         for a in ATTRIBUTES}
+        out[case]["attribute"] = per_video[0][case]["attribute"]
     for mode in rows:
         cells = [out[f"{name}/{mode}"] for name, _ in edits]
         out[mode] = {k: round(float(np.mean([r[k] for r in cells])), 4) for k in SCORES}
@@ -272,6 +282,7 @@ def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float, r
         f"{m['seconds']:.1f}"))
     for name in ("unedited", "unedited, detail"):
         lines.append(f"| {name} | - | - | - | - | - | - | - | - | {summary[name]['flicker']:.3f} | - |")
+    lines += ["", entanglement(summary, edits, rows[0])]
     lines += ["", "| motion edit | probe motion amplitude (x unedited) | flicker (x source) | s/video |", "|---|---|---|---|"]
     for gain in MOTION_GAINS:
         m = summary[f"motion pc0 x{gain:g}"]
@@ -284,6 +295,18 @@ def markdown(summary: dict, edits: list[tuple[str, float]], min_change: float, r
             m, (edit, _, mode) = summary[key], key.partition("/")
             lines.append(f"| {edit.removeprefix('probe-free').strip() or 'all'} | {mode} | {m['image_change_mean']:.2f} | "
                          f"{m['image_change_cv']:.3f} | {m['flicker']:.3f} | {m['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def entanglement(summary: dict, edits: list[tuple[str, float]], row: str) -> str:
+    """A table of each edit (in ``row``'s mode) against every attribute, read by the judge: the edit's own
+    attribute's change (bold, the intended way positive), and the mean absolute change of every other."""
+    lines = [f"| edit ({row}) | " + " | ".join(ATTRIBUTES) + " |", "|---|" + "---|" * len(ATTRIBUTES)]
+    for name, strength in edits:
+        case = summary[f"{name}/{row}"]
+        moved = case["judge_attributes"]
+        cells = [f"**{moved[a]:+.3f}**" if a == case["attribute"] else f"{moved[a]:.3f}" for a in ATTRIBUTES]
+        lines.append(f"| {name} ±{abs(strength):g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

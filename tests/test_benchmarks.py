@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from dynode.metrics.attributes import ATTRIBUTES
 from conftest import frame_count, image_size
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +112,9 @@ def test_editing_benchmark_scores_every_mode(tiny_folder, tmp_path):
     modes = ("first-frame", "per-frame", "locked", "first-frame, steady", "locked, simple")
     assert all(summary[f"probe-free {d}/{m}"]["image_change_mean"] > 1 for m in modes for d in ("skin", "random"))
     assert "| probe-free edit |" in (out / "editing.md").read_text() and "probe-free/locked" in summary
+    # The entanglement table: each edit against every attribute the judge reads, its own in bold.
+    assert "| edit (auto) | smile | mouth_open |" in (out / "editing.md").read_text()
+    assert set(summary["skin/auto"]["judge_attributes"]) == set(ATTRIBUTES) and summary["skin/auto"]["attribute"] == "skin"
     assert frame_count(out / "side_by_side_skin.mp4") == 6
     assert all(min(image_size(out / f"strip_{name}.png")) >= 16 for name in ("skin", "smile"))
     assert json.loads((out / "editing.json").read_text()) == report
