@@ -225,3 +225,20 @@ def test_a_raise_says_what_the_default_did_to_the_strength():
     assert not raised.warning and raised.summary().startswith("auto: smile +2 raised 1.5x (to +3.00)")
     kept = Raise("eye_open", "eye_open", -2.0, 1.0, -0.3, -0.3, -0.2)
     assert not kept.warning and kept.summary().endswith("as asked")
+
+
+def test_the_default_draws_a_colour_alone_by_the_tuned_generator_and_a_shape_by_the_one_before(tiny_gen):
+    # On a generator tuned to the video, the one before the tuning draws a shape edit's change (the tuned one
+    # draws it weakly), but its edges do not sit where the tuned render's do: a colour alone is drawn by the
+    # tuned generator itself, which leaves no light seam at the hair's edge.
+    from dynode.edit.modes import MODES, Scene
+    pipe = _line_pipe(tiny_gen)
+    t = pipe.trajectory.observed_times
+    vectors = torch.randn(2, tiny_gen.w_dim, generator=torch.Generator().manual_seed(9))
+    mouth = Edit(Direction("mouth", vectors[0], sigma=0.5, attribute="mouth_open"), 3.0)
+    skin = Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0)
+    before = tiny_gen  # stands for the generator before a tuning
+    plans = {name: MODES["auto"].plan(Scene(pipe.trajectory, t, edits, EditSpec(), tiny_gen, before, None, "exact",
+                                            False))
+             for name, edits in (("colour", (skin,)), ("shape", (mouth,)), ("both", (mouth, skin)))}
+    assert plans["colour"].base is None and plans["shape"].base is before and plans["both"].base is before

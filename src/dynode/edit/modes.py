@@ -187,6 +187,8 @@ class Auto(PerFrame):
         return bool(edits) and not held
 
     def plan(self, scene: Scene) -> Drawing:
+        if scene.edits and all(e.direction.appearance for e in scene.edits):
+            scene = replace(scene, base=None)  # colours alone: the tuned generator's own change, no seam at edges
         edits, raises = calibrated(scene, self.propagate)
         drawing = super().plan(replace(scene, edits=edits))
         return replace(drawing, reports=drawing.reports + raises)
