@@ -17,7 +17,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
               "edit_hair_color.mp4": 40, "edit_smile.mp4": 40, "comparison.mp4": 29}
     assert {name: frame_count(tmp_path / name) for name in counts} == counts
     assert min(image_size(tmp_path / "trajectory.png")) >= 200 and min(image_size(tmp_path / "edit_hair_color.png")) >= 200
-    assert image_size(tmp_path / "edit_hair_color_strip.png") == (6 * 64 * 3, 5 * 64 * 3)  # 6 times x 5 modes
+    assert image_size(tmp_path / "edit_hair_color_strip.png") == (6 * 64 * 3, 6 * 64 * 3)  # 6 times x (unedited + 5 modes)
     assert image_size(tmp_path / "teaser.png") == (9 * 64 * 2, 4 * 64 * 2)  # 2 kept intervals x 4 rows
     assert len(load_latents(tmp_path / "latents.safetensors")) == 8
     assert load_trajectory(tmp_path / "trajectory.safetensors").observed.shape[0] == 8
@@ -33,7 +33,7 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     held = metrics["held_out_interpolation"]  # the kept frames' own detail, carried, beats the bare renders
     assert held["ode_detail"]["psnr"] > held["ode"]["psnr"] + 1
     edit = metrics["edit"]
-    for mode in ("keyframe", "ode", "per_frame", "locked"):  # hair_color +2 lightens the hair in every mode
+    for mode in ("auto", "keyframe", "ode", "per_frame", "locked"):  # hair_color +2 lightens the hair in every mode
         assert edit[mode]["attribute_change_mean"] > 0.05, edit
     # The keyframe edit holds the first frame's colour (its drift within 1 Delta-E of the unedited region's
     # own, its hue steadier than the edit carried by the dynamics) and keeps out of the rest of the picture.
@@ -41,6 +41,8 @@ def test_demo_writes_every_output_and_metrics(tmp_path):
     assert look["colour_drift"] <= look["unedited_drift"] + 1.0, edit
     assert look["hue_range"] < carried["hue_range"] / 2 and look["leakage"] < carried["leakage"] / 2, edit
     assert f"keyframe {look['colour_drift']:.1f}" in metrics_line
+    default = edit["auto"]["look"]  # the default holds the colour too, drawn by the tuned generator itself
+    assert default["colour_drift"] <= default["unedited_drift"] + 1.0 and f"auto {default['colour_drift']:.1f}" in metrics_line
     assert set(metrics["stage_seconds"]) >= {"invert", "fit", "interpolate", "extrapolate", "edit",
                                              "edit_shape"}
     shape = metrics["shape_edit"]  # smile +2 in the default mode: the mouth drawn anew, smiling, on every frame

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from dynode.cli.common import (DEVICE, FIDELITY, ITERS, SUBSPACE_DIM, O, SEED, _device, _errors, _read_options,
                                _progress, _run_spec, app, err, say)
-from dynode.config import EditSpec, FitConfig, Interpolation
+from dynode.config import EDIT_MODES, EditSpec, FitConfig, Interpolation
 
 STATUS_STYLE = {"done": "green", "skipped": "cyan", "failed": "bold red", "ignored": "yellow"}
 
@@ -28,7 +28,7 @@ def batch(inputs: List[str] = typer.Argument(..., help="videos, folders of video
                                                                              "edit; repeatable"),
           strength: Optional[List[float]] = O(None, "--strength", "-s", help="edit strength; one for all or one "
                                                                              "per --direction [2]"),
-          propagation: str = O(EditSpec.propagation, help="keyframe, first-frame, per-frame or locked (see `dynode edit`)"),
+          propagation: str = O(EditSpec.propagation, help=f"{', '.join(EDIT_MODES)} (see `dynode edit`)"),
           address: Optional[str] = O(None, help="join this Ray cluster (default: start one on this machine)"),
           workers: Optional[int] = O(None, help="local Ray: videos processed at once (default: the CPU count; 1: one after another in this process, without Ray)"),
           device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:

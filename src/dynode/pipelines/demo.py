@@ -145,6 +145,7 @@ class ShapeEdit:
 class EditMetrics:
     direction: str
     strength: float
+    auto: EditChange
     keyframe: EditChange
     ode: EditChange
     per_frame: EditChange
@@ -189,8 +190,8 @@ class DemoMetrics:
         """One line: the edit's colour drift per mode against the unedited video's, in Delta-E."""
         e = self.edit
         modes = ", ".join(f"{name} {m.look.colour_drift:.1f}" for name, m in
-                          (("keyframe", e.keyframe), ("first-frame", e.ode), ("per-frame", e.per_frame),
-                           ("locked", e.locked)))
+                          (("auto", e.auto), ("keyframe", e.keyframe), ("first-frame", e.ode),
+                           ("per-frame", e.per_frame), ("locked", e.locked)))
         return f"edit {e.direction} {e.strength:+g}: colour drift {modes} (unedited {e.ode.look.unedited_drift:.1f})"
 
     def shape_line(self) -> str:
@@ -275,11 +276,11 @@ def _scored(truth: _Truth, px: dict[str, np.ndarray], cv_future: np.ndarray) -> 
 
 def _edit_modes(pipe: VideoPipeline, config: DemoConfig, truth: _Truth, plain_px: np.ndarray,
                 out: Path) -> dict[str, np.ndarray]:
-    """The colour edit in every mode on the full grid (keyframe, first-frame, per-frame, locked), written
-    side by side and as a strip (a row per mode, 6 times a row)."""
+    """The colour edit in every mode on the full grid (auto, keyframe, first-frame, per-frame, locked),
+    written side by side and as a strip (a row per mode, 6 times a row)."""
     edit = [Edit(pipe.direction(config.direction), config.strength)]
     pxs = {mode: pipe.edit(EditSpec(propagation=mode), edits=edit, times=truth.times).numpy()
-           for mode in ("keyframe", "first-frame", "per-frame", "locked")}
+           for mode in ("auto", "keyframe", "first-frame", "per-frame", "locked")}
     write_video(out / f"edit_{config.direction}.mp4", side_by_side(plain_px, *pxs.values(), gap=2), config.fps)
     cols = np.linspace(0, len(truth.times) - 1, 6).round().astype(int)
     save_grid(out / f"edit_{config.direction}_strip.png",
@@ -306,7 +307,7 @@ def _edit_metrics(probe, config: DemoConfig, plain_px: np.ndarray, modes: dict[s
     attr = ATTRIBUTES.index(EDITABLE[config.direction])
     edit_metrics, changes = {}, {}
     region = modes["first-frame"][0].astype(np.float32) - plain_px[0].astype(np.float32)
-    names = {"keyframe": "keyframe", "first-frame": "ode", "per-frame": "per_frame", "locked": "locked"}
+    names = {"auto": "auto", "keyframe": "keyframe", "first-frame": "ode", "per-frame": "per_frame", "locked": "locked"}
     with torch.no_grad():
         read_plain = probe(from_uint8(plain_px))  # every attribute of the unedited frames, read once
         unedited = read_plain[:, attr]
@@ -372,7 +373,7 @@ def run_demo(out_dir: str | Path = "demo_out", config: DemoConfig = DemoConfig()
 
     shape_px = pipe.edit(edits=[Edit(pipe.direction(config.shape_direction), config.strength)], times=t_all).numpy()
     write_video(out / f"edit_{config.shape_direction}.mp4", side_by_side(plain_px, shape_px, gap=2), config.fps)
-    _teaser(pipe, config, truth, shape_px, modes["keyframe"], out)
+    _teaser(pipe, config, truth, shape_px, modes["auto"], out)
     stage("edit_shape")
 
     write_video(out / "comparison.mp4", side_by_side(truth.pixels[span], plain_px[span], lin_px, gap=2), config.fps)
