@@ -227,11 +227,12 @@ def test_a_raise_says_what_the_default_did_to_the_strength():
     assert not kept.warning and kept.summary().endswith("as asked")
 
 
-def test_the_default_draws_a_colour_alone_by_the_tuned_generator_and_a_shape_by_the_one_before(tiny_gen):
+def test_the_default_draws_a_colour_by_the_tuned_generator_and_a_shape_by_the_one_before(tiny_gen):
     # On a generator tuned to the video, the one before the tuning draws a shape edit's change (the tuned one
-    # draws it weakly), but its edges do not sit where the tuned render's do: a colour alone is drawn by the
-    # tuned generator itself, which leaves no light seam at the hair's edge.
-    from dynode.edit.modes import MODES, Scene
+    # draws it weakly), but its edges do not sit where the tuned render's do: a colour is drawn by the tuned
+    # generator itself, which leaves no light seam at the hair's edge; with a shape edit beside it, the shape's
+    # change is drawn from the colour-edited codes.
+    from dynode.edit.modes import MODES, PerFrame, Scene
     pipe = _line_pipe(tiny_gen)
     t = pipe.trajectory.observed_times
     vectors = torch.randn(2, tiny_gen.w_dim, generator=torch.Generator().manual_seed(9))
@@ -242,3 +243,8 @@ def test_the_default_draws_a_colour_alone_by_the_tuned_generator_and_a_shape_by_
                                             False))
              for name, edits in (("colour", (skin,)), ("shape", (mouth,)), ("both", (mouth, skin)))}
     assert plans["colour"].base is None and plans["shape"].base is before and plans["both"].base is before
+    assert plans["shape"].own is None
+    np.testing.assert_allclose(plans["both"].own, PerFrame.propagate(pipe.trajectory, t, [skin], "exact"))
+    first = MODES["first-frame"].plan(Scene(pipe.trajectory, t, (mouth, skin), EditSpec(), tiny_gen, before, None,
+                                            "exact", False))
+    assert first.base is before and first.own is None  # the other modes draw every change as before

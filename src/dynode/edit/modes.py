@@ -20,7 +20,9 @@ their pictures), which the renderer draws in one pass:
 
 Where no look is held, ``steady`` averages the edit's change along the unedited renders' motion
 (:mod:`dynode.edit.steady`). On a generator tuned to the video, the edit's change is drawn by the
-generator before the tuning (``base``; see :func:`dynode.render.drawn`).
+generator before the tuning (``base``; see :func:`dynode.render.drawn`), which the directions were
+learned on; the default draws the colour edits by the tuned generator itself (:meth:`EditMode.drawn_by_tuned`),
+whose edges are the frame's own.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class Drawing:
         steady: the steady strength on the change from ``geometry``'s renders (0: off).
         keys: the keyframes whose look is held on the change from ``geometry``'s renders, with
             ``weights`` (N,) scaling it (a schedule's).
-        base: the generator before a tuning, which draws the change from the ``unedited`` codes.
+        base: the generator before a tuning, which draws the change from the ``unedited`` codes (from ``own``
+            for ``codes``: the codes with the edits the tuned generator draws itself, when there are some).
         reports: how each locked edit was held (:class:`~dynode.edit.lock.LockReport`), or how the default set
             each learned edit's strength on the video (:class:`Raise`).
         confined: each frame's change from ``geometry``'s renders is kept where it is clear
@@ -70,6 +73,7 @@ class Drawing:
     unedited: torch.Tensor | None = None
     reports: tuple = ()
     confined: bool = False
+    own: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -116,12 +120,18 @@ class EditMode:
         """Whether each frame's change is kept where it is clear (:mod:`dynode.edit.confine`)."""
         return False
 
+    def drawn_by_tuned(self, edit: Edit) -> bool:
+        """Whether, on a generator tuned to the video, the tuned generator draws this edit itself (else the
+        generator before the tuning draws its change)."""
+        return False
+
     def plan(self, scene: Scene) -> Drawing:
         """The span's :class:`Drawing` (see the module)."""
         edits, trajectory, t, path = scene.edits, scene.trajectory, scene.times, scene.path
         held = self.held(edits)
         anew = [e for e in edits if not any(e is h for h in held)]
-        base = scene.base if edits else None
+        own = [e for e in edits if self.drawn_by_tuned(e)] if scene.base is not None else []
+        base = scene.base if edits and len(own) < len(edits) else None
         confined = self.confines(edits, held)
         smoothed = scene.detail or bool(scene.spec.steady and edits) or confined
         plain = trajectory.evaluate(t, path=path) if base is not None or held or smoothed else None
@@ -133,7 +143,8 @@ class EditMode:
         keys, weights = (self._keys(scene, held, anew), torch.stack([e.weights(t) for e in held]).mean(0)) \
             if held else (None, None)
         return Drawing(codes, geometry, scene.spec.steady if edits else 0.0, keys, weights, base,
-                       plain if base is not None else None, reports, confined)
+                       plain if base is not None else None, reports, confined,
+                       self.propagate(trajectory, t, own, path) if own and base is not None else None)
 
     def _keys(self, scene: Scene, held: tuple[Edit, ...], anew: list[Edit]) -> Keyframes:
         """The keyframes (the spec's inside the observed span, else the first observed frame) rendered
@@ -144,11 +155,14 @@ class EditMode:
         kt = torch.tensor(chosen or [float(observed[0])], dtype=torch.float64)
         whole = [replace(e, schedule=None) for e in scene.edits]  # the keyframe's look at full strength
         under = [replace(e, schedule=None) for e in anew]
-        at_keys = trajectory.evaluate(kt, path=path)  # only called with edits held, so the scene's base draws
-        draw: Callable[[torch.Tensor], np.ndarray] = \
-            lambda codes: np.concatenate(list(drawn(scene.generator, codes, scene.base, at_keys)))  # noqa: E731
-        return Keyframes(kt.numpy(), draw(self.propagate(trajectory, kt, under, path) if under else at_keys),
-                         draw(self.propagate(trajectory, kt, whole, path)))
+        at_keys = trajectory.evaluate(kt, path=path)
+        own = [e for e in whole if self.drawn_by_tuned(e)] if scene.base is not None else []
+        base = scene.base if len(own) < len(whole) else None
+        draw: Callable[[torch.Tensor, torch.Tensor], np.ndarray] = \
+            lambda codes, start: np.concatenate(list(drawn(scene.generator, codes, base, start)))  # noqa: E731
+        return Keyframes(kt.numpy(), draw(self.propagate(trajectory, kt, under, path) if under else at_keys, at_keys),
+                         draw(self.propagate(trajectory, kt, whole, path),
+                              self.propagate(trajectory, kt, own, path) if own else at_keys))
 
 
 class PerFrame(EditMode):
@@ -186,10 +200,11 @@ class Auto(PerFrame):
     def confines(self, edits: tuple[Edit, ...], held: tuple[Edit, ...]) -> bool:
         return bool(edits) and not held
 
+    def drawn_by_tuned(self, edit: Edit) -> bool:
+        return edit.direction.appearance  # a colour: the frame's own edges, no seam where the two generators differ
+
     def plan(self, scene: Scene) -> Drawing:
-        if scene.edits and all(e.direction.appearance for e in scene.edits):
-            scene = replace(scene, base=None)  # colours alone: the tuned generator's own change, no seam at edges
-        edits, raises = calibrated(scene, self.propagate)
+        edits, raises = calibrated(scene, self.propagate, self.drawn_by_tuned)
         drawing = super().plan(replace(scene, edits=edits))
         return replace(drawing, reports=drawing.reports + raises)
 
@@ -233,13 +248,16 @@ class Raise:
 
 
 @torch.no_grad()
-def calibrated(scene: Scene, propagate: Callable) -> tuple[tuple[Edit, ...], tuple[Raise, ...]]:
+def calibrated(scene: Scene, propagate: Callable, by_tuned: Callable[[Edit], bool]) \
+        -> tuple[tuple[Edit, ...], tuple[Raise, ...]]:
     """The scene's edits, each learned direction whose attribute the probe reads raised so that, made along
     the video by ``propagate`` (an :meth:`EditMode.propagate`), it moves the attribute by at least 90% of
     its strength x :data:`UNIT_CHANGE` on average over the first, middle and last observed frames, as it
     does on the generator's samples (a video's codes answer the same offset less or more: an attribute far
-    from the frame's own needs more), and a :class:`Raise` for each edit so set. Secant steps; an edit is
-    never weakened, and raised at most :data:`MAX_GAIN` times. Without a probe, the edits as they are."""
+    from the frame's own needs more), and a :class:`Raise` for each edit so set. Each edit is read as it is
+    drawn: by the tuned generator itself where ``by_tuned`` says so, else by the scene's ``base``. Secant
+    steps; an edit is never weakened, and raised at most :data:`MAX_GAIN` times. Without a probe, the edits
+    as they are."""
     probe, trajectory = scene.probe, scene.trajectory
     if probe is None or not scene.edits:
         return scene.edits, ()
@@ -247,8 +265,8 @@ def calibrated(scene: Scene, propagate: Callable) -> tuple[tuple[Edit, ...], tup
     keys = torch.unique(observed[torch.tensor([0, len(observed) // 2, len(observed) - 1])])
     plain = trajectory.evaluate(keys, path=scene.path)
 
-    def read(codes: torch.Tensor) -> torch.Tensor:
-        return probe(from_uint8(np.concatenate(list(drawn(scene.generator, codes, scene.base, plain)))))
+    def read(codes: torch.Tensor, base: Generator | None = None) -> torch.Tensor:
+        return probe(from_uint8(np.concatenate(list(drawn(scene.generator, codes, base, plain)))))
     before, out, raises = read(plain), [], []
     for e in scene.edits:
         d = e.direction
@@ -258,7 +276,7 @@ def calibrated(scene: Scene, propagate: Callable) -> tuple[tuple[Edit, ...], tup
         column, target, gain, given = ATTRIBUTES.index(d.attribute), e.strength * UNIT_CHANGE, 1.0, None
         for step in range(CALIBRATION_STEPS + 1):
             codes = propagate(trajectory, keys, [replace(e, strength=e.strength * gain, schedule=None)], scene.path)
-            reached = float((read(codes)[:, column] - before[:, column]).mean())
+            reached = float((read(codes, None if by_tuned(e) else scene.base)[:, column] - before[:, column]).mean())
             given = reached if given is None else given
             if reached * target <= 0 or reached / target >= 0.9 or gain >= MAX_GAIN or step == CALIBRATION_STEPS:
                 break
