@@ -125,13 +125,18 @@ class EditMode:
         generator before the tuning draws its change)."""
         return False
 
+    def _by_tuned(self, scene: Scene, edits) -> tuple[list[Edit], Generator | None]:
+        """The ``edits`` the tuned generator draws itself, and the generator that draws the others' change
+        (the scene's ``base``; None when there are none, or no tuning)."""
+        own = [e for e in edits if self.drawn_by_tuned(e)] if scene.base is not None else []
+        return own, scene.base if len(own) < len(edits) else None
+
     def plan(self, scene: Scene) -> Drawing:
         """The span's :class:`Drawing` (see the module)."""
         edits, trajectory, t, path = scene.edits, scene.trajectory, scene.times, scene.path
         held = self.held(edits)
         anew = [e for e in edits if not any(e is h for h in held)]
-        own = [e for e in edits if self.drawn_by_tuned(e)] if scene.base is not None else []
-        base = scene.base if edits and len(own) < len(edits) else None
+        own, base = self._by_tuned(scene, edits)
         confined = self.confines(edits, held)
         smoothed = scene.detail or bool(scene.spec.steady and edits) or confined
         plain = trajectory.evaluate(t, path=path) if base is not None or held or smoothed else None
@@ -156,8 +161,7 @@ class EditMode:
         whole = [replace(e, schedule=None) for e in scene.edits]  # the keyframe's look at full strength
         under = [replace(e, schedule=None) for e in anew]
         at_keys = trajectory.evaluate(kt, path=path)
-        own = [e for e in whole if self.drawn_by_tuned(e)] if scene.base is not None else []
-        base = scene.base if len(own) < len(whole) else None
+        own, base = self._by_tuned(scene, whole)
         draw: Callable[[torch.Tensor, torch.Tensor], np.ndarray] = \
             lambda codes, start: np.concatenate(list(drawn(scene.generator, codes, base, start)))  # noqa: E731
         return Keyframes(kt.numpy(), draw(self.propagate(trajectory, kt, under, path) if under else at_keys, at_keys),

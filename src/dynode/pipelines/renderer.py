@@ -139,7 +139,7 @@ class Renderer:
         draw = partial(drawn, generator, base=d.base, unedited=d.unedited, chunk=chunk)
 
         def frames() -> Iterator[np.ndarray]:
-            chunks = draw(d.codes) if d.own is None else drawn(generator, d.codes, d.base, d.own, chunk)
+            chunks = draw(d.codes) if d.own is None else draw(d.codes, unedited=d.own)
             if d.geometry is None:
                 return chunks if detail is None else (detail.apply(t, c) for t, c in zip(times.split(chunk), chunks))
             plain = draw(d.geometry)
