@@ -136,12 +136,17 @@ def _line_pipe(tiny_gen):
                                      fit=FitConfig(iters=20, subspace_dim=2))
 
 
+def _mouth_and_skin(gen) -> tuple[Edit, Edit]:
+    """A shape edit (its direction made for mouth_open) and a colour edit (made for skin), strength 3."""
+    vectors = torch.randn(2, gen.w_dim, generator=torch.Generator().manual_seed(9))
+    return (Edit(Direction("mouth", vectors[0], sigma=0.5, attribute="mouth_open"), 3.0),
+            Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0))
+
+
 def test_the_default_edit_draws_a_shape_on_every_frame_and_holds_a_colours_look(tiny_gen):
     pipe = _line_pipe(tiny_gen)
     t = pipe.trajectory.observed_times
-    vectors = torch.randn(2, tiny_gen.w_dim, generator=torch.Generator().manual_seed(9))
-    mouth = Edit(Direction("mouth", vectors[0], sigma=0.5, attribute="mouth_open"), 3.0)
-    skin = Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0)
+    mouth, skin = _mouth_and_skin(tiny_gen)
     assert EditSpec().propagation == "auto" and skin.direction.appearance and not mouth.direction.appearance
     edit = lambda edits, mode: pipe.edit(EditSpec(propagation=mode), edits=edits, times=t).numpy()  # noqa: E731
     # A shape is drawn anew on every frame, the edit added to every code and kept where it changes the frame
@@ -235,9 +240,7 @@ def test_the_default_draws_a_colour_by_the_tuned_generator_and_a_shape_by_the_on
     from dynode.edit.modes import MODES, PerFrame, Scene
     pipe = _line_pipe(tiny_gen)
     t = pipe.trajectory.observed_times
-    vectors = torch.randn(2, tiny_gen.w_dim, generator=torch.Generator().manual_seed(9))
-    mouth = Edit(Direction("mouth", vectors[0], sigma=0.5, attribute="mouth_open"), 3.0)
-    skin = Edit(Direction("skin", vectors[1], sigma=0.5, attribute="skin"), 3.0)
+    mouth, skin = _mouth_and_skin(tiny_gen)
     before = tiny_gen  # stands for the generator before a tuning
     plans = {name: MODES["auto"].plan(Scene(pipe.trajectory, t, edits, EditSpec(), tiny_gen, before, None, "exact",
                                             False))
