@@ -22,8 +22,8 @@ import numpy as np
 
 from dynode.errors import InputError
 
-# Measured on bench-edit (docs/results/editing.md): the learned shape edits keep their success, and
-# their change outside the edit's region falls under 2 levels.
+# Chosen on bench-edit (docs/results/editing.md): the learned shape edits keep their success, and most
+# of their faint change far from the edit is left out.
 THRESHOLD, REACH, SIGMA, REFERENCE_SIZE = 8.0, 6.0, 2.0, 64
 
 
