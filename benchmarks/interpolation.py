@@ -93,6 +93,13 @@ def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: I
     interp["auto"].update(method=choice.method, loo_scores=choice.scores, check_seconds=round(check_s, 3),
                           render_seconds=round(render_s, 3))
     strip["auto"] = pix
+    # What the detail costs on the default's latent path: the spline rendered bare and with detail, after the
+    # check built what the two share (the kept frames' renders); the best of 5 runs each, taken in turns.
+    runs = {"latent": [], "detail": []}
+    for _ in range(5):
+        for f, seconds in runs.items():
+            seconds.append(timed(lambda: default.interpolate(times=t_span, path="spline", fidelity=f).numpy())[1])
+    interp["auto"]["detail_cost"] = round(min(runs["detail"]) / min(runs["latent"]), 3)
     for name, (field, path, image_weight) in DYNODE.items():
         if name not in fields or (field == "prior" and models.prior is None):  # not asked, or no motion prior
             continue
@@ -148,8 +155,8 @@ def _mean(per_video: list[dict]) -> dict:
         for method in per_video[0][task]:
             entries = [v[task][method] for v in per_video]
             out[task][method] = {k: round(float(np.mean([e[k] for e in entries])), 4)
-                                 for k in (*METRICS, "seconds", "render_seconds", "check_seconds", "spread_start",
-                                           "spread_end")
+                                 for k in (*METRICS, "seconds", "render_seconds", "check_seconds", "detail_cost",
+                                           "spread_start", "spread_end")
                                  if k in entries[0]}
     return out
 
@@ -230,17 +237,17 @@ def main(argv: list[str] | None = None) -> None:
                       "check_share_of_render": round(first["auto"]["check_seconds"] / first["auto"]["render_seconds"], 3)}
     report["targets"]["auto_within_0.1_of_best_candidate"] = first["auto"]["psnr"] >= max(candidates.values()) - 0.1
     report["targets"]["auto_not_below_dis_flow"] = first["auto"]["psnr"] >= first["dis_flow"]["psnr"]
+    report["targets"]["detail_render_cost<=1.3x"] = first["auto"]["detail_cost"] <= 1.3
     if "dynode" not in first:
         _finish(a, report, summary, strip)
         return
     for b in ("linear", "slerp", "spline", "minterpolate"):
         report["targets"][f"interp_beats_{b}"] = (first["dynode"]["psnr"] > first[b]["psnr"]
                                                   and first["dynode"]["stlpips"] < first[b]["stlpips"])
-    detail, plain = first["dynode-detail"], first["dynode"]
+    detail = first["dynode-detail"]
     for b in ("dis_flow", "minterpolate"):
         report["targets"][f"detail_beats_{b}"] = (detail["psnr"] > first[b]["psnr"]
                                                   and detail["stlpips"] < first[b]["stlpips"])
-    report["targets"]["detail_render_cost<=1.3x"] = detail["render_seconds"] <= 1.3 * plain["render_seconds"]
     # Which geometry carries the video's detail best, and by how much each beats DIS flow (issue targets:
     # +1 dB at 2 fps, +0.5 dB at 4 fps for the default).
     margins = {n: round(m["psnr"] - first["dis_flow"]["psnr"], 3) for n, m in first.items()

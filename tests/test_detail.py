@@ -42,6 +42,17 @@ def test_detail_reproduces_observed_frames_and_follows_the_motion_between_them()
         Detail(frames, renders, [0.0])
 
 
+def test_the_detail_fades_where_neither_neighbour_draws_what_the_render_draws():
+    renders = np.stack([_blobs(0), _blobs(4)])
+    frames = np.clip(renders.astype(np.float32) + 40.0, 0, 255).astype(np.uint8)  # a residual of +40 levels
+    middle = _blobs(2)
+    middle[10:20, 10:20] = 0  # new content (a dark square) that neither observation's render holds
+    out = Detail(frames, renders, [0.0, 1.0]).apply([0.5], middle[None])[0].astype(np.float32)
+    change = out - middle.astype(np.float32)
+    assert np.abs(change[12:18, 12:18]).mean() < 10  # no residual painted over what is new
+    assert np.abs(change[24:, 24:] - 40).mean() < 10  # the residual carried where the renders agree
+
+
 def test_real_flow_takes_the_picture_from_the_real_frames_where_their_flow_holds_and_the_path_where_not():
     renders = np.stack([_blobs(0), _blobs(4)])
     frames = np.stack([np.clip(r + _grain(s), 0, 255).astype(np.uint8) for r, s in zip(renders, (0, 4))])

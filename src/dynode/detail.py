@@ -8,8 +8,10 @@ time t, edited or not, inside or past the observed span:
    neighbouring observations' renders G(w_k), G(w_k+1) says where each pixel of u_t was in them
    (the latent path decides the motion, so flow exists for new, edited and extrapolated times);
 2. each neighbour's residual is warped into u_t's geometry and weighted by time (1 - s, s) and by
-   a confidence from forward-backward flow consistency; where neither neighbour is consistent
-   (occlusion) the residual fades out and the pure render shows;
+   a confidence: how closely the neighbour's render, warped the same way, draws u_t (both are
+   the generator's clean renders, so a wrong flow or an occlusion shows as a difference, and one
+   flow per neighbour is enough); where neither neighbour agrees the residual fades out and the
+   pure render shows;
 3. the residual is added to the target render (u_t itself, or the edited render G(w'(t))). Where
    an edit changes the picture strongly (|G(w'_t) - u_t| above ``edit_threshold``) only the
    residual's high frequencies are kept, so the detail does not undo the edit there.
@@ -32,7 +34,7 @@ import torch
 
 from dynode.config import DetailConfig
 from dynode.errors import InputError
-from dynode.flow import DISFlow, between, check_flow, confidence, warp
+from dynode.flow import DISFlow, between, confidence, warp
 from dynode.types import bracket, check_times
 
 
@@ -61,10 +63,12 @@ class Detail:
         self._dis = DISFlow()
 
     def _carried(self, k: int, geometry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Observation k's residual warped into ``geometry``'s frame, and its confidence (H, W, 1)."""
+        """Observation k's residual warped into ``geometry``'s frame, and its confidence (H, W, 1): how
+        closely observation k's render, warped the same way, draws what ``geometry`` draws."""
         forward = self._dis(geometry, self.renders[k])  # geometry(x) ~ render_k(x + forward(x))
-        backward = self._dis(self.renders[k], geometry)
-        return warp(self.residual[k], forward), check_flow(forward, backward).soft(self.config.consistency)[..., None]
+        moved = warp(np.concatenate([self.residual[k], self.renders[k].astype(np.float32)], -1), forward)
+        drawn = np.abs(geometry.astype(np.float32) - moved[..., 3:]).mean(-1)
+        return moved[..., :3], confidence(drawn, self.config.consistency)[..., None]
 
     def residual_at(self, t: float, geometry: np.ndarray) -> np.ndarray:
         """The carried residual (H, W, 3) float32 at time ``t`` (seconds) for the unedited render

@@ -329,7 +329,8 @@ class DetailConfig(_Config):
     """How detail is carried along the latent path (:mod:`dynode.detail`).
 
     Args:
-        consistency: forward-backward flow error (pixels) at which a neighbour's confidence
+        consistency: the mean difference (0-255 levels) between the render at the new time and a
+            neighbour's render warped onto it along the flow at which that neighbour's confidence
             falls to exp(-1); larger trusts the flow more.
         edit_threshold: mean |edited - unedited| change (0-255 levels) above which only the
             residual's high frequencies are kept. highpass_sigma: the Gaussian (pixels) whose
@@ -342,7 +343,7 @@ class DetailConfig(_Config):
             error, scaled by ``real_consistency`` pixels), and from the latent path elsewhere.
     """
 
-    consistency: float = 1.0
+    consistency: float = 48.0
     edit_threshold: float = 12.0
     highpass_sigma: float = 1.5
     horizon: float = 2.0
