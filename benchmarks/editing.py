@@ -46,7 +46,7 @@ import torch
 from common import inverted, save_report, timed
 from dynode.config import EditSpec, FitConfig, InversionConfig, LockConfig, PTIConfig
 from dynode.dynamics import load_trajectory, save_trajectory
-from dynode.edit import Direction, Edit, carry
+from dynode.edit import Direction, Edit, carry, read_directions
 from dynode.edit.lock import LockReport
 from dynode.io.images import from_uint8, save_grid
 from dynode.io.video import write_video
@@ -379,6 +379,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--init", default="previous", choices=["previous", "encoder", "mean", "auto"],
                    help="where inversion starts (previous, the warm start these tables were measured with)")
     p.add_argument("--iters", type=int, default=FitConfig().iters, help="fitting iterations")
+    p.add_argument("--directions", type=Path, default=None,
+                   help="a directions file to measure instead of the generator's library (e.g. those "
+                        "benchmarks/examples.py learns from labelled frames)")
     p.add_argument("--out", type=Path, default=None, help="folder for JSON, markdown, side-by-side video and the cache")
     a = p.parse_args(argv)
     if a.frames < 4 or a.fps <= 0:
@@ -389,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     probe = load_regressor()  # scores every generator's edits, probe of its own or not
     judge = load_regressor(a.judge) if a.judge is not None else probe
     models = dataclasses.replace(Models.from_pretrained(a.generator), probe=probe)
+    if a.directions is not None:
+        models = dataclasses.replace(models, directions=read_directions(a.directions))
     edits = _edits(a.edits, models.directions)
     inv = InversionConfig(steps=a.steps, steps_first=a.steps_first, init=a.init,
                           tune={"auto": None, "on": True, "off": False}[a.pti], tuning=PTIConfig(steps=a.pti_steps))

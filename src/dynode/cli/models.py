@@ -184,16 +184,29 @@ def directions_fit(method: str = O("learned", help="how: learned (an offset trai
                    vector: Optional[Path] = O(None, help="user: a .npy vector (w_dim,) or (num_ws, w_dim), e.g. an "
                                                              "InterFaceGAN boundary file (1, w_dim)"),
                    name: Optional[str] = O(None, help="user: the direction's name; learned: the one to learn "
-                                                      "(default: every named edit)"), seed: int = SEED) -> None:
+                                                      "(default: every named edit)"),
+                   examples: Optional[Path] = O(None, help="learned: a folder of example frames, with/ (showing "
+                                                           "the attribute) and without/, framed as the generator "
+                                                           "draws: --name is learned through a reader trained "
+                                                           "from them (any generator with an encoder)"),
+                   seed: int = SEED) -> None:
     """Find directions and add them to a directions file (replacing those of the same names)."""
     from dynode.edit import add_to_library, library_path, load_vector, parse_layers
-    from dynode.edit.find import find_directions
+    from dynode.edit.find import find_directions, learn_from_examples
     from dynode.generators import load_generator
     with _errors():
         _device("cpu", seed)
         gen = load_generator(generator)
-        found = find_directions(method, gen, parse_layers(layers, gen.num_ws), count, samples, seed,
-                                None if vector is None else load_vector(vector), name)
+        if examples is not None:
+            if method != "learned" or not name:
+                raise InputError("--examples learns one direction: give --method learned and its --name")
+            found, stats = learn_from_examples(gen, examples, name, parse_layers(layers, gen.num_ws), seed)
+            found = [found]
+            say(f"reader of {name!r}: {stats['with']} frames with, {stats['without']} without; held-out "
+                f"accuracy {stats['heldout_accuracy']:.0%}")
+        else:
+            found = find_directions(method, gen, parse_layers(layers, gen.num_ws), count, samples, seed,
+                                    None if vector is None else load_vector(vector), name)
         path = add_to_library(out or library_path(generator), found)
         for d in found:
             say(f"{d.name}: sigma {d.sigma:.3f} {json.dumps(d.info)}")

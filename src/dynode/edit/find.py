@@ -15,11 +15,14 @@ strength 1 means one standard deviation.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from dynode.config import check_choice
 from dynode.config.training import LearnConfig
 from dynode.edit.directions import EDITABLE, METHODS, Direction, check_shape, sample_w
+from dynode.edit.examples import read_examples, train_reader
 from dynode.edit.learn import learn_direction
 from dynode.errors import InputError
 from dynode.inversion.encoder import encoder_folder, load_encoder
@@ -151,13 +154,38 @@ def _interfacegan(generator: Generator, layers, count: int, samples: int, seed: 
     return [d.on_layers(layers) for d in interfacegan(generator, load_regressor(), samples, seed)]
 
 
-def _learned(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
+def _encoder(generator: Generator):
+    """The generator's encoder, None where it has none."""
     folder = encoder_folder(generator)
-    encoder = load_encoder(folder, generator) if folder is not None and (folder / "model.safetensors").is_file() \
+    return load_encoder(folder, generator) if folder is not None and (folder / "model.safetensors").is_file() \
         else None
+
+
+def _learned(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:
     reader = load_regressor()
-    return [learn_direction(generator, reader, n, layers, LearnConfig(seed=seed), encoder)
+    return [learn_direction(generator, reader, n, layers, LearnConfig(seed=seed), _encoder(generator))
             for n in ([name] if name else list(EDITABLE))]
+
+
+def learn_from_examples(generator: Generator, folder, name: str, layers: tuple[int, ...] | None = None,
+                        seed: int = 0, attribute: str | None = None) -> tuple[Direction, dict]:
+    """A direction ``name`` learned through the generator and a reader trained from the labelled frames in
+    ``folder``/with and ``folder``/without (see :mod:`dynode.edit.examples`); the codes it trains on are
+    the generator's samples and the encoder's codes of the examples. The direction's attribute is
+    ``attribute`` (default: ``name``). Returns it and the reader's stats.
+
+    Raises:
+        InputError: a generator without an encoder, examples missing, too few or not separable.
+    """
+    encoder = _encoder(generator)
+    if encoder is None:
+        raise InputError(f"learning {name!r} from examples needs the generator's encoder, and "
+                         f"{generator.record.label} has none: train one with `dynode train-encoder`")
+    positive, negative = read_examples(folder, generator.resolution)
+    reader, stats = train_reader(generator, encoder, attribute or name, positive, negative, seed=seed)
+    direction = learn_direction(generator, reader, name, layers, LearnConfig(seed=seed), encoder,
+                                frames=torch.cat([positive, negative]))
+    return replace(direction, info={**direction.info, "reader": stats}), stats
 
 
 def _user(generator: Generator, layers, count: int, samples: int, seed: int, vector, name) -> list[Direction]:

@@ -42,6 +42,8 @@ def attribute_targets(factors: dict[str, torch.Tensor]) -> torch.Tensor:
 class AttributeRegressor(nn.Module):
     """Images (B, 3, R, R) in [-1, 1] -> attributes (B, len(ATTRIBUTES)) in [0, 1] (R resized to 64)."""
 
+    attributes = ATTRIBUTES
+
     def __init__(self, width: int = 32):
         super().__init__()
         w = width
