@@ -52,6 +52,34 @@ def _read(generator: Generator, reader: nn.Module, codes: torch.Tensor) -> tuple
     return images, torch.cat([reader(x) for x in images.split(64)])
 
 
+def _calibrated(generator: Generator, reader: nn.Module, d: torch.Tensor, name: str, attribute: str,
+                others: list[int], config: LearnConfig) -> tuple[float, dict]:
+    """The share of the trained offset ``d`` that strength 1 adds, so that it moves the attribute by
+    ``unit_change`` on samples the offset never trained on, and what was measured on the way."""
+    target = reader.attributes.index(attribute)
+    check = sample_w(generator, config.pool, config.seed + 1)[:, None].repeat(1, generator.num_ws, 1)
+    _, before = _read(generator, reader, check)
+    _, after = _read(generator, reader, check + d)
+    moved = float((after - before)[:, target].mean())
+    if moved < 0.01:
+        raise InputError(f"learn_direction: the offset for {name!r} moves {attribute} by only {moved:.3f} on "
+                         "the generator's samples; more steps, other layers or another reader may help")
+    # A few secant steps, the response being curved.
+    scale = config.unit_change / moved
+    for _ in range(3):
+        _, unit = _read(generator, reader, check + scale * d)
+        reached = float((unit - before)[:, target].mean())
+        if abs(reached - config.unit_change) < 0.1 * config.unit_change or reached <= 0:
+            break
+        scale *= config.unit_change / reached
+    else:
+        _, unit = _read(generator, reader, check + scale * d)
+    return scale, {"steps": config.steps, "seed": config.seed, "trained_change": round(moved, 4),
+                   "unit_change": round(float((unit - before)[:, target].mean()), 4),
+                   "others_change_at_unit": round(float((unit - before)[:, others].abs().mean()), 4)
+                   if others else None}
+
+
 def learn_direction(generator: Generator, reader: nn.Module, name: str,
                     layers: tuple[int, ...] | None = None, config: LearnConfig = LearnConfig(),
                     encoder=None, progress: Callable[[int, int, float], None] | None = None,
@@ -112,27 +140,7 @@ def learn_direction(generator: Generator, reader: nn.Module, name: str,
         if progress is not None:
             progress(step + 1, config.steps, float(loss))
     d = (mask * offset).detach().cpu()
-    # Calibration on samples the offset never trained on: strength 1 moves the attribute by unit_change.
-    check = sample_w(generator, config.pool, config.seed + 1)[:, None].repeat(1, generator.num_ws, 1)
-    _, before = _read(generator, reader, check)
-    _, after = _read(generator, reader, check + d)
-    moved = float((after - before)[:, target].mean())
-    if moved < 0.01:
-        raise InputError(f"learn_direction: the offset for {name!r} moves {attribute} by only {moved:.3f} on "
-                         "the generator's samples; more steps, other layers or another reader may help")
-    # The share of the trained offset that strength 1 adds: a few secant steps, the response being curved.
-    scale = config.unit_change / moved
-    for _ in range(3):
-        _, unit = _read(generator, reader, check + scale * d)
-        reached = float((unit - before)[:, target].mean())
-        if abs(reached - config.unit_change) < 0.1 * config.unit_change or reached <= 0:
-            break
-        scale *= config.unit_change / reached
-    else:
-        _, unit = _read(generator, reader, check + scale * d)
-    info = {"steps": config.steps, "seed": config.seed, "trained_change": round(moved, 4),
-            "unit_change": round(float((unit - before)[:, target].mean()), 4),
-            "others_change_at_unit": round(float((unit - before)[:, others].abs().mean()), 4) if others else None,
-            "seconds": round(time.time() - start, 1)}
+    scale, info = _calibrated(generator, reader, d, name, attribute, others, config)
+    info["seconds"] = round(time.time() - start, 1)
     norm = float(d.norm())
     return Direction(name, d, norm * scale, layers, "learned", attribute, generator.record.id or None, info)
