@@ -82,6 +82,10 @@ def test_ganspace_and_user_directions_measure_their_spread(tiny_gen):
     assert user.method == "user" and user.sigma == pytest.approx(float((w @ user.vector).std()), rel=1e-3)
     with pytest.raises(InputError, match="has shape"):
         user_direction("u", torch.ones(3), tiny_gen)
+    # A user's vector named as a library colour edit is held as a colour in the default mode; others are shapes.
+    named = {n: user_direction(n, torch.ones(tiny_gen.w_dim), tiny_gen, samples=100).appearance
+             for n in ("hair_color", "skin", "smile", "u")}
+    assert named == {"hair_color": True, "skin": True, "smile": False, "u": False}
 
 
 def test_interfacegan_labels_samples_with_the_probe(tiny_gen):

@@ -91,8 +91,9 @@ class Direction:
 
     @property
     def appearance(self) -> bool:
-        """Whether it edits a colour (its attribute is one of :data:`APPEARANCE`), not a shape."""
-        return self.attribute in APPEARANCE
+        """Whether it edits a colour, not a shape: its attribute is one of :data:`APPEARANCE`, or it bears
+        the name of a library edit of one (a user's ``hair_color`` or ``skin`` vector)."""
+        return self.attribute in APPEARANCE or EDITABLE.get(self.name) in APPEARANCE
 
     def on_layers(self, layers: tuple[int, ...] | None) -> "Direction":
         """The same direction applied to other W+ layers (None: all)."""
