@@ -59,17 +59,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--names", nargs="+", default=list(EDITABLE), choices=list(EDITABLE))
     p.add_argument("--per-side", type=int, default=100, help="example frames with, and as many without")
     p.add_argument("--seed", type=int, default=7, help="draws the example frames")
+    p.add_argument("--no-encoder", action="store_true",
+                   help="learn as for a generator without an encoder (a reader on ImageNet features)")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     gen = load_generator(a.generator)
-    found, report = [], {"generator": a.generator, "per_side": a.per_side, "directions": {}}
+    found, report = [], {"generator": a.generator, "per_side": a.per_side, "no_encoder": a.no_encoder, "directions": {}}
     for k, name in enumerate(a.names):
         folder = a.out / "examples" / name
         write_examples(folder, EDITABLE[name], a.per_side, gen.resolution, a.seed + k)
         start = time.time()
         try:
-            direction, stats = learn_from_examples(gen, folder, name, attribute=EDITABLE[name])
+            direction, stats = learn_from_examples(gen, folder, name, attribute=EDITABLE[name], use_encoder=not a.no_encoder)
         except InputError as e:
             report["directions"][name] = {"error": str(e)}
             print(f"{name}: {e}")

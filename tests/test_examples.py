@@ -10,7 +10,7 @@ from dynode.cli import app
 from dynode.config.training import LearnConfig
 from dynode.data.toyfaces import render, sample_factors
 from dynode.edit.directions import sample_w
-from dynode.edit.examples import read_examples, train_reader
+from dynode.edit.examples import EncoderCodes, PerceptualFeatures, read_examples, train_reader
 from dynode.edit.learn import learn_direction
 from dynode.errors import InputError
 from dynode.generators import load_generator
@@ -50,7 +50,7 @@ def test_examples_are_read_from_two_folders_and_refused_with_the_way_out(tmp_pat
 
 def test_a_direction_learned_from_labelled_frames_draws_the_attribute(toy):
     gen, encoder = toy
-    reader, stats = train_reader(gen, encoder, "glasses", _faces(1.0, 24, 0), _faces(0.0, 24, 1))
+    reader, stats = train_reader(EncoderCodes(encoder, gen), "glasses", _faces(1.0, 24, 0), _faces(0.0, 24, 1))
     assert stats["heldout_accuracy"] >= 0.75 and reader.attributes == ("glasses",)
     config = LearnConfig(steps=12, pool=24, samples=8, toy=4, seed=0)
     direction = learn_direction(gen, reader, "glasses", config=config, encoder=encoder, frames=_faces(0.0, 16, 2))
@@ -68,4 +68,17 @@ def test_a_direction_learned_from_labelled_frames_draws_the_attribute(toy):
 def test_examples_that_do_not_differ_are_refused(toy):
     gen, encoder = toy
     with pytest.raises(InputError, match="do not separate"):
-        train_reader(gen, encoder, "glasses", _faces(0.0, 16, 3), _faces(0.0, 16, 4))
+        train_reader(EncoderCodes(encoder, gen), "glasses", _faces(0.0, 16, 3), _faces(0.0, 16, 4))
+
+
+def test_without_an_encoder_the_reader_reads_imagenet_features_and_passes_gradients_to_the_picture():
+    def faces(lightness: float, seed: int) -> torch.Tensor:
+        factors = sample_factors(16, torch.Generator().manual_seed(seed))
+        factors["hair_color"] = torch.full((16,), lightness)
+        return render(factors, 64)
+
+    reader, stats = train_reader(PerceptualFeatures(), "blond", faces(0.95, 0), faces(0.05, 1))
+    assert stats["features"] == "alexnet" and stats["heldout_accuracy"] >= 0.75
+    images = faces(0.5, 2)[:4].requires_grad_(True)
+    reader(images).sum().backward()  # the learning goes through the reader to the generator's picture
+    assert images.grad is not None and float(images.grad.abs().sum()) > 0

@@ -188,7 +188,8 @@ def directions_fit(method: str = O("learned", help="how: learned (an offset trai
                    examples: Optional[Path] = O(None, help="learned: a folder of example frames, with/ (showing "
                                                            "the attribute) and without/, framed as the generator "
                                                            "draws: --name is learned through a reader trained "
-                                                           "from them (any generator with an encoder)"),
+                                                           "from them (on the encoder's codes, else ImageNet "
+                                                           "features)"),
                    seed: int = SEED) -> None:
     """Find directions and add them to a directions file (replacing those of the same names)."""
     from dynode.edit import add_to_library, library_path, load_vector, parse_layers
@@ -202,8 +203,8 @@ def directions_fit(method: str = O("learned", help="how: learned (an offset trai
                 raise InputError("--examples learns one direction: give --method learned and its --name")
             found, stats = learn_from_examples(gen, examples, name, parse_layers(layers, gen.num_ws), seed)
             found = [found]
-            say(f"reader of {name!r}: {stats['with']} frames with, {stats['without']} without; held-out "
-                f"accuracy {stats['heldout_accuracy']:.0%}")
+            say(f"reader of {name!r} on {stats['features']} features: {stats['with']} frames with, "
+                f"{stats['without']} without; held-out accuracy {stats['heldout_accuracy']:.0%}")
         else:
             found = find_directions(method, gen, parse_layers(layers, gen.num_ws), count, samples, seed,
                                     None if vector is None else load_vector(vector), name)

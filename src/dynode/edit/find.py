@@ -22,7 +22,7 @@ import torch
 from dynode.config import check_choice
 from dynode.config.training import LearnConfig
 from dynode.edit.directions import EDITABLE, METHODS, Direction, check_shape, sample_w
-from dynode.edit.examples import read_examples, train_reader
+from dynode.edit.examples import EncoderCodes, PerceptualFeatures, read_examples, train_reader
 from dynode.edit.learn import learn_direction
 from dynode.errors import InputError
 from dynode.inversion.encoder import encoder_folder, load_encoder
@@ -168,21 +168,22 @@ def _learned(generator: Generator, layers, count: int, samples: int, seed: int, 
 
 
 def learn_from_examples(generator: Generator, folder, name: str, layers: tuple[int, ...] | None = None,
-                        seed: int = 0, attribute: str | None = None) -> tuple[Direction, dict]:
+                        seed: int = 0, attribute: str | None = None,
+                        use_encoder: bool = True) -> tuple[Direction, dict]:
     """A direction ``name`` learned through the generator and a reader trained from the labelled frames in
-    ``folder``/with and ``folder``/without (see :mod:`dynode.edit.examples`); the codes it trains on are
-    the generator's samples and the encoder's codes of the examples. The direction's attribute is
-    ``attribute`` (default: ``name``). Returns it and the reader's stats.
+    ``folder``/with and ``folder``/without (see :mod:`dynode.edit.examples`), on the encoder's codes of
+    the frames (ImageNet features for a generator without an encoder); the codes it trains on are the
+    generator's samples and the encoder's codes of the examples. The direction's attribute is
+    ``attribute`` (default: ``name``); ``use_encoder`` False learns as for a generator without one.
+    Returns it and the reader's stats.
 
     Raises:
-        InputError: a generator without an encoder, examples missing, too few or not separable.
+        InputError: examples missing, too few or not separable.
     """
-    encoder = _encoder(generator)
-    if encoder is None:
-        raise InputError(f"learning {name!r} from examples needs the generator's encoder, and "
-                         f"{generator.record.label} has none: train one with `dynode train-encoder`")
+    encoder = _encoder(generator) if use_encoder else None
+    features = PerceptualFeatures(generator.device) if encoder is None else EncoderCodes(encoder, generator)
     positive, negative = read_examples(folder, generator.resolution)
-    reader, stats = train_reader(generator, encoder, attribute or name, positive, negative, seed=seed)
+    reader, stats = train_reader(features, attribute or name, positive, negative, seed=seed)
     direction = learn_direction(generator, reader, name, layers, LearnConfig(seed=seed), encoder,
                                 frames=torch.cat([positive, negative]))
     return replace(direction, info={**direction.info, "reader": stats}), stats
