@@ -201,8 +201,8 @@ def directions_fit(method: str = O("learned", help="how: learned (an offset trai
         if examples is not None:
             if method != "learned" or not name:
                 raise InputError("--examples learns one direction: give --method learned and its --name")
-            found, stats = learn_from_examples(gen, examples, name, parse_layers(layers, gen.num_ws), seed)
-            found = [found]
+            direction, stats = learn_from_examples(gen, examples, name, parse_layers(layers, gen.num_ws), seed)
+            found = [direction]
             say(f"reader of {name!r} on {stats['features']} features: {stats['with']} frames with, "
                 f"{stats['without']} without; held-out accuracy {stats['heldout_accuracy']:.0%}")
         else:
