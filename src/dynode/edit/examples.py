@@ -50,8 +50,8 @@ def read_examples(folder: str | Path, resolution: int) -> tuple[torch.Tensor, to
                              f"(frames that show the attribute) and {folder}/without")
         try:
             pixels = read_video(path, size=resolution).pixels
-        except InputError as e:  # a folder of fewer than 2 images, or an unreadable one
-            raise InputError(f"{path}: {e}") from e
+        except InputError as e:  # a folder of fewer than 2 images, or an unreadable one (the message names it)
+            raise InputError(f"{e} (a reader needs at least {MIN_EXAMPLES} images a side)") from e
         if len(pixels) < MIN_EXAMPLES:
             raise InputError(f"{path}: {len(pixels)} images; a reader needs at least {MIN_EXAMPLES} a side")
         out.append(from_uint8(pixels))
