@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from dynode.baselines import constant_velocity, flow_interpolate, linear
-from dynode.config import (DEFAULT_GENERATOR, DEFAULT_PATH, EDIT_FIDELITY, RENDER_FIDELITY, EditSpec, FitConfig,
-                           InversionConfig, _Config, check_choice)
+from dynode.config import (DEFAULT_GENERATOR, DEFAULT_PATH, EDIT_FIDELITY, EDIT_MODES, RENDER_FIDELITY, EditSpec,
+                           FitConfig, InversionConfig, _Config, check_choice)
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.dynamics import EDIT_PATH, save_trajectory
 from dynode.edit import Edit
@@ -280,7 +280,7 @@ def _edit_modes(pipe: VideoPipeline, config: DemoConfig, truth: _Truth, plain_px
     written side by side and as a strip (a row per mode, 6 times a row)."""
     edit = [Edit(pipe.direction(config.direction), config.strength)]
     pxs = {mode: pipe.edit(EditSpec(propagation=mode), edits=edit, times=truth.times).numpy()
-           for mode in ("auto", "keyframe", "first-frame", "per-frame", "locked")}
+           for mode in EDIT_MODES}
     write_video(out / f"edit_{config.direction}.mp4", side_by_side(plain_px, *pxs.values(), gap=2), config.fps)
     cols = np.linspace(0, len(truth.times) - 1, 6).round().astype(int)
     save_grid(out / f"edit_{config.direction}_strip.png",
