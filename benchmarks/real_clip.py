@@ -37,7 +37,7 @@ import torch
 from common import save_report, with_detail
 from dynode.align import align_video, paste, paste_at
 from dynode.baselines import flow_interpolate, linear, minterpolate
-from dynode.choice import choose, mean
+from dynode.choice import choose
 from dynode.config import FitConfig, InversionConfig, PTIConfig
 from dynode.errors import InputError
 from dynode.generators import load_generator
@@ -129,17 +129,16 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
                                                            codes, pipe.detail_config, full=dict(enumerate(kept_video.pixels)),
                                                            alignment=alignment))
     result["auto_choice_full_frame"] = {"method": whole.method, "scores": whole.scores, "checked": len(whole.checked)}
-    if whole.method == "flow":
-        full_auto = flow
-    elif whole.method == "blend":
-        crop_flow = flow_interpolate(kept_crops.pixels, kept_video.times, t_all)
-        full_auto = paste_at(kept_video, mean(spline_detail, crop_flow), alignment, t_all)
-    else:
-        fused = with_detail(pipe, replace(pipe.detail_config, real_flow=True)) if whole.method == "fused" else pipe
-        full_auto = paste_at(kept_video, fused.interpolate(times=t_all, path="spline").numpy(), alignment, t_all)
+    # Every candidate the check chose among, as `dynode interpolate --full-frame` draws it.
+    fused = with_detail(pipe, replace(pipe.detail_config, real_flow=True)).interpolate(times=t_all, path="spline")
+    candidates = {"spline": full_spline_detail, "flow": flow,
+                  "blend": paste_at(kept_video, spline_detail, alignment, t_all, opacity=0.5),
+                  "fused": paste_at(kept_video, fused.numpy(), alignment, t_all)}
     result["full_frame"] = {"dynode": _scores(full[held], truth[held]),
                             "dynode-detail": _scores(full_detail[held], truth[held]),
-                            "auto-full-frame": _scores(full_auto[held], truth[held]),
+                            "auto-full-frame": _scores(candidates[whole.method][held], truth[held]),
+                            "spline-flow-blend": _scores(candidates["blend"][held], truth[held]),
+                            "spline-fused": _scores(candidates["fused"][held], truth[held]),
                             "spline-detail": _scores(full_spline_detail[held], truth[held]),
                             "dynode-ode-detail": _scores(full_ode_detail[held], truth[held]),
                             "linear": _scores(full_lin[held], truth[held]),
@@ -159,8 +158,8 @@ def markdown(report: dict) -> str:
              "TL-ID / TG-ID (x source) |", "|---|---|---|---|---|---|"]
     for keep, r in report["results"].items():
         label = f"{int(keep) - 1} of {keep}"
-        for method in ("dynode", "dynode-detail", "auto-full-frame", "spline-detail", "dynode-ode-detail", "linear",
-                       "minterpolate", "dis_flow"):
+        for method in ("dynode", "dynode-detail", "auto-full-frame", "spline-detail", "dynode-ode-detail",
+                       "spline-flow-blend", "spline-fused", "linear", "minterpolate", "dis_flow"):
             crop = r["crops"].get(method)
             full = r["full_frame"][method]
             ident = r["identity"].get(method)

@@ -116,3 +116,29 @@ def test_a_missing_source_is_named_with_the_way_out(tiny_folder, tiny_video, tmp
     assert r.exit_code == 0 and (tmp_path / "l.mp4").is_file()
     with pytest.raises(InputError, match="gone"):
         VideoPipeline.from_artifacts(tmp_path / "t.safetensors").reconstruction(fidelity="detail").numpy()
+
+
+def test_auto_draws_each_stretch_by_its_own_method(tiny_folder, tiny_video):
+    """A choice per stretch: each new time is the spline with detail, the real frames' flow, or their mean, as
+    its stretch says, and the kept frames come back whatever the method."""
+    from dataclasses import replace
+
+    from dynode.choice import STRETCH_METHODS, mean
+    from dynode.flow import flow_interpolate
+    fitted = VideoPipeline.from_video(tiny_video, str(tiny_folder), **FAST)
+    pipe = VideoPipeline(fitted.models, fitted.sequence, [p.trajectory for p in fitted.parts], frames=fitted.frames,
+                         detail_config=DetailConfig(per_stretch=True))
+    choice = pipe.choices()[0]
+    observed = pipe.frames.pixels
+    assert len(choice.stretches) == len(observed) - 1
+    key = next(iter(pipe.cache.choices))
+    pipe.cache.choices[key] = replace(choice, stretches=tuple(STRETCH_METHODS[i % 3] for i in range(len(observed) - 1)))
+    out = pipe.interpolate(factor=2).numpy()
+    times = pipe.sequence.times
+    middle = (times[:-1] + times[1:]) / 2
+    spline = pipe.interpolate(times=middle, path="spline", fidelity="detail").numpy()
+    flow = flow_interpolate(observed, times, middle)
+    expected = {"spline": spline, "flow": flow, "blend": mean(spline, flow)}
+    for i in range(len(middle)):
+        np.testing.assert_array_equal(out[2 * i + 1], expected[STRETCH_METHODS[i % 3]][i])
+    assert np.abs(out[::2].astype(int) - observed).max() <= 1

@@ -341,6 +341,8 @@ class DetailConfig(_Config):
         real_flow: for unedited renders between two observations, take the picture from optical
             flow between the two real frames wherever that flow is consistent (forward-backward
             error, scaled by ``real_consistency`` pixels), and from the latent path elsewhere.
+        per_stretch: ``auto`` chooses how to draw each stretch between kept frames from the checks
+            around it, instead of one way for the whole span (see :mod:`dynode.choice`).
     """
 
     consistency: float = 48.0
@@ -349,6 +351,7 @@ class DetailConfig(_Config):
     horizon: float = 2.0
     real_flow: bool = False
     real_consistency: float = 1.0
+    per_stretch: bool = False
 
     def __post_init__(self):
         if not (self.consistency > 0 and self.edit_threshold > 0 and self.highpass_sigma > 0 and self.horizon > 0

@@ -40,6 +40,8 @@ class Clip:
         reports: what the method that made it measured, per edit and span (a locked edit's
             :class:`~dynode.edit.lock.LockReport`, the default's :class:`~dynode.edit.modes.Raise`); each has a
             one-line ``summary()`` and says whether it is a ``warning``.
+        opacity: float (N,) how much of the face each crop covers when pasted into a full frame (0.5: the
+            mean with the background's flow, ``auto``'s blend); None: 1 for every frame.
     """
 
     times: torch.Tensor
@@ -48,6 +50,7 @@ class Clip:
     audio: Path | None = None
     reports: tuple = ()
     audio_stretch: float = 1.0
+    opacity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.times)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dynode.baselines import LATENT_INTERPOLATORS
-from dynode.choice import Choice, choose, full_frames_needed, mean
+from dynode.choice import Choice, check_count, choose, full_frames_needed, mean
 from dynode.config import EDIT_FIDELITY, FIDELITIES, PATHS, DetailConfig, check_choice
 from dynode.detail import Detail
 from dynode.dynamics import sample_future
@@ -187,8 +187,8 @@ class Renderer:
             if part is None:
                 return None
             observed = part.observed()[1]
-            if full_frame and path == "auto" and fidelity == "detail" and self.choice(part, True).method == "flow" \
-                    and bool(((u >= observed[0]) & (u <= observed[-1])).all()):
+            if full_frame and path == "auto" and fidelity == "detail" and \
+                    (self.choice(part, True).at(u, observed) == "flow").all():
                 return None
             return self.along(part, u, path, fidelity, full_frame)
         pieces = self.pieces(times)
@@ -203,7 +203,7 @@ class Renderer:
             codes, times = part.observed()
             full = None
             if full_frame:
-                needed = set(full_frames_needed(len(times)))
+                needed = set(full_frames_needed(len(times), check_count(self.detail_config)))
                 pairs = multi.span_frames(multi.aligned_video(self.source, "full-frame output"), self.source,
                                           part.span)
                 full = {i: frame for i, (frame, _) in enumerate(pairs) if i in needed}
@@ -229,34 +229,38 @@ class Renderer:
     def along(self, part: Part, times: torch.Tensor, path: str, fidelity: str, full_frame: bool = False) -> Clip:
         """A part's path rendered at ``times`` as crops; "auto" with "detail" renders it as the part's
         :meth:`choice` (for crops, or for the ``full_frame`` they are pasted into) says between its kept
-        frames (the spline with detail beyond them)."""
+        frames (the spline with detail beyond them). In full frames the blend is the spline's crops pasted at
+        half opacity onto the whole frames' flow."""
         codes = self.path_codes(part, times, path)
-        method = self.choice(part, full_frame).method if path == "auto" and fidelity == "detail" else "spline"
-        if method == "fused":
+        choice = self.choice(part, full_frame) if path == "auto" and fidelity == "detail" else Choice("spline")
+        if choice.method == "fused" and not choice.stretches:
             detail = self.detail(part)
             fused = Detail(detail.frames, detail.renders, detail.times, replace(self.detail_config, real_flow=True))
             return self.crops(part, codes, times, fidelity, carried=fused)
-        if method == "spline":
-            return self.crops(part, codes, times, fidelity)
         observed = part.observed()[1]
-        inside = (times >= observed[0]) & (times <= observed[-1])
-        needs_render = torch.ones_like(inside) if method == "blend" else ~inside  # flow alone renders none between
-        rendered_clip = self.crops(part, codes[needs_render], times[needs_render], fidelity) \
-            if needs_render.any() else None
+        methods = choice.at(times, observed)
+        if (methods == "spline").all():
+            return self.crops(part, codes, times, fidelity)
+        if full_frame:  # the crops pasted over the whole frames' flow: whole, at half opacity, or not at all
+            return replace(self.crops(part, codes, times, fidelity),
+                           opacity=np.select([methods == "blend", methods == "flow"], [0.5, 0.0], 1.0))
+        rendered, flowed = methods != "flow", methods != "spline"
+        rendered_clip = self.crops(part, codes[torch.from_numpy(rendered)], times[torch.from_numpy(rendered)],
+                                   fidelity) if rendered.any() else None
         pixels, chunk = self.detail(part).frames, render_chunk(self.generator)
 
         def frames() -> Iterator[np.ndarray]:  # the real frames' flow between them (or its mean with the render)
-            rendered = iter(()) if rendered_clip is None else \
+            renders = iter(()) if rendered_clip is None else \
                 (frame for piece in rendered_clip.chunks() for frame in piece)
-            flowed = (frame for piece in times[inside].split(chunk)
-                      for frame in flow_interpolate(pixels, observed, piece))
-            for within in inside.tolist():
-                if not within:
-                    yield next(rendered)[None]
+            flows = (frame for piece in times[torch.from_numpy(flowed)].split(chunk)
+                     for frame in flow_interpolate(pixels, observed, piece))
+            for method in methods:
+                if method == "spline":
+                    yield next(renders)[None]
                 elif method == "blend":
-                    yield mean(next(rendered), next(flowed))[None]
+                    yield mean(next(renders), next(flows))[None]
                 else:
-                    yield next(flowed)[None]
+                    yield next(flows)[None]
         return Clip(times, playback_rate(times), frames)
 
     def extrapolated(self, part: Part, t: torch.Tensor, path: str, samples: int, seed: int, fidelity: str) -> Clip:
