@@ -58,43 +58,57 @@ class Detail:
         self.renders, self.frames = np.ascontiguousarray(renders), np.ascontiguousarray(frames)
         self.residual = frames.astype(np.float32) - renders.astype(np.float32)
         self._real: dict[int, tuple[np.ndarray, ...]] = {}
+        self._stacks: dict[int, np.ndarray] = {}
         self.config = config
         self._gap = float((self.times[1:] - self.times[:-1]).median()) if len(self.times) > 1 else 1.0
+        self._seconds = self.times.tolist()
         self._dis = DISFlow()
 
-    def _carried(self, k: int, geometry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _stack(self, k: int) -> np.ndarray:
+        """Observation k's residual and render, float32 (H, W, 6), kept for the last few observations read
+        (the frames between two observations read the same two)."""
+        if k not in self._stacks:
+            if len(self._stacks) >= 4:
+                del self._stacks[next(iter(self._stacks))]
+            self._stacks[k] = np.concatenate([self.residual[k], self.renders[k].astype(np.float32)], -1)
+        return self._stacks[k]
+
+    def _carried(self, k: int, geometry: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Observation k's residual warped into ``geometry``'s frame, and its confidence (H, W, 1): how
-        closely observation k's render, warped the same way, draws what ``geometry`` draws."""
+        closely observation k's render, warped the same way, draws ``drawn`` (the geometry, float32)."""
         forward = self._dis(geometry, self.renders[k])  # geometry(x) ~ render_k(x + forward(x))
-        moved = warp(np.concatenate([self.residual[k], self.renders[k].astype(np.float32)], -1), forward)
-        drawn = np.abs(geometry.astype(np.float32) - moved[..., 3:]).mean(-1)
-        return moved[..., :3], confidence(drawn, self.config.consistency)[..., None]
+        moved = warp(self._stack(k), forward)
+        difference = cv2.absdiff(drawn, np.ascontiguousarray(moved[..., 3:]))
+        mean = cv2.transform(difference, np.full((1, 3), 1 / 3, np.float32))  # over the channels
+        return moved[..., :3], confidence(mean, self.config.consistency)[..., None]
 
     def residual_at(self, t: float, geometry: np.ndarray) -> np.ndarray:
         """The carried residual (H, W, 3) float32 at time ``t`` (seconds) for the unedited render
         ``geometry``; times outside the observed span take the nearest observation's."""
         if len(self.times) == 1:
-            lo = hi = 0
-            s = 0.0
-        else:
-            lo_t, hi_t, frac = bracket(self.times, torch.tensor([float(t)], dtype=torch.float64))
-            lo, hi, s = int(lo_t), int(hi_t), float(frac)
+            return self._residual(0, 0, 0.0, float(t), geometry)
+        lo, hi, s = bracket(self.times, torch.tensor([float(t)], dtype=torch.float64))
+        return self._residual(int(lo), int(hi), float(s), float(t), geometry)
+
+    def _residual(self, lo: int, hi: int, s: float, t: float, geometry: np.ndarray) -> np.ndarray:
+        """:meth:`residual_at` between observations ``lo`` and ``hi``, a fraction ``s`` of the way."""
         for k in (lo, hi):  # an observation at its own time and geometry: its residual exactly
-            if abs(float(t) - float(self.times[k])) < 1e-9 and np.array_equal(geometry, self.renders[k]):
+            if abs(t - self._seconds[k]) < 1e-9 and np.array_equal(geometry, self.renders[k]):
                 return self.residual[k]
         total = np.zeros_like(self.residual[0])
         weight = np.zeros((*geometry.shape[:2], 1), np.float32)
         reach = np.zeros_like(weight)
+        drawn = geometry.astype(np.float32)
         for k, w in ((lo, 1.0 - s), (hi, s)):
             if w <= 0:
                 continue
-            carried, confidence = self._carried(k, geometry)
+            carried, confidence = self._carried(k, geometry, drawn)
             total += w * confidence * carried
             weight += w * confidence
             reach += confidence
         # Renormalised over the consistent neighbours; faded out where neither is (occlusion), and
         # with the distance from the observed span (extrapolation).
-        outside = max(0.0, float(t) - float(self.times[-1]), float(self.times[0]) - float(t))
+        outside = max(0.0, t - self._seconds[-1], self._seconds[0] - t)
         fade = np.exp(-outside / (self.config.horizon * self._gap)) if outside > 0 else 1.0
         return total / np.maximum(weight, 1e-6) * np.clip(reach, 0.0, 1.0) * fade
 
@@ -132,8 +146,12 @@ class Detail:
         if geometry.shape != targets.shape or len(t) != len(geometry):
             raise InputError(f"Detail.apply: {len(t)} times, geometry {geometry.shape}, targets {targets.shape}")
         out = np.empty_like(targets)
+        if len(self.times) > 1:
+            lo, hi, frac = (x.tolist() for x in bracket(self.times, t))
+        else:
+            lo, hi, frac = [0] * len(t), [0] * len(t), [0.0] * len(t)
         for n in range(len(t)):
-            residual = self.residual_at(float(t[n]), geometry[n])
+            residual = self._residual(lo[n], hi[n], frac[n], float(t[n]), geometry[n])
             real = self.real_flow(float(t[n])) if self.config.real_flow and targets is geometry else None
             if real is not None:
                 picture, trust = real
