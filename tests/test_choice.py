@@ -65,13 +65,13 @@ def test_two_frames_cannot_be_checked_and_ties_go_to_the_blend(tiny_gen, monkeyp
 
 
 def test_a_single_method_replaces_the_blend_only_when_it_is_clearly_better(tiny_gen, monkeypatch):
-    """Each candidate off the hidden frame by a constant: spline 10 levels against the blend's 11 is 0.8 dB
+    """Each candidate off the hidden frame by a constant: spline 20 levels against the blend's 21 is 0.4 dB
     (within the hedge: the blend), 4 against 8 is 6 dB (the spline)."""
     import dynode.choice as module
     codes = _codes(tiny_gen, 5)
     frames = np.full((5, tiny_gen.resolution, tiny_gen.resolution, 3), 100, np.uint8)
     times = torch.arange(5, dtype=torch.float64)
-    for spline, blend, expected in ((10, 11, HEDGE), (4, 8, "spline")):
+    for spline, blend, expected in ((20, 21, HEDGE), (4, 8, "spline")):
         off = {"spline": spline, "flow": 30, "blend": blend, "fused": 30}
         monkeypatch.setattr(module, "predictions", lambda *args, **kwargs: {m: args[1][0] + off[m] for m in METHODS})
         choice = choose(tiny_gen, frames, frames, times, codes)
