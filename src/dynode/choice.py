@@ -179,7 +179,7 @@ def local_scores(each: dict[str, list[float]], checks: list[int], count: int) ->
 
 
 def choose(generator: Generator, frames: np.ndarray, renders: np.ndarray, times: torch.Tensor, codes: torch.Tensor,
-           config: DetailConfig = DetailConfig(), max_checks: int = 8, hedge: float = 0.6, tie: float = 0.05,
+           config: DetailConfig = DetailConfig(), max_checks: int = 8, hedge: float = 0.5, tie: float = 0.05,
            full: dict[int, np.ndarray] | None = None, alignment: Alignment | None = None) -> Choice:
     """The method that predicts the hidden kept frames best (see the module); with ``config.per_stretch``, also
     each stretch's, from the checks around it (up to :func:`check_count` kept frames hidden).
