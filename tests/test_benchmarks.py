@@ -275,3 +275,20 @@ def test_prior_benchmark_scores_every_row_and_the_futures_calibration(tiny_folde
         ex["p"]["psnr"] - max(ex["dynode"]["psnr"], ex["hold_last"]["psnr"]), 3)
     assert report["speed"] is None and len(report["per_video"]["4fps"]) == 1
     assert min(image_size(out / "futures.png")) >= 100 and (out / "prior.md").is_file()
+
+
+def test_choice_margin_scores_each_hedge_by_what_it_loses(tmp_path):
+    """Two videos: one where the check puts the spline 0.3 dB ahead of the blend but the blend is 0.5 dB better on
+    the held-out frames, one where the spline is 2 dB ahead at the check and 1 dB better held out."""
+    def video(check, held):
+        rows = {name: {"psnr": p} for name, p in zip(("spline-detail", "dis_flow", "spline-flow-blend"), held)}
+        return {"interpolation": {**rows, "auto": {"loo_scores": dict(zip(("spline", "flow", "blend", "fused"),
+                                                                          (*check, 0.0)))}}}
+    path = tmp_path / "interp" / "interpolation.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"seeds": [1, 2], "per_video": [video((30.3, 28.0, 30.0), (35.0, 33.0, 35.5)),
+                                                               video((32.0, 28.0, 30.0), (36.0, 33.0, 35.0))]}))
+    report = _bench("choice_margin.py", str(path), "--hedges", "0", "0.5", "3")
+    assert report["videos"] == 2 and report["best_at_check"] == {"mean": 0.25, "worst": 0.5}
+    assert report["hedge"]["0.5"] == {"mean": 0.0, "worst": 0.0}  # the blend for the first, the spline for the second
+    assert report["hedge"]["3.0"] == {"mean": 0.5, "worst": 1.0}  # the blend for both
