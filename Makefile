@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-prior bench-prior-ceiling bench-generator bench-interp bench-memory bench-edit bench-edit-encoder bench-real bench-inversion train-gan train-encoder train-prior train-directions clean
+.PHONY: demo test test-fast docs browser screenshots bench-scale bench-pipeline bench-shots bench-encoder bench-prior bench-prior-ceiling bench-generator bench-interp bench-occluded bench-memory bench-edit bench-edit-encoder bench-real bench-inversion train-gan train-encoder train-prior train-directions clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-generator: $(STAMP)
 
 bench-interp: $(STAMP)
 	$(PY) benchmarks/interpolation.py --out bench_out/interp
+
+bench-occluded: $(STAMP)
+	$(PY) benchmarks/occluded.py --out bench_out/occluded
 
 bench-memory: $(STAMP)
 	$(PY) benchmarks/fit_memory.py
