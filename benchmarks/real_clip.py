@@ -12,7 +12,10 @@ frames, against the truth:
   (dynode; linear interpolation of the same codes);
 - full frames: the predicted crops pasted back (background by optical flow from the kept
   frames) against the true frames, and ffmpeg ``minterpolate`` / DIS optical flow on the kept
-  full frames (they never pay the generator's error);
+  full frames (they never pay the generator's error); ``auto-full-frame`` is what
+  ``dynode interpolate --full-frame`` draws by default, and ``auto-spline``, ``spline-flow-blend``
+  and ``spline-fused`` the candidates it chooses among as it draws them (each face keeping the
+  frames' detail finer than the crop);
 - identity: TL-ID / TG-ID (dlib embeddings) of the whole output video relative to the source's.
 
 Also the inversion ceiling (the kept crops' own reconstruction, before and after tuning) and
@@ -129,14 +132,16 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
                                                            codes, pipe.detail_config, full=dict(enumerate(kept_video.pixels)),
                                                            alignment=alignment))
     result["auto_choice_full_frame"] = {"method": whole.method, "scores": whole.scores, "checked": len(whole.checked)}
-    # Every candidate the check chose among, as `dynode interpolate --full-frame` draws it.
+    # Every candidate the check chose among, as `dynode interpolate --full-frame` draws it (each face keeping the
+    # frames' detail finer than the crop).
     fused = with_detail(pipe, replace(pipe.detail_config, real_flow=True)).interpolate(times=t_all, path="spline")
-    candidates = {"spline": full_spline_detail, "flow": flow,
-                  "blend": paste_at(kept_video, spline_detail, alignment, t_all, opacity=0.5),
-                  "fused": paste_at(kept_video, fused.numpy(), alignment, t_all)}
+    candidates = {"spline": paste_at(kept_video, spline_detail, alignment, t_all, fine=1.0), "flow": flow,
+                  "blend": paste_at(kept_video, spline_detail, alignment, t_all, opacity=0.5, fine=1.0),
+                  "fused": paste_at(kept_video, fused.numpy(), alignment, t_all, fine=1.0)}
     result["full_frame"] = {"dynode": _scores(full[held], truth[held]),
                             "dynode-detail": _scores(full_detail[held], truth[held]),
                             "auto-full-frame": _scores(candidates[whole.method][held], truth[held]),
+                            "auto-spline": _scores(candidates["spline"][held], truth[held]),
                             "spline-flow-blend": _scores(candidates["blend"][held], truth[held]),
                             "spline-fused": _scores(candidates["fused"][held], truth[held]),
                             "spline-detail": _scores(full_spline_detail[held], truth[held]),
@@ -159,7 +164,7 @@ def markdown(report: dict) -> str:
     for keep, r in report["results"].items():
         label = f"{int(keep) - 1} of {keep}"
         for method in ("dynode", "dynode-detail", "auto-full-frame", "spline-detail", "dynode-ode-detail",
-                       "spline-flow-blend", "spline-fused", "linear", "minterpolate", "dis_flow"):
+                       "auto-spline", "spline-flow-blend", "spline-fused", "linear", "minterpolate", "dis_flow"):
             crop = r["crops"].get(method)
             full = r["full_frame"][method]
             ident = r["identity"].get(method)

@@ -34,6 +34,8 @@ def test_crops_are_faces_and_paste_back_restores_the_frames(clip, aligned):
     dark = paste(clip.pixels, np.zeros_like(crops.pixels), alignment)
     changed = np.abs(dark.astype(int) - clip.pixels).sum(-1) > 30
     assert 0.05 < changed.mean() < 0.5  # the face region, not the whole frame
+    # the frame's own detail finer than the 64 px crop, kept under the face: its own crop gives the frame back
+    assert np.abs(paste(clip.pixels, crops.pixels, alignment, fine=1.0).astype(float) - clip.pixels).max() <= 1
     half = paste(clip.pixels, np.zeros_like(crops.pixels), alignment, opacity=0.5)  # auto's blend in full frames
     assert np.abs(half.astype(float) - (dark.astype(float) + clip.pixels) / 2).max() <= 1
 

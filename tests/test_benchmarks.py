@@ -128,11 +128,11 @@ def test_real_clip_benchmark_scores_crops_full_frames_and_identity(tiny_folder, 
     r = report["results"]["2"]
     assert r["kept"] == 5 and r["held_out"] == 4
     assert set(r["full_frame"]) == {"dynode", "dynode-detail", "auto-full-frame", "spline-detail", "dynode-ode-detail",
-                                    "spline-flow-blend", "spline-fused", "linear", "minterpolate", "dis_flow"}
-    # an untrained generator: auto, checked on the full frames, does not draw them by the latent path alone;
-    # its row is the candidate it chose, as drawn
+                                    "auto-spline", "spline-flow-blend", "spline-fused", "linear", "minterpolate",
+                                    "dis_flow"}
+    # auto, checked on the full frames: its row is the candidate it chose, as drawn
     choice = r["auto_choice_full_frame"]["method"]
-    row = {"flow": "dis_flow", "blend": "spline-flow-blend", "fused": "spline-fused"}[choice]
+    row = {"spline": "auto-spline", "flow": "dis_flow", "blend": "spline-flow-blend", "fused": "spline-fused"}[choice]
     assert r["full_frame"]["auto-full-frame"] == r["full_frame"][row]
     assert r["crops"]["dynode-detail"]["psnr"] > r["crops"]["dynode"]["psnr"] + 3
     assert r["full_frame"]["dis_flow"]["psnr"] > r["full_frame"]["dynode"]["psnr"]  # untrained generator vs real frames

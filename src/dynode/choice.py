@@ -146,12 +146,14 @@ def full_frame(predicted: dict[str, np.ndarray], full: dict[int, np.ndarray], ti
                alignment: Alignment) -> dict[str, np.ndarray]:
     """Crop predictions of kept frame ``k`` as full frames: pasted into the flow between the full frames
     around it (``full``: uint8 (H, W, 3) by kept index, at ``times``), which is ``flow``'s own prediction;
-    ``blend`` is the mean of the pasted spline and that flow (the spline pasted at half opacity)."""
+    ``blend`` is the mean of the pasted spline and that flow (the spline pasted at half opacity); each face keeps
+    the flow's detail finer than the crop, as ``auto`` draws it."""
     around = np.stack([full[k - 1], full[k + 1]])
     background = flow_interpolate(around, times[[k - 1, k + 1]], times[k:k + 1])
     placed = alignment.at(times[k:k + 1].numpy())
-    out = {name: paste(background, predicted[name][None], placed)[0] for name in ("spline", "fused")}
-    return {**out, "flow": background[0], "blend": paste(background, predicted["spline"][None], placed, opacity=0.5)[0]}
+    out = {name: paste(background, predicted[name][None], placed, fine=1.0)[0] for name in ("spline", "fused")}
+    return {**out, "flow": background[0],
+            "blend": paste(background, predicted["spline"][None], placed, opacity=0.5, fine=1.0)[0]}
 
 
 def check_count(config: DetailConfig, max_checks: int = 8) -> int:

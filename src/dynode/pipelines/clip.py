@@ -42,6 +42,8 @@ class Clip:
             one-line ``summary()`` and says whether it is a ``warning``.
         opacity: float (N,) how much of the face each crop covers when pasted into a full frame (0.5: the
             mean with the background's flow, ``auto``'s blend); None: 1 for every frame.
+        fine: float (N,) how much of the background's detail finer than the crop each pasted crop keeps
+            (see :func:`dynode.align.paste`); None: 0 for every frame.
     """
 
     times: torch.Tensor
@@ -51,6 +53,7 @@ class Clip:
     reports: tuple = ()
     audio_stretch: float = 1.0
     opacity: np.ndarray | None = None
+    fine: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.times)

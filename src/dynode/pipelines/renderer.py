@@ -230,20 +230,26 @@ class Renderer:
         """A part's path rendered at ``times`` as crops; "auto" with "detail" renders it as the part's
         :meth:`choice` (for crops, or for the ``full_frame`` they are pasted into) says between its kept
         frames (the spline with detail beyond them). In full frames the blend is the spline's crops pasted at
-        half opacity onto the whole frames' flow."""
+        half opacity onto the whole frames' flow, and auto's faces between the kept frames keep the frames' own
+        detail finer than the crop."""
         codes = self.path_codes(part, times, path)
-        choice = self.choice(part, full_frame) if path == "auto" and fidelity == "detail" else Choice("spline")
+        auto = path == "auto" and fidelity == "detail"
+        choice = self.choice(part, full_frame) if auto else Choice("spline")
+        carried = None
         if choice.method == "fused" and not choice.stretches:
             detail = self.detail(part)
-            fused = Detail(detail.frames, detail.renders, detail.times, replace(self.detail_config, real_flow=True))
-            return self.crops(part, codes, times, fidelity, carried=fused)
+            carried = Detail(detail.frames, detail.renders, detail.times, replace(self.detail_config, real_flow=True))
         observed = part.observed()[1]
         methods = choice.at(times, observed)
-        if (methods == "spline").all():
-            return self.crops(part, codes, times, fidelity)
-        if full_frame:  # the crops pasted over the whole frames' flow: whole, at half opacity, or not at all
-            return replace(self.crops(part, codes, times, fidelity),
-                           opacity=np.select([methods == "blend", methods == "flow"], [0.5, 0.0], 1.0))
+        if full_frame and auto:
+            # the crops pasted over the whole frames' flow (whole, at half opacity, or not at all), keeping the
+            # frames' detail finer than the crop between the kept frames
+            inside = ((times >= observed[0]) & (times <= observed[-1])).numpy()
+            return replace(self.crops(part, codes, times, fidelity, carried=carried),
+                           opacity=np.select([methods == "blend", methods == "flow"], [0.5, 0.0], 1.0),
+                           fine=inside.astype(np.float32))
+        if carried is not None or (methods == "spline").all():
+            return self.crops(part, codes, times, fidelity, carried=carried)
         rendered, flowed = methods != "flow", methods != "spline"
         rendered_clip = self.crops(part, codes[torch.from_numpy(rendered)], times[torch.from_numpy(rendered)],
                                    fidelity) if rendered.any() else None

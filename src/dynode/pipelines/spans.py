@@ -207,18 +207,22 @@ def compose(source: Source | None, pieces: list[Piece], clips: list[Clip | None]
             else:
                 for face, count in zip(clip.frames(), piece.counts.tolist()):
                     yield from (face for _ in range(count))
-    opacity = np.concatenate([np.ones(len(piece.times)) if clip is None or clip.opacity is None
-                              else np.repeat(clip.opacity, piece.counts.numpy()) for piece, clip in zip(pieces, clips)])
+    def each(name: str, default: float) -> np.ndarray:  # a per-frame paste setting of the clips, at every time
+        return np.concatenate([np.full(len(piece.times), default) if clip is None or getattr(clip, name) is None
+                               else np.repeat(getattr(clip, name), piece.counts.numpy())
+                               for piece, clip in zip(pieces, clips)])
     return pasted(source, faces, torch.cat([p.times for p in pieces]), torch.cat([p.held for p in pieces]), fps,
-                  audio, tuple(report for clip in clips if clip is not None for report in clip.reports), feather, opacity)
+                  audio, tuple(report for clip in clips if clip is not None for report in clip.reports), feather,
+                  each("opacity", 1.0), each("fine", 0.0))
 
 
 def pasted(source: Source | None, faces: Callable[[], Iterator[np.ndarray | None]], times: torch.Tensor,
            held: torch.Tensor, fps: float, audio=None, reports: tuple = (), feather: float = 4.0,
-           opacity: np.ndarray | None = None) -> Clip:
+           opacity: np.ndarray | None = None, fine: np.ndarray | None = None) -> Clip:
     """Full frames at ``times``: the faces (None: the source's frame passed through) pasted into the
     source video at ``held`` times (its background at new times interpolated by optical flow), each at
-    its ``opacity`` (N,) (default 1), in one walk of the source as the clip is read.
+    its ``opacity`` (N,) (default 1) keeping ``fine`` (N,) of the background's detail finer than the
+    crop (default 0), in one walk of the source as the clip is read.
 
     Raises:
         InputError: a source that was not aligned (remedy "align"), or whose video is gone.
@@ -227,5 +231,5 @@ def pasted(source: Source | None, faces: Callable[[], Iterator[np.ndarray | None
 
     def chunks() -> Iterator[np.ndarray]:
         return chunked(paste_stream(VideoReader(video), faces(), source.alignment, held.numpy(), feather, source.every,
-                                    opacity))
+                                    opacity, fine))
     return Clip(times, fps, chunks, audio, reports)
