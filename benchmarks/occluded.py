@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     best_single = max(summary[name]["psnr"] for name in ROWS[:3])
     report = {"generator": a.generator, "seeds": a.seeds, "fps": a.fps, "seconds": a.seconds, "factor": a.factor,
               "occluded": a.occluded, "summary": summary, "per_video": per_video,
-              "targets": {"per_stretch_beats_every_single_candidate": summary["auto-per-stretch"]["psnr"] > best_single}}
+              "targets": {"per_stretch_beats_every_single_candidate":
+                          summary["auto-per-stretch"]["psnr"] > best_single}}
     table = markdown(report)
     print(table, file=sys.stderr)
     if a.out is not None:

@@ -25,8 +25,9 @@ and one that does not rank the candidates as the video's own gap does: on the be
 (the interpolation results page) the check puts the single methods further ahead of the blend,
 on average, than they are at the video's gap. So the blend is the choice unless a single method
 beats it at the check by more than ``hedge`` dB (between single methods within ``tie`` dB, the
-one earlier in :data:`METHODS`). Frames are checked evenly over the span, at most ``max_checks`` of them, so the cost does not
-grow with the video's length; a span with no interior kept frame to check takes the blend.
+one earlier in :data:`METHODS`). Frames are checked evenly over the span, at most
+``max_checks`` of them, so the cost does not grow with the video's length; a span with no
+interior kept frame to check takes the blend.
 
 With ``DetailConfig.per_stretch`` the choice is also made for each stretch between two kept
 frames, from the checks around it (weighed by their distance, as wide as the checks are apart),
