@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynode.config import DetailConfig, InversionConfig
+from dynode.config import InversionConfig
 from dynode.data.toyfaces import ToyFaceVideo
 from dynode.io.checkpoints import atomic_path, load_latents, save_latents
 from dynode.io.images import from_uint8, to_uint8
@@ -18,13 +18,6 @@ from dynode.pipelines import Models, VideoPipeline
 from dynode.types import Frames
 
 METRICS = ("psnr", "ssim", "stlpips", "smoothness")
-
-
-def with_detail(pipe: VideoPipeline, config: DetailConfig) -> VideoPipeline:
-    """The same video (fitted or not) with its detail carried as ``config`` says (see :mod:`dynode.detail`)."""
-    fitted = [part.trajectory for part in pipe.parts]
-    return VideoPipeline(pipe.models, pipe.sequence, None if None in fitted else fitted, log=pipe.log,
-                         frames=pipe.frames, detail_config=config)
 
 
 def inverted(models: Models, seed: int, times: torch.Tensor, cfg: InversionConfig, cache: Path | None,

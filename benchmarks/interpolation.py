@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import METRICS, inverted, save_report, scores, timed, with_detail
+from common import METRICS, inverted, save_report, scores, timed
 from dynode.baselines import LATENT_INTERPOLATORS, constant_velocity, flow_interpolate, minterpolate
 from dynode.choice import mean
 from dynode.config import DetailConfig, FitConfig, InversionConfig
@@ -55,7 +55,7 @@ DETAIL = ("dynode", "dynode-cde", "dynode-second_order", "dynode-augmented", "dy
 
 def _fused(pipe: VideoPipeline) -> VideoPipeline:
     """The same pipeline, its detail fused with optical flow between the real frames (``DetailConfig.real_flow``)."""
-    return with_detail(pipe, DetailConfig(real_flow=True))
+    return pipe.with_detail(DetailConfig(real_flow=True))
 
 
 def run_video(models, seed: int, fps: float, seconds: float, factor: int, inv: InversionConfig,

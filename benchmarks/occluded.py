@@ -64,10 +64,9 @@ def run_video(models: Models, seed: int, fps: float, seconds: float, factor: int
     truth = from_uint8(pixels)
     kept = list(range(0, len(t), factor))
     held = [i for i in range(len(t)) if i % factor]
-    (pipe, setup_s) = timed(lambda: VideoPipeline.from_frames(Frames(pixels[kept], t[kept], fps), models,
-                                                               InversionConfig(), fit=FitConfig()))
-    per_stretch = VideoPipeline(pipe.models, pipe.sequence, [p.trajectory for p in pipe.parts], frames=pipe.frames,
-                                detail_config=DetailConfig(per_stretch=True))
+    pipe, setup_s = timed(lambda: VideoPipeline.from_frames(Frames(pixels[kept], t[kept], fps), models,
+                                                             InversionConfig(), fit=FitConfig()))
+    per_stretch = pipe.with_detail(DetailConfig(per_stretch=True))
     spline, spline_s = timed(lambda: pipe.interpolate(times=t, path="spline", fidelity="detail").numpy())
     flow, flow_s = timed(lambda: flow_interpolate(pixels[kept], t[kept], t))
     out = {"spline-detail": (spline, spline_s), "dis_flow": (flow, flow_s),

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import save_report, with_detail
+from common import save_report
 from dynode.align import align_video, paste, paste_at
 from dynode.baselines import flow_interpolate, linear, minterpolate
 from dynode.choice import choose
@@ -134,7 +134,7 @@ def run(gen, keep: int, video, inv: InversionConfig, pti: PTIConfig | None, fit_
     result["auto_choice_full_frame"] = {"method": whole.method, "scores": whole.scores, "checked": len(whole.checked)}
     # Every candidate the check chose among, as `dynode interpolate --full-frame` draws it (each face keeping the
     # frames' detail finer than the crop).
-    fused = with_detail(pipe, replace(pipe.detail_config, real_flow=True)).interpolate(times=t_all, path="spline")
+    fused = pipe.with_detail(replace(pipe.detail_config, real_flow=True)).interpolate(times=t_all, path="spline")
     candidates = {"spline": paste_at(kept_video, spline_detail, alignment, t_all, fine=1.0), "flow": flow,
                   "blend": paste_at(kept_video, spline_detail, alignment, t_all, opacity=0.5, fine=1.0),
                   "fused": paste_at(kept_video, fused.numpy(), alignment, t_all, fine=1.0)}

@@ -10,6 +10,7 @@ from dynode.detail import Detail
 from dynode.dynamics import save_trajectory
 from dynode.errors import InputError
 from dynode.pipelines import VideoPipeline
+from conftest import frame_count
 
 FAST = dict(inversion=InversionConfig(steps=2, steps_first=3), fit=FitConfig(iters=5, subspace_dim=2))
 
@@ -126,8 +127,7 @@ def test_auto_draws_each_stretch_by_its_own_method(tiny_folder, tiny_video):
     from dynode.choice import STRETCH_METHODS, mean
     from dynode.flow import flow_interpolate
     fitted = VideoPipeline.from_video(tiny_video, str(tiny_folder), **FAST)
-    pipe = VideoPipeline(fitted.models, fitted.sequence, [p.trajectory for p in fitted.parts], frames=fitted.frames,
-                         detail_config=DetailConfig(per_stretch=True))
+    pipe = fitted.with_detail(DetailConfig(per_stretch=True))
     choice = pipe.choices()[0]
     observed = pipe.frames.pixels
     assert len(choice.stretches) == len(observed) - 1
@@ -142,3 +142,14 @@ def test_auto_draws_each_stretch_by_its_own_method(tiny_folder, tiny_video):
     for i in range(len(middle)):
         np.testing.assert_array_equal(out[2 * i + 1], expected[STRETCH_METHODS[i % 3]][i])
     assert np.abs(out[::2].astype(int) - observed).max() <= 1
+
+
+def test_the_cli_chooses_per_stretch_when_asked(tiny_folder, tiny_video, tmp_path):
+    pipe = VideoPipeline.from_video(tiny_video, str(tiny_folder), **FAST)
+    save_trajectory(tmp_path / "t.safetensors", pipe.trajectory)
+    for flag, per_stretch in ((), False), (("--per-stretch",), True):
+        r = CliRunner().invoke(app, ["interpolate", str(tmp_path / "t.safetensors"), "-o", str(tmp_path / "o.mp4"),
+                                     "--factor", "2", *flag])
+        assert r.exit_code == 0, r.output
+        assert ("per stretch between kept frames:" in r.output) is per_stretch, r.output
+        assert frame_count(tmp_path / "o.mp4") == 2 * len(pipe.sequence.times) - 1

@@ -142,12 +142,16 @@ GENERATOR = O(DEFAULT_GENERATOR, help="bundled generator name or model folder")
 OUT_VIDEO = O(..., "--out", "-o", help="output video (.mp4 or .gif)")
 EDIT_PATH = O(dynamics.EDIT_PATH, "--path", help="the latent path: exact (through every observed frame; extrapolating from "
                                       "the last) or initial (one solve from the first frame, as in the paper)")
-PATH = O(DEFAULT_PATH, "--path", help="auto: each span drawn between its kept frames by whichever of the spline "
-                                      "with detail, the real frames' optical flow, the mean of the two or their fusion "
-                                      "predicts its own hidden kept frames best (logged); exact (the fitted dynamics "
+PATH = O(DEFAULT_PATH, "--path", help="auto: each span drawn between its kept frames by the mean of the spline "
+                                      "with detail and the real frames' optical flow, unless the spline, the flow or "
+                                      "their fusion predicts its own hidden kept frames clearly better (logged); "
+                                      "exact (the fitted dynamics "
                                       "through every observed frame), initial (one solve from the first frame, as in "
                                       "the paper), or linear, slerp, spline (that interpolation of the codes; the "
                                       "dynamics past the last frame)")
+PER_STRETCH = O(False, help="with --path auto: choose for each stretch between kept frames from the checks "
+                             "around it, instead of one way for the whole span (a passage the generator cannot "
+                             "draw, an occluder); checks up to 32 kept frames instead of 8")
 FIDELITY = O(RENDER_FIDELITY, help="detail: the video's own detail carried along the path (needs the source video); "
                               "latent: the generator's render alone")
 FIDELITY_LATENT = O(EDIT_FIDELITY, "--fidelity", help="latent: the generator's render alone; detail: the video's own "

@@ -9,9 +9,9 @@ import torch
 import typer
 
 from dynode.cli.common import (DEVICE, EDIT_PATH, FIDELITY, FIDELITY_LATENT, FULL_FRAME, GENERATOR, ITERS, OUT_VIDEO,
-                               PATH, SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
+                               PATH, PER_STRETCH, SEED, SUBSPACE_DIM, O, _bar, _device, _errors, _numbers, _read_options, _run_spec,
                                _stage_bars, app, say)
-from dynode.config import EditSpec, Extrapolation, FitConfig, Interpolation, LockConfig, SolverConfig
+from dynode.config import DetailConfig, EditSpec, Extrapolation, FitConfig, Interpolation, LockConfig, SolverConfig
 from dynode.dynamics import FIT_FIELDS, field_for
 from dynode.errors import InputError, StorageError
 from dynode.io.checkpoints import save_latents
@@ -101,10 +101,14 @@ def fit_cmd(latents: Path = typer.Argument(..., help="latents artifact from `dyn
         say(f"{pipe.fit_summary()} -> {out}")
 
 
-def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = ITERS.default, verb: str = ""):
+def _pipeline(path: Path, device: str, read: dict | None = None, iters: int = ITERS.default, verb: str = "",
+              per_stretch: bool = False):
     """A pipeline from an artifact; from a video, inverted with the READ options ``read`` and fitted, for
-    a command that takes them (a command without them refuses a video: no silent default inversion)."""
+    a command that takes them (a command without them refuses a video: no silent default inversion);
+    ``auto`` choosing per stretch with ``per_stretch``."""
     from dynode.pipelines import VideoPipeline
+    if per_stretch:
+        return _pipeline(path, device, read, iters, verb).with_detail(DetailConfig(per_stretch=True))
     if path.suffix == ".safetensors":
         return VideoPipeline.from_artifacts(path, device, log=say)
     if read is None:
@@ -126,7 +130,8 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                                                          "stretched to fit, its pitch kept"),
                 slowdown: Optional[float] = O(None, help="slow motion: the video N times longer, rendered at N x "
                                                          "--out-fps and played at --out-fps, the audio stretched"),
-                path: str = PATH, full_frame: bool = FULL_FRAME, fidelity: str = FIDELITY,
+                path: str = PATH, per_stretch: bool = PER_STRETCH, full_frame: bool = FULL_FRAME,
+                fidelity: str = FIDELITY,
                 iters: int = O(ITERS.default, help="for a video input: fitting iterations of a per-video field "
                                                                    "(the motion prior ignores it)"),
                 device: str = DEVICE, seed: int = SEED, read: dict = None) -> None:
@@ -135,7 +140,7 @@ def interpolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
     with _errors():
         request = Interpolation(factor=factor, fps=fps, times=_numbers(times, "--times"), slowdown=slowdown,
                                 out_fps=out_fps, path=path, full_frame=full_frame, fidelity=fidelity)
-        clip = _pipeline(trajectory, _device(device, seed), read, iters).interpolate(request)
+        clip = _pipeline(trajectory, _device(device, seed), read, iters, per_stretch=per_stretch).interpolate(request)
         clip.write(out)
         sound = "" if clip.audio is None else \
             " with the source's audio" + (f" stretched {clip.audio_stretch:.3g}x" if clip.audio_stretch != 1 else "")
@@ -147,12 +152,13 @@ def extrapolate(trajectory: Path = typer.Argument(..., help="trajectory artifact
                 out: Path = OUT_VIDEO, seconds: float = O(1.0, help="how far past the last frame"),
                 fps: Optional[float] = O(None, help="render rate (default: the video's own)"),
                 samples: int = O(0, help="show this many SDE futures side by side (0: the ODE's one)"),
-                path: str = PATH, fidelity: str = FIDELITY, device: str = DEVICE, seed: int = SEED) -> None:
+                path: str = PATH, per_stretch: bool = PER_STRETCH, fidelity: str = FIDELITY, device: str = DEVICE,
+                seed: int = SEED) -> None:
     """Render from the first frame to SECONDS past the last one (the fitted dynamics' forecast, by default with
     the video's detail)."""
     with _errors():
         request = Extrapolation(seconds=seconds, fps=fps, path=path, samples=samples, seed=seed, fidelity=fidelity)
-        clip = _pipeline(trajectory, _device(device), verb="extrapolate").extrapolate(request)
+        clip = _pipeline(trajectory, _device(device), verb="extrapolate", per_stretch=per_stretch).extrapolate(request)
         clip.write(out)
         say(f"{len(clip)} frames up to t={float(clip.times[-1]):.2f} s -> {out}")
 

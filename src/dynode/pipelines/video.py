@@ -110,6 +110,14 @@ class VideoPipeline:
         out.cache = self.cache.carried(same_generator)
         return out
 
+    def with_detail(self, config: DetailConfig) -> "VideoPipeline":
+        """The same video (fitted or not) with its detail carried, and ``auto`` choosing, as ``config`` says
+        (see :mod:`dynode.detail`, :mod:`dynode.choice`); the frames read carry over, the detail and choices
+        are made anew."""
+        out = self._derived(same_generator=False)
+        out.detail_config = config
+        return out
+
     @property
     def generator(self) -> Generator:
         """The generator (the video's tuning delta applied)."""
