@@ -100,7 +100,7 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--generator", default="toyfaces64", help="bundled name or model folder")
-    p.add_argument("--seeds", type=int, nargs="+", default=[201, 202])
+    p.add_argument("--seeds", type=int, nargs="+", default=[201, 202, 203, 204])
     p.add_argument("--fps", type=float, default=2.0, help="working frame rate (kept frames)")
     p.add_argument("--seconds", type=float, default=16.0)
     p.add_argument("--factor", type=int, default=4, help="ground truth at this multiple of the working rate")
