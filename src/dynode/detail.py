@@ -85,10 +85,16 @@ class Detail:
     def residual_at(self, t: float, geometry: np.ndarray) -> np.ndarray:
         """The carried residual (H, W, 3) float32 at time ``t`` (seconds) for the unedited render
         ``geometry``; times outside the observed span take the nearest observation's."""
+        (lo,), (hi,), (s,) = self._bracket(torch.tensor([float(t)], dtype=torch.float64))
+        return self._residual(lo, hi, s, float(t), geometry)
+
+    def _bracket(self, t: torch.Tensor) -> tuple[list[int], list[int], list[float]]:
+        """The observations around each time (N,) and the fraction of the way between them (one
+        observation: itself, at 0)."""
         if len(self.times) == 1:
-            return self._residual(0, 0, 0.0, float(t), geometry)
-        lo, hi, s = bracket(self.times, torch.tensor([float(t)], dtype=torch.float64))
-        return self._residual(int(lo), int(hi), float(s), float(t), geometry)
+            return [0] * len(t), [0] * len(t), [0.0] * len(t)
+        lo, hi, frac = bracket(self.times, t)
+        return lo.tolist(), hi.tolist(), frac.tolist()
 
     def _residual(self, lo: int, hi: int, s: float, t: float, geometry: np.ndarray) -> np.ndarray:
         """:meth:`residual_at` between observations ``lo`` and ``hi``, a fraction ``s`` of the way."""
@@ -146,10 +152,7 @@ class Detail:
         if geometry.shape != targets.shape or len(t) != len(geometry):
             raise InputError(f"Detail.apply: {len(t)} times, geometry {geometry.shape}, targets {targets.shape}")
         out = np.empty_like(targets)
-        if len(self.times) > 1:
-            lo, hi, frac = (x.tolist() for x in bracket(self.times, t))
-        else:
-            lo, hi, frac = [0] * len(t), [0] * len(t), [0.0] * len(t)
+        lo, hi, frac = self._bracket(t)
         for n in range(len(t)):
             residual = self._residual(lo[n], hi[n], frac[n], float(t[n]), geometry[n])
             real = self.real_flow(float(t[n])) if self.config.real_flow and targets is geometry else None

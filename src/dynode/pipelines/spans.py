@@ -207,6 +207,7 @@ def compose(source: Source | None, pieces: list[Piece], clips: list[Clip | None]
             else:
                 for face, count in zip(clip.frames(), piece.counts.tolist()):
                     yield from (face for _ in range(count))
+
     def each(name: str, default: float) -> np.ndarray:  # a per-frame paste setting of the clips, at every time
         return np.concatenate([np.full(len(piece.times), default) if clip is None or getattr(clip, name) is None
                                else np.repeat(getattr(clip, name), piece.counts.numpy())

@@ -100,23 +100,23 @@ class VideoPipeline:
         self.cache = Cache()
 
     def _derived(self, models: Models | None = None, sequence: LatentSequence | None = None,
-                 trajectories: list[Trajectory] | None = None, same_generator: bool = True) -> "VideoPipeline":
+                 trajectories: list[Trajectory] | None = None, renders_alike: bool = True,
+                 detail_config: DetailConfig | None = None) -> "VideoPipeline":
         """A new pipeline from this one with some of its parts replaced; the frames each part has read
-        (and, for the same generator, its detail and ``auto`` choices) carry over."""
+        (and, when it renders alike: the same generator and detail config, its detail and ``auto`` choices)
+        carry over."""
         trajectories = trajectories if trajectories is not None else \
             ([p.trajectory for p in self.parts] if all(p.trajectory is not None for p in self.parts) else None)
         out = VideoPipeline(models or self.models, sequence or self.sequence, trajectories, self.log, self.frames,
-                            self.detail_config)
-        out.cache = self.cache.carried(same_generator)
+                            detail_config or self.detail_config)
+        out.cache = self.cache.carried(renders_alike)
         return out
 
     def with_detail(self, config: DetailConfig) -> "VideoPipeline":
         """The same video (fitted or not) with its detail carried, and ``auto`` choosing, as ``config`` says
         (see :mod:`dynode.detail`, :mod:`dynode.choice`); the frames read carry over, the detail and choices
         are made anew."""
-        out = self._derived(same_generator=False)
-        out.detail_config = config
-        return out
+        return self._derived(renders_alike=False, detail_config=config)
 
     @property
     def generator(self) -> Generator:
@@ -195,7 +195,7 @@ class VideoPipeline:
         """
         seq = self._require_codes("tuning")
         models, tuned = tune_codes(self.models, seq, self.renderer.kept_frames("pivotal tuning"), config)
-        return self._derived(models, tuned, same_generator=False)
+        return self._derived(models, tuned, renders_alike=False)
 
     def fit(self, config: FitConfig = FitConfig(), progress: FitProgress | None = None) -> "VideoPipeline":
         """Fit the dynamics of every fitted span to its codes (see :func:`dynode.dynamics.fit`);
